@@ -1,0 +1,205 @@
+-- forgea_audit 0.1.0: GitHub push deliveries recorded exactly once, and a hash-chained audit log.
+-- Read top to bottom, this file is the schema's documentation: what each table holds, which
+-- queries each index serves, and which function writes what.
+
+\echo Use "CREATE EXTENSION forgea_audit" to load this file. \quit
+
+DO $$
+BEGIN
+    -- The chain hashes text as UTF-8 bytes; another server encoding would hash other bytes for
+    -- the same characters and break verification after a dump/restore into a UTF-8 database.
+    IF pg_catalog.current_setting('server_encoding') <> 'UTF8' THEN
+        RAISE EXCEPTION 'forgea_audit requires a UTF8 database, this one is %',
+            pg_catalog.current_setting('server_encoding')
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Create the database with ENCODING ''UTF8''.';
+    END IF;
+END
+$$;
+
+-------------------------------------------------------------------------------------------------
+-- lab_attempt: one row per GitHub push delivery that matched an active lab session.
+-------------------------------------------------------------------------------------------------
+CREATE TABLE forgea_audit.lab_attempt (
+    id                   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    session_id           text        NOT NULL,            -- "LabSession"."id"
+    delivery_id          uuid        NOT NULL UNIQUE,     -- X-GitHub-Delivery: the idempotency key
+    commit_sha           text        NOT NULL,            -- payload "after" (all zeros for a deletion)
+    before_sha           text,                            -- payload "before" (all zeros for a creation)
+    ref                  text        NOT NULL,            -- refs/heads/... or refs/tags/...
+    base_ref             text,
+    changed_paths        text[]      NOT NULL,            -- distinct union of added/modified/removed, sorted bytewise
+    changed_files        jsonb       NOT NULL,            -- {"added": [...], "modified": [...], "removed": [...]}
+    commit_count         integer     NOT NULL,
+    commits_truncated    boolean     NOT NULL,            -- GitHub lists at most 2048 commits
+    files_truncated      boolean     NOT NULL,            -- ... and at most 3000 files per list per commit
+    created              boolean     NOT NULL,            -- the push created the ref
+    deleted              boolean     NOT NULL,            -- the push deleted the ref
+    forced               boolean     NOT NULL,            -- a force push
+    pusher_name          text,
+    pusher_email         text,
+    sender_login         text,
+    sender_id            bigint,
+    repository_id        bigint,
+    repository_url       text        NOT NULL,            -- as GitHub sent it
+    repository_full_name text,
+    repository_key       text        NOT NULL,            -- forgea_audit.repo_key(repository_url)
+    payload_sha256       bytea       NOT NULL,            -- SHA-256 of the payload's canonical JSON (docs/chain.md)
+    delivery             jsonb,                           -- kept delivery headers: event, hook_id, user_agent, ...
+    pushed_at            timestamptz,                     -- repository.pushed_at, else head_commit.timestamp
+    recorded_at          timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT lab_attempt_payload_sha256_len CHECK (octet_length(payload_sha256) = 32)
+);
+COMMENT ON TABLE forgea_audit.lab_attempt IS
+    'One row per GitHub push delivery recorded against a lab session; written by forgea_audit.record_push().';
+
+-- The platform's "attempts of this session, newest first".
+CREATE INDEX lab_attempt_session_recorded_idx ON forgea_audit.lab_attempt (session_id, recorded_at DESC);
+-- "Which deliveries pushed this commit?"
+CREATE INDEX lab_attempt_commit_sha_idx ON forgea_audit.lab_attempt (commit_sha);
+-- "Which attempts touched this file?"  changed_paths @> ARRAY['src/main.c']
+CREATE INDEX lab_attempt_changed_paths_idx ON forgea_audit.lab_attempt USING gin (changed_paths);
+-- (delivery_id has its UNIQUE index.)
+
+-------------------------------------------------------------------------------------------------
+-- audit_log: append-only, hash-chained.  See docs/chain.md for the encoding and the chains.
+-------------------------------------------------------------------------------------------------
+CREATE SEQUENCE forgea_audit.audit_log_seq AS bigint;
+
+CREATE TABLE forgea_audit.audit_log (
+    seq            bigint      PRIMARY KEY,                -- global order of appends
+    chain_id       text        COLLATE "C" NOT NULL,       -- which chain: 'session:<id>', 'repository:<key>', ...
+    chain_pos      bigint      NOT NULL,                   -- 1, 2, 3, ... within the chain
+    prev_hash      bytea       NOT NULL,                   -- row_hash of the previous row of the chain (32 zero bytes for the first)
+    row_hash       bytea       NOT NULL,                   -- SHA-256 of this row's canonical encoding
+    hash_version   smallint    NOT NULL DEFAULT 1,         -- encoding version of row_hash
+    created_at     timestamptz NOT NULL,
+    tenant_id      text,                                   -- audit_events: tenant / client
+    user_id        text,                                   -- AuditLog.userId: whom the event is about
+    actor_type     text        NOT NULL,                   -- 'webhook', 'user', 'system', ...
+    actor_id       text,                                   -- 'github', a user id, ...
+    action         text        NOT NULL,                   -- 'LAB_VERIFY_ATTEMPT', ...
+    target_type    text,                                   -- 'lab_attempt', 'lab_session', 'repository', ...
+    target_id      text,
+    outcome        text        NOT NULL,
+    severity       text        NOT NULL,
+    metadata       jsonb       NOT NULL DEFAULT '{}',
+    proof          jsonb,
+    correlation_id text,                                   -- the X-GitHub-Delivery GUID for webhook events
+    parent_seq     bigint      REFERENCES forgea_audit.audit_log (seq),
+    CONSTRAINT audit_log_chain_pos_key UNIQUE (chain_id, chain_pos),  -- one row per link; also the verifier's scan order
+    CONSTRAINT audit_log_outcome_check CHECK (outcome IN ('success', 'failure', 'partial', 'pending')),
+    CONSTRAINT audit_log_severity_check CHECK (severity IN ('INFO', 'LOW', 'MEDIUM', 'HIGH', 'CRITICAL')),
+    CONSTRAINT audit_log_hash_len_check CHECK (octet_length(prev_hash) = 32 AND octet_length(row_hash) = 32),
+    CONSTRAINT audit_log_metadata_object_check CHECK (jsonb_typeof(metadata) = 'object')
+);
+ALTER SEQUENCE forgea_audit.audit_log_seq OWNED BY forgea_audit.audit_log.seq;
+COMMENT ON TABLE forgea_audit.audit_log IS
+    'Append-only, SHA-256 hash-chained audit events; write with forgea_audit.append(), check with forgea_audit.verify_chain().';
+
+CREATE INDEX audit_log_action_idx ON forgea_audit.audit_log (action, created_at);
+CREATE INDEX audit_log_actor_idx ON forgea_audit.audit_log (actor_type, actor_id, created_at);
+CREATE INDEX audit_log_target_idx ON forgea_audit.audit_log (target_type, target_id, created_at);
+CREATE INDEX audit_log_outcome_idx ON forgea_audit.audit_log (outcome, created_at) WHERE outcome <> 'success';
+CREATE INDEX audit_log_created_at_idx ON forgea_audit.audit_log (created_at);
+CREATE INDEX audit_log_correlation_idx ON forgea_audit.audit_log (correlation_id) WHERE correlation_id IS NOT NULL;
+CREATE INDEX audit_log_user_idx ON forgea_audit.audit_log (user_id, created_at) WHERE user_id IS NOT NULL;
+
+-- The head of each chain: its length and last link.  Appending locks only this one row, so
+-- different chains append in parallel; verify_chain compares it with the log's tail.
+CREATE TABLE forgea_audit.chain_head (
+    chain_id   text        COLLATE "C" PRIMARY KEY,
+    length     bigint      NOT NULL DEFAULT 0,
+    last_seq   bigint,
+    last_hash  bytea       NOT NULL DEFAULT decode(repeat('00', 32), 'hex'),
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE forgea_audit.chain_head IS
+    'Current length and last row_hash of every audit chain; maintained by forgea_audit''s chain writer only.';
+
+-------------------------------------------------------------------------------------------------
+-- Guards: the chain tables are written by the extension's own chain writer and nobody else.
+-------------------------------------------------------------------------------------------------
+CREATE FUNCTION forgea_audit.guard_write() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'fa_guard_write';
+COMMENT ON FUNCTION forgea_audit.guard_write() IS
+    'Refuses writes to the chain tables except the operations (trigger argument) made by forgea_audit''s chain writer.';
+
+-- The argument lists what the chain writer itself may do; everything else is refused to everyone.
+CREATE TRIGGER audit_log_guard_rows BEFORE INSERT OR UPDATE OR DELETE ON forgea_audit.audit_log
+    FOR EACH ROW EXECUTE FUNCTION forgea_audit.guard_write('INSERT');
+CREATE TRIGGER audit_log_guard_truncate BEFORE TRUNCATE ON forgea_audit.audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION forgea_audit.guard_write('');
+CREATE TRIGGER chain_head_guard_rows BEFORE INSERT OR UPDATE OR DELETE ON forgea_audit.chain_head
+    FOR EACH ROW EXECUTE FUNCTION forgea_audit.guard_write('INSERT,UPDATE');
+CREATE TRIGGER chain_head_guard_truncate BEFORE TRUNCATE ON forgea_audit.chain_head
+    FOR EACH STATEMENT EXECUTE FUNCTION forgea_audit.guard_write('');
+-- ENABLE ALWAYS: session_replication_role = replica must not switch the guards off.
+ALTER TABLE forgea_audit.audit_log ENABLE ALWAYS TRIGGER audit_log_guard_rows;
+ALTER TABLE forgea_audit.audit_log ENABLE ALWAYS TRIGGER audit_log_guard_truncate;
+ALTER TABLE forgea_audit.chain_head ENABLE ALWAYS TRIGGER chain_head_guard_rows;
+ALTER TABLE forgea_audit.chain_head ENABLE ALWAYS TRIGGER chain_head_guard_truncate;
+
+-------------------------------------------------------------------------------------------------
+-- Functions
+-------------------------------------------------------------------------------------------------
+CREATE FUNCTION forgea_audit.record_push(payload jsonb, delivery_id text, headers jsonb DEFAULT NULL)
+    RETURNS TABLE (status text, attempt_id bigint, session_id text, audit_seq bigint)
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fa_record_push';
+COMMENT ON FUNCTION forgea_audit.record_push(jsonb, text, jsonb) IS
+    'Records a GitHub push delivery exactly once: status recorded | duplicate | unmatched | conflict.';
+
+CREATE FUNCTION forgea_audit.append(
+    action         text,
+    actor_type     text   DEFAULT 'system',
+    actor_id       text   DEFAULT NULL,
+    target_type    text   DEFAULT NULL,
+    target_id      text   DEFAULT NULL,
+    outcome        text   DEFAULT 'success',
+    metadata       jsonb  DEFAULT '{}',
+    proof          jsonb  DEFAULT NULL,
+    correlation_id text   DEFAULT NULL,
+    parent_seq     bigint DEFAULT NULL,
+    tenant_id      text   DEFAULT NULL,
+    user_id        text   DEFAULT NULL,
+    severity       text   DEFAULT 'INFO',
+    chain          text   DEFAULT NULL)
+    RETURNS bigint
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fa_append';
+COMMENT ON FUNCTION forgea_audit.append(text, text, text, text, text, text, jsonb, jsonb, text, bigint, text, text, text, text) IS
+    'Appends one audit event to its hash chain (default: the target''s, else the actor''s) and returns its seq.';
+
+CREATE FUNCTION forgea_audit.verify_chain()
+    RETURNS TABLE (ok boolean, rows_checked bigint, first_bad_seq bigint, detail text)
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fa_verify_chain';
+COMMENT ON FUNCTION forgea_audit.verify_chain() IS
+    'Recomputes every row hash and link of every chain; reports the lowest seq where anything is wrong.';
+
+CREATE FUNCTION forgea_audit.repo_key(url text) RETURNS text
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'fa_repo_key';
+COMMENT ON FUNCTION forgea_audit.repo_key(text) IS
+    'Matching key of a repository URL (https, .git, ssh or scp forms): lower-case host/owner/repo; NULL if not a repository URL.';
+
+CREATE FUNCTION forgea_audit.lab_session_table() RETURNS regclass
+    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'fa_lab_session_table_regclass';
+COMMENT ON FUNCTION forgea_audit.lab_session_table() IS
+    'The table forgea_audit.lab_session_table resolves to now (raises if it does not exist).';
+
+-- Backs record_push's session lookup with an index on the platform's table.  Run it once after
+-- the platform created "LabSession" (the extension never creates that table).
+CREATE FUNCTION forgea_audit.bind_lab_session_table() RETURNS text
+    LANGUAGE plpgsql AS
+$$
+DECLARE
+    tbl   regclass := forgea_audit.lab_session_table();
+    index text := pg_catalog.left((SELECT c.relname FROM pg_catalog.pg_class c WHERE c.oid = tbl), 40)
+                  || '_forgea_repo_key_idx';
+BEGIN
+    EXECUTE pg_catalog.format(
+        'CREATE INDEX IF NOT EXISTS %I ON %s (forgea_audit.repo_key("userForkUrl"), "startedAt" DESC) '
+        'WHERE "status" IN (''IN_PROGRESS'', ''STUCK'')', index, tbl);
+    RETURN index;
+END
+$$;
+COMMENT ON FUNCTION forgea_audit.bind_lab_session_table() IS
+    'Creates the partial expression index that record_push''s fork-URL lookup uses; returns its name.';

@@ -1,0 +1,305 @@
+#include "audit_chain.hpp"
+
+extern "C" {
+#include "catalog/pg_type_d.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+PG_FUNCTION_INFO_V1(fa_append);
+Datum fa_append(PG_FUNCTION_ARGS);
+}
+
+#include "jsonb_canonical.hpp"
+#include "pg_boundary.hpp"
+#include "write_guard.hpp"
+
+using forgea::core::Bytes;
+using forgea::core::kHashLen;
+
+namespace {
+
+const char *const kOutcomes[] = {"success", "failure", "partial", "pending"};
+const char *const kSeverities[] = {"INFO", "LOW", "MEDIUM", "HIGH", "CRITICAL"};
+
+bool one_of(Bytes v, const char *const *set, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strlen(set[i]) == v.len && memcmp(set[i], v.data, v.len) == 0)
+            return true;
+    return false;
+}
+
+SPIPlanPtr lock_head_plan;
+SPIPlanPtr create_head_plan;
+SPIPlanPtr next_seq_plan;
+SPIPlanPtr insert_row_plan;
+
+SPIPlanPtr keep_plan(const char *sql, int nargs, Oid *types)
+{
+    SPIPlanPtr plan = SPI_prepare(sql, nargs, types);
+    if (plan == nullptr)
+        elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql, SPI_result_code_string(SPI_result));
+    SPI_keepplan(plan);
+    return plan;
+}
+
+void prepare_plans()
+{
+    if (insert_row_plan != nullptr)
+        return;
+    Oid text1[1] = {TEXTOID};
+    lock_head_plan = keep_plan(
+        "SELECT length, last_hash FROM forgea_audit.chain_head WHERE chain_id = $1 FOR UPDATE", 1, text1);
+    create_head_plan = keep_plan(
+        "INSERT INTO forgea_audit.chain_head (chain_id) VALUES ($1) ON CONFLICT (chain_id) DO NOTHING", 1, text1);
+    next_seq_plan = keep_plan("SELECT nextval('forgea_audit.audit_log_seq')", 0, nullptr);
+
+    // One statement writes the row and moves the head: the head always names the last row.
+    Oid types[19] = {INT8OID, TEXTOID, INT8OID, BYTEAOID, BYTEAOID, TIMESTAMPTZOID, TEXTOID, TEXTOID,
+                     TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, JSONBOID,
+                     TEXTOID, INT8OID};
+    insert_row_plan = keep_plan(
+        "WITH head AS ("
+        "  UPDATE forgea_audit.chain_head SET length = $3, last_seq = $1, last_hash = $5, updated_at = $6"
+        "  WHERE chain_id = $2 RETURNING 1) "
+        "INSERT INTO forgea_audit.audit_log (seq, chain_id, chain_pos, prev_hash, row_hash, hash_version,"
+        "  created_at, tenant_id, user_id, actor_type, actor_id, action, target_type, target_id,"
+        "  outcome, severity, metadata, proof, correlation_id, parent_seq) "
+        "SELECT $1, $2, $3, $4, $5, 1, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19 "
+        "FROM head",
+        19, types);
+}
+
+Datum text_or_null(Bytes b, char *null_flag)
+{
+    if (b.is_null()) {
+        *null_flag = 'n';
+        return (Datum) 0;
+    }
+    *null_flag = ' ';
+    return PointerGetDatum(cstring_to_text_with_len(b.data, static_cast<int>(b.len)));
+}
+
+int spi_exec(SPIPlanPtr plan, Datum *values, const char *nulls, long tcount)
+{
+    int rc = SPI_execute_plan(plan, values, nulls, false, tcount);
+    if (rc < 0)
+        elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+    return rc;
+}
+
+}  // namespace
+
+void fa_check_outcome(Bytes outcome)
+{
+    if (outcome.is_null() || !one_of(outcome, kOutcomes, lengthof(kOutcomes)))
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("invalid audit outcome \"%.*s\"", static_cast<int>(outcome.len),
+                               outcome.is_null() ? "" : outcome.data),
+                        errhint("Use one of success, failure, partial, pending.")));
+}
+
+void fa_check_severity(Bytes severity)
+{
+    if (severity.is_null() || !one_of(severity, kSeverities, lengthof(kSeverities)))
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("invalid audit severity \"%.*s\"", static_cast<int>(severity.len),
+                               severity.is_null() ? "" : severity.data),
+                        errhint("Use one of INFO, LOW, MEDIUM, HIGH, CRITICAL.")));
+}
+
+int64 fa_audit_append(const AuditEvent &ev)
+{
+    prepare_plans();
+
+    Datum chain_arg[1] = {PointerGetDatum(cstring_to_text_with_len(ev.chain_id.data, static_cast<int>(ev.chain_id.len)))};
+
+    fa_chain_write_depth++;
+    PG_TRY();
+    {
+        // Lock this chain's head (creating it on first use).  In READ COMMITTED each execution takes
+        // a fresh snapshot, so the second SELECT sees a head a racing transaction just committed.
+        for (;;) {
+            spi_exec(lock_head_plan, chain_arg, nullptr, 1);
+            if (SPI_processed == 1)
+                break;
+            spi_exec(create_head_plan, chain_arg, nullptr, 0);
+        }
+    }
+    PG_FINALLY();
+    {
+        fa_chain_write_depth--;
+    }
+    PG_END_TRY();
+
+    bool isnull;
+    int64 prev_length = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+    bytea *prev_hash = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+    if (VARSIZE_ANY_EXHDR(prev_hash) != kHashLen)
+        elog(ERROR, "chain head of \"%.*s\" holds a hash of %zu bytes", static_cast<int>(ev.chain_id.len),
+             ev.chain_id.data, VARSIZE_ANY_EXHDR(prev_hash));
+    uint8 prev[kHashLen];
+    memcpy(prev, VARDATA_ANY(prev_hash), kHashLen);
+
+    // seq is drawn while the head is locked, so seq grows along every chain.
+    spi_exec(next_seq_plan, nullptr, nullptr, 1);
+    int64 seq = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+    TimestampTz created_at = GetCurrentTimestamp();
+
+    StringInfo metadata = canonical_jsonb_text(ev.metadata);
+    StringInfo proof = ev.proof ? canonical_jsonb_text(ev.proof) : nullptr;
+
+    forgea::core::AuditRecord rec;
+    rec.seq = seq;
+    rec.chain_id = ev.chain_id;
+    rec.chain_pos = prev_length + 1;
+    rec.prev_hash = prev;
+    rec.created_at_unix_us = created_at + forgea::core::kUnixToPgEpochMicros;
+    rec.tenant_id = ev.tenant_id;
+    rec.user_id = ev.user_id;
+    rec.actor_type = ev.actor_type;
+    rec.actor_id = ev.actor_id;
+    rec.action = ev.action;
+    rec.target_type = ev.target_type;
+    rec.target_id = ev.target_id;
+    rec.outcome = ev.outcome;
+    rec.severity = ev.severity;
+    rec.metadata_json = Bytes{metadata->data, static_cast<size_t>(metadata->len)};
+    rec.proof_json = proof ? Bytes{proof->data, static_cast<size_t>(proof->len)} : Bytes{};
+    rec.correlation_id = ev.correlation_id;
+    rec.parent_seq = ev.parent_seq;
+
+    uint8 row_hash[kHashLen];
+    {
+        Sha256Sink sink;
+        forgea::core::encode_record_v1(rec, sink);
+        sink.finish(row_hash);
+    }
+
+    Datum values[19];
+    char nulls[20];
+    memset(nulls, ' ', sizeof nulls);
+    nulls[19] = '\0';
+    values[0] = Int64GetDatum(seq);
+    values[1] = chain_arg[0];
+    values[2] = Int64GetDatum(rec.chain_pos);
+    values[3] = PointerGetDatum(bytea_from_bytes(prev, kHashLen));
+    values[4] = PointerGetDatum(bytea_from_bytes(row_hash, kHashLen));
+    values[5] = TimestampTzGetDatum(created_at);
+    values[6] = text_or_null(ev.tenant_id, &nulls[6]);
+    values[7] = text_or_null(ev.user_id, &nulls[7]);
+    values[8] = text_or_null(ev.actor_type, &nulls[8]);
+    values[9] = text_or_null(ev.actor_id, &nulls[9]);
+    values[10] = text_or_null(ev.action, &nulls[10]);
+    values[11] = text_or_null(ev.target_type, &nulls[11]);
+    values[12] = text_or_null(ev.target_id, &nulls[12]);
+    values[13] = text_or_null(ev.outcome, &nulls[13]);
+    values[14] = text_or_null(ev.severity, &nulls[14]);
+    values[15] = JsonbPGetDatum(ev.metadata);
+    values[16] = ev.proof ? JsonbPGetDatum(ev.proof) : (Datum) 0;
+    nulls[16] = ev.proof ? ' ' : 'n';
+    values[17] = text_or_null(ev.correlation_id, &nulls[17]);
+    values[18] = Int64GetDatum(ev.parent_seq.value);
+    nulls[18] = ev.parent_seq.is_null ? 'n' : ' ';
+
+    fa_chain_write_depth++;
+    PG_TRY();
+    {
+        spi_exec(insert_row_plan, values, nulls, 0);
+    }
+    PG_FINALLY();
+    {
+        fa_chain_write_depth--;
+    }
+    PG_END_TRY();
+    if (SPI_processed != 1)
+        elog(ERROR, "chain head of \"%.*s\" vanished while appending", static_cast<int>(ev.chain_id.len),
+             ev.chain_id.data);
+    return seq;
+}
+
+// ---- forgea_audit.append(...) --------------------------------------------------------------------
+
+static Bytes text_arg(FunctionCallInfo fcinfo, int n)
+{
+    if (PG_ARGISNULL(n))
+        return Bytes{};
+    text *t = PG_GETARG_TEXT_PP(n);
+    return Bytes{VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)};
+}
+
+static void require_nonempty(Bytes b, const char *argname)
+{
+    if (b.is_null() || b.len == 0)
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                        errmsg("forgea_audit.append: %s must not be NULL or empty", argname),
+                        errhint("Name what happened, e.g. append(action => 'LAB_STARTED', ...).")));
+}
+
+static bool jsonb_is_object(const Jsonb *jb)
+{
+    return JB_ROOT_IS_OBJECT(jb) && !JB_ROOT_IS_SCALAR(jb);
+}
+
+// append(action, actor_type, actor_id, target_type, target_id, outcome, metadata, proof,
+//        correlation_id, parent_seq, tenant_id, user_id, severity, chain)
+extern "C" Datum fa_append(PG_FUNCTION_ARGS)
+{
+    return fa_cpp_entry("forgea_audit.append", [&]() -> Datum {
+        AuditEvent ev;
+        ev.action = text_arg(fcinfo, 0);
+        ev.actor_type = text_arg(fcinfo, 1);
+        ev.actor_id = text_arg(fcinfo, 2);
+        ev.target_type = text_arg(fcinfo, 3);
+        ev.target_id = text_arg(fcinfo, 4);
+        ev.outcome = text_arg(fcinfo, 5);
+        ev.correlation_id = text_arg(fcinfo, 8);
+        ev.tenant_id = text_arg(fcinfo, 10);
+        ev.user_id = text_arg(fcinfo, 11);
+        ev.severity = text_arg(fcinfo, 12);
+        Bytes chain = text_arg(fcinfo, 13);
+
+        require_nonempty(ev.action, "action");
+        require_nonempty(ev.actor_type, "actor_type");
+        fa_check_outcome(ev.outcome);
+        fa_check_severity(ev.severity);
+
+        ev.metadata = PG_ARGISNULL(6) ? nullptr : PG_GETARG_JSONB_P(6);
+        if (ev.metadata == nullptr || !jsonb_is_object(ev.metadata))
+            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                            errmsg("forgea_audit.append: metadata must be a JSON object"),
+                            errhint("Pass '{}' when there is nothing to add.")));
+        ev.proof = PG_ARGISNULL(7) ? nullptr : PG_GETARG_JSONB_P(7);
+        if (!PG_ARGISNULL(9)) {
+            ev.parent_seq.is_null = false;
+            ev.parent_seq.value = PG_GETARG_INT64(9);
+        }
+
+        // The default chain follows the event's target, else its actor: events about one thing
+        // are chained together, and unrelated writers never wait on each other.
+        if (chain.is_null()) {
+            const Bytes &kind = !ev.target_type.is_null() ? ev.target_type : ev.actor_type;
+            const Bytes &id = !ev.target_type.is_null() ? ev.target_id : ev.actor_id;
+            StringInfoData buf;
+            initStringInfo(&buf);
+            appendBinaryStringInfo(&buf, kind.data, static_cast<int>(kind.len));
+            appendStringInfoChar(&buf, ':');
+            if (!id.is_null())
+                appendBinaryStringInfo(&buf, id.data, static_cast<int>(id.len));
+            chain = Bytes{buf.data, static_cast<size_t>(buf.len)};
+        } else if (chain.len == 0) {
+            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                            errmsg("forgea_audit.append: chain must not be empty"),
+                            errhint("Leave chain NULL to chain by target (or actor).")));
+        }
+        ev.chain_id = chain;
+
+        if (SPI_connect() != SPI_OK_CONNECT)
+            elog(ERROR, "SPI_connect failed");
+        int64 seq = fa_audit_append(ev);
+        SPI_finish();
+        PG_RETURN_INT64(seq);
+    });
+}

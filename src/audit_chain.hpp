@@ -1,0 +1,47 @@
+// Appending one event to a hash chain (docs/chain.md).
+//
+// Each event belongs to one chain, chosen by a stable key ("session:<id>" for everything a lab
+// session causes).  Appending locks only that chain's head row, so pushes for different sessions
+// commit in parallel; seq, taken while the head is locked, keeps one global order.
+#pragma once
+
+extern "C" {
+#include "postgres.h"
+#include "utils/jsonb.h"
+}
+
+#include "core/chain_record.hpp"
+
+struct AuditEvent {
+    forgea::core::Bytes chain_id;
+    forgea::core::Bytes tenant_id;
+    forgea::core::Bytes user_id;
+    forgea::core::Bytes actor_type;
+    forgea::core::Bytes actor_id;
+    forgea::core::Bytes action;
+    forgea::core::Bytes target_type;
+    forgea::core::Bytes target_id;
+    forgea::core::Bytes outcome;
+    forgea::core::Bytes severity;
+    forgea::core::Bytes correlation_id;
+    const Jsonb *metadata = nullptr;  // required
+    const Jsonb *proof = nullptr;     // optional
+    forgea::core::NullableInt64 parent_seq;
+};
+
+inline forgea::core::Bytes cstr_bytes(const char *s)
+{
+    return forgea::core::Bytes{s, s ? strlen(s) : 0};
+}
+
+// Appends ev to its chain and returns the new row's seq.  The caller has connected to SPI and has
+// validated outcome and severity (fa_check_outcome / fa_check_severity).
+int64 fa_audit_append(const AuditEvent &ev);
+
+void fa_check_outcome(forgea::core::Bytes outcome);
+void fa_check_severity(forgea::core::Bytes severity);
+
+// The audit_log column list in encoding order, shared by the writer and the verifier.
+#define FA_AUDIT_ROW_COLUMNS                                                                     \
+    "seq, chain_id, chain_pos, prev_hash, created_at, tenant_id, user_id, actor_type, actor_id, " \
+    "action, target_type, target_id, outcome, severity, metadata, proof, correlation_id, parent_seq"

@@ -1,0 +1,139 @@
+#include "jsonb_canonical.hpp"
+
+extern "C" {
+#include "utils/builtins.h"
+#include "utils/numeric.h"
+}
+
+#include "core/canonical_json.hpp"
+
+using forgea::core::ByteSink;
+
+Sha256Sink::Sha256Sink() : ctx_(pg_cryptohash_create(PG_SHA256))
+{
+    if (ctx_ == nullptr || pg_cryptohash_init(ctx_) < 0)
+        ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("could not initialize SHA-256")));
+}
+
+void Sha256Sink::put(const void *data, std::size_t len)
+{
+    if (pg_cryptohash_update(ctx_, static_cast<const uint8 *>(data), len) < 0)
+        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+                        errmsg("could not update SHA-256: %s", pg_cryptohash_error(ctx_))));
+}
+
+void Sha256Sink::finish(uint8 out[forgea::core::kHashLen])
+{
+    if (pg_cryptohash_final(ctx_, out, forgea::core::kHashLen) < 0)
+        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+                        errmsg("could not finish SHA-256: %s", pg_cryptohash_error(ctx_))));
+    pg_cryptohash_free(ctx_);
+    ctx_ = nullptr;
+}
+
+void sha256_bytes(const void *data, size_t len, uint8 out[forgea::core::kHashLen])
+{
+    Sha256Sink sink;
+    sink.put(data, len);
+    sink.finish(out);
+}
+
+bytea *bytea_from_bytes(const uint8 *data, size_t len)
+{
+    bytea *b = static_cast<bytea *>(palloc(VARHDRSZ + len));
+    SET_VARSIZE(b, VARHDRSZ + len);
+    memcpy(VARDATA(b), data, len);
+    return b;
+}
+
+static void write_scalar(const JsonbValue &v, ByteSink &out)
+{
+    switch (v.type) {
+        case jbvNull:
+            out.put("null", 4);
+            break;
+        case jbvBool:
+            if (v.val.boolean)
+                out.put("true", 4);
+            else
+                out.put("false", 5);
+            break;
+        case jbvNumeric: {
+            // numeric_out is independent of every session setting and round-trips through
+            // dump/restore: the digits PostgreSQL prints are the digits it stored.
+            char *text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v.val.numeric)));
+            out.put(text, strlen(text));
+            pfree(text);
+            break;
+        }
+        case jbvString:
+            forgea::core::write_json_string(out, v.val.string.val, v.val.string.len);
+            break;
+        default:
+            elog(ERROR, "unexpected jsonb value type %d", static_cast<int>(v.type));
+    }
+}
+
+void write_canonical_jsonb(const Jsonb *jb, ByteSink &out)
+{
+    JsonbIterator *it = JsonbIteratorInit(const_cast<JsonbContainer *>(&jb->root));
+    JsonbValue v;
+    JsonbIteratorToken tok;
+    JsonbIteratorToken prev = WJB_DONE;
+    bool raw_scalar = false;
+
+    // jsonb hands object keys over sorted by (length, bytes) with duplicates removed: exactly the
+    // canonical order, so the walk only has to add punctuation.
+    while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE) {
+        bool after_value = prev == WJB_VALUE || prev == WJB_ELEM || prev == WJB_END_OBJECT ||
+                           prev == WJB_END_ARRAY;
+        switch (tok) {
+            case WJB_BEGIN_ARRAY:
+                if (v.val.array.rawScalar) {
+                    raw_scalar = true;
+                    break;
+                }
+                if (after_value)
+                    out.put_byte(',');
+                out.put_byte('[');
+                break;
+            case WJB_BEGIN_OBJECT:
+                if (after_value)
+                    out.put_byte(',');
+                out.put_byte('{');
+                break;
+            case WJB_KEY:
+                if (after_value)
+                    out.put_byte(',');
+                forgea::core::write_json_string(out, v.val.string.val, v.val.string.len);
+                out.put_byte(':');
+                break;
+            case WJB_VALUE:
+                write_scalar(v, out);
+                break;
+            case WJB_ELEM:
+                if (after_value && !raw_scalar)
+                    out.put_byte(',');
+                write_scalar(v, out);
+                break;
+            case WJB_END_ARRAY:
+                if (!raw_scalar)
+                    out.put_byte(']');
+                break;
+            case WJB_END_OBJECT:
+                out.put_byte('}');
+                break;
+            case WJB_DONE:
+                break;
+        }
+        prev = tok;
+    }
+}
+
+StringInfo canonical_jsonb_text(const Jsonb *jb)
+{
+    StringInfo buf = makeStringInfo();
+    StringInfoSink sink(buf);
+    write_canonical_jsonb(jb, sink);
+    return buf;
+}

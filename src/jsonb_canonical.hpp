@@ -1,0 +1,48 @@
+// jsonb -> canonical JSON text (docs/chain.md), and SHA-256 through PostgreSQL's cryptohash.
+#pragma once
+
+extern "C" {
+#include "postgres.h"
+#include "common/cryptohash.h"
+#include "lib/stringinfo.h"
+#include "utils/jsonb.h"
+}
+
+#include "core/byte_sink.hpp"
+#include "core/chain_record.hpp"
+
+// A sink that appends to a palloc'd StringInfo.
+class StringInfoSink final : public forgea::core::ByteSink {
+public:
+    explicit StringInfoSink(StringInfo buf) : buf_(buf) {}
+    void put(const void *data, std::size_t len) override
+    {
+        appendBinaryStringInfo(buf_, static_cast<const char *>(data), static_cast<int>(len));
+    }
+
+private:
+    StringInfo buf_;
+};
+
+// A sink that feeds SHA-256 directly, so a 20 MB payload is hashed without a 20 MB copy.  The
+// context is owned by the current resource owner, so an error mid-hash does not leak it.
+class Sha256Sink final : public forgea::core::ByteSink {
+public:
+    Sha256Sink();
+    void put(const void *data, std::size_t len) override;
+    void finish(uint8 out[forgea::core::kHashLen]);
+
+private:
+    pg_cryptohash_ctx *ctx_;
+};
+
+// Writes the canonical JSON text of a jsonb value (object, array or scalar) to out.
+void write_canonical_jsonb(const Jsonb *jb, forgea::core::ByteSink &out);
+
+// The canonical JSON text of jb as a palloc'd StringInfo.
+StringInfo canonical_jsonb_text(const Jsonb *jb);
+
+void sha256_bytes(const void *data, size_t len, uint8 out[forgea::core::kHashLen]);
+
+// A palloc'd bytea holding a copy of data (hashes go to SQL as bytea).
+bytea *bytea_from_bytes(const uint8 *data, size_t len);

@@ -1,0 +1,401 @@
+// forgea_audit.record_push(payload jsonb, delivery_id text, headers jsonb DEFAULT NULL)
+//
+// The one call the webhook route makes.  Follow a push from here: push_payload.cpp reads the
+// payload, session_binding.cpp finds and moves the lab session, audit_chain.cpp appends the audit
+// rows.  Everything runs in the caller's transaction: an error anywhere writes nothing.
+extern "C" {
+#include "postgres.h"
+#include "catalog/pg_type_d.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+#include "utils/uuid.h"
+
+PG_FUNCTION_INFO_V1(fa_record_push);
+Datum fa_record_push(PG_FUNCTION_ARGS);
+}
+
+#include "audit_chain.hpp"
+#include "core/push_rules.hpp"
+#include "jsonb_canonical.hpp"
+#include "metadata_builder.hpp"
+#include "pg_boundary.hpp"
+#include "push_payload.hpp"
+#include "session_binding.hpp"
+
+using forgea::core::Bytes;
+using forgea::core::kHashLen;
+
+namespace {
+
+SPIPlanPtr find_attempt_plan;
+SPIPlanPtr insert_attempt_plan;
+
+constexpr int kInsertArgs = 25;
+
+void prepare_plans()
+{
+    if (insert_attempt_plan != nullptr)
+        return;
+    Oid uuid1[1] = {UUIDOID};
+    find_attempt_plan = SPI_prepare(
+        "SELECT id, session_id, payload_sha256 FROM forgea_audit.lab_attempt WHERE delivery_id = $1", 1, uuid1);
+    Oid types[kInsertArgs] = {TEXTOID, UUIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, JSONBOID,
+                              INT4OID, BOOLOID, BOOLOID, BOOLOID, BOOLOID, BOOLOID, TEXTOID, TEXTOID,
+                              TEXTOID, INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, BYTEAOID, JSONBOID,
+                              TIMESTAMPTZOID};
+    insert_attempt_plan = SPI_prepare(
+        "INSERT INTO forgea_audit.lab_attempt (session_id, delivery_id, commit_sha, before_sha, ref, base_ref,"
+        "  changed_paths, changed_files, commit_count, commits_truncated, files_truncated, created, deleted,"
+        "  forced, pusher_name, pusher_email, sender_login, sender_id, repository_id, repository_url,"
+        "  repository_full_name, repository_key, payload_sha256, delivery, pushed_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,"
+        "  $21, $22, $23, $24, $25) "
+        "ON CONFLICT (delivery_id) DO NOTHING RETURNING id",
+        kInsertArgs, types);
+    if (find_attempt_plan == nullptr || insert_attempt_plan == nullptr)
+        elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+    SPI_keepplan(find_attempt_plan);
+    SPI_keepplan(insert_attempt_plan);
+}
+
+// The request, checked and parsed: everything below works from this.
+struct Delivery {
+    char guid[forgea::core::kGuidTextLen + 1];
+    Datum guid_uuid;
+    PushEvent push;
+    DeliveryHeaders headers;
+    uint8 payload_sha[kHashLen];
+    char payload_sha_hex[2 * kHashLen + 1];
+};
+
+struct ExistingAttempt {
+    bool found = false;
+    int64 id = 0;
+    Bytes session_id;
+    uint8 payload_sha[kHashLen];
+};
+
+struct Outcome {
+    const char *status;
+    bool has_attempt = false;
+    int64 attempt_id = 0;
+    Bytes session_id;
+    int64 audit_seq = 0;
+};
+
+ExistingAttempt find_attempt(const Delivery &d)
+{
+    Datum args[1] = {d.guid_uuid};
+    // read_only = false: a fresh snapshot, so an attempt a racing call just committed is seen.
+    int rc = SPI_execute_plan(find_attempt_plan, args, nullptr, false, 1);
+    if (rc != SPI_OK_SELECT)
+        elog(ERROR, "attempt lookup failed: %s", SPI_result_code_string(rc));
+    ExistingAttempt a;
+    if (SPI_processed == 0)
+        return a;
+    HeapTuple t = SPI_tuptable->vals[0];
+    TupleDesc desc = SPI_tuptable->tupdesc;
+    bool isnull;
+    a.found = true;
+    a.id = DatumGetInt64(SPI_getbinval(t, desc, 1, &isnull));
+    text *sid = DatumGetTextPP(SPI_getbinval(t, desc, 2, &isnull));
+    a.session_id = Bytes{VARDATA_ANY(sid), VARSIZE_ANY_EXHDR(sid)};
+    bytea *sha = DatumGetByteaPP(SPI_getbinval(t, desc, 3, &isnull));
+    memcpy(a.payload_sha, VARDATA_ANY(sha), Min(VARSIZE_ANY_EXHDR(sha), kHashLen));
+    return a;
+}
+
+char *session_chain(Bytes session_id)
+{
+    return psprintf("session:%.*s", static_cast<int>(session_id.len), session_id.data);
+}
+
+AuditEvent webhook_event(const Delivery &d, const char *chain, const char *action)
+{
+    AuditEvent ev;
+    ev.chain_id = cstr_bytes(chain);
+    ev.actor_type = cstr_bytes("webhook");
+    ev.actor_id = cstr_bytes("github");
+    ev.action = cstr_bytes(action);
+    ev.outcome = cstr_bytes("success");
+    ev.severity = cstr_bytes("INFO");
+    ev.correlation_id = Bytes{d.guid, forgea::core::kGuidTextLen};
+    return ev;
+}
+
+// What every record_push audit row says about the delivery.
+void describe_delivery(MetadataBuilder &m, const Delivery &d)
+{
+    m.text("delivery_id", d.guid)
+        .text("commit_sha", d.push.after)
+        .text("ref", d.push.ref)
+        .text("repository", d.push.repo_url)
+        .integer("repository_id", d.push.repo_id)
+        .text("payload_sha256", d.payload_sha_hex);
+    if (!d.push.sender_login.is_null())
+        m.text("sender", d.push.sender_login);
+    if (d.headers.metadata != nullptr) {
+        JsonbValue hook;
+        if (getKeyJsonValueFromContainer(&d.headers.metadata->root, "hook_id", 7, &hook) != nullptr &&
+            hook.type == jbvString)
+            m.text("hook_id", Bytes{hook.val.string.val, static_cast<size_t>(hook.val.string.len)});
+    }
+}
+
+Outcome duplicate_or_conflict(const Delivery &d, const ExistingAttempt &a)
+{
+    bool same = memcmp(a.payload_sha, d.payload_sha, kHashLen) == 0;
+    Outcome o;
+    o.status = same ? "duplicate" : "conflict";
+    o.has_attempt = true;
+    o.attempt_id = a.id;
+    o.session_id = a.session_id;
+
+    char *attempt_text = psprintf(INT64_FORMAT, a.id);
+    AuditEvent ev = webhook_event(d, session_chain(a.session_id),
+                                  same ? "LAB_VERIFY_ATTEMPT_DUPLICATE" : "LAB_VERIFY_ATTEMPT_CONFLICT");
+    ev.target_type = cstr_bytes("lab_attempt");
+    ev.target_id = cstr_bytes(attempt_text);
+    MetadataBuilder m;
+    describe_delivery(m, d);
+    m.integer("attempt_id", a.id).text("session_id", a.session_id);
+    if (!same) {
+        char hex[2 * kHashLen + 1];
+        hex_encode(reinterpret_cast<const char *>(a.payload_sha), kHashLen, hex);
+        hex[2 * kHashLen] = '\0';
+        m.text("recorded_payload_sha256", hex);
+        ev.outcome = cstr_bytes("failure");
+        ev.severity = cstr_bytes("HIGH");
+    }
+    ev.metadata = m.finish();
+    o.audit_seq = fa_audit_append(ev);
+    return o;
+}
+
+Outcome unmatched(const Delivery &d)
+{
+    Outcome o;
+    o.status = "unmatched";
+    char *chain = psprintf("repository:%.*s", static_cast<int>(d.push.repo_key.len), d.push.repo_key.data);
+    AuditEvent ev = webhook_event(d, chain, "LAB_VERIFY_ATTEMPT_UNMATCHED");
+    ev.target_type = cstr_bytes("repository");
+    ev.target_id = d.push.repo_key;
+    ev.outcome = cstr_bytes("failure");
+    ev.severity = cstr_bytes("LOW");
+    MetadataBuilder m;
+    describe_delivery(m, d);
+    m.text("repository_key", d.push.repo_key).text("reason", "no IN_PROGRESS or STUCK lab session for this fork");
+    ev.metadata = m.finish();
+    o.audit_seq = fa_audit_append(ev);
+    return o;
+}
+
+Datum insert_attempt(const Delivery &d, const ActiveSession &s, bool *inserted)
+{
+    const PushEvent &p = d.push;
+    Datum v[kInsertArgs];
+    char nulls[kInsertArgs + 1];
+    memset(nulls, ' ', kInsertArgs);
+    nulls[kInsertArgs] = '\0';
+    auto text_at = [&](int i, Bytes b) {
+        if (b.is_null())
+            nulls[i] = 'n';
+        else
+            v[i] = PointerGetDatum(cstring_to_text_with_len(b.data, static_cast<int>(b.len)));
+    };
+    auto int8_at = [&](int i, forgea::core::NullableInt64 n) {
+        v[i] = Int64GetDatum(n.value);
+        if (n.is_null)
+            nulls[i] = 'n';
+    };
+    text_at(0, s.id);
+    v[1] = d.guid_uuid;
+    text_at(2, p.after);
+    text_at(3, p.before);
+    text_at(4, p.ref);
+    text_at(5, p.base_ref);
+    v[6] = PointerGetDatum(p.changed_paths);
+    v[7] = JsonbPGetDatum(p.changed_files);
+    v[8] = Int32GetDatum(p.commit_count);
+    v[9] = BoolGetDatum(p.commits_truncated);
+    v[10] = BoolGetDatum(p.files_truncated);
+    v[11] = BoolGetDatum(p.created);
+    v[12] = BoolGetDatum(p.deleted);
+    v[13] = BoolGetDatum(p.forced);
+    text_at(14, p.pusher_name);
+    text_at(15, p.pusher_email);
+    text_at(16, p.sender_login);
+    int8_at(17, p.sender_id);
+    int8_at(18, p.repo_id);
+    text_at(19, p.repo_url);
+    text_at(20, p.repo_full_name);
+    text_at(21, p.repo_key);
+    v[22] = PointerGetDatum(bytea_from_bytes(d.payload_sha, kHashLen));
+    if (d.headers.metadata != nullptr)
+        v[23] = JsonbPGetDatum(d.headers.metadata);
+    else
+        nulls[23] = 'n';
+    v[24] = TimestampTzGetDatum(p.pushed_at);
+    if (!p.has_pushed_at)
+        nulls[24] = 'n';
+
+    int rc = SPI_execute_plan(insert_attempt_plan, v, nulls, false, 1);
+    if (rc != SPI_OK_INSERT_RETURNING)
+        elog(ERROR, "attempt insert failed: %s", SPI_result_code_string(rc));
+    *inserted = SPI_processed == 1;
+    if (!*inserted)
+        return (Datum) 0;
+    bool isnull;
+    return SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+}
+
+Outcome recorded(const Delivery &d, const ActiveSession &s, int64 attempt_id)
+{
+    Outcome o;
+    o.status = "recorded";
+    o.has_attempt = true;
+    o.attempt_id = attempt_id;
+    o.session_id = s.id;
+
+    const char *old_status = fa_touch_session(s.id);
+    char *chain = session_chain(s.id);
+    char *attempt_text = psprintf(INT64_FORMAT, attempt_id);
+
+    AuditEvent ev = webhook_event(d, chain, "LAB_VERIFY_ATTEMPT");
+    ev.target_type = cstr_bytes("lab_attempt");
+    ev.target_id = cstr_bytes(attempt_text);
+    ev.user_id = s.user_id;
+    MetadataBuilder m;
+    describe_delivery(m, d);
+    m.integer("attempt_id", attempt_id)
+        .text("session_id", s.id)
+        .text("before_sha", d.push.before)
+        .integer("commit_count", d.push.commit_count)
+        .integer("changed_path_count", d.push.changed_path_count)
+        .boolean("created", d.push.created)
+        .boolean("deleted", d.push.deleted)
+        .boolean("forced", d.push.forced);
+    if (d.push.commits_truncated || d.push.files_truncated)
+        m.boolean("commits_truncated", d.push.commits_truncated).boolean("files_truncated", d.push.files_truncated);
+    if (s.active_count > 1)
+        m.integer("active_sessions", s.active_count)
+            .text("session_choice", "most recently started of several active sessions for this fork");
+    if (old_status == nullptr)
+        m.text("session_note", "session left IN_PROGRESS/STUCK before it could be updated");
+    ev.metadata = m.finish();
+    o.audit_seq = fa_audit_append(ev);
+
+    if (old_status != nullptr && strcmp(old_status, "STUCK") == 0) {
+        AuditEvent t = webhook_event(d, chain, "LAB_STATUS_TRANSITION");
+        t.target_type = cstr_bytes("lab_session");
+        t.target_id = s.id;
+        t.user_id = s.user_id;
+        t.parent_seq.is_null = false;
+        t.parent_seq.value = o.audit_seq;
+        MetadataBuilder tm;
+        tm.text("session_id", s.id)
+            .text("from", "STUCK")
+            .text("to", "IN_PROGRESS")
+            .text("delivery_id", d.guid)
+            .integer("attempt_id", attempt_id)
+            .text("commit_sha", d.push.after);
+        t.metadata = tm.finish();
+        fa_audit_append(t);
+    }
+    return o;
+}
+
+Outcome record(const Delivery &d)
+{
+    ExistingAttempt existing = find_attempt(d);
+    if (existing.found)
+        return duplicate_or_conflict(d, existing);
+
+    ActiveSession s = fa_find_active_session(d.push.repo_key);
+    if (!s.found)
+        return unmatched(d);
+
+    // ON CONFLICT DO NOTHING: a racing call with the same GUID makes this wait for its commit and
+    // then insert nothing; the attempt it committed is then read with a fresh snapshot.
+    bool inserted;
+    Datum id = insert_attempt(d, s, &inserted);
+    if (inserted)
+        return recorded(d, s, DatumGetInt64(id));
+    existing = find_attempt(d);
+    if (!existing.found)
+        ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+                        errmsg("delivery %s was recorded by a concurrent transaction that is not visible yet", d.guid),
+                        errhint("Call record_push in READ COMMITTED (the default), where racing deliveries resolve to "
+                                "\"duplicate\".")));
+    return duplicate_or_conflict(d, existing);
+}
+
+[[noreturn]] void null_argument(const char *name, const char *hint)
+{
+    ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                    errmsg("forgea_audit.record_push: %s must not be NULL", name), errhint("%s", hint)));
+    pg_unreachable();
+}
+
+}  // namespace
+
+extern "C" Datum fa_record_push(PG_FUNCTION_ARGS)
+{
+    return fa_cpp_entry("forgea_audit.record_push", [&]() -> Datum {
+        if (PG_ARGISNULL(0))
+            null_argument("payload", "Pass the JSON body of the GitHub push delivery.");
+        if (PG_ARGISNULL(1))
+            null_argument("delivery_id", "Pass the X-GitHub-Delivery header: it is what makes retries idempotent.");
+
+        Delivery *d = static_cast<Delivery *>(palloc0(sizeof(Delivery)));
+        new (&d->push) PushEvent();
+        new (&d->headers) DeliveryHeaders();
+
+        text *delivery = PG_GETARG_TEXT_PP(1);
+        int delivery_len = VARSIZE_ANY_EXHDR(delivery);
+        if (!forgea::core::parse_guid(VARDATA_ANY(delivery), delivery_len, d->guid))
+            ereport(ERROR, (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+                            errmsg("invalid delivery id: \"%.*s\" is not a GUID", Min(delivery_len, 80),
+                                   VARDATA_ANY(delivery)),
+                            errdetail("delivery_id must be 8-4-4-4-12 hex digits, as in the X-GitHub-Delivery header."),
+                            errhint("Pass the X-GitHub-Delivery header of the delivery, unchanged.")));
+        d->guid_uuid = DirectFunctionCall1(uuid_in, CStringGetDatum(d->guid));
+
+        if (!PG_ARGISNULL(2))
+            parse_delivery_headers(PG_GETARG_JSONB_P(2), &d->headers);
+
+        const Jsonb *payload = PG_GETARG_JSONB_P(0);
+        parse_push_event(payload, &d->push);
+        {
+            Sha256Sink sink;
+            write_canonical_jsonb(payload, sink);
+            sink.finish(d->payload_sha);
+        }
+        hex_encode(reinterpret_cast<const char *>(d->payload_sha), kHashLen, d->payload_sha_hex);
+
+        InitMaterializedSRF(fcinfo, 0);
+        ReturnSetInfo *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+
+        if (SPI_connect() != SPI_OK_CONNECT)
+            elog(ERROR, "SPI_connect failed");
+        prepare_plans();
+        Outcome o = record(*d);
+
+        Datum values[4];
+        bool nulls[4] = {false, !o.has_attempt, o.session_id.is_null(), false};
+        values[0] = CStringGetTextDatum(o.status);
+        values[1] = Int64GetDatum(o.attempt_id);
+        values[2] = o.session_id.is_null()
+                        ? (Datum) 0
+                        : PointerGetDatum(cstring_to_text_with_len(o.session_id.data, static_cast<int>(o.session_id.len)));
+        values[3] = Int64GetDatum(o.audit_seq);
+        tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+        SPI_finish();
+        return (Datum) 0;
+    });
+}
