@@ -230,12 +230,25 @@ static Bytes text_arg(FunctionCallInfo fcinfo, int n)
     return Bytes{VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)};
 }
 
-static void require_nonempty(Bytes b, const char *argname)
+static void require_nonempty(Bytes b, const char *argname, const char *hint)
 {
     if (b.is_null() || b.len == 0)
         ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-                        errmsg("forgea_audit.append: %s must not be NULL or empty", argname),
-                        errhint("Name what happened, e.g. append(action => 'LAB_STARTED', ...).")));
+                        errmsg("forgea_audit.append: %s must not be NULL or empty", argname), errhint("%s", hint)));
+}
+
+static void require_parent(int64 parent_seq)
+{
+    Datum arg[1] = {Int64GetDatum(parent_seq)};
+    Oid type[1] = {INT8OID};
+    int rc = SPI_execute_with_args("SELECT 1 FROM forgea_audit.audit_log WHERE seq = $1", 1, type, arg, nullptr,
+                                   false, 1);
+    if (rc != SPI_OK_SELECT)
+        elog(ERROR, "parent lookup failed: %s", SPI_result_code_string(rc));
+    if (SPI_processed == 0)
+        ereport(ERROR, (errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+                        errmsg("forgea_audit.append: parent_seq " INT64_FORMAT " is not an audit event", parent_seq),
+                        errhint("parent_seq names the seq of an earlier event, as returned by append().")));
 }
 
 static bool jsonb_is_object(const Jsonb *jb)
@@ -261,8 +274,8 @@ extern "C" Datum fa_append(PG_FUNCTION_ARGS)
         ev.severity = text_arg(fcinfo, 12);
         Bytes chain = text_arg(fcinfo, 13);
 
-        require_nonempty(ev.action, "action");
-        require_nonempty(ev.actor_type, "actor_type");
+        require_nonempty(ev.action, "action", "Name what happened, e.g. append(action => 'LAB_STARTED', ...).");
+        require_nonempty(ev.actor_type, "actor_type", "Name who did it: 'user', 'system', 'webhook', ... (default 'system').");
         fa_check_outcome(ev.outcome);
         fa_check_severity(ev.severity);
 
@@ -285,9 +298,10 @@ extern "C" Datum fa_append(PG_FUNCTION_ARGS)
             StringInfoData buf;
             initStringInfo(&buf);
             appendBinaryStringInfo(&buf, kind.data, static_cast<int>(kind.len));
-            appendStringInfoChar(&buf, ':');
-            if (!id.is_null())
+            if (!id.is_null()) {
+                appendStringInfoChar(&buf, ':');
                 appendBinaryStringInfo(&buf, id.data, static_cast<int>(id.len));
+            }
             chain = Bytes{buf.data, static_cast<size_t>(buf.len)};
         } else if (chain.len == 0) {
             ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -298,6 +312,8 @@ extern "C" Datum fa_append(PG_FUNCTION_ARGS)
 
         if (SPI_connect() != SPI_OK_CONNECT)
             elog(ERROR, "SPI_connect failed");
+        if (!ev.parent_seq.is_null)
+            require_parent(ev.parent_seq.value);
         int64 seq = fa_audit_append(ev);
         SPI_finish();
         PG_RETURN_INT64(seq);

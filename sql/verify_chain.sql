@@ -1,0 +1,60 @@
+-- verify_chain() recomputes every link of every chain, whatever the session's settings, and names
+-- the first row where a tamper that triggers cannot stop (a superuser disabling them) shows.
+SELECT ok, detail ~ '^verified \d+ rows in \d+ chains$' AS detail_ok FROM forgea_audit.verify_chain();
+
+-- Hashes use no setting-dependent text: the result is the same under other settings.
+SET TimeZone = 'Pacific/Chatham';
+SET DateStyle = 'SQL, DMY';
+SET IntervalStyle = 'sql_standard';
+SET extra_float_digits = -3;
+SET bytea_output = 'escape';
+SET client_encoding = 'LATIN1';
+SELECT ok FROM forgea_audit.verify_chain();
+RESET ALL;
+
+-- Each tamper is done with the guards switched off, inside a transaction that is rolled back.
+-- One field of one row changed:
+BEGIN;
+ALTER TABLE forgea_audit.audit_log DISABLE TRIGGER ALL;
+UPDATE forgea_audit.audit_log SET metadata = metadata || '{"commit_sha": "0000000000000000000000000000000000000000"}'
+WHERE seq = 1;
+SELECT ok, first_bad_seq, detail FROM forgea_audit.verify_chain();
+ROLLBACK;
+
+-- A middle row deleted (reported at the row after the gap):
+BEGIN;
+ALTER TABLE forgea_audit.audit_log DISABLE TRIGGER ALL;
+DELETE FROM forgea_audit.audit_log WHERE seq = 2;
+SELECT ok, first_bad_seq, detail FROM forgea_audit.verify_chain();
+ROLLBACK;
+
+-- A row changed and its row_hash recomputed by someone who knows the encoding: the next link breaks.
+BEGIN;
+ALTER TABLE forgea_audit.audit_log DISABLE TRIGGER ALL;
+UPDATE forgea_audit.audit_log SET row_hash = decode(repeat('ab', 32), 'hex') WHERE seq = 1;
+SELECT ok, first_bad_seq, detail FROM forgea_audit.verify_chain();
+ROLLBACK;
+
+-- The tail of a chain deleted, its head left:
+BEGIN;
+ALTER TABLE forgea_audit.audit_log DISABLE TRIGGER ALL;
+DELETE FROM forgea_audit.audit_log WHERE seq = (SELECT last_seq FROM forgea_audit.chain_head WHERE chain_id = 'session:sess-stuck');
+SELECT ok, first_bad_seq, detail FROM forgea_audit.verify_chain();
+ROLLBACK;
+
+-- A whole chain deleted:
+BEGIN;
+ALTER TABLE forgea_audit.audit_log DISABLE TRIGGER ALL;
+DELETE FROM forgea_audit.audit_log WHERE chain_id = 'exports';
+SELECT ok, first_bad_seq, detail FROM forgea_audit.verify_chain();
+ROLLBACK;
+
+-- A chain's head moved back (as if its last row never happened):
+BEGIN;
+ALTER TABLE forgea_audit.chain_head DISABLE TRIGGER ALL;
+UPDATE forgea_audit.chain_head SET length = length - 1 WHERE chain_id = 'session:sess-stuck';
+SELECT ok, first_bad_seq, detail FROM forgea_audit.verify_chain();
+ROLLBACK;
+
+-- Back to intact.
+SELECT ok FROM forgea_audit.verify_chain();
