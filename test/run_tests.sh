@@ -21,4 +21,4 @@ make -s install >/dev/null
 make -s unit
 
 export FA_ROOT="$ROOT"
-pg_virtualenv -v 15 bash test/lib/in_cluster.sh
+pg_virtualenv -t -v 15 bash test/lib/in_cluster.sh
