@@ -203,3 +203,8 @@ END
 $$;
 COMMENT ON FUNCTION forgea_audit.bind_lab_session_table() IS
     'Creates the partial expression index that record_push''s fork-URL lookup uses; returns its name.';
+
+CREATE FUNCTION forgea_audit.canonical_json(value jsonb) RETURNS text
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'fa_canonical_json';
+COMMENT ON FUNCTION forgea_audit.canonical_json(jsonb) IS
+    'The canonical JSON text (docs/chain.md, section 3) the chain hashes for a jsonb value.';

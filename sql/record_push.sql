@@ -21,6 +21,12 @@ SELECT id, session_id, delivery_id, commit_sha, before_sha, ref, changed_paths, 
 FROM forgea_audit.lab_attempt;
 \x off
 
+-- payload_sha256 is SHA-256 of the payload's canonical JSON (docs/chain.md), which does not
+-- depend on how the JSON text was spaced or its keys ordered.
+SELECT payload_sha256 = sha256(convert_to(forgea_audit.canonical_json(:'new_branch'), 'UTF8')) AS digest_of_canonical_json,
+       payload_sha256 = sha256(convert_to(forgea_audit.canonical_json(jsonb_pretty(:'new_branch')::jsonb), 'UTF8')) AS spacing_irrelevant
+FROM forgea_audit.lab_attempt WHERE id = 1;
+
 SELECT "status", "lastActivityAt" > '2026-01-01 10:00' AS activity_moved, "updatedAt" > '2026-01-01 10:00' AS updated_moved
 FROM "LabSession" WHERE "id" = 'sess-stuck';
 

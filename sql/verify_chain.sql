@@ -58,3 +58,11 @@ ROLLBACK;
 
 -- Back to intact.
 SELECT ok FROM forgea_audit.verify_chain();
+
+-- The canonical JSON the chain hashes (docs/chain.md, section 3), on the document's example and
+-- on escapes, numbers and unicode.
+SELECT forgea_audit.canonical_json('{"b": 1, "aa": [true, null, "x\ny"], "a": 1.50}');
+SELECT forgea_audit.canonical_json(jsonb_build_object('ctl', E'\u0001\u001f\b\f\r\t', 'q', 'a"b\c/d',
+                                                       'num', '[1e3, -0.000, 12345678901234567890.5]'::jsonb,
+                                                       'uni', 'résumé 日本 😀'));
+SELECT forgea_audit.canonical_json('"scalar"'), forgea_audit.canonical_json('[]'), forgea_audit.canonical_json('{}');

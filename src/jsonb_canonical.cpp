@@ -6,6 +6,7 @@ extern "C" {
 }
 
 #include "core/canonical_json.hpp"
+#include "pg_boundary.hpp"
 
 using forgea::core::ByteSink;
 
@@ -136,4 +137,19 @@ StringInfo canonical_jsonb_text(const Jsonb *jb)
     StringInfoSink sink(buf);
     write_canonical_jsonb(jb, sink);
     return buf;
+}
+
+extern "C" {
+PG_FUNCTION_INFO_V1(fa_canonical_json);
+Datum fa_canonical_json(PG_FUNCTION_ARGS);
+}
+
+// forgea_audit.canonical_json(jsonb) RETURNS text: the bytes the chain hashes for a jsonb value,
+// for anyone re-implementing the verifier to compare against.
+extern "C" Datum fa_canonical_json(PG_FUNCTION_ARGS)
+{
+    return fa_cpp_entry("forgea_audit.canonical_json", [&]() -> Datum {
+        StringInfo text = canonical_jsonb_text(PG_GETARG_JSONB_P(0));
+        PG_RETURN_TEXT_P(cstring_to_text_with_len(text->data, text->len));
+    });
 }
