@@ -6,10 +6,11 @@ DATA = forgea_audit--0.1.0.sql
 CORE_OBJS = src/core/canonical_json.o src/core/chain_record.o src/core/push_rules.o
 OBJS = $(CORE_OBJS) \
        src/module.o src/jsonb_canonical.o src/write_guard.o src/audit_chain.o \
-       src/push_payload.o src/session_binding.o src/record_push.o src/verify_chain.o
+       src/push_payload.o src/session_binding.o src/record_push.o src/verify_chain.o \
+       src/retention_worker.o
 
 # pg_regress: one file per concern under sql/, expected output under expected/.
-REGRESS = install record_push bad_input append append_only verify_chain
+REGRESS = install record_push bad_input append append_only verify_chain retention
 
 PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Wno-unused-parameter -Wno-register -Wno-missing-field-initializers \
               -fno-omit-frame-pointer -I$(srcdir)/src

@@ -208,3 +208,215 @@ CREATE FUNCTION forgea_audit.canonical_json(value jsonb) RETURNS text
     LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'fa_canonical_json';
 COMMENT ON FUNCTION forgea_audit.canonical_json(jsonb) IS
     'The canonical JSON text (docs/chain.md, section 3) the chain hashes for a jsonb value.';
+
+-------------------------------------------------------------------------------------------------
+-- Retention: attempts older than forgea_audit.attempt_retention move to lab_attempt_archive in
+-- batches.  Each batch deletes and inserts the same rows in one transaction and appends a
+-- RETENTION_ARCHIVE audit event with their count, id range and digest, so the archive is chained
+-- too.  Driven by the background worker (per-batch transactions) or by hand / pg_cron through
+-- run_retention() (one transaction).  The audit log itself is never archived.
+-------------------------------------------------------------------------------------------------
+CREATE TABLE forgea_audit.lab_attempt_archive (
+    LIKE forgea_audit.lab_attempt INCLUDING DEFAULTS INCLUDING CONSTRAINTS,
+    archived_at timestamptz NOT NULL DEFAULT now(),
+    archive_seq bigint      NOT NULL,   -- the RETENTION_ARCHIVE audit event that moved the row
+    PRIMARY KEY (id),
+    UNIQUE (delivery_id)                -- an archived delivery is still a duplicate if redelivered
+);
+COMMENT ON TABLE forgea_audit.lab_attempt_archive IS
+    'Attempts moved out of lab_attempt by retention; each row names the RETENTION_ARCHIVE audit event that moved it.';
+CREATE INDEX lab_attempt_archive_session_recorded_idx ON forgea_audit.lab_attempt_archive (session_id, recorded_at DESC);
+CREATE INDEX lab_attempt_archive_commit_sha_idx ON forgea_audit.lab_attempt_archive (commit_sha);
+CREATE INDEX lab_attempt_archive_archive_seq_idx ON forgea_audit.lab_attempt_archive (archive_seq);
+-- Retention scans the live table in recorded_at order.
+CREATE INDEX lab_attempt_recorded_at_idx ON forgea_audit.lab_attempt (recorded_at, id);
+
+-- Live and archived attempts together, for DBAs.
+CREATE VIEW forgea_audit.lab_attempt_all AS
+    SELECT a.*, false AS archived, NULL::timestamptz AS archived_at FROM forgea_audit.lab_attempt a
+    UNION ALL
+    SELECT a.id, a.session_id, a.delivery_id, a.commit_sha, a.before_sha, a.ref, a.base_ref, a.changed_paths,
+           a.changed_files, a.commit_count, a.commits_truncated, a.files_truncated, a.created, a.deleted,
+           a.forced, a.pusher_name, a.pusher_email, a.sender_login, a.sender_id, a.repository_id,
+           a.repository_url, a.repository_full_name, a.repository_key, a.payload_sha256, a.delivery,
+           a.pushed_at, a.recorded_at, true, a.archived_at
+    FROM forgea_audit.lab_attempt_archive a;
+COMMENT ON VIEW forgea_audit.lab_attempt_all IS 'Live and archived attempts; archived says which.';
+
+-- One row per retention run, whoever drove it; the worker also records runs that failed.
+CREATE TABLE forgea_audit.retention_run (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    driver      text        NOT NULL,   -- 'worker', or the application_name of an SQL caller ('pg_cron', 'psql', ...)
+    started_at  timestamptz NOT NULL,
+    finished_at timestamptz,
+    cutoff      timestamptz,            -- attempts recorded before this were due
+    archived    bigint      NOT NULL DEFAULT 0,
+    batches     integer     NOT NULL DEFAULT 0,
+    oldest_kept timestamptz,            -- the oldest live attempt after the run
+    skipped     boolean     NOT NULL DEFAULT false,   -- another run held the retention lock
+    error       text
+);
+CREATE VIEW forgea_audit.retention_status AS
+    SELECT id, driver, started_at, finished_at, finished_at - started_at AS duration, cutoff, archived, batches,
+           oldest_kept, skipped, error
+    FROM forgea_audit.retention_run ORDER BY id DESC;
+COMMENT ON VIEW forgea_audit.retention_status IS 'Retention runs, newest first: started, finished, archived, error.';
+
+CREATE FUNCTION forgea_audit.retention_settings(
+    OUT attempt_retention interval, OUT archive_batch_size integer, OUT retention_interval interval,
+    OUT worker_database text)
+    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'fa_retention_settings';
+COMMENT ON FUNCTION forgea_audit.retention_settings() IS 'The retention settings in force, typed.';
+
+-- One batch, in the caller's transaction.  The advisory lock makes concurrent runs (worker and
+-- cron, two crons) take turns: the one that does not get it reports skipped and moves nothing.
+-- SKIP LOCKED and lock_timeout keep a batch from ever waiting on a row someone else holds.
+CREATE FUNCTION forgea_audit.archive_batch(cutoff timestamptz, batch_size integer)
+    RETURNS TABLE (archived bigint, first_id bigint, last_id bigint, audit_seq bigint, skipped boolean)
+    LANGUAGE plpgsql
+    SET TimeZone = 'UTC'          -- the rows' digest uses to_jsonb() of timestamps: keep it fixed
+    SET lock_timeout = '5s'
+AS $$
+DECLARE
+    moved  forgea_audit.lab_attempt[];
+    digest bytea;
+    n      bigint;
+    lo     bigint;
+    hi     bigint;
+    seq    bigint;
+BEGIN
+    IF batch_size IS NULL OR batch_size < 1 THEN
+        RAISE EXCEPTION 'archive batch size must be at least 1, not %', batch_size
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtext('forgea_audit.retention')) THEN
+        RETURN QUERY SELECT 0::bigint, NULL::bigint, NULL::bigint, NULL::bigint, true;
+        RETURN;
+    END IF;
+
+    WITH due AS (
+        SELECT a.id FROM forgea_audit.lab_attempt a
+        WHERE a.recorded_at < cutoff
+        ORDER BY a.recorded_at, a.id
+        LIMIT batch_size
+        FOR UPDATE SKIP LOCKED
+    ), gone AS (
+        DELETE FROM forgea_audit.lab_attempt a USING due WHERE a.id = due.id RETURNING a.*
+    )
+    SELECT pg_catalog.array_agg(g ORDER BY g.id) INTO moved FROM gone g;
+
+    n := coalesce(pg_catalog.cardinality(moved), 0);
+    IF n = 0 THEN
+        RETURN QUERY SELECT 0::bigint, NULL::bigint, NULL::bigint, NULL::bigint, false;
+        RETURN;
+    END IF;
+
+    SELECT pg_catalog.min(m.id), pg_catalog.max(m.id),
+           pg_catalog.sha256(pg_catalog.convert_to(
+               pg_catalog.string_agg(forgea_audit.canonical_json(pg_catalog.to_jsonb(m)), E'\n' ORDER BY m.id), 'UTF8'))
+    INTO lo, hi, digest
+    FROM pg_catalog.unnest(moved) m;
+
+    seq := forgea_audit.append(
+        action => 'RETENTION_ARCHIVE', actor_type => 'system', actor_id => 'forgea_audit.retention',
+        target_type => 'lab_attempt_archive', chain => 'retention',
+        metadata => pg_catalog.jsonb_build_object(
+            'count', n, 'first_id', lo, 'last_id', hi, 'cutoff', cutoff,
+            'rows_sha256', pg_catalog.encode(digest, 'hex'),
+            'digest', 'sha256 of canonical_json(to_jsonb(row)) of the moved lab_attempt rows, ordered by id, joined by newlines, TimeZone UTC'));
+
+    INSERT INTO forgea_audit.lab_attempt_archive
+    SELECT m.*, pg_catalog.now(), seq FROM pg_catalog.unnest(moved) m;
+
+    RETURN QUERY SELECT n, lo, hi, seq, false;
+END
+$$;
+COMMENT ON FUNCTION forgea_audit.archive_batch(timestamptz, integer) IS
+    'Moves up to batch_size attempts recorded before cutoff to the archive, with a RETENTION_ARCHIVE audit event.';
+
+CREATE FUNCTION forgea_audit.run_retention(as_of timestamptz DEFAULT now())
+    RETURNS TABLE (archived bigint, batches integer, oldest_kept timestamptz, cutoff timestamptz, skipped boolean,
+                   run_id bigint)
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    s       record;
+    b       record;
+    run     bigint;
+    total   bigint := 0;
+    nb      integer := 0;
+    was_skipped boolean := false;
+    due_before timestamptz;
+BEGIN
+    IF as_of IS NULL THEN
+        RAISE EXCEPTION 'run_retention: as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    s := forgea_audit.retention_settings();
+    due_before := as_of - s.attempt_retention;
+    INSERT INTO forgea_audit.retention_run (driver, started_at, cutoff)
+    VALUES (coalesce(nullif(pg_catalog.current_setting('application_name'), ''), 'sql'), pg_catalog.clock_timestamp(), due_before)
+    RETURNING id INTO run;
+
+    LOOP
+        SELECT * INTO b FROM forgea_audit.archive_batch(due_before, s.archive_batch_size);
+        IF b.skipped THEN
+            was_skipped := true;
+            EXIT;
+        END IF;
+        EXIT WHEN b.archived = 0;
+        total := total + b.archived;
+        nb := nb + 1;
+        EXIT WHEN b.archived < s.archive_batch_size;
+    END LOOP;
+
+    UPDATE forgea_audit.retention_run r
+    SET finished_at = pg_catalog.clock_timestamp(), archived = total, batches = nb, skipped = was_skipped,
+        oldest_kept = (SELECT pg_catalog.min(a.recorded_at) FROM forgea_audit.lab_attempt a)
+    WHERE r.id = run;
+    RETURN QUERY SELECT r.archived, r.batches, r.oldest_kept, r.cutoff, r.skipped, r.id
+                 FROM forgea_audit.retention_run r WHERE r.id = run;
+END
+$$;
+COMMENT ON FUNCTION forgea_audit.run_retention(timestamptz) IS
+    'Archives attempts recorded before as_of - forgea_audit.attempt_retention, in batches, in one transaction (for pg_cron or by hand).';
+
+-- Every RETENTION_ARCHIVE event against the archive rows it names.
+CREATE FUNCTION forgea_audit.verify_archive()
+    RETURNS TABLE (ok boolean, batches_checked bigint, first_bad_seq bigint, detail text)
+    LANGUAGE plpgsql STABLE
+    SET TimeZone = 'UTC'
+AS $$
+DECLARE
+    bad record;
+    n   bigint;
+BEGIN
+    SELECT pg_catalog.count(*) INTO n FROM forgea_audit.audit_log WHERE action = 'RETENTION_ARCHIVE';
+    WITH batches AS (
+        SELECT l.seq, (l.metadata->>'count')::bigint AS count, l.metadata->>'rows_sha256' AS digest
+        FROM forgea_audit.audit_log l WHERE l.action = 'RETENTION_ARCHIVE'
+    ), rows AS (
+        SELECT a.archive_seq AS seq, pg_catalog.count(*) AS count,
+               pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(pg_catalog.string_agg(
+                   forgea_audit.canonical_json(pg_catalog.to_jsonb(a) - 'archived_at' - 'archive_seq'), E'\n' ORDER BY a.id),
+                   'UTF8')), 'hex') AS digest
+        FROM forgea_audit.lab_attempt_archive a GROUP BY a.archive_seq
+    )
+    SELECT coalesce(b.seq, r.seq) AS seq,
+           CASE WHEN b.seq IS NULL THEN 'archive rows name audit event ' || r.seq || ', which is not a RETENTION_ARCHIVE event'
+                WHEN r.seq IS NULL THEN 'RETENTION_ARCHIVE event ' || b.seq || ' names ' || b.count || ' rows, the archive holds none'
+                WHEN b.count <> r.count THEN 'RETENTION_ARCHIVE event ' || b.seq || ' names ' || b.count || ' rows, the archive holds ' || r.count
+                ELSE 'the archive rows of RETENTION_ARCHIVE event ' || b.seq || ' do not match its rows_sha256 (changed after archiving)'
+           END AS detail
+    INTO bad
+    FROM batches b FULL JOIN rows r ON r.seq = b.seq
+    WHERE b.seq IS NULL OR r.seq IS NULL OR b.count <> r.count OR b.digest <> r.digest
+    ORDER BY 1 LIMIT 1;
+    IF bad IS NULL THEN
+        RETURN QUERY SELECT true, n, NULL::bigint, 'verified ' || n || ' archive batches';
+    ELSE
+        RETURN QUERY SELECT false, n, bad.seq, bad.detail;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION forgea_audit.verify_archive() IS
+    'Checks every RETENTION_ARCHIVE event''s count and digest against the archive rows it moved.';

@@ -1,7 +1,9 @@
-// Library entry: the module magic and the settings every part of the extension reads.
+// Library entry: the module magic, the settings every part of the extension reads, and the
+// background worker's registration when the library is preloaded.
 extern "C" {
 #include "postgres.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/guc.h"
 
 PG_MODULE_MAGIC;
@@ -9,9 +11,15 @@ PG_MODULE_MAGIC;
 void _PG_init(void);
 }
 
+#include <climits>
+
 #include "settings.hpp"
 
 char *fa_lab_session_table = nullptr;
+int fa_attempt_retention_s = 90 * 24 * 3600;
+int fa_archive_batch_size = 1000;
+int fa_retention_interval_s = 3600;
+char *fa_worker_database = nullptr;
 
 extern "C" void _PG_init(void)
 {
@@ -23,5 +31,34 @@ extern "C" void _PG_init(void)
         "startedAt, lastActivityAt, updatedAt).",
         &fa_lab_session_table, "\"LabSession\"", PGC_SUSET, 0, nullptr, nullptr, nullptr);
 
+    DefineCustomIntVariable(
+        "forgea_audit.attempt_retention",
+        "How long attempts stay in lab_attempt before retention archives them.",
+        "Attempts recorded before now() minus this move to lab_attempt_archive.",
+        &fa_attempt_retention_s, 90 * 24 * 3600, 1, INT_MAX, PGC_SUSET, GUC_UNIT_S, nullptr, nullptr, nullptr);
+
+    DefineCustomIntVariable(
+        "forgea_audit.archive_batch_size",
+        "How many attempts one retention batch moves.",
+        "Each batch deletes and archives its rows in one transaction.",
+        &fa_archive_batch_size, 1000, 1, 1000000, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+
+    DefineCustomIntVariable(
+        "forgea_audit.retention_interval",
+        "How often the background worker runs retention; 0 disables it (e.g. for pg_cron users).",
+        nullptr, &fa_retention_interval_s, 3600, 0, INT_MAX, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
+
+    DefineCustomStringVariable(
+        "forgea_audit.database",
+        "The database the retention worker connects to.",
+        "The worker runs only when forgea_audit is in shared_preload_libraries; on a change it "
+        "restarts and connects to the new database.",
+        // Not PGC_POSTMASTER: that context can only be defined while preloading, and the library
+        // is also loaded on demand by sessions that merely call record_push.
+        &fa_worker_database, "postgres", PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+
     MarkGUCPrefixReserved("forgea_audit");
+
+    if (process_shared_preload_libraries_in_progress)
+        fa_register_retention_worker();
 }

@@ -43,7 +43,11 @@ void prepare_plans()
         return;
     Oid uuid1[1] = {UUIDOID};
     find_attempt_plan = SPI_prepare(
-        "SELECT id, session_id, payload_sha256 FROM forgea_audit.lab_attempt WHERE delivery_id = $1", 1, uuid1);
+        "SELECT id, session_id, payload_sha256 FROM forgea_audit.lab_attempt WHERE delivery_id = $1 "
+        "UNION ALL "  // a delivery archived by retention is still a duplicate if GitHub sends it again
+        "SELECT id, session_id, payload_sha256 FROM forgea_audit.lab_attempt_archive WHERE delivery_id = $1 "
+        "LIMIT 1",
+        1, uuid1);
     Oid types[kInsertArgs] = {TEXTOID, UUIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, JSONBOID,
                               INT4OID, BOOLOID, BOOLOID, BOOLOID, BOOLOID, BOOLOID, TEXTOID, TEXTOID,
                               TEXTOID, INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, BYTEAOID, JSONBOID,

@@ -8,3 +8,12 @@ extern "C" {
 // The platform's session table, as a possibly schema-qualified SQL name.  Superuser-only: whoever
 // points it elsewhere decides which "sessions" pushes are recorded against.
 extern char *fa_lab_session_table;
+
+// Retention (retention_worker.cpp, archive_batch() and run_retention() in SQL).
+extern int fa_attempt_retention_s;   // attempts older than this are archived
+extern int fa_archive_batch_size;    // rows per batch (one transaction each in the worker)
+extern int fa_retention_interval_s;  // worker period; 0 = the worker does not archive
+extern char *fa_worker_database;     // the database the worker serves
+
+// Registers the retention worker; called from _PG_init while shared_preload_libraries loads.
+void fa_register_retention_worker();

@@ -1,0 +1,60 @@
+-- Retention by hand (the pg_cron path): run_retention(as_of) moves exactly the attempts recorded
+-- before as_of - forgea_audit.attempt_retention, in batches, each with a RETENTION_ARCHIVE event;
+-- archived attempts stay queryable and stay duplicates.
+SELECT attempt_retention, archive_batch_size FROM forgea_audit.retention_settings();
+
+INSERT INTO "LabSession" ("id", "userId", "labId", "userForkUrl", "status", "updatedAt")
+VALUES ('sess-ret', 'user-3', 'lab-2', 'https://github.com/retention/fork', 'IN_PROGRESS', '2026-01-01');
+-- 25 pushes.
+SELECT count(*) AS recorded FROM generate_series(1, 25) g,
+     forgea_audit.record_push(jsonb_build_object('ref', 'refs/heads/main', 'after', lpad(to_hex(g), 40, '0'),
+                                                 'repository', jsonb_build_object('html_url', 'https://github.com/retention/fork'),
+                                                 'commits', jsonb_build_array(jsonb_build_object('added', jsonb_build_array('f' || g)))),
+                              format('0000feed-0000-4000-8000-%s', lpad(g::text, 12, '0'))) r
+WHERE r.status = 'recorded';
+
+SELECT count(*) AS live_before FROM forgea_audit.lab_attempt \gset
+SET forgea_audit.archive_batch_size = 10;
+
+-- Nothing is due 89 days from now (default retention: 90 days).
+SELECT archived, batches, skipped FROM forgea_audit.run_retention(now() + interval '89 days');
+-- Everything recorded so far is due 91 days from now: moved in batches of 10.
+SELECT archived, batches, skipped, oldest_kept IS NULL AS none_left FROM forgea_audit.run_retention(now() + interval '91 days');
+SELECT (SELECT count(*) FROM forgea_audit.lab_attempt) AS live_after,
+       (SELECT count(*) FROM forgea_audit.lab_attempt_archive) = :live_before AS all_archived_once,
+       (SELECT count(DISTINCT id) FROM forgea_audit.lab_attempt_archive) = :live_before AS no_id_twice;
+-- A second run finds nothing more.
+SELECT archived, batches FROM forgea_audit.run_retention(now() + interval '91 days');
+
+-- Each batch is an audit event with count, id range and digest; verify_archive checks them.
+SELECT chain_id, chain_pos, metadata->'count' AS count, metadata ? 'rows_sha256' AS has_digest,
+       (metadata->>'first_id')::bigint <= (metadata->>'last_id')::bigint AS id_range
+FROM forgea_audit.audit_log WHERE action = 'RETENTION_ARCHIVE' ORDER BY seq;
+SELECT * FROM forgea_audit.verify_archive();
+SELECT ok FROM forgea_audit.verify_chain();
+
+-- Archived attempts stay queryable, and a redelivery of an archived delivery is a duplicate.
+SELECT archived, count(*) FROM forgea_audit.lab_attempt_all GROUP BY archived ORDER BY archived;
+SELECT status, attempt_id = (SELECT id FROM forgea_audit.lab_attempt_archive
+                             WHERE delivery_id = '0000feed-0000-4000-8000-000000000007') AS same_attempt
+FROM forgea_audit.record_push(jsonb_build_object('ref', 'refs/heads/main', 'after', lpad(to_hex(7), 40, '0'),
+                                                 'repository', jsonb_build_object('html_url', 'https://github.com/retention/fork'),
+                                                 'commits', jsonb_build_array(jsonb_build_object('added', jsonb_build_array('f7')))),
+                              '0000feed-0000-4000-8000-000000000007');
+
+-- Every run is in retention_status.
+SELECT driver, archived, batches, skipped, error, finished_at >= started_at AS finished
+FROM forgea_audit.retention_status WHERE cutoff > now() ORDER BY id;
+
+-- An archived row changed after the fact is caught by verify_archive.
+BEGIN;
+UPDATE forgea_audit.lab_attempt_archive SET commit_sha = repeat('f', 40) WHERE delivery_id = '0000feed-0000-4000-8000-000000000003';
+SELECT ok, first_bad_seq = (SELECT archive_seq FROM forgea_audit.lab_attempt_archive
+                            WHERE delivery_id = '0000feed-0000-4000-8000-000000000003') AS names_the_batch, detail
+FROM forgea_audit.verify_archive();
+ROLLBACK;
+
+-- Bad arguments.
+SELECT * FROM forgea_audit.run_retention(NULL);
+SELECT * FROM forgea_audit.archive_batch(now(), 0);
+RESET forgea_audit.archive_batch_size;

@@ -1,0 +1,301 @@
+// The retention background worker, and forgea_audit.retention_settings().
+//
+// Shaped like PostgreSQL's worker_spi and pg_cron's launcher: one loop of WaitLatch (exiting if
+// the postmaster dies) -> reload on SIGHUP -> short transactions.  Each archive batch is its own
+// transaction (forgea_audit.archive_batch(), the same SQL that run_retention() and pg_cron use), so
+// record_push never waits behind a long retention run and a crash loses at most the batch in flight,
+// which then simply did not happen.  An error in a run is logged, recorded in retention_run and
+// retried at the next interval; SIGTERM ends the worker between two statements.
+extern "C" {
+#include "postgres.h"
+#include "access/xact.h"
+#include "catalog/pg_type_d.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+PGDLLEXPORT void fa_retention_worker_main(Datum arg);
+PG_FUNCTION_INFO_V1(fa_retention_settings);
+Datum fa_retention_settings(PG_FUNCTION_ARGS);
+}
+
+#include "pg_boundary.hpp"
+#include "settings.hpp"
+
+namespace {
+
+// When retention is disabled, look again this often (SIGHUP wakes the worker sooner).
+constexpr long kIdlePollMs = 60 * 1000;
+
+Interval *seconds_interval(int seconds)
+{
+    Interval *iv = static_cast<Interval *>(palloc0(sizeof(Interval)));
+    iv->day = seconds / SECS_PER_DAY;
+    iv->time = static_cast<int64>(seconds % SECS_PER_DAY) * USECS_PER_SEC;
+    return iv;
+}
+
+// One statement in one transaction of its own, as the worker runs everything.
+struct TxResult {
+    bool has_value;
+    int64 value;
+};
+
+void begin_tx(const char *activity)
+{
+    SetCurrentStatementStartTimestamp();
+    StartTransactionCommand();
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "SPI_connect failed");
+    PushActiveSnapshot(GetTransactionSnapshot());
+    pgstat_report_activity(STATE_RUNNING, activity);
+}
+
+void end_tx()
+{
+    SPI_finish();
+    PopActiveSnapshot();
+    CommitTransactionCommand();
+    pgstat_report_stat(false);
+    pgstat_report_activity(STATE_IDLE, nullptr);
+}
+
+int64 first_int8(int rc, const char *what)
+{
+    if (rc < 0 || SPI_processed != 1)
+        elog(ERROR, "%s failed: %s", what, SPI_result_code_string(rc));
+    bool isnull;
+    Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+    return isnull ? 0 : DatumGetInt64(d);
+}
+
+bool extension_installed()
+{
+    begin_tx("forgea_audit retention: checking the extension");
+    int rc = SPI_execute("SELECT count(*) FROM pg_catalog.pg_extension WHERE extname = 'forgea_audit'", true, 1);
+    bool installed = first_int8(rc, "extension lookup") > 0;
+    end_tx();
+    return installed;
+}
+
+// Runs retention once: a run row, one transaction per batch, the run row completed.
+void run_once()
+{
+    begin_tx("forgea_audit retention: starting a run");
+    int rc = SPI_execute("INSERT INTO forgea_audit.retention_run (driver, started_at, cutoff) "
+                         "SELECT 'worker', clock_timestamp(), now() - s.attempt_retention "
+                         "FROM forgea_audit.retention_settings() s RETURNING id",
+                         false, 1);
+    int64 run_id = first_int8(rc, "starting a retention run");
+    end_tx();
+
+    Oid argtypes[1] = {INT8OID};
+    Datum args[1] = {Int64GetDatum(run_id)};
+    int64 archived = 0;
+    int batches = 0;
+    bool skipped = false;
+
+    for (;;) {
+        CHECK_FOR_INTERRUPTS();
+        begin_tx("forgea_audit retention: archiving a batch");
+        rc = SPI_execute_with_args(
+            "SELECT b.archived, b.skipped, s.archive_batch_size::int8 "
+            "FROM forgea_audit.retention_run r, forgea_audit.retention_settings() s, "
+            "     forgea_audit.archive_batch(r.cutoff, s.archive_batch_size) b WHERE r.id = $1",
+            1, argtypes, args, nullptr, false, 1);
+        if (rc != SPI_OK_SELECT || SPI_processed != 1)
+            elog(ERROR, "archive batch failed: %s", SPI_result_code_string(rc));
+        bool isnull;
+        int64 moved = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+        skipped = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+        int64 batch_size = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+        end_tx();
+        if (skipped || moved == 0)
+            break;
+        archived += moved;
+        batches++;
+        if (moved < batch_size)
+            break;
+    }
+
+    begin_tx("forgea_audit retention: finishing a run");
+    Oid done_types[4] = {INT8OID, INT8OID, INT4OID, BOOLOID};
+    Datum done_args[4] = {Int64GetDatum(run_id), Int64GetDatum(archived), Int32GetDatum(batches), BoolGetDatum(skipped)};
+    rc = SPI_execute_with_args(
+        "UPDATE forgea_audit.retention_run SET finished_at = clock_timestamp(), archived = $2, batches = $3, "
+        "  skipped = $4, oldest_kept = (SELECT min(recorded_at) FROM forgea_audit.lab_attempt) WHERE id = $1",
+        4, done_types, done_args, nullptr, false, 0);
+    if (rc != SPI_OK_UPDATE)
+        elog(ERROR, "finishing a retention run failed: %s", SPI_result_code_string(rc));
+    end_tx();
+    if (archived > 0 || skipped)
+        elog(LOG, "forgea_audit retention: archived " INT64_FORMAT " attempts in %d batches%s", archived, batches,
+             skipped ? " (another run held the retention lock)" : "");
+}
+
+// After an error: the run's partial work is committed batch by batch; say what failed.
+void record_error(const char *message)
+{
+    begin_tx("forgea_audit retention: recording an error");
+    Oid types[1] = {TEXTOID};
+    Datum args[1] = {CStringGetTextDatum(message)};
+    int rc = SPI_execute_with_args(
+        "WITH open AS (SELECT id FROM forgea_audit.retention_run WHERE driver = 'worker' AND finished_at IS NULL "
+        "              ORDER BY id DESC LIMIT 1) "
+        "UPDATE forgea_audit.retention_run r SET finished_at = clock_timestamp(), error = $1 FROM open WHERE r.id = open.id",
+        1, types, args, nullptr, false, 0);
+    if (rc == SPI_OK_UPDATE && SPI_processed == 0)
+        SPI_execute_with_args("INSERT INTO forgea_audit.retention_run (driver, started_at, finished_at, error) "
+                              "VALUES ('worker', clock_timestamp(), clock_timestamp(), $1)",
+                              1, types, args, nullptr, false, 0);
+    end_tx();
+}
+
+// Runs f; on an ERROR, reports it, rolls back and returns the message instead of exiting.
+// (Without this an ERROR in a worker becomes FATAL and the worker restarts.)
+template <typename F>
+char *run_catching(F f, MemoryContext keep)
+{
+    MemoryContext loop_context = CurrentMemoryContext;
+    char *volatile failure = nullptr;
+    PG_TRY();
+    {
+        f();
+    }
+    PG_CATCH();
+    {
+        MemoryContextSwitchTo(keep);
+        ErrorData *edata = CopyErrorData();
+        failure = pstrdup(edata->message);
+        FreeErrorData(edata);
+        HOLD_INTERRUPTS();
+        EmitErrorReport();
+        AbortCurrentTransaction();
+        SPI_finish();  // no-op if not connected; clears SPI state after an abort
+        FlushErrorState();
+        pgstat_report_activity(STATE_IDLE, nullptr);
+        RESUME_INTERRUPTS();
+        MemoryContextSwitchTo(loop_context);
+    }
+    PG_END_TRY();
+    return failure;
+}
+
+}  // namespace
+
+void fa_register_retention_worker()
+{
+    BackgroundWorker worker;
+    memset(&worker, 0, sizeof worker);
+    worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+    worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+    worker.bgw_restart_time = 10;  // seconds: after a crash or pg_terminate_backend, come back soon
+    strlcpy(worker.bgw_library_name, "forgea_audit", BGW_MAXLEN);
+    strlcpy(worker.bgw_function_name, "fa_retention_worker_main", BGW_MAXLEN);
+    strlcpy(worker.bgw_name, "forgea_audit retention worker", BGW_MAXLEN);
+    strlcpy(worker.bgw_type, "forgea_audit retention", BGW_MAXLEN);
+    RegisterBackgroundWorker(&worker);
+}
+
+extern "C" void fa_retention_worker_main(Datum arg)
+{
+    pqsignal(SIGHUP, SignalHandlerForConfigReload);
+    pqsignal(SIGTERM, die);
+    BackgroundWorkerUnblockSignals();
+    BackgroundWorkerInitializeConnection(fa_worker_database, nullptr, 0);
+    pgstat_report_appname("forgea_audit retention worker");
+    elog(LOG, "forgea_audit retention worker started in database \"%s\"", fa_worker_database);
+
+    MemoryContext loop_context =
+        AllocSetContextCreate(TopMemoryContext, "forgea_audit retention loop", ALLOCSET_DEFAULT_SIZES);
+    TimestampTz next_run = GetCurrentTimestamp();
+    bool warned_missing = false;
+
+    for (;;) {
+        long wait_ms = kIdlePollMs;
+        if (fa_retention_interval_s > 0) {
+            long secs;
+            int usecs;
+            TimestampDifference(GetCurrentTimestamp(), next_run, &secs, &usecs);
+            wait_ms = secs * 1000 + usecs / 1000;
+        }
+        if (wait_ms > 0) {
+            (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, wait_ms, PG_WAIT_EXTENSION);
+            ResetLatch(MyLatch);
+        }
+        CHECK_FOR_INTERRUPTS();
+
+        if (ConfigReloadPending) {
+            ConfigReloadPending = false;
+            int old_interval = fa_retention_interval_s;
+            char *old_database = pstrdup(fa_worker_database);
+            ProcessConfigFile(PGC_SIGHUP);
+            if (strcmp(old_database, fa_worker_database) != 0) {
+                // A worker is bound to one database for life: exit, and the postmaster starts a
+                // new one (bgw_restart_time) that connects to the new database.
+                elog(LOG, "forgea_audit retention worker: forgea_audit.database changed from \"%s\" to \"%s\"; restarting",
+                     old_database, fa_worker_database);
+                proc_exit(1);
+            }
+            pfree(old_database);
+            if (fa_retention_interval_s != old_interval) {
+                elog(LOG, "forgea_audit retention worker: retention_interval is now %d s", fa_retention_interval_s);
+                next_run = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), fa_retention_interval_s * 1000L);
+            }
+            continue;
+        }
+        if (fa_retention_interval_s <= 0 || GetCurrentTimestamp() < next_run)
+            continue;
+        next_run = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), fa_retention_interval_s * 1000L);
+
+        MemoryContextSwitchTo(loop_context);
+        MemoryContextReset(loop_context);
+        bool installed = false;
+        char *failure = run_catching([&] { installed = extension_installed(); }, loop_context);
+        if (failure == nullptr && !installed) {
+            if (!warned_missing)
+                elog(LOG, "forgea_audit retention worker: extension forgea_audit is not installed in database \"%s\"; "
+                          "nothing to do", fa_worker_database);
+            warned_missing = true;
+            continue;
+        }
+        warned_missing = false;
+        if (failure == nullptr)
+            failure = run_catching([] { run_once(); }, loop_context);
+        if (failure != nullptr) {
+            const char *message = failure;
+            char *second = run_catching([&] { record_error(message); }, loop_context);
+            (void) second;  // already reported by run_catching; the next interval tries again
+        }
+        // The checkpoint() hook of the tamper-evidence work goes here, on its own interval.
+    }
+}
+
+// forgea_audit.retention_settings(): the settings in force, typed, for SQL callers.
+extern "C" Datum fa_retention_settings(PG_FUNCTION_ARGS)
+{
+    return fa_cpp_entry("forgea_audit.retention_settings", [&]() -> Datum {
+        TupleDesc desc;
+        if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+            elog(ERROR, "retention_settings must return a composite type");
+        desc = BlessTupleDesc(desc);
+        Datum values[4] = {IntervalPGetDatum(seconds_interval(fa_attempt_retention_s)), Int32GetDatum(fa_archive_batch_size),
+                           IntervalPGetDatum(seconds_interval(fa_retention_interval_s)),
+                           CStringGetTextDatum(fa_worker_database ? fa_worker_database : "")};
+        bool nulls[4] = {false, false, false, false};
+        return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+    });
+}
