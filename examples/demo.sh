@@ -12,4 +12,4 @@ make -s -j2 >/dev/null
 make -s install >/dev/null
 
 export FA_ROOT=$(pwd)
-pg_virtualenv -t -v 15 bash examples/demo_session.sh
+pg_virtualenv -t -v 15 -c "--port=$(free_port)" bash examples/demo_session.sh

@@ -21,4 +21,30 @@ make -s install >/dev/null
 make -s unit
 
 export FA_ROOT="$ROOT"
-pg_virtualenv -t -v 15 bash test/lib/in_cluster.sh
+export FA_RESULTS=$(mktemp)
+trap 'rm -f "$FA_RESULTS"' EXIT
+passed=1   # the unit tests above (make unit stops the script if they fail)
+failed=0
+failures=()
+
+# pg_regress, pgTAP and integration tests: one cluster, a fresh database per file.
+echo "0 1 in_cluster" > "$FA_RESULTS"
+pg_virtualenv -t -v 15 -c "--port=$(free_port)" bash test/lib/in_cluster.sh || true
+read -r p f rest < "$FA_RESULTS"
+passed=$((passed + p)); failed=$((failed + f)); [ -n "${rest:-}" ] && failures+=($rest)
+
+# The background worker and pg_cron: a cluster that preloads both.
+echo "== worker and pg_cron (shared_preload_libraries = forgea_audit, pg_cron)"
+if pg_virtualenv -t -v 15 -c "--port=$(free_port)" \
+       -o shared_preload_libraries=forgea_audit,pg_cron -o forgea_audit.database=postgres \
+       -o forgea_audit.retention_interval=1s -o cron.database_name=postgres -o cron.use_background_workers=on \
+       bash test/worker/worker_and_cron.sh; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1)); failures+=(worker_and_cron)
+fi
+
+echo
+[ ${#failures[@]} -gt 0 ] && echo "failed: ${failures[*]}"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

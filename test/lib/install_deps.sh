@@ -1,5 +1,5 @@
 # Debian packages the build and the tests need; installed only when missing.
-FA_PACKAGES=(postgresql-15 postgresql-server-dev-15 postgresql-contrib postgresql-15-pgtap
+FA_PACKAGES=(postgresql-15 postgresql-server-dev-15 postgresql-contrib postgresql-15-pgtap postgresql-15-cron
              libtap-parser-sourcehandler-pgtap-perl libgtest-dev g++ make)
 
 install_deps() {
@@ -14,4 +14,17 @@ install_deps() {
         $sudo apt-get update -qq
         DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
     fi
+}
+
+# A port no PostgreSQL (or anything else) listens on: `pg_virtualenv -t` would otherwise take 5432
+# and collide with any other cluster on this machine.
+free_port() {
+    local p
+    for p in $(seq 5440 5999); do
+        [ -e "/var/run/postgresql/.s.PGSQL.$p" ] && continue
+        (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
+        echo "$p"
+        return 0
+    done
+    return 1
 }

@@ -1,0 +1,167 @@
+# Retention driven for real, in a cluster started with
+#   shared_preload_libraries = 'forgea_audit,pg_cron', forgea_audit.database = postgres,
+#   forgea_audit.retention_interval = 1s, cron.database_name = postgres, cron.use_background_workers = on
+# (see test/run_tests.sh).  Each check prints "ok N - ..." or "not ok N - ..." (TAP), and the
+# script exits non-zero if any failed.
+set -uo pipefail
+cd "$FA_ROOT"
+export PGDATABASE=postgres
+
+n=0
+failed=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
+q() { psql -X -A -t -q -v ON_ERROR_STOP=1 -c "$1"; }
+check() {  # description, SQL that returns t
+    if [ "$(q "$2")" = "t" ]; then ok "$1"; else not_ok "$1"; echo "#   query: $2" >&2; fi
+}
+# Polls SQL until it returns t, for up to $3 seconds.
+eventually() {
+    local deadline=$((SECONDS + $3))
+    while [ $SECONDS -lt $deadline ]; do
+        [ "$(q "$2" 2>/dev/null)" = "t" ] && { ok "$1"; return 0; }
+        sleep 0.5
+    done
+    not_ok "$1 (not within $3 s)"
+    echo "#   query: $2" >&2
+    return 1
+}
+never_within() {  # description, SQL that must NOT return t, seconds
+    local deadline=$((SECONDS + $3))
+    while [ $SECONDS -lt $deadline ]; do
+        [ "$(q "$2" 2>/dev/null)" = "t" ] && { not_ok "$1"; return 1; }
+        sleep 0.5
+    done
+    ok "$1"
+}
+set_conf() {  # name value: ALTER SYSTEM and SIGHUP
+    q "ALTER SYSTEM SET $1 = '$2'" && q "SELECT pg_reload_conf()" >/dev/null
+}
+worker_pid() { q "SELECT pid FROM pg_stat_activity WHERE backend_type = 'forgea_audit retention'"; }
+# n pushes recorded now (through record_push, so they are real attempts with audit rows).
+push() {  # count, guid prefix (8 hex digits)
+    q "SELECT count(*) FROM generate_series(1, $1) g,
+         forgea_audit.record_push(jsonb_build_object('ref', 'refs/heads/main', 'after', lpad(to_hex(g), 40, '0'),
+            'repository', jsonb_build_object('html_url', 'https://github.com/worker/fork')),
+            format('$2-0000-4000-8000-%s', lpad(g::text, 12, '0'))) r WHERE r.status = 'recorded'" >/dev/null
+}
+live() { q "SELECT count(*) FROM forgea_audit.lab_attempt"; }
+
+psql -X -q -v ON_ERROR_STOP=1 <<'SQL'
+\i test/fixtures/app-schema/lab_session.sql
+CREATE EXTENSION forgea_audit;
+SELECT forgea_audit.bind_lab_session_table();
+INSERT INTO "LabSession" ("id", "userId", "labId", "userForkUrl", "status", "updatedAt")
+VALUES ('sess-w', 'user-w', 'lab-w', 'https://github.com/worker/fork', 'IN_PROGRESS', now());
+SQL
+
+echo "# the worker is there"
+eventually "the retention worker shows in pg_stat_activity with its backend_type and application_name" \
+    "SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'forgea_audit retention'
+       AND application_name = 'forgea_audit retention worker' AND datname = 'postgres'" 20
+
+echo "# it archives attempts that expire while we watch"
+set_conf forgea_audit.attempt_retention 3s
+push 30 aaaaaaaa
+check "30 attempts are live right after they were recorded" "SELECT count(*) = 30 FROM forgea_audit.lab_attempt"
+eventually "the worker archived all 30 once they were older than 3 s" \
+    "SELECT (SELECT count(*) FROM forgea_audit.lab_attempt) = 0 AND (SELECT count(*) FROM forgea_audit.lab_attempt_archive) = 30" 30
+check "retention_status shows the worker's run that archived them" \
+    "SELECT bool_or(driver = 'worker' AND archived > 0 AND error IS NULL AND finished_at IS NOT NULL) FROM forgea_audit.retention_status"
+
+echo "# SIGHUP: a changed interval is picked up"
+set_conf forgea_audit.retention_interval 0
+sleep 1
+push 10 bbbbbbbb
+never_within "with retention_interval = 0 (after SIGHUP) the worker leaves expired attempts alone" \
+    "SELECT count(*) < 10 FROM forgea_audit.lab_attempt" 8
+set_conf forgea_audit.retention_interval 1s
+eventually "with retention_interval = 1s again (after SIGHUP) they are archived" \
+    "SELECT count(*) = 0 FROM forgea_audit.lab_attempt" 20
+
+echo "# an error in a run is logged, recorded, and the next run works"
+pid_before=$(worker_pid)
+q "ALTER TABLE forgea_audit.lab_attempt_archive ADD CONSTRAINT injected_failure CHECK (false) NOT VALID"
+push 5 cccccccc
+eventually "a run that fails records its error in retention_status" \
+    "SELECT bool_or(driver = 'worker' AND error LIKE '%injected_failure%') FROM forgea_audit.retention_status" 20
+check "the failed batch moved nothing (all 5 still live, none archived twice)" \
+    "SELECT count(*) = 5 FROM forgea_audit.lab_attempt"
+check "the worker survived the error (same pid)" \
+    "SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'forgea_audit retention' AND pid = ${pid_before:-0}"
+q "ALTER TABLE forgea_audit.lab_attempt_archive DROP CONSTRAINT injected_failure"
+eventually "after the cause is gone, the next run archives them" "SELECT count(*) = 0 FROM forgea_audit.lab_attempt" 20
+
+echo "# pg_terminate_backend: the worker comes back"
+pid_before=$(worker_pid)
+q "SELECT pg_terminate_backend($pid_before)" >/dev/null
+eventually "a new worker process replaces the terminated one (bgw_restart_time 10 s)" \
+    "SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'forgea_audit retention' AND pid <> $pid_before" 30
+push 5 dddddddd
+eventually "the restarted worker archives" "SELECT count(*) = 0 FROM forgea_audit.lab_attempt" 20
+
+echo "# pg_cron drives the same SQL"
+set_conf forgea_audit.retention_interval 0
+q "CREATE EXTENSION pg_cron" >/dev/null
+q "SELECT cron.schedule('forgea-retention', '* * * * *', 'SELECT * FROM forgea_audit.run_retention()')" >/dev/null
+push 7 eeeeeeee
+sleep 4  # expired
+eventually "the pg_cron job archived the expired attempts (within its one-minute schedule)" \
+    "SELECT count(*) = 0 FROM forgea_audit.lab_attempt" 75
+check "cron.job_run_details shows the job succeeded" \
+    "SELECT bool_or(status = 'succeeded') FROM cron.job_run_details d JOIN cron.job j USING (jobid) WHERE j.jobname = 'forgea-retention'"
+check "retention_status shows a run not driven by the worker" \
+    "SELECT bool_or(driver <> 'worker' AND archived = 7) FROM forgea_audit.retention_status"
+q "SELECT cron.unschedule('forgea-retention')" >/dev/null
+
+echo "# two runs at once never double-archive"
+q "INSERT INTO forgea_audit.lab_attempt (session_id, delivery_id, commit_sha, ref, changed_paths, changed_files,
+     commit_count, commits_truncated, files_truncated, created, deleted, forced, repository_url, repository_key,
+     payload_sha256, recorded_at)
+   SELECT 'sess-w', gen_random_uuid(), repeat('0', 40), 'refs/heads/main', '{}', '{}', 0, false, false, false, false,
+          false, 'https://github.com/worker/fork', 'github.com/worker/fork', sha256(g::text::bytea), now() - interval '1 hour'
+   FROM generate_series(1, 20000) g"
+total=$(q "SELECT (SELECT count(*) FROM forgea_audit.lab_attempt) + (SELECT count(*) FROM forgea_audit.lab_attempt_archive)")
+( psql -X -Atq -c "SET forgea_audit.archive_batch_size = 500; SELECT archived, skipped FROM forgea_audit.run_retention()" > /tmp/fa_run_a.$$ ) &
+( psql -X -Atq -c "SET forgea_audit.archive_batch_size = 500; SELECT archived, skipped FROM forgea_audit.run_retention()" > /tmp/fa_run_b.$$ ) &
+wait
+echo "#   run A: $(cat /tmp/fa_run_a.$$)   run B: $(cat /tmp/fa_run_b.$$)"
+a=$(cut -d'|' -f1 /tmp/fa_run_a.$$); b=$(cut -d'|' -f1 /tmp/fa_run_b.$$)
+rm -f /tmp/fa_run_a.$$ /tmp/fa_run_b.$$
+if [ $((a + b)) -eq 20000 ]; then ok "the two runs together archived exactly the 20000 due attempts ($a + $b)"; else not_ok "the two runs archived $a + $b, expected 20000 in all"; fi
+check "no attempt is both live and archived, none lost" \
+    "SELECT (SELECT count(*) FROM forgea_audit.lab_attempt l JOIN forgea_audit.lab_attempt_archive a USING (id)) = 0
+        AND (SELECT count(*) FROM forgea_audit.lab_attempt) + (SELECT count(*) FROM forgea_audit.lab_attempt_archive) = $total"
+
+echo "# a crash in the middle of archiving loses nothing and duplicates nothing"
+set_conf forgea_audit.archive_batch_size 200
+q "INSERT INTO forgea_audit.lab_attempt (session_id, delivery_id, commit_sha, ref, changed_paths, changed_files,
+     commit_count, commits_truncated, files_truncated, created, deleted, forced, repository_url, repository_key,
+     payload_sha256, recorded_at)
+   SELECT 'sess-w', gen_random_uuid(), repeat('0', 40), 'refs/heads/main', '{}', '{}', 0, false, false, false, false,
+          false, 'https://github.com/worker/fork', 'github.com/worker/fork', sha256(g::text::bytea), now() - interval '1 hour'
+   FROM generate_series(1, 100000) g"
+total=$(q "SELECT (SELECT count(*) FROM forgea_audit.lab_attempt) + (SELECT count(*) FROM forgea_audit.lab_attempt_archive)")
+archived_before=$(q "SELECT count(*) FROM forgea_audit.lab_attempt_archive")
+set_conf forgea_audit.retention_interval 1s
+# Wait until the worker is part-way through, then pull the plug.
+eventually "the worker started archiving the 100000 attempts" \
+    "SELECT count(*) > $archived_before FROM forgea_audit.lab_attempt_archive" 30
+pg_ctlcluster 15 regress stop -m immediate
+pg_ctlcluster 15 regress start
+eventually "the cluster is back after the immediate stop" "SELECT true" 30
+live_after=$(live)
+echo "#   after the crash: $live_after attempts live, $(q "SELECT count(*) FROM forgea_audit.lab_attempt_archive") archived"
+if [ "$live_after" -gt 0 ]; then ok "the crash came while attempts were still due ($live_after live)"; else not_ok "archiving finished before the crash: the crash test proved nothing"; fi
+check "after the crash every attempt is either live or archived, exactly once" \
+    "SELECT (SELECT count(*) FROM forgea_audit.lab_attempt l JOIN forgea_audit.lab_attempt_archive a USING (id)) = 0
+        AND (SELECT count(*) FROM forgea_audit.lab_attempt) + (SELECT count(*) FROM forgea_audit.lab_attempt_archive) = $total"
+check "every committed batch has its RETENTION_ARCHIVE event (verify_archive)" "SELECT ok FROM forgea_audit.verify_archive()"
+eventually "the worker restarted with the cluster and finished the job" "SELECT count(*) = 0 FROM forgea_audit.lab_attempt" 90
+
+echo "# after all of it"
+check "verify_archive: every batch matches its audit event" "SELECT ok FROM forgea_audit.verify_archive()"
+check "verify_chain: the audit chain verifies" "SELECT ok FROM forgea_audit.verify_chain()"
+
+echo "1..$n"
+[ "$failed" -eq 0 ]
