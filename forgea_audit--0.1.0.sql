@@ -420,3 +420,19 @@ END
 $$;
 COMMENT ON FUNCTION forgea_audit.verify_archive() IS
     'Checks every RETENTION_ARCHIVE event''s count and digest against the archive rows it moved.';
+
+-------------------------------------------------------------------------------------------------
+-- pg_dump: the extension's tables hold data, not configuration, so without this a dump would
+-- restore an empty log.  Restoring audit_log and chain_head rows is a write the guards refuse;
+-- restore as a superuser with `pg_restore --disable-triggers`, or with
+-- PGOPTIONS='-c session_replication_role=replica' (the guards let INSERT through in replica mode,
+-- which only superusers can set), then check the result with verify_chain().
+-------------------------------------------------------------------------------------------------
+SELECT pg_catalog.pg_extension_config_dump('forgea_audit.lab_attempt', '');
+SELECT pg_catalog.pg_extension_config_dump('forgea_audit.lab_attempt_archive', '');
+SELECT pg_catalog.pg_extension_config_dump('forgea_audit.audit_log', '');
+SELECT pg_catalog.pg_extension_config_dump('forgea_audit.audit_log_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('forgea_audit.chain_head', '');
+SELECT pg_catalog.pg_extension_config_dump('forgea_audit.retention_run', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('forgea_audit.lab_attempt', 'id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('forgea_audit.retention_run', 'id'), '');

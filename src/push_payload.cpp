@@ -420,7 +420,9 @@ void parse_delivery_headers(const Jsonb *headers, DeliveryHeaders *out)
             if (strlen(h[0]) == static_cast<size_t>(k.val.string.len) &&
                 pg_strncasecmp(h[0], k.val.string.val, k.val.string.len) == 0)
                 short_name = h[1];
-        if (short_name == nullptr)
+        // A header the route did not receive arrives as null (JSON.stringify of a missing
+        // header): it is simply absent.
+        if (short_name == nullptr || v.type == jbvNull)
             continue;
 
         JsonbValue value;

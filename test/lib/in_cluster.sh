@@ -13,8 +13,8 @@ result() {  # name, exit status
 # loaded into fixture_push(name, payload) for tests that iterate over them.
 fresh_db() {
     local db=$1
-    dropdb --if-exists -q "$db"
-    createdb -q -E UTF8 -T template0 "$db"
+    dropdb --if-exists "$db"
+    createdb -E UTF8 -T template0 "$db"
     {
         echo '\set ON_ERROR_STOP 1'
         echo '\i test/fixtures/app-schema/lab_session.sql'

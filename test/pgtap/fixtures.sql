@@ -131,8 +131,8 @@ JOIN fixture_forms fx USING (ord)
 LEFT JOIN forgea_audit.lab_attempt a ON a.delivery_id = run.guid
 LEFT JOIN "LabSession" s ON s."id" = run.session_id;
 
--- 31 checks per fixture, plus 6 over the whole run.
-SELECT plan(31 * (SELECT count(*)::int FROM public.fixture_push) + 6);
+-- 32 checks per fixture, plus 6 over the whole run.
+SELECT plan(32 * (SELECT count(*)::int FROM public.fixture_push) + 6);
 
 SELECT cmp_ok((SELECT count(*)::int FROM public.fixture_push), '>=', 9,
               'all 9 GitHub push fixtures are loaded into fixture_push');
@@ -178,6 +178,8 @@ SELECT is(delivery,
           jsonb_build_object('event', 'push', 'hook_id', (1000 + ord)::text, 'user_agent', 'GitHub-Hookshot/044aadd'),
           name || ': delivery keeps event, hook_id and user_agent and drops other headers') FROM checks ORDER BY ord;
 SELECT is(octet_length(payload_sha256), 32, name || ': payload_sha256 is 32 bytes') FROM checks ORDER BY ord;
+SELECT is(payload_sha256, sha256(convert_to(forgea_audit.canonical_json(payload), 'UTF8')),
+          name || ': payload_sha256 = SHA-256 of canonical_json(payload), as documented') FROM checks ORDER BY ord;
 SELECT is(ARRAY[s_last, s_updated], ARRAY[now_utc::timestamp(3), now_utc::timestamp(3)],
           name || ': session lastActivityAt and updatedAt set to now() in UTC') FROM checks ORDER BY ord;
 SELECT is((SELECT count(*)::int FROM forgea_audit.audit_log l
