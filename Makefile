@@ -3,11 +3,12 @@ EXTENSION = forgea_audit
 MODULE_big = forgea_audit
 DATA = forgea_audit--0.1.0.sql
 
-CORE_OBJS = src/core/canonical_json.o src/core/chain_record.o src/core/push_rules.o
+CORE_OBJS = src/core/canonical_json.o src/core/chain_record.o src/core/push_rules.o src/core/base64.o \
+            src/core/chain_verifier.o src/core/checkpoint.o src/core/ed25519.o
 OBJS = $(CORE_OBJS) \
        src/module.o src/jsonb_canonical.o src/write_guard.o src/audit_chain.o \
        src/push_payload.o src/session_binding.o src/record_push.o src/verify_chain.o \
-       src/retention_worker.o
+       src/retention_worker.o src/checkpoint.o
 
 # pg_regress: one file per concern under sql/, expected output under expected/.
 REGRESS = install record_push bad_input append append_only verify_chain retention
@@ -15,7 +16,7 @@ REGRESS = install record_push bad_input append append_only verify_chain retentio
 PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Wno-unused-parameter -Wno-register -Wno-missing-field-initializers \
               -fno-omit-frame-pointer -I$(srcdir)/src
 # PGXS links with gcc: bring in the C++ runtime explicitly.
-SHLIB_LINK = -lstdc++
+SHLIB_LINK = -lstdc++ -lcrypto
 
 # Debian's server is built --with-llvm, and PGXS would also compile every object to LLVM bitcode
 # with a clang invocation that ignores PG_CXXFLAGS (so C++17 and -Wno-register are lost and the
@@ -27,13 +28,17 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# Rebuild an object when a header it includes changes.
+override CXXFLAGS += -MMD -MP
+-include $(OBJS:.o=.d)
+
 # Unit tests of the pure C++ core (no PostgreSQL linked in).
 CORE_SRCS = $(CORE_OBJS:.o=.cpp)
 test/unit/core_tests: test/unit/core_tests.cpp $(CORE_SRCS) src/core/*.hpp
-	$(CXX) -std=c++17 -O1 -g -Wall -Wextra -fsanitize=address,undefined -Isrc -o $@ test/unit/core_tests.cpp $(CORE_SRCS) -lgtest -lgtest_main -pthread
+	$(CXX) -std=c++17 -O1 -g -Wall -Wextra -fsanitize=address,undefined -Isrc -o $@ test/unit/core_tests.cpp $(CORE_SRCS) -lgtest -lgtest_main -lcrypto -pthread
 
 unit: test/unit/core_tests
 	./test/unit/core_tests
 
 .PHONY: unit
-EXTRA_CLEAN = test/unit/core_tests
+EXTRA_CLEAN = test/unit/core_tests $(OBJS:.o=.d)

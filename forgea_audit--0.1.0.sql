@@ -169,11 +169,16 @@ CREATE FUNCTION forgea_audit.append(
 COMMENT ON FUNCTION forgea_audit.append(text, text, text, text, text, text, jsonb, jsonb, text, bigint, text, text, text, text) IS
     'Appends one audit event to its hash chain (default: the target''s, else the actor''s) and returns its seq.';
 
-CREATE FUNCTION forgea_audit.verify_chain()
+CREATE FUNCTION forgea_audit.verify_chain(checkpoint text DEFAULT NULL)
     RETURNS TABLE (ok boolean, rows_checked bigint, first_bad_seq bigint, detail text)
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fa_verify_chain';
-COMMENT ON FUNCTION forgea_audit.verify_chain() IS
-    'Recomputes every row hash and link of every chain; reports the lowest seq where anything is wrong.';
+COMMENT ON FUNCTION forgea_audit.verify_chain(text) IS
+    'Recomputes every row hash and link of every chain and, given a checkpoint kept outside, checks every row it sealed; reports the lowest seq where anything is wrong.';
+
+CREATE FUNCTION forgea_audit.checkpoint() RETURNS text
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fa_checkpoint';
+COMMENT ON FUNCTION forgea_audit.checkpoint() IS
+    'Seals the heads of every chain under one root, signs it (Ed25519, forgea_audit.signing_key_file), appends it as a CHECKPOINT event, sends it out (NOTIFY forgea_audit_checkpoint, server log) and returns it.';
 
 CREATE FUNCTION forgea_audit.repo_key(url text) RETURNS text
     LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'fa_repo_key';

@@ -10,14 +10,17 @@ extern "C" {
 
 using forgea::core::ByteSink;
 
-Sha256Sink::Sha256Sink() : ctx_(pg_cryptohash_create(PG_SHA256))
+void Sha256Sink::start()
 {
+    ctx_ = pg_cryptohash_create(PG_SHA256);
     if (ctx_ == nullptr || pg_cryptohash_init(ctx_) < 0)
         ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("could not initialize SHA-256")));
 }
 
 void Sha256Sink::put(const void *data, std::size_t len)
 {
+    if (ctx_ == nullptr)
+        start();
     if (pg_cryptohash_update(ctx_, static_cast<const uint8 *>(data), len) < 0)
         ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
                         errmsg("could not update SHA-256: %s", pg_cryptohash_error(ctx_))));
@@ -25,6 +28,8 @@ void Sha256Sink::put(const void *data, std::size_t len)
 
 void Sha256Sink::finish(uint8 out[forgea::core::kHashLen])
 {
+    if (ctx_ == nullptr)
+        start();
     if (pg_cryptohash_final(ctx_, out, forgea::core::kHashLen) < 0)
         ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
                         errmsg("could not finish SHA-256: %s", pg_cryptohash_error(ctx_))));

@@ -10,6 +10,7 @@ extern "C" {
 
 #include "core/byte_sink.hpp"
 #include "core/chain_record.hpp"
+#include "core/hasher.hpp"
 
 // A sink that appends to a palloc'd StringInfo.
 class StringInfoSink final : public forgea::core::ByteSink {
@@ -24,16 +25,17 @@ private:
     StringInfo buf_;
 };
 
-// A sink that feeds SHA-256 directly, so a 20 MB payload is hashed without a 20 MB copy.  The
-// context is owned by the current resource owner, so an error mid-hash does not leak it.
-class Sha256Sink final : public forgea::core::ByteSink {
+// SHA-256 through PostgreSQL's cryptohash, fed as a sink: a 20 MB payload is hashed without a
+// 20 MB copy.  The context is created on the first put() and freed by finish(); one left behind by
+// an error belongs to the resource owner, which frees it on abort.
+class Sha256Sink final : public forgea::core::Hasher {
 public:
-    Sha256Sink();
     void put(const void *data, std::size_t len) override;
-    void finish(uint8 out[forgea::core::kHashLen]);
+    void finish(uint8 out[forgea::core::kHashLen]) override;
 
 private:
-    pg_cryptohash_ctx *ctx_;
+    void start();
+    pg_cryptohash_ctx *ctx_ = nullptr;
 };
 
 // Writes the canonical JSON text of a jsonb value (object, array or scalar) to out.

@@ -20,6 +20,10 @@ int fa_attempt_retention_s = 90 * 24 * 3600;
 int fa_archive_batch_size = 1000;
 int fa_retention_interval_s = 3600;
 char *fa_worker_database = nullptr;
+char *fa_signing_key_file = nullptr;
+char *fa_signing_key_name = nullptr;
+int fa_checkpoint_interval_s = 0;
+int fa_max_metadata_bytes = 65536;
 
 extern "C" void _PG_init(void)
 {
@@ -56,6 +60,29 @@ extern "C" void _PG_init(void)
         // Not PGC_POSTMASTER: that context can only be defined while preloading, and the library
         // is also loaded on demand by sessions that merely call record_push.
         &fa_worker_database, "postgres", PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+
+    DefineCustomStringVariable(
+        "forgea_audit.signing_key_file",
+        "PEM file with the Ed25519 private key that signs checkpoints; empty for unsigned checkpoints.",
+        "Set it in postgresql.conf; the file must be readable by the server only. The key is never stored "
+        "in a table.",
+        &fa_signing_key_file, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY, nullptr, nullptr, nullptr);
+
+    DefineCustomStringVariable(
+        "forgea_audit.signing_key_name",
+        "The key name written in checkpoint signature lines (C2SP signed note).",
+        nullptr, &fa_signing_key_name, "forgea_audit", PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+
+    DefineCustomIntVariable(
+        "forgea_audit.checkpoint_interval",
+        "How often the background worker makes a checkpoint; 0 disables it.",
+        nullptr, &fa_checkpoint_interval_s, 0, 0, INT_MAX, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
+
+    DefineCustomIntVariable(
+        "forgea_audit.max_metadata_bytes",
+        "Audit metadata (canonical JSON) larger than this is replaced by a marker with its size and SHA-256.",
+        nullptr, &fa_max_metadata_bytes, 65536, 256, 64 * 1024 * 1024, PGC_SUSET, GUC_UNIT_BYTE, nullptr, nullptr,
+        nullptr);
 
     MarkGUCPrefixReserved("forgea_audit");
 

@@ -15,5 +15,13 @@ extern int fa_archive_batch_size;    // rows per batch (one transaction each in 
 extern int fa_retention_interval_s;  // worker period; 0 = the worker does not archive
 extern char *fa_worker_database;     // the database the worker serves
 
+// Checkpoints (checkpoint.cpp).
+extern char *fa_signing_key_file;    // PEM Ed25519 private key; empty: checkpoints are unsigned
+extern char *fa_signing_key_name;    // the key's name in signature lines
+extern int fa_checkpoint_interval_s; // worker period for checkpoint(); 0 = never
+
+// Audit metadata (audit_chain.cpp).
+extern int fa_max_metadata_bytes;    // larger metadata is replaced by a marker with its size and digest
+
 // Registers the retention worker; called from _PG_init while shared_preload_libraries loads.
 void fa_register_retention_worker();

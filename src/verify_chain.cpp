@@ -1,8 +1,11 @@
-// forgea_audit.verify_chain(): recompute every link of every chain (docs/chain.md, "Verifying").
+// forgea_audit.verify_chain([checkpoint]): recompute every link of every chain (docs/chain.md,
+// section 4), and, given a checkpoint kept outside the database, check that every row it sealed
+// is still there unchanged (docs/checkpoints.md).
 //
 // One pass over audit_log in (chain_id, chain_pos) order, in the caller's snapshot, with the chain
-// heads loaded beside it.  Problems do not stop the pass: the result names the lowest seq at which
-// anything is wrong and counts the rest.
+// heads loaded beside it; the checks themselves are core::ChainWalker, which the offline verifier
+// runs too.  Problems do not stop the pass: the result names the lowest seq at which anything is
+// wrong and counts the rest.
 extern "C" {
 #include "postgres.h"
 #include "access/htup_details.h"
@@ -19,74 +22,18 @@ Datum fa_verify_chain(PG_FUNCTION_ARGS);
 }
 
 #include "audit_chain.hpp"
+#include "checkpoint.hpp"
+#include "core/chain_verifier.hpp"
 #include "jsonb_canonical.hpp"
 #include "pg_boundary.hpp"
 
 using forgea::core::Bytes;
+using forgea::core::HeadRecord;
 using forgea::core::kHashLen;
 
 namespace {
 
 constexpr long kFetchRows = 10000;
-
-struct ChainHead {
-    char *chain_id;
-    size_t chain_id_len;
-    int64 length;
-    int64 last_seq;
-    uint8 last_hash[kHashLen];
-    bool seen;
-};
-
-struct Verdict {
-    int64 rows = 0;
-    int64 chains = 0;
-    int64 problems = 0;
-    int64 first_bad_seq = 0;
-    char *first_detail = nullptr;
-
-    void problem(int64 seq, char *detail)
-    {
-        problems++;
-        if (first_detail == nullptr || seq < first_bad_seq) {
-            first_bad_seq = seq;
-            first_detail = detail;
-        }
-    }
-};
-
-// The chain currently being walked; its id lives in verification memory, not in a batch.
-struct ChainCursor {
-    bool active = false;
-    StringInfoData id;
-    int64 last_pos = 0;
-    int64 last_seq = 0;
-    uint8 last_hash[kHashLen];
-};
-
-int compare_ids(const char *a, size_t alen, const char *b, size_t blen)
-{
-    int c = memcmp(a, b, Min(alen, blen));
-    if (c != 0)
-        return c;
-    return alen < blen ? -1 : alen > blen ? 1 : 0;
-}
-
-ChainHead *find_head(ChainHead *heads, int64 n, const char *id, size_t len)
-{
-    int64 lo = 0, hi = n - 1;
-    while (lo <= hi) {
-        int64 mid = lo + (hi - lo) / 2;
-        int c = compare_ids(heads[mid].chain_id, heads[mid].chain_id_len, id, len);
-        if (c == 0)
-            return &heads[mid];
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid - 1;
-    }
-    return nullptr;
-}
 
 Bytes text_value(Datum d, bool isnull)
 {
@@ -96,63 +43,90 @@ Bytes text_value(Datum d, bool isnull)
     return Bytes{VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)};
 }
 
-ChainHead *load_heads(int64 *count)
+// A sorted array of heads, searched by chain id; seen marks the ones a walk reached.
+struct HeadTable {
+    HeadRecord *heads = nullptr;
+    bool *seen = nullptr;
+    int64 count = 0;
+
+    int64 find(Bytes id) const
+    {
+        int64 lo = 0, hi = count - 1;
+        while (lo <= hi) {
+            int64 mid = lo + (hi - lo) / 2;
+            int c = forgea::core::compare_chain_ids(heads[mid].chain_id, id);
+            if (c == 0)
+                return mid;
+            if (c < 0)
+                lo = mid + 1;
+            else
+                hi = mid - 1;
+        }
+        return -1;
+    }
+
+    void with(HeadRecord *h, int64 n)
+    {
+        heads = h;
+        count = n;
+        seen = static_cast<bool *>(palloc0(Max(n, 1) * sizeof(bool)));
+    }
+};
+
+HeadTable load_heads()
 {
     int rc = SPI_execute("SELECT chain_id, length, last_seq, last_hash FROM forgea_audit.chain_head "
-                         "ORDER BY chain_id COLLATE \"C\"",
+                         "WHERE length > 0 ORDER BY chain_id COLLATE \"C\"",
                          true, 0);
     if (rc != SPI_OK_SELECT)
         elog(ERROR, "reading chain heads failed: %s", SPI_result_code_string(rc));
-    *count = static_cast<int64>(SPI_processed);
-    ChainHead *heads = static_cast<ChainHead *>(
-        MemoryContextAllocHuge(CurrentMemoryContext, Max(SPI_processed, 1) * sizeof(ChainHead)));
-    for (uint64 i = 0; i < SPI_processed; i++) {
+    int64 n = static_cast<int64>(SPI_processed);
+    HeadRecord *heads = static_cast<HeadRecord *>(MemoryContextAllocHuge(CurrentMemoryContext, Max(n, 1) * sizeof(HeadRecord)));
+    for (int64 i = 0; i < n; i++) {
         HeapTuple t = SPI_tuptable->vals[i];
         TupleDesc desc = SPI_tuptable->tupdesc;
         bool isnull;
         Datum id_datum = SPI_getbinval(t, desc, 1, &isnull);
         Bytes id = text_value(id_datum, isnull);
-        ChainHead &h = heads[i];
-        h.chain_id = pnstrdup(id.data, id.len);
-        h.chain_id_len = id.len;
+        HeadRecord &h = heads[i];
+        h = HeadRecord{};
+        h.chain_id = Bytes{pnstrdup(id.data, id.len), id.len};
         h.length = DatumGetInt64(SPI_getbinval(t, desc, 2, &isnull));
         Datum last_seq = SPI_getbinval(t, desc, 3, &isnull);
         h.last_seq = isnull ? 0 : DatumGetInt64(last_seq);
         bytea *hash = DatumGetByteaPP(SPI_getbinval(t, desc, 4, &isnull));
-        memset(h.last_hash, 0, kHashLen);
         memcpy(h.last_hash, VARDATA_ANY(hash), Min(VARSIZE_ANY_EXHDR(hash), kHashLen));
-        h.seen = false;
     }
     SPI_freetuptable(SPI_tuptable);
-    return heads;
+    HeadTable table;
+    table.with(heads, n);
+    return table;
 }
 
-void finish_chain(ChainCursor &c, ChainHead *heads, int64 nheads, Verdict &v, MemoryContext keep)
+// Everything one verification pass carries between rows: plain data in verification memory.
+struct Pass {
+    forgea::core::ChainWalker walker;
+    forgea::core::FirstProblem problems;
+    HeadTable heads;
+    HeadTable sealed;        // from the checkpoint; count 0 without one
+    StringInfoData chain_id; // the current chain's id, owned here (rows are freed per batch)
+};
+
+void end_chain(Pass &p)
 {
-    if (!c.active)
+    if (!p.walker.in_chain())
         return;
-    ChainHead *h = find_head(heads, nheads, c.id.data, c.id.len);
-    MemoryContext old = MemoryContextSwitchTo(keep);
-    if (h == nullptr) {
-        v.problem(c.last_seq, psprintf("chain \"%s\": rows up to seq " INT64_FORMAT " have no chain_head row "
-                                       "(the head was deleted)", c.id.data, c.last_seq));
-    } else {
-        h->seen = true;
-        if (h->length != c.last_pos || h->last_seq != c.last_seq || memcmp(h->last_hash, c.last_hash, kHashLen) != 0)
-            // A shortened chain is reported at the seq its head says it ended with.
-            v.problem(h->length > c.last_pos ? h->last_seq : c.last_seq,
-                      psprintf("chain \"%s\": chain_head records " INT64_FORMAT " rows ending at seq " INT64_FORMAT
-                               ", the log holds " INT64_FORMAT " rows ending at seq " INT64_FORMAT
-                               " (rows at the tail were removed, or the head was changed)",
-                               c.id.data, h->length, h->last_seq, c.last_pos, c.last_seq));
-    }
-    MemoryContextSwitchTo(old);
-    v.chains++;
-    c.active = false;
+    Bytes id{p.chain_id.data, static_cast<size_t>(p.chain_id.len)};
+    int64 h = p.heads.find(id);
+    if (h >= 0)
+        p.heads.seen[h] = true;
+    int64 s = p.sealed.find(id);
+    if (s >= 0)
+        p.sealed.seen[s] = true;
+    p.walker.end_chain(h >= 0 ? &p.heads.heads[h] : nullptr, p.problems);
 }
 
-void check_row(HeapTuple t, TupleDesc desc, ChainCursor &c, ChainHead *heads, int64 nheads, Verdict &v,
-               MemoryContext keep)
+void check_row(HeapTuple t, TupleDesc desc, Pass &p)
 {
     Datum d[20];
     bool n[20];
@@ -163,11 +137,7 @@ void check_row(HeapTuple t, TupleDesc desc, ChainCursor &c, ChainHead *heads, in
     rec.chain_id = text_value(d[1], n[1]);
     rec.chain_pos = DatumGetInt64(d[2]);
     bytea *prev = DatumGetByteaPP(d[3]);
-    uint8 prev_hash[kHashLen] = {0};
-    bool prev_ok = VARSIZE_ANY_EXHDR(prev) == kHashLen;
-    if (prev_ok)
-        memcpy(prev_hash, VARDATA_ANY(prev), kHashLen);
-    rec.prev_hash = prev_hash;
+    rec.prev_hash = VARSIZE_ANY_EXHDR(prev) == kHashLen ? reinterpret_cast<const uint8 *>(VARDATA_ANY(prev)) : nullptr;
     rec.created_at_unix_us = DatumGetTimestampTz(d[4]) + forgea::core::kUnixToPgEpochMicros;
     rec.tenant_id = text_value(d[5], n[5]);
     rec.user_id = text_value(d[6], n[6]);
@@ -188,55 +158,27 @@ void check_row(HeapTuple t, TupleDesc desc, ChainCursor &c, ChainHead *heads, in
     rec.parent_seq.is_null = n[17];
     rec.parent_seq.value = n[17] ? 0 : DatumGetInt64(d[17]);
     bytea *stored = DatumGetByteaPP(d[18]);
-    int16 version = DatumGetInt16(d[19]);
+    int version = DatumGetInt16(d[19]);
 
-    v.rows++;
-    bool new_chain = !c.active || compare_ids(c.id.data, c.id.len, rec.chain_id.data, rec.chain_id.len) != 0;
-    if (new_chain) {
-        finish_chain(c, heads, nheads, v, keep);
-        resetStringInfo(&c.id);
-        appendBinaryStringInfo(&c.id, rec.chain_id.data, static_cast<int>(rec.chain_id.len));
-        c.active = true;
-        c.last_pos = 0;
-        memset(c.last_hash, 0, kHashLen);  // the genesis link
+    Bytes current{p.chain_id.data, static_cast<size_t>(p.chain_id.len)};
+    if (!p.walker.in_chain() || forgea::core::compare_chain_ids(current, rec.chain_id) != 0) {
+        end_chain(p);
+        resetStringInfo(&p.chain_id);
+        appendBinaryStringInfo(&p.chain_id, rec.chain_id.data, static_cast<int>(rec.chain_id.len));
+        Bytes id{p.chain_id.data, static_cast<size_t>(p.chain_id.len)};
+        int64 s = p.sealed.find(id);
+        p.walker.start_chain(id, s >= 0 ? &p.sealed.heads[s] : nullptr);
     }
+    Sha256Sink hasher;
+    p.walker.check_row(rec, reinterpret_cast<const uint8 *>(VARDATA_ANY(stored)), VARSIZE_ANY_EXHDR(stored), version,
+                       hasher, p.problems);
+}
 
-    MemoryContext old = MemoryContextSwitchTo(keep);
-    const char *where = psprintf("chain \"%s\" position " INT64_FORMAT " (seq " INT64_FORMAT ")", c.id.data,
-                                 rec.chain_pos, rec.seq);
-    if (version != forgea::core::kChainEncodingVersion)
-        v.problem(rec.seq, psprintf("%s: unknown hash_version %d", where, version));
-    if (rec.chain_pos != c.last_pos + 1)
-        v.problem(rec.seq, psprintf("%s: expected position " INT64_FORMAT
-                                    " (rows are missing before this one)", where, c.last_pos + 1));
-    if (!prev_ok || memcmp(prev_hash, c.last_hash, kHashLen) != 0)
-        v.problem(rec.seq, psprintf("%s: prev_hash does not match the %s", where,
-                                    c.last_pos == 0 ? "chain's genesis (32 zero bytes)" : "previous row's row_hash"));
-    if (c.last_pos > 0 && rec.seq <= c.last_seq)
-        v.problem(rec.seq, psprintf("%s: seq does not increase along the chain", where));
-    MemoryContextSwitchTo(old);
-
-    uint8 computed[kHashLen];
-    {
-        Sha256Sink sink;
-        forgea::core::encode_record_v1(rec, sink);
-        sink.finish(computed);
-    }
-    bool hash_ok = VARSIZE_ANY_EXHDR(stored) == kHashLen && memcmp(VARDATA_ANY(stored), computed, kHashLen) == 0;
-    if (!hash_ok) {
-        old = MemoryContextSwitchTo(keep);
-        v.problem(rec.seq, psprintf("%s: row_hash does not match the row's content (the row was changed after "
-                                    "it was written)", where));
-        MemoryContextSwitchTo(old);
-    }
-
-    // Link the next row to what this row claims, so one altered row is reported once.
-    c.last_pos = rec.chain_pos;
-    c.last_seq = rec.seq;
-    if (VARSIZE_ANY_EXHDR(stored) == kHashLen)
-        memcpy(c.last_hash, VARDATA_ANY(stored), kHashLen);
-    else
-        memcpy(c.last_hash, computed, kHashLen);
+void put_result(ReturnSetInfo *rsinfo, bool ok, int64 rows, bool has_bad, int64 bad_seq, const char *detail)
+{
+    Datum values[4] = {BoolGetDatum(ok), Int64GetDatum(rows), Int64GetDatum(bad_seq), CStringGetTextDatum(detail)};
+    bool nulls[4] = {false, false, !has_bad, false};
+    tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
 
 }  // namespace
@@ -244,21 +186,46 @@ void check_row(HeapTuple t, TupleDesc desc, ChainCursor &c, ChainHead *heads, in
 extern "C" Datum fa_verify_chain(PG_FUNCTION_ARGS)
 {
     return fa_cpp_entry("forgea_audit.verify_chain", [&]() -> Datum {
+        // A checkpoint that is not one is bad input: refuse it before reading anything.
+        forgea::core::ParsedCheckpoint *cp = nullptr;
+        if (!PG_ARGISNULL(0)) {
+            text *t = PG_GETARG_TEXT_PP(0);
+            cp = static_cast<forgea::core::ParsedCheckpoint *>(palloc(sizeof(forgea::core::ParsedCheckpoint)));
+            if (const char *why = forgea::core::parse_checkpoint(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), cp))
+                ereport(ERROR, (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+                                errmsg("invalid checkpoint: %s", why),
+                                errhint("Pass the text forgea_audit.checkpoint() returned, unchanged.")));
+        }
+
         InitMaterializedSRF(fcinfo, 0);
         ReturnSetInfo *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
-
         MemoryContext keep = AllocSetContextCreate(CurrentMemoryContext, "forgea_audit verify", ALLOCSET_DEFAULT_SIZES);
         MemoryContext batch = AllocSetContextCreate(keep, "forgea_audit verify batch", ALLOCSET_DEFAULT_SIZES);
 
         if (SPI_connect() != SPI_OK_CONNECT)
             elog(ERROR, "SPI_connect failed");
-
         MemoryContext old = MemoryContextSwitchTo(keep);
-        int64 nheads;
-        ChainHead *heads = load_heads(&nheads);
-        Verdict v;
-        ChainCursor c;
-        initStringInfo(&c.id);
+        Pass *p = static_cast<Pass *>(palloc0(sizeof(Pass)));
+        new (p) Pass();
+        initStringInfo(&p->chain_id);
+        p->heads = load_heads();
+
+        const char *checkpoint_note = nullptr;
+        if (cp != nullptr) {
+            bool is_signed;
+            char *why = fa_checkpoint_signature_problem(*cp, &is_signed);
+            int64 n = 0;
+            HeadRecord *sealed = why == nullptr ? fa_checkpoint_heads(*cp, &n, &why) : nullptr;
+            if (why != nullptr) {
+                SPI_finish();
+                put_result(rsinfo, false, 0, false, 0, why);
+                MemoryContextSwitchTo(old);
+                return (Datum) 0;
+            }
+            p->sealed.with(sealed, n);
+            checkpoint_note = psprintf("; the %s checkpoint of %lld rows at seq %lld holds", is_signed ? "signed" : "unsigned",
+                                       static_cast<long long>(cp->body.size), static_cast<long long>(cp->body.max_seq));
+        }
         MemoryContextSwitchTo(old);
 
         // read_only = true: the same snapshot as the heads above, so a concurrent append is either
@@ -275,37 +242,33 @@ extern "C" Datum fa_verify_chain(PG_FUNCTION_ARGS)
                 break;
             old = MemoryContextSwitchTo(batch);
             for (uint64 i = 0; i < SPI_processed; i++)
-                check_row(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, c, heads, nheads, v, keep);
+                check_row(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, *p);
             MemoryContextSwitchTo(old);
             SPI_freetuptable(SPI_tuptable);
             MemoryContextReset(batch);
         }
         SPI_cursor_close(portal);
-        finish_chain(c, heads, nheads, v, keep);
-
-        old = MemoryContextSwitchTo(keep);
-        for (int64 i = 0; i < nheads; i++)
-            if (!heads[i].seen && heads[i].length > 0)
-                v.problem(heads[i].last_seq,
-                          psprintf("chain \"%s\": chain_head records " INT64_FORMAT " rows ending at seq " INT64_FORMAT
-                                   ", the log holds none (the whole chain was removed)",
-                                   heads[i].chain_id, heads[i].length, heads[i].last_seq));
-        MemoryContextSwitchTo(old);
-
+        end_chain(*p);
+        for (int64 i = 0; i < p->heads.count; i++)
+            if (!p->heads.seen[i])
+                forgea::core::report_chain_removed(p->heads.heads[i], p->problems);
+        for (int64 i = 0; i < p->sealed.count; i++)
+            if (!p->sealed.seen[i])
+                forgea::core::report_sealed_chain_missing(p->sealed.heads[i], p->problems);
         SPI_finish();
 
-        Datum values[4];
-        bool nulls[4] = {false, false, v.problems == 0, false};
-        values[0] = BoolGetDatum(v.problems == 0);
-        values[1] = Int64GetDatum(v.rows);
-        values[2] = Int64GetDatum(v.first_bad_seq);
-        char *detail = v.problems == 0
-                           ? psprintf("verified " INT64_FORMAT " rows in " INT64_FORMAT " chains", v.rows, v.chains)
-                       : v.problems == 1
-                           ? v.first_detail
-                           : psprintf("%s; " INT64_FORMAT " problems in all", v.first_detail, v.problems);
-        values[3] = CStringGetTextDatum(detail);
-        tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+        old = MemoryContextSwitchTo(keep);
+        int64 count = p->problems.count();
+        char *detail;
+        if (count == 0)
+            detail = psprintf("verified %lld rows in %lld chains%s", static_cast<long long>(p->walker.rows()),
+                              static_cast<long long>(p->walker.chains()), checkpoint_note ? checkpoint_note : "");
+        else if (count == 1)
+            detail = pstrdup(p->problems.first_text());
+        else
+            detail = psprintf("%s; %lld problems in all", p->problems.first_text(), static_cast<long long>(count));
+        MemoryContextSwitchTo(old);
+        put_result(rsinfo, count == 0, p->walker.rows(), count > 0, p->problems.first_seq(), detail);
         MemoryContextDelete(keep);
         return (Datum) 0;
     });

@@ -1,0 +1,287 @@
+#include "checkpoint.hpp"
+
+extern "C" {
+#include "access/xlog.h"
+#include "catalog/pg_type_d.h"
+#include "commands/async.h"
+#include "commands/dbcommands.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+PG_FUNCTION_INFO_V1(fa_checkpoint);
+Datum fa_checkpoint(PG_FUNCTION_ARGS);
+}
+
+#include "audit_chain.hpp"
+#include "core/base64.hpp"
+#include "core/ed25519.hpp"
+#include "jsonb_canonical.hpp"
+#include "metadata_builder.hpp"
+#include "pg_boundary.hpp"
+#include "settings.hpp"
+
+using forgea::core::Bytes;
+using forgea::core::HeadRecord;
+using forgea::core::kHashLen;
+
+namespace {
+
+constexpr const char *kCheckpointChannel = "forgea_audit_checkpoint";
+
+bool key_configured()
+{
+    return fa_signing_key_file != nullptr && fa_signing_key_file[0] != '\0';
+}
+
+// Loads the configured key; raises if it is configured but unusable (never a silent unsigned note).
+forgea::core::Ed25519Key load_key()
+{
+    forgea::core::Ed25519Key key;
+    char err[512];
+    if (!forgea::core::load_ed25519_pem(fa_signing_key_file, &key, err, sizeof err))
+        ereport(ERROR, (errcode(ERRCODE_CONFIG_FILE_ERROR),
+                        errmsg("could not load the checkpoint signing key: %s", err),
+                        errhint("forgea_audit.signing_key_file must name a PEM Ed25519 private key readable by the "
+                                "server, e.g. made with: openssl genpkey -algorithm ed25519 -out key.pem")));
+    return key;
+}
+
+char *hex(const uint8 *data, size_t len)
+{
+    char *out = static_cast<char *>(palloc(2 * len + 1));
+    hex_encode(reinterpret_cast<const char *>(data), len, out);
+    out[2 * len] = '\0';
+    return out;
+}
+
+HeadRecord *read_heads(int64 *count)
+{
+    int rc = SPI_execute("SELECT chain_id, length, last_seq, last_hash FROM forgea_audit.chain_head "
+                         "WHERE length > 0 ORDER BY chain_id COLLATE \"C\"",
+                         true, 0);
+    if (rc != SPI_OK_SELECT)
+        elog(ERROR, "reading chain heads failed: %s", SPI_result_code_string(rc));
+    *count = static_cast<int64>(SPI_processed);
+    HeadRecord *heads = static_cast<HeadRecord *>(palloc0(Max(SPI_processed, 1) * sizeof(HeadRecord)));
+    for (uint64 i = 0; i < SPI_processed; i++) {
+        HeapTuple t = SPI_tuptable->vals[i];
+        TupleDesc d = SPI_tuptable->tupdesc;
+        bool isnull;
+        text *id = DatumGetTextPP(SPI_getbinval(t, d, 1, &isnull));
+        heads[i].chain_id = Bytes{pnstrdup(VARDATA_ANY(id), VARSIZE_ANY_EXHDR(id)), VARSIZE_ANY_EXHDR(id)};
+        heads[i].length = DatumGetInt64(SPI_getbinval(t, d, 2, &isnull));
+        Datum seq = SPI_getbinval(t, d, 3, &isnull);
+        heads[i].last_seq = isnull ? 0 : DatumGetInt64(seq);
+        bytea *h = DatumGetByteaPP(SPI_getbinval(t, d, 4, &isnull));
+        memcpy(heads[i].last_hash, VARDATA_ANY(h), Min(VARSIZE_ANY_EXHDR(h), kHashLen));
+    }
+    return heads;
+}
+
+Jsonb *heads_json(const HeadRecord *heads, int64 n, StringInfo note)
+{
+    JsonbParseState *st = nullptr;
+    auto str = [&](const char *s, size_t len) {
+        JsonbValue v;
+        v.type = jbvString;
+        v.val.string.val = const_cast<char *>(s);
+        v.val.string.len = static_cast<int>(len);
+        return v;
+    };
+    auto num = [&](int64 x) {
+        JsonbValue v;
+        v.type = jbvNumeric;
+        v.val.numeric = int64_to_numeric(x);
+        return v;
+    };
+    pushJsonbValue(&st, WJB_BEGIN_OBJECT, nullptr);
+    JsonbValue k = str("note", 4);
+    pushJsonbValue(&st, WJB_KEY, &k);
+    JsonbValue nv = str(note->data, note->len);
+    pushJsonbValue(&st, WJB_VALUE, &nv);
+    k = str("heads", 5);
+    pushJsonbValue(&st, WJB_KEY, &k);
+    pushJsonbValue(&st, WJB_BEGIN_ARRAY, nullptr);
+    for (int64 i = 0; i < n; i++) {
+        pushJsonbValue(&st, WJB_BEGIN_ARRAY, nullptr);
+        JsonbValue v = str(heads[i].chain_id.data, heads[i].chain_id.len);
+        pushJsonbValue(&st, WJB_ELEM, &v);
+        v = num(heads[i].length);
+        pushJsonbValue(&st, WJB_ELEM, &v);
+        v = num(heads[i].last_seq);
+        pushJsonbValue(&st, WJB_ELEM, &v);
+        char *h = hex(heads[i].last_hash, kHashLen);
+        v = str(h, 2 * kHashLen);
+        pushJsonbValue(&st, WJB_ELEM, &v);
+        pushJsonbValue(&st, WJB_END_ARRAY, nullptr);
+    }
+    pushJsonbValue(&st, WJB_END_ARRAY, nullptr);
+    return JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, nullptr));
+}
+
+}  // namespace
+
+// forgea_audit.checkpoint() RETURNS text
+extern "C" Datum fa_checkpoint(PG_FUNCTION_ARGS)
+{
+    return fa_cpp_entry("forgea_audit.checkpoint", [&]() -> Datum {
+        bool sign = key_configured();
+        forgea::core::Ed25519Key key;
+        if (sign)
+            key = load_key();
+
+        if (SPI_connect() != SPI_OK_CONNECT)
+            elog(ERROR, "SPI_connect failed");
+        int64 n;
+        HeadRecord *heads = read_heads(&n);
+
+        forgea::core::CheckpointBody body;
+        char *origin = psprintf("forgea_audit/" UINT64_FORMAT "/%s", GetSystemIdentifier(),
+                                get_database_name(MyDatabaseId));
+        body.origin = Bytes{origin, strlen(origin)};
+        body.chains = n;
+        for (int64 i = 0; i < n; i++) {
+            body.size += heads[i].length;
+            body.max_seq = Max(body.max_seq, heads[i].last_seq);
+        }
+        body.time_unix_us = GetCurrentTimestamp() + forgea::core::kUnixToPgEpochMicros;
+        {
+            Sha256Sink h;
+            forgea::core::checkpoint_root(heads, static_cast<size_t>(n), h, body.root);
+        }
+
+        StringInfo note = makeStringInfo();
+        StringInfoSink out(note);
+        forgea::core::write_checkpoint_body(body, out);
+        uint32 key_id = 0;
+        Bytes key_name{fa_signing_key_name, strlen(fa_signing_key_name)};
+        if (sign) {
+            uint8 sig[64];
+            bool ok = forgea::core::ed25519_sign(key, note->data, note->len, sig);
+            explicit_bzero(key.private_key, sizeof key.private_key);
+            if (!ok)
+                ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("could not sign the checkpoint with Ed25519")));
+            Sha256Sink h;
+            key_id = forgea::core::note_key_id(key_name, key.public_key, h);
+            appendStringInfoChar(note, '\n');
+            forgea::core::write_signature_line(key_name, key_id, sig, out);
+        }
+
+        char *root_hex = hex(body.root, kHashLen);
+        AuditEvent ev;
+        ev.chain_id = cstr_bytes("checkpoint");
+        ev.actor_type = cstr_bytes("system");
+        ev.actor_id = cstr_bytes("forgea_audit.checkpoint");
+        ev.action = cstr_bytes("CHECKPOINT");
+        ev.target_type = cstr_bytes("checkpoint");
+        ev.target_id = cstr_bytes(root_hex);
+        ev.outcome = cstr_bytes("success");
+        ev.severity = cstr_bytes("INFO");
+        MetadataBuilder m;
+        m.text("origin", origin).text("root", root_hex).integer("size", body.size).integer("max_seq", body.max_seq)
+            .integer("chains", body.chains).boolean("signed", sign);
+        if (sign) {
+            char id_hex[9];
+            snprintf(id_hex, sizeof id_hex, "%08x", key_id);
+            m.text("key_name", key_name).text("key_id", id_hex);
+        }
+        ev.metadata = m.finish();
+        ev.proof = heads_json(heads, n, note);
+        int64 seq = fa_audit_append(ev);
+        SPI_finish();
+
+        // Out of the database: to listeners (after commit) and to the server log.
+        Async_Notify(kCheckpointChannel, note->data);
+        ereport(LOG, (errmsg("forgea_audit checkpoint at seq " INT64_FORMAT " (%s):\n%s", seq,
+                             sign ? "signed" : "unsigned: forgea_audit.signing_key_file is not set", note->data)));
+        PG_RETURN_TEXT_P(cstring_to_text_with_len(note->data, note->len));
+    });
+}
+
+char *fa_checkpoint_signature_problem(const forgea::core::ParsedCheckpoint &cp, bool *is_signed)
+{
+    *is_signed = cp.signature_count > 0;
+    if (!key_configured())
+        return cp.signature_count == 0
+                   ? nullptr
+                   : pstrdup("the checkpoint is signed, but forgea_audit.signing_key_file is not set here to check it");
+    forgea::core::Ed25519Key key = load_key();
+    explicit_bzero(key.private_key, sizeof key.private_key);
+    if (cp.signature_count == 0)
+        return pstrdup("the checkpoint is not signed, but this server signs its checkpoints");
+    Bytes name{fa_signing_key_name, strlen(fa_signing_key_name)};
+    Sha256Sink h;
+    uint32 id = forgea::core::note_key_id(name, key.public_key, h);
+    for (int i = 0; i < cp.signature_count; i++) {
+        const forgea::core::ParsedSignature &s = cp.signatures[i];
+        if (s.key_id != id || s.key_name.len != name.len || memcmp(s.key_name.data, name.data, name.len) != 0)
+            continue;
+        if (forgea::core::ed25519_verify(key.public_key, cp.text_signed.data, cp.text_signed.len, s.signature))
+            return nullptr;
+        return psprintf("the checkpoint's signature by key \"%s\" does not verify (the note was altered)", fa_signing_key_name);
+    }
+    return psprintf("the checkpoint is not signed by this server's key \"%s\" (key id %08x)", fa_signing_key_name, id);
+}
+
+HeadRecord *fa_checkpoint_heads(const forgea::core::ParsedCheckpoint &cp, int64 *count, char **why)
+{
+    char *root_hex = hex(cp.body.root, kHashLen);
+    Oid types[1] = {TEXTOID};
+    Datum args[1] = {CStringGetTextDatum(root_hex)};
+    int rc = SPI_execute_with_args(
+        "SELECT proof->'heads' FROM forgea_audit.audit_log WHERE action = 'CHECKPOINT' AND target_id = $1 "
+        "ORDER BY seq LIMIT 1",
+        1, types, args, nullptr, true, 1);
+    if (rc != SPI_OK_SELECT)
+        elog(ERROR, "reading the checkpoint's heads failed: %s", SPI_result_code_string(rc));
+    bool isnull = true;
+    Datum d = SPI_processed == 1 ? SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull) : (Datum) 0;
+    if (isnull) {
+        *why = psprintf("the log holds no CHECKPOINT event with root %s (it was removed, or the checkpoint is not from "
+                        "this database)", root_hex);
+        return nullptr;
+    }
+    Jsonb *list = DatumGetJsonbP(d);
+    int64 n = JB_ROOT_IS_ARRAY(list) && !JB_ROOT_IS_SCALAR(list) ? JB_ROOT_COUNT(list) : -1;
+    HeadRecord *heads = static_cast<HeadRecord *>(palloc0(Max(n, 1) * sizeof(HeadRecord)));
+    bool well_formed = n >= 0;
+    for (int64 i = 0; well_formed && i < n; i++) {
+        JsonbValue *e = getIthJsonbValueFromContainer(&list->root, static_cast<uint32>(i));
+        if (e == nullptr || e->type != jbvBinary || !JsonContainerIsArray(e->val.binary.data) ||
+            JsonContainerSize(e->val.binary.data) != 4) {
+            well_formed = false;
+            break;
+        }
+        JsonbValue *id = getIthJsonbValueFromContainer(e->val.binary.data, 0);
+        JsonbValue *len = getIthJsonbValueFromContainer(e->val.binary.data, 1);
+        JsonbValue *seq = getIthJsonbValueFromContainer(e->val.binary.data, 2);
+        JsonbValue *h = getIthJsonbValueFromContainer(e->val.binary.data, 3);
+        if (id->type != jbvString || len->type != jbvNumeric || seq->type != jbvNumeric || h->type != jbvString ||
+            h->val.string.len != 2 * kHashLen) {
+            well_formed = false;
+            break;
+        }
+        heads[i].chain_id = Bytes{id->val.string.val, static_cast<size_t>(id->val.string.len)};
+        heads[i].length = DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(len->val.numeric)));
+        heads[i].last_seq = DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(seq->val.numeric)));
+        hex_decode(h->val.string.val, 2 * kHashLen, reinterpret_cast<char *>(heads[i].last_hash));
+        if (i > 0 && forgea::core::compare_chain_ids(heads[i - 1].chain_id, heads[i].chain_id) >= 0)
+            well_formed = false;
+    }
+    uint8 root[kHashLen];
+    if (well_formed) {
+        Sha256Sink s;
+        forgea::core::checkpoint_root(heads, static_cast<size_t>(n), s, root);
+    }
+    if (!well_formed || memcmp(root, cp.body.root, kHashLen) != 0) {
+        *why = psprintf("the heads stored with CHECKPOINT event %s do not hash to the checkpoint's root (the event was "
+                        "altered)", root_hex);
+        return nullptr;
+    }
+    *count = n;
+    return heads;
+}

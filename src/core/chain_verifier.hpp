@@ -1,0 +1,116 @@
+// Walking the chains (docs/chain.md, section 4): the checks verify_chain() and the offline
+// verifier both make, written once.  Rows arrive ordered by (chain_id bytewise, chain_pos); the
+// caller says where a chain starts and ends and owns every byte the walker looks at.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "chain_record.hpp"
+#include "hasher.hpp"
+
+namespace forgea::core {
+
+enum class Problem {
+    UnknownVersion,       // hash_version is not one this code knows
+    PositionGap,          // chain_pos is not the previous + 1 (rows removed before this one)
+    BrokenLink,           // prev_hash is not the previous row's row_hash (or genesis)
+    SeqNotIncreasing,     // seq does not grow along the chain
+    ContentChanged,       // row_hash is not SHA-256 of the row's encoding
+    HeadMissing,          // rows but no chain_head row
+    HeadMismatch,         // chain_head disagrees with the chain's last row
+    ChainRemoved,         // a chain_head with no rows at all
+    CheckpointRowMissing, // a checkpoint names a chain position that is no longer there
+    CheckpointMismatch,   // ... or is there with another hash or seq
+};
+
+struct ProblemReport {
+    Problem kind;
+    std::int64_t seq;       // where: the first bad seq this problem implies
+    Bytes chain_id;
+    std::int64_t chain_pos; // where in the chain (0 if not one row)
+    std::int64_t expected;  // what should have been there (position, length or seq)
+    std::int64_t actual;    // what was there
+};
+
+class ProblemSink {
+public:
+    virtual void report(const ProblemReport &p) = 0;
+
+protected:
+    ~ProblemSink() = default;
+};
+
+// A human sentence for a problem, NUL-terminated in buf; returns its length.
+std::size_t describe_problem(const ProblemReport &p, char *buf, std::size_t cap);
+
+// A chain head as chain_head stores it (or a checkpoint lists it).
+struct HeadRecord {
+    Bytes chain_id;
+    std::int64_t length = 0;
+    std::int64_t last_seq = 0;
+    std::uint8_t last_hash[kHashLen] = {};
+};
+
+// The state of one chain walk.  Plain data: safe to keep across PostgreSQL calls.
+class ChainWalker {
+public:
+    // The next rows belong to chain_id (the bytes must stay valid until the chain ends).  sealed,
+    // if not null, is this chain's head as a checkpoint recorded it: the row at that position must
+    // still be there, unchanged.
+    void start_chain(Bytes chain_id, const HeadRecord *sealed = nullptr);
+
+    // Checks one row; stored_hash is the row's row_hash column.
+    void check_row(const AuditRecord &r, const std::uint8_t *stored_hash, std::size_t stored_len, int hash_version,
+                   Hasher &hasher, ProblemSink &sink);
+
+    // Ends the chain, comparing its tail with its head (nullptr: no head row exists).
+    void end_chain(const HeadRecord *head, ProblemSink &sink);
+
+    bool in_chain() const { return in_chain_; }
+    std::int64_t rows() const { return rows_; }
+    std::int64_t chains() const { return chains_; }
+
+private:
+    Bytes chain_id_;
+    const HeadRecord *sealed_ = nullptr;
+    bool in_chain_ = false;
+    std::int64_t last_pos_ = 0;
+    std::int64_t last_seq_ = 0;
+    std::uint8_t last_hash_[kHashLen] = {};
+    std::int64_t rows_ = 0;
+    std::int64_t chains_ = 0;
+};
+
+// A head no chain walk ended at: the whole chain is gone.
+void report_chain_removed(const HeadRecord &head, ProblemSink &sink);
+
+// A chain a checkpoint sealed that has no rows left at all.
+void report_sealed_chain_missing(const HeadRecord &sealed, ProblemSink &sink);
+
+// Keeps the lowest-seq problem (described at once: the chain id it points to may not outlive the
+// report) and a count.  The one sink both verifiers use.
+class FirstProblem final : public ProblemSink {
+public:
+    void report(const ProblemReport &p) override
+    {
+        if (count_ == 0 || p.seq < first_seq_) {
+            first_seq_ = p.seq;
+            describe_problem(p, first_text_, sizeof first_text_);
+        }
+        count_++;
+    }
+    std::int64_t count() const { return count_; }
+    std::int64_t first_seq() const { return first_seq_; }
+    const char *first_text() const { return first_text_; }
+
+private:
+    std::int64_t count_ = 0;
+    std::int64_t first_seq_ = 0;
+    char first_text_[1024] = {};
+};
+
+// Orders chain ids as the scans do: bytewise, a prefix first.
+int compare_chain_ids(Bytes a, Bytes b);
+
+}  // namespace forgea::core

@@ -1,0 +1,56 @@
+// Checkpoints (docs/checkpoints.md): the heads of every chain sealed under one root, written as a
+// C2SP signed note.  Pure: the signature itself comes from ed25519.hpp, hashing from a Hasher.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "byte_sink.hpp"
+#include "chain_verifier.hpp"
+#include "hasher.hpp"
+
+namespace forgea::core {
+
+// root = SHA-256("forgea_audit checkpoint v1\n" || for each head, in chain_id order:
+//                u32be(len) || chain_id || i64be(length) || i64be(last_seq) || last_hash)
+// Heads must be sorted by compare_chain_ids and unique.
+void checkpoint_root(const HeadRecord *heads, std::size_t n, Hasher &hasher, std::uint8_t out[kHashLen]);
+
+struct CheckpointBody {
+    Bytes origin;             // "forgea_audit/<system identifier>/<database>"
+    std::int64_t size = 0;    // rows covered: the sum of the heads' lengths
+    std::uint8_t root[kHashLen] = {};
+    std::int64_t max_seq = 0; // the highest last_seq among the heads
+    std::int64_t chains = 0;
+    std::int64_t time_unix_us = 0;
+};
+
+// The note body: origin, size, base64 root, then the extension lines "seq N", "chains N",
+// "time N"; every line ends with '\n'.  This is the text that is signed.
+void write_checkpoint_body(const CheckpointBody &b, ByteSink &out);
+
+// C2SP key id: the first 4 bytes of SHA-256(name || '\n' || 0x01 || public key), big-endian.
+std::uint32_t note_key_id(Bytes key_name, const std::uint8_t public_key[32], Hasher &hasher);
+
+// "— <name> <base64(key id || signature)>\n"
+void write_signature_line(Bytes key_name, std::uint32_t key_id, const std::uint8_t signature[64], ByteSink &out);
+
+struct ParsedSignature {
+    Bytes key_name;
+    std::uint32_t key_id = 0;
+    std::uint8_t signature[64] = {};
+};
+
+struct ParsedCheckpoint {
+    Bytes text_signed;        // the body: what the signatures sign
+    CheckpointBody body;
+    static constexpr int kMaxSignatures = 8;
+    ParsedSignature signatures[kMaxSignatures];
+    int signature_count = 0;
+};
+
+// Parses a checkpoint note (signed or not).  Returns nullptr on success, or a static message
+// saying what is malformed.  Views point into text.
+const char *parse_checkpoint(const char *text, std::size_t len, ParsedCheckpoint *out);
+
+}  // namespace forgea::core
