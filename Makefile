@@ -4,7 +4,7 @@ MODULE_big = forgea_audit
 DATA = forgea_audit--0.1.0.sql
 
 CORE_OBJS = src/core/canonical_json.o src/core/chain_record.o src/core/push_rules.o src/core/base64.o \
-            src/core/chain_verifier.o src/core/checkpoint.o src/core/ed25519.o
+            src/core/chain_verifier.o src/core/checkpoint.o src/core/ed25519.o src/core/redaction.o
 OBJS = $(CORE_OBJS) \
        src/module.o src/jsonb_canonical.o src/write_guard.o src/audit_chain.o \
        src/push_payload.o src/session_binding.o src/record_push.o src/verify_chain.o \
@@ -41,4 +41,12 @@ unit: test/unit/core_tests
 	./test/unit/core_tests
 
 .PHONY: unit
-EXTRA_CLEAN = test/unit/core_tests $(OBJS:.o=.d)
+
+# The offline verifier (tools/forgea_audit_verify.cpp): the pure core and OpenSSL, no PostgreSQL.
+tools/forgea_audit_verify: tools/forgea_audit_verify.cpp $(CORE_SRCS) src/core/*.hpp
+	g++ -std=c++17 -O2 -Wall -Wextra -Isrc -o $@ tools/forgea_audit_verify.cpp $(CORE_SRCS) -lcrypto
+
+verifier: tools/forgea_audit_verify
+
+.PHONY: verifier
+EXTRA_CLEAN = test/unit/core_tests $(OBJS:.o=.d) tools/forgea_audit_verify

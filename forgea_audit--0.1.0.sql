@@ -134,11 +134,19 @@ CREATE TRIGGER chain_head_guard_rows BEFORE INSERT OR UPDATE OR DELETE ON forgea
     FOR EACH ROW EXECUTE FUNCTION forgea_audit.guard_write('INSERT,UPDATE');
 CREATE TRIGGER chain_head_guard_truncate BEFORE TRUNCATE ON forgea_audit.chain_head
     FOR EACH STATEMENT EXECUTE FUNCTION forgea_audit.guard_write('');
+-- Statement-level too: row-level security can hide every row from an UPDATE or DELETE, and the
+-- refusal must still be loud, not "UPDATE 0".
+CREATE TRIGGER audit_log_guard_statements BEFORE UPDATE OR DELETE ON forgea_audit.audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION forgea_audit.guard_write('');
+CREATE TRIGGER chain_head_guard_statements BEFORE UPDATE OR DELETE ON forgea_audit.chain_head
+    FOR EACH STATEMENT EXECUTE FUNCTION forgea_audit.guard_write('UPDATE');
 -- ENABLE ALWAYS: session_replication_role = replica must not switch the guards off.
 ALTER TABLE forgea_audit.audit_log ENABLE ALWAYS TRIGGER audit_log_guard_rows;
 ALTER TABLE forgea_audit.audit_log ENABLE ALWAYS TRIGGER audit_log_guard_truncate;
 ALTER TABLE forgea_audit.chain_head ENABLE ALWAYS TRIGGER chain_head_guard_rows;
 ALTER TABLE forgea_audit.chain_head ENABLE ALWAYS TRIGGER chain_head_guard_truncate;
+ALTER TABLE forgea_audit.audit_log ENABLE ALWAYS TRIGGER audit_log_guard_statements;
+ALTER TABLE forgea_audit.chain_head ENABLE ALWAYS TRIGGER chain_head_guard_statements;
 
 -------------------------------------------------------------------------------------------------
 -- Functions
@@ -441,3 +449,135 @@ SELECT pg_catalog.pg_extension_config_dump('forgea_audit.chain_head', '');
 SELECT pg_catalog.pg_extension_config_dump('forgea_audit.retention_run', '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('forgea_audit.lab_attempt', 'id'), '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('forgea_audit.retention_run', 'id'), '');
+
+-------------------------------------------------------------------------------------------------
+-- Who may do what.  Three roles; PUBLIC gets nothing but repo_key() (the expression index on the
+-- platform's table evaluates it when the application writes "LabSession").  Writes go only
+-- through the SECURITY DEFINER functions below, which pin their search_path; nobody, the owner
+-- included, can INSERT a row with a forged link directly (the guards above).
+-------------------------------------------------------------------------------------------------
+DO $$
+DECLARE
+    r text;
+BEGIN
+    FOREACH r IN ARRAY ARRAY['forgea_audit_writer', 'forgea_audit_reader', 'forgea_audit_admin'] LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r) THEN
+            EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
+        END IF;
+    END LOOP;
+END
+$$;
+COMMENT ON ROLE forgea_audit_writer IS 'forgea_audit: may call record_push() and append(), nothing else';
+COMMENT ON ROLE forgea_audit_reader IS 'forgea_audit: may read attempts, audit rows (its tenants''), checkpoints, and verify';
+COMMENT ON ROLE forgea_audit_admin IS 'forgea_audit: retention, checkpoints, configuration; reads every tenant';
+GRANT forgea_audit_reader TO forgea_audit_admin;
+
+REVOKE ALL ON SCHEMA forgea_audit FROM PUBLIC;
+GRANT USAGE ON SCHEMA forgea_audit TO forgea_audit_writer, forgea_audit_reader, forgea_audit_admin;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA forgea_audit FROM PUBLIC;
+REVOKE ALL ON ALL TABLES IN SCHEMA forgea_audit FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA forgea_audit FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION forgea_audit.repo_key(text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION forgea_audit.record_push(jsonb, text, jsonb),
+                          forgea_audit.append(text, text, text, text, text, text, jsonb, jsonb, text, bigint, text, text, text, text)
+      TO forgea_audit_writer;
+GRANT EXECUTE ON FUNCTION forgea_audit.verify_chain(text), forgea_audit.verify_archive(),
+                          forgea_audit.canonical_json(jsonb)
+      TO forgea_audit_reader;
+GRANT SELECT ON forgea_audit.lab_attempt, forgea_audit.lab_attempt_archive, forgea_audit.lab_attempt_all,
+                forgea_audit.audit_log, forgea_audit.chain_head, forgea_audit.retention_run,
+                forgea_audit.retention_status
+      TO forgea_audit_reader;
+GRANT EXECUTE ON FUNCTION forgea_audit.run_retention(timestamptz), forgea_audit.archive_batch(timestamptz, integer),
+                          forgea_audit.checkpoint(), forgea_audit.bind_lab_session_table(),
+                          forgea_audit.retention_settings(), forgea_audit.lab_session_table()
+      TO forgea_audit_admin;
+
+-- Writers and admins act through these, as the extension's owner, with a search_path nobody can
+-- plant objects in.
+ALTER FUNCTION forgea_audit.record_push(jsonb, text, jsonb) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION forgea_audit.append(text, text, text, text, text, text, jsonb, jsonb, text, bigint, text, text, text, text)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION forgea_audit.verify_chain(text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION forgea_audit.verify_archive() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION forgea_audit.checkpoint() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION forgea_audit.run_retention(timestamptz) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION forgea_audit.archive_batch(timestamptz, integer) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION forgea_audit.bind_lab_session_table() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+-------------------------------------------------------------------------------------------------
+-- Tenant isolation for readers.  A reader sees the audit rows of the tenant named in its session
+-- (SET forgea_audit.tenant = '...') if an admin has granted it that tenant in reader_tenant;
+-- admins see every row.  Rows without a tenant (webhook events, system events) are admins' only.
+-------------------------------------------------------------------------------------------------
+CREATE TABLE forgea_audit.reader_tenant (
+    role_name name NOT NULL,
+    tenant_id text NOT NULL,
+    PRIMARY KEY (role_name, tenant_id)
+);
+COMMENT ON TABLE forgea_audit.reader_tenant IS 'Which tenants each reader role may read; managed by forgea_audit_admin.';
+GRANT SELECT ON forgea_audit.reader_tenant TO forgea_audit_reader;
+GRANT SELECT, INSERT, DELETE ON forgea_audit.reader_tenant TO forgea_audit_admin;
+SELECT pg_catalog.pg_extension_config_dump('forgea_audit.reader_tenant', '');
+
+ALTER TABLE forgea_audit.audit_log ENABLE ROW LEVEL SECURITY;
+CREATE POLICY audit_log_admin_reads_all ON forgea_audit.audit_log FOR SELECT TO forgea_audit_admin USING (true);
+CREATE POLICY audit_log_reader_reads_its_tenant ON forgea_audit.audit_log FOR SELECT TO forgea_audit_reader
+    USING (tenant_id = pg_catalog.current_setting('forgea_audit.tenant', true)
+           AND EXISTS (SELECT 1 FROM forgea_audit.reader_tenant rt
+                       WHERE rt.role_name = CURRENT_USER AND rt.tenant_id = audit_log.tenant_id));
+
+-------------------------------------------------------------------------------------------------
+-- DDL guard.  ALTER / DROP / DISABLE on the extension's tables, triggers and functions is refused
+-- to everyone but superusers; a superuser doing it anyway leaves an AUDIT_DDL event (HIGH) in the
+-- log.  (Event triggers cannot see ALTER/DROP EVENT TRIGGER: checkpoints catch what follows that.)
+-------------------------------------------------------------------------------------------------
+CREATE FUNCTION forgea_audit.guard_ddl() RETURNS event_trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    objs     jsonb;
+    obj      record;
+    is_super boolean := coalesce((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = SESSION_USER), false);
+BEGIN
+    -- Dropping the extension (or its schema) takes the log with it: nothing is left to write to.
+    IF TG_TAG IN ('DROP EXTENSION', 'ALTER EXTENSION', 'DROP SCHEMA') THEN
+        RETURN;
+    END IF;
+    IF TG_EVENT = 'sql_drop' THEN
+        SELECT coalesce(jsonb_agg(jsonb_build_object('type', d.object_type, 'identity', d.object_identity)), '[]')
+        INTO objs
+        FROM pg_event_trigger_dropped_objects() d
+        WHERE NOT d.is_temporary
+          AND (d.schema_name = 'forgea_audit' OR d.object_identity LIKE '% on forgea_audit.%');
+    ELSE
+        SELECT coalesce(jsonb_agg(jsonb_build_object('type', c.object_type, 'identity', c.object_identity)), '[]')
+        INTO objs
+        FROM pg_event_trigger_ddl_commands() c
+        WHERE NOT c.in_extension
+          AND (c.schema_name = 'forgea_audit' OR c.object_identity LIKE '% on forgea_audit.%');
+    END IF;
+
+    FOR obj IN SELECT * FROM jsonb_to_recordset(objs) AS x(type text, identity text) LOOP
+        IF NOT is_super THEN
+            RAISE EXCEPTION '% on % is refused: forgea_audit''s objects are changed only by superusers', TG_TAG, obj.identity
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = 'The audit log''s guards stay as installed; a superuser may change them, and that is audited.';
+        END IF;
+        PERFORM forgea_audit.append(
+            action => 'AUDIT_DDL', actor_type => 'database_role', actor_id => SESSION_USER::text,
+            target_type => obj.type, target_id => obj.identity, chain => 'ddl',
+            outcome => 'success', severity => 'HIGH',
+            metadata => jsonb_build_object('command_tag', TG_TAG, 'query', left(current_query(), 2000)));
+    END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION forgea_audit.guard_ddl() FROM PUBLIC;
+CREATE EVENT TRIGGER forgea_audit_guard_ddl ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE', 'ALTER TRIGGER', 'CREATE TRIGGER', 'ALTER FUNCTION', 'CREATE POLICY', 'ALTER POLICY',
+                 'CREATE RULE', 'ALTER SEQUENCE', 'ALTER INDEX', 'CREATE INDEX', 'ALTER VIEW', 'CREATE VIEW',
+                 'CREATE FUNCTION', 'COMMENT')
+    EXECUTE FUNCTION forgea_audit.guard_ddl();
+CREATE EVENT TRIGGER forgea_audit_guard_drop ON sql_drop
+    EXECUTE FUNCTION forgea_audit.guard_ddl();

@@ -6,13 +6,17 @@ extern "C" {
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
+#include "commands/async.h"
 
 PG_FUNCTION_INFO_V1(fa_append);
 Datum fa_append(PG_FUNCTION_ARGS);
 }
 
+#include "core/redaction.hpp"
 #include "jsonb_canonical.hpp"
+#include "metadata_builder.hpp"
 #include "pg_boundary.hpp"
+#include "settings.hpp"
 #include "write_guard.hpp"
 
 using forgea::core::Bytes;
@@ -82,6 +86,95 @@ Datum text_or_null(Bytes b, char *null_flag)
     return PointerGetDatum(cstring_to_text_with_len(b.data, static_cast<int>(b.len)));
 }
 
+bool has_secret_key(const Jsonb *jb)
+{
+    JsonbIterator *it = JsonbIteratorInit(const_cast<JsonbContainer *>(&jb->root));
+    JsonbValue v;
+    JsonbIteratorToken tok;
+    while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+        if (tok == WJB_KEY && forgea::core::is_secret_key(v.val.string.val, v.val.string.len))
+            return true;
+    return false;
+}
+
+// A copy of jb with the value of every secret-named key, at any depth, replaced by "[REDACTED]".
+const Jsonb *scrub_secrets(const Jsonb *jb)
+{
+    if (jb == nullptr || !has_secret_key(jb))
+        return jb;
+    JsonbParseState *state = nullptr;
+    JsonbValue *result = nullptr;
+    JsonbIterator *it = JsonbIteratorInit(const_cast<JsonbContainer *>(&jb->root));
+    JsonbValue v;
+    JsonbIteratorToken tok;
+    int skip_depth = 0;     // > 0 while skipping a redacted container
+    bool redact_next = false;
+    while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE) {
+        if (skip_depth > 0) {
+            if (tok == WJB_BEGIN_ARRAY || tok == WJB_BEGIN_OBJECT)
+                skip_depth++;
+            else if (tok == WJB_END_ARRAY || tok == WJB_END_OBJECT)
+                skip_depth--;
+            continue;
+        }
+        if (redact_next) {
+            redact_next = false;
+            JsonbValue marker;
+            marker.type = jbvString;
+            marker.val.string.val = const_cast<char *>(forgea::core::kRedacted);
+            marker.val.string.len = static_cast<int>(strlen(forgea::core::kRedacted));
+            result = pushJsonbValue(&state, WJB_VALUE, &marker);
+            if (tok == WJB_BEGIN_ARRAY || tok == WJB_BEGIN_OBJECT)
+                skip_depth = 1;
+            continue;
+        }
+        if (tok == WJB_KEY && forgea::core::is_secret_key(v.val.string.val, v.val.string.len))
+            redact_next = true;
+        bool container = tok == WJB_BEGIN_ARRAY || tok == WJB_BEGIN_OBJECT || tok == WJB_END_ARRAY || tok == WJB_END_OBJECT;
+        result = pushJsonbValue(&state, tok, container && (tok == WJB_END_ARRAY || tok == WJB_END_OBJECT) ? nullptr : &v);
+    }
+    return JsonbValueToJsonb(result);
+}
+
+// Metadata over forgea_audit.max_metadata_bytes becomes a marker that keeps its size and digest.
+const Jsonb *oversize_marker(StringInfo canonical)
+{
+    uint8 digest[kHashLen];
+    sha256_bytes(canonical->data, canonical->len, digest);
+    char hex[2 * kHashLen + 1];
+    hex_encode(reinterpret_cast<const char *>(digest), kHashLen, hex);
+    hex[2 * kHashLen] = '\0';
+    MetadataBuilder m;
+    m.boolean("_oversize", true)
+        .integer("original_bytes", canonical->len)
+        .text("original_sha256", hex)
+        .integer("max_metadata_bytes", fa_max_metadata_bytes);
+    return m.finish();
+}
+
+// HIGH and CRITICAL events go to listeners too, at commit (NOTIFY payloads stay under 8000 bytes).
+void publish_alert(const AuditEvent &ev, int64 seq)
+{
+    bool alert = (ev.severity.len == 4 && memcmp(ev.severity.data, "HIGH", 4) == 0) ||
+                 (ev.severity.len == 8 && memcmp(ev.severity.data, "CRITICAL", 8) == 0);
+    if (!alert)
+        return;
+    auto clip = [](Bytes b) { return b.is_null() ? b : Bytes{b.data, Min(b.len, static_cast<size_t>(1000))}; };
+    MetadataBuilder m;
+    m.integer("seq", seq)
+        .text("action", clip(ev.action))
+        .text("severity", ev.severity)
+        .text("outcome", ev.outcome)
+        .text("chain_id", clip(ev.chain_id))
+        .text("actor_type", clip(ev.actor_type))
+        .text("actor_id", clip(ev.actor_id))
+        .text("target_type", clip(ev.target_type))
+        .text("target_id", clip(ev.target_id))
+        .text("correlation_id", clip(ev.correlation_id));
+    Jsonb *payload = m.finish();
+    Async_Notify(FA_ALERT_CHANNEL, JsonbToCString(nullptr, &payload->root, VARSIZE(payload)));
+}
+
 int spi_exec(SPIPlanPtr plan, Datum *values, const char *nulls, long tcount)
 {
     int rc = SPI_execute_plan(plan, values, nulls, false, tcount);
@@ -148,8 +241,15 @@ int64 fa_audit_append(const AuditEvent &ev)
     int64 seq = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
     TimestampTz created_at = GetCurrentTimestamp();
 
-    StringInfo metadata = canonical_jsonb_text(ev.metadata);
-    StringInfo proof = ev.proof ? canonical_jsonb_text(ev.proof) : nullptr;
+    // What is hashed and stored: secrets redacted, oversize metadata replaced by a marker.
+    const Jsonb *metadata_jb = scrub_secrets(ev.metadata);
+    const Jsonb *proof_jb = scrub_secrets(ev.proof);
+    StringInfo metadata = canonical_jsonb_text(metadata_jb);
+    if (metadata->len > fa_max_metadata_bytes) {
+        metadata_jb = oversize_marker(metadata);
+        metadata = canonical_jsonb_text(metadata_jb);
+    }
+    StringInfo proof = proof_jb ? canonical_jsonb_text(proof_jb) : nullptr;
 
     forgea::core::AuditRecord rec;
     rec.seq = seq;
@@ -197,9 +297,9 @@ int64 fa_audit_append(const AuditEvent &ev)
     values[12] = text_or_null(ev.target_id, &nulls[12]);
     values[13] = text_or_null(ev.outcome, &nulls[13]);
     values[14] = text_or_null(ev.severity, &nulls[14]);
-    values[15] = JsonbPGetDatum(ev.metadata);
-    values[16] = ev.proof ? JsonbPGetDatum(ev.proof) : (Datum) 0;
-    nulls[16] = ev.proof ? ' ' : 'n';
+    values[15] = JsonbPGetDatum(metadata_jb);
+    values[16] = proof_jb ? JsonbPGetDatum(proof_jb) : (Datum) 0;
+    nulls[16] = proof_jb ? ' ' : 'n';
     values[17] = text_or_null(ev.correlation_id, &nulls[17]);
     values[18] = Int64GetDatum(ev.parent_seq.value);
     nulls[18] = ev.parent_seq.is_null ? 'n' : ' ';
@@ -217,6 +317,7 @@ int64 fa_audit_append(const AuditEvent &ev)
     if (SPI_processed != 1)
         elog(ERROR, "chain head of \"%.*s\" vanished while appending", static_cast<int>(ev.chain_id.len),
              ev.chain_id.data);
+    publish_alert(ev, seq);
     return seq;
 }
 

@@ -34,12 +34,17 @@ inline forgea::core::Bytes cstr_bytes(const char *s)
     return forgea::core::Bytes{s, s ? strlen(s) : 0};
 }
 
-// Appends ev to its chain and returns the new row's seq.  The caller has connected to SPI and has
+// Appends ev to its chain and returns the new row's seq.  Secret-named keys in metadata and proof
+// are redacted and oversize metadata replaced by a marker before anything is hashed; HIGH and
+// CRITICAL events are published on FA_ALERT_CHANNEL.  The caller has connected to SPI and has
 // validated outcome and severity (fa_check_outcome / fa_check_severity).
 int64 fa_audit_append(const AuditEvent &ev);
 
 void fa_check_outcome(forgea::core::Bytes outcome);
 void fa_check_severity(forgea::core::Bytes severity);
+
+// HIGH and CRITICAL events are also published here, after commit (README, "Alerts").
+#define FA_ALERT_CHANNEL "forgea_audit_alerts"
 
 // The audit_log column list in encoding order, shared by the writer and the verifier.
 #define FA_AUDIT_ROW_COLUMNS                                                                     \

@@ -21,6 +21,7 @@ int fa_archive_batch_size = 1000;
 int fa_retention_interval_s = 3600;
 char *fa_worker_database = nullptr;
 char *fa_signing_key_file = nullptr;
+char *fa_reader_tenant = nullptr;
 char *fa_signing_key_name = nullptr;
 int fa_checkpoint_interval_s = 0;
 int fa_max_metadata_bytes = 65536;
@@ -30,10 +31,10 @@ extern "C" void _PG_init(void)
     DefineCustomStringVariable(
         "forgea_audit.lab_session_table",
         "The platform's lab session table that record_push binds to.",
-        "An SQL name, optionally schema-qualified, resolved with the caller's search_path. "
+        "A schema-qualified SQL name (record_push runs with a pinned search_path). "
         "The table needs the columns of the platform's \"LabSession\" (id, userForkUrl, status, "
         "startedAt, lastActivityAt, updatedAt).",
-        &fa_lab_session_table, "\"LabSession\"", PGC_SUSET, 0, nullptr, nullptr, nullptr);
+        &fa_lab_session_table, "public.\"LabSession\"", PGC_SUSET, 0, nullptr, nullptr, nullptr);
 
     DefineCustomIntVariable(
         "forgea_audit.attempt_retention",
@@ -83,6 +84,13 @@ extern "C" void _PG_init(void)
         "Audit metadata (canonical JSON) larger than this is replaced by a marker with its size and SHA-256.",
         nullptr, &fa_max_metadata_bytes, 65536, 256, 64 * 1024 * 1024, PGC_SUSET, GUC_UNIT_BYTE, nullptr, nullptr,
         nullptr);
+
+    // Read by the row-level security policy on audit_log, not by C code.
+    DefineCustomStringVariable(
+        "forgea_audit.tenant",
+        "The tenant whose audit rows a forgea_audit_reader sees in this session.",
+        "A reader sees rows of this tenant only if forgea_audit.reader_tenant grants it that tenant.",
+        &fa_reader_tenant, "", PGC_USERSET, 0, nullptr, nullptr, nullptr);
 
     MarkGUCPrefixReserved("forgea_audit");
 

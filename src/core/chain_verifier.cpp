@@ -121,8 +121,8 @@ std::size_t describe_problem(const ProblemReport &p, char *buf, std::size_t cap)
             break;
         case Problem::HeadMismatch:
             n = std::snprintf(buf, cap, "chain \"%.*s\": chain_head records %" PRId64 " rows, the log holds %" PRId64
-                              " ending at position %" PRId64 " (rows at the tail were removed, or the head was changed)",
-                              id_len, id, p.expected, p.actual, p.chain_pos);
+                              " rows (rows at the tail were removed, or the head was changed)",
+                              id_len, id, p.expected, p.actual);
             break;
         case Problem::ChainRemoved:
             n = std::snprintf(buf, cap, "chain \"%.*s\": chain_head records %" PRId64 " rows ending at seq %" PRId64
