@@ -269,17 +269,15 @@ HeadRecord *fa_checkpoint_heads(const forgea::core::ParsedCheckpoint &cp, int64 
         heads[i].length = DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(len->val.numeric)));
         heads[i].last_seq = DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(seq->val.numeric)));
         hex_decode(h->val.string.val, 2 * kHashLen, reinterpret_cast<char *>(heads[i].last_hash));
-        if (i > 0 && forgea::core::compare_chain_ids(heads[i - 1].chain_id, heads[i].chain_id) >= 0)
-            well_formed = false;
     }
-    uint8 root[kHashLen];
+    const char *mismatch = nullptr;
     if (well_formed) {
         Sha256Sink s;
-        forgea::core::checkpoint_root(heads, static_cast<size_t>(n), s, root);
+        mismatch = forgea::core::check_sealed_heads(cp.body, heads, static_cast<size_t>(n), s);
     }
-    if (!well_formed || memcmp(root, cp.body.root, kHashLen) != 0) {
-        *why = psprintf("the heads stored with CHECKPOINT event %s do not hash to the checkpoint's root (the event was "
-                        "altered)", root_hex);
+    if (!well_formed || mismatch != nullptr) {
+        *why = psprintf("CHECKPOINT event %s does not match the checkpoint: %s (the event or the note was altered)",
+                        root_hex, well_formed ? mismatch : "its heads are malformed");
         return nullptr;
     }
     *count = n;

@@ -1,4 +1,5 @@
-// The retention background worker, and forgea_audit.retention_settings().
+// The background worker (retention, and checkpoints when forgea_audit.checkpoint_interval is set),
+// and forgea_audit.retention_settings().
 //
 // Shaped like PostgreSQL's worker_spi and pg_cron's launcher: one loop of WaitLatch (exiting if
 // the postmaster dies) -> reload on SIGHUP -> short transactions.  Each archive batch is its own
@@ -164,6 +165,30 @@ void record_error(const char *message)
     end_tx();
 }
 
+TimestampTz after_seconds(int seconds)
+{
+    return TimestampTzPlusMilliseconds(GetCurrentTimestamp(), static_cast<int64>(seconds) * 1000);
+}
+
+long ms_until(TimestampTz when)
+{
+    long secs;
+    int usecs;
+    TimestampDifference(GetCurrentTimestamp(), when, &secs, &usecs);
+    return secs * 1000 + usecs / 1000;
+}
+
+// A checkpoint (docs/checkpoints.md) in a transaction of its own; it leaves the database through
+// NOTIFY and the server log as any checkpoint does.
+void make_checkpoint()
+{
+    begin_tx("forgea_audit: making a checkpoint");
+    int rc = SPI_execute("SELECT forgea_audit.checkpoint()", false, 1);
+    if (rc != SPI_OK_SELECT)
+        elog(ERROR, "checkpoint failed: %s", SPI_result_code_string(rc));
+    end_tx();
+}
+
 // Runs f; on an ERROR, reports it, rolls back and returns the message instead of exiting.
 // (Without this an ERROR in a worker becomes FATAL and the worker restarts.)
 template <typename F>
@@ -220,18 +245,17 @@ extern "C" void fa_retention_worker_main(Datum arg)
     elog(LOG, "forgea_audit retention worker started in database \"%s\"", fa_worker_database);
 
     MemoryContext loop_context =
-        AllocSetContextCreate(TopMemoryContext, "forgea_audit retention loop", ALLOCSET_DEFAULT_SIZES);
-    TimestampTz next_run = GetCurrentTimestamp();
+        AllocSetContextCreate(TopMemoryContext, "forgea_audit worker loop", ALLOCSET_DEFAULT_SIZES);
+    TimestampTz next_retention = GetCurrentTimestamp();
+    TimestampTz next_checkpoint = after_seconds(fa_checkpoint_interval_s);
     bool warned_missing = false;
 
     for (;;) {
         long wait_ms = kIdlePollMs;
-        if (fa_retention_interval_s > 0) {
-            long secs;
-            int usecs;
-            TimestampDifference(GetCurrentTimestamp(), next_run, &secs, &usecs);
-            wait_ms = secs * 1000 + usecs / 1000;
-        }
+        if (fa_retention_interval_s > 0)
+            wait_ms = Min(wait_ms, ms_until(next_retention));
+        if (fa_checkpoint_interval_s > 0)
+            wait_ms = Min(wait_ms, ms_until(next_checkpoint));
         if (wait_ms > 0) {
             (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, wait_ms, PG_WAIT_EXTENSION);
             ResetLatch(MyLatch);
@@ -240,26 +264,37 @@ extern "C" void fa_retention_worker_main(Datum arg)
 
         if (ConfigReloadPending) {
             ConfigReloadPending = false;
-            int old_interval = fa_retention_interval_s;
+            int old_retention = fa_retention_interval_s;
+            int old_checkpoint = fa_checkpoint_interval_s;
             char *old_database = pstrdup(fa_worker_database);
             ProcessConfigFile(PGC_SIGHUP);
             if (strcmp(old_database, fa_worker_database) != 0) {
                 // A worker is bound to one database for life: exit, and the postmaster starts a
                 // new one (bgw_restart_time) that connects to the new database.
-                elog(LOG, "forgea_audit retention worker: forgea_audit.database changed from \"%s\" to \"%s\"; restarting",
+                elog(LOG, "forgea_audit worker: forgea_audit.database changed from \"%s\" to \"%s\"; restarting",
                      old_database, fa_worker_database);
                 proc_exit(1);
             }
             pfree(old_database);
-            if (fa_retention_interval_s != old_interval) {
-                elog(LOG, "forgea_audit retention worker: retention_interval is now %d s", fa_retention_interval_s);
-                next_run = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), fa_retention_interval_s * 1000L);
+            if (fa_retention_interval_s != old_retention) {
+                elog(LOG, "forgea_audit worker: retention_interval is now %d s", fa_retention_interval_s);
+                next_retention = after_seconds(fa_retention_interval_s);
+            }
+            if (fa_checkpoint_interval_s != old_checkpoint) {
+                elog(LOG, "forgea_audit worker: checkpoint_interval is now %d s", fa_checkpoint_interval_s);
+                next_checkpoint = after_seconds(fa_checkpoint_interval_s);
             }
             continue;
         }
-        if (fa_retention_interval_s <= 0 || GetCurrentTimestamp() < next_run)
+
+        bool retention_due = fa_retention_interval_s > 0 && GetCurrentTimestamp() >= next_retention;
+        bool checkpoint_due = fa_checkpoint_interval_s > 0 && GetCurrentTimestamp() >= next_checkpoint;
+        if (!retention_due && !checkpoint_due)
             continue;
-        next_run = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), fa_retention_interval_s * 1000L);
+        if (retention_due)
+            next_retention = after_seconds(fa_retention_interval_s);
+        if (checkpoint_due)
+            next_checkpoint = after_seconds(fa_checkpoint_interval_s);
 
         MemoryContextSwitchTo(loop_context);
         MemoryContextReset(loop_context);
@@ -267,20 +302,22 @@ extern "C" void fa_retention_worker_main(Datum arg)
         char *failure = run_catching([&] { installed = extension_installed(); }, loop_context);
         if (failure == nullptr && !installed) {
             if (!warned_missing)
-                elog(LOG, "forgea_audit retention worker: extension forgea_audit is not installed in database \"%s\"; "
+                elog(LOG, "forgea_audit worker: extension forgea_audit is not installed in database \"%s\"; "
                           "nothing to do", fa_worker_database);
             warned_missing = true;
             continue;
         }
         warned_missing = false;
-        if (failure == nullptr)
+        if (failure == nullptr && retention_due) {
             failure = run_catching([] { run_once(); }, loop_context);
-        if (failure != nullptr) {
-            const char *message = failure;
-            char *second = run_catching([&] { record_error(message); }, loop_context);
-            (void) second;  // already reported by run_catching; the next interval tries again
+            if (failure != nullptr) {
+                const char *message = failure;
+                // Reported by run_catching already; if even recording it fails, the next interval tries again.
+                (void) run_catching([&] { record_error(message); }, loop_context);
+            }
         }
-        // The checkpoint() hook of the tamper-evidence work goes here, on its own interval.
+        if (installed && checkpoint_due)
+            (void) run_catching([] { make_checkpoint(); }, loop_context);
     }
 }
 

@@ -71,6 +71,25 @@ void checkpoint_root(const HeadRecord *heads, std::size_t n, Hasher &hasher, std
     hasher.finish(out);
 }
 
+const char *check_sealed_heads(const CheckpointBody &body, const HeadRecord *heads, std::size_t n, Hasher &hasher)
+{
+    std::int64_t size = 0, max_seq = 0;
+    for (std::size_t i = 0; i < n; i++) {
+        if (i > 0 && compare_chain_ids(heads[i - 1].chain_id, heads[i].chain_id) >= 0)
+            return "the sealed heads are not sorted by chain id";
+        size += heads[i].length;
+        if (heads[i].last_seq > max_seq)
+            max_seq = heads[i].last_seq;
+    }
+    std::uint8_t root[kHashLen];
+    checkpoint_root(heads, n, hasher, root);
+    if (std::memcmp(root, body.root, kHashLen) != 0)
+        return "the sealed heads do not hash to the checkpoint's root";
+    if (size != body.size || static_cast<std::int64_t>(n) != body.chains || max_seq != body.max_seq)
+        return "the checkpoint's size, chains or seq line does not match its sealed heads";
+    return nullptr;
+}
+
 void write_checkpoint_body(const CheckpointBody &b, ByteSink &out)
 {
     out.put(b.origin.data, b.origin.len);

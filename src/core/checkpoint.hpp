@@ -16,6 +16,13 @@ namespace forgea::core {
 // Heads must be sorted by compare_chain_ids and unique.
 void checkpoint_root(const HeadRecord *heads, std::size_t n, Hasher &hasher, std::uint8_t out[kHashLen]);
 
+struct CheckpointBody;
+
+// Checks a list of heads against a checkpoint's body: sorted and unique by chain id, hashing to
+// its root, and adding up to its size, chains and seq lines.  nullptr if they match, else what
+// does not.
+const char *check_sealed_heads(const CheckpointBody &body, const HeadRecord *heads, std::size_t n, Hasher &hasher);
+
 struct CheckpointBody {
     Bytes origin;             // "forgea_audit/<system identifier>/<database>"
     std::int64_t size = 0;    // rows covered: the sum of the heads' lengths

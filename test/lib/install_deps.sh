@@ -1,5 +1,5 @@
 # Debian packages the build and the tests need; installed only when missing.
-FA_PACKAGES=(postgresql-15 postgresql-server-dev-15 postgresql-contrib postgresql-15-pgtap postgresql-15-cron
+FA_PACKAGES=(postgresql-15 postgresql-server-dev-15 postgresql-contrib postgresql-15-pgtap postgresql-15-cron libssl-dev openssl
              libtap-parser-sourcehandler-pgtap-perl libgtest-dev g++ make)
 
 install_deps() {

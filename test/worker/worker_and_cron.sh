@@ -159,6 +159,15 @@ check "after the crash every attempt is either live or archived, exactly once" \
 check "every committed batch has its RETENTION_ARCHIVE event (verify_archive)" "SELECT ok FROM forgea_audit.verify_archive()"
 eventually "the worker restarted with the cluster and finished the job" "SELECT count(*) = 0 FROM forgea_audit.lab_attempt" 90
 
+echo "# the worker makes checkpoints when checkpoint_interval is set"
+set_conf forgea_audit.checkpoint_interval 2s
+eventually "a CHECKPOINT event made by the worker appears" \
+    "SELECT count(*) > 0 FROM forgea_audit.audit_log WHERE action = 'CHECKPOINT'" 30
+check "the worker's checkpoint verifies against the log" \
+    "SELECT ok FROM forgea_audit.verify_chain(checkpoint => (SELECT proof->>'note' FROM forgea_audit.audit_log
+                                                             WHERE action = 'CHECKPOINT' ORDER BY seq DESC LIMIT 1))"
+set_conf forgea_audit.checkpoint_interval 0
+
 echo "# after all of it"
 check "verify_archive: every batch matches its audit event" "SELECT ok FROM forgea_audit.verify_archive()"
 check "verify_chain: the audit chain verifies" "SELECT ok FROM forgea_audit.verify_chain()"
