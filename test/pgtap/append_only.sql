@@ -185,7 +185,7 @@ SELECT is((SELECT ARRAY[ok::text, rows_checked::text] FROM forgea_audit.verify_c
 SELECT is((SELECT array_agg(tgenabled::text ORDER BY tgname) FROM pg_trigger
             WHERE tgrelid IN ('forgea_audit.audit_log'::regclass, 'forgea_audit.chain_head'::regclass)
               AND tgname LIKE '%guard%'),
-          ARRAY['A', 'A', 'A', 'A'], 'the four guard triggers are ENABLE ALWAYS');
+          ARRAY['A', 'A', 'A', 'A', 'A', 'A'], 'the six guard triggers (row, statement, truncate on both tables) are ENABLE ALWAYS');
 
 -------------------------------------------------------------------------------------------------
 -- Tampering that only a superuser disabling the triggers can do: verify_chain() must find it.
