@@ -46,6 +46,15 @@ push() {  # count, guid prefix (8 hex digits)
             format('$2-0000-4000-8000-%s', lpad(g::text, 12, '0'))) r WHERE r.status = 'recorded'" >/dev/null
 }
 live() { q "SELECT count(*) FROM forgea_audit.lab_attempt"; }
+# n attempts recorded an hour ago, written straight into the table (fast; retention needs no more).
+insert_expired() {
+    q "INSERT INTO forgea_audit.lab_attempt (session_id, delivery_id, commit_sha, ref, changed_paths, changed_files,
+         commit_count, commits_truncated, files_truncated, created, deleted, forced, repository_url, repository_key,
+         payload_sha256, recorded_at)
+       SELECT 'sess-w', gen_random_uuid(), repeat('0', 40), 'refs/heads/main', '{}', '{}', 0, false, false, false, false,
+              false, 'https://github.com/worker/fork', 'github.com/worker/fork', sha256(g::text::bytea), now() - interval '1 hour'
+       FROM generate_series(1, $1) g"
+}
 
 psql -X -q -v ON_ERROR_STOP=1 <<'SQL'
 \i test/fixtures/app-schema/lab_session.sql
@@ -115,12 +124,7 @@ check "retention_status shows a run not driven by the worker" \
 q "SELECT cron.unschedule('forgea-retention')" >/dev/null
 
 echo "# two runs at once never double-archive"
-q "INSERT INTO forgea_audit.lab_attempt (session_id, delivery_id, commit_sha, ref, changed_paths, changed_files,
-     commit_count, commits_truncated, files_truncated, created, deleted, forced, repository_url, repository_key,
-     payload_sha256, recorded_at)
-   SELECT 'sess-w', gen_random_uuid(), repeat('0', 40), 'refs/heads/main', '{}', '{}', 0, false, false, false, false,
-          false, 'https://github.com/worker/fork', 'github.com/worker/fork', sha256(g::text::bytea), now() - interval '1 hour'
-   FROM generate_series(1, 20000) g"
+insert_expired 20000
 total=$(q "SELECT (SELECT count(*) FROM forgea_audit.lab_attempt) + (SELECT count(*) FROM forgea_audit.lab_attempt_archive)")
 ( psql -X -Atq -c "SET forgea_audit.archive_batch_size = 500; SELECT archived, skipped FROM forgea_audit.run_retention()" > /tmp/fa_run_a.$$ ) &
 ( psql -X -Atq -c "SET forgea_audit.archive_batch_size = 500; SELECT archived, skipped FROM forgea_audit.run_retention()" > /tmp/fa_run_b.$$ ) &
@@ -135,12 +139,7 @@ check "no attempt is both live and archived, none lost" \
 
 echo "# a crash in the middle of archiving loses nothing and duplicates nothing"
 set_conf forgea_audit.archive_batch_size 200
-q "INSERT INTO forgea_audit.lab_attempt (session_id, delivery_id, commit_sha, ref, changed_paths, changed_files,
-     commit_count, commits_truncated, files_truncated, created, deleted, forced, repository_url, repository_key,
-     payload_sha256, recorded_at)
-   SELECT 'sess-w', gen_random_uuid(), repeat('0', 40), 'refs/heads/main', '{}', '{}', 0, false, false, false, false,
-          false, 'https://github.com/worker/fork', 'github.com/worker/fork', sha256(g::text::bytea), now() - interval '1 hour'
-   FROM generate_series(1, 100000) g"
+insert_expired 100000
 total=$(q "SELECT (SELECT count(*) FROM forgea_audit.lab_attempt) + (SELECT count(*) FROM forgea_audit.lab_attempt_archive)")
 archived_before=$(q "SELECT count(*) FROM forgea_audit.lab_attempt_archive")
 set_conf forgea_audit.retention_interval 1s
