@@ -134,6 +134,8 @@ extern "C" Datum fa_checkpoint(PG_FUNCTION_ARGS)
         if (sign)
             key = load_key();
 
+        // The note outlives SPI_finish(): build it in the caller's memory.
+        StringInfo note = makeStringInfo();
         if (SPI_connect() != SPI_OK_CONNECT)
             elog(ERROR, "SPI_connect failed");
         int64 n;
@@ -154,7 +156,6 @@ extern "C" Datum fa_checkpoint(PG_FUNCTION_ARGS)
             forgea::core::checkpoint_root(heads, static_cast<size_t>(n), h, body.root);
         }
 
-        StringInfo note = makeStringInfo();
         StringInfoSink out(note);
         forgea::core::write_checkpoint_body(body, out);
         uint32 key_id = 0;

@@ -73,15 +73,17 @@ struct HeadTable {
     }
 };
 
-HeadTable load_heads()
+// Allocates in keep: after an SPI call the current context is SPI's, freed by SPI_finish().
+HeadTable load_heads(MemoryContext keep)
 {
     int rc = SPI_execute("SELECT chain_id, length, last_seq, last_hash FROM forgea_audit.chain_head "
                          "WHERE length > 0 ORDER BY chain_id COLLATE \"C\"",
                          true, 0);
     if (rc != SPI_OK_SELECT)
         elog(ERROR, "reading chain heads failed: %s", SPI_result_code_string(rc));
+    MemoryContext old = MemoryContextSwitchTo(keep);
     int64 n = static_cast<int64>(SPI_processed);
-    HeadRecord *heads = static_cast<HeadRecord *>(MemoryContextAllocHuge(CurrentMemoryContext, Max(n, 1) * sizeof(HeadRecord)));
+    HeadRecord *heads = static_cast<HeadRecord *>(MemoryContextAllocHuge(keep, Max(n, 1) * sizeof(HeadRecord)));
     for (int64 i = 0; i < n; i++) {
         HeapTuple t = SPI_tuptable->vals[i];
         TupleDesc desc = SPI_tuptable->tupdesc;
@@ -100,6 +102,7 @@ HeadTable load_heads()
     SPI_freetuptable(SPI_tuptable);
     HeadTable table;
     table.with(heads, n);
+    MemoryContextSwitchTo(old);
     return table;
 }
 
@@ -199,16 +202,21 @@ extern "C" Datum fa_verify_chain(PG_FUNCTION_ARGS)
 
         InitMaterializedSRF(fcinfo, 0);
         ReturnSetInfo *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
-        MemoryContext keep = AllocSetContextCreate(CurrentMemoryContext, "forgea_audit verify", ALLOCSET_DEFAULT_SIZES);
+        // Everything that must outlive an SPI call lives in keep; after SPI_connect() the current
+        // context is SPI's own, which SPI_finish() frees.
+        MemoryContext caller = CurrentMemoryContext;
+        MemoryContext keep = AllocSetContextCreate(caller, "forgea_audit verify", ALLOCSET_DEFAULT_SIZES);
         MemoryContext batch = AllocSetContextCreate(keep, "forgea_audit verify batch", ALLOCSET_DEFAULT_SIZES);
+
+        Pass *p = static_cast<Pass *>(MemoryContextAllocZero(keep, sizeof(Pass)));
+        new (p) Pass();
+        MemoryContextSwitchTo(keep);
+        initStringInfo(&p->chain_id);
+        MemoryContextSwitchTo(caller);
 
         if (SPI_connect() != SPI_OK_CONNECT)
             elog(ERROR, "SPI_connect failed");
-        MemoryContext old = MemoryContextSwitchTo(keep);
-        Pass *p = static_cast<Pass *>(palloc0(sizeof(Pass)));
-        new (p) Pass();
-        initStringInfo(&p->chain_id);
-        p->heads = load_heads();
+        p->heads = load_heads(keep);
 
         const char *checkpoint_note = nullptr;
         if (cp != nullptr) {
@@ -217,16 +225,20 @@ extern "C" Datum fa_verify_chain(PG_FUNCTION_ARGS)
             int64 n = 0;
             HeadRecord *sealed = why == nullptr ? fa_checkpoint_heads(*cp, &n, &why) : nullptr;
             if (why != nullptr) {
+                char *kept = MemoryContextStrdup(keep, why);
                 SPI_finish();
-                put_result(rsinfo, false, 0, false, 0, why);
-                MemoryContextSwitchTo(old);
+                MemoryContextSwitchTo(caller);
+                put_result(rsinfo, false, 0, false, 0, kept);
+                MemoryContextDelete(keep);
                 return (Datum) 0;
             }
+            // The sealed heads point into SPI's tuple memory, alive until SPI_finish().
             p->sealed.with(sealed, n);
+            MemoryContext old = MemoryContextSwitchTo(keep);
             checkpoint_note = psprintf("; the %s checkpoint of %lld rows at seq %lld holds", is_signed ? "signed" : "unsigned",
                                        static_cast<long long>(cp->body.size), static_cast<long long>(cp->body.max_seq));
+            MemoryContextSwitchTo(old);
         }
-        MemoryContextSwitchTo(old);
 
         // read_only = true: the same snapshot as the heads above, so a concurrent append is either
         // wholly visible (row and head) or not at all.
@@ -240,7 +252,7 @@ extern "C" Datum fa_verify_chain(PG_FUNCTION_ARGS)
             SPI_cursor_fetch(portal, true, kFetchRows);
             if (SPI_processed == 0)
                 break;
-            old = MemoryContextSwitchTo(batch);
+            MemoryContext old = MemoryContextSwitchTo(batch);
             for (uint64 i = 0; i < SPI_processed; i++)
                 check_row(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, *p);
             MemoryContextSwitchTo(old);
@@ -256,8 +268,8 @@ extern "C" Datum fa_verify_chain(PG_FUNCTION_ARGS)
             if (!p->sealed.seen[i])
                 forgea::core::report_sealed_chain_missing(p->sealed.heads[i], p->problems);
         SPI_finish();
+        MemoryContextSwitchTo(caller);
 
-        old = MemoryContextSwitchTo(keep);
         int64 count = p->problems.count();
         char *detail;
         if (count == 0)
@@ -267,7 +279,6 @@ extern "C" Datum fa_verify_chain(PG_FUNCTION_ARGS)
             detail = pstrdup(p->problems.first_text());
         else
             detail = psprintf("%s; %lld problems in all", p->problems.first_text(), static_cast<long long>(count));
-        MemoryContextSwitchTo(old);
         put_result(rsinfo, count == 0, p->walker.rows(), count > 0, p->problems.first_seq(), detail);
         MemoryContextDelete(keep);
         return (Datum) 0;
