@@ -177,6 +177,26 @@ CREATE FUNCTION forgea_audit.append(
 COMMENT ON FUNCTION forgea_audit.append(text, text, text, text, text, text, jsonb, jsonb, text, bigint, text, text, text, text) IS
     'Appends one audit event to its hash chain (default: the target''s, else the actor''s) and returns its seq.';
 
+-- The same, for the extension's own SQL (archive_batch, the DDL guard): it may write the actions
+-- and chains append() keeps for forgea_audit.  Executable by the owner only.
+CREATE FUNCTION forgea_audit.append_system(
+    action         text,
+    actor_type     text   DEFAULT 'system',
+    actor_id       text   DEFAULT NULL,
+    target_type    text   DEFAULT NULL,
+    target_id      text   DEFAULT NULL,
+    outcome        text   DEFAULT 'success',
+    metadata       jsonb  DEFAULT '{}',
+    proof          jsonb  DEFAULT NULL,
+    correlation_id text   DEFAULT NULL,
+    parent_seq     bigint DEFAULT NULL,
+    tenant_id      text   DEFAULT NULL,
+    user_id        text   DEFAULT NULL,
+    severity       text   DEFAULT 'INFO',
+    chain          text   DEFAULT NULL)
+    RETURNS bigint
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fa_append_system';
+
 CREATE FUNCTION forgea_audit.verify_chain(checkpoint text DEFAULT NULL)
     RETURNS TABLE (ok boolean, rows_checked bigint, first_bad_seq bigint, detail text)
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fa_verify_chain';
@@ -330,7 +350,7 @@ BEGIN
     INTO lo, hi, digest
     FROM pg_catalog.unnest(moved) m;
 
-    seq := forgea_audit.append(
+    seq := forgea_audit.append_system(
         action => 'RETENTION_ARCHIVE', actor_type => 'system', actor_id => 'forgea_audit.retention',
         target_type => 'lab_attempt_archive', chain => 'retention',
         metadata => pg_catalog.jsonb_build_object(
@@ -565,7 +585,7 @@ BEGIN
                 USING ERRCODE = 'insufficient_privilege',
                       HINT = 'The audit log''s guards stay as installed; a superuser may change them, and that is audited.';
         END IF;
-        PERFORM forgea_audit.append(
+        PERFORM forgea_audit.append_system(
             action => 'AUDIT_DDL', actor_type => 'database_role', actor_id => SESSION_USER::text,
             target_type => obj.type, target_id => obj.identity, chain => 'ddl',
             outcome => 'success', severity => 'HIGH',
@@ -581,3 +601,6 @@ CREATE EVENT TRIGGER forgea_audit_guard_ddl ON ddl_command_end
     EXECUTE FUNCTION forgea_audit.guard_ddl();
 CREATE EVENT TRIGGER forgea_audit_guard_drop ON sql_drop
     EXECUTE FUNCTION forgea_audit.guard_ddl();
+-- Like the row guards: session_replication_role = replica must not switch them off.
+ALTER EVENT TRIGGER forgea_audit_guard_ddl ENABLE ALWAYS;
+ALTER EVENT TRIGGER forgea_audit_guard_drop ENABLE ALWAYS;

@@ -43,5 +43,11 @@ SELECT forgea_audit.append('X', metadata => '[1]');
 SELECT forgea_audit.append('X', metadata => NULL);
 SELECT forgea_audit.append('X', chain => '');
 SELECT forgea_audit.append('X', parent_seq => 999999);
+-- What forgea_audit writes itself cannot be appended by anyone else.
+SELECT forgea_audit.append('RETENTION_ARCHIVE', metadata => '{"count": 5}');
+SELECT forgea_audit.append('AUDIT_DDL', actor_type => 'database_role', actor_id => 'postgres');
+SELECT forgea_audit.append('NOTE', chain => 'session:sess-stuck');
+SELECT forgea_audit.append('NOTE', target_type => 'session', target_id => 'sess-stuck');
+SELECT forgea_audit.append('NOTE', chain => 'checkpoint');
 
 SELECT * FROM forgea_audit.verify_chain();

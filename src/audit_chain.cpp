@@ -7,9 +7,12 @@ extern "C" {
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 #include "commands/async.h"
+#include "mb/pg_wchar.h"
 
 PG_FUNCTION_INFO_V1(fa_append);
 Datum fa_append(PG_FUNCTION_ARGS);
+PG_FUNCTION_INFO_V1(fa_append_system);
+Datum fa_append_system(PG_FUNCTION_ARGS);
 }
 
 #include "core/redaction.hpp"
@@ -152,25 +155,22 @@ const Jsonb *oversize_marker(StringInfo canonical)
     return m.finish();
 }
 
-// HIGH and CRITICAL events go to listeners too, at commit (NOTIFY payloads stay under 8000 bytes).
+// HIGH and CRITICAL events go to listeners too, at commit.  Any role can LISTEN, so the payload
+// names the event and nothing about whom it concerns: the listener reads the row by seq with its
+// own privileges.  The action is clipped on a character boundary so the payload stays valid UTF-8
+// and far below NOTIFY's 8000-byte limit: an alert must never cost the event itself.
 void publish_alert(const AuditEvent &ev, int64 seq)
 {
     bool alert = (ev.severity.len == 4 && memcmp(ev.severity.data, "HIGH", 4) == 0) ||
                  (ev.severity.len == 8 && memcmp(ev.severity.data, "CRITICAL", 8) == 0);
     if (!alert)
         return;
-    auto clip = [](Bytes b) { return b.is_null() ? b : Bytes{b.data, Min(b.len, static_cast<size_t>(1000))}; };
+    int action_len = pg_mbcliplen(ev.action.data, static_cast<int>(ev.action.len), 200);
     MetadataBuilder m;
     m.integer("seq", seq)
-        .text("action", clip(ev.action))
+        .text("action", Bytes{ev.action.data, static_cast<size_t>(action_len)})
         .text("severity", ev.severity)
-        .text("outcome", ev.outcome)
-        .text("chain_id", clip(ev.chain_id))
-        .text("actor_type", clip(ev.actor_type))
-        .text("actor_id", clip(ev.actor_id))
-        .text("target_type", clip(ev.target_type))
-        .text("target_id", clip(ev.target_id))
-        .text("correlation_id", clip(ev.correlation_id));
+        .text("outcome", ev.outcome);
     Jsonb *payload = m.finish();
     Async_Notify(FA_ALERT_CHANNEL, JsonbToCString(nullptr, &payload->root, VARSIZE(payload)));
 }
@@ -352,16 +352,43 @@ static void require_parent(int64 parent_seq)
                         errhint("parent_seq names the seq of an earlier event, as returned by append().")));
 }
 
+// What the extension itself writes: a writer may not append events that would pass for it (a
+// RETENTION_ARCHIVE that verify_archive() would then trust, an AUDIT_DDL naming a superuser), nor
+// into the chains it keeps.  Its own SQL (archive_batch, the DDL guard) uses append_system().
+static void refuse_reserved(Bytes action, Bytes chain)
+{
+    static const char *const kActions[] = {"LAB_VERIFY_ATTEMPT", "LAB_VERIFY_ATTEMPT_DUPLICATE",
+                                           "LAB_VERIFY_ATTEMPT_CONFLICT", "LAB_VERIFY_ATTEMPT_UNMATCHED",
+                                           "LAB_STATUS_TRANSITION", "RETENTION_ARCHIVE", "AUDIT_DDL", "CHECKPOINT"};
+    static const char *const kChains[] = {"retention", "ddl", "checkpoint"};
+    static const char *const kChainPrefixes[] = {"session:", "repository:"};
+    bool reserved_action = one_of(action, kActions, lengthof(kActions));
+    bool reserved_chain = one_of(chain, kChains, lengthof(kChains));
+    for (const char *prefix : kChainPrefixes)
+        reserved_chain |= chain.len >= strlen(prefix) && memcmp(chain.data, prefix, strlen(prefix)) == 0;
+    if (reserved_action || reserved_chain)
+        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                        errmsg("forgea_audit.append: %s \"%.*s\" is reserved for forgea_audit itself",
+                               reserved_action ? "action" : "chain",
+                               static_cast<int>(Min(reserved_action ? action.len : chain.len, 200)),
+                               reserved_action ? action.data : chain.data),
+                        errdetail("record_push, retention, checkpoints and the DDL guard write these; an event "
+                                  "appended by anyone else must not pass for theirs."),
+                        errhint("Use an action and chain of your own (the default chain follows target_type, so pick "
+                                "a target_type other than \"session\" or \"repository\").")));
+}
+
 static bool jsonb_is_object(const Jsonb *jb)
 {
     return JB_ROOT_IS_OBJECT(jb) && !JB_ROOT_IS_SCALAR(jb);
 }
 
 // append(action, actor_type, actor_id, target_type, target_id, outcome, metadata, proof,
-//        correlation_id, parent_seq, tenant_id, user_id, severity, chain)
-extern "C" Datum fa_append(PG_FUNCTION_ARGS)
+//        correlation_id, parent_seq, tenant_id, user_id, severity, chain); system: may write what
+// refuse_reserved() keeps from everyone else.
+static Datum append_from_args(FunctionCallInfo fcinfo, bool system)
 {
-    return fa_cpp_entry("forgea_audit.append", [&]() -> Datum {
+    {
         AuditEvent ev;
         ev.action = text_arg(fcinfo, 0);
         ev.actor_type = text_arg(fcinfo, 1);
@@ -410,6 +437,8 @@ extern "C" Datum fa_append(PG_FUNCTION_ARGS)
                             errhint("Leave chain NULL to chain by target (or actor).")));
         }
         ev.chain_id = chain;
+        if (!system)
+            refuse_reserved(ev.action, ev.chain_id);
 
         if (SPI_connect() != SPI_OK_CONNECT)
             elog(ERROR, "SPI_connect failed");
@@ -418,5 +447,16 @@ extern "C" Datum fa_append(PG_FUNCTION_ARGS)
         int64 seq = fa_audit_append(ev);
         SPI_finish();
         PG_RETURN_INT64(seq);
-    });
+    }
 }
+
+extern "C" Datum fa_append(PG_FUNCTION_ARGS)
+{
+    return fa_cpp_entry("forgea_audit.append", [&]() -> Datum { return append_from_args(fcinfo, false); });
+}
+
+extern "C" Datum fa_append_system(PG_FUNCTION_ARGS)
+{
+    return fa_cpp_entry("forgea_audit.append_system", [&]() -> Datum { return append_from_args(fcinfo, true); });
+}
+
