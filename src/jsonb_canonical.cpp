@@ -33,7 +33,15 @@ void Sha256Sink::finish(uint8 out[forgea::core::kHashLen])
     if (pg_cryptohash_final(ctx_, out, forgea::core::kHashLen) < 0)
         ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
                         errmsg("could not finish SHA-256: %s", pg_cryptohash_error(ctx_))));
-    pg_cryptohash_free(ctx_);
+    if (reusable_ && pg_cryptohash_init(ctx_) >= 0)
+        return;
+    release();
+}
+
+void Sha256Sink::release()
+{
+    if (ctx_ != nullptr)
+        pg_cryptohash_free(ctx_);
     ctx_ = nullptr;
 }
 
@@ -134,6 +142,13 @@ void write_canonical_jsonb(const Jsonb *jb, ByteSink &out)
         }
         prev = tok;
     }
+}
+
+void canonical_jsonb_into(const Jsonb *jb, StringInfo buf)
+{
+    resetStringInfo(buf);
+    StringInfoSink sink(buf);
+    write_canonical_jsonb(jb, sink);
 }
 
 StringInfo canonical_jsonb_text(const Jsonb *jb)

@@ -18,6 +18,13 @@ public:
     explicit StringInfoSink(StringInfo buf) : buf_(buf) {}
     void put(const void *data, std::size_t len) override
     {
+        // The canonical writer puts many tiny pieces: copy in place while they fit.
+        if (static_cast<std::size_t>(buf_->len) + len < static_cast<std::size_t>(buf_->maxlen)) {
+            memcpy(buf_->data + buf_->len, data, len);
+            buf_->len += static_cast<int>(len);
+            buf_->data[buf_->len] = '\0';
+            return;
+        }
         appendBinaryStringInfo(buf_, static_cast<const char *>(data), static_cast<int>(len));
     }
 
@@ -30,12 +37,17 @@ private:
 // an error belongs to the resource owner, which frees it on abort.
 class Sha256Sink final : public forgea::core::Hasher {
 public:
+    // A reusable sink keeps its context between finish() calls (one per row of a verification,
+    // not one allocation per row); its owner calls release() when done.
+    explicit Sha256Sink(bool reusable = false) : reusable_(reusable) {}
     void put(const void *data, std::size_t len) override;
     void finish(uint8 out[forgea::core::kHashLen]) override;
+    void release();
 
 private:
     void start();
     pg_cryptohash_ctx *ctx_ = nullptr;
+    bool reusable_;
 };
 
 // Writes the canonical JSON text of a jsonb value (object, array or scalar) to out.
@@ -43,6 +55,9 @@ void write_canonical_jsonb(const Jsonb *jb, forgea::core::ByteSink &out);
 
 // The canonical JSON text of jb as a palloc'd StringInfo.
 StringInfo canonical_jsonb_text(const Jsonb *jb);
+
+// The same into buf, which is reset first (for callers that reuse one buffer per row).
+void canonical_jsonb_into(const Jsonb *jb, StringInfo buf);
 
 void sha256_bytes(const void *data, size_t len, uint8 out[forgea::core::kHashLen]);
 

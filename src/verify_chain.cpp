@@ -113,6 +113,9 @@ struct Pass {
     HeadTable heads;
     HeadTable sealed;        // from the checkpoint; count 0 without one
     StringInfoData chain_id; // the current chain's id, owned here (rows are freed per batch)
+    StringInfoData metadata; // canonical JSON buffers, reused row after row
+    StringInfoData proof;
+    Sha256Sink hasher{true};
 };
 
 void end_chain(Pass &p)
@@ -151,11 +154,11 @@ void check_row(HeapTuple t, TupleDesc desc, Pass &p)
     rec.target_id = text_value(d[11], n[11]);
     rec.outcome = text_value(d[12], n[12]);
     rec.severity = text_value(d[13], n[13]);
-    StringInfo metadata = canonical_jsonb_text(DatumGetJsonbP(d[14]));
-    rec.metadata_json = Bytes{metadata->data, static_cast<size_t>(metadata->len)};
+    canonical_jsonb_into(DatumGetJsonbP(d[14]), &p.metadata);
+    rec.metadata_json = Bytes{p.metadata.data, static_cast<size_t>(p.metadata.len)};
     if (!n[15]) {
-        StringInfo proof = canonical_jsonb_text(DatumGetJsonbP(d[15]));
-        rec.proof_json = Bytes{proof->data, static_cast<size_t>(proof->len)};
+        canonical_jsonb_into(DatumGetJsonbP(d[15]), &p.proof);
+        rec.proof_json = Bytes{p.proof.data, static_cast<size_t>(p.proof.len)};
     }
     rec.correlation_id = text_value(d[16], n[16]);
     rec.parent_seq.is_null = n[17];
@@ -172,9 +175,8 @@ void check_row(HeapTuple t, TupleDesc desc, Pass &p)
         int64 s = p.sealed.find(id);
         p.walker.start_chain(id, s >= 0 ? &p.sealed.heads[s] : nullptr);
     }
-    Sha256Sink hasher;
     p.walker.check_row(rec, reinterpret_cast<const uint8 *>(VARDATA_ANY(stored)), VARSIZE_ANY_EXHDR(stored), version,
-                       hasher, p.problems);
+                       p.hasher, p.problems);
 }
 
 void put_result(ReturnSetInfo *rsinfo, bool ok, int64 rows, bool has_bad, int64 bad_seq, const char *detail)
@@ -212,6 +214,8 @@ extern "C" Datum fa_verify_chain(PG_FUNCTION_ARGS)
         new (p) Pass();
         MemoryContextSwitchTo(keep);
         initStringInfo(&p->chain_id);
+        initStringInfo(&p->metadata);
+        initStringInfo(&p->proof);
         MemoryContextSwitchTo(caller);
 
         if (SPI_connect() != SPI_OK_CONNECT)
@@ -267,6 +271,7 @@ extern "C" Datum fa_verify_chain(PG_FUNCTION_ARGS)
         for (int64 i = 0; i < p->sealed.count; i++)
             if (!p->sealed.seen[i])
                 forgea::core::report_sealed_chain_missing(p->sealed.heads[i], p->problems);
+        p->hasher.release();
         SPI_finish();
         MemoryContextSwitchTo(caller);
 

@@ -4,6 +4,28 @@
 
 namespace forgea::core {
 
+namespace {
+
+// 0: copy as is; otherwise the character after the backslash ('u' for \u00XX).
+struct EscapeTable {
+    char esc[256];
+    constexpr EscapeTable() : esc()
+    {
+        for (int c = 0; c < 0x20; c++)
+            esc[c] = 'u';
+        esc['"'] = '"';
+        esc['\\'] = '\\';
+        esc['\b'] = 'b';
+        esc['\f'] = 'f';
+        esc['\n'] = 'n';
+        esc['\r'] = 'r';
+        esc['\t'] = 't';
+    }
+};
+constexpr EscapeTable kEscapes;
+
+}  // namespace
+
 void write_json_string(ByteSink &out, const char *s, std::size_t len)
 {
     static const char hex[] = "0123456789abcdef";
@@ -11,32 +33,19 @@ void write_json_string(ByteSink &out, const char *s, std::size_t len)
     std::size_t run_start = 0;
     for (std::size_t i = 0; i < len; i++) {
         unsigned char c = static_cast<unsigned char>(s[i]);
-        const char *esc = nullptr;
-        char ubuf[6];
-        switch (c) {
-            case '"': esc = "\\\""; break;
-            case '\\': esc = "\\\\"; break;
-            case '\b': esc = "\\b"; break;
-            case '\f': esc = "\\f"; break;
-            case '\n': esc = "\\n"; break;
-            case '\r': esc = "\\r"; break;
-            case '\t': esc = "\\t"; break;
-            default:
-                if (c < 0x20) {
-                    ubuf[0] = '\\'; ubuf[1] = 'u'; ubuf[2] = '0'; ubuf[3] = '0';
-                    ubuf[4] = hex[c >> 4]; ubuf[5] = hex[c & 0xF];
-                }
-                break;
-        }
-        if (esc == nullptr && c >= 0x20)
+        char e = kEscapes.esc[c];
+        if (e == 0)
             continue;
         // Flush the unescaped run before this byte, then the escape itself.
         if (i > run_start)
             out.put(s + run_start, i - run_start);
-        if (esc != nullptr)
-            out.put(esc, std::strlen(esc));
-        else
-            out.put(ubuf, sizeof ubuf);
+        if (e == 'u') {
+            char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xF]};
+            out.put(u, sizeof u);
+        } else {
+            char pair[2] = {'\\', e};
+            out.put(pair, sizeof pair);
+        }
         run_start = i + 1;
     }
     if (len > run_start)
