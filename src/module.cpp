@@ -24,6 +24,7 @@ char *fa_signing_key_file = nullptr;
 char *fa_reader_tenant = nullptr;
 char *fa_signing_key_name = nullptr;
 int fa_checkpoint_interval_s = 0;
+int fa_verify_interval_s = 0;
 int fa_max_metadata_bytes = 65536;
 
 extern "C" void _PG_init(void)
@@ -78,6 +79,12 @@ extern "C" void _PG_init(void)
         "forgea_audit.checkpoint_interval",
         "How often the background worker makes a checkpoint; 0 disables it.",
         nullptr, &fa_checkpoint_interval_s, 0, 0, INT_MAX, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
+
+    DefineCustomIntVariable(
+        "forgea_audit.verify_interval",
+        "How often the background worker runs verify_chain(); a failure becomes a HIGH CHAIN_VERIFY_FAILED event "
+        "(and an alert). 0 disables it.",
+        nullptr, &fa_verify_interval_s, 0, 0, INT_MAX, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
 
     DefineCustomIntVariable(
         "forgea_audit.max_metadata_bytes",

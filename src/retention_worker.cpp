@@ -1,4 +1,4 @@
-// The background worker (retention, and checkpoints when forgea_audit.checkpoint_interval is set),
+// The background worker (retention; checkpoints and verification when their intervals are set),
 // and forgea_audit.retention_settings().
 //
 // Shaped like PostgreSQL's worker_spi and pg_cron's launcher: one loop of WaitLatch (exiting if
@@ -189,6 +189,40 @@ void make_checkpoint()
     end_tx();
 }
 
+// The last failing verdict the worker recorded, so that a log that stays broken is reported once
+// per new first bad row, not once per interval.
+int64 last_reported_bad_seq = -1;
+
+// verify_chain() in a transaction of its own; a failure becomes a HIGH event, so it is chained
+// and published on the alert channel like any other.
+void run_verification()
+{
+    begin_tx("forgea_audit: verifying the audit chain");
+    int rc = SPI_execute("SELECT ok, coalesce(first_bad_seq, 0), detail FROM forgea_audit.verify_chain()", false, 1);
+    if (rc != SPI_OK_SELECT || SPI_processed != 1)
+        elog(ERROR, "verify_chain failed: %s", SPI_result_code_string(rc));
+    bool isnull;
+    bool ok = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+    int64 bad = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+    char *detail = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+    if (ok) {
+        last_reported_bad_seq = -1;
+    } else if (bad != last_reported_bad_seq) {
+        elog(WARNING, "forgea_audit: the audit chain does not verify: %s", detail);
+        Oid types[2] = {INT8OID, TEXTOID};
+        Datum args[2] = {Int64GetDatum(bad), CStringGetTextDatum(detail)};
+        rc = SPI_execute_with_args(
+            "SELECT forgea_audit.append_system('CHAIN_VERIFY_FAILED', actor_id => 'forgea_audit.worker', "
+            "  target_type => 'audit_log', target_id => $1::text, chain => 'verification', outcome => 'failure', "
+            "  severity => 'HIGH', metadata => jsonb_build_object('first_bad_seq', $1, 'detail', $2))",
+            2, types, args, nullptr, false, 1);
+        if (rc != SPI_OK_SELECT)
+            elog(ERROR, "recording the failed verification failed: %s", SPI_result_code_string(rc));
+        last_reported_bad_seq = bad;
+    }
+    end_tx();
+}
+
 // Runs f; on an ERROR, reports it, rolls back and returns the message instead of exiting.
 // (Without this an ERROR in a worker becomes FATAL and the worker restarts.)
 template <typename F>
@@ -248,6 +282,7 @@ extern "C" void fa_retention_worker_main(Datum arg)
         AllocSetContextCreate(TopMemoryContext, "forgea_audit worker loop", ALLOCSET_DEFAULT_SIZES);
     TimestampTz next_retention = GetCurrentTimestamp();
     TimestampTz next_checkpoint = after_seconds(fa_checkpoint_interval_s);
+    TimestampTz next_verify = after_seconds(fa_verify_interval_s);
     bool warned_missing = false;
 
     for (;;) {
@@ -256,6 +291,8 @@ extern "C" void fa_retention_worker_main(Datum arg)
             wait_ms = Min(wait_ms, ms_until(next_retention));
         if (fa_checkpoint_interval_s > 0)
             wait_ms = Min(wait_ms, ms_until(next_checkpoint));
+        if (fa_verify_interval_s > 0)
+            wait_ms = Min(wait_ms, ms_until(next_verify));
         if (wait_ms > 0) {
             (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, wait_ms, PG_WAIT_EXTENSION);
             ResetLatch(MyLatch);
@@ -266,6 +303,7 @@ extern "C" void fa_retention_worker_main(Datum arg)
             ConfigReloadPending = false;
             int old_retention = fa_retention_interval_s;
             int old_checkpoint = fa_checkpoint_interval_s;
+            int old_verify = fa_verify_interval_s;
             char *old_database = pstrdup(fa_worker_database);
             ProcessConfigFile(PGC_SIGHUP);
             if (strcmp(old_database, fa_worker_database) != 0) {
@@ -284,13 +322,20 @@ extern "C" void fa_retention_worker_main(Datum arg)
                 elog(LOG, "forgea_audit worker: checkpoint_interval is now %d s", fa_checkpoint_interval_s);
                 next_checkpoint = after_seconds(fa_checkpoint_interval_s);
             }
+            if (fa_verify_interval_s != old_verify) {
+                elog(LOG, "forgea_audit worker: verify_interval is now %d s", fa_verify_interval_s);
+                next_verify = after_seconds(fa_verify_interval_s);
+            }
             continue;
         }
 
         bool retention_due = fa_retention_interval_s > 0 && GetCurrentTimestamp() >= next_retention;
         bool checkpoint_due = fa_checkpoint_interval_s > 0 && GetCurrentTimestamp() >= next_checkpoint;
-        if (!retention_due && !checkpoint_due)
+        bool verify_due = fa_verify_interval_s > 0 && GetCurrentTimestamp() >= next_verify;
+        if (!retention_due && !checkpoint_due && !verify_due)
             continue;
+        if (verify_due)
+            next_verify = after_seconds(fa_verify_interval_s);
         if (retention_due)
             next_retention = after_seconds(fa_retention_interval_s);
         if (checkpoint_due)
@@ -318,6 +363,8 @@ extern "C" void fa_retention_worker_main(Datum arg)
         }
         if (installed && checkpoint_due)
             (void) run_catching([] { make_checkpoint(); }, loop_context);
+        if (installed && verify_due)
+            (void) run_catching([] { run_verification(); }, loop_context);
     }
 }
 

@@ -19,6 +19,7 @@ extern char *fa_worker_database;     // the database the worker serves
 extern char *fa_signing_key_file;    // PEM Ed25519 private key; empty: checkpoints are unsigned
 extern char *fa_signing_key_name;    // the key's name in signature lines
 extern int fa_checkpoint_interval_s; // worker period for checkpoint(); 0 = never
+extern int fa_verify_interval_s;     // worker period for verify_chain(); 0 = never
 
 // Audit metadata (audit_chain.cpp).
 extern int fa_max_metadata_bytes;    // larger metadata is replaced by a marker with its size and digest

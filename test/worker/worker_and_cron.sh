@@ -167,9 +167,30 @@ check "the worker's checkpoint verifies against the log" \
                                                              WHERE action = 'CHECKPOINT' ORDER BY seq DESC LIMIT 1))"
 set_conf forgea_audit.checkpoint_interval 0
 
+echo "# the worker verifies the chain when verify_interval is set, and a failure becomes a HIGH event"
+set_conf forgea_audit.verify_interval 1s
+sleep 3
+check "an intact chain gives no CHAIN_VERIFY_FAILED event" \
+    "SELECT count(*) = 0 FROM forgea_audit.audit_log WHERE action = 'CHAIN_VERIFY_FAILED'"
+q "BEGIN; ALTER TABLE forgea_audit.audit_log DISABLE TRIGGER USER;
+   UPDATE forgea_audit.audit_log SET metadata = metadata || '{\"tampered\": true}'
+   WHERE seq = (SELECT min(seq) FROM forgea_audit.audit_log WHERE action = 'RETENTION_ARCHIVE');
+   ALTER TABLE forgea_audit.audit_log ENABLE ALWAYS TRIGGER audit_log_guard_rows;
+   ALTER TABLE forgea_audit.audit_log ENABLE ALWAYS TRIGGER audit_log_guard_statements;
+   ALTER TABLE forgea_audit.audit_log ENABLE ALWAYS TRIGGER audit_log_guard_truncate; COMMIT;" || not_ok "the tampering itself failed"
+tampered_seq=$(q "SELECT min(seq) FROM forgea_audit.audit_log WHERE action = 'RETENTION_ARCHIVE'")
+eventually "the worker's verification records a HIGH CHAIN_VERIFY_FAILED event naming the tampered row" \
+    "SELECT count(*) = 1 FROM forgea_audit.audit_log WHERE action = 'CHAIN_VERIFY_FAILED' AND severity = 'HIGH'
+       AND (metadata->>'first_bad_seq')::bigint = $tampered_seq" 20
+sleep 3
+check "a chain that stays broken is reported once, not every interval" \
+    "SELECT count(*) = 1 FROM forgea_audit.audit_log WHERE action = 'CHAIN_VERIFY_FAILED'"
+set_conf forgea_audit.verify_interval 0
+
 echo "# after all of it"
 check "verify_archive: every batch matches its audit event" "SELECT ok FROM forgea_audit.verify_archive()"
-check "verify_chain: the audit chain verifies" "SELECT ok FROM forgea_audit.verify_chain()"
+check "verify_chain: the chain verifies but for the row this test tampered with" \
+    "SELECT NOT ok AND first_bad_seq = $tampered_seq FROM forgea_audit.verify_chain()"
 
 echo "1..$n"
 [ "$failed" -eq 0 ]
