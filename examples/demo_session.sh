@@ -33,4 +33,9 @@ SELECT seq, chain_id, chain_pos, action, outcome, severity, correlation_id,
 FROM forgea_audit.audit_log ORDER BY seq;
 \echo '-- And the chain verifies:'
 SELECT * FROM forgea_audit.verify_chain();
+\echo '-- A checkpoint to keep outside the database (unsigned here: no forgea_audit.signing_key_file),'
+\echo '-- and the log checked against it:'
+SELECT forgea_audit.checkpoint() AS checkpoint \gset
+\echo :checkpoint
+SELECT * FROM forgea_audit.verify_chain(checkpoint => :'checkpoint');
 SQL
