@@ -9,6 +9,7 @@
 extern "C" {
 #include "postgres.h"
 #include "access/htup_details.h"
+#include "catalog/pg_type_d.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -34,6 +35,20 @@ using forgea::core::kHashLen;
 namespace {
 
 constexpr long kFetchRows = 10000;
+
+// The library reads result columns by position and type; a database whose forgea_audit objects
+// come from another build of the install script must get an error here, not a crashed backend.
+void require_columns(TupleDesc desc, const Oid *types, int n, const char *what)
+{
+    bool ok = desc->natts == n;
+    for (int i = 0; ok && i < n; i++)
+        ok = TupleDescAttr(desc, i)->atttypid == types[i];
+    if (!ok)
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("forgea_audit's %s does not have the columns this library expects", what),
+                        errhint("The installed library and the extension's SQL objects differ: run ALTER EXTENSION "
+                                "forgea_audit UPDATE, or reinstall the matching version.")));
+}
 
 Bytes text_value(Datum d, bool isnull)
 {
@@ -81,6 +96,8 @@ HeadTable load_heads(MemoryContext keep)
                          true, 0);
     if (rc != SPI_OK_SELECT)
         elog(ERROR, "reading chain heads failed: %s", SPI_result_code_string(rc));
+    static const Oid head_types[4] = {TEXTOID, INT8OID, INT8OID, BYTEAOID};
+    require_columns(SPI_tuptable->tupdesc, head_types, 4, "chain_head");
     MemoryContext old = MemoryContextSwitchTo(keep);
     int64 n = static_cast<int64>(SPI_processed);
     HeadRecord *heads = static_cast<HeadRecord *>(MemoryContextAllocHuge(keep, Max(n, 1) * sizeof(HeadRecord)));
@@ -256,6 +273,10 @@ extern "C" Datum fa_verify_chain(PG_FUNCTION_ARGS)
             SPI_cursor_fetch(portal, true, kFetchRows);
             if (SPI_processed == 0)
                 break;
+            static const Oid row_types[20] = {INT8OID, TEXTOID, INT8OID, BYTEAOID, TIMESTAMPTZOID, TEXTOID, TEXTOID,
+                                              TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+                                              JSONBOID, JSONBOID, TEXTOID, INT8OID, BYTEAOID, INT2OID};
+            require_columns(SPI_tuptable->tupdesc, row_types, 20, "audit_log");
             MemoryContext old = MemoryContextSwitchTo(batch);
             for (uint64 i = 0; i < SPI_processed; i++)
                 check_row(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, *p);
