@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark, with one command on a fresh Debian 12 machine, as root:
 #
-#   bash bench/run.sh                 # full run, ~20 minutes on 2 cores
+#   bash bench/run.sh                 # full run, ~30 minutes on 2 cores (retention: ~10 of them)
 #   BENCH_QUICK=1 bash bench/run.sh   # smoke run, ~3 minutes
 #
 # 1. installs what it needs if missing (postgresql-15, postgresql-server-dev-15, postgresql-contrib
@@ -21,6 +21,7 @@
 #   BENCH_FORKS=200  BENCH_PAYLOADS=5000  BENCH_RETRY_PCT=10
 #   BENCH_VERIFY_ROWS=1000000  BENCH_VERIFY_CHAINS=10000  BENCH_BIG_COMMITS=2048
 #   BENCH_SKIP_BUILD=1  BENCH_SKIP_MAIN=1  BENCH_SKIP_VERIFY=1  BENCH_SKIP_BIG=1  BENCH_SKIP_RETENTION=1
+#   BENCH_RETENTION_ROWS (1000000), BENCH_RETENTION_IDLE_SECS (15), BENCH_RETENTION_PGBENCH_SECS (360)
 #   BENCH_PG_OPTS="-o shared_buffers=512MB ..."   settings of the throwaway cluster (replaces the defaults)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -4,7 +4,8 @@
 #   main      record_push vs reference (PL/pgSQL + pgcrypto) vs ceiling (one statement) under pgbench
 #   verify    verify_chain() over BENCH_VERIFY_ROWS rows vs ref.verify_chain() (PL/pgSQL)
 #   big       one ~20 MB payload (2048 commits): time and the backend's peak memory (VmHWM)
-#   retention placeholder: run_retention is not benchmarked yet
+#   retention run_retention() and the worker's per-batch path archiving BENCH_RETENTION_ROWS expired
+#             attempts while record_push runs under pgbench
 set -euo pipefail
 cd "$BENCH_ROOT"
 OUT=$BENCH_OUT
@@ -17,12 +18,18 @@ if [ "$QUICK" = 1 ]; then
     PAYLOADS=${BENCH_PAYLOADS:-1000}
     VERIFY_ROWS=${BENCH_VERIFY_ROWS:-100000}
     BIG_COMMITS=${BENCH_BIG_COMMITS:-512}
+    RETENTION_ROWS=${BENCH_RETENTION_ROWS:-100000}
+    RETENTION_IDLE_SECS=${BENCH_RETENTION_IDLE_SECS:-5}
+    RETENTION_PGBENCH_SECS=${BENCH_RETENTION_PGBENCH_SECS:-30}
 else
     CLIENTS=${BENCH_CLIENTS:-"1 2 4 8 16"}
     DURATION=${BENCH_DURATION:-20}
     PAYLOADS=${BENCH_PAYLOADS:-5000}
     VERIFY_ROWS=${BENCH_VERIFY_ROWS:-1000000}
     BIG_COMMITS=${BENCH_BIG_COMMITS:-2048}
+    RETENTION_ROWS=${BENCH_RETENTION_ROWS:-1000000}
+    RETENTION_IDLE_SECS=${BENCH_RETENTION_IDLE_SECS:-15}
+    RETENTION_PGBENCH_SECS=${BENCH_RETENTION_PGBENCH_SECS:-360}
 fi
 IMPLS=${BENCH_IMPLS:-"record_push reference ceiling"}
 WARMUP=${BENCH_WARMUP:-1000}
@@ -252,8 +259,10 @@ results_table() {
         }' "$RESULTS"
 }
 
-main_step() {
-    log "== main: setting up database bench ($FORKS forks, $PAYLOADS payloads)"
+# The database bench (sessions, payloads, the reference and the ceiling) and the pgbench scripts;
+# used by main_step, and by retention_step when the main step was skipped.
+setup_bench() {
+    log "== setting up database bench ($FORKS forks, $PAYLOADS payloads)"
     createdb -E UTF8 -T template0 bench
     psqlq -d bench -v nforks="$FORKS" -v npayloads="$PAYLOADS" -v fixture="$(cat "$FIXTURE")" \
         -f bench/setup.sql | tee "$OUT/payloads.txt"
@@ -266,6 +275,11 @@ main_step() {
                || max(jsonb_array_length(payload -> 'commits')) || ' commits'
         FROM bench.payload")
     write_scripts
+}
+
+main_step() {
+    log "== main"
+    setup_bench
     : > "$RESULTS"
     : > "$SANITY"
     : > "$ROUNDS_TSV"
@@ -471,22 +485,197 @@ EOF
     dropdb big
 }
 
-# ---- retention: placeholder ----------------------------------------------------------------------
-retention_step() {
-    # PLACEHOLDER (issue 5, a later part): benchmark forgea_audit.run_retention() here, e.g. archive a
-    # few million expired lab_attempt rows in batches: time, rows/s, lock waits seen by a concurrent
-    # record_push workload, and verify_archive()/verify_chain() afterwards.  Not written yet.
-    local note="forgea_audit.run_retention() is not benchmarked yet"
-    if grep -qs 'FUNCTION forgea_audit.run_retention' "$(pg_config --sharedir)"/extension/forgea_audit--*.sql; then
-        note="$note (the installed extension has it; this step is still a placeholder)"
-    else
-        note="$note (the installed extension does not have it)"
+# ---- retention: archiving expired attempts while record_push runs ----------------------------------
+# For each path (run_retention(): one transaction for the whole run, as pg_cron or a DBA would call
+# it; batches: archive_batch(now() - 90 days, 1000) in its own transaction each, as the background
+# worker does): a fresh state (reset_state record_push, warm-up included), RETENTION_ROWS expired
+# attempts inserted straight into lab_attempt (recorded_at 100 days ago), VACUUM ANALYZE, CHECKPOINT;
+# then an idle record_push baseline (4 clients, -j 2, RETENTION_IDLE_SECS), then the same pgbench run
+# with -T RETENTION_PGBENCH_SECS in the background and, 2 s into it, the archiving.  The "during"
+# numbers are over the overlap window only: transactions that started after the archiving started
+# and finished before it finished (pgbench's per-transaction log has each one's end time and
+# latency).  RETENTION_PGBENCH_SECS is chosen to outlast the archiving; the report says if it did not.
+retention_rows() { echo "$OUT/retention.tsv"; }
+
+# TPS, p50, p99 (ms) and count of the transactions in pgbench logs $3.. that started at or after
+# epoch $1 and ended at or before epoch $2 (log columns: client, n, latency us, script, end s, end us).
+# TPS is over the part of the window pgbench covered: from $1 to min($2, pgbench's last end time).
+window_stats() {
+    local t0=$1 t1=$2 last
+    shift 2
+    last=$(cat "$@" | awk -v b="$t1" '{ e = $5 + $6 / 1e6; if (e > m) m = e } END { printf "%.6f", (m < b ? m : b) }')
+    cat "$@" | awk -v a="$t0" -v b="$t1" '{ e = $5 + $6 / 1e6; s = e - $3 / 1e6; if (s >= a && e <= b) print $3 }' \
+        | sort -n | awk -v w="$(awk -v a="$t0" -v b="$last" 'BEGIN { print b - a }')" '
+        { v[NR] = $1 }
+        END {
+            if (NR == 0) { print "NA NA NA 0"; exit }
+            i = int(0.50 * NR); if (i < 0.50 * NR) i++; p50 = v[i]
+            i = int(0.99 * NR); if (i < 0.99 * NR) i++; p99 = v[i]
+            printf "%.1f %.2f %.2f %d\n", NR / w, p50 / 1000, p99 / 1000, NR
+        }'
+}
+
+# Samples pg_stat_activity every ~0.5 s until $1.stop exists: per sample, how many pgbench backends
+# wait on a heavyweight lock (wait_event_type = Lock) and on what; one line per sample in $1.locks.
+lock_sampler() {
+    local prefix=$1
+    while [ ! -e "$prefix.stop" ]; do
+        psql -X -At -d bench -c "SELECT count(*) FILTER (WHERE wait_event_type = 'Lock') || ' ' ||
+                coalesce(string_agg(DISTINCT wait_event, ',') FILTER (WHERE wait_event_type = 'Lock'), '-')
+            FROM pg_stat_activity WHERE application_name = 'pgbench'" >> "$prefix.locks" 2>/dev/null || true
+        sleep 0.5
+    done
+}
+
+retention_pgbench() {
+    # $1 log prefix, $2 seconds, $3 cbase (GUIDs of their own per run)
+    pgbench -n -M prepared -c 4 -j 2 -T "$2" -D n=0 -D cbase="$3" -D npayloads="$PAYLOADS" \
+        -D retry_pct="$RETRY_PCT" --log --log-prefix="$1" -f "$OUT/scripts/record_push.pgbench" bench > "$1.out" 2>&1
+}
+
+retention_path() {
+    local path=$1 cbase=$2
+    local prefix="$OUT/logs/retention_$path"
+    log "-- retention $path: fresh state, $RETENTION_ROWS expired attempts"
+    reset_state record_push
+    local t0 t1
+    t0=$(now)
+    psqlq -d bench -c "INSERT INTO forgea_audit.lab_attempt (session_id, delivery_id, commit_sha, ref, changed_paths,
+            changed_files, commit_count, commits_truncated, files_truncated, created, deleted, forced, repository_url,
+            repository_key, payload_sha256, recorded_at)
+        SELECT 'sess-expired-' || (g % 1000), gen_random_uuid(), substr(md5(g::text) || md5(g::text || 'x'), 1, 40),
+               'refs/heads/main', ARRAY['README.md', 'src/main.c'], '{\"added\": [], \"modified\": [\"README.md\", \"src/main.c\"], \"removed\": []}',
+               1, false, false, false, false, false, 'https://github.com/expired/fork-' || (g % 1000),
+               'github.com/expired/fork-' || (g % 1000), sha256(g::text::bytea), now() - interval '100 days'
+        FROM generate_series(1, $RETENTION_ROWS) g"
+    psqlq -d bench -c 'VACUUM ANALYZE' -c 'CHECKPOINT'
+    t1=$(now)
+    log "   inserted, vacuumed, checkpointed in $(elapsed "$t0" "$t1")s; lab_attempt $(psql -X -At -d bench -c "SELECT pg_size_pretty(pg_total_relation_size('forgea_audit.lab_attempt'))") with indexes"
+
+    # idle baseline
+    local load_idle
+    load_idle=$(load)
+    log "   idle baseline: record_push, 4 clients, ${RETENTION_IDLE_SECS}s (load $load_idle)"
+    if ! retention_pgbench "${prefix}_idle" "$RETENTION_IDLE_SECS" "$cbase" || grep -q aborted "${prefix}_idle.out"; then
+        cat "${prefix}_idle.out"; log "pgbench failed (retention $path, idle)"; exit 1
     fi
-    log "== retention: SKIPPED, placeholder step: $note"
+    local idle_tps idle_p50 idle_p99 idle_n
+    idle_tps=$(awk '/^tps = / { printf "%.1f", $3; exit }' "${prefix}_idle.out")
+    read -r idle_p50 idle_p99 idle_n < <(percentiles "${prefix}_idle".[0-9]*)
+    log "   idle: tps $idle_tps, p50 $idle_p50 ms, p99 $idle_p99 ms ($idle_n transactions)"
+
+    # under archiving
+    local load_during
+    load_during=$(load)
+    log "   archiving ($path) under record_push, pgbench -T $RETENTION_PGBENCH_SECS (load $load_during)"
+    retention_pgbench "${prefix}_during" "$RETENTION_PGBENCH_SECS" $((cbase + 1000)) &
+    local pgb=$!
+    sleep 2
+    rm -f "$prefix.stop" "$prefix.locks"
+    lock_sampler "$prefix" &
+    local sampler=$!
+    local a0 a1 archived batches extra=""
+    a0=$(now)
+    if [ "$path" = run_retention ]; then
+        psql -X -At -F ' ' -v ON_ERROR_STOP=1 -d bench -c "SELECT archived, batches, skipped FROM forgea_audit.run_retention()" \
+            > "$prefix.result" 2>&1 || { cat "$prefix.result"; log "run_retention failed"; }
+        a1=$(now)
+        read -r archived batches extra < "$prefix.result" || true
+        extra="skipped=$extra"
+    else
+        local nb=$(( (RETENTION_ROWS + 999) / 1000 + 2 )) i
+        for i in $(seq 1 "$nb"); do
+            echo "SELECT archived, skipped FROM forgea_audit.archive_batch(now() - interval '90 days', 1000);"
+        done > "$OUT/scripts/retention_batches.sql"
+        psql -X -At -F ' ' -v ON_ERROR_STOP=1 -d bench -f "$OUT/scripts/retention_batches.sql" \
+            > "$prefix.result" 2>&1 || { tail -5 "$prefix.result"; log "archive_batch loop failed"; }
+        a1=$(now)
+        archived=$(awk '{ s += $1 } END { print s + 0 }' "$prefix.result")
+        batches=$(awk '$1 > 0' "$prefix.result" | wc -l)
+        extra="skipped batches=$(awk '$2 == "t"' "$prefix.result" | wc -l)"
+    fi
+    touch "$prefix.stop"
+    wait "$sampler" || true
+    local secs
+    secs=$(elapsed "$a0" "$a1")
+    if ! wait "$pgb" || grep -q aborted "${prefix}_during.out"; then
+        grep -m5 -e aborted -e ERROR "${prefix}_during.out" || true; log "pgbench failed (retention $path, during)"; exit 1
+    fi
+    local pg_end covered=yes
+    pg_end=$(cat "${prefix}_during".[0-9]* | awk '{ e = $5 + $6 / 1e6; if (e > m) m = e } END { printf "%.3f", m }')
+    awk -v e="$pg_end" -v b="$a1" 'BEGIN { exit !(e < b) }' && covered="NO (pgbench ended $(elapsed "$pg_end" "$a1")s before the archiving)"
+    local d_tps d_p50 d_p99 d_n
+    read -r d_tps d_p50 d_p99 d_n < <(window_stats "$a0" "$a1" "${prefix}_during".[0-9]*)
+    local all_tps
+    all_tps=$(awk '/^tps = / { printf "%.1f", $3; exit }' "${prefix}_during.out")
+    local lock_samples lock_hits lock_events
+    lock_samples=$(wc -l < "$prefix.locks" 2>/dev/null || echo 0)
+    lock_hits=$(awk '$1 > 0' "$prefix.locks" 2>/dev/null | wc -l)
+    lock_events=$(awk '$1 > 0 { print $2 }' "$prefix.locks" 2>/dev/null | tr ',' '\n' | sort -u | paste -sd, -)
+    local rate ratio
+    rate=$(awk -v n="$archived" -v s="$secs" 'BEGIN { printf "%.0f", n / s }')
+    ratio=$(awk -v a="$d_p99" -v b="$idle_p99" 'BEGIN { if (b > 0 && a != "NA") printf "%.2f", a / b; else print "NA" }')
+    log "   $path: archived $archived in $batches batches, ${secs}s ($rate rows/s, $extra); record_push during it: tps $d_tps, p50 $d_p50 ms, p99 $d_p99 ms ($d_n transactions), p99 ratio $ratio; pgbench covered it: $covered; lock-wait samples $lock_hits/$lock_samples ${lock_events:-}"
+
+    # checks
+    local checks
+    checks=$(psql -X -At -F $'\t' -d bench -c "
+        SELECT (SELECT count(*) FROM forgea_audit.lab_attempt),
+               (SELECT count(*) FROM forgea_audit.lab_attempt_archive),
+               $RETENTION_ROWS + (SELECT count(*) FROM forgea_audit.audit_log WHERE action = 'LAB_VERIFY_ATTEMPT'),
+               (SELECT count(*) FROM forgea_audit.lab_attempt l JOIN forgea_audit.lab_attempt_archive a USING (id)),
+               (SELECT count(*) FROM forgea_audit.lab_attempt WHERE recorded_at < now() - interval '90 days'),
+               (SELECT ok::text || ' (' || batches_checked || ' batches)' FROM forgea_audit.verify_archive()),
+               (SELECT ok::text || ' (' || rows_checked || ' rows)' FROM forgea_audit.verify_chain()),
+               (SELECT count(*) FROM forgea_audit.audit_log WHERE action = 'RETENTION_ARCHIVE')")
+    local live arch expected both due va vc nevents
+    IFS=$'\t' read -r live arch expected both due va vc nevents <<< "$checks"
+    local sum=$((live + arch)) total_ok=no
+    [ "$sum" -eq "$expected" ] && total_ok=yes
+    log "   checks: live $live + archived $arch = $sum, expected $expected ($total_ok); in both: $both; due left live: $due; verify_archive $va; verify_chain $vc; RETENTION_ARCHIVE events $nevents"
+    printf '%s\n' "$path|$RETENTION_ROWS|$archived|$batches|$secs|$rate|$extra|$idle_tps|$idle_p50|$idle_p99|$idle_n|$d_tps|$d_p50|$d_p99|$d_n|$ratio|$all_tps|$covered|$lock_hits/$lock_samples ${lock_events:-}|$load_idle|$load_during|$live|$arch|$expected|$total_ok|$both|$due|$va|$vc|$nevents" \
+        >> "$(retention_rows)"
+}
+
+retention_step() {
+    log "== retention: $RETENTION_ROWS expired attempts, run_retention() and the worker's per-batch path, under record_push"
+    if ! psql -X -At -d bench -c 'SELECT 1' >/dev/null 2>&1; then
+        setup_bench
+    fi
+    [ -s "$OUT/scripts/record_push.pgbench" ] || write_scripts
+    : > "$(retention_rows)"
+    retention_path run_retention 20000
+    retention_path batches 30000
     {
         echo "## Retention"
         echo
-        echo "Skipped: placeholder step in bench/lib/in_cluster.sh; $note."
+        echo "Each path from a fresh state (extension dropped and created, $WARMUP warm-up deliveries), then"
+        echo "$RETENTION_ROWS expired attempts inserted straight into \`lab_attempt\` (recorded_at = now() - 100 days),"
+        echo "VACUUM ANALYZE, CHECKPOINT. Idle: record_push under pgbench (4 clients, -j 2, ${RETENTION_IDLE_SECS}s, the main"
+        echo "step's script, GUIDs of its own). During: the same pgbench run with -T $RETENTION_PGBENCH_SECS started 2 s before the archiving;"
+        echo "its TPS/p50/p99 count only the transactions that started after the archiving started and ended before"
+        echo "it ended (the overlap window). \`run_retention\` = \`SELECT * FROM forgea_audit.run_retention()\`, one"
+        echo "transaction, archive_batch_size $(psql -X -At -d bench -c 'SELECT archive_batch_size FROM forgea_audit.retention_settings()');"
+        echo "\`batches\` = one psql session running \`SELECT ... FROM forgea_audit.archive_batch(now() - interval '90 days', 1000);\`"
+        echo "lines with autocommit, one transaction per batch, as the background worker does."
+        echo "Lock waits: pgbench backends with wait_event_type = Lock in pg_stat_activity, sampled every ~0.5 s."
+        echo
+        echo "| path | archived | batches | seconds | rows/s | idle TPS | idle p50 | idle p99 | during TPS | during p50 | during p99 | p99 during / idle | pgbench covered the archiving | lock-wait samples | load idle / during |"
+        echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|"
+        awk -F'|' '{ printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s |\n",
+                     $1, $3, $4, $5, $6, $8, $9, $10, $12, $13, $14, $16, $18, $19, $20, $21 }' "$(retention_rows)"
+        echo
+        echo "Targets (issue 5, reported, not asserted): archiving $RETENTION_ROWS in <= 60 s; record_push p99 during <= 2x idle p99."
+        echo
+        echo "| path | within 60 s | p99 <= 2x idle | live + archived = expected | in both | due left live | verify_archive | verify_chain | RETENTION_ARCHIVE events |"
+        echo "|---|---|---|---|---:|---:|---|---|---:|"
+        awk -F'|' '{ printf "| %s | %s | %s | %s + %s = %s (expected %s: %s) | %s | %s | %s | %s | %s |\n",
+                     $1, ($5 <= 60 ? "yes" : "no"), ($16 != "NA" && $16 <= 2 ? "yes" : "no"), $22, $23, $22 + $23, $24, $25,
+                     $26, $27, $28, $29, $30 }' "$(retention_rows)"
+        echo
+        echo "Expected = the $RETENTION_ROWS inserted + one per LAB_VERIFY_ATTEMPT audit row (every attempt record_push wrote,"
+        echo "warm-up included). Skipped (another run held the retention lock): $(awk -F'|' '{ printf "%s: %s; ", $1, $7 }' "$(retention_rows)")"
+        echo "record_push TPS over the whole during-run (-T $RETENTION_PGBENCH_SECS, mostly after the archiving): $(awk -F'|' '{ printf "%s: %s; ", $1, $17 }' "$(retention_rows)")"
         echo
     } >> "$REPORT"
 }
