@@ -8,9 +8,11 @@
 extern "C" {
 #include "postgres.h"
 #include "utils/jsonb.h"
+#include "access/tupdesc.h"
 }
 
 #include "core/chain_record.hpp"
+#include "core/chain_verifier.hpp"
 
 struct AuditEvent {
     forgea::core::Bytes chain_id;
@@ -39,6 +41,14 @@ inline forgea::core::Bytes cstr_bytes(const char *s)
 // CRITICAL events are published on FA_ALERT_CHANNEL.  The caller has connected to SPI and has
 // validated outcome and severity (fa_check_outcome / fa_check_severity).
 int64 fa_audit_append(const AuditEvent &ev);
+
+// Every chain head with length > 0, ordered by chain id bytewise, allocated in keep (after an SPI
+// call the current context is SPI's own).  Read with SPI in the caller's snapshot.
+forgea::core::HeadRecord *fa_load_chain_heads(MemoryContext keep, int64 *count);
+
+// Raises (not crashes) when a result's columns are not the types this library reads them as: a
+// database whose forgea_audit objects come from another build of the install script.
+void fa_require_columns(TupleDesc desc, const Oid *types, int n, const char *what);
 
 void fa_check_outcome(forgea::core::Bytes outcome);
 void fa_check_severity(forgea::core::Bytes severity);

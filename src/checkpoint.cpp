@@ -58,29 +58,6 @@ char *hex(const uint8 *data, size_t len)
     return out;
 }
 
-HeadRecord *read_heads(int64 *count)
-{
-    int rc = SPI_execute("SELECT chain_id, length, last_seq, last_hash FROM forgea_audit.chain_head "
-                         "WHERE length > 0 ORDER BY chain_id COLLATE \"C\"",
-                         true, 0);
-    if (rc != SPI_OK_SELECT)
-        elog(ERROR, "reading chain heads failed: %s", SPI_result_code_string(rc));
-    *count = static_cast<int64>(SPI_processed);
-    HeadRecord *heads = static_cast<HeadRecord *>(palloc0(Max(SPI_processed, 1) * sizeof(HeadRecord)));
-    for (uint64 i = 0; i < SPI_processed; i++) {
-        HeapTuple t = SPI_tuptable->vals[i];
-        TupleDesc d = SPI_tuptable->tupdesc;
-        bool isnull;
-        text *id = DatumGetTextPP(SPI_getbinval(t, d, 1, &isnull));
-        heads[i].chain_id = Bytes{pnstrdup(VARDATA_ANY(id), VARSIZE_ANY_EXHDR(id)), VARSIZE_ANY_EXHDR(id)};
-        heads[i].length = DatumGetInt64(SPI_getbinval(t, d, 2, &isnull));
-        Datum seq = SPI_getbinval(t, d, 3, &isnull);
-        heads[i].last_seq = isnull ? 0 : DatumGetInt64(seq);
-        bytea *h = DatumGetByteaPP(SPI_getbinval(t, d, 4, &isnull));
-        memcpy(heads[i].last_hash, VARDATA_ANY(h), Min(VARSIZE_ANY_EXHDR(h), kHashLen));
-    }
-    return heads;
-}
 
 Jsonb *heads_json(const HeadRecord *heads, int64 n, StringInfo note)
 {
@@ -139,7 +116,7 @@ extern "C" Datum fa_checkpoint(PG_FUNCTION_ARGS)
         if (SPI_connect() != SPI_OK_CONNECT)
             elog(ERROR, "SPI_connect failed");
         int64 n;
-        HeadRecord *heads = read_heads(&n);
+        HeadRecord *heads = fa_load_chain_heads(CurrentMemoryContext, &n);
 
         forgea::core::CheckpointBody body;
         char *origin = psprintf("forgea_audit/" UINT64_FORMAT "/%s", GetSystemIdentifier(),

@@ -36,20 +36,6 @@ namespace {
 
 constexpr long kFetchRows = 10000;
 
-// The library reads result columns by position and type; a database whose forgea_audit objects
-// come from another build of the install script must get an error here, not a crashed backend.
-void require_columns(TupleDesc desc, const Oid *types, int n, const char *what)
-{
-    bool ok = desc->natts == n;
-    for (int i = 0; ok && i < n; i++)
-        ok = TupleDescAttr(desc, i)->atttypid == types[i];
-    if (!ok)
-        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                        errmsg("forgea_audit's %s does not have the columns this library expects", what),
-                        errhint("The installed library and the extension's SQL objects differ: run ALTER EXTENSION "
-                                "forgea_audit UPDATE, or reinstall the matching version.")));
-}
-
 Bytes text_value(Datum d, bool isnull)
 {
     if (isnull)
@@ -88,35 +74,11 @@ struct HeadTable {
     }
 };
 
-// Allocates in keep: after an SPI call the current context is SPI's, freed by SPI_finish().
 HeadTable load_heads(MemoryContext keep)
 {
-    int rc = SPI_execute("SELECT chain_id, length, last_seq, last_hash FROM forgea_audit.chain_head "
-                         "WHERE length > 0 ORDER BY chain_id COLLATE \"C\"",
-                         true, 0);
-    if (rc != SPI_OK_SELECT)
-        elog(ERROR, "reading chain heads failed: %s", SPI_result_code_string(rc));
-    static const Oid head_types[4] = {TEXTOID, INT8OID, INT8OID, BYTEAOID};
-    require_columns(SPI_tuptable->tupdesc, head_types, 4, "chain_head");
+    int64 n;
+    HeadRecord *heads = fa_load_chain_heads(keep, &n);
     MemoryContext old = MemoryContextSwitchTo(keep);
-    int64 n = static_cast<int64>(SPI_processed);
-    HeadRecord *heads = static_cast<HeadRecord *>(MemoryContextAllocHuge(keep, Max(n, 1) * sizeof(HeadRecord)));
-    for (int64 i = 0; i < n; i++) {
-        HeapTuple t = SPI_tuptable->vals[i];
-        TupleDesc desc = SPI_tuptable->tupdesc;
-        bool isnull;
-        Datum id_datum = SPI_getbinval(t, desc, 1, &isnull);
-        Bytes id = text_value(id_datum, isnull);
-        HeadRecord &h = heads[i];
-        h = HeadRecord{};
-        h.chain_id = Bytes{pnstrdup(id.data, id.len), id.len};
-        h.length = DatumGetInt64(SPI_getbinval(t, desc, 2, &isnull));
-        Datum last_seq = SPI_getbinval(t, desc, 3, &isnull);
-        h.last_seq = isnull ? 0 : DatumGetInt64(last_seq);
-        bytea *hash = DatumGetByteaPP(SPI_getbinval(t, desc, 4, &isnull));
-        memcpy(h.last_hash, VARDATA_ANY(hash), Min(VARSIZE_ANY_EXHDR(hash), kHashLen));
-    }
-    SPI_freetuptable(SPI_tuptable);
     HeadTable table;
     table.with(heads, n);
     MemoryContextSwitchTo(old);
@@ -276,7 +238,7 @@ extern "C" Datum fa_verify_chain(PG_FUNCTION_ARGS)
             static const Oid row_types[20] = {INT8OID, TEXTOID, INT8OID, BYTEAOID, TIMESTAMPTZOID, TEXTOID, TEXTOID,
                                               TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
                                               JSONBOID, JSONBOID, TEXTOID, INT8OID, BYTEAOID, INT2OID};
-            require_columns(SPI_tuptable->tupdesc, row_types, 20, "audit_log");
+            fa_require_columns(SPI_tuptable->tupdesc, row_types, 20, "audit_log");
             MemoryContext old = MemoryContextSwitchTo(batch);
             for (uint64 i = 0; i < SPI_processed; i++)
                 check_row(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, *p);
