@@ -16,18 +16,7 @@ work=$(mktemp -d)
 cleanup() { rm -rf "$work"; dropdb --if-exists "$dst_db" >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 
-failures=0
-check() {  # description, actual, expected
-    if [ "$2" == "$3" ]; then
-        echo "ok - $1"
-    else
-        echo "not ok - $1"
-        echo "#   got:      $2"
-        echo "#   expected: $3"
-        failures=$((failures + 1))
-    fi
-}
-q() { local db=$1; shift; psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$db" -c "$1"; }
+. test/lib/checks.sh
 
 # ---- history in the source database --------------------------------------------------------
 psql -X -q -v ON_ERROR_STOP=1 -d "$src_db" >/dev/null <<'SQL' || { echo "dump_restore: setup failed" >&2; exit 1; }

@@ -47,18 +47,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-failures=0
-check() {  # description, actual, expected
-    if [ "$2" == "$3" ]; then
-        echo "ok - $1"
-    else
-        echo "not ok - $1"
-        echo "#   got:      $2"
-        echo "#   expected: $3"
-        failures=$((failures + 1))
-    fi
-}
-q() { local d=$1; shift; psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$d" -c "$1"; }
+. test/lib/checks.sh
 
 # verify_chain()'s verdict in the tool's format.  $2: a checkpoint note file, or empty.
 sql_verdict() {  # db, checkpoint file
