@@ -4,7 +4,7 @@ MODULE_big = forgea_audit
 DATA = forgea_audit--0.1.0.sql
 
 CORE_OBJS = src/core/canonical_json.o src/core/chain_record.o src/core/push_rules.o src/core/base64.o \
-            src/core/chain_verifier.o src/core/checkpoint.o src/core/ed25519.o src/core/redaction.o
+            src/core/chain_verifier.o src/core/chain_reorder.o src/core/checkpoint.o src/core/ed25519.o src/core/redaction.o
 OBJS = $(CORE_OBJS) \
        src/module.o src/jsonb_canonical.o src/write_guard.o src/audit_chain.o \
        src/push_payload.o src/session_binding.o src/record_push.o src/verify_chain.o \

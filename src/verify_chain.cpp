@@ -2,19 +2,33 @@
 // section 4), and, given a checkpoint kept outside the database, check that every row it sealed
 // is still there unchanged (docs/checkpoints.md).
 //
-// One pass over audit_log in (chain_id, chain_pos) order, in the caller's snapshot, with the chain
-// heads loaded beside it; the checks themselves are core::ChainWalker, which the offline verifier
-// runs too.  Problems do not stop the pass: the result names the lowest seq at which anything is
-// wrong and counts the rest.
+// One sequential pass over audit_log's heap, in the caller's snapshot, with the chain heads loaded
+// beside it.  Each row's content is checked against its own row_hash as it is read; its link to
+// the row before it waits, if need be, until that row has been read (core::ChainInOrder), so the
+// log is read once, in physical order, through a ring buffer, without an index or SPI tuple
+// copies (docs/benchmarks.md has the profile that led here).  The checks themselves are
+// core::ChainWalker, which the offline verifier runs too.  Problems do not stop the pass: the
+// result names the lowest seq at which anything is wrong and counts the rest.
 extern "C" {
 #include "postgres.h"
 #include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/rls.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
@@ -24,6 +38,7 @@ Datum fa_verify_chain(PG_FUNCTION_ARGS);
 
 #include "audit_chain.hpp"
 #include "checkpoint.hpp"
+#include "core/chain_reorder.hpp"
 #include "core/chain_verifier.hpp"
 #include "jsonb_canonical.hpp"
 #include "pg_boundary.hpp"
@@ -34,7 +49,26 @@ using forgea::core::kHashLen;
 
 namespace {
 
-constexpr long kFetchRows = 10000;
+// audit_log's columns as the encoding reads them (FA_AUDIT_ROW_COLUMNS), then row_hash and
+// hash_version; found by name in the table, so their physical order does not matter.
+constexpr int kColumns = 20;
+const char *const kColumnNames[kColumns] = {
+    "seq", "chain_id", "chain_pos", "prev_hash", "created_at", "tenant_id", "user_id",
+    "actor_type", "actor_id", "action", "target_type", "target_id", "outcome", "severity",
+    "metadata", "proof", "correlation_id", "parent_seq", "row_hash", "hash_version"};
+const Oid kColumnTypes[kColumns] = {INT8OID, TEXTOID, INT8OID, BYTEAOID, TIMESTAMPTZOID, TEXTOID, TEXTOID,
+                                    TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+                                    JSONBOID, JSONBOID, TEXTOID, INT8OID, BYTEAOID, INT2OID};
+
+// A core::Arena over a memory context (the pass's), which raises on out-of-memory.
+class ContextArena final : public forgea::core::Arena {
+public:
+    explicit ContextArena(MemoryContext cxt) : cxt_(cxt) {}
+    void *allocate(std::size_t bytes) override { return MemoryContextAllocHuge(cxt_, bytes); }
+
+private:
+    MemoryContext cxt_;
+};
 
 Bytes text_value(Datum d, bool isnull)
 {
@@ -87,75 +121,131 @@ HeadTable load_heads(MemoryContext keep)
 
 // Everything one verification pass carries between rows: plain data in verification memory.
 struct Pass {
-    forgea::core::ChainWalker walker;
     forgea::core::FirstProblem problems;
     HeadTable heads;
-    HeadTable sealed;        // from the checkpoint; count 0 without one
-    StringInfoData chain_id; // the current chain's id, owned here (rows are freed per batch)
-    StringInfoData metadata; // canonical JSON buffers, reused row after row
+    HeadTable sealed;  // from the checkpoint; count 0 without one
+    ContextArena *arena = nullptr;
+    forgea::core::ChainTable *chains = nullptr;
+    AttrNumber attnums[kColumns] = {};  // 0-based indexes into the slot's values
+    StringInfoData metadata;            // canonical JSON buffers, reused row after row
     StringInfoData proof;
     Sha256Sink hasher{true};
 };
 
-void end_chain(Pass &p)
+// Finds the columns by name and checks their types (a database whose forgea_audit objects come
+// from another build of the install script gets an error, not wrong reads).
+void map_columns(Relation rel, Pass &p)
 {
-    if (!p.walker.in_chain())
-        return;
-    Bytes id{p.chain_id.data, static_cast<size_t>(p.chain_id.len)};
-    int64 h = p.heads.find(id);
-    if (h >= 0)
-        p.heads.seen[h] = true;
-    int64 s = p.sealed.find(id);
-    if (s >= 0)
-        p.sealed.seen[s] = true;
-    p.walker.end_chain(h >= 0 ? &p.heads.heads[h] : nullptr, p.problems);
+    TupleDesc desc = RelationGetDescr(rel);
+    TupleDesc picked = CreateTemplateTupleDesc(kColumns);
+    for (int c = 0; c < kColumns; c++) {
+        AttrNumber found = InvalidAttrNumber;
+        for (int i = 0; i < desc->natts; i++) {
+            Form_pg_attribute a = TupleDescAttr(desc, i);
+            if (!a->attisdropped && strcmp(NameStr(a->attname), kColumnNames[c]) == 0) {
+                found = static_cast<AttrNumber>(i + 1);
+                break;
+            }
+        }
+        if (found == InvalidAttrNumber)
+            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
+                            errmsg("forgea_audit.audit_log has no column \"%s\"", kColumnNames[c]),
+                            errhint("The library and the extension's SQL objects come from different builds; "
+                                    "run ALTER EXTENSION forgea_audit UPDATE or reinstall.")));
+        TupleDescCopyEntry(picked, static_cast<AttrNumber>(c + 1), desc, found);
+        p.attnums[c] = static_cast<AttrNumber>(found - 1);
+    }
+    fa_require_columns(picked, kColumnTypes, kColumns, "audit_log");
 }
 
-void check_row(HeapTuple t, TupleDesc desc, Pass &p)
+void end_chain(forgea::core::ChainInOrder &c, Pass &p)
 {
-    Datum d[20];
-    bool n[20];
-    heap_deform_tuple(t, desc, d, n);
+    int64 h = p.heads.find(c.chain_id);
+    if (h >= 0)
+        p.heads.seen[h] = true;
+    int64 s = p.sealed.find(c.chain_id);
+    if (s >= 0)
+        p.sealed.seen[s] = true;
+    c.finish(h >= 0 ? &p.heads.heads[h] : nullptr, p.problems);
+}
+
+void check_row(const Datum *v, const bool *isnull, Pass &p)
+{
+    const AttrNumber *a = p.attnums;
+    auto d = [&](int c) { return v[a[c]]; };
+    auto n = [&](int c) { return isnull[a[c]]; };
 
     forgea::core::AuditRecord rec;
-    rec.seq = DatumGetInt64(d[0]);
-    rec.chain_id = text_value(d[1], n[1]);
-    rec.chain_pos = DatumGetInt64(d[2]);
-    bytea *prev = DatumGetByteaPP(d[3]);
+    rec.seq = DatumGetInt64(d(0));
+    rec.chain_id = text_value(d(1), n(1));
+    rec.chain_pos = DatumGetInt64(d(2));
+    bytea *prev = DatumGetByteaPP(d(3));
     rec.prev_hash = VARSIZE_ANY_EXHDR(prev) == kHashLen ? reinterpret_cast<const uint8 *>(VARDATA_ANY(prev)) : nullptr;
-    rec.created_at_unix_us = DatumGetTimestampTz(d[4]) + forgea::core::kUnixToPgEpochMicros;
-    rec.tenant_id = text_value(d[5], n[5]);
-    rec.user_id = text_value(d[6], n[6]);
-    rec.actor_type = text_value(d[7], n[7]);
-    rec.actor_id = text_value(d[8], n[8]);
-    rec.action = text_value(d[9], n[9]);
-    rec.target_type = text_value(d[10], n[10]);
-    rec.target_id = text_value(d[11], n[11]);
-    rec.outcome = text_value(d[12], n[12]);
-    rec.severity = text_value(d[13], n[13]);
-    canonical_jsonb_into(DatumGetJsonbP(d[14]), &p.metadata);
+    rec.created_at_unix_us = DatumGetTimestampTz(d(4)) + forgea::core::kUnixToPgEpochMicros;
+    rec.tenant_id = text_value(d(5), n(5));
+    rec.user_id = text_value(d(6), n(6));
+    rec.actor_type = text_value(d(7), n(7));
+    rec.actor_id = text_value(d(8), n(8));
+    rec.action = text_value(d(9), n(9));
+    rec.target_type = text_value(d(10), n(10));
+    rec.target_id = text_value(d(11), n(11));
+    rec.outcome = text_value(d(12), n(12));
+    rec.severity = text_value(d(13), n(13));
+    canonical_jsonb_into(DatumGetJsonbP(d(14)), &p.metadata);
     rec.metadata_json = Bytes{p.metadata.data, static_cast<size_t>(p.metadata.len)};
-    if (!n[15]) {
-        canonical_jsonb_into(DatumGetJsonbP(d[15]), &p.proof);
+    if (!n(15)) {
+        canonical_jsonb_into(DatumGetJsonbP(d(15)), &p.proof);
         rec.proof_json = Bytes{p.proof.data, static_cast<size_t>(p.proof.len)};
     }
-    rec.correlation_id = text_value(d[16], n[16]);
-    rec.parent_seq.is_null = n[17];
-    rec.parent_seq.value = n[17] ? 0 : DatumGetInt64(d[17]);
-    bytea *stored = DatumGetByteaPP(d[18]);
-    int version = DatumGetInt16(d[19]);
+    rec.correlation_id = text_value(d(16), n(16));
+    rec.parent_seq.is_null = n(17);
+    rec.parent_seq.value = n(17) ? 0 : DatumGetInt64(d(17));
+    bytea *stored = DatumGetByteaPP(d(18));
+    int version = DatumGetInt16(d(19));
 
-    Bytes current{p.chain_id.data, static_cast<size_t>(p.chain_id.len)};
-    if (!p.walker.in_chain() || forgea::core::compare_chain_ids(current, rec.chain_id) != 0) {
-        end_chain(p);
-        resetStringInfo(&p.chain_id);
-        appendBinaryStringInfo(&p.chain_id, rec.chain_id.data, static_cast<int>(rec.chain_id.len));
-        Bytes id{p.chain_id.data, static_cast<size_t>(p.chain_id.len)};
-        int64 s = p.sealed.find(id);
-        p.walker.start_chain(id, s >= 0 ? &p.sealed.heads[s] : nullptr);
+    forgea::core::RowLink link = forgea::core::check_row_content(
+        rec, reinterpret_cast<const uint8 *>(VARDATA_ANY(stored)), VARSIZE_ANY_EXHDR(stored), version, p.hasher);
+
+    bool added;
+    forgea::core::ChainInOrder *c = p.chains->find_or_add(rec.chain_id, &added);
+    if (added) {
+        int64 s = p.sealed.find(c->chain_id);
+        c->walker.start_chain(c->chain_id, s >= 0 ? &p.sealed.heads[s] : nullptr);
     }
-    p.walker.check_row(rec, reinterpret_cast<const uint8 *>(VARDATA_ANY(stored)), VARSIZE_ANY_EXHDR(stored), version,
-                       p.hasher, p.problems);
+    c->add(link, *p.arena, p.problems);
+}
+
+// Reads every row of audit_log visible to the caller's snapshot, in physical order.
+void scan_log(Pass &p, MemoryContext per_row)
+{
+    Relation rel = table_openrv(makeRangeVar(const_cast<char *>("forgea_audit"), const_cast<char *>("audit_log"), -1),
+                                AccessShareLock);
+    // The scan goes under the executor: make the checks it would make.  verify_chain() runs as the
+    // extension's owner, who reads every row unless someone forced row-level security on the
+    // table, in which case a verdict over the rows left visible would be a wrong one.
+    AclResult acl = pg_class_aclcheck(RelationGetRelid(rel), GetUserId(), ACL_SELECT);
+    if (acl != ACLCHECK_OK)
+        aclcheck_error(acl, OBJECT_TABLE, RelationGetRelationName(rel));
+    if (check_enable_rls(RelationGetRelid(rel), InvalidOid, true) == RLS_ENABLED)
+        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                        errmsg("verify_chain() must read every row of forgea_audit.audit_log, and row-level security "
+                               "hides some from the extension's owner"),
+                        errhint("ALTER TABLE forgea_audit.audit_log NO FORCE ROW LEVEL SECURITY;")));
+    map_columns(rel, p);
+
+    TupleTableSlot *slot = table_slot_create(rel, nullptr);
+    TableScanDesc scan = table_beginscan(rel, GetActiveSnapshot(), 0, nullptr);
+    while (table_scan_getnextslot(scan, ForwardScanDirection, slot)) {
+        CHECK_FOR_INTERRUPTS();
+        slot_getallattrs(slot);
+        MemoryContext old = MemoryContextSwitchTo(per_row);
+        check_row(slot->tts_values, slot->tts_isnull, p);
+        MemoryContextSwitchTo(old);
+        MemoryContextReset(per_row);  // detoasted values
+    }
+    table_endscan(scan);
+    ExecDropSingleTupleTableSlot(slot);
+    table_close(rel, AccessShareLock);
 }
 
 void put_result(ReturnSetInfo *rsinfo, bool ok, int64 rows, bool has_bad, int64 bad_seq, const char *detail)
@@ -187,12 +277,12 @@ extern "C" Datum fa_verify_chain(PG_FUNCTION_ARGS)
         // context is SPI's own, which SPI_finish() frees.
         MemoryContext caller = CurrentMemoryContext;
         MemoryContext keep = AllocSetContextCreate(caller, "forgea_audit verify", ALLOCSET_DEFAULT_SIZES);
-        MemoryContext batch = AllocSetContextCreate(keep, "forgea_audit verify batch", ALLOCSET_DEFAULT_SIZES);
 
         Pass *p = static_cast<Pass *>(MemoryContextAllocZero(keep, sizeof(Pass)));
         new (p) Pass();
         MemoryContextSwitchTo(keep);
-        initStringInfo(&p->chain_id);
+        p->arena = new (palloc(sizeof(ContextArena))) ContextArena(keep);
+        p->chains = new (palloc(sizeof(forgea::core::ChainTable))) forgea::core::ChainTable(*p->arena);
         initStringInfo(&p->metadata);
         initStringInfo(&p->proof);
         MemoryContextSwitchTo(caller);
@@ -223,31 +313,17 @@ extern "C" Datum fa_verify_chain(PG_FUNCTION_ARGS)
             MemoryContextSwitchTo(old);
         }
 
-        // read_only = true: the same snapshot as the heads above, so a concurrent append is either
-        // wholly visible (row and head) or not at all.
-        SPIPlanPtr plan = SPI_prepare("SELECT " FA_AUDIT_ROW_COLUMNS ", row_hash, hash_version "
-                                      "FROM forgea_audit.audit_log ORDER BY chain_id COLLATE \"C\", chain_pos",
-                                      0, nullptr);
-        if (plan == nullptr)
-            elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-        Portal portal = SPI_cursor_open(nullptr, plan, nullptr, nullptr, true);
-        for (;;) {
-            SPI_cursor_fetch(portal, true, kFetchRows);
-            if (SPI_processed == 0)
-                break;
-            static const Oid row_types[20] = {INT8OID, TEXTOID, INT8OID, BYTEAOID, TIMESTAMPTZOID, TEXTOID, TEXTOID,
-                                              TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-                                              JSONBOID, JSONBOID, TEXTOID, INT8OID, BYTEAOID, INT2OID};
-            fa_require_columns(SPI_tuptable->tupdesc, row_types, 20, "audit_log");
-            MemoryContext old = MemoryContextSwitchTo(batch);
-            for (uint64 i = 0; i < SPI_processed; i++)
-                check_row(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, *p);
-            MemoryContextSwitchTo(old);
-            SPI_freetuptable(SPI_tuptable);
-            MemoryContextReset(batch);
+        // The heads were read by SPI in read-only mode, that is in the active snapshot, and the
+        // scan uses the same one: a concurrent append is either wholly visible (row and head) or
+        // not at all.
+        MemoryContext per_row = AllocSetContextCreate(keep, "forgea_audit verify row", ALLOCSET_DEFAULT_SIZES);
+        scan_log(*p, per_row);
+        int64 rows = 0;
+        for (size_t i = 0; i < p->chains->size(); i++) {
+            forgea::core::ChainInOrder &c = p->chains->at(i);
+            end_chain(c, *p);
+            rows += c.walker.rows();
         }
-        SPI_cursor_close(portal);
-        end_chain(*p);
         for (int64 i = 0; i < p->heads.count; i++)
             if (!p->heads.seen[i])
                 forgea::core::report_chain_removed(p->heads.heads[i], p->problems);
@@ -261,13 +337,13 @@ extern "C" Datum fa_verify_chain(PG_FUNCTION_ARGS)
         int64 count = p->problems.count();
         char *detail;
         if (count == 0)
-            detail = psprintf("verified %lld rows in %lld chains%s", static_cast<long long>(p->walker.rows()),
-                              static_cast<long long>(p->walker.chains()), checkpoint_note ? checkpoint_note : "");
+            detail = psprintf("verified %lld rows in %lld chains%s", static_cast<long long>(rows),
+                              static_cast<long long>(p->chains->size()), checkpoint_note ? checkpoint_note : "");
         else if (count == 1)
             detail = pstrdup(p->problems.first_text());
         else
             detail = psprintf("%s; %lld problems in all", p->problems.first_text(), static_cast<long long>(count));
-        put_result(rsinfo, count == 0, p->walker.rows(), count > 0, p->problems.first_seq(), detail);
+        put_result(rsinfo, count == 0, rows, count > 0, p->problems.first_seq(), detail);
         MemoryContextDelete(keep);
         return (Datum) 0;
     });

@@ -25,36 +25,54 @@ void ChainWalker::start_chain(Bytes chain_id, const HeadRecord *sealed)
     std::memset(last_hash_, 0, kHashLen);  // the genesis link
 }
 
+RowLink check_row_content(const AuditRecord &r, const std::uint8_t *stored_hash, std::size_t stored_len,
+                          int hash_version, Hasher &hasher)
+{
+    RowLink l;
+    l.seq = r.seq;
+    l.chain_pos = r.chain_pos;
+    l.hash_version = hash_version;
+    l.prev_ok = r.prev_hash != nullptr;
+    if (l.prev_ok)
+        std::memcpy(l.prev_hash, r.prev_hash, kHashLen);
+    hash_record_v1(r, hasher, l.hash);
+    l.stored_ok = stored_hash != nullptr && stored_len == kHashLen;
+    l.content_ok = l.stored_ok && std::memcmp(stored_hash, l.hash, kHashLen) == 0;
+    // Link the next row to what this row claims, so one altered row is reported once.
+    if (l.stored_ok)
+        std::memcpy(l.hash, stored_hash, kHashLen);
+    return l;
+}
+
 void ChainWalker::check_row(const AuditRecord &r, const std::uint8_t *stored_hash, std::size_t stored_len,
                             int hash_version, Hasher &hasher, ProblemSink &sink)
+{
+    link_row(check_row_content(r, stored_hash, stored_len, hash_version, hasher), sink);
+}
+
+void ChainWalker::link_row(const RowLink &r, ProblemSink &sink)
 {
     rows_++;
     auto report = [&](Problem kind, std::int64_t expected, std::int64_t actual) {
         sink.report(ProblemReport{kind, r.seq, chain_id_, r.chain_pos, expected, actual});
     };
-    if (hash_version != kChainEncodingVersion)
-        report(Problem::UnknownVersion, kChainEncodingVersion, hash_version);
+    if (r.hash_version != kChainEncodingVersion)
+        report(Problem::UnknownVersion, kChainEncodingVersion, r.hash_version);
     if (r.chain_pos != last_pos_ + 1)
         report(Problem::PositionGap, last_pos_ + 1, r.chain_pos);
-    if (r.prev_hash == nullptr || std::memcmp(r.prev_hash, last_hash_, kHashLen) != 0)
+    if (!r.prev_ok || std::memcmp(r.prev_hash, last_hash_, kHashLen) != 0)
         report(Problem::BrokenLink, last_pos_, r.chain_pos);
     if (last_pos_ > 0 && r.seq <= last_seq_)
         report(Problem::SeqNotIncreasing, last_seq_, r.seq);
-
-    std::uint8_t computed[kHashLen];
-    hash_record_v1(r, hasher, computed);
-    bool stored_ok = stored_hash != nullptr && stored_len == kHashLen;
-    if (!stored_ok || std::memcmp(stored_hash, computed, kHashLen) != 0)
+    if (!r.content_ok)
         report(Problem::ContentChanged, 0, 0);
-
     if (sealed_ != nullptr && r.chain_pos == sealed_->length &&
-        (r.seq != sealed_->last_seq || !stored_ok || std::memcmp(stored_hash, sealed_->last_hash, kHashLen) != 0))
+        (r.seq != sealed_->last_seq || !r.stored_ok || std::memcmp(r.hash, sealed_->last_hash, kHashLen) != 0))
         report(Problem::CheckpointMismatch, sealed_->last_seq, r.seq);
 
-    // Link the next row to what this row claims, so one altered row is reported once.
     last_pos_ = r.chain_pos;
     last_seq_ = r.seq;
-    std::memcpy(last_hash_, stored_ok ? stored_hash : computed, kHashLen);
+    std::memcpy(last_hash_, r.hash, kHashLen);
 }
 
 void ChainWalker::end_chain(const HeadRecord *head, ProblemSink &sink)

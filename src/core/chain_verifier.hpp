@@ -1,6 +1,9 @@
 // Walking the chains (docs/chain.md, section 4): the checks verify_chain() and the offline
-// verifier both make, written once.  Rows arrive ordered by (chain_id bytewise, chain_pos); the
-// caller says where a chain starts and ends and owns every byte the walker looks at.
+// verifier both make, written once.  A row is checked in two steps: its content against its own
+// row_hash (check_row_content, needs nothing but the row), then its link to the row before it in
+// its chain (ChainWalker::link_row, needs the rows of a chain in chain_pos order).  The offline
+// verifier reads rows already in that order; verify_chain() reads the heap in physical order and
+// lets ChainInOrder (chain_reorder.hpp) put each chain's rows back in order.
 #pragma once
 
 #include <cstddef>
@@ -52,6 +55,23 @@ struct HeadRecord {
     std::uint8_t last_hash[kHashLen] = {};
 };
 
+// What the link checks need of a row, its content already checked: about 100 bytes, so rows that
+// arrive out of order can wait without their text.
+struct RowLink {
+    std::int64_t seq = 0;
+    std::int64_t chain_pos = 0;
+    int hash_version = 0;
+    bool prev_ok = false;     // prev_hash is kHashLen bytes
+    bool stored_ok = false;   // row_hash is kHashLen bytes
+    bool content_ok = false;  // row_hash is SHA-256 of the row's encoding
+    std::uint8_t prev_hash[kHashLen] = {};
+    std::uint8_t hash[kHashLen] = {};  // row_hash as stored if stored_ok, else as computed
+};
+
+// Hashes r's encoding and compares it with the stored row_hash.
+RowLink check_row_content(const AuditRecord &r, const std::uint8_t *stored_hash, std::size_t stored_len,
+                          int hash_version, Hasher &hasher);
+
 // The state of one chain walk.  Plain data: safe to keep across PostgreSQL calls.
 class ChainWalker {
 public:
@@ -60,14 +80,19 @@ public:
     // still be there, unchanged.
     void start_chain(Bytes chain_id, const HeadRecord *sealed = nullptr);
 
-    // Checks one row; stored_hash is the row's row_hash column.
+    // Checks one row; stored_hash is the row's row_hash column.  The same as
+    // link_row(check_row_content(...)).
     void check_row(const AuditRecord &r, const std::uint8_t *stored_hash, std::size_t stored_len, int hash_version,
                    Hasher &hasher, ProblemSink &sink);
+
+    // Links the chain's next row (in chain_pos order), reporting what is wrong with it.
+    void link_row(const RowLink &row, ProblemSink &sink);
 
     // Ends the chain, comparing its tail with its head (nullptr: no head row exists).
     void end_chain(const HeadRecord *head, ProblemSink &sink);
 
     bool in_chain() const { return in_chain_; }
+    std::int64_t next_pos() const { return last_pos_ + 1; }
     std::int64_t rows() const { return rows_; }
     std::int64_t chains() const { return chains_; }
 

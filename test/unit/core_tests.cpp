@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <map>
+#include <random>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -19,6 +21,8 @@
 #include "core/byte_sink.hpp"
 #include "core/canonical_json.hpp"
 #include "core/chain_record.hpp"
+#include "core/chain_reorder.hpp"
+#include "core/chain_verifier.hpp"
 #include "core/push_rules.hpp"
 
 using namespace std::string_literals;
@@ -1242,6 +1246,237 @@ TEST(EncodeRecordV1, AppendsToTheSinkWithoutResettingIt)
     EXPECT_EQ(sink.bytes, "prefix" + encode(f.r));
     core::encode_record_v1(f.r, sink);
     EXPECT_EQ(sink.bytes, "prefix" + encode(f.r) + encode(f.r));
+}
+
+// ---------------------------------------------------------------------------------------------
+// ChainInOrder / ChainTable: rows of many chains in any order, linked in chain_pos order
+// ---------------------------------------------------------------------------------------------
+
+// Hands out heap blocks and frees them all at the end, like a memory context.
+class TestArena final : public core::Arena {
+public:
+    void *allocate(std::size_t bytes) override
+    {
+        blocks_.push_back(std::make_unique<unsigned char[]>(bytes));
+        total_ += bytes;
+        return blocks_.back().get();
+    }
+    std::size_t total() const { return total_; }
+
+private:
+    std::vector<std::unique_ptr<unsigned char[]>> blocks_;
+    std::size_t total_ = 0;
+};
+
+class Reports final : public core::ProblemSink {
+public:
+    void report(const core::ProblemReport &p) override { all.push_back(p); }
+    std::vector<core::ProblemReport> all;
+    bool has(core::Problem kind, std::int64_t seq) const
+    {
+        return std::any_of(all.begin(), all.end(), [&](const auto &p) { return p.kind == kind && p.seq == seq; });
+    }
+};
+
+// A well-formed chain: row i (1-based) has seq = base + 10 i, a hash derived from (chain, i), and
+// the previous row's hash as prev_hash.
+std::vector<core::RowLink> make_chain(int chain, int length, std::int64_t base = 0)
+{
+    std::vector<core::RowLink> rows;
+    std::uint8_t prev[core::kHashLen] = {};
+    for (int i = 1; i <= length; i++) {
+        core::RowLink l;
+        l.seq = base + 10 * i;
+        l.chain_pos = i;
+        l.hash_version = core::kChainEncodingVersion;
+        l.prev_ok = l.stored_ok = l.content_ok = true;
+        std::memcpy(l.prev_hash, prev, core::kHashLen);
+        for (std::size_t b = 0; b < core::kHashLen; b++)
+            l.hash[b] = static_cast<std::uint8_t>(chain * 31 + i * 7 + b);
+        std::memcpy(prev, l.hash, core::kHashLen);
+        rows.push_back(l);
+    }
+    return rows;
+}
+
+core::HeadRecord head_of(const std::vector<core::RowLink> &rows, core::Bytes id)
+{
+    core::HeadRecord h;
+    h.chain_id = id;
+    h.length = rows.empty() ? 0 : rows.back().chain_pos;
+    h.last_seq = rows.empty() ? 0 : rows.back().seq;
+    if (!rows.empty())
+        std::memcpy(h.last_hash, rows.back().hash, core::kHashLen);
+    return h;
+}
+
+// Feeds rows of one chain in the given order and finishes against a head made of `expected`.
+Reports run_one_chain(const std::vector<core::RowLink> &order, const std::vector<core::RowLink> &expected)
+{
+    TestArena arena;
+    Reports sink;
+    core::ChainInOrder c;
+    static const char id[] = "session:x";
+    c.chain_id = core::Bytes{id, sizeof id - 1};
+    c.walker.start_chain(c.chain_id);
+    for (const auto &r : order)
+        c.add(r, arena, sink);
+    core::HeadRecord h = head_of(expected, c.chain_id);
+    c.finish(&h, sink);
+    EXPECT_EQ(c.walker.rows(), static_cast<std::int64_t>(order.size()));
+    return sink;
+}
+
+TEST(ChainInOrder, RowsInOrderLinkAtOnceWithoutWaiting)
+{
+    auto rows = make_chain(1, 50);
+    TestArena arena;
+    Reports sink;
+    core::ChainInOrder c;
+    c.walker.start_chain(core::Bytes{"a", 1});
+    for (const auto &r : rows) {
+        c.add(r, arena, sink);
+        EXPECT_EQ(c.n_waiting, 0u);
+    }
+    EXPECT_EQ(arena.total(), 0u);
+    core::HeadRecord h = head_of(rows, core::Bytes{"a", 1});
+    c.finish(&h, sink);
+    EXPECT_TRUE(sink.all.empty());
+}
+
+TEST(ChainInOrder, ReversedRowsWaitThenAllLinkWithNoProblem)
+{
+    auto rows = make_chain(2, 300);
+    std::vector<core::RowLink> reversed(rows.rbegin(), rows.rend());
+    Reports sink = run_one_chain(reversed, rows);
+    EXPECT_TRUE(sink.all.empty()) << sink.all.size() << " problems";
+}
+
+TEST(ChainInOrder, ShuffledRowsGiveNoProblem)
+{
+    auto rows = make_chain(3, 1000);
+    for (unsigned seed = 1; seed <= 5; seed++) {
+        auto shuffled = rows;
+        std::shuffle(shuffled.begin(), shuffled.end(), std::mt19937(seed));
+        Reports sink = run_one_chain(shuffled, rows);
+        EXPECT_TRUE(sink.all.empty()) << "seed " << seed;
+    }
+}
+
+TEST(ChainInOrder, AMissingRowIsAGapAndABrokenLinkAtTheRowAfterIt)
+{
+    auto rows = make_chain(4, 20);
+    auto order = rows;
+    order.erase(order.begin() + 9);  // position 10
+    std::shuffle(order.begin(), order.end(), std::mt19937(7));
+    Reports sink = run_one_chain(order, rows);
+    EXPECT_TRUE(sink.has(core::Problem::PositionGap, rows[10].seq));
+    EXPECT_TRUE(sink.has(core::Problem::BrokenLink, rows[10].seq));
+    EXPECT_EQ(sink.all.size(), 2u);
+}
+
+TEST(ChainInOrder, MissingTailIsAHeadMismatchAtTheHeadsLastSeq)
+{
+    auto rows = make_chain(5, 12);
+    std::vector<core::RowLink> order(rows.begin(), rows.end() - 2);
+    std::reverse(order.begin(), order.end());
+    Reports sink = run_one_chain(order, rows);
+    ASSERT_EQ(sink.all.size(), 1u);
+    EXPECT_EQ(sink.all[0].kind, core::Problem::HeadMismatch);
+    EXPECT_EQ(sink.all[0].seq, rows.back().seq);
+}
+
+TEST(ChainInOrder, ADuplicatedPositionIsReportedOnce)
+{
+    auto rows = make_chain(6, 8);
+    auto order = rows;
+    order.push_back(rows[3]);  // position 4 again, after the chain has passed it
+    Reports sink = run_one_chain(order, rows);
+    EXPECT_TRUE(sink.has(core::Problem::PositionGap, rows[3].seq));
+    EXPECT_FALSE(sink.all.empty());
+}
+
+TEST(ChainInOrder, ChangedContentIsReportedWhereverTheRowArrives)
+{
+    auto rows = make_chain(7, 30);
+    rows[17].content_ok = false;
+    auto order = rows;
+    std::shuffle(order.begin(), order.end(), std::mt19937(3));
+    Reports sink = run_one_chain(order, rows);
+    ASSERT_EQ(sink.all.size(), 1u);
+    EXPECT_EQ(sink.all[0].kind, core::Problem::ContentChanged);
+    EXPECT_EQ(sink.all[0].seq, rows[17].seq);
+    EXPECT_EQ(sink.all[0].chain_pos, 18);
+}
+
+TEST(ChainTable, FindsEachChainAgainAndKeepsFirstSeenOrderThroughGrowth)
+{
+    TestArena arena;
+    core::ChainTable table(arena);
+    std::vector<std::string> ids;
+    for (int i = 0; i < 5000; i++)  // several doublings past the first 1024 slots
+        ids.push_back("session:" + std::to_string(i * 7919));
+    std::map<std::string, core::ChainInOrder *> seen;
+    for (const auto &id : ids) {
+        std::string copy = id;  // the table must keep its own copy of the id
+        bool added = false;
+        core::ChainInOrder *c = table.find_or_add(core::Bytes{copy.data(), copy.size()}, &added);
+        EXPECT_TRUE(added);
+        seen[id] = c;
+        copy.assign(copy.size(), '?');
+    }
+    ASSERT_EQ(table.size(), ids.size());
+    for (std::size_t i = 0; i < ids.size(); i++) {
+        bool added = true;
+        core::ChainInOrder *c = table.find_or_add(core::Bytes{ids[i].data(), ids[i].size()}, &added);
+        EXPECT_FALSE(added);
+        EXPECT_EQ(c, seen[ids[i]]);
+        EXPECT_EQ(std::string(c->chain_id.data, c->chain_id.len), ids[i]);
+        EXPECT_EQ(&table.at(i), c);
+    }
+    // A prefix and an empty id are chains of their own.
+    bool added = false;
+    table.find_or_add(core::Bytes{"session:", 8}, &added);
+    EXPECT_TRUE(added);
+    table.find_or_add(core::Bytes{"", 0}, &added);
+    EXPECT_TRUE(added);
+    EXPECT_EQ(table.size(), ids.size() + 2);
+}
+
+TEST(ChainTable, InterleavedChainsInRandomOrderAllVerify)
+{
+    TestArena arena;
+    Reports sink;
+    core::ChainTable table(arena);
+    const std::string prefix = "repository:github.com/o/r";
+    std::vector<std::string> ids;
+    std::vector<std::vector<core::RowLink>> chains;
+    struct Arrival { int chain; core::RowLink row; };
+    std::vector<Arrival> all;
+    for (int c = 0; c < 200; c++) {
+        ids.push_back(prefix + std::to_string(c));
+        chains.push_back(make_chain(c, 1 + c % 17, c * 1000));
+        for (const auto &r : chains.back())
+            all.push_back({c, r});
+    }
+    std::shuffle(all.begin(), all.end(), std::mt19937(11));
+    for (const auto &a : all) {
+        bool added;
+        core::ChainInOrder *c = table.find_or_add(core::Bytes{ids[a.chain].data(), ids[a.chain].size()}, &added);
+        if (added)
+            c->walker.start_chain(c->chain_id);
+        c->add(a.row, arena, sink);
+    }
+    std::int64_t rows = 0;
+    for (std::size_t i = 0; i < table.size(); i++) {
+        core::ChainInOrder &c = table.at(i);
+        int n = std::stoi(std::string(c.chain_id.data + prefix.size(), c.chain_id.len - prefix.size()));
+        core::HeadRecord h = head_of(chains[n], c.chain_id);
+        c.finish(&h, sink);
+        rows += c.walker.rows();
+    }
+    EXPECT_EQ(rows, static_cast<std::int64_t>(all.size()));
+    EXPECT_TRUE(sink.all.empty());
 }
 
 }  // namespace
