@@ -56,6 +56,30 @@ UPDATE forgea_audit.chain_head SET length = length - 1 WHERE chain_id = 'session
 SELECT ok, first_bad_seq, detail FROM forgea_audit.verify_chain();
 ROLLBACK;
 
+-- verify_chain() reads the heap in physical order, whatever that order is.  The log rewritten in
+-- reverse seq order (every chain's rows arrive last first) still verifies, and the same tampers
+-- are reported at the same rows as above.
+BEGIN;
+ALTER TABLE forgea_audit.audit_log DISABLE TRIGGER ALL;
+CREATE TEMP TABLE saved_log AS SELECT * FROM forgea_audit.audit_log;
+DELETE FROM forgea_audit.audit_log;
+INSERT INTO forgea_audit.audit_log SELECT * FROM saved_log ORDER BY seq DESC;
+SELECT pg_catalog.array_agg(seq ORDER BY ctid) = pg_catalog.array_agg(seq ORDER BY seq DESC) AS reversed_on_disk,
+       count(*) > 5 AS several_rows
+FROM forgea_audit.audit_log;
+SELECT ok, rows_checked = (SELECT count(*) FROM saved_log) AS all_rows_checked FROM forgea_audit.verify_chain();
+SAVEPOINT reversed;
+UPDATE forgea_audit.audit_log SET metadata = metadata || '{"commit_sha": "0000000000000000000000000000000000000000"}'
+WHERE seq = 1;
+SELECT ok, first_bad_seq, detail FROM forgea_audit.verify_chain();
+ROLLBACK TO reversed;
+DELETE FROM forgea_audit.audit_log WHERE seq = 2;
+SELECT ok, first_bad_seq, detail FROM forgea_audit.verify_chain();
+ROLLBACK TO reversed;
+DELETE FROM forgea_audit.audit_log WHERE seq = (SELECT last_seq FROM forgea_audit.chain_head WHERE chain_id = 'session:sess-stuck');
+SELECT ok, first_bad_seq, detail FROM forgea_audit.verify_chain();
+ROLLBACK;
+
 -- Back to intact.
 SELECT ok FROM forgea_audit.verify_chain();
 
