@@ -17,7 +17,7 @@ void Sha256Sink::start()
         ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("could not initialize SHA-256")));
 }
 
-void Sha256Sink::put(const void *data, std::size_t len)
+void Sha256Sink::update(const void *data, std::size_t len)
 {
     if (ctx_ == nullptr)
         start();
@@ -26,8 +26,32 @@ void Sha256Sink::put(const void *data, std::size_t len)
                         errmsg("could not update SHA-256: %s", pg_cryptohash_error(ctx_))));
 }
 
+void Sha256Sink::flush()
+{
+    if (pending_ > 0)
+        update(buf_, pending_);
+    pending_ = 0;
+}
+
+void Sha256Sink::put(const void *data, std::size_t len)
+{
+    if (len <= sizeof buf_ - pending_) {
+        memcpy(buf_ + pending_, data, len);
+        pending_ += len;
+        return;
+    }
+    flush();
+    if (len >= sizeof buf_) {
+        update(data, len);  // a big piece goes straight through, uncopied
+        return;
+    }
+    memcpy(buf_, data, len);
+    pending_ = len;
+}
+
 void Sha256Sink::finish(uint8 out[forgea::core::kHashLen])
 {
+    flush();
     if (ctx_ == nullptr)
         start();
     if (pg_cryptohash_final(ctx_, out, forgea::core::kHashLen) < 0)
@@ -40,6 +64,7 @@ void Sha256Sink::finish(uint8 out[forgea::core::kHashLen])
 
 void Sha256Sink::release()
 {
+    pending_ = 0;
     if (ctx_ != nullptr)
         pg_cryptohash_free(ctx_);
     ctx_ = nullptr;
@@ -60,7 +85,8 @@ bytea *bytea_from_bytes(const uint8 *data, size_t len)
     return b;
 }
 
-static void write_scalar(const JsonbValue &v, ByteSink &out)
+template <typename Sink>
+static void write_scalar(const JsonbValue &v, Sink &out)
 {
     switch (v.type) {
         case jbvNull:
@@ -81,14 +107,16 @@ static void write_scalar(const JsonbValue &v, ByteSink &out)
             break;
         }
         case jbvString:
-            forgea::core::write_json_string(out, v.val.string.val, v.val.string.len);
+            forgea::core::write_json_string_to(out, v.val.string.val, v.val.string.len);
             break;
         default:
             elog(ERROR, "unexpected jsonb value type %d", static_cast<int>(v.type));
     }
 }
 
-void write_canonical_jsonb(const Jsonb *jb, ByteSink &out)
+// A template so that a concrete sink's put() is inlined (see write_json_string_to).
+template <typename Sink>
+static void write_canonical(const Jsonb *jb, Sink &out)
 {
     JsonbIterator *it = JsonbIteratorInit(const_cast<JsonbContainer *>(&jb->root));
     JsonbValue v;
@@ -119,7 +147,7 @@ void write_canonical_jsonb(const Jsonb *jb, ByteSink &out)
             case WJB_KEY:
                 if (after_value)
                     out.put_byte(',');
-                forgea::core::write_json_string(out, v.val.string.val, v.val.string.len);
+                forgea::core::write_json_string_to(out, v.val.string.val, v.val.string.len);
                 out.put_byte(':');
                 break;
             case WJB_VALUE:
@@ -144,18 +172,23 @@ void write_canonical_jsonb(const Jsonb *jb, ByteSink &out)
     }
 }
 
+void write_canonical_jsonb(const Jsonb *jb, ByteSink &out)
+{
+    write_canonical(jb, out);
+}
+
 void canonical_jsonb_into(const Jsonb *jb, StringInfo buf)
 {
     resetStringInfo(buf);
     StringInfoSink sink(buf);
-    write_canonical_jsonb(jb, sink);
+    write_canonical(jb, sink);
 }
 
 StringInfo canonical_jsonb_text(const Jsonb *jb)
 {
     StringInfo buf = makeStringInfo();
     StringInfoSink sink(buf);
-    write_canonical_jsonb(jb, sink);
+    write_canonical(jb, sink);
     return buf;
 }
 

@@ -16,6 +16,15 @@ extern "C" {
 class StringInfoSink final : public forgea::core::ByteSink {
 public:
     explicit StringInfoSink(StringInfo buf) : buf_(buf) {}
+    void put_byte(uint8 b)
+    {
+        if (buf_->len + 1 < buf_->maxlen) {
+            buf_->data[buf_->len++] = static_cast<char>(b);
+            buf_->data[buf_->len] = '\0';
+            return;
+        }
+        appendStringInfoChar(buf_, static_cast<char>(b));
+    }
     void put(const void *data, std::size_t len) override
     {
         // The canonical writer puts many tiny pieces: copy in place while they fit.
@@ -34,7 +43,9 @@ private:
 
 // SHA-256 through PostgreSQL's cryptohash, fed as a sink: a 20 MB payload is hashed without a
 // 20 MB copy.  The context is created on the first put() and freed by finish(); one left behind by
-// an error belongs to the resource owner, which frees it on abort.
+// an error belongs to the resource owner, which frees it on abort.  Small pieces (a record's
+// encoding is ~40 of them) are gathered in a buffer first: one cryptohash update per row instead
+// of one per field, which was a sixth of verify_chain()'s time.
 class Sha256Sink final : public forgea::core::Hasher {
 public:
     // A reusable sink keeps its context between finish() calls (one per row of a verification,
@@ -46,8 +57,12 @@ public:
 
 private:
     void start();
+    void update(const void *data, std::size_t len);
+    void flush();
     pg_cryptohash_ctx *ctx_ = nullptr;
     bool reusable_;
+    std::size_t pending_ = 0;
+    uint8 buf_[2048];
 };
 
 // Writes the canonical JSON text of a jsonb value (object, array or scalar) to out.

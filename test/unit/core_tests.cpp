@@ -837,6 +837,31 @@ TEST(WriteJsonString, EverySingleByteMatchesAnIndependentTable)
     }
 }
 
+// The writer skips 8 bytes at a time while none needs escaping: every byte value, at every
+// offset of a word and across words, among plain and high (UTF-8) neighbours, must still be seen.
+TEST(WriteJsonString, EveryByteAtEveryOffsetOfLongStringsMatchesByteAtATime)
+{
+    auto one_byte = [](int c) {
+        std::string s = json_string(std::string(1, static_cast<char>(c)));
+        return s.substr(1, s.size() - 2);
+    };
+    for (char filler : {'a', '\x7f', '\xc3', '!'}) {
+        for (int c = 0; c < 256; c++) {
+            for (std::size_t len : {8u, 9u, 16u, 23u}) {
+                for (std::size_t at = 0; at < len; at++) {
+                    std::string in(len, filler);
+                    in[at] = static_cast<char>(c);
+                    std::string expected = "\"";
+                    for (unsigned char b : in)
+                        expected += one_byte(b);
+                    expected += "\"";
+                    ASSERT_EQ(json_string(in), expected) << "byte " << c << " at " << at << " of " << len;
+                }
+            }
+        }
+    }
+}
+
 TEST(WriteJsonString, Utf8BytesAreCopiedUnchanged)
 {
     const std::string s = "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xe6\x97\xa5\xe6\x9c\xac";
