@@ -526,6 +526,19 @@ ALTER FUNCTION forgea_audit.run_retention(timestamptz) SECURITY DEFINER SET sear
 ALTER FUNCTION forgea_audit.archive_batch(timestamptz, integer) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION forgea_audit.bind_lab_session_table() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
+-- The chain writers look rows up by key only (a delivery id, a chain id, a fork's sessions), so
+-- their plans must use the indexes.  Their statements are prepared once per backend and the plans
+-- cached: planned while the tables are empty (a fresh install, known empty after ANALYZE), a
+-- sequential scan costs nothing, and that plan would stay cached while the tables grow, every push
+-- scanning all of lab_attempt, until autovacuum's next ANALYZE.  The setting holds for the call
+-- only, and also applies to the application's triggers on "LabSession", if it has any
+-- (test/integration/plans_on_empty_tables.sh; docs/benchmarks.md, "cached plans").
+ALTER FUNCTION forgea_audit.record_push(jsonb, text, jsonb) SET enable_seqscan = off;
+ALTER FUNCTION forgea_audit.append(text, text, text, text, text, text, jsonb, jsonb, text, bigint, text, text, text, text)
+    SET enable_seqscan = off;
+ALTER FUNCTION forgea_audit.append_system(text, text, text, text, text, text, jsonb, jsonb, text, bigint, text, text, text, text)
+    SET enable_seqscan = off;
+
 -------------------------------------------------------------------------------------------------
 -- Tenant isolation for readers.  A reader sees the audit rows of the tenant named in its session
 -- (SET forgea_audit.tenant = '...') if an admin has granted it that tenant in reader_tenant;
