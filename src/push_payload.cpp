@@ -4,6 +4,7 @@
 
 extern "C" {
 #include "catalog/pg_type_d.h"
+#include "common/hashfn.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
@@ -14,26 +15,62 @@ using forgea::core::PathRef;
 
 // ---- PathList ------------------------------------------------------------------------------------
 
+static uint32 path_hash(const char *data, size_t len, ChangeKind kind)
+{
+    return hash_bytes(reinterpret_cast<const unsigned char *>(data), static_cast<int>(len)) ^
+           (static_cast<uint32>(kind) * 0x9e3779b9U);
+}
+
+// Enters items[i] into the index (it is known not to be there).
+void PathList::index(size_t i)
+{
+    size_t mask = nslots - 1;
+    size_t slot = path_hash(items[i].data, items[i].len, items[i].kind) & mask;
+    while (slots[slot] != 0)
+        slot = (slot + 1) & mask;
+    slots[slot] = static_cast<uint32>(i + 1);
+}
+
+void PathList::rehash(size_t new_nslots)
+{
+    if (new_nslots > MaxAllocHugeSize / sizeof(uint32) || new_nslots > PG_UINT32_MAX)
+        ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED), errmsg("push payload lists too many changed paths")));
+    if (slots != nullptr)
+        pfree(slots);
+    slots = static_cast<uint32 *>(MemoryContextAllocHuge(CurrentMemoryContext, new_nslots * sizeof(uint32)));
+    memset(slots, 0, new_nslots * sizeof(uint32));
+    nslots = new_nslots;
+    for (size_t i = 0; i < count; i++)
+        index(i);
+}
+
 void PathList::push(const char *data, size_t len, ChangeKind kind)
 {
-    if (count == capacity) {
-        // Drop repeats first: the final sort_unique_paths gives the same result either way.
-        if (count > 0)
-            count = forgea::core::sort_unique_paths(items, count);
-        if (count > capacity / 2 || capacity == 0) {
-            size_t next = capacity == 0 ? 256 : capacity * 2;
-            if (next > MaxAllocHugeSize / sizeof(PathRef))
-                ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-                                errmsg("push payload lists too many changed paths")));
-            items = static_cast<PathRef *>(
-                items == nullptr ? MemoryContextAllocHuge(CurrentMemoryContext, next * sizeof(PathRef))
-                                 : repalloc_huge(items, next * sizeof(PathRef)));
-            capacity = next;
-        }
-    }
-    if (len > PG_UINT32_MAX)
+    if (len > PG_INT32_MAX)
         ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED), errmsg("push payload lists a path that is too long")));
-    items[count++] = PathRef{data, static_cast<uint32_t>(len), kind};
+    if (slots == nullptr)
+        rehash(1024);
+    size_t mask = nslots - 1;
+    size_t slot = path_hash(data, len, kind) & mask;
+    for (; slots[slot] != 0; slot = (slot + 1) & mask) {
+        const PathRef &p = items[slots[slot] - 1];
+        if (p.kind == kind && p.len == len && memcmp(p.data, data, len) == 0)
+            return;  // listed before
+    }
+    if (count == capacity) {
+        size_t next = capacity == 0 ? 256 : capacity * 2;
+        if (next > MaxAllocHugeSize / sizeof(PathRef))
+            ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED), errmsg("push payload lists too many changed paths")));
+        items = static_cast<PathRef *>(items == nullptr
+                                           ? MemoryContextAllocHuge(CurrentMemoryContext, next * sizeof(PathRef))
+                                           : repalloc_huge(items, next * sizeof(PathRef)));
+        capacity = next;
+    }
+    items[count] = PathRef{data, static_cast<uint32_t>(len), kind};
+    slots[slot] = static_cast<uint32>(count + 1);
+    count++;
+    if (count * 2 > nslots)
+        rehash(nslots * 2);
 }
 
 void PathList::drop_kind_from(size_t from, ChangeKind kind)
@@ -42,7 +79,17 @@ void PathList::drop_kind_from(size_t from, ChangeKind kind)
     for (size_t i = from; i < count; i++)
         if (items[i].kind != kind)
             items[out++] = items[i];
-    count = out;
+    if (out != count) {
+        count = out;
+        rehash(nslots);
+    }
+}
+
+void PathList::clear()
+{
+    count = 0;
+    if (slots != nullptr)
+        memset(slots, 0, nslots * sizeof(uint32));
 }
 
 namespace {

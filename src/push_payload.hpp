@@ -81,18 +81,25 @@ struct JsonField {
     int32 size = 0;
 };
 
-// A growable palloc'd array of (path, kind): trivially destructible, freed with the memory context.
-// When it is full it first drops repeats (the same sort_unique_paths the result is built with, so
-// the result does not change), and grows only if that did not free half of it: a push that lists
-// 600k file entries over 6k distinct paths keeps a few thousand entries, not 600k.
+// The distinct (path, kind) pairs a push lists, in a palloc'd array with a palloc'd open-addressing
+// hash index over it: trivially destructible, freed with the memory context.  A push that lists
+// 570k file entries over 6k distinct paths keeps 6k entries and never sorts the 570k (the result is
+// the same set, sorted by build_push_event).
 struct PathList {
     forgea::core::PathRef *items = nullptr;
     size_t count = 0;
     size_t capacity = 0;
+    uint32 *slots = nullptr;  // 0: empty, else an index into items + 1
+    size_t nslots = 0;        // a power of two, at least twice count
 
     void push(const char *data, size_t len, forgea::core::ChangeKind kind);
     // Drops every entry of kind at index >= from (a repeated list key: the last list wins).
     void drop_kind_from(size_t from, forgea::core::ChangeKind kind);
+    void clear();
+
+private:
+    void index(size_t i);
+    void rehash(size_t new_nslots);
 };
 
 // One element of $.commits as the rules read it.

@@ -91,7 +91,7 @@ void reset_commits(Extract *x)
     PushFields *f = x->f;
     f->commit_problem = CommitProblem{};
     f->files_truncated = false;
-    f->paths.count = 0;
+    f->paths.clear();
     x->commits_failed = false;
 }
 
