@@ -11,7 +11,7 @@ OBJS = $(CORE_OBJS) \
        src/retention_worker.o src/checkpoint.o
 
 # pg_regress: one file per concern under sql/, expected output under expected/.
-REGRESS = install record_push bad_input record_push_json append append_only verify_chain retention
+REGRESS = install record_push bad_input append append_only verify_chain retention record_push_json
 
 PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Wno-unused-parameter -Wno-register -Wno-missing-field-initializers \
               -fno-omit-frame-pointer -I$(srcdir)/src
