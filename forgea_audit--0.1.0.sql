@@ -157,6 +157,19 @@ CREATE FUNCTION forgea_audit.record_push(payload jsonb, delivery_id text, header
 COMMENT ON FUNCTION forgea_audit.record_push(jsonb, text, jsonb) IS
     'Records a GitHub push delivery exactly once: status recorded | duplicate | unmatched | conflict.';
 
+-- The same call with the payload as JSON text (type json, whose input function only checks the
+-- syntax): record_push_json reads it with a streaming parser and never builds a jsonb of it, so a
+-- 20 MB push costs a fraction of the memory.  Same rows, same errors, same idempotency key: a
+-- delivery recorded by one and retried through the other is a duplicate.  Repeated keys: the last
+-- one wins, as in jsonb.  A name of its own rather than a record_push(json, ...) overload: with
+-- both, record_push('{...}', '...') (an unknown-typed literal or parameter) would fail with
+-- "function is not unique" (PostgreSQL itself never overloads json against jsonb: to_json/to_jsonb).
+CREATE FUNCTION forgea_audit.record_push_json(payload json, delivery_id text, headers jsonb DEFAULT NULL)
+    RETURNS TABLE (status text, attempt_id bigint, session_id text, audit_seq bigint)
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fa_record_push_json';
+COMMENT ON FUNCTION forgea_audit.record_push_json(json, text, jsonb) IS
+    'record_push for a payload given as JSON text (json): same result and rows, far less memory for large pushes.';
+
 CREATE FUNCTION forgea_audit.append(
     action         text,
     actor_type     text   DEFAULT 'system',
@@ -499,7 +512,7 @@ REVOKE ALL ON ALL TABLES IN SCHEMA forgea_audit FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA forgea_audit FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION forgea_audit.repo_key(text) TO PUBLIC;
-GRANT EXECUTE ON FUNCTION forgea_audit.record_push(jsonb, text, jsonb),
+GRANT EXECUTE ON FUNCTION forgea_audit.record_push(jsonb, text, jsonb), forgea_audit.record_push_json(json, text, jsonb),
                           forgea_audit.append(text, text, text, text, text, text, jsonb, jsonb, text, bigint, text, text, text, text)
       TO forgea_audit_writer;
 GRANT EXECUTE ON FUNCTION forgea_audit.verify_chain(text), forgea_audit.verify_archive(),
@@ -517,6 +530,7 @@ GRANT EXECUTE ON FUNCTION forgea_audit.run_retention(timestamptz), forgea_audit.
 -- Writers and admins act through these, as the extension's owner, with a search_path nobody can
 -- plant objects in.
 ALTER FUNCTION forgea_audit.record_push(jsonb, text, jsonb) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION forgea_audit.record_push_json(json, text, jsonb) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION forgea_audit.append(text, text, text, text, text, text, jsonb, jsonb, text, bigint, text, text, text, text)
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION forgea_audit.verify_chain(text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;

@@ -20,6 +20,7 @@
 #   BENCH_IMPLS="record_push reference ceiling"
 #   BENCH_FORKS=200  BENCH_PAYLOADS=5000  BENCH_RETRY_PCT=10
 #   BENCH_VERIFY_ROWS=1000000  BENCH_VERIFY_CHAINS=10000  BENCH_BIG_COMMITS=2048
+#   BENCH_BIG_CALLS="parse record_push parse_json record_push_json record_push_json_col reference ceiling"
 #   BENCH_SKIP_BUILD=1  BENCH_SKIP_MAIN=1  BENCH_SKIP_VERIFY=1  BENCH_SKIP_BIG=1  BENCH_SKIP_RETENTION=1
 #   BENCH_RETENTION_ROWS (1000000), BENCH_RETENTION_IDLE_SECS (15), BENCH_RETENTION_PGBENCH_SECS (360)
 #   BENCH_PG_OPTS="-o shared_buffers=512MB ..."   settings of the throwaway cluster (replaces the defaults)

@@ -1,39 +1,120 @@
+// The push rules, applied to what a front end found (push_payload.hpp): the one place a payload
+// is validated and normalised, whichever type it arrived as.
 #include "push_payload.hpp"
 
 extern "C" {
 #include "catalog/pg_type_d.h"
+#include "common/hashfn.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 }
 
-#include "core/push_rules.hpp"
-
 using forgea::core::ChangeKind;
 using forgea::core::PathRef;
 
+// ---- PathList ------------------------------------------------------------------------------------
+
+static uint32 path_hash(const char *data, size_t len, ChangeKind kind)
+{
+    return hash_bytes(reinterpret_cast<const unsigned char *>(data), static_cast<int>(len)) ^
+           (static_cast<uint32>(kind) * 0x9e3779b9U);
+}
+
+// Enters items[i] into the index (it is known not to be there).
+void PathList::index(size_t i)
+{
+    size_t mask = nslots - 1;
+    size_t slot = path_hash(items[i].data, items[i].len, items[i].kind) & mask;
+    while (slots[slot] != 0)
+        slot = (slot + 1) & mask;
+    slots[slot] = static_cast<uint32>(i + 1);
+}
+
+void PathList::rehash(size_t new_nslots)
+{
+    if (new_nslots > MaxAllocHugeSize / sizeof(uint32) || new_nslots > PG_UINT32_MAX)
+        ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED), errmsg("push payload lists too many changed paths")));
+    if (slots != nullptr)
+        pfree(slots);
+    slots = static_cast<uint32 *>(MemoryContextAllocHuge(CurrentMemoryContext, new_nslots * sizeof(uint32)));
+    memset(slots, 0, new_nslots * sizeof(uint32));
+    nslots = new_nslots;
+    for (size_t i = 0; i < count; i++)
+        index(i);
+}
+
+void PathList::push(const char *data, size_t len, ChangeKind kind)
+{
+    if (len > PG_INT32_MAX)
+        ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED), errmsg("push payload lists a path that is too long")));
+    if (slots == nullptr)
+        rehash(1024);
+    size_t mask = nslots - 1;
+    size_t slot = path_hash(data, len, kind) & mask;
+    for (; slots[slot] != 0; slot = (slot + 1) & mask) {
+        const PathRef &p = items[slots[slot] - 1];
+        if (p.kind == kind && p.len == len && memcmp(p.data, data, len) == 0)
+            return;  // listed before
+    }
+    if (count == capacity) {
+        size_t next = capacity == 0 ? 256 : capacity * 2;
+        if (next > MaxAllocHugeSize / sizeof(PathRef))
+            ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED), errmsg("push payload lists too many changed paths")));
+        items = static_cast<PathRef *>(items == nullptr
+                                           ? MemoryContextAllocHuge(CurrentMemoryContext, next * sizeof(PathRef))
+                                           : repalloc_huge(items, next * sizeof(PathRef)));
+        capacity = next;
+    }
+    items[count] = PathRef{data, static_cast<uint32_t>(len), kind};
+    slots[slot] = static_cast<uint32>(count + 1);
+    count++;
+    if (count * 2 > nslots)
+        rehash(nslots * 2);
+}
+
+void PathList::drop_kind_from(size_t from, ChangeKind kind)
+{
+    size_t out = from;
+    for (size_t i = from; i < count; i++)
+        if (items[i].kind != kind)
+            items[out++] = items[i];
+    if (out != count) {
+        count = out;
+        rehash(nslots);
+    }
+}
+
+void PathList::clear()
+{
+    count = 0;
+    if (slots != nullptr)
+        memset(slots, 0, nslots * sizeof(uint32));
+}
+
 namespace {
 
-constexpr const char *kPayloadHint =
-    "record_push takes the JSON body of a GitHub \"push\" webhook delivery, as jsonb.";
-
-const char *type_name(const JsonbValue &v)
+const char *type_name(JsonKind k)
 {
-    switch (v.type) {
-        case jbvNull: return "null";
-        case jbvString: return "a string";
-        case jbvNumeric: return "a number";
-        case jbvBool: return "a boolean";
-        case jbvBinary: return JsonContainerIsObject(v.val.binary.data) ? "an object" : "an array";
+    switch (k) {
+        case JsonKind::Null: return "null";
+        case JsonKind::String: return "a string";
+        case JsonKind::Number: return "a number";
+        case JsonKind::Bool: return "a boolean";
+        case JsonKind::Object: return "an object";
+        case JsonKind::Array: return "an array";
         default: return "a JSON value";
     }
 }
 
-[[noreturn]] void wrong_type(const char *path, const char *expected, const JsonbValue &found)
+// The errhint of payload errors, for the duration of one build_push_event().
+const char *payload_hint = "";
+
+[[noreturn]] void wrong_type(const char *path, const char *expected, JsonKind found)
 {
     ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                     errmsg("invalid GitHub push payload: %s must be %s", path, expected),
-                    errdetail("JSON path %s holds %s.", path, type_name(found)), errhint("%s", kPayloadHint)));
+                    errdetail("JSON path %s holds %s.", path, type_name(found)), errhint("%s", payload_hint)));
     pg_unreachable();
 }
 
@@ -41,49 +122,36 @@ const char *type_name(const JsonbValue &v)
 {
     ereport(ERROR, (errcode(ERRCODE_SQL_JSON_MEMBER_NOT_FOUND),
                     errmsg("invalid GitHub push payload: %s is missing", path),
-                    errdetail("JSON path %s must hold %s.", path, expected), errhint("%s", kPayloadHint)));
+                    errdetail("JSON path %s must hold %s.", path, expected), errhint("%s", payload_hint)));
     pg_unreachable();
 }
 
-bool member(const JsonbContainer *c, const char *key, JsonbValue *out)
+bool absent_or_null(const JsonField &f)
 {
-    return getKeyJsonValueFromContainer(const_cast<JsonbContainer *>(c), key, static_cast<int>(strlen(key)), out) !=
-           nullptr;
-}
-
-bool is_object(const JsonbValue &v)
-{
-    return v.type == jbvBinary && JsonContainerIsObject(v.val.binary.data);
-}
-
-bool is_array(const JsonbValue &v)
-{
-    return v.type == jbvBinary && JsonContainerIsArray(v.val.binary.data);
+    return f.kind == JsonKind::Absent || f.kind == JsonKind::Null;
 }
 
 // Absent and JSON null both read as SQL NULL; any other non-string is an error.
-Bytes optional_string(const JsonbContainer *c, const char *key, const char *path)
+Bytes optional_string(const JsonField &f, const char *path)
 {
-    JsonbValue v;
-    if (!member(c, key, &v) || v.type == jbvNull)
+    if (absent_or_null(f))
         return Bytes{};
-    if (v.type != jbvString)
-        wrong_type(path, "a string", v);
-    return Bytes{v.val.string.val, static_cast<size_t>(v.val.string.len)};
+    if (f.kind != JsonKind::String)
+        wrong_type(path, "a string", f.kind);
+    return f.text;
 }
 
-Bytes required_string(const JsonbContainer *c, const char *key, const char *path)
+Bytes required_string(const JsonField &f, const char *path)
 {
-    JsonbValue v;
-    if (!member(c, key, &v))
+    if (f.kind == JsonKind::Absent)
         missing(path, "a string");
-    if (v.type != jbvString)
-        wrong_type(path, "a string", v);
-    if (v.val.string.len == 0)
+    if (f.kind != JsonKind::String)
+        wrong_type(path, "a string", f.kind);
+    if (f.text.len == 0)
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("invalid GitHub push payload: %s is empty", path),
-                        errdetail("JSON path %s holds an empty string.", path), errhint("%s", kPayloadHint)));
-    return Bytes{v.val.string.val, static_cast<size_t>(v.val.string.len)};
+                        errdetail("JSON path %s holds an empty string.", path), errhint("%s", payload_hint)));
+    return f.text;
 }
 
 void check_object_id(Bytes id, const char *path)
@@ -93,132 +161,93 @@ void check_object_id(Bytes id, const char *path)
                         errmsg("invalid GitHub push payload: %s is not a git object id", path),
                         errdetail("JSON path %s holds \"%.*s\"; expected 40 (SHA-1) or 64 (SHA-256) hex digits.",
                                   path, static_cast<int>(Min(id.len, 80)), id.data),
-                        errhint("%s", kPayloadHint)));
+                        errhint("%s", payload_hint)));
 }
 
-bool optional_bool(const JsonbContainer *c, const char *key, const char *path, bool fallback)
+bool optional_bool(const JsonField &f, const char *path, bool fallback)
 {
-    JsonbValue v;
-    if (!member(c, key, &v) || v.type == jbvNull)
+    if (absent_or_null(f))
         return fallback;
-    if (v.type != jbvBool)
-        wrong_type(path, "a boolean", v);
-    return v.val.boolean;
+    if (f.kind != JsonKind::Bool)
+        wrong_type(path, "a boolean", f.kind);
+    return f.boolean;
 }
 
-bool numeric_to_int64(Numeric n, int64 *out)
-{
-    char *text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n)));
-    bool ok = forgea::core::parse_int64(text, strlen(text), out);
-    pfree(text);
-    return ok;
-}
-
-forgea::core::NullableInt64 optional_int64(const JsonbContainer *c, const char *key, const char *path)
+forgea::core::NullableInt64 optional_int64(const JsonField &f, const char *path)
 {
     forgea::core::NullableInt64 r;
-    JsonbValue v;
-    if (!member(c, key, &v) || v.type == jbvNull)
+    if (absent_or_null(f))
         return r;
-    if (v.type != jbvNumeric || !numeric_to_int64(v.val.numeric, &r.value))
-        wrong_type(path, "an integer (bigint)", v);
+    if (f.kind != JsonKind::Number || !forgea::core::parse_int64(f.text.data, f.text.len, &r.value))
+        wrong_type(path, "an integer (bigint)", f.kind);
     r.is_null = false;
     return r;
 }
 
-// Absent and null read as nullptr; anything else but an object is an error.
-const JsonbContainer *optional_object(const JsonbContainer *c, const char *key, const char *path)
+// Absent and null read as false; anything else but an object is an error.
+bool optional_object(const JsonField &f, const char *path)
 {
-    JsonbValue v;
-    if (!member(c, key, &v) || v.type == jbvNull)
-        return nullptr;
-    if (!is_object(v))
-        wrong_type(path, "an object", v);
-    return v.val.binary.data;
+    if (absent_or_null(f))
+        return false;
+    if (f.kind != JsonKind::Object)
+        wrong_type(path, "an object", f.kind);
+    return true;
 }
 
 // A timestamp GitHub writes either as Unix seconds (repository.pushed_at in push events) or as
-// ISO 8601 text (head_commit.timestamp).
-bool timestamp_value(const JsonbValue &v, const char *path, TimestampTz *out)
+// ISO 8601 text (head_commit.timestamp).  Absent and null: false.
+bool timestamp_value(const JsonField &f, const char *path, TimestampTz *out)
 {
     int64 unix_us;
-    if (v.type == jbvNumeric) {
+    if (f.kind == JsonKind::Number) {
         int64 secs;
         // +-10^11 s is beyond year 5000: anything further is not a push time.
-        if (!numeric_to_int64(v.val.numeric, &secs) || secs > INT64CONST(100000000000) ||
+        if (!forgea::core::parse_int64(f.text.data, f.text.len, &secs) || secs > INT64CONST(100000000000) ||
             secs < -INT64CONST(100000000000))
-            wrong_type(path, "Unix seconds (an integer) or an ISO 8601 timestamp", v);
+            wrong_type(path, "Unix seconds (an integer) or an ISO 8601 timestamp", f.kind);
         unix_us = secs * USECS_PER_SEC;
-    } else if (v.type == jbvString) {
-        if (!forgea::core::parse_iso8601(v.val.string.val, v.val.string.len, &unix_us))
+    } else if (f.kind == JsonKind::String) {
+        if (!forgea::core::parse_iso8601(f.text.data, f.text.len, &unix_us))
             ereport(ERROR, (errcode(ERRCODE_INVALID_DATETIME_FORMAT),
                             errmsg("invalid GitHub push payload: %s is not an ISO 8601 timestamp", path),
-                            errdetail("JSON path %s holds \"%.*s\".", path, Min(v.val.string.len, 80),
-                                      v.val.string.val),
-                            errhint("%s", kPayloadHint)));
-    } else if (v.type == jbvNull) {
+                            errdetail("JSON path %s holds \"%.*s\".", path, static_cast<int>(Min(f.text.len, 80)),
+                                      f.text.data),
+                            errhint("%s", payload_hint)));
+    } else if (absent_or_null(f)) {
         return false;
     } else {
-        wrong_type(path, "Unix seconds (an integer) or an ISO 8601 timestamp", v);
+        wrong_type(path, "Unix seconds (an integer) or an ISO 8601 timestamp", f.kind);
     }
     *out = unix_us - forgea::core::kUnixToPgEpochMicros;
     return true;
 }
 
-// A growable palloc'd array of paths: trivially destructible, freed with the memory context.
-struct PathList {
-    PathRef *items = nullptr;
-    size_t count = 0;
-    size_t capacity = 0;
-
-    void push(const char *data, int len, ChangeKind kind)
-    {
-        if (count == capacity) {
-            size_t next = capacity == 0 ? 256 : capacity * 2;
-            if (next > MaxAllocHugeSize / sizeof(PathRef))
-                ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-                                errmsg("push payload lists too many changed paths")));
-            items = static_cast<PathRef *>(
-                items == nullptr ? MemoryContextAllocHuge(CurrentMemoryContext, next * sizeof(PathRef))
-                                 : repalloc_huge(items, next * sizeof(PathRef)));
-            capacity = next;
-        }
-        items[count++] = PathRef{data, static_cast<uint32_t>(len), kind};
-    }
-};
-
-// Reads commits[i].added / modified / removed into paths.
-void collect_commit_paths(const JsonbContainer *commit, int commit_index, PathList *paths, PushEvent *out)
+[[noreturn]] void raise_commit_problem(const CommitProblem &p)
 {
-    for (int k = 0; k < forgea::core::kChangeKinds; k++) {
-        const char *kind_name = forgea::core::kChangeKindNames[k];
-        char path[96];
-        snprintf(path, sizeof path, "$.commits[%d].%s", commit_index, kind_name);
-
-        JsonbValue list;
-        if (!member(commit, kind_name, &list) || list.type == jbvNull)
-            continue;
-        if (!is_array(list))
-            wrong_type(path, "an array of file paths", list);
-        if (JsonContainerSize(list.val.binary.data) >= kGitHubMaxFilesPerList)
-            out->files_truncated = true;
-
-        JsonbIterator *it = JsonbIteratorInit(list.val.binary.data);
-        JsonbValue v;
-        JsonbIteratorToken tok;
-        int j = 0;
-        while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE) {
-            if (tok != WJB_ELEM)
-                continue;
-            if (v.type != jbvString) {
-                char elem_path[128];
-                snprintf(elem_path, sizeof elem_path, "%s[%d]", path, j);
-                wrong_type(elem_path, "a string (a file path)", v);
-            }
-            paths->push(v.val.string.val, v.val.string.len, static_cast<ChangeKind>(k));
-            j++;
-        }
+    char path[160];
+    const char *kind_name = forgea::core::kChangeKindNames[p.kind];
+    switch (p.what) {
+        case CommitProblem::NotObject:
+            snprintf(path, sizeof path, "$.commits[%d]", p.commit);
+            wrong_type(path, "an object (a commit)", p.found);
+        case CommitProblem::IdType:
+            snprintf(path, sizeof path, "$.commits[%d].id", p.commit);
+            wrong_type(path, "a string", p.found);
+        case CommitProblem::IdValue:
+            snprintf(path, sizeof path, "$.commits[%d].id", p.commit);
+            check_object_id(p.id, path);
+            break;
+        case CommitProblem::ListType:
+            snprintf(path, sizeof path, "$.commits[%d].%s", p.commit, kind_name);
+            wrong_type(path, "an array of file paths", p.found);
+        case CommitProblem::PathType:
+            snprintf(path, sizeof path, "$.commits[%d].%s[%d]", p.commit, kind_name, p.element);
+            wrong_type(path, "a string (a file path)", p.found);
+        case CommitProblem::None:
+            break;
     }
+    elog(ERROR, "unexpected commit problem %d", static_cast<int>(p.what));
+    pg_unreachable();
 }
 
 void build_changed_sets(PathList *paths, PushEvent *out)
@@ -263,85 +292,90 @@ void build_changed_sets(PathList *paths, PushEvent *out)
     out->changed_files = JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, nullptr));
 }
 
-void parse_commits(const JsonbContainer *root, PushEvent *out)
-{
-    JsonbValue commits;
-    if (!member(root, "commits", &commits))
-        return;  // deletions may omit the list altogether
-    if (!is_array(commits)) {
-        ereport(ERROR, (errcode(ERRCODE_SQL_JSON_ARRAY_NOT_FOUND),
-                        errmsg("invalid GitHub push payload: $.commits must be an array"),
-                        errdetail("JSON path $.commits holds %s.", type_name(commits)), errhint("%s", kPayloadHint)));
-    }
-    const JsonbContainer *list = commits.val.binary.data;
-    out->commit_count = static_cast<int32>(JsonContainerSize(list));
-    out->commits_truncated = out->commit_count >= kGitHubMaxCommits;
-
-    PathList paths;
-    JsonbIterator *it = JsonbIteratorInit(const_cast<JsonbContainer *>(list));
-    JsonbValue v;
-    JsonbIteratorToken tok;
-    int i = 0;
-    while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE) {
-        if (tok != WJB_ELEM)
-            continue;
-        char path[64];
-        snprintf(path, sizeof path, "$.commits[%d]", i);
-        if (!is_object(v))
-            wrong_type(path, "an object (a commit)", v);
-        snprintf(path, sizeof path, "$.commits[%d].id", i);
-        Bytes id = optional_string(v.val.binary.data, "id", path);
-        if (!id.is_null())
-            check_object_id(id, path);
-        collect_commit_paths(v.val.binary.data, i, &paths, out);
-        i++;
-    }
-    build_changed_sets(&paths, out);
-}
-
 }  // namespace
 
-void parse_push_event(const Jsonb *payload, PushEvent *out)
+bool check_commit(const CommitFields &c, int32 index, PushFields *fields)
 {
-    if (!JB_ROOT_IS_OBJECT(payload) || JB_ROOT_IS_SCALAR(payload))
+    CommitProblem p;
+    p.commit = index;
+    if (c.kind != JsonKind::Object) {
+        p.what = CommitProblem::NotObject;
+        p.found = c.kind;
+    } else if (!absent_or_null(c.id) && c.id.kind != JsonKind::String) {
+        p.what = CommitProblem::IdType;
+        p.found = c.id.kind;
+    } else if (c.id.kind == JsonKind::String && !forgea::core::is_object_id(c.id.text.data, c.id.text.len)) {
+        p.what = CommitProblem::IdValue;
+        p.id = c.id.text;
+    } else {
+        for (int k = 0; k < forgea::core::kChangeKinds; k++) {
+            const JsonField &list = c.lists[k];
+            if (absent_or_null(list))
+                continue;
+            p.kind = k;
+            if (list.kind != JsonKind::Array) {
+                p.what = CommitProblem::ListType;
+                p.found = list.kind;
+                break;
+            }
+            if (list.size >= kGitHubMaxFilesPerList)
+                fields->files_truncated = true;
+            if (c.bad_path[k] >= 0) {
+                p.what = CommitProblem::PathType;
+                p.element = c.bad_path[k];
+                p.found = c.bad_path_kind[k];
+                break;
+            }
+        }
+    }
+    if (p.what == CommitProblem::None)
+        return true;
+    if (fields->commit_problem.what == CommitProblem::None)
+        fields->commit_problem = p;
+    return false;
+}
+
+void build_push_event(PushFields *f, PushEvent *out, const char *hint)
+{
+    payload_hint = hint;
+    if (f->root != JsonKind::Object)
         ereport(ERROR, (errcode(ERRCODE_SQL_JSON_OBJECT_NOT_FOUND),
                         errmsg("invalid GitHub push payload: the payload must be a JSON object"),
-                        errdetail("JSON path $ holds %s.",
-                                  JB_ROOT_IS_SCALAR(payload) ? "a scalar" : "an array"),
-                        errhint("%s", kPayloadHint)));
-    const JsonbContainer *root = &payload->root;
+                        errdetail("JSON path $ holds %s.", f->root == JsonKind::Array ? "an array" : "a scalar"),
+                        errhint("%s", hint)));
 
-    out->ref = required_string(root, "ref", "$.ref");
-    out->after = required_string(root, "after", "$.after");
+    out->ref = required_string(f->ref, "$.ref");
+    out->after = required_string(f->after, "$.after");
     check_object_id(out->after, "$.after");
-    out->before = optional_string(root, "before", "$.before");
+    out->before = optional_string(f->before, "$.before");
     if (!out->before.is_null())
         check_object_id(out->before, "$.before");
-    out->base_ref = optional_string(root, "base_ref", "$.base_ref");
+    out->base_ref = optional_string(f->base_ref, "$.base_ref");
 
     // GitHub states these; derive them from the zero ids when a payload leaves them out.
-    out->created = optional_bool(root, "created", "$.created",
+    out->created = optional_bool(f->created, "$.created",
                                  !out->before.is_null() &&
                                      forgea::core::is_zero_object_id(out->before.data, out->before.len));
-    out->deleted = optional_bool(root, "deleted", "$.deleted",
+    out->deleted = optional_bool(f->deleted, "$.deleted",
                                  forgea::core::is_zero_object_id(out->after.data, out->after.len));
-    out->forced = optional_bool(root, "forced", "$.forced", false);
+    out->forced = optional_bool(f->forced, "$.forced", false);
 
-    JsonbValue repo_value;
-    if (!member(root, "repository", &repo_value))
+    if (f->repository.kind == JsonKind::Absent)
         missing("$.repository", "an object");
-    if (!is_object(repo_value))
-        wrong_type("$.repository", "an object", repo_value);
-    const JsonbContainer *repo = repo_value.val.binary.data;
+    if (f->repository.kind != JsonKind::Object)
+        wrong_type("$.repository", "an object", f->repository.kind);
 
-    static const char *const url_keys[][2] = {{"html_url", "$.repository.html_url"},
-                                              {"clone_url", "$.repository.clone_url"},
-                                              {"ssh_url", "$.repository.ssh_url"}};
-    const char *url_path = url_keys[0][1];
-    for (const auto &k : url_keys) {
-        out->repo_url = optional_string(repo, k[0], k[1]);
+    const struct {
+        const JsonField *field;
+        const char *path;
+    } urls[] = {{&f->html_url, "$.repository.html_url"},
+                {&f->clone_url, "$.repository.clone_url"},
+                {&f->ssh_url, "$.repository.ssh_url"}};
+    const char *url_path = urls[0].path;
+    for (const auto &u : urls) {
+        out->repo_url = optional_string(*u.field, u.path);
         if (!out->repo_url.is_null()) {
-            url_path = k[1];
+            url_path = u.path;
             break;
         }
     }
@@ -356,107 +390,35 @@ void parse_push_event(const Jsonb *payload, PushEvent *out)
                                   static_cast<int>(Min(out->repo_url.len, 200)), out->repo_url.data),
                         errhint("Expected a URL such as https://github.com/owner/repo.")));
     out->repo_key = Bytes{key, keylen};
-    out->repo_full_name = optional_string(repo, "full_name", "$.repository.full_name");
-    out->repo_id = optional_int64(repo, "id", "$.repository.id");
+    out->repo_full_name = optional_string(f->full_name, "$.repository.full_name");
+    out->repo_id = optional_int64(f->repo_id, "$.repository.id");
 
-    if (const JsonbContainer *pusher = optional_object(root, "pusher", "$.pusher")) {
-        out->pusher_name = optional_string(pusher, "name", "$.pusher.name");
-        out->pusher_email = optional_string(pusher, "email", "$.pusher.email");
+    if (optional_object(f->pusher, "$.pusher")) {
+        out->pusher_name = optional_string(f->pusher_name, "$.pusher.name");
+        out->pusher_email = optional_string(f->pusher_email, "$.pusher.email");
     }
-    if (const JsonbContainer *sender = optional_object(root, "sender", "$.sender")) {
-        out->sender_login = optional_string(sender, "login", "$.sender.login");
-        out->sender_id = optional_int64(sender, "id", "$.sender.id");
+    if (optional_object(f->sender, "$.sender")) {
+        out->sender_login = optional_string(f->sender_login, "$.sender.login");
+        out->sender_id = optional_int64(f->sender_id, "$.sender.id");
     }
 
-    parse_commits(root, out);
-    if (out->changed_paths == nullptr) {
-        PathList none;
-        build_changed_sets(&none, out);
+    // Deletions may omit the list altogether.
+    if (f->commits.kind != JsonKind::Absent) {
+        if (f->commits.kind != JsonKind::Array)
+            ereport(ERROR, (errcode(ERRCODE_SQL_JSON_ARRAY_NOT_FOUND),
+                            errmsg("invalid GitHub push payload: $.commits must be an array"),
+                            errdetail("JSON path $.commits holds %s.", type_name(f->commits.kind)),
+                            errhint("%s", hint)));
+        out->commit_count = f->commits.size;
+        out->commits_truncated = out->commit_count >= kGitHubMaxCommits;
+        if (f->commit_problem.what != CommitProblem::None)
+            raise_commit_problem(f->commit_problem);
+        out->files_truncated = f->files_truncated;
     }
+    build_changed_sets(&f->paths, out);
 
     // When: the repository's pushed_at, else the head commit's timestamp.
-    JsonbValue when;
-    if (member(repo, "pushed_at", &when))
-        out->has_pushed_at = timestamp_value(when, "$.repository.pushed_at", &out->pushed_at);
-    if (!out->has_pushed_at) {
-        if (const JsonbContainer *head = optional_object(root, "head_commit", "$.head_commit"))
-            if (member(head, "timestamp", &when))
-                out->has_pushed_at = timestamp_value(when, "$.head_commit.timestamp", &out->pushed_at);
-    }
-}
-
-void parse_delivery_headers(const Jsonb *headers, DeliveryHeaders *out)
-{
-    if (headers == nullptr)
-        return;
-    if (!JB_ROOT_IS_OBJECT(headers) || JB_ROOT_IS_SCALAR(headers))
-        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                        errmsg("invalid delivery headers: headers must be a JSON object"),
-                        errdetail("Got %s.", JB_ROOT_IS_SCALAR(headers) ? "a scalar" : "an array"),
-                        errhint("Pass the delivery's headers as {\"X-GitHub-Event\": \"push\", ...}, or NULL.")));
-
-    // Header names are case-insensitive; these are the ones worth keeping as delivery metadata.
-    static const char *const kept[][2] = {
-        {"x-github-event", "event"},
-        {"x-github-hook-id", "hook_id"},
-        {"x-github-hook-installation-target-type", "hook_target_type"},
-        {"x-github-hook-installation-target-id", "hook_target_id"},
-        {"x-github-enterprise-host", "enterprise_host"},
-        {"x-github-enterprise-version", "enterprise_version"},
-        {"user-agent", "user_agent"},
-    };
-
-    JsonbParseState *state = nullptr;
-    pushJsonbValue(&state, WJB_BEGIN_OBJECT, nullptr);
-    JsonbIterator *it = JsonbIteratorInit(const_cast<JsonbContainer *>(&headers->root));
-    JsonbValue k, v;
-    JsonbIteratorToken tok;
-    while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE) {
-        if (tok != WJB_KEY)
-            continue;
-        tok = JsonbIteratorNext(&it, &v, true);
-        const char *short_name = nullptr;
-        for (const auto &h : kept)
-            if (strlen(h[0]) == static_cast<size_t>(k.val.string.len) &&
-                pg_strncasecmp(h[0], k.val.string.val, k.val.string.len) == 0)
-                short_name = h[1];
-        // A header the route did not receive arrives as null (JSON.stringify of a missing
-        // header): it is simply absent.
-        if (short_name == nullptr || v.type == jbvNull)
-            continue;
-
-        JsonbValue value;
-        value.type = jbvString;
-        if (v.type == jbvString) {
-            value.val.string = v.val.string;
-        } else if (v.type == jbvNumeric) {
-            char *text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v.val.numeric)));
-            value.val.string.val = text;
-            value.val.string.len = static_cast<int>(strlen(text));
-        } else {
-            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                            errmsg("invalid delivery headers: header \"%.*s\" must be a string",
-                                   k.val.string.len, k.val.string.val),
-                            errdetail("It holds %s.", type_name(v)),
-                            errhint("Pass header values as the strings GitHub sent.")));
-        }
-        if (strcmp(short_name, "event") == 0)
-            out->event = Bytes{value.val.string.val, static_cast<size_t>(value.val.string.len)};
-
-        JsonbValue key;
-        key.type = jbvString;
-        key.val.string.val = const_cast<char *>(short_name);
-        key.val.string.len = static_cast<int>(strlen(short_name));
-        pushJsonbValue(&state, WJB_KEY, &key);
-        pushJsonbValue(&state, WJB_VALUE, &value);
-    }
-    out->metadata = JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, nullptr));
-
-    if (!out->event.is_null() && !(out->event.len == 4 && memcmp(out->event.data, "push", 4) == 0))
-        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                        errmsg("record_push records push deliveries only, not \"%.*s\"",
-                               static_cast<int>(Min(out->event.len, 64)), out->event.data),
-                        errdetail("The X-GitHub-Event header says \"%.*s\".",
-                                  static_cast<int>(Min(out->event.len, 64)), out->event.data),
-                        errhint("Route only X-GitHub-Event: push deliveries to forgea_audit.record_push.")));
+    out->has_pushed_at = timestamp_value(f->pushed_at, "$.repository.pushed_at", &out->pushed_at);
+    if (!out->has_pushed_at && optional_object(f->head_commit, "$.head_commit"))
+        out->has_pushed_at = timestamp_value(f->head_timestamp, "$.head_commit.timestamp", &out->pushed_at);
 }

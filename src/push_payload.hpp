@@ -1,7 +1,15 @@
-// A GitHub push payload, read straight from the jsonb datum (no text round trip).
+// A GitHub push payload, read into a PushEvent by one of two front ends:
 //
-// Every pointer below points into the detoasted payload or into palloc'd memory of the current
-// context: the struct is plain data and dies with the call.
+//   * push_payload_jsonb.cpp reads a jsonb datum (record_push(payload jsonb, ...)),
+//   * push_payload_json.cpp  reads JSON text with PostgreSQL's streaming parser
+//     (record_push_json(payload json, ...)), never building a jsonb of the whole payload.
+//
+// Neither front end judges anything: each reports what it found at the paths the push rules read
+// (PushFields), and build_push_event() below, the only place the rules live, validates and
+// normalises that into the PushEvent, raising the class-22 errors that name the JSON path.
+//
+// Every pointer below points into the payload (detoasted jsonb or JSON text) or into palloc'd
+// memory of the current context: the structs are plain data and die with the call.
 #pragma once
 
 extern "C" {
@@ -12,6 +20,9 @@ extern "C" {
 }
 
 #include "core/chain_record.hpp"
+#include "core/push_rules.hpp"
+
+#include <new>
 
 using forgea::core::Bytes;
 
@@ -55,8 +66,97 @@ struct DeliveryHeaders {
 constexpr int kGitHubMaxCommits = 2048;
 constexpr int kGitHubMaxFilesPerList = 3000;
 
-// Parses payload into *out, or raises a class-22 error naming the JSON path.
-void parse_push_event(const Jsonb *payload, PushEvent *out);
+// ---- What a front end reports --------------------------------------------------------------------
+
+// The JSON type of the value at a path, or Absent when the path does not exist.
+enum class JsonKind : uint8 { Absent, Null, String, Number, Bool, Object, Array };
+
+// One value at one path.  String: its (de-escaped) value.  Number: the text numeric_out prints for
+// it (jsonb stores numbers as numeric, so "1e2" reads as "100" from either front end).
+// Array: its element count.
+struct JsonField {
+    JsonKind kind = JsonKind::Absent;
+    Bytes text;
+    bool boolean = false;
+    int32 size = 0;
+};
+
+// The distinct (path, kind) pairs a push lists, in a palloc'd array with a palloc'd open-addressing
+// hash index over it: trivially destructible, freed with the memory context.  A push that lists
+// 570k file entries over 6k distinct paths keeps 6k entries and never sorts the 570k (the result is
+// the same set, sorted by build_push_event).
+struct PathList {
+    forgea::core::PathRef *items = nullptr;
+    size_t count = 0;
+    size_t capacity = 0;
+    uint32 *slots = nullptr;  // 0: empty, else an index into items + 1
+    size_t nslots = 0;        // a power of two, at least twice count
+
+    void push(const char *data, size_t len, forgea::core::ChangeKind kind);
+    // Drops every entry of kind at index >= from (a repeated list key: the last list wins).
+    void drop_kind_from(size_t from, forgea::core::ChangeKind kind);
+    void clear();
+
+private:
+    void index(size_t i);
+    void rehash(size_t new_nslots);
+};
+
+// One element of $.commits as the rules read it.
+struct CommitFields {
+    JsonKind kind = JsonKind::Absent;  // the element itself: must be an object
+    JsonField id;
+    JsonField lists[forgea::core::kChangeKinds];  // added, modified, removed
+    int32 bad_path[forgea::core::kChangeKinds] = {-1, -1, -1};  // index of a list's first non-string, or -1
+    JsonKind bad_path_kind[forgea::core::kChangeKinds] = {};
+};
+
+// The first thing wrong in $.commits, in the order the rules check (commit by commit: the element,
+// its id, then added, modified, removed), kept until build_push_event() reports it, so that a bad
+// field outside $.commits is reported first whatever the order of the payload's keys.
+struct CommitProblem {
+    enum What : uint8 { None, NotObject, IdType, IdValue, ListType, PathType } what = None;
+    int32 commit = 0;
+    int kind = 0;        // ListType, PathType: a ChangeKind
+    int32 element = 0;   // PathType
+    JsonKind found = JsonKind::Absent;
+    Bytes id;            // IdValue
+};
+
+// Everything the rules read from a payload.  Children of an object are Absent unless the object is.
+struct PushFields {
+    JsonKind root = JsonKind::Absent;  // Object, Array, or a scalar kind
+    JsonField ref, after, before, base_ref, created, deleted, forced;
+    JsonField repository, html_url, clone_url, ssh_url, full_name, repo_id, pushed_at;
+    JsonField pusher, pusher_name, pusher_email;
+    JsonField sender, sender_login, sender_id;
+    JsonField head_commit, head_timestamp;
+    JsonField commits;  // Array: size = number of commits
+    CommitProblem commit_problem;
+    bool files_truncated = false;
+    PathList paths;     // every (path, kind) of every commit; repeats allowed
+};
+
+// Checks one commit; records the first problem of the push in fields->commit_problem (and returns
+// false) or accounts its lists (files_truncated).  Front ends call it once per element, in order,
+// and may stop at the first false.
+bool check_commit(const CommitFields &c, int32 index, PushFields *fields);
+
+// Validates and normalises fields into *out, or raises a class-22 error naming the JSON path.
+// hint is the errhint of payload errors (it names the function that was called).
+void build_push_event(PushFields *fields, PushEvent *out, const char *hint);
+
+// ---- The front ends ------------------------------------------------------------------------------
+
+// Parses a jsonb payload into *out (push_payload_jsonb.cpp).
+void parse_push_event(const Jsonb *payload, PushEvent *out, const char *hint);
+
+// Parses JSON text (the value of a json datum, already syntax-checked by json_in) into *out and
+// writes the SHA-256 of its canonical JSON (docs/chain.md), byte-identical to what record_push
+// computes for the same text cast to jsonb (push_payload_json.cpp).  Repeated object keys follow
+// jsonb: the last one wins.
+void parse_push_event_text(const char *json, int len, PushEvent *out, uint8 sha256[forgea::core::kHashLen],
+                           const char *hint);
 
 // Reads the headers object (case-insensitive names); raises a class-22 error if it is not an object
 // or names an event other than "push".

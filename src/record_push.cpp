@@ -1,6 +1,10 @@
 // forgea_audit.record_push(payload jsonb, delivery_id text, headers jsonb DEFAULT NULL)
+// forgea_audit.record_push_json(payload json, delivery_id text, headers jsonb DEFAULT NULL)
 //
-// The one call the webhook route makes.  Follow a push from here: push_payload.cpp reads the
+// The one call the webhook route makes, with the payload as jsonb or as JSON text (json: for large
+// payloads, read by a streaming parser without building a jsonb; see push_payload.hpp).  Both share
+// everything after the payload is read, so the same delivery recorded through either writes the
+// same rows, and a retry through the other is a duplicate.  Follow a push from here: push_payload.cpp reads the
 // payload, session_binding.cpp finds and moves the lab session, audit_chain.cpp appends the audit
 // rows.  Everything runs in the caller's transaction: an error anywhere writes nothing.
 extern "C" {
@@ -17,6 +21,8 @@ extern "C" {
 
 PG_FUNCTION_INFO_V1(fa_record_push);
 Datum fa_record_push(PG_FUNCTION_ARGS);
+PG_FUNCTION_INFO_V1(fa_record_push_json);
+Datum fa_record_push_json(PG_FUNCTION_ARGS);
 }
 
 #include "audit_chain.hpp"
@@ -339,11 +345,76 @@ Outcome record(const Delivery &d)
     return duplicate_or_conflict(d, existing);
 }
 
-[[noreturn]] void null_argument(const char *name, const char *hint)
+[[noreturn]] void null_argument(const char *function, const char *name, const char *hint)
 {
     ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-                    errmsg("forgea_audit.record_push: %s must not be NULL", name), errhint("%s", hint)));
+                    errmsg("%s: %s must not be NULL", function, name), errhint("%s", hint)));
     pg_unreachable();
+}
+
+enum class PayloadType { Jsonb, JsonText };
+
+Datum record_push_call(FunctionCallInfo fcinfo, PayloadType type, const char *function)
+{
+    if (PG_ARGISNULL(0))
+        null_argument(function, "payload", "Pass the JSON body of the GitHub push delivery.");
+    if (PG_ARGISNULL(1))
+        null_argument(function, "delivery_id",
+                      "Pass the X-GitHub-Delivery header: it is what makes retries idempotent.");
+
+    Delivery *d = static_cast<Delivery *>(palloc0(sizeof(Delivery)));
+    new (&d->push) PushEvent();
+    new (&d->headers) DeliveryHeaders();
+
+    text *delivery = PG_GETARG_TEXT_PP(1);
+    int delivery_len = VARSIZE_ANY_EXHDR(delivery);
+    if (!forgea::core::parse_guid(VARDATA_ANY(delivery), delivery_len, d->guid))
+        ereport(ERROR, (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+                        errmsg("invalid delivery id: \"%.*s\" is not a GUID", Min(delivery_len, 80),
+                               VARDATA_ANY(delivery)),
+                        errdetail("delivery_id must be 8-4-4-4-12 hex digits, as in the X-GitHub-Delivery header."),
+                        errhint("Pass the X-GitHub-Delivery header of the delivery, unchanged.")));
+    d->guid_uuid = DirectFunctionCall1(uuid_in, CStringGetDatum(d->guid));
+
+    if (!PG_ARGISNULL(2))
+        parse_delivery_headers(PG_GETARG_JSONB_P(2), &d->headers);
+
+    if (type == PayloadType::Jsonb) {
+        const Jsonb *payload = PG_GETARG_JSONB_P(0);
+        parse_push_event(payload, &d->push,
+                         "record_push takes the JSON body of a GitHub \"push\" webhook delivery, as jsonb.");
+        Sha256Sink sink;
+        write_canonical_jsonb(payload, sink);
+        sink.finish(d->payload_sha);
+    } else {
+        // json's input function kept the text as sent; the hash is the one jsonb would give.
+        text *payload = PG_GETARG_TEXT_PP(0);
+        parse_push_event_text(VARDATA_ANY(payload), static_cast<int>(VARSIZE_ANY_EXHDR(payload)), &d->push,
+                              d->payload_sha,
+                              "record_push_json takes the JSON body of a GitHub \"push\" webhook delivery, "
+                              "as json.");
+    }
+    hex_encode(reinterpret_cast<const char *>(d->payload_sha), kHashLen, d->payload_sha_hex);
+
+    InitMaterializedSRF(fcinfo, 0);
+    ReturnSetInfo *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "SPI_connect failed");
+    prepare_plans();
+    Outcome o = record(*d);
+
+    Datum values[4];
+    bool nulls[4] = {false, !o.has_attempt, o.session_id.is_null(), false};
+    values[0] = CStringGetTextDatum(o.status);
+    values[1] = Int64GetDatum(o.attempt_id);
+    values[2] = o.session_id.is_null()
+                    ? (Datum) 0
+                    : PointerGetDatum(cstring_to_text_with_len(o.session_id.data, static_cast<int>(o.session_id.len)));
+    values[3] = Int64GetDatum(o.audit_seq);
+    tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+    SPI_finish();
+    return (Datum) 0;
 }
 
 }  // namespace
@@ -351,55 +422,13 @@ Outcome record(const Delivery &d)
 extern "C" Datum fa_record_push(PG_FUNCTION_ARGS)
 {
     return fa_cpp_entry("forgea_audit.record_push", [&]() -> Datum {
-        if (PG_ARGISNULL(0))
-            null_argument("payload", "Pass the JSON body of the GitHub push delivery.");
-        if (PG_ARGISNULL(1))
-            null_argument("delivery_id", "Pass the X-GitHub-Delivery header: it is what makes retries idempotent.");
+        return record_push_call(fcinfo, PayloadType::Jsonb, "forgea_audit.record_push");
+    });
+}
 
-        Delivery *d = static_cast<Delivery *>(palloc0(sizeof(Delivery)));
-        new (&d->push) PushEvent();
-        new (&d->headers) DeliveryHeaders();
-
-        text *delivery = PG_GETARG_TEXT_PP(1);
-        int delivery_len = VARSIZE_ANY_EXHDR(delivery);
-        if (!forgea::core::parse_guid(VARDATA_ANY(delivery), delivery_len, d->guid))
-            ereport(ERROR, (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-                            errmsg("invalid delivery id: \"%.*s\" is not a GUID", Min(delivery_len, 80),
-                                   VARDATA_ANY(delivery)),
-                            errdetail("delivery_id must be 8-4-4-4-12 hex digits, as in the X-GitHub-Delivery header."),
-                            errhint("Pass the X-GitHub-Delivery header of the delivery, unchanged.")));
-        d->guid_uuid = DirectFunctionCall1(uuid_in, CStringGetDatum(d->guid));
-
-        if (!PG_ARGISNULL(2))
-            parse_delivery_headers(PG_GETARG_JSONB_P(2), &d->headers);
-
-        const Jsonb *payload = PG_GETARG_JSONB_P(0);
-        parse_push_event(payload, &d->push);
-        {
-            Sha256Sink sink;
-            write_canonical_jsonb(payload, sink);
-            sink.finish(d->payload_sha);
-        }
-        hex_encode(reinterpret_cast<const char *>(d->payload_sha), kHashLen, d->payload_sha_hex);
-
-        InitMaterializedSRF(fcinfo, 0);
-        ReturnSetInfo *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
-
-        if (SPI_connect() != SPI_OK_CONNECT)
-            elog(ERROR, "SPI_connect failed");
-        prepare_plans();
-        Outcome o = record(*d);
-
-        Datum values[4];
-        bool nulls[4] = {false, !o.has_attempt, o.session_id.is_null(), false};
-        values[0] = CStringGetTextDatum(o.status);
-        values[1] = Int64GetDatum(o.attempt_id);
-        values[2] = o.session_id.is_null()
-                        ? (Datum) 0
-                        : PointerGetDatum(cstring_to_text_with_len(o.session_id.data, static_cast<int>(o.session_id.len)));
-        values[3] = Int64GetDatum(o.audit_seq);
-        tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-        SPI_finish();
-        return (Datum) 0;
+extern "C" Datum fa_record_push_json(PG_FUNCTION_ARGS)
+{
+    return fa_cpp_entry("forgea_audit.record_push_json", [&]() -> Datum {
+        return record_push_call(fcinfo, PayloadType::JsonText, "forgea_audit.record_push_json");
     });
 }

@@ -36,6 +36,7 @@ WARMUP=${BENCH_WARMUP:-1000}
 FORKS=${BENCH_FORKS:-200}
 RETRY_PCT=${BENCH_RETRY_PCT:-10}
 VERIFY_CHAINS=${BENCH_VERIFY_CHAINS:-10000}
+BIG_CALLS=${BENCH_BIG_CALLS:-"parse record_push parse_json record_push_json record_push_json_col reference ceiling"}
 FIXTURE=test/fixtures/github/push/api-with-new-branch.payload.json
 
 ROUNDS=${BENCH_ROUNDS:-$([ "$QUICK" = 1 ] && echo 1 || echo 2)}
@@ -424,7 +425,7 @@ CREATE EXTENSION forgea_audit;
 SELECT forgea_audit.bind_lab_session_table(), ref.bind_lab_session_table(), ceiling.bind_lab_session_table();
 INSERT INTO "LabSession" SELECT * FROM bench.session_seed;
 CREATE TABLE bench.big AS
-SELECT p AS payload, p::text AS body
+SELECT p AS payload, p::text AS body, p::text::json AS body_json
 FROM bench.make_payload(:'fixture'::jsonb, 1, 424242, :commits, 220, 340, 6000, 1800) AS p;
 VACUUM ANALYZE;
 EOF
@@ -441,10 +442,13 @@ EOF
     local rows=() label sql r secs h0 h1 shm
     local payload='(SELECT body FROM bench.big)::jsonb'
     for r in 1 2 3; do
-        for label in parse record_push reference ceiling; do
+        for label in $BIG_CALLS; do
             case $label in
                 parse) sql="SELECT jsonb_typeof(body::jsonb) FROM bench.big" ;;
                 record_push) sql="SELECT * FROM forgea_audit.record_push($payload, bench.guid(90, $r))" ;;
+                parse_json) sql="SELECT json_typeof(body::json) FROM bench.big" ;;
+                record_push_json) sql="SELECT * FROM forgea_audit.record_push_json((SELECT body FROM bench.big)::json, bench.guid(93, $r))" ;;
+                record_push_json_col) sql="SELECT * FROM forgea_audit.record_push_json((SELECT body_json FROM bench.big), bench.guid(94, $r))" ;;
                 reference) sql="SELECT * FROM ref.record_push($payload, bench.guid(91, $r))" ;;
                 ceiling) sql=$(ceiling_statement "$payload" "bench.guid(92, $r)" | sed '$ s/;[[:space:]]*$//') ;;
             esac
@@ -457,9 +461,17 @@ EOF
     check=$(psql -X -At -F ' | ' -d big -c "
         SELECT 'record_push', commit_count, cardinality(changed_paths), pg_column_size(changed_files) FROM forgea_audit.lab_attempt WHERE delivery_id = bench.guid(90, 1)::uuid
         UNION ALL
+        SELECT 'record_push_json', commit_count, cardinality(changed_paths), pg_column_size(changed_files) FROM forgea_audit.lab_attempt WHERE delivery_id = bench.guid(93, 1)::uuid
+        UNION ALL
         SELECT 'reference', commit_count, cardinality(changed_paths), pg_column_size(changed_files) FROM ref.lab_attempt WHERE delivery_id = bench.guid(91, 1)::uuid
         UNION ALL
         SELECT 'ceiling', commit_count, cardinality(changed_paths), pg_column_size(changed_files) FROM ceiling.lab_attempt WHERE delivery_id = bench.guid(92, 1)::uuid")
+    local same
+    same=$(psql -X -At -d big -c "
+        SELECT count(DISTINCT (payload_sha256, changed_paths, changed_files::text, commit_count)) || ' distinct (payload_sha256, changed_paths, changed_files, commit_count) over '
+               || count(*) || ' attempts of record_push and record_push_json'
+        FROM forgea_audit.lab_attempt WHERE delivery_id IN (SELECT bench.guid(c, r)::uuid FROM generate_series(1, 3) r, unnest(ARRAY[90, 93, 94]) c)")
+    log "  $same"
     {
         echo "## One large payload"
         echo
@@ -469,7 +481,9 @@ EOF
         echo "backend's peak resident set from /proc/<pid>/status (it includes shared memory the backend touched;"
         echo "RssShmem is that part at the end); private peak = the highest RssAnon sampled every ~10 ms during the"
         echo "call, minus RssAnon before it. Runs 2 and 3 of each find the previous runs' session rows and audit"
-        echo "chain in place (new GUIDs: each run records a new attempt)."
+        echo "chain in place (new GUIDs: each run records a new attempt). \`record_push_json\` is given"
+        echo "\`body::json\` (json's input function checks the syntax and keeps the text; \`parse_json\` is that"
+        echo "alone); \`record_push_json_col\` reads a json column, as a bind parameter of type json would arrive."
         echo
         echo "| call | run | seconds | VmHWM before (MiB) | VmHWM after (MiB) | VmHWM growth (MiB) | RssShmem after (MiB) | private peak (MiB) |"
         echo "|---|---:|---:|---:|---:|---:|---:|---:|"
@@ -479,6 +493,7 @@ EOF
         echo
         echo '```'
         echo "$check"
+        echo "$same"
         echo '```'
         echo
     } >> "$REPORT"

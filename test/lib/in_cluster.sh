@@ -10,7 +10,8 @@ result() {  # name, exit status
 }
 
 # A fresh database with the platform's table, the extension bound to it, and the GitHub fixtures
-# loaded into fixture_push(name, payload) for tests that iterate over them.
+# loaded into fixture_push(name, payload, body) for tests that iterate over them (body: the file's
+# text as GitHub sent it, for record_push_json).
 fresh_db() {
     local db=$1
     dropdb --if-exists "$db"
@@ -22,10 +23,10 @@ fresh_db() {
         echo 'CREATE EXTENSION pgtap;'
         echo 'CREATE EXTENSION dblink;'
         echo 'SELECT forgea_audit.bind_lab_session_table();'
-        echo 'CREATE TABLE public.fixture_push (name text PRIMARY KEY, payload jsonb NOT NULL);'
+        echo 'CREATE TABLE public.fixture_push (name text PRIMARY KEY, payload jsonb NOT NULL, body text NOT NULL);'
         for f in test/fixtures/github/push/*.json; do
             echo "\\set body \`cat $f\`"
-            echo "INSERT INTO public.fixture_push VALUES ('$(basename "$f" .json)', :'body');"
+            echo "INSERT INTO public.fixture_push VALUES ('$(basename "$f" .json)', :'body', :'body');"
         done
     } | psql -X -q -d "$db" >/dev/null
 }
