@@ -548,6 +548,7 @@ ALTER FUNCTION forgea_audit.bind_lab_session_table() SECURITY DEFINER SET search
 -- only, and also applies to the application's triggers on "LabSession", if it has any
 -- (test/integration/plans_on_empty_tables.sh; docs/benchmarks.md, "cached plans").
 ALTER FUNCTION forgea_audit.record_push(jsonb, text, jsonb) SET enable_seqscan = off;
+ALTER FUNCTION forgea_audit.record_push_json(json, text, jsonb) SET enable_seqscan = off;
 ALTER FUNCTION forgea_audit.append(text, text, text, text, text, text, jsonb, jsonb, text, bigint, text, text, text, text)
     SET enable_seqscan = off;
 ALTER FUNCTION forgea_audit.append_system(text, text, text, text, text, text, jsonb, jsonb, text, bigint, text, text, text, text)
