@@ -54,7 +54,52 @@ SELECT ok, first_bad_seq = (SELECT archive_seq FROM forgea_audit.lab_attempt_arc
 FROM forgea_audit.verify_archive();
 ROLLBACK;
 
+-- archive_batch resumes after a position: the (recorded_at, id) of the last row the previous batch
+-- moved (resume_recorded_at, resume_id), in recorded_at order, not id order.  run_retention and the
+-- worker pass it on from batch to batch.  Seven attempts from 2020, the later an id the earlier recorded.
+INSERT INTO forgea_audit.lab_attempt (session_id, delivery_id, commit_sha, ref, changed_paths, changed_files,
+       commit_count, commits_truncated, files_truncated, created, deleted, forced, repository_url, repository_key,
+       payload_sha256, recorded_at)
+SELECT 'sess-ret', format('0000beef-0000-4000-8000-%s', lpad(g::text, 12, '0'))::uuid, repeat('0', 40), 'refs/heads/main',
+       '{}', '{}', 0, false, false, false, false, false, 'https://github.com/retention/fork', 'github.com/retention/fork',
+       sha256(g::text::bytea), '2020-01-01 00:00+00'::timestamptz - g * interval '1 minute'
+FROM generate_series(1, 7) g;
+BEGIN;   -- one transaction for all batches, as run_retention
+CREATE TEMP TABLE keyset_batch AS
+SELECT 1 AS k, b.* FROM forgea_audit.archive_batch('2021-01-01', 3) b;
+INSERT INTO keyset_batch SELECT p.k + 1, b.* FROM keyset_batch p,
+       forgea_audit.archive_batch('2021-01-01', 3, p.resume_recorded_at, p.resume_id) b WHERE p.k = 1;
+INSERT INTO keyset_batch SELECT p.k + 1, b.* FROM keyset_batch p,
+       forgea_audit.archive_batch('2021-01-01', 3, p.resume_recorded_at, p.resume_id) b WHERE p.k = 2;
+INSERT INTO keyset_batch SELECT p.k + 1, b.* FROM keyset_batch p,
+       forgea_audit.archive_batch('2021-01-01', 3, p.resume_recorded_at, p.resume_id) b WHERE p.k = 3;
+-- Batches of 3, 3, 1, then none; each moved the next rows in recorded_at order (the archive's
+-- delivery numbers, 7 = earliest); the position is the last row moved, and stays put when none was.
+SELECT k.k, k.archived, k.skipped,
+       (SELECT string_agg(right(a.delivery_id::text, 1), ',' ORDER BY a.recorded_at)
+        FROM forgea_audit.lab_attempt_archive a WHERE a.archive_seq = k.audit_seq) AS deliveries,
+       right((SELECT a.delivery_id::text FROM forgea_audit.lab_attempt_archive a
+              WHERE a.id = k.resume_id AND a.recorded_at = k.resume_recorded_at), 1) AS resume_after
+FROM keyset_batch k ORDER BY k.k;
+COMMIT;
+-- An attempt due but before the position is left for the next run (as are rows another
+-- transaction held: SKIP LOCKED); without a position it is moved.
+INSERT INTO forgea_audit.lab_attempt (session_id, delivery_id, commit_sha, ref, changed_paths, changed_files,
+       commit_count, commits_truncated, files_truncated, created, deleted, forced, repository_url, repository_key,
+       payload_sha256, recorded_at)
+VALUES ('sess-ret', '0000beef-0000-4000-8000-000000000008', repeat('0', 40), 'refs/heads/main', '{}', '{}', 0, false,
+        false, false, false, false, 'https://github.com/retention/fork', 'github.com/retention/fork',
+        sha256('8'::bytea), '2019-06-01 00:00+00');
+SELECT b.archived, b.resume_recorded_at = k.resume_recorded_at AND b.resume_id = k.resume_id AS position_kept
+FROM keyset_batch k, forgea_audit.archive_batch('2021-01-01', 3, k.resume_recorded_at, k.resume_id) b WHERE k.k = 4;
+SELECT archived FROM forgea_audit.archive_batch('2021-01-01', 3);
+SELECT right(delivery_id::text, 1) AS delivery FROM forgea_audit.lab_attempt_archive
+WHERE archive_seq = (SELECT max(archive_seq) FROM forgea_audit.lab_attempt_archive);
+SELECT ok, batches_checked FROM forgea_audit.verify_archive();
+DROP TABLE keyset_batch;
+
 -- Bad arguments.
 SELECT * FROM forgea_audit.run_retention(NULL);
 SELECT * FROM forgea_audit.archive_batch(now(), 0);
+SELECT * FROM forgea_audit.archive_batch(now(), 10, now(), NULL);
 RESET forgea_audit.archive_batch_size;
