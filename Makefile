@@ -8,7 +8,7 @@ CORE_OBJS = src/core/canonical_json.o src/core/chain_record.o src/core/push_rule
 OBJS = $(CORE_OBJS) \
        src/module.o src/jsonb_canonical.o src/write_guard.o src/audit_chain.o \
        src/push_payload.o src/session_binding.o src/record_push.o src/verify_chain.o \
-       src/retention_worker.o src/checkpoint.o
+       src/retention_worker.o src/checkpoint.o src/row_canonical.o
 
 # pg_regress: one file per concern under sql/, expected output under expected/.
 REGRESS = install record_push bad_input append append_only verify_chain retention

@@ -242,6 +242,11 @@ CREATE FUNCTION forgea_audit.canonical_json(value jsonb) RETURNS text
 COMMENT ON FUNCTION forgea_audit.canonical_json(jsonb) IS
     'The canonical JSON text (docs/chain.md, section 3) the chain hashes for a jsonb value.';
 
+CREATE FUNCTION forgea_audit.canonical_row_json(row_value record) RETURNS text
+    LANGUAGE c STABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'fa_canonical_row_json';
+COMMENT ON FUNCTION forgea_audit.canonical_row_json(record) IS
+    'canonical_json(to_jsonb(row_value)), written straight from the row (faster; used by archive_batch). Depends on TimeZone and bytea_output as to_jsonb does.';
+
 -------------------------------------------------------------------------------------------------
 -- Retention: attempts older than forgea_audit.attempt_retention move to lab_attempt_archive in
 -- batches.  Each batch deletes and inserts the same rows in one transaction and appends a
@@ -297,7 +302,7 @@ COMMENT ON VIEW forgea_audit.retention_status IS 'Retention runs, newest first: 
 
 CREATE FUNCTION forgea_audit.retention_settings(
     OUT attempt_retention interval, OUT archive_batch_size integer, OUT retention_interval interval,
-    OUT worker_database text)
+    OUT worker_database text, OUT archive_batch_delay interval)
     LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'fa_retention_settings';
 COMMENT ON FUNCTION forgea_audit.retention_settings() IS 'The retention settings in force, typed.';
 
@@ -313,7 +318,9 @@ COMMENT ON FUNCTION forgea_audit.retention_settings() IS 'The retention settings
 -- Rows a run passed over because someone held them (SKIP LOCKED) wait for the next run.
 --
 -- The whole batch is one statement: the rows deleted, their count, id range and digest, the audit
--- event, and the same rows inserted into the archive naming that event.
+-- event, and the same rows inserted into the archive naming that event.  The digest is the
+-- documented canonical_json(to_jsonb(row)) per row, computed by canonical_row_json(row), which
+-- writes the same bytes without building the jsonb (verify_archive() recomputes it the long way).
 CREATE FUNCTION forgea_audit.archive_batch(cutoff timestamptz, batch_size integer,
                                            after_recorded_at timestamptz DEFAULT NULL, after_id bigint DEFAULT NULL)
     RETURNS TABLE (archived bigint, first_id bigint, last_id bigint, audit_seq bigint, skipped boolean,
@@ -355,7 +362,7 @@ BEGIN
     ), summary AS (
         SELECT pg_catalog.count(*) AS n, pg_catalog.min(g.id) AS lo, pg_catalog.max(g.id) AS hi,
                pg_catalog.sha256(pg_catalog.convert_to(
-                   pg_catalog.string_agg(forgea_audit.canonical_json(pg_catalog.to_jsonb(g)), E'\n' ORDER BY g.id),
+                   pg_catalog.string_agg(forgea_audit.canonical_row_json(g), E'\n' ORDER BY g.id),
                    'UTF8')) AS digest
         FROM gone g
     ), last AS (
@@ -524,7 +531,7 @@ GRANT EXECUTE ON FUNCTION forgea_audit.record_push(jsonb, text, jsonb),
                           forgea_audit.append(text, text, text, text, text, text, jsonb, jsonb, text, bigint, text, text, text, text)
       TO forgea_audit_writer;
 GRANT EXECUTE ON FUNCTION forgea_audit.verify_chain(text), forgea_audit.verify_archive(),
-                          forgea_audit.canonical_json(jsonb)
+                          forgea_audit.canonical_json(jsonb), forgea_audit.canonical_row_json(record)
       TO forgea_audit_reader;
 GRANT SELECT ON forgea_audit.lab_attempt, forgea_audit.lab_attempt_archive, forgea_audit.lab_attempt_all,
                 forgea_audit.audit_log, forgea_audit.chain_head, forgea_audit.retention_run,

@@ -146,6 +146,14 @@ void run_once()
         batches++;
         if (moved < batch_size)
             break;
+        // Throttle: leave the CPU and the WAL to the application between two batches.  A signal
+        // (SIGTERM, SIGHUP) ends the pause early; SIGTERM then ends the worker below.
+        if (fa_archive_batch_delay_ms > 0) {
+            pgstat_report_activity(STATE_IDLE, "forgea_audit retention: pausing between batches");
+            (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, fa_archive_batch_delay_ms,
+                             PG_WAIT_EXTENSION);
+            ResetLatch(MyLatch);
+        }
     }
 
     begin_tx("forgea_audit retention: finishing a run");
@@ -392,10 +400,12 @@ extern "C" Datum fa_retention_settings(PG_FUNCTION_ARGS)
         if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
             elog(ERROR, "retention_settings must return a composite type");
         desc = BlessTupleDesc(desc);
-        Datum values[4] = {IntervalPGetDatum(seconds_interval(fa_attempt_retention_s)), Int32GetDatum(fa_archive_batch_size),
+        Interval *delay = static_cast<Interval *>(palloc0(sizeof(Interval)));
+        delay->time = static_cast<int64>(fa_archive_batch_delay_ms) * 1000;
+        Datum values[5] = {IntervalPGetDatum(seconds_interval(fa_attempt_retention_s)), Int32GetDatum(fa_archive_batch_size),
                            IntervalPGetDatum(seconds_interval(fa_retention_interval_s)),
-                           CStringGetTextDatum(fa_worker_database ? fa_worker_database : "")};
-        bool nulls[4] = {false, false, false, false};
+                           CStringGetTextDatum(fa_worker_database ? fa_worker_database : ""), IntervalPGetDatum(delay)};
+        bool nulls[5] = {false, false, false, false, false};
         return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
     });
 }
