@@ -7,8 +7,9 @@ CORE_OBJS = src/core/canonical_json.o src/core/chain_record.o src/core/push_rule
             src/core/chain_verifier.o src/core/chain_reorder.o src/core/checkpoint.o src/core/ed25519.o src/core/redaction.o
 OBJS = $(CORE_OBJS) \
        src/module.o src/jsonb_canonical.o src/write_guard.o src/audit_chain.o \
-       src/push_payload.o src/push_payload_jsonb.o src/push_payload_json.o src/json_canonical.o src/session_binding.o src/record_push.o src/verify_chain.o \
-       src/retention_worker.o src/checkpoint.o
+       src/push_payload.o src/push_payload_jsonb.o src/push_payload_json.o src/json_canonical.o \
+       src/session_binding.o src/record_push.o src/verify_chain.o \
+       src/retention_worker.o src/checkpoint.o src/row_canonical.o
 
 # pg_regress: one file per concern under sql/, expected output under expected/.
 REGRESS = install record_push bad_input append append_only verify_chain retention record_push_json

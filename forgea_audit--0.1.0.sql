@@ -255,6 +255,11 @@ CREATE FUNCTION forgea_audit.canonical_json(value jsonb) RETURNS text
 COMMENT ON FUNCTION forgea_audit.canonical_json(jsonb) IS
     'The canonical JSON text (docs/chain.md, section 3) the chain hashes for a jsonb value.';
 
+CREATE FUNCTION forgea_audit.canonical_row_json(row_value record) RETURNS text
+    LANGUAGE c STABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'fa_canonical_row_json';
+COMMENT ON FUNCTION forgea_audit.canonical_row_json(record) IS
+    'canonical_json(to_jsonb(row_value)), written straight from the row (faster; used by archive_batch). Depends on TimeZone and bytea_output as to_jsonb does.';
+
 -------------------------------------------------------------------------------------------------
 -- Retention: attempts older than forgea_audit.attempt_retention move to lab_attempt_archive in
 -- batches.  Each batch deletes and inserts the same rows in one transaction and appends a
@@ -310,75 +315,93 @@ COMMENT ON VIEW forgea_audit.retention_status IS 'Retention runs, newest first: 
 
 CREATE FUNCTION forgea_audit.retention_settings(
     OUT attempt_retention interval, OUT archive_batch_size integer, OUT retention_interval interval,
-    OUT worker_database text)
+    OUT worker_database text, OUT archive_batch_delay interval)
     LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'fa_retention_settings';
 COMMENT ON FUNCTION forgea_audit.retention_settings() IS 'The retention settings in force, typed.';
 
 -- One batch, in the caller's transaction.  The advisory lock makes concurrent runs (worker and
 -- cron, two crons) take turns: the one that does not get it reports skipped and moves nothing.
 -- SKIP LOCKED and lock_timeout keep a batch from ever waiting on a row someone else holds.
-CREATE FUNCTION forgea_audit.archive_batch(cutoff timestamptz, batch_size integer)
-    RETURNS TABLE (archived bigint, first_id bigint, last_id bigint, audit_seq bigint, skipped boolean)
+--
+-- after_recorded_at/after_id (both or neither): start after this (recorded_at, id) position, the
+-- resume_recorded_at/resume_id the previous batch returned.  A run that passes them on reads only
+-- rows it has not deleted yet: without them, the index scan of every batch steps again over the
+-- entries of all the rows the same transaction already deleted (they cannot be marked dead before
+-- it commits), so one transaction of many batches does work that grows with the square of the rows.
+-- Rows a run passed over because someone held them (SKIP LOCKED) wait for the next run.
+--
+-- The whole batch is one statement: the rows deleted, their count, id range and digest, the audit
+-- event, and the same rows inserted into the archive naming that event.  The digest is the
+-- documented canonical_json(to_jsonb(row)) per row, computed by canonical_row_json(row), which
+-- writes the same bytes without building the jsonb (verify_archive() recomputes it the long way).
+CREATE FUNCTION forgea_audit.archive_batch(cutoff timestamptz, batch_size integer,
+                                           after_recorded_at timestamptz DEFAULT NULL, after_id bigint DEFAULT NULL)
+    RETURNS TABLE (archived bigint, first_id bigint, last_id bigint, audit_seq bigint, skipped boolean,
+                   resume_recorded_at timestamptz, resume_id bigint)
     LANGUAGE plpgsql
     SET TimeZone = 'UTC'          -- the rows' digest uses to_jsonb() of timestamps: keep it fixed
+    SET bytea_output = 'hex'      -- ... and of bytea
     SET lock_timeout = '5s'
 AS $$
 DECLARE
-    moved  forgea_audit.lab_attempt[];
-    digest bytea;
-    n      bigint;
-    lo     bigint;
-    hi     bigint;
-    seq    bigint;
+    r record;
 BEGIN
     IF batch_size IS NULL OR batch_size < 1 THEN
         RAISE EXCEPTION 'archive batch size must be at least 1, not %', batch_size
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    IF (after_recorded_at IS NULL) <> (after_id IS NULL) THEN
+        RAISE EXCEPTION 'archive_batch: after_recorded_at and after_id go together (both or neither)'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     IF NOT pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtext('forgea_audit.retention')) THEN
-        RETURN QUERY SELECT 0::bigint, NULL::bigint, NULL::bigint, NULL::bigint, true;
+        RETURN QUERY SELECT 0::bigint, NULL::bigint, NULL::bigint, NULL::bigint, true, after_recorded_at, after_id;
         RETURN;
     END IF;
 
+    -- (recorded_at, id) >= (position's recorded_at, position's id + 1) is "after the position" for
+    -- integer ids, and with no position (-infinity, min bigint) admits every row; one statement
+    -- (and one cached plan, an index range scan either way) serves both.
     WITH due AS (
         SELECT a.id FROM forgea_audit.lab_attempt a
         WHERE a.recorded_at < cutoff
+          AND (a.recorded_at, a.id) >= (coalesce(after_recorded_at, '-infinity'::timestamptz),
+                                        coalesce(after_id + 1, -9223372036854775808))
         ORDER BY a.recorded_at, a.id
         LIMIT batch_size
         FOR UPDATE SKIP LOCKED
     ), gone AS (
         DELETE FROM forgea_audit.lab_attempt a USING due WHERE a.id = due.id RETURNING a.*
+    ), summary AS (
+        SELECT pg_catalog.count(*) AS n, pg_catalog.min(g.id) AS lo, pg_catalog.max(g.id) AS hi,
+               pg_catalog.sha256(pg_catalog.convert_to(
+                   pg_catalog.string_agg(forgea_audit.canonical_row_json(g), E'\n' ORDER BY g.id),
+                   'UTF8')) AS digest
+        FROM gone g
+    ), last AS (
+        SELECT g.recorded_at, g.id FROM gone g ORDER BY g.recorded_at DESC, g.id DESC LIMIT 1
+    ), event AS (
+        SELECT forgea_audit.append_system(
+                   action => 'RETENTION_ARCHIVE', actor_type => 'system', actor_id => 'forgea_audit.retention',
+                   target_type => 'lab_attempt_archive', chain => 'retention',
+                   metadata => pg_catalog.jsonb_build_object(
+                       'count', s.n, 'first_id', s.lo, 'last_id', s.hi, 'cutoff', cutoff,
+                       'rows_sha256', pg_catalog.encode(s.digest, 'hex'),
+                       'digest', 'sha256 of canonical_json(to_jsonb(row)) of the moved lab_attempt rows, ordered by id, joined by newlines, TimeZone UTC')) AS seq
+        FROM summary s WHERE s.n > 0
+    ), stored AS (
+        INSERT INTO forgea_audit.lab_attempt_archive
+        SELECT g.*, pg_catalog.now(), e.seq FROM gone g CROSS JOIN event e
     )
-    SELECT pg_catalog.array_agg(g ORDER BY g.id) INTO moved FROM gone g;
+    SELECT s.n, s.lo, s.hi, e.seq, l.recorded_at, l.id INTO r
+    FROM summary s LEFT JOIN event e ON true LEFT JOIN last l ON true;
 
-    n := coalesce(pg_catalog.cardinality(moved), 0);
-    IF n = 0 THEN
-        RETURN QUERY SELECT 0::bigint, NULL::bigint, NULL::bigint, NULL::bigint, false;
-        RETURN;
-    END IF;
-
-    SELECT pg_catalog.min(m.id), pg_catalog.max(m.id),
-           pg_catalog.sha256(pg_catalog.convert_to(
-               pg_catalog.string_agg(forgea_audit.canonical_json(pg_catalog.to_jsonb(m)), E'\n' ORDER BY m.id), 'UTF8'))
-    INTO lo, hi, digest
-    FROM pg_catalog.unnest(moved) m;
-
-    seq := forgea_audit.append_system(
-        action => 'RETENTION_ARCHIVE', actor_type => 'system', actor_id => 'forgea_audit.retention',
-        target_type => 'lab_attempt_archive', chain => 'retention',
-        metadata => pg_catalog.jsonb_build_object(
-            'count', n, 'first_id', lo, 'last_id', hi, 'cutoff', cutoff,
-            'rows_sha256', pg_catalog.encode(digest, 'hex'),
-            'digest', 'sha256 of canonical_json(to_jsonb(row)) of the moved lab_attempt rows, ordered by id, joined by newlines, TimeZone UTC'));
-
-    INSERT INTO forgea_audit.lab_attempt_archive
-    SELECT m.*, pg_catalog.now(), seq FROM pg_catalog.unnest(moved) m;
-
-    RETURN QUERY SELECT n, lo, hi, seq, false;
+    RETURN QUERY SELECT r.n, r.lo, r.hi, r.seq, false,
+                        coalesce(r.recorded_at, after_recorded_at), coalesce(r.id, after_id);
 END
 $$;
-COMMENT ON FUNCTION forgea_audit.archive_batch(timestamptz, integer) IS
-    'Moves up to batch_size attempts recorded before cutoff to the archive, with a RETENTION_ARCHIVE audit event.';
+COMMENT ON FUNCTION forgea_audit.archive_batch(timestamptz, integer, timestamptz, bigint) IS
+    'Moves up to batch_size attempts recorded before cutoff (and after the position after_recorded_at, after_id if given) to the archive, with a RETENTION_ARCHIVE audit event; resume_recorded_at, resume_id are the position for the next batch.';
 
 CREATE FUNCTION forgea_audit.run_retention(as_of timestamptz DEFAULT now())
     RETURNS TABLE (archived bigint, batches integer, oldest_kept timestamptz, cutoff timestamptz, skipped boolean,
@@ -393,6 +416,8 @@ DECLARE
     nb      integer := 0;
     was_skipped boolean := false;
     due_before timestamptz;
+    pos_recorded_at timestamptz;
+    pos_id  bigint;
 BEGIN
     IF as_of IS NULL THEN
         RAISE EXCEPTION 'run_retention: as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
@@ -404,7 +429,7 @@ BEGIN
     RETURNING id INTO run;
 
     LOOP
-        SELECT * INTO b FROM forgea_audit.archive_batch(due_before, s.archive_batch_size);
+        SELECT * INTO b FROM forgea_audit.archive_batch(due_before, s.archive_batch_size, pos_recorded_at, pos_id);
         IF b.skipped THEN
             was_skipped := true;
             EXIT;
@@ -412,6 +437,8 @@ BEGIN
         EXIT WHEN b.archived = 0;
         total := total + b.archived;
         nb := nb + 1;
+        pos_recorded_at := b.resume_recorded_at;   -- the next batch starts after this one
+        pos_id := b.resume_id;
         EXIT WHEN b.archived < s.archive_batch_size;
     END LOOP;
 
@@ -431,6 +458,7 @@ CREATE FUNCTION forgea_audit.verify_archive()
     RETURNS TABLE (ok boolean, batches_checked bigint, first_bad_seq bigint, detail text)
     LANGUAGE plpgsql STABLE
     SET TimeZone = 'UTC'
+    SET bytea_output = 'hex'
 AS $$
 DECLARE
     bad record;
@@ -516,13 +544,13 @@ GRANT EXECUTE ON FUNCTION forgea_audit.record_push(jsonb, text, jsonb), forgea_a
                           forgea_audit.append(text, text, text, text, text, text, jsonb, jsonb, text, bigint, text, text, text, text)
       TO forgea_audit_writer;
 GRANT EXECUTE ON FUNCTION forgea_audit.verify_chain(text), forgea_audit.verify_archive(),
-                          forgea_audit.canonical_json(jsonb)
+                          forgea_audit.canonical_json(jsonb), forgea_audit.canonical_row_json(record)
       TO forgea_audit_reader;
 GRANT SELECT ON forgea_audit.lab_attempt, forgea_audit.lab_attempt_archive, forgea_audit.lab_attempt_all,
                 forgea_audit.audit_log, forgea_audit.chain_head, forgea_audit.retention_run,
                 forgea_audit.retention_status
       TO forgea_audit_reader;
-GRANT EXECUTE ON FUNCTION forgea_audit.run_retention(timestamptz), forgea_audit.archive_batch(timestamptz, integer),
+GRANT EXECUTE ON FUNCTION forgea_audit.run_retention(timestamptz), forgea_audit.archive_batch(timestamptz, integer, timestamptz, bigint),
                           forgea_audit.checkpoint(), forgea_audit.bind_lab_session_table(),
                           forgea_audit.retention_settings(), forgea_audit.lab_session_table()
       TO forgea_audit_admin;
@@ -537,7 +565,7 @@ ALTER FUNCTION forgea_audit.verify_chain(text) SECURITY DEFINER SET search_path 
 ALTER FUNCTION forgea_audit.verify_archive() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION forgea_audit.checkpoint() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION forgea_audit.run_retention(timestamptz) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION forgea_audit.archive_batch(timestamptz, integer) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION forgea_audit.archive_batch(timestamptz, integer, timestamptz, bigint) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION forgea_audit.bind_lab_session_table() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
 -- The chain writers look rows up by key only (a delivery id, a chain id, a fork's sessions), so

@@ -19,6 +19,7 @@ char *fa_lab_session_table = nullptr;
 int fa_attempt_retention_s = 90 * 24 * 3600;
 int fa_archive_batch_size = 1000;
 int fa_retention_interval_s = 3600;
+int fa_archive_batch_delay_ms = 0;
 char *fa_worker_database = nullptr;
 char *fa_signing_key_file = nullptr;
 char *fa_reader_tenant = nullptr;
@@ -53,6 +54,13 @@ extern "C" void _PG_init(void)
         "forgea_audit.retention_interval",
         "How often the background worker runs retention; 0 disables it (e.g. for pg_cron users).",
         nullptr, &fa_retention_interval_s, 3600, 0, INT_MAX, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
+
+    DefineCustomIntVariable(
+        "forgea_audit.archive_batch_delay",
+        "How long the background worker pauses between two archive batches of a run.",
+        "A throttle: the pause leaves CPU and WAL bandwidth to the application while a large backlog is "
+        "archived. run_retention() (one transaction) does not pause.",
+        &fa_archive_batch_delay_ms, 0, 0, 60 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
 
     DefineCustomStringVariable(
         "forgea_audit.database",

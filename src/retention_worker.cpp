@@ -103,8 +103,11 @@ void run_once()
     int64 run_id = first_int8(rc, "starting a retention run");
     end_tx();
 
-    Oid argtypes[1] = {INT8OID};
-    Datum args[1] = {Int64GetDatum(run_id)};
+    // The position the next batch starts after: the (recorded_at, id) of the last row moved, so
+    // no batch scans again over what earlier batches of this run deleted (see archive_batch()).
+    Oid argtypes[3] = {INT8OID, TIMESTAMPTZOID, INT8OID};
+    Datum args[3] = {Int64GetDatum(run_id), TimestampTzGetDatum(0), Int64GetDatum(0)};
+    char nulls[3] = {' ', 'n', 'n'};
     int64 archived = 0;
     int batches = 0;
     bool skipped = false;
@@ -113,16 +116,29 @@ void run_once()
         CHECK_FOR_INTERRUPTS();
         begin_tx("forgea_audit retention: archiving a batch");
         rc = SPI_execute_with_args(
-            "SELECT b.archived, b.skipped, s.archive_batch_size::int8 "
+            "SELECT b.archived, b.skipped, s.archive_batch_size::int8, b.resume_recorded_at, b.resume_id "
             "FROM forgea_audit.retention_run r, forgea_audit.retention_settings() s, "
-            "     forgea_audit.archive_batch(r.cutoff, s.archive_batch_size) b WHERE r.id = $1",
-            1, argtypes, args, nullptr, false, 1);
+            "     forgea_audit.archive_batch(r.cutoff, s.archive_batch_size, $2, $3) b WHERE r.id = $1",
+            3, argtypes, args, nulls, false, 1);
         if (rc != SPI_OK_SELECT || SPI_processed != 1)
             elog(ERROR, "archive batch failed: %s", SPI_result_code_string(rc));
         bool isnull;
-        int64 moved = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-        skipped = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-        int64 batch_size = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+        HeapTuple row = SPI_tuptable->vals[0];
+        TupleDesc desc = SPI_tuptable->tupdesc;
+        int64 moved = DatumGetInt64(SPI_getbinval(row, desc, 1, &isnull));
+        skipped = DatumGetBool(SPI_getbinval(row, desc, 2, &isnull));
+        int64 batch_size = DatumGetInt64(SPI_getbinval(row, desc, 3, &isnull));
+        // Pass-by-value (int64) datums: they outlive the SPI tuple table.
+        Datum resume_at = SPI_getbinval(row, desc, 4, &isnull);
+        if (!isnull) {
+            bool id_null;
+            Datum resume_id = SPI_getbinval(row, desc, 5, &id_null);
+            if (!id_null) {
+                args[1] = resume_at;
+                args[2] = resume_id;
+                nulls[1] = nulls[2] = ' ';
+            }
+        }
         end_tx();
         if (skipped || moved == 0)
             break;
@@ -130,6 +146,14 @@ void run_once()
         batches++;
         if (moved < batch_size)
             break;
+        // Throttle: leave the CPU and the WAL to the application between two batches.  A signal
+        // (SIGTERM, SIGHUP) ends the pause early; SIGTERM then ends the worker below.
+        if (fa_archive_batch_delay_ms > 0) {
+            pgstat_report_activity(STATE_IDLE, "forgea_audit retention: pausing between batches");
+            (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, fa_archive_batch_delay_ms,
+                             PG_WAIT_EXTENSION);
+            ResetLatch(MyLatch);
+        }
     }
 
     begin_tx("forgea_audit retention: finishing a run");
@@ -376,10 +400,12 @@ extern "C" Datum fa_retention_settings(PG_FUNCTION_ARGS)
         if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
             elog(ERROR, "retention_settings must return a composite type");
         desc = BlessTupleDesc(desc);
-        Datum values[4] = {IntervalPGetDatum(seconds_interval(fa_attempt_retention_s)), Int32GetDatum(fa_archive_batch_size),
+        Interval *delay = static_cast<Interval *>(palloc0(sizeof(Interval)));
+        delay->time = static_cast<int64>(fa_archive_batch_delay_ms) * 1000;
+        Datum values[5] = {IntervalPGetDatum(seconds_interval(fa_attempt_retention_s)), Int32GetDatum(fa_archive_batch_size),
                            IntervalPGetDatum(seconds_interval(fa_retention_interval_s)),
-                           CStringGetTextDatum(fa_worker_database ? fa_worker_database : "")};
-        bool nulls[4] = {false, false, false, false};
+                           CStringGetTextDatum(fa_worker_database ? fa_worker_database : ""), IntervalPGetDatum(delay)};
+        bool nulls[5] = {false, false, false, false, false};
         return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
     });
 }

@@ -4,8 +4,8 @@
 #   main      record_push vs reference (PL/pgSQL + pgcrypto) vs ceiling (one statement) under pgbench
 #   verify    verify_chain() over BENCH_VERIFY_ROWS rows vs ref.verify_chain() (PL/pgSQL)
 #   big       one ~20 MB payload (2048 commits): time and the backend's peak memory (VmHWM)
-#   retention run_retention() and the worker's per-batch path archiving BENCH_RETENTION_ROWS expired
-#             attempts while record_push runs under pgbench
+#   retention run_retention() and the worker's per-batch path (BENCH_RETENTION_PATHS) archiving
+#             BENCH_RETENTION_ROWS expired attempts while record_push runs under pgbench
 set -euo pipefail
 cd "$BENCH_ROOT"
 OUT=$BENCH_OUT
@@ -31,6 +31,8 @@ else
     RETENTION_IDLE_SECS=${BENCH_RETENTION_IDLE_SECS:-15}
     RETENTION_PGBENCH_SECS=${BENCH_RETENTION_PGBENCH_SECS:-360}
 fi
+RETENTION_PATHS=${BENCH_RETENTION_PATHS:-"run_retention worker"}
+RETENTION_DELAY_MS=${BENCH_RETENTION_DELAY_MS:-0}
 IMPLS=${BENCH_IMPLS:-"record_push reference ceiling"}
 WARMUP=${BENCH_WARMUP:-1000}
 FORKS=${BENCH_FORKS:-200}
@@ -599,10 +601,25 @@ retention_path() {
         extra="skipped=$extra"
     else
         local nb=$(( (RETENTION_ROWS + 999) / 1000 + 2 )) i
-        for i in $(seq 1 "$nb"); do
-            echo "SELECT archived, skipped FROM forgea_audit.archive_batch(now() - interval '90 days', 1000);"
-        done > "$OUT/scripts/retention_batches.sql"
-        psql -X -At -F ' ' -v ON_ERROR_STOP=1 -d bench -f "$OUT/scripts/retention_batches.sql" \
+        if [ "$path" = batches ]; then
+            for i in $(seq 1 "$nb"); do
+                echo "SELECT archived, skipped FROM forgea_audit.archive_batch(now() - interval '90 days', 1000);"
+            done
+        else
+            # worker: what the background worker runs, one transaction per batch, each batch
+            # resuming after the position the previous one returned, RETENTION_DELAY_MS between them
+            # (worker_d<ms>: that many ms, as with forgea_audit.archive_batch_delay)
+            local delay_ms=$RETENTION_DELAY_MS
+            case $path in worker_d*) delay_ms=${path#worker_d} ;; esac
+            echo "\\set r ''"
+            echo "\\set i ''"
+            for i in $(seq 1 "$nb"); do
+                echo "SELECT archived, skipped, resume_recorded_at AS r, resume_id AS i FROM forgea_audit.archive_batch(now() - interval '90 days', 1000, nullif(:'r', '')::timestamptz, nullif(:'i', '')::bigint) \\gset"
+                echo "\\echo :archived :skipped"
+                if [ "$delay_ms" -gt 0 ]; then echo "SELECT pg_sleep($delay_ms / 1000.0) \\g /dev/null"; fi
+            done
+        fi > "$OUT/scripts/retention_$path.sql"
+        psql -X -At -F ' ' -v ON_ERROR_STOP=1 -d bench -f "$OUT/scripts/retention_$path.sql" \
             > "$prefix.result" 2>&1 || { tail -5 "$prefix.result"; log "archive_batch loop failed"; }
         a1=$(now)
         archived=$(awk '{ s += $1 } END { print s + 0 }' "$prefix.result")
@@ -659,8 +676,11 @@ retention_step() {
     fi
     [ -s "$OUT/scripts/record_push.pgbench" ] || write_scripts
     : > "$(retention_rows)"
-    retention_path run_retention 20000
-    retention_path batches 30000
+    local path cbase=20000
+    for path in $RETENTION_PATHS; do
+        retention_path "$path" "$cbase"
+        cbase=$((cbase + 10000))
+    done
     {
         echo "## Retention"
         echo
@@ -672,7 +692,10 @@ retention_step() {
         echo "it ended (the overlap window). \`run_retention\` = \`SELECT * FROM forgea_audit.run_retention()\`, one"
         echo "transaction, archive_batch_size $(psql -X -At -d bench -c 'SELECT archive_batch_size FROM forgea_audit.retention_settings()');"
         echo "\`batches\` = one psql session running \`SELECT ... FROM forgea_audit.archive_batch(now() - interval '90 days', 1000);\`"
-        echo "lines with autocommit, one transaction per batch, as the background worker does."
+        echo "lines with autocommit, one transaction per batch, no position (as a cron job looping over archive_batch would);"
+        echo "\`worker\` = the same, each batch resuming after the position the previous one returned, as the background"
+        echo "worker does, with ${RETENTION_DELAY_MS} ms between batches (BENCH_RETENTION_DELAY_MS); \`worker_d<ms>\`: with <ms> ms"
+        echo "between batches, as \`forgea_audit.archive_batch_delay\` makes the worker pause."
         echo "Lock waits: pgbench backends with wait_event_type = Lock in pg_stat_activity, sampled every ~0.5 s."
         echo
         echo "| path | archived | batches | seconds | rows/s | idle TPS | idle p50 | idle p99 | during TPS | during p50 | during p99 | p99 during / idle | pgbench covered the archiving | lock-wait samples | load idle / during |"

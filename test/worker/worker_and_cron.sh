@@ -137,6 +137,21 @@ check "no attempt is both live and archived, none lost" \
     "SELECT (SELECT count(*) FROM forgea_audit.lab_attempt l JOIN forgea_audit.lab_attempt_archive a USING (id)) = 0
         AND (SELECT count(*) FROM forgea_audit.lab_attempt) + (SELECT count(*) FROM forgea_audit.lab_attempt_archive) = $total"
 
+echo "# forgea_audit.archive_batch_delay: the worker pauses between two batches of a run"
+set_conf forgea_audit.archive_batch_size 100
+set_conf forgea_audit.archive_batch_delay 1s
+insert_expired 500
+set_conf forgea_audit.retention_interval 1s
+eventually "the worker shows in pg_stat_activity that it pauses between batches" \
+    "SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'forgea_audit retention'
+       AND query = 'forgea_audit retention: pausing between batches'" 20
+eventually "with a 1 s pause it still archives all 500" "SELECT count(*) = 0 FROM forgea_audit.lab_attempt" 30
+eventually "the run of 5 full batches took at least the 5 pauses after them" \
+    "SELECT batches = 5 AND duration >= interval '5 s' FROM forgea_audit.retention_status
+     WHERE driver = 'worker' AND archived = 500 AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 1" 20
+set_conf forgea_audit.retention_interval 0
+set_conf forgea_audit.archive_batch_delay 0
+
 echo "# a crash in the middle of archiving loses nothing and duplicates nothing"
 set_conf forgea_audit.archive_batch_size 200
 insert_expired 100000
