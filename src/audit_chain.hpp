@@ -55,8 +55,3 @@ void fa_check_severity(forgea::core::Bytes severity);
 
 // HIGH and CRITICAL events are also published here, after commit (README, "Alerts").
 #define FA_ALERT_CHANNEL "forgea_audit_alerts"
-
-// The audit_log column list in encoding order, shared by the writer and the verifier.
-#define FA_AUDIT_ROW_COLUMNS                                                                     \
-    "seq, chain_id, chain_pos, prev_hash, created_at, tenant_id, user_id, actor_type, actor_id, " \
-    "action, target_type, target_id, outcome, severity, metadata, proof, correlation_id, parent_seq"

@@ -11,7 +11,6 @@
 // result names the lowest seq at which anything is wrong and counts the rest.
 extern "C" {
 #include "postgres.h"
-#include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/namespace.h"
@@ -24,7 +23,6 @@ extern "C" {
 #include "nodes/makefuncs.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/rls.h"
@@ -49,8 +47,8 @@ using forgea::core::kHashLen;
 
 namespace {
 
-// audit_log's columns as the encoding reads them (FA_AUDIT_ROW_COLUMNS), then row_hash and
-// hash_version; found by name in the table, so their physical order does not matter.
+// audit_log's columns in the encoding's field order (core::AuditRecord, docs/chain.md), then
+// row_hash and hash_version; found by name in the table, so their physical order does not matter.
 constexpr int kColumns = 20;
 const char *const kColumnNames[kColumns] = {
     "seq", "chain_id", "chain_pos", "prev_hash", "created_at", "tenant_id", "user_id",
