@@ -2,6 +2,8 @@
 // copying anything (strings point into the detoasted datum), and hands over to build_push_event().
 #include "push_payload.hpp"
 
+#include "metadata_builder.hpp"
+
 extern "C" {
 #include "utils/builtins.h"
 #include "utils/numeric.h"
@@ -187,8 +189,7 @@ void parse_delivery_headers(const Jsonb *headers, DeliveryHeaders *out)
         {"user-agent", "user_agent"},
     };
 
-    JsonbParseState *state = nullptr;
-    pushJsonbValue(&state, WJB_BEGIN_OBJECT, nullptr);
+    MetadataBuilder kept_headers;
     JsonbIterator *it = JsonbIteratorInit(const_cast<JsonbContainer *>(&headers->root));
     JsonbValue k, v;
     JsonbIteratorToken tok;
@@ -206,14 +207,12 @@ void parse_delivery_headers(const Jsonb *headers, DeliveryHeaders *out)
         if (short_name == nullptr || v.type == jbvNull)
             continue;
 
-        JsonbValue value;
-        value.type = jbvString;
+        Bytes value;
         if (v.type == jbvString) {
-            value.val.string = v.val.string;
+            value = Bytes{v.val.string.val, static_cast<size_t>(v.val.string.len)};
         } else if (v.type == jbvNumeric) {
             char *text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v.val.numeric)));
-            value.val.string.val = text;
-            value.val.string.len = static_cast<int>(strlen(text));
+            value = Bytes{text, strlen(text)};
         } else {
             ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                             errmsg("invalid delivery headers: header \"%.*s\" must be a string",
@@ -222,16 +221,10 @@ void parse_delivery_headers(const Jsonb *headers, DeliveryHeaders *out)
                             errhint("Pass header values as the strings GitHub sent.")));
         }
         if (strcmp(short_name, "event") == 0)
-            out->event = Bytes{value.val.string.val, static_cast<size_t>(value.val.string.len)};
-
-        JsonbValue key;
-        key.type = jbvString;
-        key.val.string.val = const_cast<char *>(short_name);
-        key.val.string.len = static_cast<int>(strlen(short_name));
-        pushJsonbValue(&state, WJB_KEY, &key);
-        pushJsonbValue(&state, WJB_VALUE, &value);
+            out->event = value;
+        kept_headers.text(short_name, value);
     }
-    out->metadata = JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, nullptr));
+    out->metadata = kept_headers.finish();
 
     if (!out->event.is_null() && !(out->event.len == 4 && memcmp(out->event.data, "push", 4) == 0))
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
