@@ -3,13 +3,23 @@ EXTENSION = forgea_audit
 MODULE_big = forgea_audit
 DATA = forgea_audit--0.1.0.sql
 
-CORE_OBJS = src/core/canonical_json.o src/core/chain_record.o src/core/push_rules.o src/core/base64.o \
-            src/core/chain_verifier.o src/core/chain_reorder.o src/core/checkpoint.o src/core/ed25519.o src/core/redaction.o
-OBJS = $(CORE_OBJS) \
-       src/module.o src/jsonb_canonical.o src/write_guard.o src/audit_chain.o \
-       src/push_payload.o src/push_payload_jsonb.o src/push_payload_json.o src/json_canonical.o \
-       src/session_binding.o src/record_push.o src/verify_chain.o \
-       src/retention_worker.o src/checkpoint.o src/row_canonical.o
+# The pure C++ core: no PostgreSQL header may reach it.  Its objects are compiled without the
+# server's include path (see CORE_CPPFLAGS below), so an #include of one fails the build.
+CORE_OBJS = src/core/canonical_json_bytes.o src/core/chain_record.o src/core/push_rules.o src/core/base64.o \
+            src/core/chain_verifier.o src/core/chain_reorder.o src/core/checkpoint_note.o src/core/ed25519.o \
+            src/core/redaction.o
+
+# The PostgreSQL side, by stage: a push enters at push/, is appended to a chain in chain/, whose rows
+# are encoded by json/; worker/ archives and checkpoints; pg/ is the module entry and the boundary.
+PUSH_OBJS   = src/push/record_push.o src/push/payload_jsonb.o src/push/payload_json_text.o \
+              src/push/push_event_builder.o src/push/session_binding.o
+CHAIN_OBJS  = src/chain/chain_append.o src/chain/chain_verify.o src/chain/chain_checkpoint.o \
+              src/chain/chain_write_guard.o
+JSON_OBJS   = src/json/canonical_jsonb.o src/json/canonical_json_text.o src/json/canonical_row.o
+WORKER_OBJS = src/worker/retention_worker.o
+PG_OBJS     = src/pg/module.o
+
+OBJS = $(CORE_OBJS) $(PG_OBJS) $(PUSH_OBJS) $(CHAIN_OBJS) $(JSON_OBJS) $(WORKER_OBJS)
 
 # pg_regress: one file per concern under sql/, expected output under expected/.
 REGRESS = install record_push bad_input append append_only verify_chain retention record_push_json
@@ -28,6 +38,10 @@ override with_llvm = no
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# The core is compiled with no PostgreSQL include path at all: a PostgreSQL header reaching it
+# (directly or through another header) is a build error, not a review comment.
+$(CORE_OBJS): override CPPFLAGS := -I$(srcdir)/src/core
 
 # Rebuild an object when a header it includes changes.
 override CXXFLAGS += -MMD -MP

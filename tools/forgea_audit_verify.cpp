@@ -29,7 +29,7 @@
 #include "core/base64.hpp"
 #include "core/chain_record.hpp"
 #include "core/chain_verifier.hpp"
-#include "core/checkpoint.hpp"
+#include "core/checkpoint_note.hpp"
 #include "core/ed25519.hpp"
 #include "core/hasher.hpp"
 #include "core/push_rules.hpp"

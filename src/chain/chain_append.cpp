@@ -1,4 +1,4 @@
-#include "audit_chain.hpp"
+#include "chain/chain_append.hpp"
 
 extern "C" {
 #include "catalog/pg_type_d.h"
@@ -16,11 +16,11 @@ Datum fa_append_system(PG_FUNCTION_ARGS);
 }
 
 #include "core/redaction.hpp"
-#include "jsonb_canonical.hpp"
-#include "metadata_builder.hpp"
-#include "pg_boundary.hpp"
-#include "settings.hpp"
-#include "write_guard.hpp"
+#include "json/canonical_jsonb.hpp"
+#include "chain/audit_metadata.hpp"
+#include "pg/boundary.hpp"
+#include "pg/settings.hpp"
+#include "chain/chain_write_guard.hpp"
 
 using forgea::core::Bytes;
 using forgea::core::kHashLen;

@@ -1,4 +1,4 @@
-#include "checkpoint.hpp"
+#include "chain/chain_checkpoint.hpp"
 
 extern "C" {
 #include "access/xlog.h"
@@ -16,13 +16,13 @@ PG_FUNCTION_INFO_V1(fa_checkpoint);
 Datum fa_checkpoint(PG_FUNCTION_ARGS);
 }
 
-#include "audit_chain.hpp"
+#include "chain/chain_append.hpp"
 #include "core/base64.hpp"
 #include "core/ed25519.hpp"
-#include "jsonb_canonical.hpp"
-#include "metadata_builder.hpp"
-#include "pg_boundary.hpp"
-#include "settings.hpp"
+#include "json/canonical_jsonb.hpp"
+#include "chain/audit_metadata.hpp"
+#include "pg/boundary.hpp"
+#include "pg/settings.hpp"
 
 using forgea::core::Bytes;
 using forgea::core::HeadRecord;

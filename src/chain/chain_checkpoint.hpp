@@ -6,7 +6,7 @@ extern "C" {
 #include "postgres.h"
 }
 
-#include "core/checkpoint.hpp"
+#include "core/checkpoint_note.hpp"
 
 // Checks a parsed checkpoint's signature against this server's key (forgea_audit.signing_key_file).
 // Returns nullptr if it holds (or if the note is unsigned and no key is configured; *is_signed

@@ -34,12 +34,12 @@ PG_FUNCTION_INFO_V1(fa_verify_chain);
 Datum fa_verify_chain(PG_FUNCTION_ARGS);
 }
 
-#include "audit_chain.hpp"
-#include "checkpoint.hpp"
+#include "chain/chain_append.hpp"
+#include "chain/chain_checkpoint.hpp"
 #include "core/chain_reorder.hpp"
 #include "core/chain_verifier.hpp"
-#include "jsonb_canonical.hpp"
-#include "pg_boundary.hpp"
+#include "json/canonical_jsonb.hpp"
+#include "pg/boundary.hpp"
 
 using forgea::core::Bytes;
 using forgea::core::HeadRecord;

@@ -1,4 +1,4 @@
-#include "write_guard.hpp"
+#include "chain/chain_write_guard.hpp"
 
 extern "C" {
 #include "postgres.h"
@@ -12,7 +12,7 @@ Datum fa_guard_write(PG_FUNCTION_ARGS);
 
 #include <cstring>
 
-#include "pg_boundary.hpp"
+#include "pg/boundary.hpp"
 
 int fa_chain_write_depth = 0;
 

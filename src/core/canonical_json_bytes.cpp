@@ -1,4 +1,4 @@
-#include "canonical_json.hpp"
+#include "canonical_json_bytes.hpp"
 
 #include <cstring>
 

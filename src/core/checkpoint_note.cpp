@@ -1,4 +1,4 @@
-#include "checkpoint.hpp"
+#include "checkpoint_note.hpp"
 
 #include <cstdio>
 #include <cstring>

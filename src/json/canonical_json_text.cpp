@@ -1,4 +1,4 @@
-#include "json_canonical.hpp"
+#include "json/canonical_json_text.hpp"
 
 extern "C" {
 #include "common/jsonapi.h"
@@ -10,8 +10,8 @@ extern "C" {
 
 #include <algorithm>
 
-#include "core/canonical_json.hpp"
-#include "jsonb_canonical.hpp"
+#include "core/canonical_json_bytes.hpp"
+#include "json/canonical_jsonb.hpp"
 
 using forgea::core::ByteSink;
 using forgea::core::Bytes;

@@ -1,12 +1,12 @@
-#include "jsonb_canonical.hpp"
+#include "json/canonical_jsonb.hpp"
 
 extern "C" {
 #include "utils/builtins.h"
 #include "utils/numeric.h"
 }
 
-#include "core/canonical_json.hpp"
-#include "pg_boundary.hpp"
+#include "core/canonical_json_bytes.hpp"
+#include "pg/boundary.hpp"
 
 using forgea::core::ByteSink;
 

@@ -33,9 +33,9 @@ Datum fa_canonical_row_json(PG_FUNCTION_ARGS);
 
 #include <cstdlib>
 
-#include "core/canonical_json.hpp"
-#include "jsonb_canonical.hpp"
-#include "pg_boundary.hpp"
+#include "core/canonical_json_bytes.hpp"
+#include "json/canonical_jsonb.hpp"
+#include "pg/boundary.hpp"
 
 namespace {
 

@@ -13,7 +13,7 @@ void _PG_init(void);
 
 #include <climits>
 
-#include "settings.hpp"
+#include "pg/settings.hpp"
 
 char *fa_lab_session_table = nullptr;
 int fa_attempt_retention_s = 90 * 24 * 3600;

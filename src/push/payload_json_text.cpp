@@ -10,7 +10,7 @@
 // replaces what the earlier one listed).  File paths without escapes point into the text itself.
 //
 // The callbacks run inside pg_parse_json, C code that may ereport: the state is palloc'd plain data.
-#include "push_payload.hpp"
+#include "push/push_event.hpp"
 
 extern "C" {
 #include "common/jsonapi.h"
@@ -19,8 +19,8 @@ extern "C" {
 #include "utils/memutils.h"
 }
 
-#include "json_canonical.hpp"
-#include "jsonb_canonical.hpp"
+#include "json/canonical_json_text.hpp"
+#include "json/canonical_jsonb.hpp"
 
 using forgea::core::ChangeKind;
 

@@ -1,8 +1,8 @@
 // The jsonb front end: reads a jsonb payload at the paths the push rules read (PushFields), without
 // copying anything (strings point into the detoasted datum), and hands over to build_push_event().
-#include "push_payload.hpp"
+#include "push/push_event.hpp"
 
-#include "metadata_builder.hpp"
+#include "chain/audit_metadata.hpp"
 
 extern "C" {
 #include "utils/builtins.h"

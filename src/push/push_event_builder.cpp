@@ -1,6 +1,6 @@
 // The push rules, applied to what a front end found (push_payload.hpp): the one place a payload
 // is validated and normalised, whichever type it arrived as.
-#include "push_payload.hpp"
+#include "push/push_event.hpp"
 
 extern "C" {
 #include "catalog/pg_type_d.h"

@@ -25,13 +25,13 @@ PG_FUNCTION_INFO_V1(fa_record_push_json);
 Datum fa_record_push_json(PG_FUNCTION_ARGS);
 }
 
-#include "audit_chain.hpp"
+#include "chain/chain_append.hpp"
 #include "core/push_rules.hpp"
-#include "jsonb_canonical.hpp"
-#include "metadata_builder.hpp"
-#include "pg_boundary.hpp"
-#include "push_payload.hpp"
-#include "session_binding.hpp"
+#include "json/canonical_jsonb.hpp"
+#include "chain/audit_metadata.hpp"
+#include "pg/boundary.hpp"
+#include "push/push_event.hpp"
+#include "push/session_binding.hpp"
 
 using forgea::core::Bytes;
 using forgea::core::kHashLen;

@@ -1,4 +1,4 @@
-#include "session_binding.hpp"
+#include "push/session_binding.hpp"
 
 extern "C" {
 #include "access/htup_details.h"
@@ -18,8 +18,8 @@ Datum fa_lab_session_table_regclass(PG_FUNCTION_ARGS);
 }
 
 #include "core/push_rules.hpp"
-#include "pg_boundary.hpp"
-#include "settings.hpp"
+#include "pg/boundary.hpp"
+#include "pg/settings.hpp"
 
 using forgea::core::Bytes;
 

@@ -33,8 +33,8 @@ PG_FUNCTION_INFO_V1(fa_retention_settings);
 Datum fa_retention_settings(PG_FUNCTION_ARGS);
 }
 
-#include "pg_boundary.hpp"
-#include "settings.hpp"
+#include "pg/boundary.hpp"
+#include "pg/settings.hpp"
 
 namespace {
 

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "core/byte_sink.hpp"
-#include "core/canonical_json.hpp"
+#include "core/canonical_json_bytes.hpp"
 #include "core/chain_record.hpp"
 #include "core/chain_reorder.hpp"
 #include "core/chain_verifier.hpp"
