@@ -1,7 +1,8 @@
 # forgea_audit: PGXS build of a C++17 PostgreSQL extension.
 EXTENSION = forgea_audit
 MODULE_big = forgea_audit
-DATA = forgea_audit--0.1.0.sql
+# Every released install script and every upgrade step (forgea_audit--A--B.sql).
+DATA = $(wildcard forgea_audit--*.sql)
 
 # The pure C++ core: no PostgreSQL header may reach it.  Its objects are compiled without the
 # server's include path (see CORE_CPPFLAGS below), so an #include of one fails the build.

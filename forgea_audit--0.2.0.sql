@@ -1,0 +1,662 @@
+-- forgea_audit 0.2.0: GitHub push deliveries recorded exactly once, and a hash-chained audit log.
+-- Read top to bottom, this file is the schema's documentation: what each table holds, which
+-- queries each index serves, and which function writes what.
+
+\echo Use "CREATE EXTENSION forgea_audit" to load this file. \quit
+
+DO $$
+BEGIN
+    -- The chain hashes text as UTF-8 bytes; another server encoding would hash other bytes for
+    -- the same characters and break verification after a dump/restore into a UTF-8 database.
+    IF pg_catalog.current_setting('server_encoding') <> 'UTF8' THEN
+        RAISE EXCEPTION 'forgea_audit requires a UTF8 database, this one is %',
+            pg_catalog.current_setting('server_encoding')
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Create the database with ENCODING ''UTF8''.';
+    END IF;
+END
+$$;
+
+-------------------------------------------------------------------------------------------------
+-- lab_attempt: one row per GitHub push delivery that matched an active lab session.
+-------------------------------------------------------------------------------------------------
+CREATE TABLE forgea_audit.lab_attempt (
+    id                   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    session_id           text        NOT NULL,            -- "LabSession"."id"
+    delivery_id          uuid        NOT NULL UNIQUE,     -- X-GitHub-Delivery: the idempotency key
+    commit_sha           text        NOT NULL,            -- payload "after" (all zeros for a deletion)
+    before_sha           text,                            -- payload "before" (all zeros for a creation)
+    ref                  text        NOT NULL,            -- refs/heads/... or refs/tags/...
+    base_ref             text,
+    changed_paths        text[]      NOT NULL,            -- distinct union of added/modified/removed, sorted bytewise
+    changed_files        jsonb       NOT NULL,            -- {"added": [...], "modified": [...], "removed": [...]}
+    commit_count         integer     NOT NULL,
+    commits_truncated    boolean     NOT NULL,            -- GitHub lists at most 2048 commits
+    files_truncated      boolean     NOT NULL,            -- ... and at most 3000 files per list per commit
+    created              boolean     NOT NULL,            -- the push created the ref
+    deleted              boolean     NOT NULL,            -- the push deleted the ref
+    forced               boolean     NOT NULL,            -- a force push
+    pusher_name          text,
+    pusher_email         text,
+    sender_login         text,
+    sender_id            bigint,
+    repository_id        bigint,
+    repository_url       text        NOT NULL,            -- as GitHub sent it
+    repository_full_name text,
+    repository_key       text        NOT NULL,            -- forgea_audit.repo_key(repository_url)
+    payload_sha256       bytea       NOT NULL,            -- SHA-256 of the payload's canonical JSON (docs/chain.md)
+    delivery             jsonb,                           -- kept delivery headers: event, hook_id, user_agent, ...
+    pushed_at            timestamptz,                     -- repository.pushed_at, else head_commit.timestamp
+    recorded_at          timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT lab_attempt_payload_sha256_len CHECK (octet_length(payload_sha256) = 32)
+);
+COMMENT ON TABLE forgea_audit.lab_attempt IS
+    'One row per GitHub push delivery recorded against a lab session; written by forgea_audit.record_push().';
+
+-- The platform's "attempts of this session, newest first".
+CREATE INDEX lab_attempt_session_recorded_idx ON forgea_audit.lab_attempt (session_id, recorded_at DESC);
+-- "Which deliveries pushed this commit?"
+CREATE INDEX lab_attempt_commit_sha_idx ON forgea_audit.lab_attempt (commit_sha);
+-- "Which attempts touched this file?"  changed_paths @> ARRAY['src/main.c']
+CREATE INDEX lab_attempt_changed_paths_idx ON forgea_audit.lab_attempt USING gin (changed_paths);
+-- (delivery_id has its UNIQUE index.)
+
+-------------------------------------------------------------------------------------------------
+-- audit_log: append-only, hash-chained.  See docs/chain.md for the encoding and the chains.
+-------------------------------------------------------------------------------------------------
+CREATE SEQUENCE forgea_audit.audit_log_seq AS bigint;
+
+CREATE TABLE forgea_audit.audit_log (
+    seq            bigint      PRIMARY KEY,                -- global order of appends
+    chain_id       text        COLLATE "C" NOT NULL,       -- which chain: 'session:<id>', 'repository:<key>', ...
+    chain_pos      bigint      NOT NULL,                   -- 1, 2, 3, ... within the chain
+    prev_hash      bytea       NOT NULL,                   -- row_hash of the previous row of the chain (32 zero bytes for the first)
+    row_hash       bytea       NOT NULL,                   -- SHA-256 of this row's canonical encoding
+    hash_version   smallint    NOT NULL DEFAULT 1,         -- encoding version of row_hash
+    created_at     timestamptz NOT NULL,
+    tenant_id      text,                                   -- audit_events: tenant / client
+    user_id        text,                                   -- AuditLog.userId: whom the event is about
+    actor_type     text        NOT NULL,                   -- 'webhook', 'user', 'system', ...
+    actor_id       text,                                   -- 'github', a user id, ...
+    action         text        NOT NULL,                   -- 'LAB_VERIFY_ATTEMPT', ...
+    target_type    text,                                   -- 'lab_attempt', 'lab_session', 'repository', ...
+    target_id      text,
+    outcome        text        NOT NULL,
+    severity       text        NOT NULL,
+    metadata       jsonb       NOT NULL DEFAULT '{}',
+    proof          jsonb,
+    correlation_id text,                                   -- the X-GitHub-Delivery GUID for webhook events
+    parent_seq     bigint      REFERENCES forgea_audit.audit_log (seq),
+    CONSTRAINT audit_log_chain_pos_key UNIQUE (chain_id, chain_pos),  -- one row per link; also the verifier's scan order
+    CONSTRAINT audit_log_outcome_check CHECK (outcome IN ('success', 'failure', 'partial', 'pending')),
+    CONSTRAINT audit_log_severity_check CHECK (severity IN ('INFO', 'LOW', 'MEDIUM', 'HIGH', 'CRITICAL')),
+    CONSTRAINT audit_log_hash_len_check CHECK (octet_length(prev_hash) = 32 AND octet_length(row_hash) = 32),
+    CONSTRAINT audit_log_metadata_object_check CHECK (jsonb_typeof(metadata) = 'object')
+);
+ALTER SEQUENCE forgea_audit.audit_log_seq OWNED BY forgea_audit.audit_log.seq;
+COMMENT ON TABLE forgea_audit.audit_log IS
+    'Append-only, SHA-256 hash-chained audit events; write with forgea_audit.append(), check with forgea_audit.verify_chain().';
+
+CREATE INDEX audit_log_action_idx ON forgea_audit.audit_log (action, created_at);
+CREATE INDEX audit_log_actor_idx ON forgea_audit.audit_log (actor_type, actor_id, created_at);
+CREATE INDEX audit_log_target_idx ON forgea_audit.audit_log (target_type, target_id, created_at);
+CREATE INDEX audit_log_outcome_idx ON forgea_audit.audit_log (outcome, created_at) WHERE outcome <> 'success';
+CREATE INDEX audit_log_created_at_idx ON forgea_audit.audit_log (created_at);
+CREATE INDEX audit_log_correlation_idx ON forgea_audit.audit_log (correlation_id) WHERE correlation_id IS NOT NULL;
+CREATE INDEX audit_log_user_idx ON forgea_audit.audit_log (user_id, created_at) WHERE user_id IS NOT NULL;
+
+-- The head of each chain: its length and last link.  Appending locks only this one row, so
+-- different chains append in parallel; verify_chain compares it with the log's tail.
+CREATE TABLE forgea_audit.chain_head (
+    chain_id   text        COLLATE "C" PRIMARY KEY,
+    length     bigint      NOT NULL DEFAULT 0,
+    last_seq   bigint,
+    last_hash  bytea       NOT NULL DEFAULT decode(repeat('00', 32), 'hex'),
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE forgea_audit.chain_head IS
+    'Current length and last row_hash of every audit chain; maintained by forgea_audit''s chain writer only.';
+
+-------------------------------------------------------------------------------------------------
+-- Guards: the chain tables are written by the extension's own chain writer and nobody else.
+-------------------------------------------------------------------------------------------------
+CREATE FUNCTION forgea_audit.guard_write() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'fa_guard_write';
+COMMENT ON FUNCTION forgea_audit.guard_write() IS
+    'Refuses writes to the chain tables except the operations (trigger argument) made by forgea_audit''s chain writer.';
+
+-- The argument lists what the chain writer itself may do; everything else is refused to everyone.
+CREATE TRIGGER audit_log_guard_rows BEFORE INSERT OR UPDATE OR DELETE ON forgea_audit.audit_log
+    FOR EACH ROW EXECUTE FUNCTION forgea_audit.guard_write('INSERT');
+CREATE TRIGGER audit_log_guard_truncate BEFORE TRUNCATE ON forgea_audit.audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION forgea_audit.guard_write('');
+CREATE TRIGGER chain_head_guard_rows BEFORE INSERT OR UPDATE OR DELETE ON forgea_audit.chain_head
+    FOR EACH ROW EXECUTE FUNCTION forgea_audit.guard_write('INSERT,UPDATE');
+CREATE TRIGGER chain_head_guard_truncate BEFORE TRUNCATE ON forgea_audit.chain_head
+    FOR EACH STATEMENT EXECUTE FUNCTION forgea_audit.guard_write('');
+-- Statement-level too: row-level security can hide every row from an UPDATE or DELETE, and the
+-- refusal must still be loud, not "UPDATE 0".
+CREATE TRIGGER audit_log_guard_statements BEFORE UPDATE OR DELETE ON forgea_audit.audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION forgea_audit.guard_write('');
+CREATE TRIGGER chain_head_guard_statements BEFORE UPDATE OR DELETE ON forgea_audit.chain_head
+    FOR EACH STATEMENT EXECUTE FUNCTION forgea_audit.guard_write('UPDATE');
+-- ENABLE ALWAYS: session_replication_role = replica must not switch the guards off.
+ALTER TABLE forgea_audit.audit_log ENABLE ALWAYS TRIGGER audit_log_guard_rows;
+ALTER TABLE forgea_audit.audit_log ENABLE ALWAYS TRIGGER audit_log_guard_truncate;
+ALTER TABLE forgea_audit.chain_head ENABLE ALWAYS TRIGGER chain_head_guard_rows;
+ALTER TABLE forgea_audit.chain_head ENABLE ALWAYS TRIGGER chain_head_guard_truncate;
+ALTER TABLE forgea_audit.audit_log ENABLE ALWAYS TRIGGER audit_log_guard_statements;
+ALTER TABLE forgea_audit.chain_head ENABLE ALWAYS TRIGGER chain_head_guard_statements;
+
+-------------------------------------------------------------------------------------------------
+-- Functions
+-------------------------------------------------------------------------------------------------
+CREATE FUNCTION forgea_audit.record_push(payload jsonb, delivery_id text, headers jsonb DEFAULT NULL)
+    RETURNS TABLE (status text, attempt_id bigint, session_id text, audit_seq bigint)
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fa_record_push';
+COMMENT ON FUNCTION forgea_audit.record_push(jsonb, text, jsonb) IS
+    'Records a GitHub push delivery exactly once: status recorded | duplicate | unmatched | conflict.';
+
+-- The same call with the payload as JSON text (type json, whose input function only checks the
+-- syntax): record_push_json reads it with a streaming parser and never builds a jsonb of it, so a
+-- 20 MB push costs a fraction of the memory.  Same rows, same errors, same idempotency key: a
+-- delivery recorded by one and retried through the other is a duplicate.  Repeated keys: the last
+-- one wins, as in jsonb.  A name of its own rather than a record_push(json, ...) overload: with
+-- both, record_push('{...}', '...') (an unknown-typed literal or parameter) would fail with
+-- "function is not unique" (PostgreSQL itself never overloads json against jsonb: to_json/to_jsonb).
+CREATE FUNCTION forgea_audit.record_push_json(payload json, delivery_id text, headers jsonb DEFAULT NULL)
+    RETURNS TABLE (status text, attempt_id bigint, session_id text, audit_seq bigint)
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fa_record_push_json';
+COMMENT ON FUNCTION forgea_audit.record_push_json(json, text, jsonb) IS
+    'record_push for a payload given as JSON text (json): same result and rows, far less memory for large pushes.';
+
+CREATE FUNCTION forgea_audit.append(
+    action         text,
+    actor_type     text   DEFAULT 'system',
+    actor_id       text   DEFAULT NULL,
+    target_type    text   DEFAULT NULL,
+    target_id      text   DEFAULT NULL,
+    outcome        text   DEFAULT 'success',
+    metadata       jsonb  DEFAULT '{}',
+    proof          jsonb  DEFAULT NULL,
+    correlation_id text   DEFAULT NULL,
+    parent_seq     bigint DEFAULT NULL,
+    tenant_id      text   DEFAULT NULL,
+    user_id        text   DEFAULT NULL,
+    severity       text   DEFAULT 'INFO',
+    chain          text   DEFAULT NULL)
+    RETURNS bigint
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fa_append';
+COMMENT ON FUNCTION forgea_audit.append(text, text, text, text, text, text, jsonb, jsonb, text, bigint, text, text, text, text) IS
+    'Appends one audit event to its hash chain (default: the target''s, else the actor''s) and returns its seq.';
+
+-- The same, for the extension's own SQL (archive_batch, the DDL guard): it may write the actions
+-- and chains append() keeps for forgea_audit.  Executable by the owner only.
+CREATE FUNCTION forgea_audit.append_system(
+    action         text,
+    actor_type     text   DEFAULT 'system',
+    actor_id       text   DEFAULT NULL,
+    target_type    text   DEFAULT NULL,
+    target_id      text   DEFAULT NULL,
+    outcome        text   DEFAULT 'success',
+    metadata       jsonb  DEFAULT '{}',
+    proof          jsonb  DEFAULT NULL,
+    correlation_id text   DEFAULT NULL,
+    parent_seq     bigint DEFAULT NULL,
+    tenant_id      text   DEFAULT NULL,
+    user_id        text   DEFAULT NULL,
+    severity       text   DEFAULT 'INFO',
+    chain          text   DEFAULT NULL)
+    RETURNS bigint
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fa_append_system';
+
+CREATE FUNCTION forgea_audit.verify_chain(checkpoint text DEFAULT NULL)
+    RETURNS TABLE (ok boolean, rows_checked bigint, first_bad_seq bigint, detail text)
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fa_verify_chain';
+COMMENT ON FUNCTION forgea_audit.verify_chain(text) IS
+    'Recomputes every row hash and link of every chain and, given a checkpoint kept outside, checks every row it sealed; reports the lowest seq where anything is wrong.';
+
+CREATE FUNCTION forgea_audit.checkpoint() RETURNS text
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fa_checkpoint';
+COMMENT ON FUNCTION forgea_audit.checkpoint() IS
+    'Seals the heads of every chain under one root, signs it (Ed25519, forgea_audit.signing_key_file), appends it as a CHECKPOINT event, sends it out (NOTIFY forgea_audit_checkpoint, server log) and returns it.';
+
+CREATE FUNCTION forgea_audit.repo_key(url text) RETURNS text
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'fa_repo_key';
+COMMENT ON FUNCTION forgea_audit.repo_key(text) IS
+    'Matching key of a repository URL (https, .git, ssh or scp forms): lower-case host/owner/repo; NULL if not a repository URL.';
+
+CREATE FUNCTION forgea_audit.lab_session_table() RETURNS regclass
+    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'fa_lab_session_table_regclass';
+COMMENT ON FUNCTION forgea_audit.lab_session_table() IS
+    'The table forgea_audit.lab_session_table resolves to now (raises if it does not exist).';
+
+-- Backs record_push's session lookup with an index on the platform's table.  Run it once after
+-- the platform created "LabSession" (the extension never creates that table).
+CREATE FUNCTION forgea_audit.bind_lab_session_table() RETURNS text
+    LANGUAGE plpgsql AS
+$$
+DECLARE
+    tbl   regclass := forgea_audit.lab_session_table();
+    index text := pg_catalog.left((SELECT c.relname FROM pg_catalog.pg_class c WHERE c.oid = tbl), 40)
+                  || '_forgea_repo_key_idx';
+BEGIN
+    EXECUTE pg_catalog.format(
+        'CREATE INDEX IF NOT EXISTS %I ON %s (forgea_audit.repo_key("userForkUrl"), "startedAt" DESC) '
+        'WHERE "status" IN (''IN_PROGRESS'', ''STUCK'')', index, tbl);
+    RETURN index;
+END
+$$;
+COMMENT ON FUNCTION forgea_audit.bind_lab_session_table() IS
+    'Creates the partial expression index that record_push''s fork-URL lookup uses; returns its name.';
+
+CREATE FUNCTION forgea_audit.canonical_json(value jsonb) RETURNS text
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'fa_canonical_json';
+COMMENT ON FUNCTION forgea_audit.canonical_json(jsonb) IS
+    'The canonical JSON text (docs/chain.md, section 3) the chain hashes for a jsonb value.';
+
+CREATE FUNCTION forgea_audit.canonical_row_json(row_value record) RETURNS text
+    LANGUAGE c STABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'fa_canonical_row_json';
+COMMENT ON FUNCTION forgea_audit.canonical_row_json(record) IS
+    'canonical_json(to_jsonb(row_value)), written straight from the row (faster; used by archive_batch). Depends on TimeZone and bytea_output as to_jsonb does.';
+
+-------------------------------------------------------------------------------------------------
+-- Retention: attempts older than forgea_audit.attempt_retention move to lab_attempt_archive in
+-- batches.  Each batch deletes and inserts the same rows in one transaction and appends a
+-- RETENTION_ARCHIVE audit event with their count, id range and digest, so the archive is chained
+-- too.  Driven by the background worker (per-batch transactions) or by hand / pg_cron through
+-- run_retention() (one transaction).  The audit log itself is never archived.
+-------------------------------------------------------------------------------------------------
+CREATE TABLE forgea_audit.lab_attempt_archive (
+    LIKE forgea_audit.lab_attempt INCLUDING DEFAULTS INCLUDING CONSTRAINTS,
+    archived_at timestamptz NOT NULL DEFAULT now(),
+    archive_seq bigint      NOT NULL,   -- the RETENTION_ARCHIVE audit event that moved the row
+    PRIMARY KEY (id),
+    UNIQUE (delivery_id)                -- an archived delivery is still a duplicate if redelivered
+);
+COMMENT ON TABLE forgea_audit.lab_attempt_archive IS
+    'Attempts moved out of lab_attempt by retention; each row names the RETENTION_ARCHIVE audit event that moved it.';
+CREATE INDEX lab_attempt_archive_session_recorded_idx ON forgea_audit.lab_attempt_archive (session_id, recorded_at DESC);
+CREATE INDEX lab_attempt_archive_commit_sha_idx ON forgea_audit.lab_attempt_archive (commit_sha);
+CREATE INDEX lab_attempt_archive_archive_seq_idx ON forgea_audit.lab_attempt_archive (archive_seq);
+-- Retention scans the live table in recorded_at order.
+CREATE INDEX lab_attempt_recorded_at_idx ON forgea_audit.lab_attempt (recorded_at, id);
+
+-- Live and archived attempts together, for DBAs.
+CREATE VIEW forgea_audit.lab_attempt_all AS
+    SELECT a.*, false AS archived, NULL::timestamptz AS archived_at FROM forgea_audit.lab_attempt a
+    UNION ALL
+    SELECT a.id, a.session_id, a.delivery_id, a.commit_sha, a.before_sha, a.ref, a.base_ref, a.changed_paths,
+           a.changed_files, a.commit_count, a.commits_truncated, a.files_truncated, a.created, a.deleted,
+           a.forced, a.pusher_name, a.pusher_email, a.sender_login, a.sender_id, a.repository_id,
+           a.repository_url, a.repository_full_name, a.repository_key, a.payload_sha256, a.delivery,
+           a.pushed_at, a.recorded_at, true, a.archived_at
+    FROM forgea_audit.lab_attempt_archive a;
+COMMENT ON VIEW forgea_audit.lab_attempt_all IS 'Live and archived attempts; archived says which.';
+
+-- One row per retention run, whoever drove it; the worker also records runs that failed.
+CREATE TABLE forgea_audit.retention_run (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    driver      text        NOT NULL,   -- 'worker', or the application_name of an SQL caller ('pg_cron', 'psql', ...)
+    started_at  timestamptz NOT NULL,
+    finished_at timestamptz,
+    cutoff      timestamptz,            -- attempts recorded before this were due
+    archived    bigint      NOT NULL DEFAULT 0,
+    batches     integer     NOT NULL DEFAULT 0,
+    oldest_kept timestamptz,            -- the oldest live attempt after the run
+    skipped     boolean     NOT NULL DEFAULT false,   -- another run held the retention lock
+    error       text
+);
+CREATE VIEW forgea_audit.retention_status AS
+    SELECT id, driver, started_at, finished_at, finished_at - started_at AS duration, cutoff, archived, batches,
+           oldest_kept, skipped, error
+    FROM forgea_audit.retention_run ORDER BY id DESC;
+COMMENT ON VIEW forgea_audit.retention_status IS 'Retention runs, newest first: started, finished, archived, error.';
+
+CREATE FUNCTION forgea_audit.retention_settings(
+    OUT attempt_retention interval, OUT archive_batch_size integer, OUT retention_interval interval,
+    OUT worker_database text, OUT archive_batch_delay interval)
+    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'fa_retention_settings';
+COMMENT ON FUNCTION forgea_audit.retention_settings() IS 'The retention settings in force, typed.';
+
+-- One batch, in the caller's transaction.  The advisory lock makes concurrent runs (worker and
+-- cron, two crons) take turns: the one that does not get it reports skipped and moves nothing.
+-- SKIP LOCKED and lock_timeout keep a batch from ever waiting on a row someone else holds.
+--
+-- after_recorded_at/after_id (both or neither): start after this (recorded_at, id) position, the
+-- resume_recorded_at/resume_id the previous batch returned.  A run that passes them on reads only
+-- rows it has not deleted yet: without them, the index scan of every batch steps again over the
+-- entries of all the rows the same transaction already deleted (they cannot be marked dead before
+-- it commits), so one transaction of many batches does work that grows with the square of the rows.
+-- Rows a run passed over because someone held them (SKIP LOCKED) wait for the next run.
+--
+-- The whole batch is one statement: the rows deleted, their count, id range and digest, the audit
+-- event, and the same rows inserted into the archive naming that event.  The digest is the
+-- documented canonical_json(to_jsonb(row)) per row, computed by canonical_row_json(row), which
+-- writes the same bytes without building the jsonb (verify_archive() recomputes it the long way).
+CREATE FUNCTION forgea_audit.archive_batch(cutoff timestamptz, batch_size integer,
+                                           after_recorded_at timestamptz DEFAULT NULL, after_id bigint DEFAULT NULL)
+    RETURNS TABLE (archived bigint, first_id bigint, last_id bigint, audit_seq bigint, skipped boolean,
+                   resume_recorded_at timestamptz, resume_id bigint)
+    LANGUAGE plpgsql
+    SET TimeZone = 'UTC'          -- the rows' digest uses to_jsonb() of timestamps: keep it fixed
+    SET bytea_output = 'hex'      -- ... and of bytea
+    SET lock_timeout = '5s'
+AS $$
+DECLARE
+    r record;
+BEGIN
+    IF batch_size IS NULL OR batch_size < 1 THEN
+        RAISE EXCEPTION 'archive batch size must be at least 1, not %', batch_size
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF (after_recorded_at IS NULL) <> (after_id IS NULL) THEN
+        RAISE EXCEPTION 'archive_batch: after_recorded_at and after_id go together (both or neither)'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtext('forgea_audit.retention')) THEN
+        RETURN QUERY SELECT 0::bigint, NULL::bigint, NULL::bigint, NULL::bigint, true, after_recorded_at, after_id;
+        RETURN;
+    END IF;
+
+    -- (recorded_at, id) >= (position's recorded_at, position's id + 1) is "after the position" for
+    -- integer ids, and with no position (-infinity, min bigint) admits every row; one statement
+    -- (and one cached plan, an index range scan either way) serves both.
+    WITH due AS (
+        SELECT a.id FROM forgea_audit.lab_attempt a
+        WHERE a.recorded_at < cutoff
+          AND (a.recorded_at, a.id) >= (coalesce(after_recorded_at, '-infinity'::timestamptz),
+                                        coalesce(after_id + 1, -9223372036854775808))
+        ORDER BY a.recorded_at, a.id
+        LIMIT batch_size
+        FOR UPDATE SKIP LOCKED
+    ), gone AS (
+        DELETE FROM forgea_audit.lab_attempt a USING due WHERE a.id = due.id RETURNING a.*
+    ), summary AS (
+        SELECT pg_catalog.count(*) AS n, pg_catalog.min(g.id) AS lo, pg_catalog.max(g.id) AS hi,
+               pg_catalog.sha256(pg_catalog.convert_to(
+                   pg_catalog.string_agg(forgea_audit.canonical_row_json(g), E'\n' ORDER BY g.id),
+                   'UTF8')) AS digest
+        FROM gone g
+    ), last AS (
+        SELECT g.recorded_at, g.id FROM gone g ORDER BY g.recorded_at DESC, g.id DESC LIMIT 1
+    ), event AS (
+        SELECT forgea_audit.append_system(
+                   action => 'RETENTION_ARCHIVE', actor_type => 'system', actor_id => 'forgea_audit.retention',
+                   target_type => 'lab_attempt_archive', chain => 'retention',
+                   metadata => pg_catalog.jsonb_build_object(
+                       'count', s.n, 'first_id', s.lo, 'last_id', s.hi, 'cutoff', cutoff,
+                       'rows_sha256', pg_catalog.encode(s.digest, 'hex'),
+                       'digest', 'sha256 of canonical_json(to_jsonb(row)) of the moved lab_attempt rows, ordered by id, joined by newlines, TimeZone UTC')) AS seq
+        FROM summary s WHERE s.n > 0
+    ), stored AS (
+        INSERT INTO forgea_audit.lab_attempt_archive
+        SELECT g.*, pg_catalog.now(), e.seq FROM gone g CROSS JOIN event e
+    )
+    SELECT s.n, s.lo, s.hi, e.seq, l.recorded_at, l.id INTO r
+    FROM summary s LEFT JOIN event e ON true LEFT JOIN last l ON true;
+
+    RETURN QUERY SELECT r.n, r.lo, r.hi, r.seq, false,
+                        coalesce(r.recorded_at, after_recorded_at), coalesce(r.id, after_id);
+END
+$$;
+COMMENT ON FUNCTION forgea_audit.archive_batch(timestamptz, integer, timestamptz, bigint) IS
+    'Moves up to batch_size attempts recorded before cutoff (and after the position after_recorded_at, after_id if given) to the archive, with a RETENTION_ARCHIVE audit event; resume_recorded_at, resume_id are the position for the next batch.';
+
+CREATE FUNCTION forgea_audit.run_retention(as_of timestamptz DEFAULT now())
+    RETURNS TABLE (archived bigint, batches integer, oldest_kept timestamptz, cutoff timestamptz, skipped boolean,
+                   run_id bigint)
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    s       record;
+    b       record;
+    run     bigint;
+    total   bigint := 0;
+    nb      integer := 0;
+    was_skipped boolean := false;
+    due_before timestamptz;
+    pos_recorded_at timestamptz;
+    pos_id  bigint;
+BEGIN
+    IF as_of IS NULL THEN
+        RAISE EXCEPTION 'run_retention: as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    s := forgea_audit.retention_settings();
+    due_before := as_of - s.attempt_retention;
+    INSERT INTO forgea_audit.retention_run (driver, started_at, cutoff)
+    VALUES (coalesce(nullif(pg_catalog.current_setting('application_name'), ''), 'sql'), pg_catalog.clock_timestamp(), due_before)
+    RETURNING id INTO run;
+
+    LOOP
+        SELECT * INTO b FROM forgea_audit.archive_batch(due_before, s.archive_batch_size, pos_recorded_at, pos_id);
+        IF b.skipped THEN
+            was_skipped := true;
+            EXIT;
+        END IF;
+        EXIT WHEN b.archived = 0;
+        total := total + b.archived;
+        nb := nb + 1;
+        pos_recorded_at := b.resume_recorded_at;   -- the next batch starts after this one
+        pos_id := b.resume_id;
+        EXIT WHEN b.archived < s.archive_batch_size;
+    END LOOP;
+
+    UPDATE forgea_audit.retention_run r
+    SET finished_at = pg_catalog.clock_timestamp(), archived = total, batches = nb, skipped = was_skipped,
+        oldest_kept = (SELECT pg_catalog.min(a.recorded_at) FROM forgea_audit.lab_attempt a)
+    WHERE r.id = run;
+    RETURN QUERY SELECT r.archived, r.batches, r.oldest_kept, r.cutoff, r.skipped, r.id
+                 FROM forgea_audit.retention_run r WHERE r.id = run;
+END
+$$;
+COMMENT ON FUNCTION forgea_audit.run_retention(timestamptz) IS
+    'Archives attempts recorded before as_of - forgea_audit.attempt_retention, in batches, in one transaction (for pg_cron or by hand).';
+
+-- Every RETENTION_ARCHIVE event against the archive rows it names.
+CREATE FUNCTION forgea_audit.verify_archive()
+    RETURNS TABLE (ok boolean, batches_checked bigint, first_bad_seq bigint, detail text)
+    LANGUAGE plpgsql STABLE
+    SET TimeZone = 'UTC'
+    SET bytea_output = 'hex'
+AS $$
+DECLARE
+    bad record;
+    n   bigint;
+BEGIN
+    SELECT pg_catalog.count(*) INTO n FROM forgea_audit.audit_log WHERE action = 'RETENTION_ARCHIVE';
+    WITH batches AS (
+        SELECT l.seq, (l.metadata->>'count')::bigint AS count, l.metadata->>'rows_sha256' AS digest
+        FROM forgea_audit.audit_log l WHERE l.action = 'RETENTION_ARCHIVE'
+    ), rows AS (
+        SELECT a.archive_seq AS seq, pg_catalog.count(*) AS count,
+               pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(pg_catalog.string_agg(
+                   forgea_audit.canonical_json(pg_catalog.to_jsonb(a) - 'archived_at' - 'archive_seq'), E'\n' ORDER BY a.id),
+                   'UTF8')), 'hex') AS digest
+        FROM forgea_audit.lab_attempt_archive a GROUP BY a.archive_seq
+    )
+    SELECT coalesce(b.seq, r.seq) AS seq,
+           CASE WHEN b.seq IS NULL THEN 'archive rows name audit event ' || r.seq || ', which is not a RETENTION_ARCHIVE event'
+                WHEN r.seq IS NULL THEN 'RETENTION_ARCHIVE event ' || b.seq || ' names ' || b.count || ' rows, the archive holds none'
+                WHEN b.count <> r.count THEN 'RETENTION_ARCHIVE event ' || b.seq || ' names ' || b.count || ' rows, the archive holds ' || r.count
+                ELSE 'the archive rows of RETENTION_ARCHIVE event ' || b.seq || ' do not match its rows_sha256 (changed after archiving)'
+           END AS detail
+    INTO bad
+    FROM batches b FULL JOIN rows r ON r.seq = b.seq
+    WHERE b.seq IS NULL OR r.seq IS NULL OR b.count <> r.count OR b.digest <> r.digest
+    ORDER BY 1 LIMIT 1;
+    IF bad IS NULL THEN
+        RETURN QUERY SELECT true, n, NULL::bigint, 'verified ' || n || ' archive batches';
+    ELSE
+        RETURN QUERY SELECT false, n, bad.seq, bad.detail;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION forgea_audit.verify_archive() IS
+    'Checks every RETENTION_ARCHIVE event''s count and digest against the archive rows it moved.';
+
+-------------------------------------------------------------------------------------------------
+-- pg_dump: the extension's tables hold data, not configuration, so without this a dump would
+-- restore an empty log.  Restoring audit_log and chain_head rows is a write the guards refuse;
+-- restore as a superuser with `pg_restore --disable-triggers`, or with
+-- PGOPTIONS='-c session_replication_role=replica' (the guards let INSERT through in replica mode,
+-- which only superusers can set), then check the result with verify_chain().
+-------------------------------------------------------------------------------------------------
+SELECT pg_catalog.pg_extension_config_dump('forgea_audit.lab_attempt', '');
+SELECT pg_catalog.pg_extension_config_dump('forgea_audit.lab_attempt_archive', '');
+SELECT pg_catalog.pg_extension_config_dump('forgea_audit.audit_log', '');
+SELECT pg_catalog.pg_extension_config_dump('forgea_audit.audit_log_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('forgea_audit.chain_head', '');
+SELECT pg_catalog.pg_extension_config_dump('forgea_audit.retention_run', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('forgea_audit.lab_attempt', 'id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('forgea_audit.retention_run', 'id'), '');
+
+-------------------------------------------------------------------------------------------------
+-- Who may do what.  Three roles; PUBLIC gets nothing but repo_key() (the expression index on the
+-- platform's table evaluates it when the application writes "LabSession").  Writes go only
+-- through the SECURITY DEFINER functions below, which pin their search_path; nobody, the owner
+-- included, can INSERT a row with a forged link directly (the guards above).
+-------------------------------------------------------------------------------------------------
+DO $$
+DECLARE
+    r text;
+BEGIN
+    FOREACH r IN ARRAY ARRAY['forgea_audit_writer', 'forgea_audit_reader', 'forgea_audit_admin'] LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r) THEN
+            EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
+        END IF;
+    END LOOP;
+END
+$$;
+COMMENT ON ROLE forgea_audit_writer IS 'forgea_audit: may call record_push() and append(), nothing else';
+COMMENT ON ROLE forgea_audit_reader IS 'forgea_audit: may read attempts, audit rows (its tenants''), checkpoints, and verify';
+COMMENT ON ROLE forgea_audit_admin IS 'forgea_audit: retention, checkpoints, configuration; reads every tenant';
+GRANT forgea_audit_reader TO forgea_audit_admin;
+
+REVOKE ALL ON SCHEMA forgea_audit FROM PUBLIC;
+GRANT USAGE ON SCHEMA forgea_audit TO forgea_audit_writer, forgea_audit_reader, forgea_audit_admin;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA forgea_audit FROM PUBLIC;
+REVOKE ALL ON ALL TABLES IN SCHEMA forgea_audit FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA forgea_audit FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION forgea_audit.repo_key(text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION forgea_audit.record_push(jsonb, text, jsonb), forgea_audit.record_push_json(json, text, jsonb),
+                          forgea_audit.append(text, text, text, text, text, text, jsonb, jsonb, text, bigint, text, text, text, text)
+      TO forgea_audit_writer;
+GRANT EXECUTE ON FUNCTION forgea_audit.verify_chain(text), forgea_audit.verify_archive(),
+                          forgea_audit.canonical_json(jsonb), forgea_audit.canonical_row_json(record)
+      TO forgea_audit_reader;
+GRANT SELECT ON forgea_audit.lab_attempt, forgea_audit.lab_attempt_archive, forgea_audit.lab_attempt_all,
+                forgea_audit.audit_log, forgea_audit.chain_head, forgea_audit.retention_run,
+                forgea_audit.retention_status
+      TO forgea_audit_reader;
+GRANT EXECUTE ON FUNCTION forgea_audit.run_retention(timestamptz), forgea_audit.archive_batch(timestamptz, integer, timestamptz, bigint),
+                          forgea_audit.checkpoint(), forgea_audit.bind_lab_session_table(),
+                          forgea_audit.retention_settings(), forgea_audit.lab_session_table()
+      TO forgea_audit_admin;
+
+-- Writers and admins act through these, as the extension's owner, with a search_path nobody can
+-- plant objects in.
+ALTER FUNCTION forgea_audit.record_push(jsonb, text, jsonb) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION forgea_audit.record_push_json(json, text, jsonb) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION forgea_audit.append(text, text, text, text, text, text, jsonb, jsonb, text, bigint, text, text, text, text)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION forgea_audit.verify_chain(text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION forgea_audit.verify_archive() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION forgea_audit.checkpoint() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION forgea_audit.run_retention(timestamptz) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION forgea_audit.archive_batch(timestamptz, integer, timestamptz, bigint) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION forgea_audit.bind_lab_session_table() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+-- The chain writers look rows up by key only (a delivery id, a chain id, a fork's sessions), so
+-- their plans must use the indexes.  Their statements are prepared once per backend and the plans
+-- cached: planned while the tables are empty (a fresh install, known empty after ANALYZE), a
+-- sequential scan costs nothing, and that plan would stay cached while the tables grow, every push
+-- scanning all of lab_attempt, until autovacuum's next ANALYZE.  The setting holds for the call
+-- only, and also applies to the application's triggers on "LabSession", if it has any
+-- (test/integration/plans_on_empty_tables.sh; docs/benchmarks.md, "cached plans").
+ALTER FUNCTION forgea_audit.record_push(jsonb, text, jsonb) SET enable_seqscan = off;
+ALTER FUNCTION forgea_audit.record_push_json(json, text, jsonb) SET enable_seqscan = off;
+ALTER FUNCTION forgea_audit.append(text, text, text, text, text, text, jsonb, jsonb, text, bigint, text, text, text, text)
+    SET enable_seqscan = off;
+ALTER FUNCTION forgea_audit.append_system(text, text, text, text, text, text, jsonb, jsonb, text, bigint, text, text, text, text)
+    SET enable_seqscan = off;
+
+-------------------------------------------------------------------------------------------------
+-- Tenant isolation for readers.  A reader sees the audit rows of the tenant named in its session
+-- (SET forgea_audit.tenant = '...') if an admin has granted it that tenant in reader_tenant;
+-- admins see every row.  Rows without a tenant (webhook events, system events) are admins' only.
+-------------------------------------------------------------------------------------------------
+CREATE TABLE forgea_audit.reader_tenant (
+    role_name name NOT NULL,
+    tenant_id text NOT NULL,
+    PRIMARY KEY (role_name, tenant_id)
+);
+COMMENT ON TABLE forgea_audit.reader_tenant IS 'Which tenants each reader role may read; managed by forgea_audit_admin.';
+GRANT SELECT ON forgea_audit.reader_tenant TO forgea_audit_reader;
+GRANT SELECT, INSERT, DELETE ON forgea_audit.reader_tenant TO forgea_audit_admin;
+SELECT pg_catalog.pg_extension_config_dump('forgea_audit.reader_tenant', '');
+
+ALTER TABLE forgea_audit.audit_log ENABLE ROW LEVEL SECURITY;
+CREATE POLICY audit_log_admin_reads_all ON forgea_audit.audit_log FOR SELECT TO forgea_audit_admin USING (true);
+CREATE POLICY audit_log_reader_reads_its_tenant ON forgea_audit.audit_log FOR SELECT TO forgea_audit_reader
+    USING (tenant_id = pg_catalog.current_setting('forgea_audit.tenant', true)
+           AND EXISTS (SELECT 1 FROM forgea_audit.reader_tenant rt
+                       WHERE rt.role_name = CURRENT_USER AND rt.tenant_id = audit_log.tenant_id));
+
+-------------------------------------------------------------------------------------------------
+-- DDL guard.  ALTER / DROP / DISABLE on the extension's tables, triggers and functions is refused
+-- to everyone but superusers; a superuser doing it anyway leaves an AUDIT_DDL event (HIGH) in the
+-- log.  (Event triggers cannot see ALTER/DROP EVENT TRIGGER: checkpoints catch what follows that.)
+-------------------------------------------------------------------------------------------------
+CREATE FUNCTION forgea_audit.guard_ddl() RETURNS event_trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    objs     jsonb;
+    obj      record;
+    is_super boolean := coalesce((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = SESSION_USER), false);
+BEGIN
+    -- Dropping the extension (or its schema) takes the log with it: nothing is left to write to.
+    IF TG_TAG IN ('DROP EXTENSION', 'ALTER EXTENSION', 'DROP SCHEMA') THEN
+        RETURN;
+    END IF;
+    IF TG_EVENT = 'sql_drop' THEN
+        SELECT coalesce(jsonb_agg(jsonb_build_object('type', d.object_type, 'identity', d.object_identity)), '[]')
+        INTO objs
+        FROM pg_event_trigger_dropped_objects() d
+        WHERE NOT d.is_temporary
+          AND (d.schema_name = 'forgea_audit' OR d.object_identity LIKE '% on forgea_audit.%');
+    ELSE
+        SELECT coalesce(jsonb_agg(jsonb_build_object('type', c.object_type, 'identity', c.object_identity)), '[]')
+        INTO objs
+        FROM pg_event_trigger_ddl_commands() c
+        WHERE NOT c.in_extension
+          AND (c.schema_name = 'forgea_audit' OR c.object_identity LIKE '% on forgea_audit.%');
+    END IF;
+
+    FOR obj IN SELECT * FROM jsonb_to_recordset(objs) AS x(type text, identity text) LOOP
+        IF NOT is_super THEN
+            RAISE EXCEPTION '% on % is refused: forgea_audit''s objects are changed only by superusers', TG_TAG, obj.identity
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = 'The audit log''s guards stay as installed; a superuser may change them, and that is audited.';
+        END IF;
+        PERFORM forgea_audit.append_system(
+            action => 'AUDIT_DDL', actor_type => 'database_role', actor_id => SESSION_USER::text,
+            target_type => obj.type, target_id => obj.identity, chain => 'ddl',
+            outcome => 'success', severity => 'HIGH',
+            metadata => jsonb_build_object('command_tag', TG_TAG, 'query', left(current_query(), 2000)));
+    END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION forgea_audit.guard_ddl() FROM PUBLIC;
+CREATE EVENT TRIGGER forgea_audit_guard_ddl ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE', 'ALTER TRIGGER', 'CREATE TRIGGER', 'ALTER FUNCTION', 'CREATE POLICY', 'ALTER POLICY',
+                 'CREATE RULE', 'ALTER SEQUENCE', 'ALTER INDEX', 'CREATE INDEX', 'ALTER VIEW', 'CREATE VIEW',
+                 'CREATE FUNCTION', 'COMMENT')
+    EXECUTE FUNCTION forgea_audit.guard_ddl();
+CREATE EVENT TRIGGER forgea_audit_guard_drop ON sql_drop
+    EXECUTE FUNCTION forgea_audit.guard_ddl();
+-- Like the row guards: session_replication_role = replica must not switch them off.
+ALTER EVENT TRIGGER forgea_audit_guard_ddl ENABLE ALWAYS;
+ALTER EVENT TRIGGER forgea_audit_guard_drop ENABLE ALWAYS;
