@@ -7,6 +7,9 @@ install_deps() {
     for p in "${FA_PACKAGES[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
     done
+    # The reference webhook receiver's test (test/integration/webhook_receiver.sh) needs Node.js 20+
+    # and npm; Debian's own nodejs is older, so only a missing node is installed from Debian.
+    command -v node >/dev/null || missing+=(nodejs npm)
     if [ ${#missing[@]} -gt 0 ]; then
         echo "installing: ${missing[*]}"
         local sudo=""

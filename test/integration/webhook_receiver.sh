@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The reference webhook receiver (examples/webhook-node) end to end: installs its dependencies from
+# its lockfile (npm ci), starts `node examples/webhook-node/server.mjs` against this test database as
+# a login role that is only in forgea_audit_writer, starts a second one whose database does not
+# answer, and runs test/integration/webhook_receiver.mjs (node:test, TAP) against them.
+# Runs with PGDATABASE etc. pointing at a fresh database from test/lib/in_cluster.sh; cwd = repo root.
+set -euo pipefail
+
+PORT=${FA_RECEIVER_PORT:-6221}
+DOWN_PORT=$((PORT + 1))
+SECRET="it's a secret to everybody $RANDOM"
+PASSWORD=$(openssl rand -hex 16)
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+command -v node >/dev/null || { echo "webhook_receiver: node is not installed (test/lib/install_deps.sh installs it)" >&2; exit 1; }
+( cd examples/webhook-node && npm ci --no-audit --no-fund --loglevel=error >"$work/npm.log" 2>&1 ) \
+    || { cat "$work/npm.log" >&2; exit 1; }
+
+# The receiver's role: a member of forgea_audit_writer and nothing else.  One active session per
+# repository the fixtures push to.
+psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
+DO \$\$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'webhook_receiver') THEN
+        CREATE ROLE webhook_receiver LOGIN IN ROLE forgea_audit_writer;
+    END IF;
+END \$\$;
+ALTER ROLE webhook_receiver PASSWORD '$PASSWORD';
+INSERT INTO "LabSession" ("id", "userId", "labId", "userForkUrl", "status", "updatedAt") VALUES
+    ('sess-github', 'user-1', 'lab-1', 'https://github.com/Codertocat/Hello-World.git', 'IN_PROGRESS', now()),
+    ('sess-ghes',   'user-2', 'lab-1', 'https://octocoders.github.io/Codertocat/Hello-World', 'IN_PROGRESS', now());
+SQL
+
+url="postgresql://webhook_receiver:$PASSWORD@${PGHOST:-localhost}:${PGPORT:-5432}/$PGDATABASE"
+down_url="postgresql://webhook_receiver:$PASSWORD@127.0.0.1:1/$PGDATABASE"   # nothing listens on port 1
+
+DATABASE_URL=$url GITHUB_WEBHOOK_SECRET=$SECRET PORT=$PORT \
+    node examples/webhook-node/server.mjs >"$work/server.log" 2>&1 &
+pids+=($!)
+DATABASE_URL=$down_url GITHUB_WEBHOOK_SECRET=$SECRET PORT=$DOWN_PORT \
+    node examples/webhook-node/server.mjs >"$work/down.log" 2>&1 &
+pids+=($!)
+
+for _ in $(seq 1 100); do
+    grep -q listening "$work/server.log" && grep -q listening "$work/down.log" && break
+    sleep 0.1
+done
+grep -q listening "$work/server.log" || { echo "receiver did not start:" >&2; cat "$work/server.log" >&2; exit 1; }
+
+rc=0
+RECEIVER_URL="http://127.0.0.1:$PORT/api/webhooks/github" DOWN_URL="http://127.0.0.1:$DOWN_PORT/api/webhooks/github" \
+WEBHOOK_SECRET=$SECRET \
+    node --test --test-reporter=tap test/integration/webhook_receiver.mjs || rc=$?
+if [ $rc -ne 0 ]; then
+    echo "# receiver log:"; sed 's/^/#   /' "$work/server.log"
+fi
+exit $rc
