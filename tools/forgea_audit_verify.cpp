@@ -31,6 +31,7 @@
 #include "core/chain_verifier.hpp"
 #include "core/checkpoint_note.hpp"
 #include "core/ed25519.hpp"
+#include "core/hex.hpp"
 #include "core/hasher.hpp"
 #include "core/push_rules.hpp"
 
@@ -210,14 +211,6 @@ bool to_int64(const Field &f, std::int64_t *out)
     return !f.null && core::parse_int64(f.value.data(), f.value.size(), out);
 }
 
-int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 // Decodes hex text; false if it is not an even number of hex digits.
 bool from_hex(const Field &f, std::vector<std::uint8_t> *out)
 {
@@ -225,7 +218,7 @@ bool from_hex(const Field &f, std::vector<std::uint8_t> *out)
     if (f.null || f.value.size() % 2 != 0)
         return false;
     for (std::size_t i = 0; i < f.value.size(); i += 2) {
-        int hi = hex_digit(f.value[i]), lo = hex_digit(f.value[i + 1]);
+        int hi = core::hex_digit_value(f.value[i]), lo = core::hex_digit_value(f.value[i + 1]);
         if (hi < 0 || lo < 0)
             return false;
         out->push_back(static_cast<std::uint8_t>(hi << 4 | lo));
@@ -235,12 +228,9 @@ bool from_hex(const Field &f, std::vector<std::uint8_t> *out)
 
 std::string to_hex(const std::uint8_t *data, std::size_t len)
 {
-    static const char digits[] = "0123456789abcdef";
-    std::string s;
-    for (std::size_t i = 0; i < len; i++) {
-        s.push_back(digits[data[i] >> 4]);
-        s.push_back(digits[data[i] & 15]);
-    }
+    std::string s(2 * len + 1, '\0');
+    core::write_hex(data, len, &s[0]);
+    s.pop_back();  // write_hex's NUL
     return s;
 }
 

@@ -42,10 +42,6 @@ inline forgea::core::Bytes cstr_bytes(const char *s)
 // validated outcome and severity (fa_check_outcome / fa_check_severity).
 int64 fa_audit_append(const AuditEvent &ev);
 
-// Every chain head with length > 0, ordered by chain id bytewise, allocated in keep (after an SPI
-// call the current context is SPI's own).  Read with SPI in the caller's snapshot.
-forgea::core::HeadRecord *fa_load_chain_heads(MemoryContext keep, int64 *count);
-
 // Raises (not crashes) when a result's columns are not the types this library reads them as: a
 // database whose forgea_audit objects come from another build of the install script.
 void fa_require_columns(TupleDesc desc, const Oid *types, int n, const char *what);

@@ -17,9 +17,12 @@ Datum fa_checkpoint(PG_FUNCTION_ARGS);
 }
 
 #include "chain/chain_append.hpp"
+#include "chain/chain_heads.hpp"
 #include "core/base64.hpp"
 #include "core/ed25519.hpp"
+#include "core/hex.hpp"
 #include "json/canonical_jsonb.hpp"
+#include "pg/sha256.hpp"
 #include "chain/audit_metadata.hpp"
 #include "pg/boundary.hpp"
 #include "pg/settings.hpp"
@@ -53,8 +56,7 @@ forgea::core::Ed25519Key load_key()
 char *hex(const uint8 *data, size_t len)
 {
     char *out = static_cast<char *>(palloc(2 * len + 1));
-    hex_encode(reinterpret_cast<const char *>(data), len, out);
-    out[2 * len] = '\0';
+    forgea::core::write_hex(data, len, out);
     return out;
 }
 

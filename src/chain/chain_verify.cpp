@@ -35,10 +35,12 @@ Datum fa_verify_chain(PG_FUNCTION_ARGS);
 }
 
 #include "chain/chain_append.hpp"
+#include "chain/chain_heads.hpp"
 #include "chain/chain_checkpoint.hpp"
 #include "core/chain_reorder.hpp"
 #include "core/chain_verifier.hpp"
 #include "json/canonical_jsonb.hpp"
+#include "pg/sha256.hpp"
 #include "pg/boundary.hpp"
 
 using forgea::core::Bytes;

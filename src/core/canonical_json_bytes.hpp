@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "byte_sink.hpp"
+#include "hex.hpp"
 
 namespace forgea::core {
 
@@ -52,7 +53,6 @@ inline bool word_needs_escape(const char *p)
 template <typename Sink>
 void write_json_string_to(Sink &out, const char *s, std::size_t len)
 {
-    static constexpr char hex[] = "0123456789abcdef";
     out.put_byte('"');
     std::size_t run_start = 0;
     for (std::size_t i = 0; i < len; i++) {
@@ -69,7 +69,7 @@ void write_json_string_to(Sink &out, const char *s, std::size_t len)
         if (i > run_start)
             out.put(s + run_start, i - run_start);
         if (e == 'u') {
-            char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xF]};
+            char u[6] = {'\\', 'u', '0', '0', kHexDigits[c >> 4], kHexDigits[c & 0xF]};
             out.put(u, sizeof u);
         } else {
             char pair[2] = {'\\', e};

@@ -1,16 +1,15 @@
-// jsonb -> canonical JSON text (docs/chain.md), and SHA-256 through PostgreSQL's cryptohash.
+// jsonb -> canonical JSON text (docs/chain.md), to a StringInfo or any ByteSink (the SHA-256 sink of
+// pg/sha256.hpp included).
 #pragma once
 
 extern "C" {
 #include "postgres.h"
-#include "common/cryptohash.h"
 #include "lib/stringinfo.h"
 #include "utils/jsonb.h"
 }
 
 #include "core/byte_sink.hpp"
 #include "core/chain_record.hpp"
-#include "core/hasher.hpp"
 
 // A sink that appends to a palloc'd StringInfo.
 class StringInfoSink final : public forgea::core::ByteSink {
@@ -41,30 +40,6 @@ private:
     StringInfo buf_;
 };
 
-// SHA-256 through PostgreSQL's cryptohash, fed as a sink: a 20 MB payload is hashed without a
-// 20 MB copy.  The context is created on the first put() and freed by finish(); one left behind by
-// an error belongs to the resource owner, which frees it on abort.  Small pieces (a record's
-// encoding is ~40 of them) are gathered in a buffer first: one cryptohash update per row instead
-// of one per field, which was a sixth of verify_chain()'s time.
-class Sha256Sink final : public forgea::core::Hasher {
-public:
-    // A reusable sink keeps its context between finish() calls (one per row of a verification,
-    // not one allocation per row); its owner calls release() when done.
-    explicit Sha256Sink(bool reusable = false) : reusable_(reusable) {}
-    void put(const void *data, std::size_t len) override;
-    void finish(uint8 out[forgea::core::kHashLen]) override;
-    void release();
-
-private:
-    void start();
-    void update(const void *data, std::size_t len);
-    void flush();
-    pg_cryptohash_ctx *ctx_ = nullptr;
-    bool reusable_;
-    std::size_t pending_ = 0;
-    uint8 buf_[2048];
-};
-
 // Writes the canonical JSON text of a jsonb value (object, array or scalar) to out.
 void write_canonical_jsonb(const Jsonb *jb, forgea::core::ByteSink &out);
 
@@ -73,8 +48,3 @@ StringInfo canonical_jsonb_text(const Jsonb *jb);
 
 // The same into buf, which is reset first (for callers that reuse one buffer per row).
 void canonical_jsonb_into(const Jsonb *jb, StringInfo buf);
-
-void sha256_bytes(const void *data, size_t len, uint8 out[forgea::core::kHashLen]);
-
-// A palloc'd bytea holding a copy of data (hashes go to SQL as bytea).
-bytea *bytea_from_bytes(const uint8 *data, size_t len);

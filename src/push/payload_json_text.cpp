@@ -20,7 +20,7 @@ extern "C" {
 }
 
 #include "json/canonical_json_text.hpp"
-#include "json/canonical_jsonb.hpp"
+#include "pg/sha256.hpp"
 
 using forgea::core::ChangeKind;
 

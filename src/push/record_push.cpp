@@ -26,8 +26,10 @@ Datum fa_record_push_json(PG_FUNCTION_ARGS);
 }
 
 #include "chain/chain_append.hpp"
+#include "core/hex.hpp"
 #include "core/push_rules.hpp"
 #include "json/canonical_jsonb.hpp"
+#include "pg/sha256.hpp"
 #include "chain/audit_metadata.hpp"
 #include "pg/boundary.hpp"
 #include "push/push_event.hpp"
@@ -176,8 +178,7 @@ Outcome duplicate_or_conflict(const Delivery &d, const ExistingAttempt &a)
     m.integer("attempt_id", a.id).text("session_id", a.session_id);
     if (!same) {
         char hex[2 * kHashLen + 1];
-        hex_encode(reinterpret_cast<const char *>(a.payload_sha), kHashLen, hex);
-        hex[2 * kHashLen] = '\0';
+        forgea::core::write_hex(a.payload_sha, kHashLen, hex);
         m.text("recorded_payload_sha256", hex);
         ev.outcome = cstr_bytes("failure");
         ev.severity = cstr_bytes("HIGH");
@@ -394,7 +395,7 @@ Datum record_push_call(FunctionCallInfo fcinfo, PayloadType type, const char *fu
                               "record_push_json takes the JSON body of a GitHub \"push\" webhook delivery, "
                               "as json.");
     }
-    hex_encode(reinterpret_cast<const char *>(d->payload_sha), kHashLen, d->payload_sha_hex);
+    forgea::core::write_hex(d->payload_sha, kHashLen, d->payload_sha_hex);
 
     InitMaterializedSRF(fcinfo, 0);
     ReturnSetInfo *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);

@@ -1,0 +1,77 @@
+#include "pg/sha256.hpp"
+
+void Sha256Sink::start()
+{
+    ctx_ = pg_cryptohash_create(PG_SHA256);
+    if (ctx_ == nullptr || pg_cryptohash_init(ctx_) < 0)
+        ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("could not initialize SHA-256")));
+}
+
+void Sha256Sink::update(const void *data, std::size_t len)
+{
+    if (ctx_ == nullptr)
+        start();
+    if (pg_cryptohash_update(ctx_, static_cast<const uint8 *>(data), len) < 0)
+        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+                        errmsg("could not update SHA-256: %s", pg_cryptohash_error(ctx_))));
+}
+
+void Sha256Sink::flush()
+{
+    if (pending_ > 0)
+        update(buf_, pending_);
+    pending_ = 0;
+}
+
+void Sha256Sink::put(const void *data, std::size_t len)
+{
+    if (len <= sizeof buf_ - pending_) {
+        memcpy(buf_ + pending_, data, len);
+        pending_ += len;
+        return;
+    }
+    flush();
+    if (len >= sizeof buf_) {
+        update(data, len);  // a big piece goes straight through, uncopied
+        return;
+    }
+    memcpy(buf_, data, len);
+    pending_ = len;
+}
+
+void Sha256Sink::finish(uint8 out[forgea::core::kHashLen])
+{
+    flush();
+    if (ctx_ == nullptr)
+        start();
+    if (pg_cryptohash_final(ctx_, out, forgea::core::kHashLen) < 0)
+        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+                        errmsg("could not finish SHA-256: %s", pg_cryptohash_error(ctx_))));
+    if (reusable_ && pg_cryptohash_init(ctx_) >= 0)
+        return;
+    release();
+}
+
+void Sha256Sink::release()
+{
+    pending_ = 0;
+    if (ctx_ != nullptr)
+        pg_cryptohash_free(ctx_);
+    ctx_ = nullptr;
+}
+
+void sha256_bytes(const void *data, size_t len, uint8 out[forgea::core::kHashLen])
+{
+    Sha256Sink sink;
+    sink.put(data, len);
+    sink.finish(out);
+}
+
+bytea *bytea_from_bytes(const uint8 *data, size_t len)
+{
+    bytea *b = static_cast<bytea *>(palloc(VARHDRSZ + len));
+    SET_VARSIZE(b, VARHDRSZ + len);
+    memcpy(VARDATA(b), data, len);
+    return b;
+}
+
