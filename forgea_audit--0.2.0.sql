@@ -1,6 +1,19 @@
 -- forgea_audit 0.2.0: GitHub push deliveries recorded exactly once, and a hash-chained audit log.
 -- Read top to bottom, this file is the schema's documentation: what each table holds, which
--- queries each index serves, and which function writes what.
+-- queries each index serves, and which function writes what.  Each object is written in one
+-- place: a function's CREATE FUNCTION carries its attributes (volatility, SECURITY DEFINER, SET),
+-- and its COMMENT and privileges (REVOKE/GRANT) follow it directly; a table is followed by its
+-- indexes (each says which query it serves) and its grants.  The tables' pg_dump registration is
+-- one section near the end, with what a restore needs.
+--
+-- Released scripts never change: forgea_audit--0.1.0.sql stays as tagged v0.1.0.  Every change to
+-- the SQL surface goes into this file AND into the upgrade script forgea_audit--0.1.0--0.2.0.sql;
+-- test/upgrade/ checks that updating an 0.1.0 install gives exactly the objects this file gives.
+--
+-- Privileges: PUBLIC has EXECUTE on a new function by default, so every function below is
+-- followed by REVOKE ALL ... FROM PUBLIC and its GRANTs.  PUBLIC has nothing on tables and
+-- sequences; their REVOKE (or GRANT) is still written beside them so that each one's ACL is
+-- explicit and the same whether installed fresh or updated.
 
 \echo Use "CREATE EXTENSION forgea_audit" to load this file. \quit
 
@@ -16,6 +29,32 @@ BEGIN
     END IF;
 END
 $$;
+
+-------------------------------------------------------------------------------------------------
+-- Who may do what.  Three roles; PUBLIC gets nothing but repo_key() (the expression index on the
+-- platform's table evaluates it when the application writes "LabSession").  Writes go only
+-- through the SECURITY DEFINER functions below, which pin their search_path; nobody, the owner
+-- included, can INSERT a row with a forged link directly (the guards below).  The roles are
+-- created here, before the objects whose GRANTs name them.
+-------------------------------------------------------------------------------------------------
+DO $$
+DECLARE
+    r text;
+BEGIN
+    FOREACH r IN ARRAY ARRAY['forgea_audit_writer', 'forgea_audit_reader', 'forgea_audit_admin'] LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r) THEN
+            EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
+        END IF;
+    END LOOP;
+END
+$$;
+COMMENT ON ROLE forgea_audit_writer IS 'forgea_audit: may call record_push() and append(), nothing else';
+COMMENT ON ROLE forgea_audit_reader IS 'forgea_audit: may read attempts, audit rows (its tenants''), checkpoints, and verify';
+COMMENT ON ROLE forgea_audit_admin IS 'forgea_audit: retention, checkpoints, configuration; reads every tenant';
+GRANT forgea_audit_reader TO forgea_audit_admin;
+
+REVOKE ALL ON SCHEMA forgea_audit FROM PUBLIC;
+GRANT USAGE ON SCHEMA forgea_audit TO forgea_audit_writer, forgea_audit_reader, forgea_audit_admin;
 
 -------------------------------------------------------------------------------------------------
 -- lab_attempt: one row per GitHub push delivery that matched an active lab session.
@@ -52,14 +91,18 @@ CREATE TABLE forgea_audit.lab_attempt (
 );
 COMMENT ON TABLE forgea_audit.lab_attempt IS
     'One row per GitHub push delivery recorded against a lab session; written by forgea_audit.record_push().';
-
+-- delivery_id's UNIQUE index: record_push's idempotency check (a redelivery is a duplicate).
 -- The platform's "attempts of this session, newest first".
 CREATE INDEX lab_attempt_session_recorded_idx ON forgea_audit.lab_attempt (session_id, recorded_at DESC);
 -- "Which deliveries pushed this commit?"
 CREATE INDEX lab_attempt_commit_sha_idx ON forgea_audit.lab_attempt (commit_sha);
 -- "Which attempts touched this file?"  changed_paths @> ARRAY['src/main.c']
 CREATE INDEX lab_attempt_changed_paths_idx ON forgea_audit.lab_attempt USING gin (changed_paths);
--- (delivery_id has its UNIQUE index.)
+-- Retention: archive_batch reads the due attempts (recorded_at < cutoff) in (recorded_at, id)
+-- order, resuming after the previous batch's position.
+CREATE INDEX lab_attempt_recorded_at_idx ON forgea_audit.lab_attempt (recorded_at, id);
+GRANT SELECT ON forgea_audit.lab_attempt TO forgea_audit_reader;
+REVOKE ALL ON SEQUENCE forgea_audit.lab_attempt_id_seq FROM PUBLIC;   -- the identity column's
 
 -------------------------------------------------------------------------------------------------
 -- audit_log: append-only, hash-chained.  See docs/chain.md for the encoding and the chains.
@@ -97,13 +140,31 @@ ALTER SEQUENCE forgea_audit.audit_log_seq OWNED BY forgea_audit.audit_log.seq;
 COMMENT ON TABLE forgea_audit.audit_log IS
     'Append-only, SHA-256 hash-chained audit events; write with forgea_audit.append(), check with forgea_audit.verify_chain().';
 
+-- seq's primary key: append()'s parent_seq check and the foreign key (WHERE seq = $1).
+-- audit_log_chain_pos_key (chain_id, chain_pos): one row per link (a second writer at the same
+-- position fails), and "one chain in order" (WHERE chain_id = 'session:...' ORDER BY chain_pos).
+-- "What happened of this kind, and when": WHERE action = 'LAB_VERIFY_ATTEMPT_UNMATCHED'
+-- [AND created_at > ...]; verify_chain(checkpoint) finds its CHECKPOINT event through it
+-- (WHERE action = 'CHECKPOINT' AND target_id = <root>).
 CREATE INDEX audit_log_action_idx ON forgea_audit.audit_log (action, created_at);
+-- "What did this actor do": WHERE actor_type = 'user' AND actor_id = '...' ORDER BY created_at.
 CREATE INDEX audit_log_actor_idx ON forgea_audit.audit_log (actor_type, actor_id, created_at);
+-- "What happened to this object": WHERE target_type = 'lab_attempt' AND target_id = '...'
+-- ORDER BY created_at (a session's or a repository's events outside its own chain).
 CREATE INDEX audit_log_target_idx ON forgea_audit.audit_log (target_type, target_id, created_at);
+-- "Failures and conflicts lately": WHERE outcome <> 'success' AND created_at > now() - ...;
+-- partial, because nearly every row is a success.
 CREATE INDEX audit_log_outcome_idx ON forgea_audit.audit_log (outcome, created_at) WHERE outcome <> 'success';
+-- "Everything in this time window": WHERE created_at BETWEEN ... (exports, dashboards).
 CREATE INDEX audit_log_created_at_idx ON forgea_audit.audit_log (created_at);
+-- "Everything one delivery caused": WHERE correlation_id = '<X-GitHub-Delivery GUID>'; partial,
+-- as only webhook events carry one.
 CREATE INDEX audit_log_correlation_idx ON forgea_audit.audit_log (correlation_id) WHERE correlation_id IS NOT NULL;
+-- "Everything about this user" (the platform's AuditLog.userId): WHERE user_id = '...' ORDER BY
+-- created_at; partial, as webhook and system events have no user.
 CREATE INDEX audit_log_user_idx ON forgea_audit.audit_log (user_id, created_at) WHERE user_id IS NOT NULL;
+GRANT SELECT ON forgea_audit.audit_log TO forgea_audit_reader;   -- rows filtered by the policies below
+REVOKE ALL ON SEQUENCE forgea_audit.audit_log_seq FROM PUBLIC;
 
 -- The head of each chain: its length and last link.  Appending locks only this one row, so
 -- different chains append in parallel; verify_chain compares it with the log's tail.
@@ -116,6 +177,30 @@ CREATE TABLE forgea_audit.chain_head (
 );
 COMMENT ON TABLE forgea_audit.chain_head IS
     'Current length and last row_hash of every audit chain; maintained by forgea_audit''s chain writer only.';
+-- (chain_id's primary key: the chain writer locks and updates one head by chain_id.)
+GRANT SELECT ON forgea_audit.chain_head TO forgea_audit_reader;
+
+-------------------------------------------------------------------------------------------------
+-- Tenant isolation for readers.  A reader sees the audit rows of the tenant named in its session
+-- (SET forgea_audit.tenant = '...') if an admin has granted it that tenant in reader_tenant;
+-- admins see every row.  Rows without a tenant (webhook events, system events) are admins' only.
+-------------------------------------------------------------------------------------------------
+CREATE TABLE forgea_audit.reader_tenant (
+    role_name name NOT NULL,
+    tenant_id text NOT NULL,
+    PRIMARY KEY (role_name, tenant_id)
+);
+COMMENT ON TABLE forgea_audit.reader_tenant IS 'Which tenants each reader role may read; managed by forgea_audit_admin.';
+GRANT SELECT ON forgea_audit.reader_tenant TO forgea_audit_reader;
+GRANT SELECT, INSERT, DELETE ON forgea_audit.reader_tenant TO forgea_audit_admin;
+-- (The primary key (role_name, tenant_id) serves the policy's EXISTS lookup below.)
+
+ALTER TABLE forgea_audit.audit_log ENABLE ROW LEVEL SECURITY;
+CREATE POLICY audit_log_admin_reads_all ON forgea_audit.audit_log FOR SELECT TO forgea_audit_admin USING (true);
+CREATE POLICY audit_log_reader_reads_its_tenant ON forgea_audit.audit_log FOR SELECT TO forgea_audit_reader
+    USING (tenant_id = pg_catalog.current_setting('forgea_audit.tenant', true)
+           AND EXISTS (SELECT 1 FROM forgea_audit.reader_tenant rt
+                       WHERE rt.role_name = CURRENT_USER AND rt.tenant_id = audit_log.tenant_id));
 
 -------------------------------------------------------------------------------------------------
 -- Guards: the chain tables are written by the extension's own chain writer and nobody else.
@@ -124,38 +209,54 @@ CREATE FUNCTION forgea_audit.guard_write() RETURNS trigger
     LANGUAGE c AS 'MODULE_PATHNAME', 'fa_guard_write';
 COMMENT ON FUNCTION forgea_audit.guard_write() IS
     'Refuses writes to the chain tables except the operations (trigger argument) made by forgea_audit''s chain writer.';
+REVOKE ALL ON FUNCTION forgea_audit.guard_write() FROM PUBLIC;   -- fired by the triggers only
 
 -- The argument lists what the chain writer itself may do; everything else is refused to everyone.
+-- ENABLE ALWAYS: session_replication_role = replica must not switch the guards off.
 CREATE TRIGGER audit_log_guard_rows BEFORE INSERT OR UPDATE OR DELETE ON forgea_audit.audit_log
     FOR EACH ROW EXECUTE FUNCTION forgea_audit.guard_write('INSERT');
+ALTER TABLE forgea_audit.audit_log ENABLE ALWAYS TRIGGER audit_log_guard_rows;
 CREATE TRIGGER audit_log_guard_truncate BEFORE TRUNCATE ON forgea_audit.audit_log
     FOR EACH STATEMENT EXECUTE FUNCTION forgea_audit.guard_write('');
+ALTER TABLE forgea_audit.audit_log ENABLE ALWAYS TRIGGER audit_log_guard_truncate;
 CREATE TRIGGER chain_head_guard_rows BEFORE INSERT OR UPDATE OR DELETE ON forgea_audit.chain_head
     FOR EACH ROW EXECUTE FUNCTION forgea_audit.guard_write('INSERT,UPDATE');
+ALTER TABLE forgea_audit.chain_head ENABLE ALWAYS TRIGGER chain_head_guard_rows;
 CREATE TRIGGER chain_head_guard_truncate BEFORE TRUNCATE ON forgea_audit.chain_head
     FOR EACH STATEMENT EXECUTE FUNCTION forgea_audit.guard_write('');
+ALTER TABLE forgea_audit.chain_head ENABLE ALWAYS TRIGGER chain_head_guard_truncate;
 -- Statement-level too: row-level security can hide every row from an UPDATE or DELETE, and the
 -- refusal must still be loud, not "UPDATE 0".
 CREATE TRIGGER audit_log_guard_statements BEFORE UPDATE OR DELETE ON forgea_audit.audit_log
     FOR EACH STATEMENT EXECUTE FUNCTION forgea_audit.guard_write('');
+ALTER TABLE forgea_audit.audit_log ENABLE ALWAYS TRIGGER audit_log_guard_statements;
 CREATE TRIGGER chain_head_guard_statements BEFORE UPDATE OR DELETE ON forgea_audit.chain_head
     FOR EACH STATEMENT EXECUTE FUNCTION forgea_audit.guard_write('UPDATE');
--- ENABLE ALWAYS: session_replication_role = replica must not switch the guards off.
-ALTER TABLE forgea_audit.audit_log ENABLE ALWAYS TRIGGER audit_log_guard_rows;
-ALTER TABLE forgea_audit.audit_log ENABLE ALWAYS TRIGGER audit_log_guard_truncate;
-ALTER TABLE forgea_audit.chain_head ENABLE ALWAYS TRIGGER chain_head_guard_rows;
-ALTER TABLE forgea_audit.chain_head ENABLE ALWAYS TRIGGER chain_head_guard_truncate;
-ALTER TABLE forgea_audit.audit_log ENABLE ALWAYS TRIGGER audit_log_guard_statements;
 ALTER TABLE forgea_audit.chain_head ENABLE ALWAYS TRIGGER chain_head_guard_statements;
 
 -------------------------------------------------------------------------------------------------
--- Functions
+-- Functions.  Writers and admins act through SECURITY DEFINER functions, as the extension's
+-- owner, with a search_path nobody can plant objects in (pg_catalog, pg_temp).
+--
+-- SET enable_seqscan = off on the chain writers (record_push, record_push_json, append,
+-- append_system): they look rows up by key only (a delivery id, a chain id, a fork's sessions), so
+-- their plans must use the indexes.  Their statements are prepared once per backend and the plans
+-- cached: planned while the tables are empty (a fresh install, known empty after ANALYZE), a
+-- sequential scan costs nothing, and that plan would stay cached while the tables grow, every push
+-- scanning all of lab_attempt, until autovacuum's next ANALYZE.  The setting holds for the call
+-- only, and also applies to the application's triggers on "LabSession", if it has any
+-- (test/integration/plans_on_empty_tables.sh; docs/benchmarks.md, "cached plans").
 -------------------------------------------------------------------------------------------------
 CREATE FUNCTION forgea_audit.record_push(payload jsonb, delivery_id text, headers jsonb DEFAULT NULL)
     RETURNS TABLE (status text, attempt_id bigint, session_id text, audit_seq bigint)
-    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fa_record_push';
+    LANGUAGE c VOLATILE
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    SET enable_seqscan = off
+    AS 'MODULE_PATHNAME', 'fa_record_push';
 COMMENT ON FUNCTION forgea_audit.record_push(jsonb, text, jsonb) IS
     'Records a GitHub push delivery exactly once: status recorded | duplicate | unmatched | conflict.';
+REVOKE ALL ON FUNCTION forgea_audit.record_push(jsonb, text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION forgea_audit.record_push(jsonb, text, jsonb) TO forgea_audit_writer;
 
 -- The same call with the payload as JSON text (type json, whose input function only checks the
 -- syntax): record_push_json reads it with a streaming parser and never builds a jsonb of it, so a
@@ -166,9 +267,14 @@ COMMENT ON FUNCTION forgea_audit.record_push(jsonb, text, jsonb) IS
 -- "function is not unique" (PostgreSQL itself never overloads json against jsonb: to_json/to_jsonb).
 CREATE FUNCTION forgea_audit.record_push_json(payload json, delivery_id text, headers jsonb DEFAULT NULL)
     RETURNS TABLE (status text, attempt_id bigint, session_id text, audit_seq bigint)
-    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fa_record_push_json';
+    LANGUAGE c VOLATILE
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    SET enable_seqscan = off
+    AS 'MODULE_PATHNAME', 'fa_record_push_json';
 COMMENT ON FUNCTION forgea_audit.record_push_json(json, text, jsonb) IS
     'record_push for a payload given as JSON text (json): same result and rows, far less memory for large pushes.';
+REVOKE ALL ON FUNCTION forgea_audit.record_push_json(json, text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION forgea_audit.record_push_json(json, text, jsonb) TO forgea_audit_writer;
 
 CREATE FUNCTION forgea_audit.append(
     action         text,
@@ -186,12 +292,18 @@ CREATE FUNCTION forgea_audit.append(
     severity       text   DEFAULT 'INFO',
     chain          text   DEFAULT NULL)
     RETURNS bigint
-    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fa_append';
+    LANGUAGE c VOLATILE
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    SET enable_seqscan = off
+    AS 'MODULE_PATHNAME', 'fa_append';
 COMMENT ON FUNCTION forgea_audit.append(text, text, text, text, text, text, jsonb, jsonb, text, bigint, text, text, text, text) IS
     'Appends one audit event to its hash chain (default: the target''s, else the actor''s) and returns its seq.';
+REVOKE ALL ON FUNCTION forgea_audit.append(text, text, text, text, text, text, jsonb, jsonb, text, bigint, text, text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION forgea_audit.append(text, text, text, text, text, text, jsonb, jsonb, text, bigint, text, text, text, text) TO forgea_audit_writer;
 
 -- The same, for the extension's own SQL (archive_batch, the DDL guard): it may write the actions
--- and chains append() keeps for forgea_audit.  Executable by the owner only.
+-- and chains append() keeps for forgea_audit.  Not SECURITY DEFINER: its callers are, and nobody
+-- else may execute it (owner only).
 CREATE FUNCTION forgea_audit.append_system(
     action         text,
     actor_type     text   DEFAULT 'system',
@@ -208,33 +320,52 @@ CREATE FUNCTION forgea_audit.append_system(
     severity       text   DEFAULT 'INFO',
     chain          text   DEFAULT NULL)
     RETURNS bigint
-    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fa_append_system';
+    LANGUAGE c VOLATILE
+    SET enable_seqscan = off
+    AS 'MODULE_PATHNAME', 'fa_append_system';
+REVOKE ALL ON FUNCTION forgea_audit.append_system(text, text, text, text, text, text, jsonb, jsonb, text, bigint, text, text, text, text) FROM PUBLIC;
 
 CREATE FUNCTION forgea_audit.verify_chain(checkpoint text DEFAULT NULL)
     RETURNS TABLE (ok boolean, rows_checked bigint, first_bad_seq bigint, detail text)
-    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fa_verify_chain';
+    LANGUAGE c VOLATILE
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'fa_verify_chain';
 COMMENT ON FUNCTION forgea_audit.verify_chain(text) IS
     'Recomputes every row hash and link of every chain and, given a checkpoint kept outside, checks every row it sealed; reports the lowest seq where anything is wrong.';
+REVOKE ALL ON FUNCTION forgea_audit.verify_chain(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION forgea_audit.verify_chain(text) TO forgea_audit_reader;
 
 CREATE FUNCTION forgea_audit.checkpoint() RETURNS text
-    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fa_checkpoint';
+    LANGUAGE c VOLATILE
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'fa_checkpoint';
 COMMENT ON FUNCTION forgea_audit.checkpoint() IS
     'Seals the heads of every chain under one root, signs it (Ed25519, forgea_audit.signing_key_file), appends it as a CHECKPOINT event, sends it out (NOTIFY forgea_audit_checkpoint, server log) and returns it.';
+REVOKE ALL ON FUNCTION forgea_audit.checkpoint() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION forgea_audit.checkpoint() TO forgea_audit_admin;
 
+-- The one function PUBLIC may call: the expression index on the platform's "LabSession"
+-- (bind_lab_session_table) evaluates it whenever the application writes that table.
 CREATE FUNCTION forgea_audit.repo_key(url text) RETURNS text
     LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'fa_repo_key';
 COMMENT ON FUNCTION forgea_audit.repo_key(text) IS
     'Matching key of a repository URL (https, .git, ssh or scp forms): lower-case host/owner/repo; NULL if not a repository URL.';
+REVOKE ALL ON FUNCTION forgea_audit.repo_key(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION forgea_audit.repo_key(text) TO PUBLIC;
 
 CREATE FUNCTION forgea_audit.lab_session_table() RETURNS regclass
     LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'fa_lab_session_table_regclass';
 COMMENT ON FUNCTION forgea_audit.lab_session_table() IS
     'The table forgea_audit.lab_session_table resolves to now (raises if it does not exist).';
+REVOKE ALL ON FUNCTION forgea_audit.lab_session_table() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION forgea_audit.lab_session_table() TO forgea_audit_admin;
 
 -- Backs record_push's session lookup with an index on the platform's table.  Run it once after
 -- the platform created "LabSession" (the extension never creates that table).
 CREATE FUNCTION forgea_audit.bind_lab_session_table() RETURNS text
-    LANGUAGE plpgsql AS
+    LANGUAGE plpgsql
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS
 $$
 DECLARE
     tbl   regclass := forgea_audit.lab_session_table();
@@ -249,16 +380,22 @@ END
 $$;
 COMMENT ON FUNCTION forgea_audit.bind_lab_session_table() IS
     'Creates the partial expression index that record_push''s fork-URL lookup uses; returns its name.';
+REVOKE ALL ON FUNCTION forgea_audit.bind_lab_session_table() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION forgea_audit.bind_lab_session_table() TO forgea_audit_admin;
 
 CREATE FUNCTION forgea_audit.canonical_json(value jsonb) RETURNS text
     LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'fa_canonical_json';
 COMMENT ON FUNCTION forgea_audit.canonical_json(jsonb) IS
     'The canonical JSON text (docs/chain.md, section 3) the chain hashes for a jsonb value.';
+REVOKE ALL ON FUNCTION forgea_audit.canonical_json(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION forgea_audit.canonical_json(jsonb) TO forgea_audit_reader;
 
 CREATE FUNCTION forgea_audit.canonical_row_json(row_value record) RETURNS text
     LANGUAGE c STABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'fa_canonical_row_json';
 COMMENT ON FUNCTION forgea_audit.canonical_row_json(record) IS
     'canonical_json(to_jsonb(row_value)), written straight from the row (faster; used by archive_batch). Depends on TimeZone and bytea_output as to_jsonb does.';
+REVOKE ALL ON FUNCTION forgea_audit.canonical_row_json(record) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION forgea_audit.canonical_row_json(record) TO forgea_audit_reader;
 
 -------------------------------------------------------------------------------------------------
 -- Retention: attempts older than forgea_audit.attempt_retention move to lab_attempt_archive in
@@ -276,11 +413,14 @@ CREATE TABLE forgea_audit.lab_attempt_archive (
 );
 COMMENT ON TABLE forgea_audit.lab_attempt_archive IS
     'Attempts moved out of lab_attempt by retention; each row names the RETENTION_ARCHIVE audit event that moved it.';
+-- (UNIQUE (delivery_id): record_push's duplicate check looks here too, after lab_attempt's.)
+-- The session's archived attempts, newest first (lab_attempt_all).
 CREATE INDEX lab_attempt_archive_session_recorded_idx ON forgea_audit.lab_attempt_archive (session_id, recorded_at DESC);
+-- "Which deliveries pushed this commit?", archived ones.
 CREATE INDEX lab_attempt_archive_commit_sha_idx ON forgea_audit.lab_attempt_archive (commit_sha);
+-- verify_archive(): the archive rows of one RETENTION_ARCHIVE event (GROUP BY / WHERE archive_seq).
 CREATE INDEX lab_attempt_archive_archive_seq_idx ON forgea_audit.lab_attempt_archive (archive_seq);
--- Retention scans the live table in recorded_at order.
-CREATE INDEX lab_attempt_recorded_at_idx ON forgea_audit.lab_attempt (recorded_at, id);
+GRANT SELECT ON forgea_audit.lab_attempt_archive TO forgea_audit_reader;
 
 -- Live and archived attempts together, for DBAs.
 CREATE VIEW forgea_audit.lab_attempt_all AS
@@ -293,6 +433,7 @@ CREATE VIEW forgea_audit.lab_attempt_all AS
            a.pushed_at, a.recorded_at, true, a.archived_at
     FROM forgea_audit.lab_attempt_archive a;
 COMMENT ON VIEW forgea_audit.lab_attempt_all IS 'Live and archived attempts; archived says which.';
+GRANT SELECT ON forgea_audit.lab_attempt_all TO forgea_audit_reader;
 
 -- One row per retention run, whoever drove it; the worker also records runs that failed.
 CREATE TABLE forgea_audit.retention_run (
@@ -307,17 +448,24 @@ CREATE TABLE forgea_audit.retention_run (
     skipped     boolean     NOT NULL DEFAULT false,   -- another run held the retention lock
     error       text
 );
+-- (Its primary key on id: run_retention and the worker update their own run by id.)
+GRANT SELECT ON forgea_audit.retention_run TO forgea_audit_reader;
+REVOKE ALL ON SEQUENCE forgea_audit.retention_run_id_seq FROM PUBLIC;   -- the identity column's
+
 CREATE VIEW forgea_audit.retention_status AS
     SELECT id, driver, started_at, finished_at, finished_at - started_at AS duration, cutoff, archived, batches,
            oldest_kept, skipped, error
     FROM forgea_audit.retention_run ORDER BY id DESC;
 COMMENT ON VIEW forgea_audit.retention_status IS 'Retention runs, newest first: started, finished, archived, error.';
+GRANT SELECT ON forgea_audit.retention_status TO forgea_audit_reader;
 
 CREATE FUNCTION forgea_audit.retention_settings(
     OUT attempt_retention interval, OUT archive_batch_size integer, OUT retention_interval interval,
     OUT worker_database text, OUT archive_batch_delay interval)
     LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'fa_retention_settings';
 COMMENT ON FUNCTION forgea_audit.retention_settings() IS 'The retention settings in force, typed.';
+REVOKE ALL ON FUNCTION forgea_audit.retention_settings() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION forgea_audit.retention_settings() TO forgea_audit_admin;
 
 -- One batch, in the caller's transaction.  The advisory lock makes concurrent runs (worker and
 -- cron, two crons) take turns: the one that does not get it reports skipped and moves nothing.
@@ -342,6 +490,7 @@ CREATE FUNCTION forgea_audit.archive_batch(cutoff timestamptz, batch_size intege
     SET TimeZone = 'UTC'          -- the rows' digest uses to_jsonb() of timestamps: keep it fixed
     SET bytea_output = 'hex'      -- ... and of bytea
     SET lock_timeout = '5s'
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     r record;
@@ -403,10 +552,14 @@ $$;
 COMMENT ON FUNCTION forgea_audit.archive_batch(timestamptz, integer, timestamptz, bigint) IS
     'Moves up to batch_size attempts recorded before cutoff (and after the position after_recorded_at, after_id if given) to the archive, with a RETENTION_ARCHIVE audit event; resume_recorded_at, resume_id are the position for the next batch.';
 
+REVOKE ALL ON FUNCTION forgea_audit.archive_batch(timestamptz, integer, timestamptz, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION forgea_audit.archive_batch(timestamptz, integer, timestamptz, bigint) TO forgea_audit_admin;
+
 CREATE FUNCTION forgea_audit.run_retention(as_of timestamptz DEFAULT now())
     RETURNS TABLE (archived bigint, batches integer, oldest_kept timestamptz, cutoff timestamptz, skipped boolean,
                    run_id bigint)
     LANGUAGE plpgsql
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     s       record;
@@ -452,6 +605,8 @@ END
 $$;
 COMMENT ON FUNCTION forgea_audit.run_retention(timestamptz) IS
     'Archives attempts recorded before as_of - forgea_audit.attempt_retention, in batches, in one transaction (for pg_cron or by hand).';
+REVOKE ALL ON FUNCTION forgea_audit.run_retention(timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION forgea_audit.run_retention(timestamptz) TO forgea_audit_admin;
 
 -- Every RETENTION_ARCHIVE event against the archive rows it names.
 CREATE FUNCTION forgea_audit.verify_archive()
@@ -459,6 +614,7 @@ CREATE FUNCTION forgea_audit.verify_archive()
     LANGUAGE plpgsql STABLE
     SET TimeZone = 'UTC'
     SET bytea_output = 'hex'
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     bad record;
@@ -494,6 +650,8 @@ END
 $$;
 COMMENT ON FUNCTION forgea_audit.verify_archive() IS
     'Checks every RETENTION_ARCHIVE event''s count and digest against the archive rows it moved.';
+REVOKE ALL ON FUNCTION forgea_audit.verify_archive() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION forgea_audit.verify_archive() TO forgea_audit_reader;
 
 -------------------------------------------------------------------------------------------------
 -- pg_dump: the extension's tables hold data, not configuration, so without this a dump would
@@ -510,99 +668,7 @@ SELECT pg_catalog.pg_extension_config_dump('forgea_audit.chain_head', '');
 SELECT pg_catalog.pg_extension_config_dump('forgea_audit.retention_run', '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('forgea_audit.lab_attempt', 'id'), '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('forgea_audit.retention_run', 'id'), '');
-
--------------------------------------------------------------------------------------------------
--- Who may do what.  Three roles; PUBLIC gets nothing but repo_key() (the expression index on the
--- platform's table evaluates it when the application writes "LabSession").  Writes go only
--- through the SECURITY DEFINER functions below, which pin their search_path; nobody, the owner
--- included, can INSERT a row with a forged link directly (the guards above).
--------------------------------------------------------------------------------------------------
-DO $$
-DECLARE
-    r text;
-BEGIN
-    FOREACH r IN ARRAY ARRAY['forgea_audit_writer', 'forgea_audit_reader', 'forgea_audit_admin'] LOOP
-        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r) THEN
-            EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
-        END IF;
-    END LOOP;
-END
-$$;
-COMMENT ON ROLE forgea_audit_writer IS 'forgea_audit: may call record_push() and append(), nothing else';
-COMMENT ON ROLE forgea_audit_reader IS 'forgea_audit: may read attempts, audit rows (its tenants''), checkpoints, and verify';
-COMMENT ON ROLE forgea_audit_admin IS 'forgea_audit: retention, checkpoints, configuration; reads every tenant';
-GRANT forgea_audit_reader TO forgea_audit_admin;
-
-REVOKE ALL ON SCHEMA forgea_audit FROM PUBLIC;
-GRANT USAGE ON SCHEMA forgea_audit TO forgea_audit_writer, forgea_audit_reader, forgea_audit_admin;
-REVOKE ALL ON ALL FUNCTIONS IN SCHEMA forgea_audit FROM PUBLIC;
-REVOKE ALL ON ALL TABLES IN SCHEMA forgea_audit FROM PUBLIC;
-REVOKE ALL ON ALL SEQUENCES IN SCHEMA forgea_audit FROM PUBLIC;
-
-GRANT EXECUTE ON FUNCTION forgea_audit.repo_key(text) TO PUBLIC;
-GRANT EXECUTE ON FUNCTION forgea_audit.record_push(jsonb, text, jsonb), forgea_audit.record_push_json(json, text, jsonb),
-                          forgea_audit.append(text, text, text, text, text, text, jsonb, jsonb, text, bigint, text, text, text, text)
-      TO forgea_audit_writer;
-GRANT EXECUTE ON FUNCTION forgea_audit.verify_chain(text), forgea_audit.verify_archive(),
-                          forgea_audit.canonical_json(jsonb), forgea_audit.canonical_row_json(record)
-      TO forgea_audit_reader;
-GRANT SELECT ON forgea_audit.lab_attempt, forgea_audit.lab_attempt_archive, forgea_audit.lab_attempt_all,
-                forgea_audit.audit_log, forgea_audit.chain_head, forgea_audit.retention_run,
-                forgea_audit.retention_status
-      TO forgea_audit_reader;
-GRANT EXECUTE ON FUNCTION forgea_audit.run_retention(timestamptz), forgea_audit.archive_batch(timestamptz, integer, timestamptz, bigint),
-                          forgea_audit.checkpoint(), forgea_audit.bind_lab_session_table(),
-                          forgea_audit.retention_settings(), forgea_audit.lab_session_table()
-      TO forgea_audit_admin;
-
--- Writers and admins act through these, as the extension's owner, with a search_path nobody can
--- plant objects in.
-ALTER FUNCTION forgea_audit.record_push(jsonb, text, jsonb) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION forgea_audit.record_push_json(json, text, jsonb) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION forgea_audit.append(text, text, text, text, text, text, jsonb, jsonb, text, bigint, text, text, text, text)
-    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION forgea_audit.verify_chain(text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION forgea_audit.verify_archive() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION forgea_audit.checkpoint() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION forgea_audit.run_retention(timestamptz) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION forgea_audit.archive_batch(timestamptz, integer, timestamptz, bigint) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION forgea_audit.bind_lab_session_table() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-
--- The chain writers look rows up by key only (a delivery id, a chain id, a fork's sessions), so
--- their plans must use the indexes.  Their statements are prepared once per backend and the plans
--- cached: planned while the tables are empty (a fresh install, known empty after ANALYZE), a
--- sequential scan costs nothing, and that plan would stay cached while the tables grow, every push
--- scanning all of lab_attempt, until autovacuum's next ANALYZE.  The setting holds for the call
--- only, and also applies to the application's triggers on "LabSession", if it has any
--- (test/integration/plans_on_empty_tables.sh; docs/benchmarks.md, "cached plans").
-ALTER FUNCTION forgea_audit.record_push(jsonb, text, jsonb) SET enable_seqscan = off;
-ALTER FUNCTION forgea_audit.record_push_json(json, text, jsonb) SET enable_seqscan = off;
-ALTER FUNCTION forgea_audit.append(text, text, text, text, text, text, jsonb, jsonb, text, bigint, text, text, text, text)
-    SET enable_seqscan = off;
-ALTER FUNCTION forgea_audit.append_system(text, text, text, text, text, text, jsonb, jsonb, text, bigint, text, text, text, text)
-    SET enable_seqscan = off;
-
--------------------------------------------------------------------------------------------------
--- Tenant isolation for readers.  A reader sees the audit rows of the tenant named in its session
--- (SET forgea_audit.tenant = '...') if an admin has granted it that tenant in reader_tenant;
--- admins see every row.  Rows without a tenant (webhook events, system events) are admins' only.
--------------------------------------------------------------------------------------------------
-CREATE TABLE forgea_audit.reader_tenant (
-    role_name name NOT NULL,
-    tenant_id text NOT NULL,
-    PRIMARY KEY (role_name, tenant_id)
-);
-COMMENT ON TABLE forgea_audit.reader_tenant IS 'Which tenants each reader role may read; managed by forgea_audit_admin.';
-GRANT SELECT ON forgea_audit.reader_tenant TO forgea_audit_reader;
-GRANT SELECT, INSERT, DELETE ON forgea_audit.reader_tenant TO forgea_audit_admin;
 SELECT pg_catalog.pg_extension_config_dump('forgea_audit.reader_tenant', '');
-
-ALTER TABLE forgea_audit.audit_log ENABLE ROW LEVEL SECURITY;
-CREATE POLICY audit_log_admin_reads_all ON forgea_audit.audit_log FOR SELECT TO forgea_audit_admin USING (true);
-CREATE POLICY audit_log_reader_reads_its_tenant ON forgea_audit.audit_log FOR SELECT TO forgea_audit_reader
-    USING (tenant_id = pg_catalog.current_setting('forgea_audit.tenant', true)
-           AND EXISTS (SELECT 1 FROM forgea_audit.reader_tenant rt
-                       WHERE rt.role_name = CURRENT_USER AND rt.tenant_id = audit_log.tenant_id));
 
 -------------------------------------------------------------------------------------------------
 -- DDL guard.  ALTER / DROP / DISABLE on the extension's tables, triggers and functions is refused
@@ -655,8 +721,8 @@ CREATE EVENT TRIGGER forgea_audit_guard_ddl ON ddl_command_end
                  'CREATE RULE', 'ALTER SEQUENCE', 'ALTER INDEX', 'CREATE INDEX', 'ALTER VIEW', 'CREATE VIEW',
                  'CREATE FUNCTION', 'COMMENT')
     EXECUTE FUNCTION forgea_audit.guard_ddl();
-CREATE EVENT TRIGGER forgea_audit_guard_drop ON sql_drop
-    EXECUTE FUNCTION forgea_audit.guard_ddl();
 -- Like the row guards: session_replication_role = replica must not switch them off.
 ALTER EVENT TRIGGER forgea_audit_guard_ddl ENABLE ALWAYS;
+CREATE EVENT TRIGGER forgea_audit_guard_drop ON sql_drop
+    EXECUTE FUNCTION forgea_audit.guard_ddl();
 ALTER EVENT TRIGGER forgea_audit_guard_drop ENABLE ALWAYS;

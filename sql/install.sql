@@ -22,12 +22,12 @@ ORDER BY c.relname, a.attnum;
 SELECT indexrelid::regclass AS index, pg_get_indexdef(indexrelid) AS definition
 FROM pg_index WHERE indrelid IN ('forgea_audit.lab_attempt'::regclass, 'forgea_audit.audit_log'::regclass,
                                  'forgea_audit.chain_head'::regclass)
-ORDER BY 1::text;
+ORDER BY indexrelid::regclass::text;   -- by name: "1::text" would be a constant, i.e. creation order
 
 -- The guards fire always, whatever session_replication_role says.
 SELECT tgrelid::regclass, tgname, tgenabled FROM pg_trigger
 WHERE tgrelid IN ('forgea_audit.audit_log'::regclass, 'forgea_audit.chain_head'::regclass) AND NOT tgisinternal
-ORDER BY 1::text, 2;
+ORDER BY tgrelid::regclass::text, tgname;
 
 -- The setting, visible in pg_settings.
 SELECT name, setting, context FROM pg_settings WHERE name LIKE 'forgea_audit.%';
