@@ -58,6 +58,13 @@ unit: test/unit/core_tests
 
 .PHONY: unit
 
+# libFuzzer over the pure core (test/fuzz/run.sh, clang): every test/fuzz/fuzz_*.cpp for
+# FA_FUZZ_SECONDS each (the suite runs 20 s; this long run 600 s unless set).
+fuzz:
+	FA_FUZZ_SECONDS=$${FA_FUZZ_SECONDS:-600} bash test/fuzz/run.sh
+
+.PHONY: fuzz
+
 # The offline verifier (tools/forgea_audit_verify.cpp): the pure core and OpenSSL, no PostgreSQL.
 tools/forgea_audit_verify: tools/forgea_audit_verify.cpp $(CORE_SRCS) src/core/*.hpp
 	g++ -std=c++17 -O2 -Wall -Wextra -Isrc -o $@ tools/forgea_audit_verify.cpp $(CORE_SRCS) -lcrypto

@@ -2,7 +2,7 @@
 # The whole test suite, on a fresh Debian machine, as root or as a user with sudo-free pg_virtualenv:
 #   1. installs what it needs (Debian packages),
 #   2. builds and installs the extension,
-#   3. unit-tests the pure C++ core (GoogleTest, with ASan/UBSan),
+#   3. unit-tests the pure C++ core (GoogleTest, with ASan/UBSan) and fuzzes it (libFuzzer, test/fuzz/),
 #   4. in a throwaway cluster (pg_virtualenv): pg_regress (make installcheck), then every pgTAP file
 #      under test/pgtap/ in a fresh database of its own, then the integration scripts under
 #      test/integration/.
@@ -26,6 +26,18 @@ trap 'rm -f "$FA_RESULTS"' EXIT
 passed=1   # the unit tests above (make unit stops the script if they fail)
 failed=0
 failures=()
+
+# libFuzzer over the pure core: every test/fuzz/fuzz_*.cpp for FA_FUZZ_SECONDS (20 s) under ASan
+# and UBSan, two at a time; one result per harness.
+echo "== fuzz (libFuzzer, ASan + UBSan, ${FA_FUZZ_SECONDS:-20} s per harness)"
+fuzz_log=$(mktemp)
+bash test/fuzz/run.sh | tee "$fuzz_log" || true
+passed=$((passed + $(grep -c '^fuzz fuzz_[a-z0-9_]*: ok' "$fuzz_log" || true)))
+for name in $(sed -n 's/^fuzz \(fuzz_[a-z0-9_]*\): FAIL.*/\1/p' "$fuzz_log"); do
+    failed=$((failed + 1)); failures+=("fuzz/$name")
+done
+grep -q '^fuzz: .* harnesses' "$fuzz_log" || { failed=$((failed + 1)); failures+=(fuzz/run.sh); }
+rm -f "$fuzz_log"
 
 # pg_regress, pgTAP and integration tests: one cluster, a fresh database per file.
 echo "0 1 in_cluster" > "$FA_RESULTS"
