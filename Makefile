@@ -8,7 +8,7 @@ DATA = $(wildcard forgea_audit--*.sql)
 # server's include path (see CORE_CPPFLAGS below), so an #include of one fails the build.
 CORE_OBJS = src/core/canonical_json_bytes.o src/core/chain_record.o src/core/push_rules.o src/core/base64.o \
             src/core/chain_verifier.o src/core/chain_reorder.o src/core/checkpoint_note.o src/core/ed25519.o \
-            src/core/redaction.o
+            src/core/redaction.o src/core/merkle_tree.o
 
 # The PostgreSQL side, by stage: a push enters at push/, is appended to a chain in chain/, whose rows
 # are encoded by json/; worker/ archives and checkpoints; pg/ is the module entry and the boundary.
@@ -50,8 +50,9 @@ override CXXFLAGS += -MMD -MP
 
 # Unit tests of the pure C++ core (no PostgreSQL linked in).
 CORE_SRCS = $(CORE_OBJS:.o=.cpp)
-test/unit/core_tests: test/unit/core_tests.cpp $(CORE_SRCS) src/core/*.hpp
-	$(CXX) -std=c++17 -O1 -g -Wall -Wextra -fsanitize=address,undefined -Isrc -o $@ test/unit/core_tests.cpp $(CORE_SRCS) -lgtest -lgtest_main -lcrypto -pthread
+UNIT_SRCS = test/unit/core_tests.cpp test/unit/merkle_tests.cpp
+test/unit/core_tests: $(UNIT_SRCS) $(CORE_SRCS) src/core/*.hpp
+	$(CXX) -std=c++17 -O1 -g -Wall -Wextra -fsanitize=address,undefined -Isrc -o $@ $(UNIT_SRCS) $(CORE_SRCS) -lgtest -lgtest_main -lcrypto -pthread
 
 unit: test/unit/core_tests
 	./test/unit/core_tests

@@ -1,0 +1,122 @@
+// The RFC 6962 Merkle tree over the audit log (docs/transparency.md), pure: hashing, the root of
+// n leaves, inclusion and consistency proofs, generated from stored complete-subtree hashes and
+// verified from nothing but hashes.
+//
+// Storage model.  A complete subtree is named by (level, index): it covers the 2^level leaves
+// [index << level, (index + 1) << level).  Level 0 nodes are leaf hashes.  Every hash a proof or
+// a root needs is the hash of a complete subtree, or the RFC 6962 hash of a range at the right
+// edge of the tree, which is a fold of at most 63 complete subtrees.  The core therefore works in
+// two steps: it lists the complete subtrees it needs (a plan, O(log n) of them), the caller reads
+// those hashes from wherever they are stored (one query), and the core combines them.  Nothing
+// here allocates; every array has a fixed bound (tree sizes are below 2^63).
+//
+// The algorithms are RFC 6962 section 2.1.1 (PATH) and 2.1.2 (PROOF/SUBPROOF) for generation and
+// RFC 9162 sections 2.1.3.2 and 2.1.4.2 for verification.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "hasher.hpp"
+
+namespace forgea::core::merkle {
+
+constexpr int kMaxLevels = 64;          // a proof has at most 63 hashes: sizes are int64
+constexpr int kMaxPlanNodes = 2 * kMaxLevels;
+
+// A complete subtree: leaves [index << level, (index + 1) << level).
+struct NodeId {
+    int level = 0;
+    std::int64_t index = 0;
+};
+
+// A range of leaves [lo, hi) whose RFC 6962 hash (MTH) a proof carries.
+struct Range {
+    std::int64_t lo = 0;
+    std::int64_t hi = 0;
+};
+
+// SHA-256(0x00 || data): the hash of one leaf.  For the audit log the data is the row's row_hash.
+void leaf_hash(Hasher &h, const void *data, std::size_t len, std::uint8_t out[kHashLen]);
+
+// SHA-256(0x01 || left || right): an interior node.
+void node_hash(Hasher &h, const std::uint8_t left[kHashLen], const std::uint8_t right[kHashLen],
+               std::uint8_t out[kHashLen]);
+
+// SHA-256 of the empty string: the root of the empty tree.
+void empty_root(Hasher &h, std::uint8_t out[kHashLen]);
+
+// The complete subtrees that make up the leaves [lo, hi), left to right, largest first, as the
+// RFC's recursion splits a range that starts at a multiple of the largest power of two below its
+// size.  Returns their count (at most 63).
+int range_nodes(std::int64_t lo, std::int64_t hi, NodeId out[kMaxLevels]);
+
+// MTH of a range from the hashes of its range_nodes(), in that order: folded from the right.
+void fold_range(Hasher &h, const std::uint8_t (*hashes)[kHashLen], int count, std::uint8_t out[kHashLen]);
+
+// A proof to be read from storage: the ranges whose hashes form the proof, in proof order, and
+// the complete subtrees those hashes come from (range i uses nodes [first[i], first[i] + count[i])).
+struct ProofPlan {
+    int ranges = 0;
+    Range range[kMaxLevels];
+    int first[kMaxLevels] = {};
+    int count[kMaxLevels] = {};
+    int nodes = 0;
+    NodeId node[kMaxPlanNodes];
+};
+
+// The plan of the inclusion proof of leaf `index` in the tree of `size` leaves (RFC 6962 PATH).
+// False if index >= size.
+bool inclusion_plan(std::int64_t index, std::int64_t size, ProofPlan *plan);
+
+// The plan of the consistency proof between the trees of old_size and new_size leaves (RFC 6962
+// PROOF).  False unless 0 <= old_size <= new_size.  Empty when old_size is 0 or equals new_size.
+bool consistency_plan(std::int64_t old_size, std::int64_t new_size, ProofPlan *plan);
+
+// The plan of the root of a tree of `size` leaves: one range [0, size).  (size 0: no nodes; the
+// root is empty_root().)
+void root_plan(std::int64_t size, ProofPlan *plan);
+
+// The proof's hashes from the plan and the hashes of its nodes (node_hashes[i] for plan.node[i]).
+// out must hold plan.ranges hashes.
+void assemble(Hasher &h, const ProofPlan &plan, const std::uint8_t (*node_hashes)[kHashLen],
+              std::uint8_t (*out)[kHashLen]);
+
+// RFC 9162 2.1.3.2: true iff `proof` proves the leaf with hash leaf at `index` in the tree of
+// `size` leaves whose root is root.
+bool verify_inclusion(Hasher &h, std::int64_t index, std::int64_t size, const std::uint8_t leaf[kHashLen],
+                      const std::uint8_t (*proof)[kHashLen], int proof_len, const std::uint8_t root[kHashLen]);
+
+// The root an inclusion proof leads to (false if the proof has the wrong shape for index/size).
+bool root_from_inclusion(Hasher &h, std::int64_t index, std::int64_t size, const std::uint8_t leaf[kHashLen],
+                         const std::uint8_t (*proof)[kHashLen], int proof_len, std::uint8_t out[kHashLen]);
+
+// RFC 9162 2.1.4.2: true iff `proof` proves the tree of old_size leaves with root old_root is a
+// prefix of the tree of new_size leaves with root new_root.
+bool verify_consistency(Hasher &h, std::int64_t old_size, std::int64_t new_size, const std::uint8_t old_root[kHashLen],
+                        const std::uint8_t new_root[kHashLen], const std::uint8_t (*proof)[kHashLen], int proof_len);
+
+// Appending leaves: the frontier of a tree of `size` leaves is the list of complete subtrees of
+// range_nodes(0, size) with their hashes.  Appending a leaf hash completes zero or more nodes,
+// each handed to the sink (level 0 first: the leaf itself, then every node it completes).
+class NodeSink {
+public:
+    virtual void node(int level, std::int64_t index, const std::uint8_t hash[kHashLen]) = 0;
+
+protected:
+    ~NodeSink() = default;
+};
+
+struct Frontier {
+    std::int64_t size = 0;
+    int count = 0;
+    NodeId id[kMaxLevels];
+    std::uint8_t hash[kMaxLevels][kHashLen];
+
+    // Appends one leaf (its leaf hash); every node completed by it goes to sink.
+    void append(Hasher &h, const std::uint8_t leaf[kHashLen], NodeSink &sink);
+    // The root of the current tree.
+    void root(Hasher &h, std::uint8_t out[kHashLen]) const;
+};
+
+}  // namespace forgea::core::merkle
