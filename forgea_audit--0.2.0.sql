@@ -726,3 +726,103 @@ ALTER EVENT TRIGGER forgea_audit_guard_ddl ENABLE ALWAYS;
 CREATE EVENT TRIGGER forgea_audit_guard_drop ON sql_drop
     EXECUTE FUNCTION forgea_audit.guard_ddl();
 ALTER EVENT TRIGGER forgea_audit_guard_drop ENABLE ALWAYS;
+
+-------------------------------------------------------------------------------------------------
+-- Rejected webhook deliveries.  A receiver that answers a delivery with a 4xx (bad or missing
+-- signature, no X-GitHub-Delivery or X-GitHub-Event, a body that is not application/json, a
+-- payload record_push refused) records it with reject_delivery(): one WEBHOOK_DELIVERY_REJECTED
+-- audit row (outcome failure; severity HIGH for a signature failure, so the alert fires), with the
+-- delivery id as sent (capped), the reason, the body's SHA-256 and size, and the SQLSTATE and JSON
+-- path of a refused payload.  The body itself is never stored.
+--
+-- Floods: forged deliveries cost the sender nothing, so neither locks nor rows may grow with them.
+--   * Chains: 'webhook_rejected:<reason>:<shard>', shard = the backend's pid mod 4.  At most
+--     5 reasons x 4 shards = 20 chains ever; concurrent receivers' connections append to different
+--     chain heads, so a burst does not queue on one locked row.
+--   * Rows: webhook_rejection counts every rejected delivery per minute, reason and shard (one small
+--     row each, at most 20 per minute); only the first ceil(forgea_audit.rejected_audit_per_minute / 4)
+--     of a minute/reason/shard also get their own audit row.  The rest are counted there (deliveries,
+--     bytes), and reject_delivery returns NULL for them.  The counter's row lock is held for the
+--     call's transaction only, in the same shard as the chain head it appends to.
+-------------------------------------------------------------------------------------------------
+CREATE TABLE forgea_audit.webhook_rejection (
+    minute     timestamptz NOT NULL,   -- date_trunc('minute', now()) of the rejections counted here
+    reason     text        NOT NULL,   -- signature | payload | event | content_type | delivery_id
+    shard      smallint    NOT NULL,   -- pg_backend_pid() % 4 of the receiver's connection
+    deliveries bigint      NOT NULL,   -- rejected deliveries counted (audited or not)
+    bytes      bigint      NOT NULL,   -- their bodies' total size
+    PRIMARY KEY (minute, reason, shard)
+);
+COMMENT ON TABLE forgea_audit.webhook_rejection IS
+    'Rejected webhook deliveries counted per minute, reason and shard; the first few of each also have a WEBHOOK_DELIVERY_REJECTED audit row.';
+SELECT pg_catalog.pg_extension_config_dump('forgea_audit.webhook_rejection', '');
+
+-- Records one rejected delivery; returns the audit row's seq, or NULL when this minute's audit
+-- rows for the reason (and shard) are used up and the delivery was only counted.
+CREATE FUNCTION forgea_audit.reject_delivery(reason text, delivery_id text, body_sha256 bytea, body_bytes bigint,
+                                             sqlstate text DEFAULT NULL, json_path text DEFAULT NULL,
+                                             headers jsonb DEFAULT NULL)
+    RETURNS bigint
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET enable_seqscan = off
+AS $$
+DECLARE
+    shards  constant integer := 4;
+    id_cap  constant integer := 200;
+    per_minute integer := coalesce(nullif(pg_catalog.current_setting('forgea_audit.rejected_audit_per_minute', true), '')::integer, 60);
+    shard   smallint := pg_catalog.pg_backend_pid() % shards;
+    counted bigint;
+    sent_id text := pg_catalog.left(delivery_id, id_cap);
+BEGIN
+    IF reason IS NULL OR reason NOT IN ('signature', 'payload', 'event', 'content_type', 'delivery_id') THEN
+        RAISE EXCEPTION 'reject_delivery: reason must be signature, payload, event, content_type or delivery_id, not %',
+                        coalesce(pg_catalog.quote_literal(reason), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'signature: X-Hub-Signature-256 missing or wrong; payload: record_push refused the body (class 22); '
+                         'event / delivery_id: the header is missing; content_type: not application/json.';
+    END IF;
+    IF body_sha256 IS NULL OR pg_catalog.octet_length(body_sha256) <> 32 OR body_bytes IS NULL OR body_bytes < 0 THEN
+        RAISE EXCEPTION 'reject_delivery: body_sha256 must be the 32-byte SHA-256 of the body as received and body_bytes its size'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'In Node.js: createHash("sha256").update(rawBody).digest() and rawBody.byteLength.';
+    END IF;
+    IF sqlstate IS NOT NULL AND sqlstate !~ '^[0-9A-Z]{5}$' THEN
+        RAISE EXCEPTION 'reject_delivery: sqlstate must be a five-character SQLSTATE, not %', pg_catalog.quote_literal(pg_catalog.left(sqlstate, 20))
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass the error''s code (err.code in node-postgres), or NULL.';
+    END IF;
+
+    INSERT INTO forgea_audit.webhook_rejection AS w (minute, reason, shard, deliveries, bytes)
+    VALUES (pg_catalog.date_trunc('minute', pg_catalog.now()), reason, shard, 1, body_bytes)
+    ON CONFLICT ON CONSTRAINT webhook_rejection_pkey
+        DO UPDATE SET deliveries = w.deliveries + 1, bytes = w.bytes + excluded.bytes
+    RETURNING w.deliveries INTO counted;
+    IF counted > (per_minute + shards - 1) / shards THEN
+        RETURN NULL;
+    END IF;
+
+    RETURN forgea_audit.append_system(
+        action => 'WEBHOOK_DELIVERY_REJECTED', actor_type => 'webhook', actor_id => 'github',
+        target_type => 'webhook_delivery', target_id => sent_id, correlation_id => sent_id,
+        outcome => 'failure', severity => CASE WHEN reason = 'signature' THEN 'HIGH' ELSE 'MEDIUM' END,
+        chain => 'webhook_rejected:' || reason || ':' || shard,
+        metadata => pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+            'reason', reason,
+            'delivery_id', sent_id,
+            'delivery_id_bytes', CASE WHEN pg_catalog.length(delivery_id) > id_cap THEN pg_catalog.octet_length(delivery_id) END,
+            'body_sha256', pg_catalog.encode(body_sha256, 'hex'),
+            'body_bytes', body_bytes,
+            'sqlstate', sqlstate,
+            'json_path', pg_catalog.left(json_path, 500),
+            'event', pg_catalog.left(headers->>'X-GitHub-Event', 100),
+            'hook_id', pg_catalog.left(headers->>'X-GitHub-Hook-ID', 100),
+            'user_agent', pg_catalog.left(headers->>'User-Agent', 200),
+            'minute_count', counted)));
+END
+$$;
+COMMENT ON FUNCTION forgea_audit.reject_delivery(text, text, bytea, bigint, text, text, jsonb) IS
+    'Records a webhook delivery the receiver refused (4xx) as a WEBHOOK_DELIVERY_REJECTED audit row (HIGH for a bad signature); over forgea_audit.rejected_audit_per_minute it only counts it in webhook_rejection and returns NULL.';
+REVOKE ALL ON FUNCTION forgea_audit.reject_delivery(text, text, bytea, bigint, text, text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION forgea_audit.reject_delivery(text, text, bytea, bigint, text, text, jsonb) TO forgea_audit_writer;
+REVOKE ALL ON forgea_audit.webhook_rejection FROM PUBLIC;
+GRANT SELECT ON forgea_audit.webhook_rejection TO forgea_audit_reader;

@@ -375,9 +375,9 @@ static void refuse_reserved(Bytes action, Bytes chain)
     static const char *const kActions[] = {"LAB_VERIFY_ATTEMPT", "LAB_VERIFY_ATTEMPT_DUPLICATE",
                                            "LAB_VERIFY_ATTEMPT_CONFLICT", "LAB_VERIFY_ATTEMPT_UNMATCHED",
                                            "LAB_STATUS_TRANSITION", "RETENTION_ARCHIVE", "AUDIT_DDL", "CHECKPOINT",
-                                           "CHAIN_VERIFY_FAILED"};
+                                           "CHAIN_VERIFY_FAILED", "WEBHOOK_DELIVERY_REJECTED"};
     static const char *const kChains[] = {"retention", "ddl", "checkpoint", "verification"};
-    static const char *const kChainPrefixes[] = {"session:", "repository:"};
+    static const char *const kChainPrefixes[] = {"session:", "repository:", "webhook_rejected:"};
     bool reserved_action = one_of(action, kActions, lengthof(kActions));
     bool reserved_chain = one_of(chain, kChains, lengthof(kChains));
     for (const char *prefix : kChainPrefixes)

@@ -27,6 +27,7 @@ char *fa_signing_key_name = nullptr;
 int fa_checkpoint_interval_s = 0;
 int fa_verify_interval_s = 0;
 int fa_max_metadata_bytes = 65536;
+int fa_rejected_audit_per_minute = 60;
 
 extern "C" void _PG_init(void)
 {
@@ -99,6 +100,15 @@ extern "C" void _PG_init(void)
         "Audit metadata (canonical JSON) larger than this is replaced by a marker with its size and SHA-256.",
         nullptr, &fa_max_metadata_bytes, 65536, 256, 64 * 1024 * 1024, PGC_SUSET, GUC_UNIT_BYTE, nullptr, nullptr,
         nullptr);
+
+    // Read by reject_delivery() (SQL), which falls back to the same default when the library is not
+    // loaded yet in the session.
+    DefineCustomIntVariable(
+        "forgea_audit.rejected_audit_per_minute",
+        "How many rejected webhook deliveries per reason and minute get their own audit row.",
+        "reject_delivery() counts every rejected delivery in webhook_rejection; beyond this many per minute and "
+        "reason (spread over 4 shards), it only counts them.",
+        &fa_rejected_audit_per_minute, 60, 4, 1000000, PGC_SUSET, 0, nullptr, nullptr, nullptr);
 
     // Read by the row-level security policy on audit_log, not by C code.
     DefineCustomStringVariable(

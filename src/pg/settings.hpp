@@ -23,7 +23,9 @@ extern int fa_checkpoint_interval_s; // worker period for checkpoint(); 0 = neve
 extern int fa_verify_interval_s;     // worker period for verify_chain(); 0 = never
 
 // Audit metadata (audit_chain.cpp).
-extern int fa_max_metadata_bytes;    // larger metadata is replaced by a marker with its size and digest
+extern int fa_max_metadata_bytes;
+// Rejected deliveries (reject_delivery() in SQL reads it by name).
+extern int fa_rejected_audit_per_minute;    // larger metadata is replaced by a marker with its size and digest
 
 // Registers the retention worker; called from _PG_init while shared_preload_libraries loads.
 void fa_register_retention_worker();

@@ -6,7 +6,7 @@
 // The signatures are computed here with node:crypto, not with the receiver's library.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createHmac, randomUUID } from "node:crypto";
+import { createHash, createHmac, randomUUID } from "node:crypto";
 import { readFileSync, readdirSync } from "node:fs";
 import { createRequire } from "node:module";
 
@@ -51,6 +51,12 @@ const written = async () => ({
     attempts: await count("SELECT count(*) AS n FROM forgea_audit.lab_attempt"),
     pushAudit: await count("SELECT count(*) AS n FROM forgea_audit.audit_log WHERE action LIKE 'LAB_VERIFY_ATTEMPT%'"),
 });
+
+// The WEBHOOK_DELIVERY_REJECTED audit row reject_delivery() wrote for a delivery (by its id).
+const rejection = (guid) => one(
+    `SELECT severity, outcome, metadata FROM forgea_audit.audit_log
+     WHERE action = 'WEBHOOK_DELIVERY_REJECTED' AND correlation_id = $1`, [guid]);
+const sha256hex = (b) => createHash("sha256").update(b).digest("hex");
 
 const pushes = fixtures("push");
 const pings = fixtures("ping");
@@ -138,7 +144,16 @@ test("bad signatures: wrong secret, tampered body, missing header, not sha256= -
     for (const r of cases) {
         assert.equal(r.status, 401, JSON.stringify(r.json));
         assert.equal(r.json.reason, "signature");
+        const a = await rejection(r.guid);
+        assert.ok(a, "a WEBHOOK_DELIVERY_REJECTED row for each");
+        assert.equal(a.severity, "HIGH");
+        assert.equal(a.outcome, "failure");
+        assert.equal(a.metadata.reason, "signature");
+        assert.equal(a.metadata.delivery_id, r.guid);
     }
+    const t = await rejection(cases[1].guid);
+    assert.equal(t.metadata.body_sha256, sha256hex(tampered), "the SHA-256 of the body as received");
+    assert.equal(t.metadata.body_bytes, tampered.byteLength);
     assert.deepEqual(await written(), before);
 });
 
@@ -148,6 +163,8 @@ test("a form-encoded hook: 415, nothing recorded", async () => {
     const r = await deliver(form, { contentType: "application/x-www-form-urlencoded" });
     assert.equal(r.status, 415);
     assert.equal(r.json.reason, "content_type");
+    const a = await rejection(r.guid);
+    assert.deepEqual([a.severity, a.metadata.reason, a.metadata.body_bytes], ["MEDIUM", "content_type", Buffer.byteLength(form)]);
     assert.deepEqual(await written(), before);
 });
 
@@ -155,9 +172,12 @@ test("no X-GitHub-Delivery: 400; no X-GitHub-Event: 400", async () => {
     const r = await deliver(pushes[0].body, { omit: ["x-github-delivery"] });
     assert.equal(r.status, 400);
     assert.equal(r.json.reason, "delivery_id");
+    assert.equal(await count(`SELECT count(*) AS n FROM forgea_audit.audit_log WHERE action = 'WEBHOOK_DELIVERY_REJECTED'
+                              AND metadata->>'reason' = 'delivery_id' AND correlation_id IS NULL`), 1);
     const e = await deliver(pushes[0].body, { omit: ["x-github-event"] });
     assert.equal(e.status, 400);
     assert.equal(e.json.reason, "event");
+    assert.equal((await rejection(e.guid)).metadata.reason, "event");
 });
 
 test("payloads the extension refuses (class 22): 400 with the SQLSTATE and JSON path", async () => {
@@ -169,12 +189,16 @@ test("payloads the extension refuses (class 22): 400 with the SQLSTATE and JSON 
     assert.equal(r.json.reason, "payload");
     assert.match(r.json.sqlstate, /^22/);
     assert.equal(r.json.jsonPath, "$.commits[0].modified[1]");
+    const a = await rejection(r.guid);
+    assert.deepEqual([a.metadata.reason, a.metadata.sqlstate, a.metadata.json_path],
+                     ["payload", r.json.sqlstate, "$.commits[0].modified[1]"]);
     const notJson = await deliver("{not json");
     assert.equal(notJson.status, 400);
     assert.equal(notJson.json.sqlstate, "22P02");
     const badGuid = await deliver(pushes[0].body, { guid: "not-a-guid" });
     assert.equal(badGuid.status, 400);
     assert.equal(badGuid.json.sqlstate, "22P02");
+    assert.equal((await rejection("not-a-guid")).metadata.delivery_id, "not-a-guid", "the id as sent, even when not a GUID");
     assert.deepEqual(await written(), before);
 });
 
@@ -205,6 +229,12 @@ test("20 concurrent deliveries with 40% retries in flight at once: each recorded
                    AND l.action = 'LAB_VERIFY_ATTEMPT_DUPLICATE') AS duplicates
          FROM forgea_audit.lab_attempt a WHERE a.delivery_id = ANY($1::uuid[])`, [guids]);
     assert.deepEqual(sql, { guids: "20", attempts: "20", recorded: "20", duplicates: "8" });
+});
+
+test("every 4xx above left exactly one rejection row, every 2xx none", async () => {
+    // 4 signatures, 1 form, 1 no delivery id, 1 no event, 3 refused payloads
+    assert.equal(await count("SELECT count(*) AS n FROM forgea_audit.audit_log WHERE action = 'WEBHOOK_DELIVERY_REJECTED'"), 10);
+    assert.equal(await count("SELECT sum(deliveries) AS n FROM forgea_audit.webhook_rejection"), 10);
 });
 
 test("the chain verifies after all of it", async () => {
