@@ -32,6 +32,8 @@ CREATE TABLE forgea_audit.webhook_rejection (
 );
 COMMENT ON TABLE forgea_audit.webhook_rejection IS
     'Rejected webhook deliveries counted per minute, reason and shard; the first few of each also have a WEBHOOK_DELIVERY_REJECTED audit row.';
+REVOKE ALL ON forgea_audit.webhook_rejection FROM PUBLIC;
+GRANT SELECT ON forgea_audit.webhook_rejection TO forgea_audit_reader;
 SELECT pg_catalog.pg_extension_config_dump('forgea_audit.webhook_rejection', '');
 
 -- Records one rejected delivery; returns the audit row's seq, or NULL when this minute's audit
@@ -101,5 +103,3 @@ COMMENT ON FUNCTION forgea_audit.reject_delivery(text, text, bytea, bigint, text
     'Records a webhook delivery the receiver refused (4xx) as a WEBHOOK_DELIVERY_REJECTED audit row (HIGH for a bad signature); over forgea_audit.rejected_audit_per_minute it only counts it in webhook_rejection and returns NULL.';
 REVOKE ALL ON FUNCTION forgea_audit.reject_delivery(text, text, bytea, bigint, text, text, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION forgea_audit.reject_delivery(text, text, bytea, bigint, text, text, jsonb) TO forgea_audit_writer;
-REVOKE ALL ON forgea_audit.webhook_rejection FROM PUBLIC;
-GRANT SELECT ON forgea_audit.webhook_rejection TO forgea_audit_reader;

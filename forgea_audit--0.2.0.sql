@@ -654,80 +654,6 @@ REVOKE ALL ON FUNCTION forgea_audit.verify_archive() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION forgea_audit.verify_archive() TO forgea_audit_reader;
 
 -------------------------------------------------------------------------------------------------
--- pg_dump: the extension's tables hold data, not configuration, so without this a dump would
--- restore an empty log.  Restoring audit_log and chain_head rows is a write the guards refuse;
--- restore as a superuser with `pg_restore --disable-triggers`, or with
--- PGOPTIONS='-c session_replication_role=replica' (the guards let INSERT through in replica mode,
--- which only superusers can set), then check the result with verify_chain().
--------------------------------------------------------------------------------------------------
-SELECT pg_catalog.pg_extension_config_dump('forgea_audit.lab_attempt', '');
-SELECT pg_catalog.pg_extension_config_dump('forgea_audit.lab_attempt_archive', '');
-SELECT pg_catalog.pg_extension_config_dump('forgea_audit.audit_log', '');
-SELECT pg_catalog.pg_extension_config_dump('forgea_audit.audit_log_seq', '');
-SELECT pg_catalog.pg_extension_config_dump('forgea_audit.chain_head', '');
-SELECT pg_catalog.pg_extension_config_dump('forgea_audit.retention_run', '');
-SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('forgea_audit.lab_attempt', 'id'), '');
-SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('forgea_audit.retention_run', 'id'), '');
-SELECT pg_catalog.pg_extension_config_dump('forgea_audit.reader_tenant', '');
-
--------------------------------------------------------------------------------------------------
--- DDL guard.  ALTER / DROP / DISABLE on the extension's tables, triggers and functions is refused
--- to everyone but superusers; a superuser doing it anyway leaves an AUDIT_DDL event (HIGH) in the
--- log.  (Event triggers cannot see ALTER/DROP EVENT TRIGGER: checkpoints catch what follows that.)
--------------------------------------------------------------------------------------------------
-CREATE FUNCTION forgea_audit.guard_ddl() RETURNS event_trigger
-    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS
-$$
-DECLARE
-    objs     jsonb;
-    obj      record;
-    is_super boolean := coalesce((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = SESSION_USER), false);
-BEGIN
-    -- Dropping the extension (or its schema) takes the log with it: nothing is left to write to.
-    IF TG_TAG IN ('DROP EXTENSION', 'ALTER EXTENSION', 'DROP SCHEMA') THEN
-        RETURN;
-    END IF;
-    IF TG_EVENT = 'sql_drop' THEN
-        SELECT coalesce(jsonb_agg(jsonb_build_object('type', d.object_type, 'identity', d.object_identity)), '[]')
-        INTO objs
-        FROM pg_event_trigger_dropped_objects() d
-        WHERE NOT d.is_temporary
-          AND (d.schema_name = 'forgea_audit' OR d.object_identity LIKE '% on forgea_audit.%');
-    ELSE
-        SELECT coalesce(jsonb_agg(jsonb_build_object('type', c.object_type, 'identity', c.object_identity)), '[]')
-        INTO objs
-        FROM pg_event_trigger_ddl_commands() c
-        WHERE NOT c.in_extension
-          AND (c.schema_name = 'forgea_audit' OR c.object_identity LIKE '% on forgea_audit.%');
-    END IF;
-
-    FOR obj IN SELECT * FROM jsonb_to_recordset(objs) AS x(type text, identity text) LOOP
-        IF NOT is_super THEN
-            RAISE EXCEPTION '% on % is refused: forgea_audit''s objects are changed only by superusers', TG_TAG, obj.identity
-                USING ERRCODE = 'insufficient_privilege',
-                      HINT = 'The audit log''s guards stay as installed; a superuser may change them, and that is audited.';
-        END IF;
-        PERFORM forgea_audit.append_system(
-            action => 'AUDIT_DDL', actor_type => 'database_role', actor_id => SESSION_USER::text,
-            target_type => obj.type, target_id => obj.identity, chain => 'ddl',
-            outcome => 'success', severity => 'HIGH',
-            metadata => jsonb_build_object('command_tag', TG_TAG, 'query', left(current_query(), 2000)));
-    END LOOP;
-END
-$$;
-REVOKE ALL ON FUNCTION forgea_audit.guard_ddl() FROM PUBLIC;
-CREATE EVENT TRIGGER forgea_audit_guard_ddl ON ddl_command_end
-    WHEN TAG IN ('ALTER TABLE', 'ALTER TRIGGER', 'CREATE TRIGGER', 'ALTER FUNCTION', 'CREATE POLICY', 'ALTER POLICY',
-                 'CREATE RULE', 'ALTER SEQUENCE', 'ALTER INDEX', 'CREATE INDEX', 'ALTER VIEW', 'CREATE VIEW',
-                 'CREATE FUNCTION', 'COMMENT')
-    EXECUTE FUNCTION forgea_audit.guard_ddl();
--- Like the row guards: session_replication_role = replica must not switch them off.
-ALTER EVENT TRIGGER forgea_audit_guard_ddl ENABLE ALWAYS;
-CREATE EVENT TRIGGER forgea_audit_guard_drop ON sql_drop
-    EXECUTE FUNCTION forgea_audit.guard_ddl();
-ALTER EVENT TRIGGER forgea_audit_guard_drop ENABLE ALWAYS;
-
--------------------------------------------------------------------------------------------------
 -- Rejected webhook deliveries.  A receiver that answers a delivery with a 4xx (bad or missing
 -- signature, no X-GitHub-Delivery or X-GitHub-Event, a body that is not application/json, a
 -- payload record_push refused) records it with reject_delivery(): one WEBHOOK_DELIVERY_REJECTED
@@ -755,7 +681,8 @@ CREATE TABLE forgea_audit.webhook_rejection (
 );
 COMMENT ON TABLE forgea_audit.webhook_rejection IS
     'Rejected webhook deliveries counted per minute, reason and shard; the first few of each also have a WEBHOOK_DELIVERY_REJECTED audit row.';
-SELECT pg_catalog.pg_extension_config_dump('forgea_audit.webhook_rejection', '');
+REVOKE ALL ON forgea_audit.webhook_rejection FROM PUBLIC;
+GRANT SELECT ON forgea_audit.webhook_rejection TO forgea_audit_reader;
 
 -- Records one rejected delivery; returns the audit row's seq, or NULL when this minute's audit
 -- rows for the reason (and shard) are used up and the delivery was only counted.
@@ -824,5 +751,78 @@ COMMENT ON FUNCTION forgea_audit.reject_delivery(text, text, bytea, bigint, text
     'Records a webhook delivery the receiver refused (4xx) as a WEBHOOK_DELIVERY_REJECTED audit row (HIGH for a bad signature); over forgea_audit.rejected_audit_per_minute it only counts it in webhook_rejection and returns NULL.';
 REVOKE ALL ON FUNCTION forgea_audit.reject_delivery(text, text, bytea, bigint, text, text, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION forgea_audit.reject_delivery(text, text, bytea, bigint, text, text, jsonb) TO forgea_audit_writer;
-REVOKE ALL ON forgea_audit.webhook_rejection FROM PUBLIC;
-GRANT SELECT ON forgea_audit.webhook_rejection TO forgea_audit_reader;
+
+-------------------------------------------------------------------------------------------------
+-- pg_dump: the extension's tables hold data, not configuration, so without this a dump would
+-- restore an empty log.  Restoring audit_log and chain_head rows is a write the guards refuse;
+-- restore as a superuser with `pg_restore --disable-triggers`, or with
+-- PGOPTIONS='-c session_replication_role=replica' (the guards let INSERT through in replica mode,
+-- which only superusers can set), then check the result with verify_chain().
+-------------------------------------------------------------------------------------------------
+SELECT pg_catalog.pg_extension_config_dump('forgea_audit.lab_attempt', '');
+SELECT pg_catalog.pg_extension_config_dump('forgea_audit.lab_attempt_archive', '');
+SELECT pg_catalog.pg_extension_config_dump('forgea_audit.audit_log', '');
+SELECT pg_catalog.pg_extension_config_dump('forgea_audit.audit_log_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('forgea_audit.chain_head', '');
+SELECT pg_catalog.pg_extension_config_dump('forgea_audit.retention_run', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('forgea_audit.lab_attempt', 'id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('forgea_audit.retention_run', 'id'), '');
+SELECT pg_catalog.pg_extension_config_dump('forgea_audit.reader_tenant', '');
+SELECT pg_catalog.pg_extension_config_dump('forgea_audit.webhook_rejection', '');
+
+-------------------------------------------------------------------------------------------------
+-- DDL guard.  ALTER / DROP / DISABLE on the extension's tables, triggers and functions is refused
+-- to everyone but superusers; a superuser doing it anyway leaves an AUDIT_DDL event (HIGH) in the
+-- log.  (Event triggers cannot see ALTER/DROP EVENT TRIGGER: checkpoints catch what follows that.)
+-------------------------------------------------------------------------------------------------
+CREATE FUNCTION forgea_audit.guard_ddl() RETURNS event_trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    objs     jsonb;
+    obj      record;
+    is_super boolean := coalesce((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = SESSION_USER), false);
+BEGIN
+    -- Dropping the extension (or its schema) takes the log with it: nothing is left to write to.
+    IF TG_TAG IN ('DROP EXTENSION', 'ALTER EXTENSION', 'DROP SCHEMA') THEN
+        RETURN;
+    END IF;
+    IF TG_EVENT = 'sql_drop' THEN
+        SELECT coalesce(jsonb_agg(jsonb_build_object('type', d.object_type, 'identity', d.object_identity)), '[]')
+        INTO objs
+        FROM pg_event_trigger_dropped_objects() d
+        WHERE NOT d.is_temporary
+          AND (d.schema_name = 'forgea_audit' OR d.object_identity LIKE '% on forgea_audit.%');
+    ELSE
+        SELECT coalesce(jsonb_agg(jsonb_build_object('type', c.object_type, 'identity', c.object_identity)), '[]')
+        INTO objs
+        FROM pg_event_trigger_ddl_commands() c
+        WHERE NOT c.in_extension
+          AND (c.schema_name = 'forgea_audit' OR c.object_identity LIKE '% on forgea_audit.%');
+    END IF;
+
+    FOR obj IN SELECT * FROM jsonb_to_recordset(objs) AS x(type text, identity text) LOOP
+        IF NOT is_super THEN
+            RAISE EXCEPTION '% on % is refused: forgea_audit''s objects are changed only by superusers', TG_TAG, obj.identity
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = 'The audit log''s guards stay as installed; a superuser may change them, and that is audited.';
+        END IF;
+        PERFORM forgea_audit.append_system(
+            action => 'AUDIT_DDL', actor_type => 'database_role', actor_id => SESSION_USER::text,
+            target_type => obj.type, target_id => obj.identity, chain => 'ddl',
+            outcome => 'success', severity => 'HIGH',
+            metadata => jsonb_build_object('command_tag', TG_TAG, 'query', left(current_query(), 2000)));
+    END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION forgea_audit.guard_ddl() FROM PUBLIC;
+CREATE EVENT TRIGGER forgea_audit_guard_ddl ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE', 'ALTER TRIGGER', 'CREATE TRIGGER', 'ALTER FUNCTION', 'CREATE POLICY', 'ALTER POLICY',
+                 'CREATE RULE', 'ALTER SEQUENCE', 'ALTER INDEX', 'CREATE INDEX', 'ALTER VIEW', 'CREATE VIEW',
+                 'CREATE FUNCTION', 'COMMENT')
+    EXECUTE FUNCTION forgea_audit.guard_ddl();
+-- Like the row guards: session_replication_role = replica must not switch them off.
+ALTER EVENT TRIGGER forgea_audit_guard_ddl ENABLE ALWAYS;
+CREATE EVENT TRIGGER forgea_audit_guard_drop ON sql_drop
+    EXECUTE FUNCTION forgea_audit.guard_ddl();
+ALTER EVENT TRIGGER forgea_audit_guard_drop ENABLE ALWAYS;
