@@ -74,3 +74,23 @@ verifier: tools/forgea_audit_verify
 
 .PHONY: verifier
 EXTRA_CLEAN = test/unit/core_tests $(OBJS:.o=.d) tools/forgea_audit_verify
+
+# The C++/PostgreSQL boundary (src/pg/boundary.hpp), checked rather than trusted:
+#  1. every C symbol PostgreSQL calls is defined through boundary.hpp's macros (FA_FUNCTION,
+#     FA_WORKER_MAIN, FA_MODULE_INIT), which run it under the guard: a hand-written
+#     PG_FUNCTION_INFO_V1 or extern "C" definition anywhere else fails;
+#  2. a core header compiled after postgres.h stops the build with src/core/pure_cpp.hpp's #error
+#     (probe: postgres.h, then a core header), while the same header first compiles.
+BOUNDARY_SRCS = $(filter-out src/pg/boundary.hpp,$(wildcard src/*/*.cpp src/*/*.hpp))
+check-boundary:
+	@if grep -n -E 'PG_FUNCTION_INFO_V1|^ *extern "C" +[A-Za-z_]' $(BOUNDARY_SRCS); then \
+	    echo "check-boundary: entry points above bypass src/pg/boundary.hpp's macros" >&2; exit 1; fi
+	@printf '#include "postgres.h"\n#include "core/hex.hpp"\n' | \
+	    $(CXX) -std=c++17 -fsyntax-only -I$(srcdir)/src -I$(includedir_server) -x c++ - 2>&1 | \
+	    grep -q 'pure_cpp.hpp.*#error' || { echo "check-boundary: a core header was accepted after postgres.h" >&2; exit 1; }
+	@printf '#include "core/hex.hpp"\n#include "postgres.h"\n' | \
+	    $(CXX) -std=c++17 -fsyntax-only -I$(srcdir)/src -I$(includedir_server) -x c++ - || \
+	    { echo "check-boundary: the probe does not compile even in the right order" >&2; exit 1; }
+	@echo "check-boundary: ok"
+
+.PHONY: check-boundary

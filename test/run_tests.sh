@@ -18,12 +18,13 @@ make -s clean >/dev/null
 make -s -j2 2>&1 | grep -E 'warning|error' && { echo "build emitted warnings or errors" >&2; exit 1; } || true
 make -s install >/dev/null
 
+make -s check-boundary   # the C++/PostgreSQL boundary rules (Makefile, src/pg/boundary.hpp)
 make -s unit
 
 export FA_ROOT="$ROOT"
 export FA_RESULTS=$(mktemp)
 trap 'rm -f "$FA_RESULTS"' EXIT
-passed=1   # the unit tests above (make unit stops the script if they fail)
+passed=2   # check-boundary and the unit tests above (each stops the script if it fails)
 failed=0
 failures=()
 

@@ -1,6 +1,9 @@
 // Builds a flat jsonb object for audit metadata, key by key, in palloc'd memory.
 #pragma once
 
+#include "pg/core_headers.hpp"  // first: see there
+#include "pg/boundary.hpp"
+
 extern "C" {
 #include "postgres.h"
 #include "utils/jsonb.h"
@@ -67,3 +70,4 @@ private:
 
     JsonbParseState *state_ = nullptr;
 };
+FA_LIVES_ACROSS_PG_CALLS(MetadataBuilder);

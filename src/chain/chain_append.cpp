@@ -1,3 +1,5 @@
+#include "pg/core_headers.hpp"  // first: see there
+
 #include "chain/chain_append.hpp"
 
 extern "C" {
@@ -8,11 +10,6 @@ extern "C" {
 #include "utils/timestamp.h"
 #include "commands/async.h"
 #include "mb/pg_wchar.h"
-
-PG_FUNCTION_INFO_V1(fa_append);
-Datum fa_append(PG_FUNCTION_ARGS);
-PG_FUNCTION_INFO_V1(fa_append_system);
-Datum fa_append_system(PG_FUNCTION_ARGS);
 }
 
 #include "core/hex.hpp"
@@ -466,13 +463,13 @@ static Datum append_from_args(FunctionCallInfo fcinfo, bool system)
     }
 }
 
-extern "C" Datum fa_append(PG_FUNCTION_ARGS)
+FA_FUNCTION(fa_append, "forgea_audit.append")
 {
-    return fa_cpp_entry("forgea_audit.append", [&]() -> Datum { return append_from_args(fcinfo, false); });
+    return append_from_args(fcinfo, false);
 }
 
-extern "C" Datum fa_append_system(PG_FUNCTION_ARGS)
+FA_FUNCTION(fa_append_system, "forgea_audit.append_system")
 {
-    return fa_cpp_entry("forgea_audit.append_system", [&]() -> Datum { return append_from_args(fcinfo, true); });
+    return append_from_args(fcinfo, true);
 }
 

@@ -5,6 +5,9 @@
 // commit in parallel; seq, taken while the head is locked, keeps one global order.
 #pragma once
 
+#include "pg/core_headers.hpp"  // first: see there
+#include "pg/boundary.hpp"
+
 extern "C" {
 #include "postgres.h"
 #include "utils/jsonb.h"
@@ -30,6 +33,7 @@ struct AuditEvent {
     const Jsonb *proof = nullptr;     // optional
     forgea::core::NullableInt64 parent_seq;
 };
+FA_LIVES_ACROSS_PG_CALLS(AuditEvent);
 
 inline forgea::core::Bytes cstr_bytes(const char *s)
 {

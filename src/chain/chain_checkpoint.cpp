@@ -1,3 +1,5 @@
+#include "pg/core_headers.hpp"  // first: see there
+
 #include "chain/chain_checkpoint.hpp"
 
 extern "C" {
@@ -11,9 +13,6 @@ extern "C" {
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
-
-PG_FUNCTION_INFO_V1(fa_checkpoint);
-Datum fa_checkpoint(PG_FUNCTION_ARGS);
 }
 
 #include "chain/chain_append.hpp"
@@ -105,81 +104,79 @@ Jsonb *heads_json(const HeadRecord *heads, int64 n, StringInfo note)
 }  // namespace
 
 // forgea_audit.checkpoint() RETURNS text
-extern "C" Datum fa_checkpoint(PG_FUNCTION_ARGS)
+FA_FUNCTION(fa_checkpoint, "forgea_audit.checkpoint")
 {
-    return fa_cpp_entry("forgea_audit.checkpoint", [&]() -> Datum {
-        bool sign = key_configured();
-        forgea::core::Ed25519Key key;
-        if (sign)
-            key = load_key();
+    bool sign = key_configured();
+    forgea::core::Ed25519Key key;
+    if (sign)
+        key = load_key();
 
-        // The note outlives SPI_finish(): build it in the caller's memory.
-        StringInfo note = makeStringInfo();
-        if (SPI_connect() != SPI_OK_CONNECT)
-            elog(ERROR, "SPI_connect failed");
-        int64 n;
-        HeadRecord *heads = fa_load_chain_heads(CurrentMemoryContext, &n);
+    // The note outlives SPI_finish(): build it in the caller's memory.
+    StringInfo note = makeStringInfo();
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "SPI_connect failed");
+    int64 n;
+    HeadRecord *heads = fa_load_chain_heads(CurrentMemoryContext, &n);
 
-        forgea::core::CheckpointBody body;
-        char *origin = psprintf("forgea_audit/" UINT64_FORMAT "/%s", GetSystemIdentifier(),
-                                get_database_name(MyDatabaseId));
-        body.origin = Bytes{origin, strlen(origin)};
-        body.chains = n;
-        for (int64 i = 0; i < n; i++) {
-            body.size += heads[i].length;
-            body.max_seq = Max(body.max_seq, heads[i].last_seq);
-        }
-        body.time_unix_us = GetCurrentTimestamp() + forgea::core::kUnixToPgEpochMicros;
-        {
-            Sha256Sink h;
-            forgea::core::checkpoint_root(heads, static_cast<size_t>(n), h, body.root);
-        }
+    forgea::core::CheckpointBody body;
+    char *origin = psprintf("forgea_audit/" UINT64_FORMAT "/%s", GetSystemIdentifier(),
+                            get_database_name(MyDatabaseId));
+    body.origin = Bytes{origin, strlen(origin)};
+    body.chains = n;
+    for (int64 i = 0; i < n; i++) {
+        body.size += heads[i].length;
+        body.max_seq = Max(body.max_seq, heads[i].last_seq);
+    }
+    body.time_unix_us = GetCurrentTimestamp() + forgea::core::kUnixToPgEpochMicros;
+    {
+        Sha256Sink h;
+        forgea::core::checkpoint_root(heads, static_cast<size_t>(n), h, body.root);
+    }
 
-        StringInfoSink out(note);
-        forgea::core::write_checkpoint_body(body, out);
-        uint32 key_id = 0;
-        Bytes key_name{fa_signing_key_name, strlen(fa_signing_key_name)};
-        if (sign) {
-            uint8 sig[64];
-            bool ok = forgea::core::ed25519_sign(key, note->data, note->len, sig);
-            explicit_bzero(key.private_key, sizeof key.private_key);
-            if (!ok)
-                ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("could not sign the checkpoint with Ed25519")));
-            Sha256Sink h;
-            key_id = forgea::core::note_key_id(key_name, key.public_key, h);
-            appendStringInfoChar(note, '\n');
-            forgea::core::write_signature_line(key_name, key_id, sig, out);
-        }
+    StringInfoSink out(note);
+    forgea::core::write_checkpoint_body(body, out);
+    uint32 key_id = 0;
+    Bytes key_name{fa_signing_key_name, strlen(fa_signing_key_name)};
+    if (sign) {
+        uint8 sig[64];
+        bool ok = forgea::core::ed25519_sign(key, note->data, note->len, sig);
+        explicit_bzero(key.private_key, sizeof key.private_key);
+        if (!ok)
+            ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("could not sign the checkpoint with Ed25519")));
+        Sha256Sink h;
+        key_id = forgea::core::note_key_id(key_name, key.public_key, h);
+        appendStringInfoChar(note, '\n');
+        forgea::core::write_signature_line(key_name, key_id, sig, out);
+    }
 
-        char *root_hex = hex(body.root, kHashLen);
-        AuditEvent ev;
-        ev.chain_id = cstr_bytes("checkpoint");
-        ev.actor_type = cstr_bytes("system");
-        ev.actor_id = cstr_bytes("forgea_audit.checkpoint");
-        ev.action = cstr_bytes("CHECKPOINT");
-        ev.target_type = cstr_bytes("checkpoint");
-        ev.target_id = cstr_bytes(root_hex);
-        ev.outcome = cstr_bytes("success");
-        ev.severity = cstr_bytes("INFO");
-        MetadataBuilder m;
-        m.text("origin", origin).text("root", root_hex).integer("size", body.size).integer("max_seq", body.max_seq)
-            .integer("chains", body.chains).boolean("signed", sign);
-        if (sign) {
-            char id_hex[9];
-            snprintf(id_hex, sizeof id_hex, "%08x", key_id);
-            m.text("key_name", key_name).text("key_id", id_hex);
-        }
-        ev.metadata = m.finish();
-        ev.proof = heads_json(heads, n, note);
-        int64 seq = fa_audit_append(ev);
-        SPI_finish();
+    char *root_hex = hex(body.root, kHashLen);
+    AuditEvent ev;
+    ev.chain_id = cstr_bytes("checkpoint");
+    ev.actor_type = cstr_bytes("system");
+    ev.actor_id = cstr_bytes("forgea_audit.checkpoint");
+    ev.action = cstr_bytes("CHECKPOINT");
+    ev.target_type = cstr_bytes("checkpoint");
+    ev.target_id = cstr_bytes(root_hex);
+    ev.outcome = cstr_bytes("success");
+    ev.severity = cstr_bytes("INFO");
+    MetadataBuilder m;
+    m.text("origin", origin).text("root", root_hex).integer("size", body.size).integer("max_seq", body.max_seq)
+        .integer("chains", body.chains).boolean("signed", sign);
+    if (sign) {
+        char id_hex[9];
+        snprintf(id_hex, sizeof id_hex, "%08x", key_id);
+        m.text("key_name", key_name).text("key_id", id_hex);
+    }
+    ev.metadata = m.finish();
+    ev.proof = heads_json(heads, n, note);
+    int64 seq = fa_audit_append(ev);
+    SPI_finish();
 
-        // Out of the database: to listeners (after commit) and to the server log.
-        Async_Notify(kCheckpointChannel, note->data);
-        ereport(LOG, (errmsg("forgea_audit checkpoint at seq " INT64_FORMAT " (%s):\n%s", seq,
-                             sign ? "signed" : "unsigned: forgea_audit.signing_key_file is not set", note->data)));
-        PG_RETURN_TEXT_P(cstring_to_text_with_len(note->data, note->len));
-    });
+    // Out of the database: to listeners (after commit) and to the server log.
+    Async_Notify(kCheckpointChannel, note->data);
+    ereport(LOG, (errmsg("forgea_audit checkpoint at seq " INT64_FORMAT " (%s):\n%s", seq,
+                         sign ? "signed" : "unsigned: forgea_audit.signing_key_file is not set", note->data)));
+    PG_RETURN_TEXT_P(cstring_to_text_with_len(note->data, note->len));
 }
 
 char *fa_checkpoint_signature_problem(const forgea::core::ParsedCheckpoint &cp, bool *is_signed)

@@ -2,6 +2,8 @@
 // needs to check the log against a checkpoint kept outside the database.
 #pragma once
 
+#include "pg/core_headers.hpp"  // first: see there
+
 extern "C" {
 #include "postgres.h"
 }

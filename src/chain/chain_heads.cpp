@@ -1,3 +1,5 @@
+#include "pg/core_headers.hpp"  // first: see there
+
 #include "chain/chain_heads.hpp"
 
 extern "C" {

@@ -2,6 +2,8 @@
 // checks every chain against.
 #pragma once
 
+#include "pg/core_headers.hpp"  // first: see there
+
 #include "core/chain_verifier.hpp"
 
 extern "C" {

@@ -9,6 +9,8 @@
 // copies (docs/benchmarks.md has the profile that led here).  The checks themselves are
 // core::ChainWalker, which the offline verifier runs too.  Problems do not stop the pass: the
 // result names the lowest seq at which anything is wrong and counts the rest.
+#include "pg/core_headers.hpp"  // first: see there
+
 extern "C" {
 #include "postgres.h"
 #include "access/table.h"
@@ -29,9 +31,6 @@ extern "C" {
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
-
-PG_FUNCTION_INFO_V1(fa_verify_chain);
-Datum fa_verify_chain(PG_FUNCTION_ARGS);
 }
 
 #include "chain/chain_append.hpp"
@@ -69,6 +68,7 @@ public:
 private:
     MemoryContext cxt_;
 };
+FA_LIVES_ACROSS_PG_CALLS(ContextArena);
 
 Bytes text_value(Datum d, bool isnull)
 {
@@ -107,6 +107,7 @@ struct HeadTable {
         seen = static_cast<bool *>(palloc0(Max(n, 1) * sizeof(bool)));
     }
 };
+FA_LIVES_ACROSS_PG_CALLS(HeadTable);
 
 HeadTable load_heads(MemoryContext keep)
 {
@@ -131,6 +132,7 @@ struct Pass {
     StringInfoData proof;
     Sha256Sink hasher{true};
 };
+FA_LIVES_ACROSS_PG_CALLS(Pass);
 
 // Finds the columns by name and checks their types (a database whose forgea_audit objects come
 // from another build of the install script gets an error, not wrong reads).
@@ -257,94 +259,92 @@ void put_result(ReturnSetInfo *rsinfo, bool ok, int64 rows, bool has_bad, int64 
 
 }  // namespace
 
-extern "C" Datum fa_verify_chain(PG_FUNCTION_ARGS)
+FA_FUNCTION(fa_verify_chain, "forgea_audit.verify_chain")
 {
-    return fa_cpp_entry("forgea_audit.verify_chain", [&]() -> Datum {
-        // A checkpoint that is not one is bad input: refuse it before reading anything.
-        forgea::core::ParsedCheckpoint *cp = nullptr;
-        if (!PG_ARGISNULL(0)) {
-            text *t = PG_GETARG_TEXT_PP(0);
-            cp = static_cast<forgea::core::ParsedCheckpoint *>(palloc(sizeof(forgea::core::ParsedCheckpoint)));
-            if (const char *why = forgea::core::parse_checkpoint(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), cp))
-                ereport(ERROR, (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-                                errmsg("invalid checkpoint: %s", why),
-                                errhint("Pass the text forgea_audit.checkpoint() returned, unchanged.")));
+    // A checkpoint that is not one is bad input: refuse it before reading anything.
+    forgea::core::ParsedCheckpoint *cp = nullptr;
+    if (!PG_ARGISNULL(0)) {
+        text *t = PG_GETARG_TEXT_PP(0);
+        cp = static_cast<forgea::core::ParsedCheckpoint *>(palloc(sizeof(forgea::core::ParsedCheckpoint)));
+        if (const char *why = forgea::core::parse_checkpoint(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), cp))
+            ereport(ERROR, (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+                            errmsg("invalid checkpoint: %s", why),
+                            errhint("Pass the text forgea_audit.checkpoint() returned, unchanged.")));
+    }
+
+    InitMaterializedSRF(fcinfo, 0);
+    ReturnSetInfo *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+    // Everything that must outlive an SPI call lives in keep; after SPI_connect() the current
+    // context is SPI's own, which SPI_finish() frees.
+    MemoryContext caller = CurrentMemoryContext;
+    MemoryContext keep = AllocSetContextCreate(caller, "forgea_audit verify", ALLOCSET_DEFAULT_SIZES);
+
+    Pass *p = static_cast<Pass *>(MemoryContextAllocZero(keep, sizeof(Pass)));
+    new (p) Pass();
+    MemoryContextSwitchTo(keep);
+    p->arena = new (palloc(sizeof(ContextArena))) ContextArena(keep);
+    p->chains = new (palloc(sizeof(forgea::core::ChainTable))) forgea::core::ChainTable(*p->arena);
+    initStringInfo(&p->metadata);
+    initStringInfo(&p->proof);
+    MemoryContextSwitchTo(caller);
+
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "SPI_connect failed");
+    p->heads = load_heads(keep);
+
+    const char *checkpoint_note = nullptr;
+    if (cp != nullptr) {
+        bool is_signed;
+        char *why = fa_checkpoint_signature_problem(*cp, &is_signed);
+        int64 n = 0;
+        HeadRecord *sealed = why == nullptr ? fa_checkpoint_heads(*cp, &n, &why) : nullptr;
+        if (why != nullptr) {
+            char *kept = MemoryContextStrdup(keep, why);
+            SPI_finish();
+            MemoryContextSwitchTo(caller);
+            put_result(rsinfo, false, 0, false, 0, kept);
+            MemoryContextDelete(keep);
+            return (Datum) 0;
         }
+        // The sealed heads point into SPI's tuple memory, alive until SPI_finish().
+        p->sealed.with(sealed, n);
+        MemoryContext old = MemoryContextSwitchTo(keep);
+        checkpoint_note = psprintf("; the %s checkpoint of %lld rows at seq %lld holds", is_signed ? "signed" : "unsigned",
+                                   static_cast<long long>(cp->body.size), static_cast<long long>(cp->body.max_seq));
+        MemoryContextSwitchTo(old);
+    }
 
-        InitMaterializedSRF(fcinfo, 0);
-        ReturnSetInfo *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
-        // Everything that must outlive an SPI call lives in keep; after SPI_connect() the current
-        // context is SPI's own, which SPI_finish() frees.
-        MemoryContext caller = CurrentMemoryContext;
-        MemoryContext keep = AllocSetContextCreate(caller, "forgea_audit verify", ALLOCSET_DEFAULT_SIZES);
+    // The heads were read by SPI in read-only mode, that is in the active snapshot, and the
+    // scan uses the same one: a concurrent append is either wholly visible (row and head) or
+    // not at all.
+    MemoryContext per_row = AllocSetContextCreate(keep, "forgea_audit verify row", ALLOCSET_DEFAULT_SIZES);
+    scan_log(*p, per_row);
+    int64 rows = 0;
+    for (size_t i = 0; i < p->chains->size(); i++) {
+        forgea::core::ChainInOrder &c = p->chains->at(i);
+        end_chain(c, *p);
+        rows += c.walker.rows();
+    }
+    for (int64 i = 0; i < p->heads.count; i++)
+        if (!p->heads.seen[i])
+            forgea::core::report_chain_removed(p->heads.heads[i], p->problems);
+    for (int64 i = 0; i < p->sealed.count; i++)
+        if (!p->sealed.seen[i])
+            forgea::core::report_sealed_chain_missing(p->sealed.heads[i], p->problems);
+    p->hasher.release();
+    SPI_finish();
+    MemoryContextSwitchTo(caller);
 
-        Pass *p = static_cast<Pass *>(MemoryContextAllocZero(keep, sizeof(Pass)));
-        new (p) Pass();
-        MemoryContextSwitchTo(keep);
-        p->arena = new (palloc(sizeof(ContextArena))) ContextArena(keep);
-        p->chains = new (palloc(sizeof(forgea::core::ChainTable))) forgea::core::ChainTable(*p->arena);
-        initStringInfo(&p->metadata);
-        initStringInfo(&p->proof);
-        MemoryContextSwitchTo(caller);
-
-        if (SPI_connect() != SPI_OK_CONNECT)
-            elog(ERROR, "SPI_connect failed");
-        p->heads = load_heads(keep);
-
-        const char *checkpoint_note = nullptr;
-        if (cp != nullptr) {
-            bool is_signed;
-            char *why = fa_checkpoint_signature_problem(*cp, &is_signed);
-            int64 n = 0;
-            HeadRecord *sealed = why == nullptr ? fa_checkpoint_heads(*cp, &n, &why) : nullptr;
-            if (why != nullptr) {
-                char *kept = MemoryContextStrdup(keep, why);
-                SPI_finish();
-                MemoryContextSwitchTo(caller);
-                put_result(rsinfo, false, 0, false, 0, kept);
-                MemoryContextDelete(keep);
-                return (Datum) 0;
-            }
-            // The sealed heads point into SPI's tuple memory, alive until SPI_finish().
-            p->sealed.with(sealed, n);
-            MemoryContext old = MemoryContextSwitchTo(keep);
-            checkpoint_note = psprintf("; the %s checkpoint of %lld rows at seq %lld holds", is_signed ? "signed" : "unsigned",
-                                       static_cast<long long>(cp->body.size), static_cast<long long>(cp->body.max_seq));
-            MemoryContextSwitchTo(old);
-        }
-
-        // The heads were read by SPI in read-only mode, that is in the active snapshot, and the
-        // scan uses the same one: a concurrent append is either wholly visible (row and head) or
-        // not at all.
-        MemoryContext per_row = AllocSetContextCreate(keep, "forgea_audit verify row", ALLOCSET_DEFAULT_SIZES);
-        scan_log(*p, per_row);
-        int64 rows = 0;
-        for (size_t i = 0; i < p->chains->size(); i++) {
-            forgea::core::ChainInOrder &c = p->chains->at(i);
-            end_chain(c, *p);
-            rows += c.walker.rows();
-        }
-        for (int64 i = 0; i < p->heads.count; i++)
-            if (!p->heads.seen[i])
-                forgea::core::report_chain_removed(p->heads.heads[i], p->problems);
-        for (int64 i = 0; i < p->sealed.count; i++)
-            if (!p->sealed.seen[i])
-                forgea::core::report_sealed_chain_missing(p->sealed.heads[i], p->problems);
-        p->hasher.release();
-        SPI_finish();
-        MemoryContextSwitchTo(caller);
-
-        int64 count = p->problems.count();
-        char *detail;
-        if (count == 0)
-            detail = psprintf("verified %lld rows in %lld chains%s", static_cast<long long>(rows),
-                              static_cast<long long>(p->chains->size()), checkpoint_note ? checkpoint_note : "");
-        else if (count == 1)
-            detail = pstrdup(p->problems.first_text());
-        else
-            detail = psprintf("%s; %lld problems in all", p->problems.first_text(), static_cast<long long>(count));
-        put_result(rsinfo, count == 0, rows, count > 0, p->problems.first_seq(), detail);
-        MemoryContextDelete(keep);
-        return (Datum) 0;
-    });
+    int64 count = p->problems.count();
+    char *detail;
+    if (count == 0)
+        detail = psprintf("verified %lld rows in %lld chains%s", static_cast<long long>(rows),
+                          static_cast<long long>(p->chains->size()), checkpoint_note ? checkpoint_note : "");
+    else if (count == 1)
+        detail = pstrdup(p->problems.first_text());
+    else
+        detail = psprintf("%s; %lld problems in all", p->problems.first_text(), static_cast<long long>(count));
+    put_result(rsinfo, count == 0, rows, count > 0, p->problems.first_seq(), detail);
+    MemoryContextDelete(keep);
+    return (Datum) 0;
 }

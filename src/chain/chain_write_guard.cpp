@@ -1,3 +1,5 @@
+#include "pg/core_headers.hpp"  // first: see there
+
 #include "chain/chain_write_guard.hpp"
 
 extern "C" {
@@ -5,9 +7,6 @@ extern "C" {
 #include "commands/trigger.h"
 #include "fmgr.h"
 #include "utils/rel.h"
-
-PG_FUNCTION_INFO_V1(fa_guard_write);
-Datum fa_guard_write(PG_FUNCTION_ARGS);
 }
 
 #include <cstring>
@@ -35,42 +34,40 @@ static bool op_allowed_to_writer(const Trigger *trigger, const char *op)
     return false;
 }
 
-extern "C" Datum fa_guard_write(PG_FUNCTION_ARGS)
+FA_FUNCTION(fa_guard_write, "forgea_audit.guard_write")
 {
-    return fa_cpp_entry("forgea_audit.guard_write", [&]() -> Datum {
-        if (!CALLED_AS_TRIGGER(fcinfo))
-            ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-                            errmsg("forgea_audit.guard_write() must be called as a trigger")));
-        TriggerData *td = reinterpret_cast<TriggerData *>(fcinfo->context);
-        TriggerEvent ev = td->tg_event;
-        const char *op = TRIGGER_FIRED_BY_INSERT(ev)   ? "INSERT"
-                         : TRIGGER_FIRED_BY_UPDATE(ev) ? "UPDATE"
-                         : TRIGGER_FIRED_BY_DELETE(ev) ? "DELETE"
-                                                       : "TRUNCATE";
-        const char *table = RelationGetRelationName(td->tg_relation);
+    if (!CALLED_AS_TRIGGER(fcinfo))
+        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                        errmsg("forgea_audit.guard_write() must be called as a trigger")));
+    TriggerData *td = reinterpret_cast<TriggerData *>(fcinfo->context);
+    TriggerEvent ev = td->tg_event;
+    const char *op = TRIGGER_FIRED_BY_INSERT(ev)   ? "INSERT"
+                     : TRIGGER_FIRED_BY_UPDATE(ev) ? "UPDATE"
+                     : TRIGGER_FIRED_BY_DELETE(ev) ? "DELETE"
+                                                   : "TRUNCATE";
+    const char *table = RelationGetRelationName(td->tg_relation);
 
-        // A restore (pg_restore into a fresh database) re-inserts the rows it dumped.  It may do so
-        // in replica mode, which only superusers can enter; verify_chain() then checks what came in.
-        bool restoring = SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA && strcmp(op, "INSERT") == 0;
-        if ((fa_chain_write_depth > 0 || restoring) && op_allowed_to_writer(td->tg_trigger, op)) {
-            if (!TRIGGER_FIRED_FOR_ROW(ev))
-                return PointerGetDatum(nullptr);
-            return PointerGetDatum(TRIGGER_FIRED_BY_UPDATE(ev) ? td->tg_newtuple : td->tg_trigtuple);
-        }
+    // A restore (pg_restore into a fresh database) re-inserts the rows it dumped.  It may do so
+    // in replica mode, which only superusers can enter; verify_chain() then checks what came in.
+    bool restoring = SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA && strcmp(op, "INSERT") == 0;
+    if ((fa_chain_write_depth > 0 || restoring) && op_allowed_to_writer(td->tg_trigger, op)) {
+        if (!TRIGGER_FIRED_FOR_ROW(ev))
+            return PointerGetDatum(nullptr);
+        return PointerGetDatum(TRIGGER_FIRED_BY_UPDATE(ev) ? td->tg_newtuple : td->tg_trigtuple);
+    }
 
-        if (op_allowed_to_writer(td->tg_trigger, op))
-            ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-                            errmsg("forgea_audit.%s is written only by forgea_audit's own functions: direct %s is refused", table, op),
-                            errdetail("A row written directly would carry no valid hash-chain link."),
-                            strcmp(op, "INSERT") == 0
-                                ? errhint("Append audit events with forgea_audit.append(...) or forgea_audit.record_push(...). "
-                                          "To restore a dump, restore as a superuser with session_replication_role = replica "
-                                          "(or pg_restore --disable-triggers), then run forgea_audit.verify_chain().")
-                                : errhint("Append audit events with forgea_audit.append(...) or forgea_audit.record_push(...).")));
+    if (op_allowed_to_writer(td->tg_trigger, op))
         ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-                        errmsg("%s on forgea_audit.%s is refused: the audit chain is append-only", op, table),
-                        errdetail("%s is refused for every role, the table owner and superusers included.", op),
-                        errhint("Audit rows are never changed or removed; record a correcting event with forgea_audit.append(...).")));
-        pg_unreachable();
-    });
+                        errmsg("forgea_audit.%s is written only by forgea_audit's own functions: direct %s is refused", table, op),
+                        errdetail("A row written directly would carry no valid hash-chain link."),
+                        strcmp(op, "INSERT") == 0
+                            ? errhint("Append audit events with forgea_audit.append(...) or forgea_audit.record_push(...). "
+                                      "To restore a dump, restore as a superuser with session_replication_role = replica "
+                                      "(or pg_restore --disable-triggers), then run forgea_audit.verify_chain().")
+                            : errhint("Append audit events with forgea_audit.append(...) or forgea_audit.record_push(...).")));
+    ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                    errmsg("%s on forgea_audit.%s is refused: the audit chain is append-only", op, table),
+                    errdetail("%s is refused for every role, the table owner and superusers included.", op),
+                    errhint("Audit rows are never changed or removed; record a correcting event with forgea_audit.append(...).")));
+    pg_unreachable();
 }

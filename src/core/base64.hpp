@@ -1,6 +1,8 @@
 // Standard base64 (RFC 4648, with padding), as C2SP signed notes use it.
 #pragma once
 
+#include "pure_cpp.hpp"  // no PostgreSQL header before this one (see there)
+
 #include <cstddef>
 #include <cstdint>
 

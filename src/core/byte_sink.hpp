@@ -6,6 +6,8 @@
 // backend, where a C++ object with a destructor must never be alive across an ereport, and outside it.
 #pragma once
 
+#include "pure_cpp.hpp"  // no PostgreSQL header before this one (see there)
+
 #include <cstddef>
 #include <cstdint>
 

@@ -5,6 +5,8 @@
 // order.  No whitespace anywhere; numbers are written as PostgreSQL's numeric output prints them.
 #pragma once
 
+#include "pure_cpp.hpp"  // no PostgreSQL header before this one (see there)
+
 #include <cstddef>
 #include <cstdint>
 #include <cstring>

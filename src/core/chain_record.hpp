@@ -4,6 +4,8 @@
 // palloc'd or inside a tuple, so nothing in this struct needs a destructor.
 #pragma once
 
+#include "pure_cpp.hpp"  // no PostgreSQL header before this one (see there)
+
 #include <cstddef>
 #include <cstdint>
 

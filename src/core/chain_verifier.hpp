@@ -6,6 +6,8 @@
 // lets ChainInOrder (chain_reorder.hpp) put each chain's rows back in order.
 #pragma once
 
+#include "pure_cpp.hpp"  // no PostgreSQL header before this one (see there)
+
 #include <cstddef>
 #include <cstdint>
 

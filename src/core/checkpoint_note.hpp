@@ -2,6 +2,8 @@
 // C2SP signed note.  Pure: the signature itself comes from ed25519.hpp, hashing from a Hasher.
 #pragma once
 
+#include "pure_cpp.hpp"  // no PostgreSQL header before this one (see there)
+
 #include <cstddef>
 #include <cstdint>
 

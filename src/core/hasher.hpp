@@ -2,6 +2,8 @@
 // PostgreSQL's cryptohash, the offline verifier with OpenSSL; the core only feeds bytes.
 #pragma once
 
+#include "pure_cpp.hpp"  // no PostgreSQL header before this one (see there)
+
 #include <cstdint>
 
 #include "byte_sink.hpp"

@@ -2,6 +2,8 @@
 // checkpoint notes, in the offline verifier's messages, and the \u00XX escapes of canonical JSON).
 #pragma once
 
+#include "pure_cpp.hpp"  // no PostgreSQL header before this one (see there)
+
 #include <cstddef>
 #include <cstdint>
 

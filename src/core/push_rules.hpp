@@ -3,6 +3,8 @@
 // the unit tests and any offline tool agree on them byte for byte.
 #pragma once
 
+#include "pure_cpp.hpp"  // no PostgreSQL header before this one (see there)
+
 #include <cstddef>
 #include <cstdint>
 

@@ -2,6 +2,8 @@
 // now every writer gets the same rule, before anything is hashed.
 #pragma once
 
+#include "pure_cpp.hpp"  // no PostgreSQL header before this one (see there)
+
 #include <cstddef>
 
 namespace forgea::core {

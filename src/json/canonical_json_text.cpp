@@ -1,3 +1,6 @@
+#include "pg/core_headers.hpp"  // first: see there
+#include "pg/boundary.hpp"
+
 #include "json/canonical_json_text.hpp"
 
 extern "C" {
@@ -73,6 +76,7 @@ struct Frame {
     int nmembers;
     int capacity;
 };
+FA_LIVES_ACROSS_PG_CALLS(Frame);
 
 struct CanonState {
     JsonLexContext *lex;
@@ -84,6 +88,7 @@ struct CanonState {
     int capacity;
     int open_objects;
 };
+FA_LIVES_ACROSS_PG_CALLS(CanonState);
 
 void emit(CanonState *s, const void *data, size_t len)
 {
@@ -122,6 +127,7 @@ struct BufSink final : ByteSink {
         appendBinaryStringInfo(b, static_cast<const char *>(data), static_cast<int>(len));
     }
 };
+FA_LIVES_ACROSS_PG_CALLS(BufSink);
 
 void c_object_start(void *state)
 {

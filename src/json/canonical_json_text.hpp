@@ -9,6 +9,9 @@
 // keep alive is palloc'd or trivially destructible.
 #pragma once
 
+#include "pg/core_headers.hpp"  // first: see there
+#include "pg/boundary.hpp"
+
 extern "C" {
 #include "postgres.h"
 }
@@ -24,6 +27,7 @@ struct JsonMember {
     int value_len;
     int order;  // position in the object: of repeated keys the highest order wins
 };
+FA_LIVES_ACROSS_PG_CALLS(JsonMember);
 
 // How jsonb stores and prints a JSON number: numeric_out(numeric_in(token)).  token must be a
 // NUL-terminated JSON number; an integer in canonical form is returned as is, without a call.

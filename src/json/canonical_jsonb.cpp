@@ -1,3 +1,5 @@
+#include "pg/core_headers.hpp"  // first: see there
+
 #include "json/canonical_jsonb.hpp"
 
 extern "C" {
@@ -117,17 +119,10 @@ StringInfo canonical_jsonb_text(const Jsonb *jb)
     return buf;
 }
 
-extern "C" {
-PG_FUNCTION_INFO_V1(fa_canonical_json);
-Datum fa_canonical_json(PG_FUNCTION_ARGS);
-}
-
 // forgea_audit.canonical_json(jsonb) RETURNS text: the bytes the chain hashes for a jsonb value,
 // for anyone re-implementing the verifier to compare against.
-extern "C" Datum fa_canonical_json(PG_FUNCTION_ARGS)
+FA_FUNCTION(fa_canonical_json, "forgea_audit.canonical_json")
 {
-    return fa_cpp_entry("forgea_audit.canonical_json", [&]() -> Datum {
-        StringInfo text = canonical_jsonb_text(PG_GETARG_JSONB_P(0));
-        PG_RETURN_TEXT_P(cstring_to_text_with_len(text->data, text->len));
-    });
+    StringInfo text = canonical_jsonb_text(PG_GETARG_JSONB_P(0));
+    PG_RETURN_TEXT_P(cstring_to_text_with_len(text->data, text->len));
 }

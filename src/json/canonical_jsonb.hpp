@@ -2,6 +2,9 @@
 // pg/sha256.hpp included).
 #pragma once
 
+#include "pg/core_headers.hpp"  // first: see there
+#include "pg/boundary.hpp"
+
 extern "C" {
 #include "postgres.h"
 #include "lib/stringinfo.h"
@@ -39,6 +42,7 @@ public:
 private:
     StringInfo buf_;
 };
+FA_LIVES_ACROSS_PG_CALLS(StringInfoSink);
 
 // Writes the canonical JSON text of a jsonb value (object, array or scalar) to out.
 void write_canonical_jsonb(const Jsonb *jb, forgea::core::ByteSink &out);

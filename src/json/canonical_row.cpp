@@ -12,6 +12,8 @@
 //
 // Column types to_jsonb() would treat specially and that are not handled here (json, composites,
 // user-defined types with a cast to json) raise an error instead of producing other bytes.
+#include "pg/core_headers.hpp"  // first: see there
+
 extern "C" {
 #include "postgres.h"
 #include "access/htup_details.h"
@@ -26,9 +28,6 @@ extern "C" {
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/typcache.h"
-
-PG_FUNCTION_INFO_V1(fa_canonical_row_json);
-Datum fa_canonical_row_json(PG_FUNCTION_ARGS);
 }
 
 #include <cstdlib>
@@ -56,6 +55,7 @@ struct Conversion {
     bool elem_byval;
     char elem_align;
 };
+FA_LIVES_ACROSS_PG_CALLS(Conversion);
 
 struct Column {
     int attno;         // 0-based
@@ -63,6 +63,7 @@ struct Column {
     int name_len;
     Conversion conv;
 };
+FA_LIVES_ACROSS_PG_CALLS(Column);
 
 // Per call site, in fn_mcxt: the row type's columns in key order.
 struct RowPlan {
@@ -74,6 +75,7 @@ struct RowPlan {
     Datum *values;
     bool *nulls;
 };
+FA_LIVES_ACROSS_PG_CALLS(RowPlan);
 
 Category categorize(Oid type, const char *column)
 {
@@ -295,36 +297,34 @@ void write_array(ByteSink &out, const Conversion &c, Datum value)
 
 }  // namespace
 
-extern "C" Datum fa_canonical_row_json(PG_FUNCTION_ARGS)
+FA_FUNCTION(fa_canonical_row_json, "forgea_audit.canonical_row_json")
 {
-    return fa_cpp_entry("forgea_audit.canonical_row_json", [&]() -> Datum {
-        HeapTupleHeader row = PG_GETARG_HEAPTUPLEHEADER(0);
-        RowPlan *plan = plan_for(fcinfo, HeapTupleHeaderGetTypeId(row), HeapTupleHeaderGetTypMod(row));
-        HeapTupleData tuple;
-        tuple.t_len = HeapTupleHeaderGetDatumLength(row);
-        ItemPointerSetInvalid(&tuple.t_self);
-        tuple.t_tableOid = InvalidOid;
-        tuple.t_data = row;
-        heap_deform_tuple(&tuple, plan->desc, plan->values, plan->nulls);
+    HeapTupleHeader row = PG_GETARG_HEAPTUPLEHEADER(0);
+    RowPlan *plan = plan_for(fcinfo, HeapTupleHeaderGetTypeId(row), HeapTupleHeaderGetTypMod(row));
+    HeapTupleData tuple;
+    tuple.t_len = HeapTupleHeaderGetDatumLength(row);
+    ItemPointerSetInvalid(&tuple.t_self);
+    tuple.t_tableOid = InvalidOid;
+    tuple.t_data = row;
+    heap_deform_tuple(&tuple, plan->desc, plan->values, plan->nulls);
 
-        StringInfo buf = makeStringInfo();
-        StringInfoSink out(buf);
-        out.put_byte('{');
-        for (int i = 0; i < plan->ncolumns; i++) {
-            const Column &col = plan->columns[i];
-            if (i > 0)
-                out.put_byte(',');
-            put_string(out, col.name, col.name_len);
-            out.put_byte(':');
-            Datum value = plan->values[col.attno];
-            if (plan->nulls[col.attno])
-                out.put("null", 4);
-            else if (col.conv.category == Category::Array)
-                write_array(out, col.conv, value);
-            else
-                write_scalar(out, col.conv.category, col.conv.type, const_cast<FmgrInfo *>(&col.conv.output), value);
-        }
-        out.put_byte('}');
-        PG_RETURN_TEXT_P(cstring_to_text_with_len(buf->data, buf->len));
-    });
+    StringInfo buf = makeStringInfo();
+    StringInfoSink out(buf);
+    out.put_byte('{');
+    for (int i = 0; i < plan->ncolumns; i++) {
+        const Column &col = plan->columns[i];
+        if (i > 0)
+            out.put_byte(',');
+        put_string(out, col.name, col.name_len);
+        out.put_byte(':');
+        Datum value = plan->values[col.attno];
+        if (plan->nulls[col.attno])
+            out.put("null", 4);
+        else if (col.conv.category == Category::Array)
+            write_array(out, col.conv, value);
+        else
+            write_scalar(out, col.conv.category, col.conv.type, const_cast<FmgrInfo *>(&col.conv.output), value);
+    }
+    out.put_byte('}');
+    PG_RETURN_TEXT_P(cstring_to_text_with_len(buf->data, buf->len));
 }

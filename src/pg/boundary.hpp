@@ -4,21 +4,30 @@
 // a longjmp over a live C++ object skips its destructor, and an exception unwinding through
 // PostgreSQL frames is undefined behaviour (in practice, a crashed backend and a restarted cluster).
 //
-// The rule this extension keeps:
-//   * Every extern "C" entry point runs its body through fa_cpp_entry(): any C++ exception is
-//     caught there and turned into an ereport(ERROR) *after* the catch block has ended, so the
-//     exception object is gone before PostgreSQL longjmps.
+// The rules this extension keeps, and what holds each one:
+//   * Every extern "C" symbol PostgreSQL calls is defined by one of the macros below
+//     (FA_FUNCTION for SQL-callable functions, FA_WORKER_MAIN for a background worker's main,
+//     FA_MODULE_INIT for _PG_init).  The macro defines the C symbol and makes the body the
+//     argument of fa_guard(): any C++ exception is caught there and turned into an ereport(ERROR)
+//     *after* the catch block has ended, so the exception object is gone before PostgreSQL
+//     longjmps.  `make check-boundary` (run by test/run_tests.sh) fails if PG_FUNCTION_INFO_V1 or an extern "C"
+//     definition appears anywhere else, so the guard cannot be forgotten.
 //   * Code between an entry point and PostgreSQL calls keeps only trivially destructible data
-//     (plain structs, pointers into palloc'd memory).  So an ereport from PostgreSQL may longjmp
-//     straight through it: there is nothing to destroy.  The static_assert below holds callers to
-//     that for the lambda they pass in.
-//   * The pure core (src/core) never calls PostgreSQL, so the reverse guard (PG error -> C++
-//     exception, pg_duckdb's PostgresFunctionGuard) has nothing to guard here and is not written.
+//     (plain structs, pointers into palloc'd memory), so an ereport may longjmp straight through
+//     it: there is nothing to destroy.  Each struct that lives across PostgreSQL calls says so with
+//     FA_LIVES_ACROSS_PG_CALLS(T), a static_assert the compiler checks.
+//   * Where C++ that does hold such objects must call PostgreSQL, it goes through fa_pg_call(),
+//     which turns the ereport into a PgError exception carrying the whole ErrorData; fa_guard()
+//     re-raises that ErrorData unchanged (SQLSTATE, message, detail, hint).
 #pragma once
+
+#include "pg/core_headers.hpp"  // first: see there
 
 extern "C" {
 #include "postgres.h"
 #include "fmgr.h"
+#include "utils/elog.h"
+#include "utils/memutils.h"
 }
 
 #include <cstring>
@@ -26,29 +35,135 @@ extern "C" {
 #include <new>
 #include <type_traits>
 
-template <typename Body>
-Datum fa_cpp_entry(const char *function_name, Body &&body)
+// For the structs that live across calls that can ereport: the compiler refuses a member with a
+// destructor (a std::string, a std::vector, a smart pointer), which a longjmp would skip.
+#define FA_LIVES_ACROSS_PG_CALLS(T)                                                                  \
+    static_assert(std::is_trivially_destructible_v<T>,                                               \
+                  #T " lives across PostgreSQL calls that can ereport (longjmp): it must be trivially " \
+                  "destructible")
+
+// A PostgreSQL error caught by fa_pg_call(), travelling through C++ frames as an exception.  The
+// ErrorData is palloc'd in the memory context that was current at the call.
+class PgError final : public std::exception {
+public:
+    explicit PgError(ErrorData *edata) : edata_(edata) {}
+    const char *what() const noexcept override { return edata_->message ? edata_->message : "(no message)"; }
+    ErrorData *data() const { return edata_; }
+
+private:
+    ErrorData *edata_;
+};
+
+// Runs fn, which calls PostgreSQL, from C++ that holds objects with destructors: an ereport inside
+// becomes a PgError the C++ side can unwind with (pg_duckdb's PostgresFunctionGuard).  Only for
+// calls whose failure leaves nothing to clean up but memory (the error is flushed, not re-thrown
+// through PostgreSQL's abort processing); a call that takes locks or buffers belongs in plain code.
+template <typename Fn>
+void fa_pg_call(Fn &&fn)
 {
-    static_assert(std::is_trivially_destructible<std::remove_reference_t<Body>>::value,
-                  "entry point bodies must capture only trivially destructible state");
-    char message[256];
-    message[0] = '\0';
+    MemoryContext caller_context = CurrentMemoryContext;
+    ErrorData *edata = nullptr;
+    PG_TRY();
+    {
+        fn();
+    }
+    PG_CATCH();
+    {
+        MemoryContextSwitchTo(caller_context);
+        edata = CopyErrorData();
+        FlushErrorState();
+    }
+    PG_END_TRY();
+    if (edata != nullptr)
+        throw PgError(edata);
+}
+
+// A copy of s that cannot itself longjmp (allocation failure gives nullptr): used inside a catch
+// block, where an ereport would leave the exception object behind.
+inline char *fa_copy_message_nothrow(const char *s)
+{
+    std::size_t len = strlen(s);
+    char *copy = static_cast<char *>(
+        MemoryContextAllocExtended(CurrentMemoryContext, len + 1, MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM));
+    if (copy != nullptr)
+        memcpy(copy, s, len + 1);
+    return copy;
+}
+
+// The guard every entry point runs its body through (via the macros below, never by hand).
+// PostgreSQL's error stacks are saved on entry and restored before raising: a C++ exception thrown
+// inside a PG_TRY block in the body leaves PG_exception_stack pointing at that block's dead
+// frame, and an ereport through it would jump there (pg_duckdb's __CPPFunctionGuard__ does the
+// same).  The exception's whole message is kept, not truncated to a buffer.
+template <typename R, typename... Args>
+R fa_guard(const char *function_name, R (*body)(Args...), Args... args)
+{
+    static_assert((std::is_trivially_destructible_v<Args> && ...),
+                  "entry point arguments cross longjmps: they must be trivially destructible");
+    sigjmp_buf *saved_exception_stack = PG_exception_stack;
+    ErrorContextCallback *saved_context_stack = error_context_stack;
+    ErrorData *pg_error = nullptr;
+    const char *message = nullptr;
     bool out_of_memory = false;
     try {
-        return body();
+        return body(args...);
+    } catch (const PgError &e) {
+        pg_error = e.data();
     } catch (const std::bad_alloc &) {
         out_of_memory = true;
     } catch (const std::exception &e) {
-        strlcpy(message, e.what(), sizeof message);
+        message = fa_copy_message_nothrow(e.what());
+        out_of_memory = message == nullptr;
     } catch (...) {
-        strlcpy(message, "unknown C++ exception", sizeof message);
+        message = "unknown C++ exception";
     }
     // The exception object no longer exists here; longjmp is safe.
+    PG_exception_stack = saved_exception_stack;
+    error_context_stack = saved_context_stack;
+    if (pg_error != nullptr)
+        ReThrowError(pg_error);
     if (out_of_memory)
-        ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
-                        errmsg("out of memory in %s", function_name)));
-    ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
-                    errmsg("internal error in %s: %s", function_name, message),
+        ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory in %s", function_name)));
+    ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("internal error in %s: %s", function_name, message),
                     errhint("This is a bug in forgea_audit; nothing was written.")));
     pg_unreachable();
 }
+
+// Defines the SQL-callable C function `name` (named in the install script as AS 'MODULE_PATHNAME',
+// 'name') and opens its body, which runs under fa_guard():
+//     FA_FUNCTION(fa_repo_key, "forgea_audit.repo_key")
+//     {
+//         ... PG_GETARG_TEXT_PP(0) ... return ...;
+//     }
+// sql_name is what an internal error names.
+#define FA_FUNCTION(name, sql_name)                                  \
+    extern "C" {                                                     \
+    PG_FUNCTION_INFO_V1(name);                                       \
+    }                                                                \
+    static Datum name##_guarded(PG_FUNCTION_ARGS);                   \
+    extern "C" Datum name(PG_FUNCTION_ARGS)                          \
+    {                                                                \
+        return fa_guard<Datum, FunctionCallInfo>(sql_name, name##_guarded, fcinfo); \
+    }                                                                \
+    static Datum name##_guarded(PG_FUNCTION_ARGS)
+
+// Defines a background worker's main (its name goes into bgw_function_name) and opens its body:
+//     FA_WORKER_MAIN(fa_retention_worker_main) { ... }   // the Datum argument is `arg`
+#define FA_WORKER_MAIN(name)                                          \
+    extern "C" PGDLLEXPORT void name(Datum arg);                      \
+    static void name##_guarded(Datum arg);                            \
+    extern "C" void name(Datum arg)                                   \
+    {                                                                 \
+        fa_guard<void, Datum>(#name, name##_guarded, arg);            \
+    }                                                                 \
+    static void name##_guarded(Datum arg)
+
+// Defines _PG_init, the library's load hook, and opens its body: FA_MODULE_INIT() { ... }
+#define FA_MODULE_INIT()                                              \
+    extern "C" PGDLLEXPORT void _PG_init(void);                       \
+    static void fa_module_init_guarded();                             \
+    extern "C" void _PG_init(void)                                    \
+    {                                                                 \
+        fa_guard<void>("_PG_init", fa_module_init_guarded);           \
+    }                                                                 \
+    static void fa_module_init_guarded()

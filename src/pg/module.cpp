@@ -1,5 +1,7 @@
 // Library entry: the module magic, the settings every part of the extension reads, and the
 // background worker's registration when the library is preloaded.
+#include "pg/core_headers.hpp"  // first: see there
+
 extern "C" {
 #include "postgres.h"
 #include "fmgr.h"
@@ -7,12 +9,11 @@ extern "C" {
 #include "utils/guc.h"
 
 PG_MODULE_MAGIC;
-
-void _PG_init(void);
 }
 
 #include <climits>
 
+#include "pg/boundary.hpp"
 #include "pg/settings.hpp"
 
 char *fa_lab_session_table = nullptr;
@@ -29,7 +30,7 @@ int fa_verify_interval_s = 0;
 int fa_max_metadata_bytes = 65536;
 int fa_rejected_audit_per_minute = 60;
 
-extern "C" void _PG_init(void)
+FA_MODULE_INIT()
 {
     DefineCustomStringVariable(
         "forgea_audit.lab_session_table",

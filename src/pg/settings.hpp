@@ -1,6 +1,8 @@
 // forgea_audit.* settings (GUCs).  Defined in module.cpp, documented in README.md "Settings".
 #pragma once
 
+#include "pg/core_headers.hpp"  // first: see there
+
 extern "C" {
 #include "postgres.h"
 }

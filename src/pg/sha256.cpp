@@ -1,3 +1,5 @@
+#include "pg/core_headers.hpp"  // first: see there
+
 #include "pg/sha256.hpp"
 
 void Sha256Sink::start()

@@ -2,6 +2,9 @@
 // hashes records and payloads with, and the bytea a digest goes to SQL as.
 #pragma once
 
+#include "pg/core_headers.hpp"  // first: see there
+#include "pg/boundary.hpp"
+
 #include "core/chain_record.hpp"
 #include "core/hasher.hpp"
 
@@ -33,6 +36,7 @@ private:
     std::size_t pending_ = 0;
     uint8 buf_[2048];
 };
+FA_LIVES_ACROSS_PG_CALLS(Sha256Sink);
 
 // The SHA-256 of len bytes at data.
 void sha256_bytes(const void *data, size_t len, uint8 out[forgea::core::kHashLen]);

@@ -10,6 +10,9 @@
 // replaces what the earlier one listed).  File paths without escapes point into the text itself.
 //
 // The callbacks run inside pg_parse_json, C code that may ereport: the state is palloc'd plain data.
+#include "pg/core_headers.hpp"  // first: see there
+#include "pg/boundary.hpp"
+
 #include "push/push_event.hpp"
 
 extern "C" {
@@ -33,6 +36,7 @@ struct Frame {
     Role role;
     int kind;  // Paths: the ChangeKind
 };
+FA_LIVES_ACROSS_PG_CALLS(Frame);
 
 struct Extract {
     JsonLexContext *lex;
@@ -59,6 +63,7 @@ struct Extract {
     const char *elem_start;    // a path element's token
     const char *elem_end;
 };
+FA_LIVES_ACROSS_PG_CALLS(Extract);
 
 void push_frame(Extract *x, Role role, int kind = 0)
 {

@@ -1,5 +1,7 @@
 // The jsonb front end: reads a jsonb payload at the paths the push rules read (PushFields), without
 // copying anything (strings point into the detoasted datum), and hands over to build_push_event().
+#include "pg/core_headers.hpp"  // first: see there
+
 #include "push/push_event.hpp"
 
 #include "chain/audit_metadata.hpp"

@@ -12,6 +12,9 @@
 // memory of the current context: the structs are plain data and die with the call.
 #pragma once
 
+#include "pg/core_headers.hpp"  // first: see there
+#include "pg/boundary.hpp"
+
 extern "C" {
 #include "postgres.h"
 #include "datatype/timestamp.h"
@@ -55,6 +58,7 @@ struct PushEvent {
     bool has_pushed_at = false;
     TimestampTz pushed_at = 0;
 };
+FA_LIVES_ACROSS_PG_CALLS(PushEvent);
 
 // The delivery's headers worth keeping (X-GitHub-Event, X-GitHub-Hook-ID, ...), as a jsonb object
 // with short keys, or nullptr when no headers were given.
@@ -62,6 +66,7 @@ struct DeliveryHeaders {
     Bytes event;
     Jsonb *metadata = nullptr;
 };
+FA_LIVES_ACROSS_PG_CALLS(DeliveryHeaders);
 
 constexpr int kGitHubMaxCommits = 2048;
 constexpr int kGitHubMaxFilesPerList = 3000;
@@ -80,6 +85,7 @@ struct JsonField {
     bool boolean = false;
     int32 size = 0;
 };
+FA_LIVES_ACROSS_PG_CALLS(JsonField);
 
 // The distinct (path, kind) pairs a push lists, in a palloc'd array with a palloc'd open-addressing
 // hash index over it: trivially destructible, freed with the memory context.  A push that lists
@@ -101,6 +107,7 @@ private:
     void index(size_t i);
     void rehash(size_t new_nslots);
 };
+FA_LIVES_ACROSS_PG_CALLS(PathList);
 
 // One element of $.commits as the rules read it.
 struct CommitFields {
@@ -110,6 +117,7 @@ struct CommitFields {
     int32 bad_path[forgea::core::kChangeKinds] = {-1, -1, -1};  // index of a list's first non-string, or -1
     JsonKind bad_path_kind[forgea::core::kChangeKinds] = {};
 };
+FA_LIVES_ACROSS_PG_CALLS(CommitFields);
 
 // The first thing wrong in $.commits, in the order the rules check (commit by commit: the element,
 // its id, then added, modified, removed), kept until build_push_event() reports it, so that a bad
@@ -122,6 +130,7 @@ struct CommitProblem {
     JsonKind found = JsonKind::Absent;
     Bytes id;            // IdValue
 };
+FA_LIVES_ACROSS_PG_CALLS(CommitProblem);
 
 // Everything the rules read from a payload.  Children of an object are Absent unless the object is.
 struct PushFields {
@@ -136,6 +145,7 @@ struct PushFields {
     bool files_truncated = false;
     PathList paths;     // every (path, kind) of every commit; repeats allowed
 };
+FA_LIVES_ACROSS_PG_CALLS(PushFields);
 
 // Checks one commit; records the first problem of the push in fields->commit_problem (and returns
 // false) or accounts its lists (files_truncated).  Front ends call it once per element, in order,

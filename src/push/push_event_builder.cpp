@@ -1,5 +1,7 @@
 // The push rules, applied to what a front end found (push_payload.hpp): the one place a payload
 // is validated and normalised, whichever type it arrived as.
+#include "pg/core_headers.hpp"  // first: see there
+
 #include "push/push_event.hpp"
 
 extern "C" {

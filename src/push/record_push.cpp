@@ -7,6 +7,8 @@
 // same rows, and a retry through the other is a duplicate.  Follow a push from here: push_payload.cpp reads the
 // payload, session_binding.cpp finds and moves the lab session, audit_chain.cpp appends the audit
 // rows.  Everything runs in the caller's transaction: an error anywhere writes nothing.
+#include "pg/core_headers.hpp"  // first: see there
+
 extern "C" {
 #include "postgres.h"
 #include "catalog/pg_type_d.h"
@@ -18,11 +20,6 @@ extern "C" {
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 #include "utils/uuid.h"
-
-PG_FUNCTION_INFO_V1(fa_record_push);
-Datum fa_record_push(PG_FUNCTION_ARGS);
-PG_FUNCTION_INFO_V1(fa_record_push_json);
-Datum fa_record_push_json(PG_FUNCTION_ARGS);
 }
 
 #include "chain/chain_append.hpp"
@@ -84,6 +81,7 @@ struct Delivery {
     uint8 payload_sha[kHashLen];
     char payload_sha_hex[2 * kHashLen + 1];
 };
+FA_LIVES_ACROSS_PG_CALLS(Delivery);
 
 struct ExistingAttempt {
     bool found = false;
@@ -91,6 +89,7 @@ struct ExistingAttempt {
     Bytes session_id;
     uint8 payload_sha[kHashLen];
 };
+FA_LIVES_ACROSS_PG_CALLS(ExistingAttempt);
 
 struct Outcome {
     const char *status;
@@ -99,6 +98,7 @@ struct Outcome {
     Bytes session_id;
     int64 audit_seq = 0;
 };
+FA_LIVES_ACROSS_PG_CALLS(Outcome);
 
 ExistingAttempt find_attempt(const Delivery &d)
 {
@@ -420,16 +420,12 @@ Datum record_push_call(FunctionCallInfo fcinfo, PayloadType type, const char *fu
 
 }  // namespace
 
-extern "C" Datum fa_record_push(PG_FUNCTION_ARGS)
+FA_FUNCTION(fa_record_push, "forgea_audit.record_push")
 {
-    return fa_cpp_entry("forgea_audit.record_push", [&]() -> Datum {
-        return record_push_call(fcinfo, PayloadType::Jsonb, "forgea_audit.record_push");
-    });
+    return record_push_call(fcinfo, PayloadType::Jsonb, "forgea_audit.record_push");
 }
 
-extern "C" Datum fa_record_push_json(PG_FUNCTION_ARGS)
+FA_FUNCTION(fa_record_push_json, "forgea_audit.record_push_json")
 {
-    return fa_cpp_entry("forgea_audit.record_push_json", [&]() -> Datum {
-        return record_push_call(fcinfo, PayloadType::JsonText, "forgea_audit.record_push_json");
-    });
+    return record_push_call(fcinfo, PayloadType::JsonText, "forgea_audit.record_push_json");
 }

@@ -1,3 +1,5 @@
+#include "pg/core_headers.hpp"  // first: see there
+
 #include "push/session_binding.hpp"
 
 extern "C" {
@@ -10,11 +12,6 @@ extern "C" {
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/regproc.h"
-
-PG_FUNCTION_INFO_V1(fa_repo_key);
-Datum fa_repo_key(PG_FUNCTION_ARGS);
-PG_FUNCTION_INFO_V1(fa_lab_session_table_regclass);
-Datum fa_lab_session_table_regclass(PG_FUNCTION_ARGS);
 }
 
 #include "core/push_rules.hpp"
@@ -31,6 +28,7 @@ struct SessionPlans {
     SPIPlanPtr find = nullptr;
     SPIPlanPtr touch = nullptr;
 };
+FA_LIVES_ACROSS_PG_CALLS(SessionPlans);
 SessionPlans plans;
 
 Oid resolve_session_table()
@@ -141,24 +139,20 @@ const char *fa_touch_session(Bytes session_id)
 
 // forgea_audit.repo_key(url text) RETURNS text: NULL for anything that is not a repository URL,
 // so that an expression index over the platform's table never fails on a bad row.
-extern "C" Datum fa_repo_key(PG_FUNCTION_ARGS)
+FA_FUNCTION(fa_repo_key, "forgea_audit.repo_key")
 {
-    return fa_cpp_entry("forgea_audit.repo_key", [&]() -> Datum {
-        text *url = PG_GETARG_TEXT_PP(0);
-        size_t len = VARSIZE_ANY_EXHDR(url);
-        text *out = static_cast<text *>(palloc(VARHDRSZ + len + 1));
-        size_t n = forgea::core::repo_key(VARDATA_ANY(url), len, VARDATA(out));
-        if (n == 0)
-            PG_RETURN_NULL();
-        SET_VARSIZE(out, VARHDRSZ + n);
-        PG_RETURN_TEXT_P(out);
-    });
+    text *url = PG_GETARG_TEXT_PP(0);
+    size_t len = VARSIZE_ANY_EXHDR(url);
+    text *out = static_cast<text *>(palloc(VARHDRSZ + len + 1));
+    size_t n = forgea::core::repo_key(VARDATA_ANY(url), len, VARDATA(out));
+    if (n == 0)
+        PG_RETURN_NULL();
+    SET_VARSIZE(out, VARHDRSZ + n);
+    PG_RETURN_TEXT_P(out);
 }
 
 // forgea_audit.lab_session_table() RETURNS regclass: the table record_push binds to right now.
-extern "C" Datum fa_lab_session_table_regclass(PG_FUNCTION_ARGS)
+FA_FUNCTION(fa_lab_session_table_regclass, "forgea_audit.lab_session_table")
 {
-    return fa_cpp_entry("forgea_audit.lab_session_table", [&]() -> Datum {
-        return ObjectIdGetDatum(resolve_session_table());
-    });
+    return ObjectIdGetDatum(resolve_session_table());
 }

@@ -5,6 +5,9 @@
 // forgea_audit.bind_lab_session_table() backs with an expression index.
 #pragma once
 
+#include "pg/core_headers.hpp"  // first: see there
+#include "pg/boundary.hpp"
+
 extern "C" {
 #include "postgres.h"
 }
@@ -17,6 +20,7 @@ struct ActiveSession {
     forgea::core::Bytes user_id;  // "userId"
     int64 active_count = 0;       // active sessions on this fork (the most recently started wins)
 };
+FA_LIVES_ACROSS_PG_CALLS(ActiveSession);
 
 // The active session (IN_PROGRESS or STUCK) for a repository key, most recently started first.
 ActiveSession fa_find_active_session(forgea::core::Bytes repo_key);

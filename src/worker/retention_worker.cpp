@@ -7,6 +7,8 @@
 // record_push never waits behind a long retention run and a crash loses at most the batch in flight,
 // which then simply did not happen.  An error in a run is logged, recorded in retention_run and
 // retried at the next interval; SIGTERM ends the worker between two statements.
+#include "pg/core_headers.hpp"  // first: see there
+
 extern "C" {
 #include "postgres.h"
 #include "access/xact.h"
@@ -27,10 +29,6 @@ extern "C" {
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
-
-PGDLLEXPORT void fa_retention_worker_main(Datum arg);
-PG_FUNCTION_INFO_V1(fa_retention_settings);
-Datum fa_retention_settings(PG_FUNCTION_ARGS);
 }
 
 #include "pg/boundary.hpp"
@@ -54,6 +52,7 @@ struct TxResult {
     bool has_value;
     int64 value;
 };
+FA_LIVES_ACROSS_PG_CALLS(TxResult);
 
 void begin_tx(const char *activity)
 {
@@ -293,7 +292,7 @@ void fa_register_retention_worker()
     RegisterBackgroundWorker(&worker);
 }
 
-extern "C" void fa_retention_worker_main(Datum arg)
+FA_WORKER_MAIN(fa_retention_worker_main)
 {
     pqsignal(SIGHUP, SignalHandlerForConfigReload);
     pqsignal(SIGTERM, die);
@@ -393,19 +392,17 @@ extern "C" void fa_retention_worker_main(Datum arg)
 }
 
 // forgea_audit.retention_settings(): the settings in force, typed, for SQL callers.
-extern "C" Datum fa_retention_settings(PG_FUNCTION_ARGS)
+FA_FUNCTION(fa_retention_settings, "forgea_audit.retention_settings")
 {
-    return fa_cpp_entry("forgea_audit.retention_settings", [&]() -> Datum {
-        TupleDesc desc;
-        if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
-            elog(ERROR, "retention_settings must return a composite type");
-        desc = BlessTupleDesc(desc);
-        Interval *delay = static_cast<Interval *>(palloc0(sizeof(Interval)));
-        delay->time = static_cast<int64>(fa_archive_batch_delay_ms) * 1000;
-        Datum values[5] = {IntervalPGetDatum(seconds_interval(fa_attempt_retention_s)), Int32GetDatum(fa_archive_batch_size),
-                           IntervalPGetDatum(seconds_interval(fa_retention_interval_s)),
-                           CStringGetTextDatum(fa_worker_database ? fa_worker_database : ""), IntervalPGetDatum(delay)};
-        bool nulls[5] = {false, false, false, false, false};
-        return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
-    });
+    TupleDesc desc;
+    if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+        elog(ERROR, "retention_settings must return a composite type");
+    desc = BlessTupleDesc(desc);
+    Interval *delay = static_cast<Interval *>(palloc0(sizeof(Interval)));
+    delay->time = static_cast<int64>(fa_archive_batch_delay_ms) * 1000;
+    Datum values[5] = {IntervalPGetDatum(seconds_interval(fa_attempt_retention_s)), Int32GetDatum(fa_archive_batch_size),
+                       IntervalPGetDatum(seconds_interval(fa_retention_interval_s)),
+                       CStringGetTextDatum(fa_worker_database ? fa_worker_database : ""), IntervalPGetDatum(delay)};
+    bool nulls[5] = {false, false, false, false, false};
+    return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
 }
