@@ -80,7 +80,8 @@ EXTRA_CLEAN = test/unit/core_tests $(OBJS:.o=.d) tools/forgea_audit_verify
 #     FA_WORKER_MAIN, FA_MODULE_INIT), which run it under the guard: a hand-written
 #     PG_FUNCTION_INFO_V1 or extern "C" definition anywhere else fails;
 #  2. a core header compiled after postgres.h stops the build with src/core/pure_cpp.hpp's #error
-#     (probe: postgres.h, then a core header), while the same header first compiles.
+#     (probe: postgres.h, then a core header), while the same header first compiles; every core
+#     header includes pure_cpp.hpp and is listed in src/pg/core_headers.hpp.
 BOUNDARY_SRCS = $(filter-out src/pg/boundary.hpp,$(wildcard src/*/*.cpp src/*/*.hpp))
 check-boundary:
 	@if grep -n -E 'PG_FUNCTION_INFO_V1|^ *extern "C" +[A-Za-z_]' $(BOUNDARY_SRCS); then \
@@ -91,6 +92,10 @@ check-boundary:
 	@printf '#include "core/hex.hpp"\n#include "postgres.h"\n' | \
 	    $(CXX) -std=c++17 -fsyntax-only -I$(srcdir)/src -I$(includedir_server) -x c++ - || \
 	    { echo "check-boundary: the probe does not compile even in the right order" >&2; exit 1; }
+	@for h in $(filter-out src/core/pure_cpp.hpp,$(wildcard src/core/*.hpp)); do \
+	    grep -q '#include "pure_cpp.hpp"' $$h || { echo "check-boundary: $$h does not include pure_cpp.hpp" >&2; exit 1; }; \
+	    grep -q "#include \"$${h#src/}\"" src/pg/core_headers.hpp || \
+	        { echo "check-boundary: $$h is not listed in src/pg/core_headers.hpp" >&2; exit 1; }; done
 	@echo "check-boundary: ok"
 
 .PHONY: check-boundary

@@ -14,6 +14,8 @@
 // RFC 9162 sections 2.1.3.2 and 2.1.4.2 for verification.
 #pragma once
 
+#include "pure_cpp.hpp"  // no PostgreSQL header before this one (see there)
+
 #include <cstddef>
 #include <cstdint>
 

@@ -17,6 +17,7 @@
 #include "core/ed25519.hpp"
 #include "core/hasher.hpp"
 #include "core/hex.hpp"
+#include "core/merkle_tree.hpp"
 #include "core/push_rules.hpp"
 #include "core/redaction.hpp"
 
