@@ -34,22 +34,63 @@ namespace {
 
 constexpr const char *kCheckpointChannel = "forgea_audit_checkpoint";
 
-bool key_configured()
+bool is_set(const char *setting)
 {
-    return fa_signing_key_file != nullptr && fa_signing_key_file[0] != '\0';
+    return setting != nullptr && setting[0] != '\0';
 }
 
-// Loads the configured key; raises if it is configured but unusable (never a silent unsigned note).
-forgea::core::Ed25519Key load_key()
+// Loads the signing key into *key; raises if it is configured but unusable (never a silent unsigned
+// note).  The caller wipes *key, also when an error follows (see sign_note).
+void load_signing_key(forgea::core::Ed25519Key *key)
+{
+    char err[512];
+    if (!forgea::core::load_ed25519_pem(fa_signing_key_file, key, err, sizeof err) || !key->has_private)
+        ereport(ERROR, (errcode(ERRCODE_CONFIG_FILE_ERROR),
+                        errmsg("could not load the checkpoint signing key: %s",
+                               key->has_private ? err : "the file holds a public key only"),
+                        errhint("forgea_audit.signing_key_file must name a PEM Ed25519 private key readable by the "
+                                "server, e.g. made with: openssl genpkey -algorithm ed25519 -out key.pem")));
+}
+
+// Loads the public key signatures are checked with (forgea_audit.verify_key_file).  Checking never
+// needs the private key, so it never opens the signing key file: a verifier may run where that
+// file is unreadable, and the secret is not read into memory just to derive its public half.
+void load_verify_key(uint8 public_key[32])
 {
     forgea::core::Ed25519Key key;
     char err[512];
-    if (!forgea::core::load_ed25519_pem(fa_signing_key_file, &key, err, sizeof err))
+    bool ok = forgea::core::load_ed25519_pem(fa_verify_key_file, &key, err, sizeof err);
+    bool was_private = key.has_private;
+    explicit_bzero(key.private_key, sizeof key.private_key);
+    if (!ok || was_private)
         ereport(ERROR, (errcode(ERRCODE_CONFIG_FILE_ERROR),
-                        errmsg("could not load the checkpoint signing key: %s", err),
-                        errhint("forgea_audit.signing_key_file must name a PEM Ed25519 private key readable by the "
-                                "server, e.g. made with: openssl genpkey -algorithm ed25519 -out key.pem")));
-    return key;
+                        errmsg("could not load the checkpoint verification key: %s",
+                               was_private ? "the file holds a private key, not a public one" : err),
+                        errhint("forgea_audit.verify_key_file must name a PEM Ed25519 public key, e.g. made with: "
+                                "openssl pkey -in key.pem -pubout -out key.pub.pem")));
+    memcpy(public_key, key.public_key, 32);
+}
+
+// Signs note with the configured key, loaded only now and wiped in PG_FINALLY: whatever raises
+// between loading and wiping (a bad key file, a failed signature), the secret does not stay on
+// the stack.  Nothing between load and wipe allocates or calls SPI.
+void sign_note(StringInfo note, uint8 sig[64], uint8 public_key[32])
+{
+    forgea::core::Ed25519Key key;
+    bool ok = false;
+    PG_TRY();
+    {
+        load_signing_key(&key);
+        ok = forgea::core::ed25519_sign(key, note->data, note->len, sig);
+        memcpy(public_key, key.public_key, 32);
+    }
+    PG_FINALLY();
+    {
+        explicit_bzero(&key, sizeof key);
+    }
+    PG_END_TRY();
+    if (!ok)
+        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("could not sign the checkpoint with Ed25519")));
 }
 
 char *hex(const uint8 *data, size_t len)
@@ -106,10 +147,7 @@ Jsonb *heads_json(const HeadRecord *heads, int64 n, StringInfo note)
 // forgea_audit.checkpoint() RETURNS text
 FA_FUNCTION(fa_checkpoint, "forgea_audit.checkpoint")
 {
-    bool sign = key_configured();
-    forgea::core::Ed25519Key key;
-    if (sign)
-        key = load_key();
+    bool sign = is_set(fa_signing_key_file);
 
     // The note outlives SPI_finish(): build it in the caller's memory.
     StringInfo note = makeStringInfo();
@@ -139,12 +177,10 @@ FA_FUNCTION(fa_checkpoint, "forgea_audit.checkpoint")
     Bytes key_name{fa_signing_key_name, strlen(fa_signing_key_name)};
     if (sign) {
         uint8 sig[64];
-        bool ok = forgea::core::ed25519_sign(key, note->data, note->len, sig);
-        explicit_bzero(key.private_key, sizeof key.private_key);
-        if (!ok)
-            ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("could not sign the checkpoint with Ed25519")));
+        uint8 public_key[32];
+        sign_note(note, sig, public_key);
         Sha256Sink h;
-        key_id = forgea::core::note_key_id(key_name, key.public_key, h);
+        key_id = forgea::core::note_key_id(key_name, public_key, h);
         appendStringInfoChar(note, '\n');
         forgea::core::write_signature_line(key_name, key_id, sig, out);
     }
@@ -182,22 +218,23 @@ FA_FUNCTION(fa_checkpoint, "forgea_audit.checkpoint")
 char *fa_checkpoint_signature_problem(const forgea::core::ParsedCheckpoint &cp, bool *is_signed)
 {
     *is_signed = cp.signature_count > 0;
-    if (!key_configured())
-        return cp.signature_count == 0
-                   ? nullptr
-                   : pstrdup("the checkpoint is signed, but forgea_audit.signing_key_file is not set here to check it");
-    forgea::core::Ed25519Key key = load_key();
-    explicit_bzero(key.private_key, sizeof key.private_key);
+    // Whether this server signs is read from the settings only: the signing key file is not opened.
+    bool server_signs = is_set(fa_signing_key_file) || is_set(fa_verify_key_file);
     if (cp.signature_count == 0)
-        return pstrdup("the checkpoint is not signed, but this server signs its checkpoints");
+        return server_signs ? pstrdup("the checkpoint is not signed, but this server signs its checkpoints") : nullptr;
+    if (!is_set(fa_verify_key_file))
+        return pstrdup("the checkpoint is signed, but forgea_audit.verify_key_file (the public key to check it "
+                       "with) is not set here");
+    uint8 public_key[32];
+    load_verify_key(public_key);
     Bytes name{fa_signing_key_name, strlen(fa_signing_key_name)};
     Sha256Sink h;
-    uint32 id = forgea::core::note_key_id(name, key.public_key, h);
+    uint32 id = forgea::core::note_key_id(name, public_key, h);
     for (int i = 0; i < cp.signature_count; i++) {
         const forgea::core::ParsedSignature &s = cp.signatures[i];
         if (s.key_id != id || s.key_name.len != name.len || memcmp(s.key_name.data, name.data, name.len) != 0)
             continue;
-        if (forgea::core::ed25519_verify(key.public_key, cp.text_signed.data, cp.text_signed.len, s.signature))
+        if (forgea::core::ed25519_verify(public_key, cp.text_signed.data, cp.text_signed.len, s.signature))
             return nullptr;
         return psprintf("the checkpoint's signature by key \"%s\" does not verify (the note was altered)", fa_signing_key_name);
     }

@@ -130,7 +130,7 @@ struct Pass {
     AttrNumber attnums[kColumns] = {};  // 0-based indexes into the slot's values
     StringInfoData metadata;            // canonical JSON buffers, reused row after row
     StringInfoData proof;
-    Sha256Sink hasher{true};
+    Sha256Sink hasher;  // reusable: made in keep (see the setup in fa_verify_chain)
 };
 FA_LIVES_ACROSS_PG_CALLS(Pass);
 
@@ -318,6 +318,8 @@ FA_FUNCTION(fa_verify_chain, "forgea_audit.verify_chain")
     // scan uses the same one: a concurrent append is either wholly visible (row and head) or
     // not at all.
     MemoryContext per_row = AllocSetContextCreate(keep, "forgea_audit verify row", ALLOCSET_DEFAULT_SIZES);
+    // The reusable hash state lives in keep, not in per_row, which is reset after every row.
+    new (&p->hasher) Sha256Sink(keep);
     scan_log(*p, per_row);
     int64 rows = 0;
     for (size_t i = 0; i < p->chains->size(); i++) {

@@ -25,6 +25,7 @@ char *fa_worker_database = nullptr;
 char *fa_signing_key_file = nullptr;
 char *fa_reader_tenant = nullptr;
 char *fa_signing_key_name = nullptr;
+char *fa_verify_key_file = nullptr;
 int fa_checkpoint_interval_s = 0;
 int fa_verify_interval_s = 0;
 int fa_max_metadata_bytes = 65536;
@@ -79,6 +80,13 @@ FA_MODULE_INIT()
         "Set it in postgresql.conf; the file must be readable by the server only. The key is never stored "
         "in a table.",
         &fa_signing_key_file, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY, nullptr, nullptr, nullptr);
+
+    DefineCustomStringVariable(
+        "forgea_audit.verify_key_file",
+        "PEM file with the Ed25519 public key verify_chain(checkpoint) checks signatures with.",
+        "The public half of forgea_audit.signing_key_file (openssl pkey -pubout). verify_chain never reads the "
+        "private key file; a signed checkpoint cannot be checked without this setting.",
+        &fa_verify_key_file, "", PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
 
     DefineCustomStringVariable(
         "forgea_audit.signing_key_name",

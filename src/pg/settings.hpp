@@ -20,6 +20,7 @@ extern char *fa_worker_database;     // the database the worker serves
 
 // Checkpoints (checkpoint.cpp).
 extern char *fa_signing_key_file;    // PEM Ed25519 private key; empty: checkpoints are unsigned
+extern char *fa_verify_key_file;     // PEM Ed25519 public key verify_chain(checkpoint) checks with
 extern char *fa_signing_key_name;    // the key's name in signature lines
 extern int fa_checkpoint_interval_s; // worker period for checkpoint(); 0 = never
 extern int fa_verify_interval_s;     // worker period for verify_chain(); 0 = never

@@ -2,9 +2,12 @@
 
 #include "pg/sha256.hpp"
 
+// Creates the hash state, in the owner's context for a reusable sink (see the constructor).
 void Sha256Sink::start()
 {
+    MemoryContext old = MemoryContextSwitchTo(owner_ != nullptr ? owner_ : CurrentMemoryContext);
     ctx_ = pg_cryptohash_create(PG_SHA256);
+    MemoryContextSwitchTo(old);
     if (ctx_ == nullptr || pg_cryptohash_init(ctx_) < 0)
         ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("could not initialize SHA-256")));
 }
@@ -49,7 +52,7 @@ void Sha256Sink::finish(uint8 out[forgea::core::kHashLen])
     if (pg_cryptohash_final(ctx_, out, forgea::core::kHashLen) < 0)
         ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
                         errmsg("could not finish SHA-256: %s", pg_cryptohash_error(ctx_))));
-    if (reusable_ && pg_cryptohash_init(ctx_) >= 0)
+    if (owner_ != nullptr && pg_cryptohash_init(ctx_) >= 0)
         return;
     release();
 }

@@ -20,9 +20,14 @@ extern "C" {
 // of one per field, which was a sixth of verify_chain()'s time.
 class Sha256Sink final : public forgea::core::Hasher {
 public:
+    Sha256Sink() = default;
     // A reusable sink keeps its context between finish() calls (one per row of a verification,
-    // not one allocation per row); its owner calls release() when done.
-    explicit Sha256Sink(bool reusable = false) : reusable_(reusable) {}
+    // not one allocation per row); its owner calls release() when done.  The context is created
+    // at once, in owner: a per-row memory context may be current when the first row is hashed and
+    // is reset after it, and without OpenSSL PostgreSQL pallocs the hash state in the current
+    // context (with OpenSSL in TopMemoryContext), so a lazily created state would be freed under
+    // the sink after the first row.
+    explicit Sha256Sink(MemoryContext owner) : owner_(owner) { start(); }
     void put(const void *data, std::size_t len) override;
     void finish(uint8 out[forgea::core::kHashLen]) override;
     void release();
@@ -32,7 +37,7 @@ private:
     void update(const void *data, std::size_t len);
     void flush();
     pg_cryptohash_ctx *ctx_ = nullptr;
-    bool reusable_;
+    MemoryContext owner_ = nullptr;  // non-null: reusable, and where its state lives
     std::size_t pending_ = 0;
     uint8 buf_[2048];
 };

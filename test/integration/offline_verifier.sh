@@ -30,10 +30,11 @@ chmod 711 "$work"   # the server (OS user postgres) reads the signing key from h
 clones=()
 key_set=0
 # forgea_audit.* names are reserved by the module: load it in the session that sets one.
-set_key_file() {  # value, or "" to reset
-    local set="ALTER SYSTEM RESET forgea_audit.signing_key_file"
+set_key_file() {  # private key file and its public key file, or "" to reset both
+    local set="ALTER SYSTEM RESET forgea_audit.signing_key_file" set_pub="ALTER SYSTEM RESET forgea_audit.verify_key_file"
     [ -n "$1" ] && set="ALTER SYSTEM SET forgea_audit.signing_key_file = '$1'"
-    psql -X -q -v ON_ERROR_STOP=1 -d "$db" -c "LOAD 'forgea_audit'" -c "$set" -c "SELECT pg_reload_conf()" >/dev/null
+    [ -n "${2:-}" ] && set_pub="ALTER SYSTEM SET forgea_audit.verify_key_file = '$2'"
+    psql -X -q -v ON_ERROR_STOP=1 -d "$db" -c "LOAD 'forgea_audit'" -c "$set" -c "$set_pub" -c "SELECT pg_reload_conf()" >/dev/null
 }
 
 cleanup() {
@@ -384,7 +385,7 @@ openssl pkey -in "$work/other.pem" -pubout -out "$work/other_pub.pem" 2>/dev/nul
 chmod 600 "$work/key.pem"
 chown postgres: "$work/key.pem" 2>/dev/null || true   # the server's OS user, when we are root
 key_set=1
-set_key_file "$work/key.pem"
+set_key_file "$work/key.pem" "$work/pub.pem"
 for _ in $(seq 50); do
     [ "$(q "$db" "SELECT current_setting('forgea_audit.signing_key_file', true)")" == "$work/key.pem" ] && break
     sleep 0.1
