@@ -57,6 +57,14 @@ else
     failed=$((failed + 1)); failures+=(worker_and_cron)
 fi
 
+# Faults: scripts that make, crash, copy and promote clusters of their own (test/faults/lib.sh).
+for t in test/faults/*.sh; do
+    name=$(basename "$t" .sh)
+    [ "$name" = lib ] && continue
+    echo "== faults $name"
+    if bash "$t"; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("faults/$name"); fi
+done
+
 echo
 [ ${#failures[@]} -gt 0 ] && echo "failed: ${failures[*]}"
 echo "$passed passed, $failed failed"
