@@ -14,6 +14,13 @@
 -- followed by REVOKE ALL ... FROM PUBLIC and its GRANTs.  PUBLIC has nothing on tables and
 -- sequences; their REVOKE (or GRANT) is still written beside them so that each one's ACL is
 -- explicit and the same whether installed fresh or updated.
+--
+-- C functions bind to version-suffixed symbols: AS 'MODULE_PATHNAME', 'fa_<name>_0_2', which
+-- FA_FUNCTION(fa_<name>, ...) exports (src/pg/boundary.hpp, suffix in src/pg/sql_version.hpp).
+-- The library serves exactly this SQL version; an install still at 0.1.0 calls the unsuffixed
+-- names, which refuse until ALTER EXTENSION forgea_audit UPDATE.  A new C function follows the same
+-- rule here and in the upgrade script (where an existing one is rebound with CREATE OR REPLACE
+-- FUNCTION and its whole definition).
 
 \echo Use "CREATE EXTENSION forgea_audit" to load this file. \quit
 
@@ -206,7 +213,7 @@ CREATE POLICY audit_log_reader_reads_its_tenant ON forgea_audit.audit_log FOR SE
 -- Guards: the chain tables are written by the extension's own chain writer and nobody else.
 -------------------------------------------------------------------------------------------------
 CREATE FUNCTION forgea_audit.guard_write() RETURNS trigger
-    LANGUAGE c AS 'MODULE_PATHNAME', 'fa_guard_write';
+    LANGUAGE c AS 'MODULE_PATHNAME', 'fa_guard_write_0_2';
 COMMENT ON FUNCTION forgea_audit.guard_write() IS
     'Refuses writes to the chain tables except the operations (trigger argument) made by forgea_audit''s chain writer.';
 REVOKE ALL ON FUNCTION forgea_audit.guard_write() FROM PUBLIC;   -- fired by the triggers only
@@ -252,7 +259,7 @@ CREATE FUNCTION forgea_audit.record_push(payload jsonb, delivery_id text, header
     LANGUAGE c VOLATILE
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     SET enable_seqscan = off
-    AS 'MODULE_PATHNAME', 'fa_record_push';
+    AS 'MODULE_PATHNAME', 'fa_record_push_0_2';
 COMMENT ON FUNCTION forgea_audit.record_push(jsonb, text, jsonb) IS
     'Records a GitHub push delivery exactly once: status recorded | duplicate | unmatched | conflict.';
 REVOKE ALL ON FUNCTION forgea_audit.record_push(jsonb, text, jsonb) FROM PUBLIC;
@@ -270,7 +277,7 @@ CREATE FUNCTION forgea_audit.record_push_json(payload json, delivery_id text, he
     LANGUAGE c VOLATILE
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     SET enable_seqscan = off
-    AS 'MODULE_PATHNAME', 'fa_record_push_json';
+    AS 'MODULE_PATHNAME', 'fa_record_push_json_0_2';
 COMMENT ON FUNCTION forgea_audit.record_push_json(json, text, jsonb) IS
     'record_push for a payload given as JSON text (json): same result and rows, far less memory for large pushes.';
 REVOKE ALL ON FUNCTION forgea_audit.record_push_json(json, text, jsonb) FROM PUBLIC;
@@ -295,7 +302,7 @@ CREATE FUNCTION forgea_audit.append(
     LANGUAGE c VOLATILE
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     SET enable_seqscan = off
-    AS 'MODULE_PATHNAME', 'fa_append';
+    AS 'MODULE_PATHNAME', 'fa_append_0_2';
 COMMENT ON FUNCTION forgea_audit.append(text, text, text, text, text, text, jsonb, jsonb, text, bigint, text, text, text, text) IS
     'Appends one audit event to its hash chain (default: the target''s, else the actor''s) and returns its seq.';
 REVOKE ALL ON FUNCTION forgea_audit.append(text, text, text, text, text, text, jsonb, jsonb, text, bigint, text, text, text, text) FROM PUBLIC;
@@ -322,14 +329,14 @@ CREATE FUNCTION forgea_audit.append_system(
     RETURNS bigint
     LANGUAGE c VOLATILE
     SET enable_seqscan = off
-    AS 'MODULE_PATHNAME', 'fa_append_system';
+    AS 'MODULE_PATHNAME', 'fa_append_system_0_2';
 REVOKE ALL ON FUNCTION forgea_audit.append_system(text, text, text, text, text, text, jsonb, jsonb, text, bigint, text, text, text, text) FROM PUBLIC;
 
 CREATE FUNCTION forgea_audit.verify_chain(checkpoint text DEFAULT NULL)
     RETURNS TABLE (ok boolean, rows_checked bigint, first_bad_seq bigint, detail text)
     LANGUAGE c VOLATILE
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-    AS 'MODULE_PATHNAME', 'fa_verify_chain';
+    AS 'MODULE_PATHNAME', 'fa_verify_chain_0_2';
 COMMENT ON FUNCTION forgea_audit.verify_chain(text) IS
     'Recomputes every row hash and link of every chain and, given a checkpoint kept outside, checks every row it sealed; reports the lowest seq where anything is wrong.';
 REVOKE ALL ON FUNCTION forgea_audit.verify_chain(text) FROM PUBLIC;
@@ -338,7 +345,7 @@ GRANT EXECUTE ON FUNCTION forgea_audit.verify_chain(text) TO forgea_audit_reader
 CREATE FUNCTION forgea_audit.checkpoint() RETURNS text
     LANGUAGE c VOLATILE
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-    AS 'MODULE_PATHNAME', 'fa_checkpoint';
+    AS 'MODULE_PATHNAME', 'fa_checkpoint_0_2';
 COMMENT ON FUNCTION forgea_audit.checkpoint() IS
     'Seals the heads of every chain under one root, signs it (Ed25519, forgea_audit.signing_key_file), appends it as a CHECKPOINT event, sends it out (NOTIFY forgea_audit_checkpoint, server log) and returns it.';
 REVOKE ALL ON FUNCTION forgea_audit.checkpoint() FROM PUBLIC;
@@ -347,14 +354,14 @@ GRANT EXECUTE ON FUNCTION forgea_audit.checkpoint() TO forgea_audit_admin;
 -- The one function PUBLIC may call: the expression index on the platform's "LabSession"
 -- (bind_lab_session_table) evaluates it whenever the application writes that table.
 CREATE FUNCTION forgea_audit.repo_key(url text) RETURNS text
-    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'fa_repo_key';
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'fa_repo_key_0_2';
 COMMENT ON FUNCTION forgea_audit.repo_key(text) IS
     'Matching key of a repository URL (https, .git, ssh or scp forms): lower-case host/owner/repo; NULL if not a repository URL.';
 REVOKE ALL ON FUNCTION forgea_audit.repo_key(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION forgea_audit.repo_key(text) TO PUBLIC;
 
 CREATE FUNCTION forgea_audit.lab_session_table() RETURNS regclass
-    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'fa_lab_session_table_regclass';
+    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'fa_lab_session_table_regclass_0_2';
 COMMENT ON FUNCTION forgea_audit.lab_session_table() IS
     'The table forgea_audit.lab_session_table resolves to now (raises if it does not exist).';
 REVOKE ALL ON FUNCTION forgea_audit.lab_session_table() FROM PUBLIC;
@@ -384,14 +391,14 @@ REVOKE ALL ON FUNCTION forgea_audit.bind_lab_session_table() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION forgea_audit.bind_lab_session_table() TO forgea_audit_admin;
 
 CREATE FUNCTION forgea_audit.canonical_json(value jsonb) RETURNS text
-    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'fa_canonical_json';
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'fa_canonical_json_0_2';
 COMMENT ON FUNCTION forgea_audit.canonical_json(jsonb) IS
     'The canonical JSON text (docs/chain.md, section 3) the chain hashes for a jsonb value.';
 REVOKE ALL ON FUNCTION forgea_audit.canonical_json(jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION forgea_audit.canonical_json(jsonb) TO forgea_audit_reader;
 
 CREATE FUNCTION forgea_audit.canonical_row_json(row_value record) RETURNS text
-    LANGUAGE c STABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'fa_canonical_row_json';
+    LANGUAGE c STABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'fa_canonical_row_json_0_2';
 COMMENT ON FUNCTION forgea_audit.canonical_row_json(record) IS
     'canonical_json(to_jsonb(row_value)), written straight from the row (faster; used by archive_batch). Depends on TimeZone and bytea_output as to_jsonb does.';
 REVOKE ALL ON FUNCTION forgea_audit.canonical_row_json(record) FROM PUBLIC;
@@ -462,7 +469,7 @@ GRANT SELECT ON forgea_audit.retention_status TO forgea_audit_reader;
 CREATE FUNCTION forgea_audit.retention_settings(
     OUT attempt_retention interval, OUT archive_batch_size integer, OUT retention_interval interval,
     OUT worker_database text, OUT archive_batch_delay interval)
-    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'fa_retention_settings';
+    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'fa_retention_settings_0_2';
 COMMENT ON FUNCTION forgea_audit.retention_settings() IS 'The retention settings in force, typed.';
 REVOKE ALL ON FUNCTION forgea_audit.retention_settings() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION forgea_audit.retention_settings() TO forgea_audit_admin;

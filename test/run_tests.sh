@@ -5,7 +5,8 @@
 #   3. unit-tests the pure C++ core (GoogleTest, with ASan/UBSan) and fuzzes it (libFuzzer, test/fuzz/),
 #   4. in a throwaway cluster (pg_virtualenv): pg_regress (make installcheck), then every pgTAP file
 #      under test/pgtap/ in a fresh database of its own, then the integration scripts under
-#      test/integration/.
+#      test/integration/,
+#   5. the worker and pg_cron in a preloading cluster, and the upgrade from 0.1.0 (test/upgrade/).
 # Prints "N passed, N failed" last and exits non-zero if anything failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -64,6 +65,14 @@ for t in test/faults/*.sh; do
     echo "== faults $name"
     if bash "$t"; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("faults/$name"); fi
 done
+
+# Upgrading from the released 0.1.0 (builds it, installs it, then this build again; own cluster).
+echo "== upgrade from 0.1.0"
+if bash test/upgrade/upgrade_from_0.1.0.sh; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1)); failures+=(upgrade_from_0.1.0)
+fi
 
 echo
 [ ${#failures[@]} -gt 0 ] && echo "failed: ${failures[*]}"

@@ -30,6 +30,8 @@ extern "C" {
 #include "utils/memutils.h"
 }
 
+#include "pg/sql_version.hpp"  // FA_SQL_SYMBOL: the version suffix of every exported SQL function
+
 #include <cstring>
 #include <exception>
 #include <new>
@@ -129,19 +131,25 @@ R fa_guard(const char *function_name, R (*body)(Args...), Args... args)
     pg_unreachable();
 }
 
-// Defines the SQL-callable C function `name` (named in the install script as AS 'MODULE_PATHNAME',
-// 'name') and opens its body, which runs under fa_guard():
+// Defines the SQL-callable C function `name` and opens its body, which runs under fa_guard():
 //     FA_FUNCTION(fa_repo_key, "forgea_audit.repo_key")
 //     {
 //         ... PG_GETARG_TEXT_PP(0) ... return ...;
 //     }
-// sql_name is what an internal error names.
-#define FA_FUNCTION(name, sql_name)                                  \
+// sql_name is what an internal error names.  The exported C symbol carries the suffix of the SQL
+// version the library serves (src/pg/sql_version.hpp): fa_repo_key_0_2, named in the install
+// script as AS 'MODULE_PATHNAME', 'fa_repo_key_0_2'.
+#define FA_FUNCTION(name, sql_name) FA_FUNCTION_SYMBOL(FA_SQL_SYMBOL(name), name, sql_name)
+
+// The same with the exported symbol given (FA_FUNCTION's suffixed one, or an earlier version's
+// name for the stubs in src/pg/sql_version.cpp); `name` names the guarded body.
+#define FA_FUNCTION_SYMBOL(symbol, name, sql_name) FA_FUNCTION_SYMBOL_(symbol, name, sql_name)
+#define FA_FUNCTION_SYMBOL_(symbol, name, sql_name)                  \
     extern "C" {                                                     \
-    PG_FUNCTION_INFO_V1(name);                                       \
+    PG_FUNCTION_INFO_V1(symbol);                                     \
     }                                                                \
     static Datum name##_guarded(PG_FUNCTION_ARGS);                   \
-    extern "C" Datum name(PG_FUNCTION_ARGS)                          \
+    extern "C" Datum symbol(PG_FUNCTION_ARGS)                        \
     {                                                                \
         return fa_guard<Datum, FunctionCallInfo>(sql_name, name##_guarded, fcinfo); \
     }                                                                \
