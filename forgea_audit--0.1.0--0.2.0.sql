@@ -198,3 +198,30 @@ COMMENT ON FUNCTION forgea_audit.reject_delivery(text, text, bytea, bigint, text
     'Records a webhook delivery the receiver refused (4xx) as a WEBHOOK_DELIVERY_REJECTED audit row (HIGH for a bad signature); over forgea_audit.rejected_audit_per_minute it only counts it in webhook_rejection and returns NULL.';
 REVOKE ALL ON FUNCTION forgea_audit.reject_delivery(text, text, bytea, bigint, text, text, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION forgea_audit.reject_delivery(text, text, bytea, bigint, text, text, jsonb) TO forgea_audit_writer;
+
+-- Issue 10, cases 1 and 2 (docs/security.md): bind_lab_session_table() also grants the platform
+-- table's owner USAGE on the schema, since record_push now works on that table as its owner.
+CREATE OR REPLACE FUNCTION forgea_audit.bind_lab_session_table() RETURNS text
+    LANGUAGE plpgsql
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS
+$$
+DECLARE
+    tbl   regclass := forgea_audit.lab_session_table();
+    owner oid := (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = tbl);
+    index text := pg_catalog.left((SELECT c.relname FROM pg_catalog.pg_class c WHERE c.oid = tbl), 40)
+                  || '_forgea_repo_key_idx';
+BEGIN
+    IF NOT pg_catalog.has_schema_privilege(owner, 'forgea_audit', 'USAGE') THEN
+        EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA forgea_audit TO %s', owner::regrole);
+    END IF;
+    EXECUTE pg_catalog.format(
+        'CREATE INDEX IF NOT EXISTS %I ON %s (forgea_audit.repo_key("userForkUrl"), "startedAt" DESC) '
+        'WHERE "status" IN (''IN_PROGRESS'', ''STUCK'')', index, tbl);
+    RETURN index;
+END
+$$;
+COMMENT ON FUNCTION forgea_audit.bind_lab_session_table() IS
+    'Grants the platform table''s owner USAGE on schema forgea_audit (record_push works on the table as that role) and creates the partial expression index that record_push''s fork-URL lookup uses; returns the index''s name.';
+COMMENT ON FUNCTION forgea_audit.lab_session_table() IS
+    'The table record_push works on: forgea_audit.lab_session_table, a schema-qualified name resolved without search_path (raises if it does not exist, is unqualified or is a temporary table).';

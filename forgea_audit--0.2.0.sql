@@ -363,12 +363,18 @@ GRANT EXECUTE ON FUNCTION forgea_audit.repo_key(text) TO PUBLIC;
 CREATE FUNCTION forgea_audit.lab_session_table() RETURNS regclass
     LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'fa_lab_session_table_regclass_0_2';
 COMMENT ON FUNCTION forgea_audit.lab_session_table() IS
-    'The table forgea_audit.lab_session_table resolves to now (raises if it does not exist).';
+    'The table record_push works on: forgea_audit.lab_session_table, a schema-qualified name resolved without search_path (raises if it does not exist, is unqualified or is a temporary table).';
 REVOKE ALL ON FUNCTION forgea_audit.lab_session_table() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION forgea_audit.lab_session_table() TO forgea_audit_admin;
 
--- Backs record_push's session lookup with an index on the platform's table.  Run it once after
--- the platform created "LabSession" (the extension never creates that table).
+-- Binds record_push to the platform's table; run it once after the platform created "LabSession"
+-- (the extension never creates that table).  record_push works on that table as the table's owner
+-- (docs/security.md), and that role calls forgea_audit.repo_key(): it gets USAGE on the schema
+-- (which lets it call repo_key, the one function PUBLIC may execute, and nothing else).  Then the
+-- index that backs the fork lookup.  CREATE INDEX evaluates the new index's expression and
+-- predicate as the table's owner in a restricted security context (PostgreSQL's index_build), and
+-- the expression and predicate are this extension's: repo_key is C owned by the superuser, the
+-- predicate compares with constants; nothing the table's owner wrote runs here as the superuser.
 CREATE FUNCTION forgea_audit.bind_lab_session_table() RETURNS text
     LANGUAGE plpgsql
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -376,9 +382,13 @@ AS
 $$
 DECLARE
     tbl   regclass := forgea_audit.lab_session_table();
+    owner oid := (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = tbl);
     index text := pg_catalog.left((SELECT c.relname FROM pg_catalog.pg_class c WHERE c.oid = tbl), 40)
                   || '_forgea_repo_key_idx';
 BEGIN
+    IF NOT pg_catalog.has_schema_privilege(owner, 'forgea_audit', 'USAGE') THEN
+        EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA forgea_audit TO %s', owner::regrole);
+    END IF;
     EXECUTE pg_catalog.format(
         'CREATE INDEX IF NOT EXISTS %I ON %s (forgea_audit.repo_key("userForkUrl"), "startedAt" DESC) '
         'WHERE "status" IN (''IN_PROGRESS'', ''STUCK'')', index, tbl);
@@ -386,7 +396,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION forgea_audit.bind_lab_session_table() IS
-    'Creates the partial expression index that record_push''s fork-URL lookup uses; returns its name.';
+    'Grants the platform table''s owner USAGE on schema forgea_audit (record_push works on the table as that role) and creates the partial expression index that record_push''s fork-URL lookup uses; returns the index''s name.';
 REVOKE ALL ON FUNCTION forgea_audit.bind_lab_session_table() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION forgea_audit.bind_lab_session_table() TO forgea_audit_admin;
 

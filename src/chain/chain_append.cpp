@@ -364,9 +364,67 @@ static void require_parent(int64 parent_seq)
                         errhint("parent_seq names the seq of an earlier event, as returned by append().")));
 }
 
+// Is c, at p (n bytes left), a space to trim: ASCII whitespace and controls, or one of the Unicode
+// spaces a reader cannot see (NBSP, U+1680, U+2000-U+200B, U+2028/9, U+202F, U+205F, U+3000,
+// U+FEFF)?  Returns its length in bytes, 0 if it is not one.
+static size_t space_at(const unsigned char *p, size_t n)
+{
+    if (n == 0)
+        return 0;
+    if (p[0] <= 0x20 || p[0] == 0x7f)
+        return 1;
+    if (n >= 2 && p[0] == 0xc2 && (p[1] == 0xa0 || p[1] == 0x85))
+        return 2;
+    if (n >= 3) {
+        unsigned cp = ((p[0] & 0x0fu) << 12) | ((p[1] & 0x3fu) << 6) | (p[2] & 0x3fu);
+        if ((p[0] & 0xf0) == 0xe0 &&
+            (cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200b) || cp == 0x2028 || cp == 0x2029 || cp == 0x202f ||
+             cp == 0x205f || cp == 0x3000 || cp == 0xfeff))
+            return 3;
+    }
+    return 0;
+}
+
+// The name a reader would take it for: trimmed of leading and trailing spaces (space_at), ASCII
+// letters folded to lower case.  Reserved names are compared in this form, so that
+// 'lab_verify_attempt', 'RETENTION_ARCHIVE ' or 'Session:s1' cannot pass for the extension's own.
+static Bytes reader_form(Bytes v)
+{
+    if (v.is_null())
+        return v;
+    const unsigned char *p = reinterpret_cast<const unsigned char *>(v.data);
+    size_t begin = 0, end = v.len;
+    for (size_t k; begin < end && (k = space_at(p + begin, end - begin)) > 0;)
+        begin += k;
+    // Trailing: step back over whole characters that are spaces.
+    for (bool trimmed = true; trimmed && end > begin;) {
+        trimmed = false;
+        for (size_t k = 1; k <= 3 && k <= end - begin; k++)
+            if (space_at(p + end - k, k) == k) {
+                end -= k;
+                trimmed = true;
+                break;
+            }
+    }
+    char *out = static_cast<char *>(palloc(end - begin + 1));
+    for (size_t i = begin; i < end; i++)
+        out[i - begin] = (p[i] >= 'A' && p[i] <= 'Z') ? static_cast<char>(p[i] + ('a' - 'A')) : static_cast<char>(p[i]);
+    out[end - begin] = '\0';
+    return Bytes{out, end - begin};
+}
+
+static bool one_of_folded(Bytes v, const char *const *set, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strlen(set[i]) == v.len && pg_strncasecmp(set[i], v.data, v.len) == 0)
+            return true;
+    return false;
+}
+
 // What the extension itself writes: a writer may not append events that would pass for it (a
 // RETENTION_ARCHIVE that verify_archive() would then trust, an AUDIT_DDL naming a superuser), nor
 // into the chains it keeps.  Its own SQL (archive_batch, the DDL guard) uses append_system().
+// Compared in reader_form(): case and surrounding spaces do not make another name.
 static void refuse_reserved(Bytes action, Bytes chain)
 {
     static const char *const kActions[] = {"LAB_VERIFY_ATTEMPT", "LAB_VERIFY_ATTEMPT_DUPLICATE",
@@ -375,10 +433,12 @@ static void refuse_reserved(Bytes action, Bytes chain)
                                            "CHAIN_VERIFY_FAILED", "WEBHOOK_DELIVERY_REJECTED"};
     static const char *const kChains[] = {"retention", "ddl", "checkpoint", "verification"};
     static const char *const kChainPrefixes[] = {"session:", "repository:", "webhook_rejected:"};
-    bool reserved_action = one_of(action, kActions, lengthof(kActions));
-    bool reserved_chain = one_of(chain, kChains, lengthof(kChains));
+    Bytes action_form = reader_form(action);
+    Bytes chain_form = reader_form(chain);
+    bool reserved_action = one_of_folded(action_form, kActions, lengthof(kActions));
+    bool reserved_chain = one_of_folded(chain_form, kChains, lengthof(kChains));
     for (const char *prefix : kChainPrefixes)
-        reserved_chain |= chain.len >= strlen(prefix) && memcmp(chain.data, prefix, strlen(prefix)) == 0;
+        reserved_chain |= chain_form.len >= strlen(prefix) && memcmp(chain_form.data, prefix, strlen(prefix)) == 0;
     if (reserved_action || reserved_chain)
         ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
                         errmsg("forgea_audit.append: %s \"%.*s\" is reserved for forgea_audit itself",

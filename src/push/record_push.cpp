@@ -273,7 +273,7 @@ Outcome recorded(const Delivery &d, const ActiveSession &s, int64 attempt_id)
     o.attempt_id = attempt_id;
     o.session_id = s.id;
 
-    const char *old_status = fa_touch_session(s.id);
+    const char *old_status = fa_touch_session(s);
     char *chain = session_chain(s.id);
     char *attempt_text = psprintf(INT64_FORMAT, attempt_id);
 

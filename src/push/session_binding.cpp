@@ -5,13 +5,18 @@
 extern "C" {
 #include "access/htup_details.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/regproc.h"
+#include "utils/syscache.h"
 }
 
 #include "core/push_rules.hpp"
@@ -31,17 +36,94 @@ struct SessionPlans {
 FA_LIVES_ACROSS_PG_CALLS(SessionPlans);
 SessionPlans plans;
 
-Oid resolve_session_table()
+// The setting's table, resolved by name without any search_path: the name must be schema-qualified,
+// and a temporary table is refused whatever its name.  Resolving an unqualified name under the
+// SECURITY DEFINER functions' pinned search_path (pg_catalog, pg_temp) would find only a TEMP table
+// the caller created, and lab_session_table() (which runs with the caller's search_path) would
+// report another table than the one record_push used.  Every caller goes through this one function.
+Oid resolve_session_table(LOCKMODE lock)
 {
     List *names = stringToQualifiedNameList(fa_lab_session_table);
-    Oid relid = RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, true);
+    if (list_length(names) < 2)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("forgea_audit.lab_session_table must be a schema-qualified name, not %s",
+                               fa_lab_session_table),
+                        errdetail("An unqualified name would be looked up through a search_path, and pg_temp is on "
+                                  "every search_path: a temporary table could stand in for the platform's."),
+                        errhint("SET forgea_audit.lab_session_table = 'public.\"LabSession\"' (with its schema).")));
+    Oid relid = RangeVarGetRelid(makeRangeVarFromNameList(names), lock, true);
     if (!OidIsValid(relid))
         ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
                         errmsg("lab session table %s does not exist", fa_lab_session_table),
-                        errdetail("forgea_audit.lab_session_table names it; it is resolved with the current search_path."),
+                        errdetail("forgea_audit.lab_session_table names it."),
                         errhint("Create the platform's \"LabSession\" table, or set forgea_audit.lab_session_table to "
                                 "its schema-qualified name.")));
+    if (get_rel_persistence(relid) == RELPERSISTENCE_TEMP)
+        ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
+                        errmsg("lab session table %s is a temporary table", fa_lab_session_table),
+                        errdetail("record_push works on the platform's permanent table only: a temporary table "
+                                  "belongs to one session, whose role would decide what record_push runs."),
+                        errhint("Set forgea_audit.lab_session_table to the schema-qualified name of the platform's table.")));
+    char kind = get_rel_relkind(relid);
+    if (kind != RELKIND_RELATION && kind != RELKIND_PARTITIONED_TABLE)
+        ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
+                        errmsg("lab session table %s is not a table", fa_lab_session_table),
+                        errhint("Set forgea_audit.lab_session_table to the schema-qualified name of the platform's table.")));
     return relid;
+}
+
+Oid relation_owner(Oid relid)
+{
+    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+    if (!HeapTupleIsValid(tuple))
+        elog(ERROR, "cache lookup failed for relation %u", relid);
+    Oid owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relowner;
+    ReleaseSysCache(tuple);
+    return owner;
+}
+
+// Runs work as the owner of the platform's table, in a security-restricted operation, the way
+// PostgreSQL runs index expressions in VACUUM, ANALYZE, CREATE INDEX and REFRESH MATERIALIZED VIEW
+// (SetUserIdAndSecContext with SECURITY_RESTRICTED_OPERATION).  record_push is SECURITY DEFINER and
+// its owner a superuser; everything the table can make the server run (triggers, column defaults,
+// index expressions and predicates, rules, policies, the operators of its column types, and the
+// planning that evaluates immutable ones) then runs with the table owner's rights, which that owner
+// has anyway, and cannot SET ROLE, create temporary objects or LISTEN.  The search_path is pinned
+// and every setting the work changes (set_config(..., true) in a trigger) is undone when it ends,
+// so nothing it does reaches the superuser's work after it.  The user id is restored in
+// PG_FINALLY; on an error the transaction (or subtransaction) abort undoes the settings, as it does
+// for SECURITY DEFINER functions.
+template <typename Work>
+void as_table_owner(Oid relid, Work work)
+{
+    Oid owner = relation_owner(relid);
+    Oid ns = get_namespace_oid("forgea_audit", false);
+    if (pg_namespace_aclcheck(ns, owner, ACL_USAGE) != ACLCHECK_OK)
+        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                        errmsg("role %s, the owner of lab session table %s, has no USAGE on schema forgea_audit",
+                               GetUserNameFromId(owner, false), fa_lab_session_table),
+                        errdetail("record_push reads and updates the platform's table as that table's owner, and "
+                                  "calls forgea_audit.repo_key() as that role."),
+                        errhint("Run SELECT forgea_audit.bind_lab_session_table(); once (it grants that USAGE and "
+                                "creates the index), or GRANT USAGE ON SCHEMA forgea_audit TO %s.",
+                                quote_identifier(GetUserNameFromId(owner, false)))));
+    Oid save_userid;
+    int save_sec_context;
+    GetUserIdAndSecContext(&save_userid, &save_sec_context);
+    SetUserIdAndSecContext(owner, save_sec_context | SECURITY_RESTRICTED_OPERATION | SECURITY_LOCAL_USERID_CHANGE);
+    int save_nestlevel = NewGUCNestLevel();
+    PG_TRY();
+    {
+        (void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+                                 GUC_ACTION_SAVE, true, 0, false);
+        work();
+        AtEOXact_GUC(false, save_nestlevel);
+    }
+    PG_FINALLY();
+    {
+        SetUserIdAndSecContext(save_userid, save_sec_context);
+    }
+    PG_END_TRY();
 }
 
 SPIPlanPtr keep_plan(const char *sql, int nargs, Oid *types)
@@ -57,9 +139,10 @@ SPIPlanPtr keep_plan(const char *sql, int nargs, Oid *types)
     return plan;
 }
 
-void prepare_plans()
+// Prepared as the table's owner (see as_table_owner): parsing and planning read the table's
+// catalog entries and may evaluate its immutable functions.
+void prepare_plans(Oid relid)
 {
-    Oid relid = resolve_session_table();
     if (relid == plans.relid)
         return;
     if (plans.find != nullptr) {
@@ -107,12 +190,19 @@ Bytes text_column(HeapTuple tuple, TupleDesc desc, int col)
 
 ActiveSession fa_find_active_session(Bytes repo_key)
 {
-    prepare_plans();
+    // Resolved once for the whole call: the lock (the one the UPDATE takes anyway) keeps the name
+    // from being moved to another table before fa_touch_session() uses the same relid.
+    Oid relid = resolve_session_table(RowExclusiveLock);
     Datum args[1] = {PointerGetDatum(cstring_to_text_with_len(repo_key.data, static_cast<int>(repo_key.len)))};
-    int rc = SPI_execute_plan(plans.find, args, nullptr, false, 1);
+    int rc = 0;
+    as_table_owner(relid, [&] {
+        prepare_plans(relid);
+        rc = SPI_execute_plan(plans.find, args, nullptr, false, 1);
+    });
     if (rc != SPI_OK_SELECT)
         elog(ERROR, "session lookup failed: %s", SPI_result_code_string(rc));
     ActiveSession s;
+    s.table = relid;
     if (SPI_processed == 0)
         return s;
     HeapTuple tuple = SPI_tuptable->vals[0];
@@ -125,11 +215,14 @@ ActiveSession fa_find_active_session(Bytes repo_key)
     return s;
 }
 
-const char *fa_touch_session(Bytes session_id)
+const char *fa_touch_session(const ActiveSession &s)
 {
-    prepare_plans();
-    Datum args[1] = {PointerGetDatum(cstring_to_text_with_len(session_id.data, static_cast<int>(session_id.len)))};
-    int rc = SPI_execute_plan(plans.touch, args, nullptr, false, 1);
+    Datum args[1] = {PointerGetDatum(cstring_to_text_with_len(s.id.data, static_cast<int>(s.id.len)))};
+    int rc = 0;
+    as_table_owner(s.table, [&] {
+        prepare_plans(s.table);
+        rc = SPI_execute_plan(plans.touch, args, nullptr, false, 1);
+    });
     if (rc != SPI_OK_UPDATE_RETURNING)
         elog(ERROR, "session update failed: %s", SPI_result_code_string(rc));
     if (SPI_processed == 0)
@@ -151,8 +244,10 @@ FA_FUNCTION(fa_repo_key, "forgea_audit.repo_key")
     PG_RETURN_TEXT_P(out);
 }
 
-// forgea_audit.lab_session_table() RETURNS regclass: the table record_push binds to right now.
+// forgea_audit.lab_session_table() RETURNS regclass: the table record_push binds to right now,
+// resolved by the same function record_push uses (no search_path involved, so whoever calls it
+// sees the same table).
 FA_FUNCTION(fa_lab_session_table_regclass, "forgea_audit.lab_session_table")
 {
-    return ObjectIdGetDatum(resolve_session_table());
+    return ObjectIdGetDatum(resolve_session_table(AccessShareLock));
 }

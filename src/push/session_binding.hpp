@@ -15,6 +15,7 @@ extern "C" {
 #include "core/chain_record.hpp"
 
 struct ActiveSession {
+    Oid table = InvalidOid;       // the platform's table, as resolved for this call
     bool found = false;
     forgea::core::Bytes id;       // "id"
     forgea::core::Bytes user_id;  // "userId"
@@ -23,8 +24,11 @@ struct ActiveSession {
 FA_LIVES_ACROSS_PG_CALLS(ActiveSession);
 
 // The active session (IN_PROGRESS or STUCK) for a repository key, most recently started first.
+// Everything done on the platform's table runs as that table's owner in a security-restricted
+// operation (docs/security.md): code its owner attached to it never runs as the extension's owner.
 ActiveSession fa_find_active_session(forgea::core::Bytes repo_key);
 
 // Sets "lastActivityAt"/"updatedAt" to now (UTC) and moves STUCK to IN_PROGRESS, with the row
-// locked.  Returns the status before the update, or nullptr if the session is no longer active.
-const char *fa_touch_session(forgea::core::Bytes session_id);
+// locked, as the table's owner.  Returns the status before the update, or nullptr if the session is
+// no longer active.
+const char *fa_touch_session(const ActiveSession &s);
