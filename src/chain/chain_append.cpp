@@ -19,6 +19,7 @@ extern "C" {
 #include "chain/audit_metadata.hpp"
 #include "pg/boundary.hpp"
 #include "pg/settings.hpp"
+#include "pg/spi_plan.hpp"
 #include "chain/chain_write_guard.hpp"
 
 using forgea::core::Bytes;
@@ -37,37 +38,25 @@ bool one_of(Bytes v, const char *const *set, size_t n)
     return false;
 }
 
-SPIPlanPtr lock_head_plan;
-SPIPlanPtr create_head_plan;
-SPIPlanPtr next_seq_plan;
-SPIPlanPtr insert_row_plan;
-
-SPIPlanPtr keep_plan(const char *sql, int nargs, Oid *types)
-{
-    SPIPlanPtr plan = SPI_prepare(sql, nargs, types);
-    if (plan == nullptr)
-        elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql, SPI_result_code_string(SPI_result));
-    SPI_keepplan(plan);
-    return plan;
-}
+// The append's statements, planned once per backend (pg/spi_plan.hpp).
+enum AppendPlan { kLockHead, kCreateHead, kNextSeq, kInsertRow, kAppendPlans };
+SPIPlanPtr append_plans[kAppendPlans];
 
 void prepare_plans()
 {
-    if (insert_row_plan != nullptr)
+    if (append_plans[kInsertRow] != nullptr)
         return;
-    Oid text1[1] = {TEXTOID};
-    lock_head_plan = keep_plan(
-        "SELECT length, last_hash FROM forgea_audit.chain_head WHERE chain_id = $1 FOR UPDATE", 1, text1);
-    create_head_plan = keep_plan(
-        "INSERT INTO forgea_audit.chain_head (chain_id) VALUES ($1) ON CONFLICT (chain_id) DO NOTHING", 1, text1);
-    next_seq_plan = keep_plan("SELECT nextval('forgea_audit.audit_log_seq')", 0, nullptr);
-
-    // One statement writes the row and moves the head: the head always names the last row.
-    Oid types[19] = {INT8OID, TEXTOID, INT8OID, BYTEAOID, BYTEAOID, TIMESTAMPTZOID, TEXTOID, TEXTOID,
-                     TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, JSONBOID,
-                     TEXTOID, INT8OID};
-    insert_row_plan = keep_plan(
-        "WITH head AS ("
+    static const Oid text1[1] = {TEXTOID};
+    // The row's 19 parameters, in the order of the INSERT below.
+    static const Oid row_types[19] = {INT8OID, TEXTOID, INT8OID, BYTEAOID, BYTEAOID, TIMESTAMPTZOID, TEXTOID,
+                                      TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+                                      JSONBOID, JSONBOID, TEXTOID, INT8OID};
+    const FaPlanSpec specs[kAppendPlans] = {
+        {"SELECT length, last_hash FROM forgea_audit.chain_head WHERE chain_id = $1 FOR UPDATE", 1, text1},
+        {"INSERT INTO forgea_audit.chain_head (chain_id) VALUES ($1) ON CONFLICT (chain_id) DO NOTHING", 1, text1},
+        {"SELECT nextval('forgea_audit.audit_log_seq')", 0, nullptr},
+        // One statement writes the row and moves the head: the head always names the last row.
+        {"WITH head AS ("
         "  UPDATE forgea_audit.chain_head SET length = $3, last_seq = $1, last_hash = $5, updated_at = $6"
         "  WHERE chain_id = $2 RETURNING 1) "
         "INSERT INTO forgea_audit.audit_log (seq, chain_id, chain_pos, prev_hash, row_hash, hash_version,"
@@ -75,7 +64,9 @@ void prepare_plans()
         "  outcome, severity, metadata, proof, correlation_id, parent_seq) "
         "SELECT $1, $2, $3, $4, $5, 1, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19 "
         "FROM head",
-        19, types);
+         19, row_types},
+    };
+    fa_keep_plans(specs, kAppendPlans, append_plans, "the audit chain append");
 }
 
 Datum text_or_null(Bytes b, char *null_flag)
@@ -173,14 +164,6 @@ void publish_alert(const AuditEvent &ev, int64 seq)
     Async_Notify(FA_ALERT_CHANNEL, JsonbToCString(nullptr, &payload->root, VARSIZE(payload)));
 }
 
-int spi_exec(SPIPlanPtr plan, Datum *values, const char *nulls, long tcount)
-{
-    int rc = SPI_execute_plan(plan, values, nulls, false, tcount);
-    if (rc < 0)
-        elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
-    return rc;
-}
-
 }  // namespace
 
 // The library reads result columns by position and type; a database whose forgea_audit objects
@@ -227,10 +210,10 @@ int64 fa_audit_append(const AuditEvent &ev)
         // Lock this chain's head (creating it on first use).  In READ COMMITTED each execution takes
         // a fresh snapshot, so the second SELECT sees a head a racing transaction just committed.
         for (;;) {
-            spi_exec(lock_head_plan, chain_arg, nullptr, 1);
+            fa_exec_plan(append_plans[kLockHead], chain_arg, nullptr, 1);
             if (SPI_processed == 1)
                 break;
-            spi_exec(create_head_plan, chain_arg, nullptr, 0);
+            fa_exec_plan(append_plans[kCreateHead], chain_arg, nullptr, 0);
         }
     }
     PG_FINALLY();
@@ -249,7 +232,7 @@ int64 fa_audit_append(const AuditEvent &ev)
     memcpy(prev, VARDATA_ANY(prev_hash), kHashLen);
 
     // seq is drawn while the head is locked, so seq grows along every chain.
-    spi_exec(next_seq_plan, nullptr, nullptr, 1);
+    fa_exec_plan(append_plans[kNextSeq], nullptr, nullptr, 1);
     int64 seq = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
     TimestampTz created_at = GetCurrentTimestamp();
 
@@ -319,7 +302,7 @@ int64 fa_audit_append(const AuditEvent &ev)
     fa_chain_write_depth++;
     PG_TRY();
     {
-        spi_exec(insert_row_plan, values, nulls, 0);
+        fa_exec_plan(append_plans[kInsertRow], values, nulls, 0);
     }
     PG_FINALLY();
     {

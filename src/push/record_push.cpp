@@ -29,6 +29,7 @@ extern "C" {
 #include "pg/sha256.hpp"
 #include "chain/audit_metadata.hpp"
 #include "pg/boundary.hpp"
+#include "pg/spi_plan.hpp"
 #include "push/push_event.hpp"
 #include "push/session_binding.hpp"
 
@@ -37,39 +38,37 @@ using forgea::core::kHashLen;
 
 namespace {
 
-SPIPlanPtr find_attempt_plan;
-SPIPlanPtr insert_attempt_plan;
+// record_push's statements, planned once per backend (pg/spi_plan.hpp).
+enum AttemptPlan { kFindAttempt, kInsertAttempt, kAttemptPlans };
+SPIPlanPtr attempt_plans[kAttemptPlans];
 
 constexpr int kInsertArgs = 25;
 
 void prepare_plans()
 {
-    if (insert_attempt_plan != nullptr)
+    if (attempt_plans[kInsertAttempt] != nullptr)
         return;
-    Oid uuid1[1] = {UUIDOID};
-    find_attempt_plan = SPI_prepare(
-        "SELECT id, session_id, payload_sha256 FROM forgea_audit.lab_attempt WHERE delivery_id = $1 "
+    static const Oid uuid1[1] = {UUIDOID};
+    static const Oid types[kInsertArgs] = {TEXTOID, UUIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID,
+                                           JSONBOID, INT4OID, BOOLOID, BOOLOID, BOOLOID, BOOLOID, BOOLOID,
+                                           TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, TEXTOID, TEXTOID,
+                                           TEXTOID, BYTEAOID, JSONBOID, TIMESTAMPTZOID};
+    const FaPlanSpec specs[kAttemptPlans] = {
+        {"SELECT id, session_id, payload_sha256 FROM forgea_audit.lab_attempt WHERE delivery_id = $1 "
         "UNION ALL "  // a delivery archived by retention is still a duplicate if GitHub sends it again
         "SELECT id, session_id, payload_sha256 FROM forgea_audit.lab_attempt_archive WHERE delivery_id = $1 "
         "LIMIT 1",
-        1, uuid1);
-    Oid types[kInsertArgs] = {TEXTOID, UUIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, JSONBOID,
-                              INT4OID, BOOLOID, BOOLOID, BOOLOID, BOOLOID, BOOLOID, TEXTOID, TEXTOID,
-                              TEXTOID, INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, BYTEAOID, JSONBOID,
-                              TIMESTAMPTZOID};
-    insert_attempt_plan = SPI_prepare(
-        "INSERT INTO forgea_audit.lab_attempt (session_id, delivery_id, commit_sha, before_sha, ref, base_ref,"
+         1, uuid1},
+        {"INSERT INTO forgea_audit.lab_attempt (session_id, delivery_id, commit_sha, before_sha, ref, base_ref,"
         "  changed_paths, changed_files, commit_count, commits_truncated, files_truncated, created, deleted,"
         "  forced, pusher_name, pusher_email, sender_login, sender_id, repository_id, repository_url,"
         "  repository_full_name, repository_key, payload_sha256, delivery, pushed_at) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,"
         "  $21, $22, $23, $24, $25) "
         "ON CONFLICT (delivery_id) DO NOTHING RETURNING id",
-        kInsertArgs, types);
-    if (find_attempt_plan == nullptr || insert_attempt_plan == nullptr)
-        elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-    SPI_keepplan(find_attempt_plan);
-    SPI_keepplan(insert_attempt_plan);
+         kInsertArgs, types},
+    };
+    fa_keep_plans(specs, kAttemptPlans, attempt_plans, "record_push's lab_attempt statements");
 }
 
 // The request, checked and parsed: everything below works from this.
@@ -104,7 +103,7 @@ ExistingAttempt find_attempt(const Delivery &d)
 {
     Datum args[1] = {d.guid_uuid};
     // read_only = false: a fresh snapshot, so an attempt a racing call just committed is seen.
-    int rc = SPI_execute_plan(find_attempt_plan, args, nullptr, false, 1);
+    int rc = SPI_execute_plan(attempt_plans[kFindAttempt], args, nullptr, false, 1);
     if (rc != SPI_OK_SELECT)
         elog(ERROR, "attempt lookup failed: %s", SPI_result_code_string(rc));
     ExistingAttempt a;
@@ -255,7 +254,7 @@ Datum insert_attempt(const Delivery &d, const ActiveSession &s, bool *inserted)
     if (!p.has_pushed_at)
         nulls[24] = 'n';
 
-    int rc = SPI_execute_plan(insert_attempt_plan, v, nulls, false, 1);
+    int rc = SPI_execute_plan(attempt_plans[kInsertAttempt], v, nulls, false, 1);
     if (rc != SPI_OK_INSERT_RETURNING)
         elog(ERROR, "attempt insert failed: %s", SPI_result_code_string(rc));
     *inserted = SPI_processed == 1;

@@ -22,6 +22,7 @@ extern "C" {
 #include "core/push_rules.hpp"
 #include "pg/boundary.hpp"
 #include "pg/settings.hpp"
+#include "pg/spi_plan.hpp"
 
 using forgea::core::Bytes;
 
@@ -126,19 +127,6 @@ void as_table_owner(Oid relid, Work work)
     PG_END_TRY();
 }
 
-SPIPlanPtr keep_plan(const char *sql, int nargs, Oid *types)
-{
-    SPIPlanPtr plan = SPI_prepare(sql, nargs, types);
-    if (plan == nullptr)
-        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
-                        errmsg("lab session table %s does not have the columns forgea_audit needs", fa_lab_session_table),
-                        errdetail("Preparing \"%s\" failed: %s", sql, SPI_result_code_string(SPI_result)),
-                        errhint("It needs \"id\", \"userId\", \"userForkUrl\", \"status\", \"startedAt\", "
-                                "\"lastActivityAt\" and \"updatedAt\" as the platform's \"LabSession\" has them.")));
-    SPI_keepplan(plan);
-    return plan;
-}
-
 // Prepared as the table's owner (see as_table_owner): parsing and planning read the table's
 // catalog entries and may evaluate its immutable functions.
 void prepare_plans(Oid relid)
@@ -151,7 +139,7 @@ void prepare_plans(Oid relid)
         plans = SessionPlans{};
     }
     const char *table = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid));
-    Oid text1[1] = {TEXTOID};
+    static const Oid text1[1] = {TEXTOID};
 
     // The status list is written the same way as the partial index's predicate in
     // bind_lab_session_table(), so the planner can prove the index applies.
@@ -169,9 +157,16 @@ void prepare_plans(Oid relid)
         "                   \"status\" = CASE WHEN t.\"status\" = 'STUCK' THEN 'IN_PROGRESS' ELSE t.\"status\" END "
         "FROM s WHERE t.\"id\" = s.\"id\" RETURNING s.old_status",
         table, table);
+    const FaPlanSpec specs[2] = {{find_sql, 1, text1}, {touch_sql, 1, text1}};
+    SPIPlanPtr kept[2];
+    fa_keep_plans(specs, 2, kept,
+                  psprintf("the lab session statements on %s, which needs the columns \"id\", \"userId\", "
+                           "\"userForkUrl\", \"status\", \"startedAt\", \"lastActivityAt\" and \"updatedAt\" of "
+                           "the platform's \"LabSession\" (forgea_audit.lab_session_table)",
+                           table));
     SessionPlans next;
-    next.find = keep_plan(find_sql, 1, text1);
-    next.touch = keep_plan(touch_sql, 1, text1);
+    next.find = kept[0];
+    next.touch = kept[1];
     next.relid = relid;
     plans = next;
 }
