@@ -2,7 +2,9 @@
 // same text cast to jsonb, without building that jsonb.  PostgreSQL's own streaming parser
 // (common/jsonapi.h) drives a writer that streams arrays and scalars straight to the sink and
 // buffers only objects, whose keys must be sorted (by length, then bytes) and de-duplicated the way
-// jsonb does it: of repeated keys, the last one wins.  Numbers are written as numeric_out prints
+// jsonb does it: of repeated keys, the last one wins.  An outermost object is kept as a flat tree
+// until it closes and then written once: linear in its size plus O(k log k) per object of k keys,
+// whatever the nesting depth; every callback and write loop checks for interrupts.  Numbers are written as numeric_out prints
 // numeric_in of their text, strings de-escaped and re-escaped by core::write_json_string.
 //
 // The semantic-action callbacks run inside pg_parse_json (C code that may ereport): everything they

@@ -3,6 +3,7 @@
 #include "json/canonical_jsonb.hpp"
 
 extern "C" {
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/numeric.h"
 }
@@ -54,6 +55,7 @@ static void write_canonical(const Jsonb *jb, Sink &out)
     // jsonb hands object keys over sorted by (length, bytes) with duplicates removed: exactly the
     // canonical order, so the walk only has to add punctuation.
     while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE) {
+        CHECK_FOR_INTERRUPTS();
         bool after_value = prev == WJB_VALUE || prev == WJB_ELEM || prev == WJB_END_OBJECT ||
                            prev == WJB_END_ARRAY;
         switch (tok) {

@@ -18,6 +18,7 @@
 extern "C" {
 #include "common/jsonapi.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "utils/jsonfuncs.h"
 #include "utils/memutils.h"
 }
@@ -58,7 +59,11 @@ struct Extract {
 
     // The commit being read.
     CommitFields commit;
-    size_t commit_first_path;  // its first entry in f->paths
+    // The entries of f->paths that the commit's last list of each kind added, [from, to): a
+    // repeated list key drops exactly these (the last list wins).  list_kind: the list being read.
+    size_t list_from[forgea::core::kChangeKinds];
+    size_t list_to[forgea::core::kChangeKinds];
+    int list_kind;
     bool commits_failed;       // a problem was recorded: later commits need no checking
     const char *elem_start;    // a path element's token
     const char *elem_end;
@@ -121,6 +126,7 @@ void bad_path_container(Extract *x, Frame *t, JsonKind kind)
 void x_object_start(void *state)
 {
     Extract *x = static_cast<Extract *>(state);
+    CHECK_FOR_INTERRUPTS();
     Frame *t = top(x);
     if (t != nullptr && t->role == Role::Paths) {
         bad_path_container(x, t, JsonKind::Object);
@@ -151,6 +157,7 @@ void x_object_end(void *state)
 void x_array_start(void *state)
 {
     Extract *x = static_cast<Extract *>(state);
+    CHECK_FOR_INTERRUPTS();
     Frame *t = top(x);
     if (t != nullptr && t->role == Role::Paths) {
         bad_path_container(x, t, JsonKind::Array);
@@ -181,6 +188,7 @@ void x_array_end(void *state)
 void x_field_start(void *state, char *fname, bool isnull)
 {
     Extract *x = static_cast<Extract *>(state);
+    CHECK_FOR_INTERRUPTS();
     PushFields *f = x->f;
     Frame *t = top(x);
     x->target = nullptr;
@@ -268,7 +276,9 @@ void x_field_start(void *state, char *fname, bool isnull)
                 if (strcmp(fname, forgea::core::kChangeKindNames[k]) != 0)
                     continue;
                 // A repeated list replaces the earlier one.
-                f->paths.drop_kind_from(x->commit_first_path, static_cast<ChangeKind>(k));
+                f->paths.drop_range(x->list_from[k], x->list_to[k]);
+                x->list_from[k] = x->list_to[k] = f->paths.count;
+                x->list_kind = k;
                 x->commit.bad_path[k] = -1;
                 expect(x, &x->commit.lists[k], Role::Ignore, Role::Paths, k);
             }
@@ -282,6 +292,10 @@ void x_field_end(void *state, char *fname, bool isnull)
 {
     Extract *x = static_cast<Extract *>(state);
     x->target = nullptr;
+    if (top(x)->role == Role::Commit && x->list_kind >= 0) {
+        x->list_to[x->list_kind] = x->f->paths.count;
+        x->list_kind = -1;
+    }
     if (top(x)->role == Role::Root) {
         JsonMember &m = x->members[x->nmembers - 1];
         m.value_len = static_cast<int>(x->lex->prev_token_terminator - m.value);
@@ -298,7 +312,9 @@ void x_element_start(void *state, bool isnull)
     if (t->role == Role::Commits) {
         x->f->commits.size++;
         x->commit = CommitFields{};
-        x->commit_first_path = x->f->paths.count;
+        for (int k = 0; k < forgea::core::kChangeKinds; k++)
+            x->list_from[k] = x->list_to[k] = x->f->paths.count;
+        x->list_kind = -1;
     } else if (t->role == Role::Paths) {
         x->commit.lists[t->kind].size++;
         x->elem_start = x->lex->token_start;
@@ -327,6 +343,7 @@ JsonKind kind_of(JsonTokenType type)
 void x_scalar(void *state, char *token, JsonTokenType type)
 {
     Extract *x = static_cast<Extract *>(state);
+    CHECK_FOR_INTERRUPTS();
     Frame *t = top(x);
     JsonKind kind = kind_of(type);
     if (t == nullptr) {

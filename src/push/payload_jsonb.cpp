@@ -7,6 +7,7 @@
 #include "chain/audit_metadata.hpp"
 
 extern "C" {
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/numeric.h"
 }
@@ -93,6 +94,7 @@ void read_commit(const JsonbValue &elem, CommitFields *c, PushFields *fields)
         JsonbIteratorToken tok;
         int32 j = 0;
         while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE) {
+            CHECK_FOR_INTERRUPTS();
             if (tok != WJB_ELEM)
                 continue;
             if (v.type != jbvString) {
@@ -158,6 +160,7 @@ void parse_push_event(const Jsonb *payload, PushEvent *out, const char *hint)
         JsonbIteratorToken tok;
         int32 i = 0;
         while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE) {
+            CHECK_FOR_INTERRUPTS();
             if (tok != WJB_ELEM)
                 continue;
             CommitFields c;

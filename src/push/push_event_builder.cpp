@@ -7,6 +7,7 @@
 extern "C" {
 #include "catalog/pg_type_d.h"
 #include "common/hashfn.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
@@ -33,19 +34,27 @@ void PathList::index(size_t i)
     slots[slot] = static_cast<uint32>(i + 1);
 }
 
+// A fresh index of new_nslots slots over the live entries (deleted slots are not carried over).
 void PathList::rehash(size_t new_nslots)
 {
-    if (new_nslots > MaxAllocHugeSize / sizeof(uint32) || new_nslots > PG_UINT32_MAX)
+    if (new_nslots > MaxAllocHugeSize / sizeof(uint32) || new_nslots >= PG_UINT32_MAX)
         ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED), errmsg("push payload lists too many changed paths")));
     if (slots != nullptr)
         pfree(slots);
     slots = static_cast<uint32 *>(MemoryContextAllocHuge(CurrentMemoryContext, new_nslots * sizeof(uint32)));
     memset(slots, 0, new_nslots * sizeof(uint32));
     nslots = new_nslots;
-    for (size_t i = 0; i < count; i++)
-        index(i);
+    used = 0;
+    for (size_t i = 0; i < count; i++) {
+        CHECK_FOR_INTERRUPTS();
+        if (items[i].data != nullptr) {
+            index(i);
+            used++;
+        }
+    }
 }
 
+// Adds (data, kind) unless it is listed already; expected O(1).
 void PathList::push(const char *data, size_t len, ChangeKind kind)
 {
     if (len > PG_INT32_MAX)
@@ -54,14 +63,20 @@ void PathList::push(const char *data, size_t len, ChangeKind kind)
         rehash(1024);
     size_t mask = nslots - 1;
     size_t slot = path_hash(data, len, kind) & mask;
+    size_t reuse = nslots;  // the first deleted slot on the probe, reused if the path is new
     for (; slots[slot] != 0; slot = (slot + 1) & mask) {
+        if (slots[slot] == kDeletedSlot) {
+            if (reuse == nslots)
+                reuse = slot;
+            continue;
+        }
         const PathRef &p = items[slots[slot] - 1];
         if (p.kind == kind && p.len == len && memcmp(p.data, data, len) == 0)
             return;  // listed before
     }
     if (count == capacity) {
         size_t next = capacity == 0 ? 256 : capacity * 2;
-        if (next > MaxAllocHugeSize / sizeof(PathRef))
+        if (next > MaxAllocHugeSize / sizeof(PathRef) || next >= PG_UINT32_MAX)
             ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED), errmsg("push payload lists too many changed paths")));
         items = static_cast<PathRef *>(items == nullptr
                                            ? MemoryContextAllocHuge(CurrentMemoryContext, next * sizeof(PathRef))
@@ -69,27 +84,51 @@ void PathList::push(const char *data, size_t len, ChangeKind kind)
         capacity = next;
     }
     items[count] = PathRef{data, static_cast<uint32_t>(len), kind};
-    slots[slot] = static_cast<uint32>(count + 1);
+    if (reuse != nslots) {
+        slots[reuse] = static_cast<uint32>(count + 1);
+    } else {
+        slots[slot] = static_cast<uint32>(count + 1);
+        used++;
+    }
     count++;
-    if (count * 2 > nslots)
+    if (used * 2 > nslots)
         rehash(nslots * 2);
 }
 
-void PathList::drop_kind_from(size_t from, ChangeKind kind)
+// Each entry is dropped at most once: O(to - from) over a whole payload's drops.
+void PathList::drop_range(size_t from, size_t to)
 {
-    size_t out = from;
-    for (size_t i = from; i < count; i++)
-        if (items[i].kind != kind)
+    size_t mask = nslots - 1;
+    for (size_t i = from; i < to && i < count; i++) {
+        CHECK_FOR_INTERRUPTS();
+        if (items[i].data == nullptr)
+            continue;
+        size_t slot = path_hash(items[i].data, items[i].len, items[i].kind) & mask;
+        while (slots[slot] != i + 1)
+            slot = (slot + 1) & mask;
+        slots[slot] = kDeletedSlot;
+        items[i].data = nullptr;
+    }
+}
+
+void PathList::compact()
+{
+    size_t out = 0;
+    for (size_t i = 0; i < count; i++)
+        if (items[i].data != nullptr)
             items[out++] = items[i];
-    if (out != count) {
-        count = out;
-        rehash(nslots);
+    count = out;
+    if (slots != nullptr) {
+        pfree(slots);
+        slots = nullptr;
+        nslots = used = 0;
     }
 }
 
 void PathList::clear()
 {
     count = 0;
+    used = 0;
     if (slots != nullptr)
         memset(slots, 0, nslots * sizeof(uint32));
 }
@@ -254,12 +293,14 @@ bool timestamp_value(const JsonField &f, const char *path, TimestampTz *out)
 
 void build_changed_sets(PathList *paths, PushEvent *out)
 {
+    paths->compact();
     size_t n = forgea::core::sort_unique_paths(paths->items, paths->count);
     size_t distinct = forgea::core::count_distinct_paths(paths->items, n);
 
     Datum *elems = static_cast<Datum *>(palloc(Max(distinct, 1) * sizeof(Datum)));
     size_t e = 0;
     for (size_t i = 0; i < n; i++) {
+        CHECK_FOR_INTERRUPTS();
         const PathRef &p = paths->items[i];
         if (i > 0 && paths->items[i - 1].len == p.len && memcmp(paths->items[i - 1].data, p.data, p.len) == 0)
             continue;
@@ -280,6 +321,7 @@ void build_changed_sets(PathList *paths, PushEvent *out)
         pushJsonbValue(&state, WJB_KEY, &key);
         pushJsonbValue(&state, WJB_BEGIN_ARRAY, nullptr);
         for (size_t i = 0; i < n; i++) {
+            CHECK_FOR_INTERRUPTS();
             const PathRef &p = paths->items[i];
             if (static_cast<int>(p.kind) != k)
                 continue;
