@@ -607,10 +607,13 @@ BEGIN
         EXIT WHEN b.archived = 0;
         total := total + b.archived;
         nb := nb + 1;
+        PERFORM forgea_audit.report_progress(pg_catalog.format('run_retention (retention_run %s): %s batches, %s attempts archived',
+                                                               run, nb, total));
         pos_recorded_at := b.resume_recorded_at;   -- the next batch starts after this one
         pos_id := b.resume_id;
         EXIT WHEN b.archived < s.archive_batch_size;
     END LOOP;
+    PERFORM forgea_audit.report_progress(NULL);
 
     UPDATE forgea_audit.retention_run r
     SET finished_at = pg_catalog.clock_timestamp(), archived = total, batches = nb, skipped = was_skipped,
@@ -669,6 +672,58 @@ COMMENT ON FUNCTION forgea_audit.verify_archive() IS
     'Checks every RETENTION_ARCHIVE event''s count and digest against the archive rows it moved.';
 REVOKE ALL ON FUNCTION forgea_audit.verify_archive() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION forgea_audit.verify_archive() TO forgea_audit_reader;
+
+-------------------------------------------------------------------------------------------------
+-- Progress and settings.  Long calls show what they have done so far in their backend's
+-- pg_stat_activity.query ("forgea_audit progress: ..."): verify_chain() every
+-- forgea_audit.progress_rows rows, run_retention() after every batch (its retention_run row is
+-- only written at the end: the run is one transaction).  The worker's runs, one transaction per
+-- batch, count each batch in their retention_run row as it commits.  PostgreSQL 15's
+-- pg_stat_progress_* views cover only its own commands, and shared memory of our own would need
+-- the library preloaded; the activity text works everywhere.
+-------------------------------------------------------------------------------------------------
+-- Owner-only: the extension's own PL/pgSQL reports through it; NULL puts the statement's text back.
+CREATE FUNCTION forgea_audit.report_progress(message text) RETURNS void
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fa_report_progress_0_2';
+COMMENT ON FUNCTION forgea_audit.report_progress(text) IS
+    'Shows message as this backend''s progress in pg_stat_activity (and as a NOTICE when forgea_audit.progress_notices is on); NULL restores the statement text.';
+REVOKE ALL ON FUNCTION forgea_audit.report_progress(text) FROM PUBLIC;
+
+-- What every running verify_chain() and run_retention() has done so far.  Like pg_stat_activity
+-- itself, it shows other roles' backends only to members of pg_read_all_stats (and superusers).
+CREATE VIEW forgea_audit.progress AS
+    SELECT a.pid, a.usename, a.datname, a.backend_type, a.query_start,
+           pg_catalog.substr(a.query, 24) AS progress
+    FROM pg_catalog.pg_stat_activity a
+    WHERE a.query LIKE 'forgea\_audit progress: %';
+COMMENT ON VIEW forgea_audit.progress IS
+    'Running verify_chain() and run_retention() calls and what each has done so far (from pg_stat_activity).';
+REVOKE ALL ON forgea_audit.progress FROM PUBLIC;
+GRANT SELECT ON forgea_audit.progress TO forgea_audit_reader, forgea_audit_admin;
+
+-- Every forgea_audit.* setting, whether or not the library is preloaded.  pg_settings lists a
+-- library's settings only in sessions that have loaded it; calling one of its C functions loads
+-- it (as LOAD 'forgea_audit' does, which needs superuser).  Once it is loaded, ALTER SYSTEM SET
+-- forgea_audit.... works in the same session; before, PostgreSQL 15 refuses the name as an
+-- "unrecognized configuration parameter".  Runs as the caller: superuser-only settings
+-- (signing_key_file) stay hidden from others, as in pg_settings.
+CREATE FUNCTION forgea_audit.settings()
+    RETURNS TABLE (name text, setting text, unit text, context text, default_value text, source text,
+                   pending_restart boolean, description text)
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM forgea_audit.repo_key('https://github.com/forgea/load-library');   -- loads the library
+    RETURN QUERY
+        SELECT s.name, s.setting, s.unit, s.context, s.boot_val, s.source, s.pending_restart, s.short_desc
+        FROM pg_catalog.pg_settings s WHERE s.name LIKE 'forgea\_audit.%' ORDER BY s.name;
+END
+$$;
+COMMENT ON FUNCTION forgea_audit.settings() IS
+    'Every forgea_audit.* setting (value, unit, who may set it, default, where it was set); loads the library so that pg_settings lists them, preloaded or not.';
+REVOKE ALL ON FUNCTION forgea_audit.settings() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION forgea_audit.settings() TO forgea_audit_writer, forgea_audit_reader, forgea_audit_admin;
 
 -------------------------------------------------------------------------------------------------
 -- Rejected webhook deliveries.  A receiver that answers a delivery with a 4xx (bad or missing

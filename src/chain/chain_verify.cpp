@@ -41,6 +41,7 @@ extern "C" {
 #include "json/canonical_jsonb.hpp"
 #include "pg/sha256.hpp"
 #include "pg/boundary.hpp"
+#include "pg/progress.hpp"
 
 using forgea::core::Bytes;
 using forgea::core::HeadRecord;
@@ -235,10 +236,20 @@ void scan_log(Pass &p, MemoryContext per_row)
                         errhint("ALTER TABLE forgea_audit.audit_log NO FORCE ROW LEVEL SECURITY;")));
     map_columns(rel, p);
 
+    // Progress, every forgea_audit.progress_rows rows, against the planner's estimate of the total.
+    double estimate = rel->rd_rel->reltuples;
+    int64 rows_read = 0;
+
     TupleTableSlot *slot = table_slot_create(rel, nullptr);
     TableScanDesc scan = table_beginscan(rel, GetActiveSnapshot(), 0, nullptr);
     while (table_scan_getnextslot(scan, ForwardScanDirection, slot)) {
         CHECK_FOR_INTERRUPTS();
+        if (++rows_read % fa_progress_rows == 0) {
+            char *what = estimate > 0 ? psprintf("verify_chain: %lld rows read of about %.0f", static_cast<long long>(rows_read), estimate)
+                                      : psprintf("verify_chain: %lld rows read", static_cast<long long>(rows_read));
+            fa_progress_report(what);
+            pfree(what);
+        }
         slot_getallattrs(slot);
         MemoryContext old = MemoryContextSwitchTo(per_row);
         check_row(slot->tts_values, slot->tts_isnull, p);
@@ -248,6 +259,8 @@ void scan_log(Pass &p, MemoryContext per_row)
     table_endscan(scan);
     ExecDropSingleTupleTableSlot(slot);
     table_close(rel, AccessShareLock);
+    if (rows_read >= fa_progress_rows)
+        fa_progress_end();
 }
 
 void put_result(ReturnSetInfo *rsinfo, bool ok, int64 rows, bool has_bad, int64 bad_seq, const char *detail)

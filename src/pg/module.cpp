@@ -14,6 +14,7 @@ PG_MODULE_MAGIC;
 #include <climits>
 
 #include "pg/boundary.hpp"
+#include "pg/progress.hpp"
 #include "pg/settings.hpp"
 
 char *fa_lab_session_table = nullptr;
@@ -118,6 +119,18 @@ FA_MODULE_INIT()
         "reject_delivery() counts every rejected delivery in webhook_rejection; beyond this many per minute and "
         "reason (spread over 4 shards), it only counts them.",
         &fa_rejected_audit_per_minute, 60, 4, 1000000, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+
+    DefineCustomIntVariable(
+        "forgea_audit.progress_rows",
+        "How often (in rows read) verify_chain() reports its progress.",
+        "Each report replaces the calling backend's pg_stat_activity.query with \"forgea_audit progress: ...\" "
+        "(view forgea_audit.progress), and is a NOTICE too when forgea_audit.progress_notices is on.",
+        &fa_progress_rows, 100000, 1, INT_MAX, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+
+    DefineCustomBoolVariable(
+        "forgea_audit.progress_notices",
+        "Send verify_chain()'s and run_retention()'s progress reports to the caller as NOTICEs too.",
+        nullptr, &fa_progress_notices, false, PGC_USERSET, 0, nullptr, nullptr, nullptr);
 
     // Read by the row-level security policy on audit_log, not by C code.
     DefineCustomStringVariable(

@@ -138,6 +138,17 @@ void run_once()
                 nulls[1] = nulls[2] = ' ';
             }
         }
+        // Progress: the run's row counts this batch in the batch's own transaction, so
+        // retention_status shows batches and rows as they commit, not only when the run ends.
+        if (!skipped && moved > 0) {
+            Oid progress_types[2] = {INT8OID, INT8OID};
+            Datum progress_args[2] = {Int64GetDatum(run_id), Int64GetDatum(moved)};
+            rc = SPI_execute_with_args("UPDATE forgea_audit.retention_run SET archived = archived + $2, "
+                                       "batches = batches + 1 WHERE id = $1",
+                                       2, progress_types, progress_args, nullptr, false, 0);
+            if (rc != SPI_OK_UPDATE)
+                elog(ERROR, "recording a retention batch failed: %s", SPI_result_code_string(rc));
+        }
         end_tx();
         if (skipped || moved == 0)
             break;

@@ -145,6 +145,9 @@ set_conf forgea_audit.retention_interval 1s
 eventually "the worker shows in pg_stat_activity that it pauses between batches" \
     "SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'forgea_audit retention'
        AND query = 'forgea_audit retention: pausing between batches'" 20
+eventually "while the run goes on, retention_status shows its batches and rows as each batch commits" \
+    "SELECT count(*) = 1 FROM forgea_audit.retention_status WHERE driver = 'worker' AND finished_at IS NULL
+       AND archived > 0 AND archived < 500 AND batches * 100 = archived" 20
 eventually "with a 1 s pause it still archives all 500" "SELECT count(*) = 0 FROM forgea_audit.lab_attempt" 30
 eventually "the run of 5 full batches took at least the 5 pauses after them" \
     "SELECT batches = 5 AND duration >= interval '5 s' FROM forgea_audit.retention_status
