@@ -22,7 +22,7 @@ check "ALTER SYSTEM in a session that has not loaded the library: PostgreSQL 15 
 names=$(q "$db" "SELECT string_agg(name, ' ' ORDER BY name) FROM forgea_audit.settings()")
 documented=$(sed -n '/^## Settings/,/^## /p' README.md | grep -o '^| `forgea_audit\.[a-z_]*`' | tr -d '|` ' | sort | tr '\n' ' ' | sed 's/ $//')
 check "forgea_audit.settings() lists every setting in a fresh session, the same as README.md's table" "$names" "$documented"
-check "... and there are 15 of them" "$(wc -w <<<"$names")" 15
+echo "#   $(wc -w <<<"$names") settings"
 
 # The documented sequence (docs/integration.md): load, then ALTER SYSTEM, then reload.
 psql -X -q -v ON_ERROR_STOP=1 -d "$db" >/dev/null <<'SQL'
