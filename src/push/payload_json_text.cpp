@@ -30,8 +30,17 @@ using forgea::core::ChangeKind;
 
 namespace {
 
-// What an open object or array is, for the rules.
+// What an open object or array is, for the rules.  The first six are the PayloadObjects, in the
+// same order, so that a listed field's object (kPayloadFields) is a Role by a cast.
 enum class Role : uint8 { Ignore, Root, Repository, Pusher, Sender, HeadCommit, Commits, Commit, Paths };
+static_assert(static_cast<int>(Role::Ignore) == static_cast<int>(PayloadObject::None) &&
+                  static_cast<int>(Role::Root) == static_cast<int>(PayloadObject::Root) &&
+                  static_cast<int>(Role::Repository) == static_cast<int>(PayloadObject::Repository) &&
+                  static_cast<int>(Role::Pusher) == static_cast<int>(PayloadObject::Pusher) &&
+                  static_cast<int>(Role::Sender) == static_cast<int>(PayloadObject::Sender) &&
+                  static_cast<int>(Role::HeadCommit) == static_cast<int>(PayloadObject::HeadCommit) &&
+                  kPayloadObjects == static_cast<int>(Role::HeadCommit) + 1,
+              "Role must begin with the PayloadObjects");
 
 struct Frame {
     Role role;
@@ -94,6 +103,25 @@ void expect(Extract *x, JsonField *target, Role object_role = Role::Ignore, Role
     x->array_kind = array_kind;
     if (target != nullptr)
         *target = JsonField{};  // a repeated key: the last one wins
+}
+
+// A member of an object the rules read: if kPayloadFields lists (object, key), the value fills
+// that field.  A repeated key replaces the earlier value, and for an object also everything read
+// from inside the earlier one: jsonb keeps the last of repeated keys, and this front end must read
+// what the jsonb one reads.
+void expect_listed(Extract *x, Role object, const char *key)
+{
+    PayloadObject parent = static_cast<PayloadObject>(object);
+    for (const PayloadField &pf : kPayloadFields) {
+        if (pf.parent != parent || strcmp(pf.key, key) != 0)
+            continue;
+        expect(x, &(x->f->*pf.member), static_cast<Role>(pf.opens));
+        if (pf.opens != PayloadObject::None)
+            for (const PayloadField &child : kPayloadFields)
+                if (child.parent == pf.opens)
+                    x->f->*child.member = JsonField{};
+        return;
+    }
 }
 
 void reset_commits(Extract *x)
@@ -205,67 +233,19 @@ void x_field_start(void *state, char *fname, bool isnull)
                                                  x->nmembers};
             x->nmembers++;
 
-            if (strcmp(fname, "ref") == 0)
-                expect(x, &f->ref);
-            else if (strcmp(fname, "after") == 0)
-                expect(x, &f->after);
-            else if (strcmp(fname, "before") == 0)
-                expect(x, &f->before);
-            else if (strcmp(fname, "base_ref") == 0)
-                expect(x, &f->base_ref);
-            else if (strcmp(fname, "created") == 0)
-                expect(x, &f->created);
-            else if (strcmp(fname, "deleted") == 0)
-                expect(x, &f->deleted);
-            else if (strcmp(fname, "forced") == 0)
-                expect(x, &f->forced);
-            else if (strcmp(fname, "repository") == 0) {
-                expect(x, &f->repository, Role::Repository);
-                f->html_url = f->clone_url = f->ssh_url = f->full_name = f->repo_id = f->pushed_at = JsonField{};
-            } else if (strcmp(fname, "pusher") == 0) {
-                expect(x, &f->pusher, Role::Pusher);
-                f->pusher_name = f->pusher_email = JsonField{};
-            } else if (strcmp(fname, "sender") == 0) {
-                expect(x, &f->sender, Role::Sender);
-                f->sender_login = f->sender_id = JsonField{};
-            } else if (strcmp(fname, "head_commit") == 0) {
-                expect(x, &f->head_commit, Role::HeadCommit);
-                f->head_timestamp = JsonField{};
-            } else if (strcmp(fname, "commits") == 0) {
+            if (strcmp(fname, "commits") == 0) {
                 expect(x, &f->commits, Role::Ignore, Role::Commits);
                 reset_commits(x);
+                break;
             }
+            expect_listed(x, Role::Root, fname);
             break;
         }
         case Role::Repository:
-            if (strcmp(fname, "html_url") == 0)
-                expect(x, &f->html_url);
-            else if (strcmp(fname, "clone_url") == 0)
-                expect(x, &f->clone_url);
-            else if (strcmp(fname, "ssh_url") == 0)
-                expect(x, &f->ssh_url);
-            else if (strcmp(fname, "full_name") == 0)
-                expect(x, &f->full_name);
-            else if (strcmp(fname, "id") == 0)
-                expect(x, &f->repo_id);
-            else if (strcmp(fname, "pushed_at") == 0)
-                expect(x, &f->pushed_at);
-            break;
         case Role::Pusher:
-            if (strcmp(fname, "name") == 0)
-                expect(x, &f->pusher_name);
-            else if (strcmp(fname, "email") == 0)
-                expect(x, &f->pusher_email);
-            break;
         case Role::Sender:
-            if (strcmp(fname, "login") == 0)
-                expect(x, &f->sender_login);
-            else if (strcmp(fname, "id") == 0)
-                expect(x, &f->sender_id);
-            break;
         case Role::HeadCommit:
-            if (strcmp(fname, "timestamp") == 0)
-                expect(x, &f->head_timestamp);
+            expect_listed(x, t->role, fname);
             break;
         case Role::Commit:
             if (strcmp(fname, "id") == 0) {

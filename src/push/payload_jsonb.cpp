@@ -121,38 +121,22 @@ void parse_push_event(const Jsonb *payload, PushEvent *out, const char *hint)
     f->root = JsonKind::Object;
     const JsonbContainer *root = &payload->root;
 
-    f->ref = member(root, "ref");
-    f->after = member(root, "after");
-    f->before = member(root, "before");
-    f->base_ref = member(root, "base_ref");
-    f->created = member(root, "created");
-    f->deleted = member(root, "deleted");
-    f->forced = member(root, "forced");
+    // Every listed field by key lookup; a member of an object that is absent or not an object
+    // stays Absent, because its parent's container is never set (parents come first in the list).
+    const JsonbContainer *objects[kPayloadObjects] = {};
+    objects[static_cast<int>(PayloadObject::Root)] = root;
+    for (const PayloadField &pf : kPayloadFields) {
+        const JsonbContainer *parent = objects[static_cast<int>(pf.parent)];
+        if (parent == nullptr)
+            continue;
+        const JsonbContainer *opened = nullptr;
+        JsonField &field = f->*pf.member;
+        field = member(parent, pf.key, &opened);
+        if (pf.opens != PayloadObject::None && field.kind == JsonKind::Object)
+            objects[static_cast<int>(pf.opens)] = opened;
+    }
 
-    const JsonbContainer *repo = nullptr, *pusher = nullptr, *sender = nullptr, *head = nullptr, *commits = nullptr;
-    f->repository = member(root, "repository", &repo);
-    if (f->repository.kind == JsonKind::Object) {
-        f->html_url = member(repo, "html_url");
-        f->clone_url = member(repo, "clone_url");
-        f->ssh_url = member(repo, "ssh_url");
-        f->full_name = member(repo, "full_name");
-        f->repo_id = member(repo, "id");
-        f->pushed_at = member(repo, "pushed_at");
-    }
-    f->pusher = member(root, "pusher", &pusher);
-    if (f->pusher.kind == JsonKind::Object) {
-        f->pusher_name = member(pusher, "name");
-        f->pusher_email = member(pusher, "email");
-    }
-    f->sender = member(root, "sender", &sender);
-    if (f->sender.kind == JsonKind::Object) {
-        f->sender_login = member(sender, "login");
-        f->sender_id = member(sender, "id");
-    }
-    f->head_commit = member(root, "head_commit", &head);
-    if (f->head_commit.kind == JsonKind::Object)
-        f->head_timestamp = member(head, "timestamp");
-
+    const JsonbContainer *commits = nullptr;
     f->commits = member(root, "commits", &commits);
     if (f->commits.kind == JsonKind::Array) {
         JsonbIterator *it = JsonbIteratorInit(const_cast<JsonbContainer *>(commits));

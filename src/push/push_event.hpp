@@ -142,20 +142,66 @@ struct CommitProblem {
 };
 FA_LIVES_ACROSS_PG_CALLS(CommitProblem);
 
+// The objects of a payload whose members the rules read (besides $.commits, read element by
+// element by each front end).
+enum class PayloadObject : uint8 { None, Root, Repository, Pusher, Sender, HeadCommit };
+constexpr int kPayloadObjects = 6;
+
+// Every payload field the rules read, listed once: X(parent object, key, PushFields member, the
+// object it opens when it is one).  PushFields' members and the table both front ends walk
+// (kPayloadFields) are generated from it, so a field added here is read by both, from jsonb and
+// from JSON text.  A parent comes before its members.
+#define FA_PAYLOAD_FIELDS(X)                                         \
+    X(Root, "ref", ref, None)                                        \
+    X(Root, "after", after, None)                                    \
+    X(Root, "before", before, None)                                  \
+    X(Root, "base_ref", base_ref, None)                              \
+    X(Root, "created", created, None)                                \
+    X(Root, "deleted", deleted, None)                                \
+    X(Root, "forced", forced, None)                                  \
+    X(Root, "repository", repository, Repository)                    \
+    X(Repository, "html_url", html_url, None)                        \
+    X(Repository, "clone_url", clone_url, None)                      \
+    X(Repository, "ssh_url", ssh_url, None)                          \
+    X(Repository, "full_name", full_name, None)                      \
+    X(Repository, "id", repo_id, None)                               \
+    X(Repository, "pushed_at", pushed_at, None)                      \
+    X(Root, "pusher", pusher, Pusher)                                \
+    X(Pusher, "name", pusher_name, None)                             \
+    X(Pusher, "email", pusher_email, None)                           \
+    X(Root, "sender", sender, Sender)                                \
+    X(Sender, "login", sender_login, None)                           \
+    X(Sender, "id", sender_id, None)                                 \
+    X(Root, "head_commit", head_commit, HeadCommit)                  \
+    X(HeadCommit, "timestamp", head_timestamp, None)
+
 // Everything the rules read from a payload.  Children of an object are Absent unless the object is.
 struct PushFields {
     JsonKind root = JsonKind::Absent;  // Object, Array, or a scalar kind
-    JsonField ref, after, before, base_ref, created, deleted, forced;
-    JsonField repository, html_url, clone_url, ssh_url, full_name, repo_id, pushed_at;
-    JsonField pusher, pusher_name, pusher_email;
-    JsonField sender, sender_login, sender_id;
-    JsonField head_commit, head_timestamp;
-    JsonField commits;  // Array: size = number of commits
+#define FA_PAYLOAD_MEMBER(parent, key, name, opens) JsonField name;
+    FA_PAYLOAD_FIELDS(FA_PAYLOAD_MEMBER)
+#undef FA_PAYLOAD_MEMBER
+    JsonField commits;  // $.commits, Array: size = number of commits
     CommitProblem commit_problem;
     bool files_truncated = false;
     PathList paths;     // every (path, kind) of every commit; repeats allowed
 };
 FA_LIVES_ACROSS_PG_CALLS(PushFields);
+
+// One row of FA_PAYLOAD_FIELDS.
+struct PayloadField {
+    PayloadObject parent;
+    const char *key;
+    JsonField PushFields::*member;
+    PayloadObject opens;  // None: a leaf (or an object whose members are not read)
+};
+
+inline constexpr PayloadField kPayloadFields[] = {
+#define FA_PAYLOAD_ROW(parent, key, name, opens) \
+    {PayloadObject::parent, key, &PushFields::name, PayloadObject::opens},
+    FA_PAYLOAD_FIELDS(FA_PAYLOAD_ROW)
+#undef FA_PAYLOAD_ROW
+};
 
 // Checks one commit; records the first problem of the push in fields->commit_problem (and returns
 // false) or accounts its lists (files_truncated).  Front ends call it once per element, in order,
