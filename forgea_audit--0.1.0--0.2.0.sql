@@ -80,6 +80,7 @@ CREATE OR REPLACE FUNCTION forgea_audit.verify_chain(checkpoint text DEFAULT NUL
 CREATE OR REPLACE FUNCTION forgea_audit.checkpoint() RETURNS text
     LANGUAGE c VOLATILE
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    SET enable_seqscan = off
     AS 'MODULE_PATHNAME', 'fa_checkpoint_0_2';
 
 CREATE OR REPLACE FUNCTION forgea_audit.repo_key(url text) RETURNS text
@@ -330,3 +331,208 @@ BEGIN
                  FROM forgea_audit.retention_run r WHERE r.id = run;
 END
 $$;
+
+-------------------------------------------------------------------------------------------------
+-- Transparency log (docs/transparency.md): checkpoint() integrates the audit rows into an RFC 6962
+-- Merkle tree and signs a constant-size note of its size and root.
+-------------------------------------------------------------------------------------------------
+COMMENT ON FUNCTION forgea_audit.checkpoint() IS
+    'Integrates every committed audit row into the Merkle tree, signs a note of its size and root (C2SP checkpoint; Ed25519, forgea_audit.signing_key_file), records it (merkle_checkpoint, a CHECKPOINT event), sends it out (NOTIFY forgea_audit_checkpoint, server log) and returns it.';
+
+-------------------------------------------------------------------------------------------------
+-- Transparency log (docs/transparency.md): an RFC 6962 Merkle tree whose leaves are the audit
+-- rows' row_hash, in the order the integrator took them (merkle_integrate(), run by checkpoint()
+-- and by the background worker).  A checkpoint is then a constant-size signed note (origin, tree
+-- size, root); inclusion and consistency proofs read O(log n) stored nodes.  Written only by the
+-- extension's own functions (the guards below).
+-------------------------------------------------------------------------------------------------
+CREATE TABLE forgea_audit.merkle_leaf (
+    leaf_index bigint PRIMARY KEY,            -- 0, 1, 2, ...: the leaf's position in the tree
+    seq        bigint NOT NULL UNIQUE         -- the audit row (audit_log.seq) it is the row_hash of
+);
+COMMENT ON TABLE forgea_audit.merkle_leaf IS
+    'One row per audit row integrated into the Merkle tree: its leaf index; written by forgea_audit.merkle_integrate() only.';
+-- (leaf_index's primary key: verify_chain(checkpoint) reads the leaves in order; seq's unique
+-- index: inclusion_proof(seq) and the integrator's anti-join "not yet a leaf".)
+GRANT SELECT ON forgea_audit.merkle_leaf TO forgea_audit_reader;
+
+-- Every complete subtree's hash: (level, idx) covers leaves [idx * 2^level, (idx + 1) * 2^level);
+-- level 0 holds the leaf hashes.  A proof or a root reads O(log n) of them by primary key.
+CREATE TABLE forgea_audit.merkle_node (
+    level smallint NOT NULL,
+    idx   bigint   NOT NULL,
+    hash  bytea    NOT NULL,
+    PRIMARY KEY (level, idx),
+    CONSTRAINT merkle_node_hash_len CHECK (octet_length(hash) = 32)
+);
+COMMENT ON TABLE forgea_audit.merkle_node IS
+    'Hashes of the complete subtrees of the Merkle tree, by (level, idx); written by forgea_audit.merkle_integrate() only.';
+GRANT SELECT ON forgea_audit.merkle_node TO forgea_audit_reader;   -- hashes only: what proofs are made of
+
+-- The integrator's state, one row: the tree's size, and the horizon below which every audit row
+-- is a leaf (docs/transparency.md, "Which rows, in which order").
+CREATE TABLE forgea_audit.merkle_state (
+    singleton    boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    tree_size    bigint  NOT NULL DEFAULT 0,
+    horizon_seq  bigint  NOT NULL DEFAULT 1,   -- every audit row with seq < horizon_seq is a leaf
+    pending_seq  bigint,                        -- audit_log_seq's last value, read before ...
+    pending_xmax xid8,                          -- ... a snapshot with this xmax: once no older xid runs, every seq <= pending_seq is final
+    updated_at   timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE forgea_audit.merkle_state IS
+    'The Merkle integrator''s size and horizon; one row, written by forgea_audit.merkle_integrate() only.';
+GRANT SELECT ON forgea_audit.merkle_state TO forgea_audit_reader;
+
+-- Every checkpoint made: its tree size, root and the note as returned (a few hundred bytes,
+-- whatever the number of chains).  receipt() hands out the newest one that covers the row.
+CREATE TABLE forgea_audit.merkle_checkpoint (
+    id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    tree_size bigint      NOT NULL,
+    root      bytea       NOT NULL,
+    note      text        NOT NULL,
+    made_at   timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE forgea_audit.merkle_checkpoint IS
+    'Checkpoints made by forgea_audit.checkpoint(): tree size, root and the signed note.';
+-- "The newest checkpoint covering leaf i": WHERE tree_size > i ORDER BY tree_size DESC LIMIT 1.
+CREATE INDEX merkle_checkpoint_tree_size_idx ON forgea_audit.merkle_checkpoint (tree_size);
+GRANT SELECT ON forgea_audit.merkle_checkpoint TO forgea_audit_reader;
+
+-- The same guards as the chain tables: INSERT (and the state's UPDATE) by the extension's own
+-- functions only; nothing is ever deleted.
+CREATE TRIGGER merkle_leaf_guard_rows BEFORE INSERT OR UPDATE OR DELETE ON forgea_audit.merkle_leaf
+    FOR EACH ROW EXECUTE FUNCTION forgea_audit.guard_write('INSERT');
+ALTER TABLE forgea_audit.merkle_leaf ENABLE ALWAYS TRIGGER merkle_leaf_guard_rows;
+CREATE TRIGGER merkle_leaf_guard_truncate BEFORE TRUNCATE ON forgea_audit.merkle_leaf
+    FOR EACH STATEMENT EXECUTE FUNCTION forgea_audit.guard_write('');
+ALTER TABLE forgea_audit.merkle_leaf ENABLE ALWAYS TRIGGER merkle_leaf_guard_truncate;
+CREATE TRIGGER merkle_node_guard_rows BEFORE INSERT OR UPDATE OR DELETE ON forgea_audit.merkle_node
+    FOR EACH ROW EXECUTE FUNCTION forgea_audit.guard_write('INSERT');
+ALTER TABLE forgea_audit.merkle_node ENABLE ALWAYS TRIGGER merkle_node_guard_rows;
+CREATE TRIGGER merkle_node_guard_truncate BEFORE TRUNCATE ON forgea_audit.merkle_node
+    FOR EACH STATEMENT EXECUTE FUNCTION forgea_audit.guard_write('');
+ALTER TABLE forgea_audit.merkle_node ENABLE ALWAYS TRIGGER merkle_node_guard_truncate;
+CREATE TRIGGER merkle_state_guard_rows BEFORE INSERT OR UPDATE OR DELETE ON forgea_audit.merkle_state
+    FOR EACH ROW EXECUTE FUNCTION forgea_audit.guard_write('INSERT,UPDATE');
+ALTER TABLE forgea_audit.merkle_state ENABLE ALWAYS TRIGGER merkle_state_guard_rows;
+CREATE TRIGGER merkle_state_guard_truncate BEFORE TRUNCATE ON forgea_audit.merkle_state
+    FOR EACH STATEMENT EXECUTE FUNCTION forgea_audit.guard_write('');
+ALTER TABLE forgea_audit.merkle_state ENABLE ALWAYS TRIGGER merkle_state_guard_truncate;
+CREATE TRIGGER merkle_checkpoint_guard_rows BEFORE INSERT OR UPDATE OR DELETE ON forgea_audit.merkle_checkpoint
+    FOR EACH ROW EXECUTE FUNCTION forgea_audit.guard_write('INSERT');
+ALTER TABLE forgea_audit.merkle_checkpoint ENABLE ALWAYS TRIGGER merkle_checkpoint_guard_rows;
+CREATE TRIGGER merkle_checkpoint_guard_truncate BEFORE TRUNCATE ON forgea_audit.merkle_checkpoint
+    FOR EACH STATEMENT EXECUTE FUNCTION forgea_audit.guard_write('');
+ALTER TABLE forgea_audit.merkle_checkpoint ENABLE ALWAYS TRIGGER merkle_checkpoint_guard_truncate;
+
+-- Takes committed audit rows not yet in the tree (at most max_rows, NULL: all) and appends them as
+-- leaves; returns how many.  checkpoint() calls it first; the background worker calls it every
+-- forgea_audit.merkle_interval.  Needs READ COMMITTED (each statement must see what committed
+-- before it).  The nodes it reads are looked up by key: seqscan off, as for the chain writers.
+CREATE FUNCTION forgea_audit.merkle_integrate(max_rows bigint DEFAULT NULL) RETURNS bigint
+    LANGUAGE c VOLATILE
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    SET enable_seqscan = off
+    AS 'MODULE_PATHNAME', 'fa_merkle_integrate_0_2';
+COMMENT ON FUNCTION forgea_audit.merkle_integrate(bigint) IS
+    'Appends committed audit rows not yet in the Merkle tree as its next leaves (at most max_rows); returns how many.';
+REVOKE ALL ON FUNCTION forgea_audit.merkle_integrate(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION forgea_audit.merkle_integrate(bigint) TO forgea_audit_admin;
+
+-- The RFC 6962 audit path of the row's leaf in the tree of tree_size leaves (tree_size: the size
+-- of a checkpoint), leaf first.
+CREATE FUNCTION forgea_audit.inclusion_proof(seq bigint, tree_size bigint)
+    RETURNS TABLE (leaf_index bigint, proof bytea[])
+    LANGUAGE c STABLE STRICT
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    SET enable_seqscan = off
+    AS 'MODULE_PATHNAME', 'fa_inclusion_proof_0_2';
+COMMENT ON FUNCTION forgea_audit.inclusion_proof(bigint, bigint) IS
+    'RFC 6962 inclusion proof of audit row seq in the Merkle tree of tree_size leaves: its leaf index and the audit path.';
+REVOKE ALL ON FUNCTION forgea_audit.inclusion_proof(bigint, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION forgea_audit.inclusion_proof(bigint, bigint) TO forgea_audit_reader;
+
+CREATE FUNCTION forgea_audit.consistency_proof(old_size bigint, new_size bigint) RETURNS bytea[]
+    LANGUAGE c STABLE STRICT
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    SET enable_seqscan = off
+    AS 'MODULE_PATHNAME', 'fa_consistency_proof_0_2';
+COMMENT ON FUNCTION forgea_audit.consistency_proof(bigint, bigint) IS
+    'RFC 6962 consistency proof that the Merkle tree of old_size leaves is a prefix of the tree of new_size leaves.';
+REVOKE ALL ON FUNCTION forgea_audit.consistency_proof(bigint, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION forgea_audit.consistency_proof(bigint, bigint) TO forgea_audit_reader;
+
+CREATE FUNCTION forgea_audit.merkle_root(tree_size bigint) RETURNS bytea
+    LANGUAGE c STABLE STRICT
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    SET enable_seqscan = off
+    AS 'MODULE_PATHNAME', 'fa_merkle_root_0_2';
+COMMENT ON FUNCTION forgea_audit.merkle_root(bigint) IS
+    'The RFC 6962 root of the first tree_size leaves of the Merkle tree, from O(log n) stored nodes.';
+REVOKE ALL ON FUNCTION forgea_audit.merkle_root(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION forgea_audit.merkle_root(bigint) TO forgea_audit_reader;
+
+-- A receipt for one attempt: its LAB_VERIFY_ATTEMPT audit row's fields (what the row_hash is
+-- computed from, docs/chain.md), the row's leaf, its inclusion proof in the newest checkpoint
+-- that covers it, and that checkpoint's note.  tools/forgea_audit_verify --receipt checks it
+-- offline with the public key only.  SECURITY INVOKER: the caller sees the row only if
+-- row-level security lets it (readers: their tenants' rows; admins: all).
+CREATE FUNCTION forgea_audit.receipt(attempt_id bigint) RETURNS jsonb
+    LANGUAGE plpgsql STABLE STRICT
+    SET search_path = pg_catalog, pg_temp
+    SET TimeZone = 'UTC'
+AS $$
+DECLARE
+    r    record;
+    leaf bigint;
+    cp   record;
+    pr   record;
+BEGIN
+    SELECT l.* INTO r FROM forgea_audit.audit_log l
+    WHERE l.action = 'LAB_VERIFY_ATTEMPT' AND l.target_type = 'lab_attempt' AND l.target_id = attempt_id::text
+    ORDER BY l.seq LIMIT 1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no LAB_VERIFY_ATTEMPT audit row for attempt % is visible', attempt_id
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Either the attempt does not exist or row-level security hides its audit row from this role.',
+                  HINT = 'Pass a lab_attempt id returned by record_push(), as a role that may read its audit row.';
+    END IF;
+    SELECT m.leaf_index INTO leaf FROM forgea_audit.merkle_leaf m WHERE m.seq = r.seq;
+    SELECT c.tree_size, c.note INTO cp FROM forgea_audit.merkle_checkpoint c
+    WHERE c.tree_size > leaf ORDER BY c.tree_size DESC LIMIT 1;
+    IF leaf IS NULL OR cp IS NULL THEN
+        RAISE EXCEPTION 'audit row % of attempt % is not covered by a checkpoint yet', r.seq, attempt_id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Ask again after the next checkpoint (forgea_audit.checkpoint(), or the worker''s forgea_audit.checkpoint_interval).';
+    END IF;
+    SELECT * INTO pr FROM forgea_audit.inclusion_proof(r.seq, cp.tree_size);
+    RETURN pg_catalog.jsonb_build_object(
+        'version', 1,
+        'attempt_id', attempt_id,
+        'row_hash', pg_catalog.encode(r.row_hash, 'hex'),
+        'leaf_index', leaf,
+        'tree_size', cp.tree_size,
+        'inclusion_proof', (SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.encode(p.h, 'hex') ORDER BY p.o), '[]')
+                            FROM pg_catalog.unnest(pr.proof) WITH ORDINALITY AS p(h, o)),
+        'checkpoint', cp.note,
+        'row', pg_catalog.jsonb_build_object(
+            'seq', r.seq, 'chain_id', r.chain_id, 'chain_pos', r.chain_pos,
+            'prev_hash', pg_catalog.encode(r.prev_hash, 'hex'), 'hash_version', r.hash_version,
+            'created_at_us', (EXTRACT(epoch FROM r.created_at) * 1000000)::bigint,
+            'tenant_id', r.tenant_id, 'user_id', r.user_id, 'actor_type', r.actor_type, 'actor_id', r.actor_id,
+            'action', r.action, 'target_type', r.target_type, 'target_id', r.target_id,
+            'outcome', r.outcome, 'severity', r.severity,
+            'metadata', forgea_audit.canonical_json(r.metadata), 'proof', forgea_audit.canonical_json(r.proof),
+            'correlation_id', r.correlation_id, 'parent_seq', r.parent_seq));
+END
+$$;
+COMMENT ON FUNCTION forgea_audit.receipt(bigint) IS
+    'A receipt for one attempt (its LAB_VERIFY_ATTEMPT row, leaf, inclusion proof and signed checkpoint) that tools/forgea_audit_verify --receipt checks offline.';
+REVOKE ALL ON FUNCTION forgea_audit.receipt(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION forgea_audit.receipt(bigint) TO forgea_audit_reader;
+
+SELECT pg_catalog.pg_extension_config_dump('forgea_audit.merkle_leaf', '');
+SELECT pg_catalog.pg_extension_config_dump('forgea_audit.merkle_node', '');
+SELECT pg_catalog.pg_extension_config_dump('forgea_audit.merkle_state', '');
+SELECT pg_catalog.pg_extension_config_dump('forgea_audit.merkle_checkpoint', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('forgea_audit.merkle_checkpoint', 'id'), '');

@@ -41,14 +41,19 @@ fi
 
 mkdir -p "$out"
 # No stale file from an earlier export may survive into this one.
-rm -f "$out/audit_log.csv" "$out/chain_head.csv" "$out/checkpoint.txt" "$out/checkpoint_heads.csv"
+rm -f "$out/audit_log.csv" "$out/chain_head.csv" "$out/checkpoint.txt" "$out/checkpoint_heads.csv" "$out/merkle_leaf.csv"
 [ -n "$checkpoint" ] && cp "$checkpoint" "$out/checkpoint.txt"
 
 export PGCLIENTENCODING=UTF8
 # \copy writes files relative to psql's working directory: run psql in OUTDIR, so no path needs
 # quoting inside a \copy line (which psql does not interpolate).
 cd "$out"
-psql -X -q -v ON_ERROR_STOP=1 -v has_checkpoint="$([ -n "$checkpoint" ] && echo 1 || echo 0)" \
+# A 0.1.0 note (with a "chains" line) is checked against the heads its CHECKPOINT event sealed; a
+# transparency-log note (0.2.0: origin, size, root) against the Merkle tree's leaves, which are
+# exported whenever the database has them (merkle_leaf.csv, docs/transparency.md).
+heads_note=0
+[ -n "$checkpoint" ] && grep -q '^chains ' "$checkpoint" && heads_note=1
+psql -X -q -v ON_ERROR_STOP=1 -v has_checkpoint="$heads_note" \
      -v root_b64="${root_b64:-}" -d "$db" <<'SQL'
 BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
 
@@ -71,6 +76,11 @@ $$;
 
 \copy (SELECT chain_id, length, last_seq, encode(last_hash, 'hex') AS last_hash FROM forgea_audit.chain_head WHERE length > 0 ORDER BY chain_id COLLATE "C") TO 'chain_head.csv' CSV HEADER
 
+SELECT pg_catalog.to_regclass('forgea_audit.merkle_leaf') IS NOT NULL AS has_tree \gset
+\if :has_tree
+\copy (SELECT m.leaf_index, m.seq, encode(n.hash, 'hex') AS leaf_hash FROM forgea_audit.merkle_leaf m LEFT JOIN forgea_audit.merkle_node n ON n.level = 0 AND n.idx = m.leaf_index ORDER BY m.leaf_index) TO 'merkle_leaf.csv' CSV HEADER
+\endif
+
 \if :has_checkpoint
 -- The root in hex, computed from the note's third line; \copy does not interpolate psql
 -- variables, so the query reads it back with current_setting().
@@ -90,7 +100,7 @@ COMMIT;
 SQL
 
 written=""
-for f in audit_log.csv chain_head.csv checkpoint.txt checkpoint_heads.csv; do
+for f in audit_log.csv chain_head.csv checkpoint.txt checkpoint_heads.csv merkle_leaf.csv; do
     [ -e "$f" ] && written="$written $f"
 done
 echo "export_audit: wrote$written in $(pwd)" >&2

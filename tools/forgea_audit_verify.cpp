@@ -24,6 +24,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/base64.hpp"
@@ -33,6 +34,7 @@
 #include "core/ed25519.hpp"
 #include "core/hex.hpp"
 #include "core/hasher.hpp"
+#include "core/merkle_tree.hpp"
 #include "core/push_rules.hpp"
 
 namespace core = forgea::core;
@@ -558,6 +560,9 @@ struct Pass {
     HeadList *sealed = nullptr;  // null without a checkpoint
     std::string chain_id;        // the current chain's id, owned here
     std::int64_t last_pos = 0;
+    // With a transparency-log checkpoint: every row's stored row_hash by seq, for the tree check.
+    bool keep_row_hashes = false;
+    std::unordered_map<std::int64_t, std::string> row_hashes;
 };
 
 void end_chain(Pass &p)
@@ -636,11 +641,74 @@ void walk(const std::string &path, Pass &p)
             p.walker.start_chain(id, s >= 0 ? &p.sealed->recs[s] : nullptr);
         }
         p.last_pos = rec.chain_pos;
+        if (p.keep_row_hashes)
+            p.row_hashes[rec.seq] = std::string(stored.begin(), stored.end());
         rec.chain_id = Bytes{p.chain_id.data(), p.chain_id.size()};
         p.walker.check_row(rec, stored.empty() ? nullptr : stored.data(), stored.size(), static_cast<int>(version), hasher,
                            p.problems);
     }
     end_chain(p);
+}
+
+// verify_chain(checkpoint)'s check of a transparency-log note (docs/transparency.md), over the
+// export: the first tree_size leaves of merkle_leaf.csv, in leaf order, must be rows of the export
+// whose row_hash values hash (RFC 6962) to the note's root.  The messages are verify_chain()'s.
+// Returns the failure (and *bad_seq, 0 if none) or "" when the root holds.
+std::string check_tree(const Options &o, const Checkpoint &cp, const Pass &p, std::int64_t *bad_seq)
+{
+    *bad_seq = 0;
+    std::string path = o.dir + "/merkle_leaf.csv";
+    if (!file_exists(path))
+        die("%s is missing: export with a version of tools/export_audit.sh that writes it", path.c_str());
+    CsvReader csv(path);
+    csv.expect_header({"leaf_index", "seq", "leaf_hash"});
+    std::int64_t size = cp.parsed.body.size;
+    core::merkle::Frontier *f = new core::merkle::Frontier();
+    struct Drop final : core::merkle::NodeSink {
+        void node(int, std::int64_t, const std::uint8_t *) override {}
+    } drop;
+    OpensslSha256 h;
+    std::vector<Field> row;
+    std::vector<std::uint8_t> node;
+    std::string problem;
+    while (f->size < size && csv.next(row)) {
+        std::int64_t index, seq;
+        if (row.size() != 3 || !to_int64(row[0], &index) || !to_int64(row[1], &seq))
+            die("%s line %ld: not leaf_index,seq,leaf_hash", path.c_str(), csv.record_line());
+        if (index != f->size) {
+            problem = format("the Merkle tree has no leaf %" PRId64 " (merkle_leaf was altered)", f->size);
+            *bad_seq = seq;
+            break;
+        }
+        auto it = p.row_hashes.find(seq);
+        if (it == p.row_hashes.end()) {
+            problem = format("leaf %" PRId64 ": audit row %" PRId64 ", which the checkpoint covers, is missing", index, seq);
+            *bad_seq = seq;
+            break;
+        }
+        std::uint8_t lh[kHashLen];
+        core::merkle::leaf_hash(h, it->second.data(), std::min(it->second.size(), kHashLen), lh);
+        if (*bad_seq == 0 && (!from_hex(row[2], &node) || node.size() != kHashLen || std::memcmp(node.data(), lh, kHashLen) != 0))
+            *bad_seq = seq;
+        f->append(h, lh, drop);
+    }
+    if (problem.empty() && f->size < size)
+        problem = format("the checkpoint covers %" PRId64 " leaves, the Merkle tree holds %" PRId64, size, f->size);
+    if (problem.empty()) {
+        std::uint8_t root[kHashLen];
+        f->root(h, root);
+        if (std::memcmp(root, cp.parsed.body.root, kHashLen) != 0)
+            problem = *bad_seq != 0
+                          ? format("the first %" PRId64 " leaves do not hash to the checkpoint's root: audit row %" PRId64
+                                   " is not the row integrated as its leaf (changed after integration)", size, *bad_seq)
+                          : format("the first %" PRId64 " leaves do not hash to the checkpoint's root (rows were changed, "
+                                   "removed or reordered after the checkpoint)", size);
+        else if (*bad_seq != 0)
+            problem = format("merkle_node's leaf hash of audit row %" PRId64 " was altered (the rows match the checkpoint; "
+                             "proofs read from the damaged node would not verify)", *bad_seq);
+    }
+    delete f;
+    return problem;
 }
 
 }  // namespace
@@ -667,13 +735,26 @@ int main(int argc, char **argv)
     std::string checkpoint_note;
     if (o.has_checkpoint) {
         check_signature(o, cp);
-        load_checkpoint_heads(o, cp);
-        p.sealed = &cp.sealed;
-        checkpoint_note = format("; the %s checkpoint of %" PRId64 " rows at seq %" PRId64 " holds",
-                                 cp.is_signed ? "signed" : "unsigned", cp.parsed.body.size, cp.parsed.body.max_seq);
+        if (cp.parsed.body.tree) {
+            p.keep_row_hashes = true;  // the tree is checked after the walk, from the rows' row_hash
+            checkpoint_note = format("; the %s checkpoint of %" PRId64 " leaves holds", cp.is_signed ? "signed" : "unsigned",
+                                     cp.parsed.body.size);
+        } else {
+            load_checkpoint_heads(o, cp);
+            p.sealed = &cp.sealed;
+            checkpoint_note = format("; the %s checkpoint of %" PRId64 " rows at seq %" PRId64 " holds",
+                                     cp.is_signed ? "signed" : "unsigned", cp.parsed.body.size, cp.parsed.body.max_seq);
+        }
     }
 
     walk(audit_path, p);
+    if (p.keep_row_hashes) {
+        // verify_chain() checks the tree before the chains and reports only the tree then.
+        std::int64_t bad_seq;
+        std::string problem = check_tree(o, cp, p, &bad_seq);
+        if (!problem.empty())
+            verdict_fail(bad_seq != 0 ? std::to_string(bad_seq).c_str() : "NULL", problem);
+    }
     for (std::size_t i = 0; i < p.heads.recs.size(); i++)
         if (!p.heads.seen[i])
             core::report_chain_removed(p.heads.recs[i], p.problems);

@@ -17,6 +17,8 @@ extern "C" {
 
 #include "chain/chain_append.hpp"
 #include "chain/chain_heads.hpp"
+#include "chain/chain_write_guard.hpp"
+#include "chain/merkle_store.hpp"
 #include "core/base64.hpp"
 #include "core/ed25519.hpp"
 #include "core/hex.hpp"
@@ -101,45 +103,34 @@ char *hex(const uint8 *data, size_t len)
 }
 
 
-Jsonb *heads_json(const HeadRecord *heads, int64 n, StringInfo note)
+// The CHECKPOINT event's proof: {"note": <the note>}.  Constant size: the tree's root stands for
+// every row, whatever the number of chains (0.1.0 stored every chain head here).
+Jsonb *note_json(StringInfo note)
 {
-    JsonbParseState *st = nullptr;
-    auto str = [&](const char *s, size_t len) {
-        JsonbValue v;
-        v.type = jbvString;
-        v.val.string.val = const_cast<char *>(s);
-        v.val.string.len = static_cast<int>(len);
-        return v;
-    };
-    auto num = [&](int64 x) {
-        JsonbValue v;
-        v.type = jbvNumeric;
-        v.val.numeric = int64_to_numeric(x);
-        return v;
-    };
-    pushJsonbValue(&st, WJB_BEGIN_OBJECT, nullptr);
-    JsonbValue k = str("note", 4);
-    pushJsonbValue(&st, WJB_KEY, &k);
-    JsonbValue nv = str(note->data, note->len);
-    pushJsonbValue(&st, WJB_VALUE, &nv);
-    k = str("heads", 5);
-    pushJsonbValue(&st, WJB_KEY, &k);
-    pushJsonbValue(&st, WJB_BEGIN_ARRAY, nullptr);
-    for (int64 i = 0; i < n; i++) {
-        pushJsonbValue(&st, WJB_BEGIN_ARRAY, nullptr);
-        JsonbValue v = str(heads[i].chain_id.data, heads[i].chain_id.len);
-        pushJsonbValue(&st, WJB_ELEM, &v);
-        v = num(heads[i].length);
-        pushJsonbValue(&st, WJB_ELEM, &v);
-        v = num(heads[i].last_seq);
-        pushJsonbValue(&st, WJB_ELEM, &v);
-        char *h = hex(heads[i].last_hash, kHashLen);
-        v = str(h, 2 * kHashLen);
-        pushJsonbValue(&st, WJB_ELEM, &v);
-        pushJsonbValue(&st, WJB_END_ARRAY, nullptr);
+    MetadataBuilder m;
+    m.text("note", Bytes{note->data, static_cast<size_t>(note->len)});
+    return m.finish();
+}
+
+// Records the checkpoint where receipt() finds it.
+void store_checkpoint(int64 size, const uint8 root[kHashLen], StringInfo note)
+{
+    Oid types[3] = {INT8OID, BYTEAOID, TEXTOID};
+    Datum args[3] = {Int64GetDatum(size), PointerGetDatum(bytea_from_bytes(root, kHashLen)),
+                     PointerGetDatum(cstring_to_text_with_len(note->data, note->len))};
+    fa_chain_write_depth++;
+    PG_TRY();
+    {
+        int rc = SPI_execute_with_args("INSERT INTO forgea_audit.merkle_checkpoint (tree_size, root, note) VALUES ($1, $2, $3)",
+                                       3, types, args, nullptr, false, 0);
+        if (rc != SPI_OK_INSERT)
+            elog(ERROR, "storing the checkpoint failed: %s", SPI_result_code_string(rc));
     }
-    pushJsonbValue(&st, WJB_END_ARRAY, nullptr);
-    return JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, nullptr));
+    PG_FINALLY();
+    {
+        fa_chain_write_depth--;
+    }
+    PG_END_TRY();
 }
 
 }  // namespace
@@ -153,26 +144,16 @@ FA_FUNCTION(fa_checkpoint, "forgea_audit.checkpoint")
     StringInfo note = makeStringInfo();
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "SPI_connect failed");
-    int64 n;
-    HeadRecord *heads = fa_load_chain_heads(CurrentMemoryContext, &n);
+    // Every row committed by now becomes a leaf first; the note seals the whole tree.
+    int64 size = 0;
+    fa_merkle_integrate_all(&size);
+    uint8 root[kHashLen];
+    fa_merkle_root_of(size, root);
 
-    forgea::core::CheckpointBody body;
     char *origin = psprintf("forgea_audit/" UINT64_FORMAT "/%s", GetSystemIdentifier(),
                             get_database_name(MyDatabaseId));
-    body.origin = Bytes{origin, strlen(origin)};
-    body.chains = n;
-    for (int64 i = 0; i < n; i++) {
-        body.size += heads[i].length;
-        body.max_seq = Max(body.max_seq, heads[i].last_seq);
-    }
-    body.time_unix_us = GetCurrentTimestamp() + forgea::core::kUnixToPgEpochMicros;
-    {
-        Sha256Sink h;
-        forgea::core::checkpoint_root(heads, static_cast<size_t>(n), h, body.root);
-    }
-
     StringInfoSink out(note);
-    forgea::core::write_checkpoint_body(body, out);
+    forgea::core::write_tree_checkpoint_body(Bytes{origin, strlen(origin)}, size, root, out);
     uint32 key_id = 0;
     Bytes key_name{fa_signing_key_name, strlen(fa_signing_key_name)};
     if (sign) {
@@ -184,8 +165,9 @@ FA_FUNCTION(fa_checkpoint, "forgea_audit.checkpoint")
         appendStringInfoChar(note, '\n');
         forgea::core::write_signature_line(key_name, key_id, sig, out);
     }
+    store_checkpoint(size, root, note);
 
-    char *root_hex = hex(body.root, kHashLen);
+    char *root_hex = hex(root, kHashLen);
     AuditEvent ev;
     ev.chain_id = cstr_bytes("checkpoint");
     ev.actor_type = cstr_bytes("system");
@@ -196,15 +178,14 @@ FA_FUNCTION(fa_checkpoint, "forgea_audit.checkpoint")
     ev.outcome = cstr_bytes("success");
     ev.severity = cstr_bytes("INFO");
     MetadataBuilder m;
-    m.text("origin", origin).text("root", root_hex).integer("size", body.size).integer("max_seq", body.max_seq)
-        .integer("chains", body.chains).boolean("signed", sign);
+    m.text("origin", origin).text("root", root_hex).integer("tree_size", size).boolean("signed", sign);
     if (sign) {
         char id_hex[9];
         snprintf(id_hex, sizeof id_hex, "%08x", key_id);
         m.text("key_name", key_name).text("key_id", id_hex);
     }
     ev.metadata = m.finish();
-    ev.proof = heads_json(heads, n, note);
+    ev.proof = note_json(note);
     int64 seq = fa_audit_append(ev);
     SPI_finish();
 

@@ -36,6 +36,7 @@ extern "C" {
 #include "chain/chain_append.hpp"
 #include "chain/chain_heads.hpp"
 #include "chain/chain_checkpoint.hpp"
+#include "chain/merkle_store.hpp"
 #include "core/chain_reorder.hpp"
 #include "core/chain_verifier.hpp"
 #include "json/canonical_jsonb.hpp"
@@ -310,20 +311,29 @@ FA_FUNCTION(fa_verify_chain, "forgea_audit.verify_chain")
         bool is_signed;
         char *why = fa_checkpoint_signature_problem(*cp, &is_signed);
         int64 n = 0;
-        HeadRecord *sealed = why == nullptr ? fa_checkpoint_heads(*cp, &n, &why) : nullptr;
+        int64 bad_seq = 0;
+        HeadRecord *sealed = nullptr;
+        if (why == nullptr && cp->body.tree)  // 0.2.0: the root over the first tree_size leaves
+            why = fa_merkle_check_checkpoint(cp->body.size, cp->body.root, &bad_seq);
+        else if (why == nullptr)              // 0.1.0: the heads its CHECKPOINT event sealed
+            sealed = fa_checkpoint_heads(*cp, &n, &why);
         if (why != nullptr) {
             char *kept = MemoryContextStrdup(keep, why);
             SPI_finish();
             MemoryContextSwitchTo(caller);
-            put_result(rsinfo, false, 0, false, 0, kept);
+            put_result(rsinfo, false, 0, bad_seq != 0, bad_seq, kept);
             MemoryContextDelete(keep);
             return (Datum) 0;
         }
         // The sealed heads point into SPI's tuple memory, alive until SPI_finish().
         p->sealed.with(sealed, n);
         MemoryContext old = MemoryContextSwitchTo(keep);
-        checkpoint_note = psprintf("; the %s checkpoint of %lld rows at seq %lld holds", is_signed ? "signed" : "unsigned",
-                                   static_cast<long long>(cp->body.size), static_cast<long long>(cp->body.max_seq));
+        if (cp->body.tree)
+            checkpoint_note = psprintf("; the %s checkpoint of %lld leaves holds", is_signed ? "signed" : "unsigned",
+                                       static_cast<long long>(cp->body.size));
+        else
+            checkpoint_note = psprintf("; the %s checkpoint of %lld rows at seq %lld holds", is_signed ? "signed" : "unsigned",
+                                       static_cast<long long>(cp->body.size), static_cast<long long>(cp->body.max_seq));
         MemoryContextSwitchTo(old);
     }
 

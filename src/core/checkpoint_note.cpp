@@ -102,6 +102,15 @@ void write_checkpoint_body(const CheckpointBody &b, ByteSink &out)
     put_line_int(out, "time ", b.time_unix_us);
 }
 
+void write_tree_checkpoint_body(Bytes origin, std::int64_t size, const std::uint8_t root[kHashLen], ByteSink &out)
+{
+    out.put(origin.data, origin.len);
+    out.put_byte('\n');
+    put_line_int(out, "", size);
+    base64_encode(root, kHashLen, out);
+    out.put_byte('\n');
+}
+
 std::uint32_t note_key_id(Bytes key_name, const std::uint8_t public_key[32], Hasher &hasher)
 {
     hasher.put(key_name.data, key_name.len);
@@ -145,6 +154,7 @@ const char *parse_checkpoint(const char *text, std::size_t len, ParsedCheckpoint
         return "the third line is not a base64 SHA-256 root";
 
     bool have_seq = false, have_chains = false, have_time = false;
+    bool saw_v1_line = false;  // a malformed "seq"/"chains" line still makes it a 0.1.0 note
     std::size_t body_end = len;  // an unsigned note is all body
     for (;;) {
         std::size_t line_start = pos;
@@ -154,15 +164,23 @@ const char *parse_checkpoint(const char *text, std::size_t len, ParsedCheckpoint
             body_end = line_start;  // the blank line before the signatures
             break;
         }
-        if (starts_with(line, "seq ", &rest))
+        if (starts_with(line, "seq ", &rest)) {
+            saw_v1_line = true;
             have_seq = parse_int64(rest.data, rest.len, &out->body.max_seq);
-        else if (starts_with(line, "chains ", &rest))
+        } else if (starts_with(line, "chains ", &rest)) {
+            saw_v1_line = true;
             have_chains = parse_int64(rest.data, rest.len, &out->body.chains);
+        }
         else if (starts_with(line, "time ", &rest))
             have_time = parse_int64(rest.data, rest.len, &out->body.time_unix_us);
         // other extension lines are allowed and signed, but carry nothing this version reads
     }
-    if (!have_seq || !have_chains || !have_time)
+    // No seq and no chains line: a transparency-log note, whose extension lines (a time, or
+    // anything later versions add) carry nothing the proofs need.  Either one: a 0.1.0 note,
+    // which needs all three.
+    if (!have_seq && !have_chains && !saw_v1_line)
+        out->body.tree = true;
+    else if (!have_seq || !have_chains || !have_time)
         return "the \"seq\", \"chains\" and \"time\" lines are missing or malformed";
     // The signed text is the body, up to and including its last '\n'.
     out->text_signed = Bytes{text, body_end};

@@ -27,7 +27,10 @@ const char *check_sealed_heads(const CheckpointBody &body, const HeadRecord *hea
 
 struct CheckpointBody {
     Bytes origin;             // "forgea_audit/<system identifier>/<database>"
-    std::int64_t size = 0;    // rows covered: the sum of the heads' lengths
+    // A transparency-log checkpoint (0.2.0, docs/transparency.md): origin, tree size, the RFC 6962
+    // root of the first `size` leaves, no seq/chains lines.  Otherwise a 0.1.0 chain-heads note.
+    bool tree = false;
+    std::int64_t size = 0;    // tree: leaves; 0.1.0: rows covered, the sum of the heads' lengths
     std::uint8_t root[kHashLen] = {};
     std::int64_t max_seq = 0; // the highest last_seq among the heads
     std::int64_t chains = 0;
@@ -37,6 +40,10 @@ struct CheckpointBody {
 // The note body: origin, size, base64 root, then the extension lines "seq N", "chains N",
 // "time N"; every line ends with '\n'.  This is the text that is signed.
 void write_checkpoint_body(const CheckpointBody &b, ByteSink &out);
+
+// A transparency-log note body (C2SP tlog-checkpoint): origin, tree size, base64 root, each line
+// ending with '\n', no extension lines.  This is the text that is signed.
+void write_tree_checkpoint_body(Bytes origin, std::int64_t size, const std::uint8_t root[kHashLen], ByteSink &out);
 
 // C2SP key id: the first 4 bytes of SHA-256(name || '\n' || 0x01 || public key), big-endian.
 std::uint32_t note_key_id(Bytes key_name, const std::uint8_t public_key[32], Hasher &hasher);
@@ -58,7 +65,9 @@ struct ParsedCheckpoint {
     int signature_count = 0;
 };
 
-// Parses a checkpoint note (signed or not).  Returns nullptr on success, or a static message
+// Parses a checkpoint note (signed or not): a transparency-log note (body.tree, the 0.2.0
+// format: no "seq"/"chains" lines; other extension lines allowed) or a 0.1.0 chain-heads note
+// ("seq", "chains" and "time" lines all present).  Returns nullptr on success, or a static message
 // saying what is malformed.  Views point into text.
 const char *parse_checkpoint(const char *text, std::size_t len, ParsedCheckpoint *out);
 

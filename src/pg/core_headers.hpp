@@ -38,5 +38,7 @@ FA_LIVES_ACROSS_PG_CALLS(forgea::core::FirstProblem);
 FA_LIVES_ACROSS_PG_CALLS(forgea::core::CheckpointBody);
 FA_LIVES_ACROSS_PG_CALLS(forgea::core::ParsedSignature);
 FA_LIVES_ACROSS_PG_CALLS(forgea::core::ParsedCheckpoint);
+FA_LIVES_ACROSS_PG_CALLS(forgea::core::merkle::Frontier);
+FA_LIVES_ACROSS_PG_CALLS(forgea::core::merkle::ProofPlan);
 FA_LIVES_ACROSS_PG_CALLS(forgea::core::Ed25519Key);
 FA_LIVES_ACROSS_PG_CALLS(forgea::core::PathRef);

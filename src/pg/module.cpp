@@ -16,6 +16,7 @@ PG_MODULE_MAGIC;
 #include "pg/boundary.hpp"
 #include "pg/progress.hpp"
 #include "pg/settings.hpp"
+#include "worker/merkle_integrator.hpp"
 
 char *fa_lab_session_table = nullptr;
 int fa_attempt_retention_s = 90 * 24 * 3600;
@@ -139,6 +140,7 @@ FA_MODULE_INIT()
         "A reader sees rows of this tenant only if forgea_audit.reader_tenant grants it that tenant.",
         &fa_reader_tenant, "", PGC_USERSET, 0, nullptr, nullptr, nullptr);
 
+    fa_define_merkle_settings();  // before the prefix is reserved: a value set in postgresql.conf must survive
     MarkGUCPrefixReserved("forgea_audit");
 
     if (process_shared_preload_libraries_in_progress)

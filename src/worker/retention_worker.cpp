@@ -33,6 +33,7 @@ extern "C" {
 
 #include "pg/boundary.hpp"
 #include "pg/settings.hpp"
+#include "worker/merkle_integrator.hpp"
 
 namespace {
 
@@ -327,6 +328,7 @@ FA_WORKER_MAIN(fa_retention_worker_main)
             wait_ms = Min(wait_ms, ms_until(next_checkpoint));
         if (fa_verify_interval_s > 0)
             wait_ms = Min(wait_ms, ms_until(next_verify));
+        wait_ms = Min(wait_ms, fa_merkle_worker_wait_ms());
         if (wait_ms > 0) {
             (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, wait_ms, PG_WAIT_EXTENSION);
             ResetLatch(MyLatch);
@@ -362,6 +364,8 @@ FA_WORKER_MAIN(fa_retention_worker_main)
             }
             continue;
         }
+
+        fa_merkle_worker_tick(loop_context);  // the transparency log (merkle_integrator.cpp)
 
         bool retention_due = fa_retention_interval_s > 0 && GetCurrentTimestamp() >= next_retention;
         bool checkpoint_due = fa_checkpoint_interval_s > 0 && GetCurrentTimestamp() >= next_checkpoint;

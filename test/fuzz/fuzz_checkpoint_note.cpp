@@ -13,11 +13,14 @@ namespace core = forgea::core;
 
 namespace {
 
+// A transparency-log note is written back without its extension lines (they carry nothing the
+// proofs read), so only origin, size and root must survive; a 0.1.0 note keeps every line.
 bool same_body(const core::CheckpointBody &a, const core::CheckpointBody &b)
 {
-    return a.origin.len == b.origin.len && std::memcmp(a.origin.data, b.origin.data, a.origin.len) == 0 &&
-           a.size == b.size && std::memcmp(a.root, b.root, core::kHashLen) == 0 && a.max_seq == b.max_seq &&
-           a.chains == b.chains && a.time_unix_us == b.time_unix_us;
+    bool common = a.tree == b.tree && a.origin.len == b.origin.len &&
+                  std::memcmp(a.origin.data, b.origin.data, a.origin.len) == 0 && a.size == b.size &&
+                  std::memcmp(a.root, b.root, core::kHashLen) == 0;
+    return common && (a.tree || (a.max_seq == b.max_seq && a.chains == b.chains && a.time_unix_us == b.time_unix_us));
 }
 
 }  // namespace
@@ -44,7 +47,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
 
         // Written again by the writers: the same body, and the same signatures.
         fuzz::StringSink note;
-        core::write_checkpoint_body(parsed->body, note);
+        if (parsed->body.tree)
+            core::write_tree_checkpoint_body(parsed->body.origin, parsed->body.size, parsed->body.root, note);
+        else
+            core::write_checkpoint_body(parsed->body, note);
         if (parsed->signature_count > 0)
             note.s += '\n';
         for (int i = 0; i < parsed->signature_count; i++)

@@ -487,28 +487,25 @@ CREATE TEMP TABLE cp_expect AS
 SELECT (SELECT count(*) FROM forgea_audit.audit_log) AS rows_before,
        (SELECT max(seq) FROM forgea_audit.audit_log) AS max_seq_before,
        (SELECT count(*) FROM forgea_audit.chain_head WHERE length > 0) AS chains_before,
-       (SELECT sha256(convert_to(E'forgea_audit checkpoint v1\n', 'UTF8')
-                      || string_agg(int4send(octet_length(chain_id)) || convert_to(chain_id, 'UTF8') || int8send(length)
-                                    || int8send(last_seq) || last_hash, ''::bytea ORDER BY chain_id COLLATE "C"))
-        FROM forgea_audit.chain_head WHERE length > 0) AS root,
+       NULL::bytea AS root,  -- the Merkle root of the rows before it, set once checkpoint() integrated them
        (SELECT seq FROM forgea_audit.audit_log WHERE chain_id = 'session:s-sec-alert' ORDER BY chain_pos DESC LIMIT 1) AS alert_tail_seq;
 INSERT INTO cp VALUES ('unsigned', forgea_audit.checkpoint());
+UPDATE cp_expect SET root = forgea_audit.merkle_root(rows_before);
 CREATE TEMP VIEW unsigned_lines AS SELECT string_to_array(note, E'\n') AS l FROM cp WHERE name = 'unsigned';
 
-SELECT is((SELECT cardinality(l) FROM unsigned_lines), 7, 'checkpoint: an unsigned note is six lines, each ending with a newline');
+SELECT is((SELECT cardinality(l) FROM unsigned_lines), 4, 'checkpoint: an unsigned note is three lines, each ending with a newline');
 SELECT is((SELECT l[1] FROM unsigned_lines),
           'forgea_audit/' || (SELECT system_identifier FROM pg_control_system()) || '/' || current_database(),
           'checkpoint: line 1, the origin: forgea_audit/<system identifier>/<database>');
 SELECT is((SELECT l[2] FROM unsigned_lines), (SELECT rows_before::text FROM cp_expect),
-          'checkpoint: line 2, the size: the number of audit rows before it');
+          'checkpoint: line 2, the tree size: the number of audit rows before it (each a leaf now)');
 SELECT is((SELECT decode(l[3], 'base64') FROM unsigned_lines), (SELECT root FROM cp_expect),
-          'checkpoint: line 3, base64 of the 32-byte root, which is SHA-256 over the chain heads as docs/checkpoints.md says');
-SELECT is((SELECT ARRAY[l[4], l[5]] FROM unsigned_lines),
-          (SELECT ARRAY['seq ' || max_seq_before, 'chains ' || chains_before] FROM cp_expect),
-          'checkpoint: lines 4 and 5: seq <highest seq> and chains <number of chains>');
-SELECT ok((SELECT l[6] ~ '^time [0-9]+$' AND abs(substr(l[6], 6)::numeric / 1e6 - extract(epoch FROM clock_timestamp())) < 60
-           AND l[7] = '' FROM unsigned_lines),
-          'checkpoint: line 6, time <Unix microseconds> of now; nothing after it (no signature)');
+          'checkpoint: line 3, base64 of the 32-byte RFC 6962 root of that many leaves (docs/transparency.md)');
+SELECT is((SELECT l[4] FROM unsigned_lines), '',
+          'checkpoint: nothing after the root (no extension line, no signature)');
+SELECT is((SELECT ARRAY[tree_size, octet_length(note)::bigint] FROM forgea_audit.merkle_checkpoint ORDER BY id DESC LIMIT 1),
+          (SELECT ARRAY[rows_before, octet_length(c.note)::bigint] FROM cp_expect, cp c WHERE c.name = 'unsigned'),
+          'checkpoint: merkle_checkpoint records its tree size and note');
 SELECT is((SELECT ARRAY[count(*)::text, min(chain_id), min(target_id), min(metadata->>'signed'), bool_and(proof->>'note' = c.note)::text]
            FROM forgea_audit.audit_log, cp c
            WHERE action = 'CHECKPOINT' AND seq > (SELECT max_seq_before FROM cp_expect) AND c.name = 'unsigned'),
@@ -557,11 +554,10 @@ SELECT pg_temp.tamper_cp('drop-checkpoint-event', (SELECT note FROM cp WHERE nam
     ALTER TABLE forgea_audit.audit_log DISABLE TRIGGER USER;
     DELETE FROM forgea_audit.audit_log WHERE action = 'CHECKPOINT' AND target_id = %L;$$,
     (SELECT encode(root, 'hex') FROM cp_expect)));
-SELECT pg_temp.tamper_cp('alter-checkpoint-heads', (SELECT note FROM cp WHERE name = 'unsigned'), 'checkpoint', format($$
-    ALTER TABLE forgea_audit.audit_log DISABLE TRIGGER USER;
-    UPDATE forgea_audit.audit_log SET proof = jsonb_set(proof, '{heads,0,1}', '999')
-    WHERE action = 'CHECKPOINT' AND target_id = %L;$$,
-    (SELECT encode(root, 'hex') FROM cp_expect)));
+SELECT pg_temp.tamper_cp('reorder-leaves', (SELECT note FROM cp WHERE name = 'unsigned'), 'checkpoint', $$
+    ALTER TABLE forgea_audit.merkle_leaf DISABLE TRIGGER USER;
+    UPDATE forgea_audit.merkle_leaf SET leaf_index = -1 - leaf_index WHERE leaf_index IN (0, 1);
+    UPDATE forgea_audit.merkle_leaf SET leaf_index = CASE leaf_index WHEN -1 THEN 1 ELSE 0 END WHERE leaf_index < 0;$$);
 
 SELECT is((SELECT array_agg(name || ': ' || err) FROM tamper WHERE err IS NOT NULL), NULL,
           'tamper: every tampering ran without error');
@@ -571,26 +567,25 @@ SELECT is((SELECT ARRAY[cp_ok::text, cp_bad::text] FROM tamper WHERE name = 'cut
           ARRAY['false', (SELECT alert_tail_seq::text FROM cp_expect)],
           'tamper (a): verify_chain(checkpoint) is not ok, first_bad_seq = the deleted row''s seq');
 SELECT matches((SELECT cp_detail FROM tamper WHERE name = 'cut-tail'),
-               '^chain "session:s-sec-alert": the checkpoint covers 2 rows ending at seq [0-9]+, the log holds 1',
-               'tamper (a): the detail says the checkpoint covers more rows than the log holds');
+               '^leaf [0-9]+: audit row ' || (SELECT alert_tail_seq FROM cp_expect) || ', which the checkpoint covers, is missing',
+               'tamper (a): the detail says a row the checkpoint covers (a leaf of its tree) is missing');
 SELECT is((SELECT plain_ok FROM tamper WHERE name = 'rewrite-tail'), true,
           'tamper (b) tail cut, head moved back, a different row appended: verify_chain() alone is ok');
 SELECT ok((SELECT chain_last_seq > (SELECT alert_tail_seq FROM cp_expect) FROM tamper WHERE name = 'rewrite-tail'),
           'tamper (b): the new row took the sealed position with a new seq');
 SELECT is((SELECT ARRAY[cp_ok::text, cp_bad::text] FROM tamper WHERE name = 'rewrite-tail'),
-          (SELECT ARRAY['false', chain_last_seq::text] FROM tamper WHERE name = 'rewrite-tail'),
-          'tamper (b): verify_chain(checkpoint) is not ok, first_bad_seq = the new row''s seq');
+          (SELECT ARRAY['false', alert_tail_seq::text] FROM cp_expect),
+          'tamper (b): verify_chain(checkpoint) is not ok, first_bad_seq = the sealed row that was replaced');
 SELECT matches((SELECT cp_detail FROM tamper WHERE name = 'rewrite-tail'),
-               '^chain "session:s-sec-alert" position 2 \(seq [0-9]+\): the row differs from the one the checkpoint sealed',
-               'tamper (b): the detail says the row differs from the one the checkpoint sealed');
+               '^leaf [0-9]+: audit row [0-9]+, which the checkpoint covers, is missing',
+               'tamper (b): the detail says the sealed row is missing (its replacement is no leaf of the checkpoint''s tree)');
 SELECT is((SELECT cp_ok FROM tamper WHERE name = 'drop-checkpoint-event'), false,
           'tamper (c) the CHECKPOINT event row deleted: verify_chain(checkpoint) is not ok');
-SELECT matches((SELECT cp_detail FROM tamper WHERE name = 'drop-checkpoint-event'),
-               '^the log holds no CHECKPOINT event with root ' || (SELECT encode(root, 'hex') FROM cp_expect),
-               'tamper (c): the detail says the log holds no CHECKPOINT event with that root');
+SELECT matches((SELECT cp_detail FROM tamper WHERE name = 'drop-checkpoint-event'), 'chain "checkpoint"',
+               'tamper (c): the detail names the checkpoint chain, which lost its row (the note itself needs no event)');
 SELECT is((SELECT ARRAY[cp_ok::text, (cp_detail ~ 'do not hash to the checkpoint''s root')::text]
-           FROM tamper WHERE name = 'alter-checkpoint-heads'),
-          ARRAY['false', 'true'], 'tamper: the CHECKPOINT event''s sealed heads altered: not ok, they do not hash to the root');
+           FROM tamper WHERE name = 'reorder-leaves'),
+          ARRAY['false', 'true'], 'tamper: two leaves swapped in merkle_leaf: not ok, the leaves do not hash to the root');
 SELECT is((SELECT ok FROM forgea_audit.verify_chain(checkpoint => (
                SELECT replace(note, E'\n' || l[2] || E'\n', E'\n' || (l[2]::bigint + 1) || E'\n') FROM cp, unsigned_lines
                WHERE cp.name = 'unsigned'))), false,
@@ -641,9 +636,9 @@ SELECT note, string_to_array(note, E'\n') AS l, split_part(note, E'\n\n', 1) || 
        decode(split_part(split_part(note, E'\n\n', 2), ' ', 3), 'base64') AS sig_blob
 FROM cp WHERE name = 'signed-a';
 
-SELECT is((SELECT ARRAY[cardinality(l)::text, l[7], l[9]] FROM signed_a), ARRAY['9', '', ''],
-          'signed: the note is the six body lines, a blank line, one signature line, each ending with a newline');
-SELECT matches((SELECT l[8] FROM signed_a), '^' || chr(8212) || ' forgea_audit [A-Za-z0-9+/]+=*$',
+SELECT is((SELECT ARRAY[cardinality(l)::text, l[4], l[6]] FROM signed_a), ARRAY['6', '', ''],
+          'signed: the note is the three body lines, a blank line, one signature line, each ending with a newline');
+SELECT matches((SELECT l[5] FROM signed_a), '^' || chr(8212) || ' forgea_audit [A-Za-z0-9+/]+=*$',
                'signed: the signature line is "— forgea_audit <base64>" (em dash, key name)');
 SELECT is((SELECT octet_length(sig_blob) FROM signed_a), 68, 'signed: the signature is 4 bytes of key id and 64 bytes of Ed25519 signature');
 SELECT is((SELECT substring(sig_blob FROM 1 FOR 4) FROM signed_a),
@@ -654,8 +649,8 @@ SELECT is(pg_temp.write_file(:'sig_prefix' || '.body', (SELECT convert_to(body, 
           || ' / ' || pg_temp.write_file(:'sig_prefix' || '.sig', (SELECT substring(sig_blob FROM 5) FROM signed_a))
           || ' / ' || pg_temp.shell(format('openssl pkeyutl -verify -pubin -inkey %s.pub -rawin -in %s.body -sigfile %s.sig >/dev/null',
                                             :'key_a', :'sig_prefix', :'sig_prefix')),
-          'no error / no error / no error', 'signed: openssl verifies the signature over the six body lines with key a''s public key');
-SELECT matches(pg_temp.write_file(:'sig_prefix' || '.body', (SELECT convert_to(replace(body, 'chains ', 'chains 1'), 'UTF8') FROM signed_a))
+          'no error / no error / no error', 'signed: openssl verifies the signature over the three body lines with key a''s public key');
+SELECT matches(pg_temp.write_file(:'sig_prefix' || '.body', (SELECT convert_to(body || E'extension\n', 'UTF8') FROM signed_a))
                || ' / ' || pg_temp.shell(format('openssl pkeyutl -verify -pubin -inkey %s.pub -rawin -in %s.body -sigfile %s.sig >/dev/null',
                                                  :'key_a', :'sig_prefix', :'sig_prefix')),
                '^no error / 38000: program .* failed', 'signed: (and openssl rejects it over an altered body)');
@@ -666,13 +661,13 @@ SELECT is((SELECT ARRAY[metadata->>'signed', metadata->>'key_name', metadata->>'
 SELECT is((SELECT ARRAY[ok::text, (detail ~ 'signed checkpoint')::text] FROM forgea_audit.verify_chain(checkpoint => (SELECT note FROM signed_a))),
           ARRAY['true', 'true'], 'signed: verify_chain(checkpoint => signed note) is ok');
 SELECT is((SELECT ARRAY[ok::text, (detail ~ 'does not verify')::text]
-           FROM forgea_audit.verify_chain(checkpoint => (SELECT replace(note, l[6], 'time ' || (substr(l[6], 6)::bigint + 1)) FROM signed_a))),
-          ARRAY['false', 'true'], 'signed: the time line changed by one microsecond: not ok, the signature does not verify');
-SELECT is((SELECT ok FROM forgea_audit.verify_chain(checkpoint => (SELECT replace(note, l[5], l[5] || '0') FROM signed_a))), false,
-          'signed: the chains line altered: not ok');
+           FROM forgea_audit.verify_chain(checkpoint => (SELECT replace(note, E'\n' || l[2] || E'\n', E'\n' || (l[2]::bigint - 1) || E'\n') FROM signed_a))),
+          ARRAY['false', 'true'], 'signed: the tree size changed by one: not ok, the signature does not verify');
+SELECT is((SELECT ok FROM forgea_audit.verify_chain(checkpoint => (SELECT replace(note, l[3], encode(sha256('other'), 'base64')) FROM signed_a))), false,
+          'signed: the root line altered: not ok');
 SELECT is((SELECT ok FROM forgea_audit.verify_chain(checkpoint => (
-               SELECT replace(note, l[8], left(l[8], -6) || CASE WHEN substr(l[8], length(l[8]) - 5, 1) = 'A' THEN 'B' ELSE 'A' END
-                                          || right(l[8], 5)) FROM signed_a))), false,
+               SELECT replace(note, l[5], left(l[5], -6) || CASE WHEN substr(l[5], length(l[5]) - 5, 1) = 'A' THEN 'B' ELSE 'A' END
+                                          || right(l[5], 5)) FROM signed_a))), false,
           'signed: one character of the signature changed: not ok');
 SELECT is((SELECT ARRAY[ok::text, (detail ~ 'not signed, but this server signs')::text]
            FROM forgea_audit.verify_chain(checkpoint => (SELECT note FROM cp WHERE name = 'unsigned'))),

@@ -1,0 +1,290 @@
+// The Merkle integrator (docs/transparency.md): committed audit rows not yet in the tree become
+// its next leaves, and every complete subtree they finish is stored in merkle_node.
+//
+// Which rows, and why none is skipped or taken twice (the argument in full is in the doc):
+//  * integrations take turns on merkle_state's one row (SELECT ... FOR UPDATE), and every later
+//    statement of the integration runs on a fresh READ COMMITTED snapshot, so it sees every leaf
+//    the previous integration wrote: "not yet a leaf" (an anti-join on merkle_leaf's seq index)
+//    never takes a row twice; merkle_leaf.seq is UNIQUE besides;
+//  * rows are looked for at seq >= horizon_seq only, and the horizon moves past a seq only when
+//    every transaction that could still insert a row with a smaller seq has ended: the appender
+//    draws seq after it took an xid (chain_head is locked FOR UPDATE first), so once no xid below
+//    the xmax of a snapshot taken after reading the sequence's last value runs any more, every seq
+//    up to that value is committed (and visible) or never will be;
+//  * it is one transaction: a crash leaves the leaves, nodes and state of before.
+#include "chain/merkle_store.hpp"
+
+extern "C" {
+#include "access/xact.h"
+#include "catalog/pg_type_d.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+
+}
+
+#include "chain/chain_write_guard.hpp"
+#include "pg/boundary.hpp"
+#include "pg/sha256.hpp"
+
+namespace mk = forgea::core::merkle;
+using forgea::core::kHashLen;
+
+namespace {
+
+SPIPlanPtr state_plan;
+SPIPlanPtr state_insert_plan;
+SPIPlanPtr candidates_plan;
+SPIPlanPtr insert_leaves_plan;
+SPIPlanPtr insert_nodes_plan;
+SPIPlanPtr last_value_plan;
+SPIPlanPtr update_state_plan;
+
+SPIPlanPtr keep_plan(const char *sql, int nargs, Oid *types)
+{
+    SPIPlanPtr plan = SPI_prepare(sql, nargs, types);
+    if (plan == nullptr)
+        elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql, SPI_result_code_string(SPI_result));
+    SPI_keepplan(plan);
+    return plan;
+}
+
+// The integrator's statements, prepared once per backend.
+void prepare_plans()
+{
+    if (update_state_plan != nullptr)
+        return;
+    state_plan = keep_plan(
+        "SELECT tree_size, horizon_seq, pending_seq, "
+        "       coalesce(pending_xmax <= pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot()), false) "
+        "FROM forgea_audit.merkle_state FOR UPDATE",
+        0, nullptr);
+    state_insert_plan = keep_plan("INSERT INTO forgea_audit.merkle_state DEFAULT VALUES ON CONFLICT DO NOTHING", 0, nullptr);
+    Oid two_int8[2] = {INT8OID, INT8OID};
+    candidates_plan = keep_plan(
+        "SELECT a.seq, a.row_hash FROM forgea_audit.audit_log a "
+        "WHERE a.seq >= $1 AND NOT EXISTS (SELECT 1 FROM forgea_audit.merkle_leaf m WHERE m.seq = a.seq) "
+        "ORDER BY a.seq LIMIT $2",
+        2, two_int8);
+    Oid leaves_types[2] = {INT8OID, INT8ARRAYOID};
+    insert_leaves_plan = keep_plan(
+        "INSERT INTO forgea_audit.merkle_leaf (leaf_index, seq) "
+        "SELECT $1 + u.o - 1, u.s FROM pg_catalog.unnest($2) WITH ORDINALITY AS u(s, o)",
+        2, leaves_types);
+    Oid nodes_types[3] = {INT2ARRAYOID, INT8ARRAYOID, BYTEAARRAYOID};
+    insert_nodes_plan = keep_plan(
+        "INSERT INTO forgea_audit.merkle_node (level, idx, hash) SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3))", 3,
+        nodes_types);
+    last_value_plan = keep_plan("SELECT pg_catalog.pg_sequence_last_value('forgea_audit.audit_log_seq'::pg_catalog.regclass)",
+                                0, nullptr);
+    // $4: take pending_xmax from this statement's snapshot (taken after last_value_plan read $3).
+    Oid state_types[4] = {INT8OID, INT8OID, INT8OID, BOOLOID};
+    update_state_plan = keep_plan(
+        "UPDATE forgea_audit.merkle_state SET tree_size = $1, horizon_seq = $2, pending_seq = $3, "
+        "  pending_xmax = CASE WHEN $3 IS NULL THEN NULL "
+        "                      WHEN $4 THEN pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot()) "
+        "                      ELSE pending_xmax END, "
+        "  updated_at = pg_catalog.now()",
+        4, state_types);
+}
+
+int spi_exec(SPIPlanPtr plan, Datum *values, const char *nulls, long tcount)
+{
+    int rc = SPI_execute_plan(plan, values, nulls, false, tcount);
+    if (rc < 0)
+        elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+    return rc;
+}
+
+// Runs a write to the guarded Merkle tables as the extension's own writer.
+void guarded_exec(SPIPlanPtr plan, Datum *values, const char *nulls)
+{
+    fa_chain_write_depth++;
+    PG_TRY();
+    {
+        spi_exec(plan, values, nulls, 0);
+    }
+    PG_FINALLY();
+    {
+        fa_chain_write_depth--;
+    }
+    PG_END_TRY();
+}
+
+// Collects the nodes appends complete, as the three arrays insert_nodes_plan takes.
+class NodeArrays final : public mk::NodeSink {
+public:
+    NodeArrays(int capacity)
+        : cap_(capacity), levels_(static_cast<Datum *>(palloc(sizeof(Datum) * capacity))),
+          idx_(static_cast<Datum *>(palloc(sizeof(Datum) * capacity))),
+          hashes_(static_cast<Datum *>(palloc(sizeof(Datum) * capacity)))
+    {
+    }
+
+    void node(int level, std::int64_t index, const std::uint8_t hash[kHashLen]) override
+    {
+        if (n_ == cap_)
+            elog(ERROR, "Merkle integrator: more nodes than leaves allow");
+        levels_[n_] = Int16GetDatum(static_cast<int16>(level));
+        idx_[n_] = Int64GetDatum(index);
+        hashes_[n_] = PointerGetDatum(bytea_from_bytes(hash, kHashLen));
+        n_++;
+    }
+
+    int count() const { return n_; }
+    Datum levels() const { return PointerGetDatum(construct_array(levels_, n_, INT2OID, 2, true, TYPALIGN_SHORT)); }
+    Datum indexes() const { return PointerGetDatum(construct_array(idx_, n_, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE)); }
+    Datum hashes() const { return PointerGetDatum(construct_array(hashes_, n_, BYTEAOID, -1, false, TYPALIGN_INT)); }
+
+private:
+    int cap_;
+    int n_ = 0;
+    Datum *levels_;
+    Datum *idx_;
+    Datum *hashes_;
+};
+
+// The frontier of a tree of `size` leaves, from its stored nodes.
+void load_frontier(int64 size, mk::Frontier *f)
+{
+    *f = mk::Frontier{};
+    f->size = size;
+    f->count = mk::range_nodes(0, size, f->id);
+    if (f->count > 0)
+        fa_merkle_read_nodes(f->id, f->count, f->hash);
+}
+
+int64 get_int8(int col, bool *isnull)
+{
+    Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, isnull);
+    return *isnull ? 0 : DatumGetInt64(d);
+}
+
+}  // namespace
+
+int64 fa_merkle_integrate_batch(int64 max_rows, int64 *tree_size)
+{
+    if (IsolationUsesXactSnapshot())
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("the Merkle integrator needs READ COMMITTED, this transaction is %s",
+                               IsolationIsSerializable() ? "SERIALIZABLE" : "REPEATABLE READ"),
+                        errdetail("With one snapshot for the whole transaction it could not see rows and leaves "
+                                  "committed after the transaction began."),
+                        errhint("Call checkpoint() or merkle_integrate() in a READ COMMITTED transaction.")));
+    prepare_plans();
+
+    // Take our turn (one integration at a time), creating the state row on first use.
+    for (;;) {
+        spi_exec(state_plan, nullptr, nullptr, 0);
+        if (SPI_processed == 1)
+            break;
+        guarded_exec(state_insert_plan, nullptr, nullptr);
+    }
+    bool isnull;
+    int64 size = get_int8(1, &isnull);
+    int64 horizon = get_int8(2, &isnull);
+    bool no_pending;
+    int64 pending = get_int8(3, &no_pending);
+    bool resolved = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
+
+    mk::Frontier *f = static_cast<mk::Frontier *>(palloc(sizeof(mk::Frontier)));
+    load_frontier(size, f);
+
+    Datum args[4] = {Int64GetDatum(horizon), Int64GetDatum(max_rows)};
+    spi_exec(candidates_plan, args, nullptr, 0);
+    int64 n = static_cast<int64>(SPI_processed);
+    int64 *seqs = static_cast<int64 *>(palloc(sizeof(int64) * Max(n, 1)));
+    auto *leaf_hashes = static_cast<uint8(*)[kHashLen]>(palloc(kHashLen * Max(n, 1)));
+    {
+        Sha256Sink h(CurrentMemoryContext);
+        for (int64 i = 0; i < n; i++) {
+            HeapTuple t = SPI_tuptable->vals[i];
+            seqs[i] = DatumGetInt64(SPI_getbinval(t, SPI_tuptable->tupdesc, 1, &isnull));
+            bytea *rh = DatumGetByteaPP(SPI_getbinval(t, SPI_tuptable->tupdesc, 2, &isnull));
+            if (isnull || VARSIZE_ANY_EXHDR(rh) != kHashLen)
+                elog(ERROR, "audit row " INT64_FORMAT " has no 32-byte row_hash", seqs[i]);
+            mk::leaf_hash(h, VARDATA_ANY(rh), kHashLen, leaf_hashes[i]);
+        }
+        h.release();
+    }
+    SPI_freetuptable(SPI_tuptable);
+
+    if (n > 0) {
+        NodeArrays nodes(static_cast<int>(2 * n + mk::kMaxLevels));
+        Sha256Sink h(CurrentMemoryContext);
+        for (int64 i = 0; i < n; i++) {
+            if ((i & 1023) == 0)
+                CHECK_FOR_INTERRUPTS();
+            f->append(h, leaf_hashes[i], nodes);
+        }
+        h.release();
+        Datum *seq_datums = static_cast<Datum *>(palloc(sizeof(Datum) * n));
+        for (int64 i = 0; i < n; i++)
+            seq_datums[i] = Int64GetDatum(seqs[i]);
+        Datum leaf_args[2] = {Int64GetDatum(size),
+                              PointerGetDatum(construct_array(seq_datums, static_cast<int>(n), INT8OID, 8,
+                                                              FLOAT8PASSBYVAL, TYPALIGN_DOUBLE))};
+        guarded_exec(insert_leaves_plan, leaf_args, nullptr);
+        Datum node_args[3] = {nodes.levels(), nodes.indexes(), nodes.hashes()};
+        guarded_exec(insert_nodes_plan, node_args, nullptr);
+    }
+
+    // The horizon: once the pending mark is resolved, every seq up to it is a leaf now, unless
+    // the batch was cut short, in which case only the seqs up to the last one taken are.
+    int64 new_horizon = horizon;
+    bool need_mark = no_pending;
+    if (!no_pending && resolved) {
+        int64 done_upto = pending + 1;
+        if (n > 0 && n == max_rows)
+            done_upto = Min(done_upto, seqs[n - 1] + 1);
+        new_horizon = Max(horizon, done_upto);
+        need_mark = new_horizon == pending + 1;
+    }
+    Datum state_args[4] = {Int64GetDatum(f->size), Int64GetDatum(new_horizon), Int64GetDatum(pending), BoolGetDatum(false)};
+    char state_nulls[5] = "    ";
+    if (need_mark) {
+        // Read the sequence first; the UPDATE's snapshot, taken after, gives the xmax.
+        spi_exec(last_value_plan, nullptr, nullptr, 1);
+        bool lv_null;
+        int64 last_value = get_int8(1, &lv_null);
+        if (lv_null || last_value < new_horizon) {
+            state_nulls[2] = 'n';
+        } else {
+            state_args[2] = Int64GetDatum(last_value);
+            state_args[3] = BoolGetDatum(true);
+        }
+    }
+    guarded_exec(update_state_plan, state_args, state_nulls);
+    *tree_size = f->size;
+    return n;
+}
+
+int64 fa_merkle_integrate_all(int64 *tree_size)
+{
+    int64 total = 0;
+    for (;;) {
+        int64 n = fa_merkle_integrate_batch(kMerkleBatchRows, tree_size);
+        total += n;
+        if (n < kMerkleBatchRows)
+            return total;
+        CHECK_FOR_INTERRUPTS();
+    }
+}
+
+// forgea_audit.merkle_integrate(max_rows bigint DEFAULT NULL) RETURNS bigint
+FA_FUNCTION(fa_merkle_integrate, "forgea_audit.merkle_integrate")
+{
+    int64 max_rows = PG_ARGISNULL(0) ? -1 : PG_GETARG_INT64(0);
+    if (max_rows == 0 || max_rows < -1)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("merkle_integrate: max_rows must be positive or NULL, not " INT64_FORMAT, max_rows),
+                        errhint("Pass NULL to integrate every committed row.")));
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "SPI_connect failed");
+    int64 size;
+    int64 n = max_rows < 0 ? fa_merkle_integrate_all(&size) : fa_merkle_integrate_batch(max_rows, &size);
+    SPI_finish();
+    PG_RETURN_INT64(n);
+}

@@ -1,0 +1,290 @@
+// Proofs over the stored Merkle tree (docs/transparency.md): inclusion_proof(), consistency_proof(),
+// merkle_root(), and the check verify_chain(checkpoint) makes against a transparency-log note.
+// Each proof is planned by the core (O(log n) complete subtrees), read in one indexed query, and
+// assembled by the core: no proof reads O(n) rows.
+#include "chain/merkle_store.hpp"
+
+extern "C" {
+#include "catalog/pg_type_d.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+
+}
+
+#include "pg/boundary.hpp"
+#include "pg/sha256.hpp"
+
+namespace mk = forgea::core::merkle;
+using forgea::core::kHashLen;
+
+namespace {
+
+SPIPlanPtr nodes_plan;
+SPIPlanPtr size_plan;
+SPIPlanPtr leaf_plan;
+
+SPIPlanPtr keep_plan(const char *sql, int nargs, Oid *types)
+{
+    SPIPlanPtr plan = SPI_prepare(sql, nargs, types);
+    if (plan == nullptr)
+        elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql, SPI_result_code_string(SPI_result));
+    SPI_keepplan(plan);
+    return plan;
+}
+
+void prepare_plans()
+{
+    if (leaf_plan != nullptr)
+        return;
+    Oid node_types[2] = {INT2ARRAYOID, INT8ARRAYOID};
+    nodes_plan = keep_plan(
+        "SELECT n.hash FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) WITH ORDINALITY AS q(level, idx, ord) "
+        "JOIN forgea_audit.merkle_node n ON n.level = q.level AND n.idx = q.idx ORDER BY q.ord",
+        2, node_types);
+    size_plan = keep_plan("SELECT tree_size FROM forgea_audit.merkle_state", 0, nullptr);
+    Oid int8_1[1] = {INT8OID};
+    leaf_plan = keep_plan("SELECT leaf_index FROM forgea_audit.merkle_leaf WHERE seq = $1", 1, int8_1);
+}
+
+// A sink for appends whose nodes are not kept (recomputing a root).
+class DropNodes final : public mk::NodeSink {
+public:
+    void node(int, std::int64_t, const std::uint8_t *) override {}
+};
+
+// The tree size, checked against what a caller asks for: sizes beyond it are bad input.
+void check_size(const char *what, int64 size, int64 tree_size)
+{
+    if (size < 0 || size > tree_size)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("%s " INT64_FORMAT " is not a size of the Merkle tree, which has " INT64_FORMAT " leaves",
+                               what, size, tree_size),
+                        errhint("Use the tree size of a checkpoint (its second line), at most the current size.")));
+}
+
+// Reads and assembles a plan's hashes into a bytea[].
+Datum proof_array(const mk::ProofPlan &plan)
+{
+    auto *nodes = static_cast<uint8(*)[kHashLen]>(palloc(kHashLen * Max(plan.nodes, 1)));
+    if (plan.nodes > 0)
+        fa_merkle_read_nodes(plan.node, plan.nodes, nodes);
+    auto *hashes = static_cast<uint8(*)[kHashLen]>(palloc(kHashLen * Max(plan.ranges, 1)));
+    Sha256Sink h(CurrentMemoryContext);
+    mk::assemble(h, plan, nodes, hashes);
+    h.release();
+    Datum *elems = static_cast<Datum *>(palloc(sizeof(Datum) * Max(plan.ranges, 1)));
+    for (int i = 0; i < plan.ranges; i++)
+        elems[i] = PointerGetDatum(bytea_from_bytes(hashes[i], kHashLen));
+    return PointerGetDatum(construct_array(elems, plan.ranges, BYTEAOID, -1, false, TYPALIGN_INT));
+}
+
+}  // namespace
+
+void fa_merkle_read_nodes(const mk::NodeId *ids, int n, uint8 (*out)[kHashLen])
+{
+    prepare_plans();
+    Datum *levels = static_cast<Datum *>(palloc(sizeof(Datum) * n));
+    Datum *idx = static_cast<Datum *>(palloc(sizeof(Datum) * n));
+    for (int i = 0; i < n; i++) {
+        levels[i] = Int16GetDatum(static_cast<int16>(ids[i].level));
+        idx[i] = Int64GetDatum(ids[i].index);
+    }
+    Datum args[2] = {PointerGetDatum(construct_array(levels, n, INT2OID, 2, true, TYPALIGN_SHORT)),
+                     PointerGetDatum(construct_array(idx, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE))};
+    // Not read-only: a fresh snapshot after a command counter increment, so the nodes this very
+    // transaction just integrated (checkpoint(), a second batch) are seen.
+    int rc = SPI_execute_plan(nodes_plan, args, nullptr, false, 0);
+    if (rc != SPI_OK_SELECT)
+        elog(ERROR, "reading Merkle nodes failed: %s", SPI_result_code_string(rc));
+    if (SPI_processed != static_cast<uint64>(n))
+        ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
+                        errmsg("the Merkle tree store lacks %d of the %d nodes asked for", n - static_cast<int>(SPI_processed), n),
+                        errhint("merkle_node was damaged; verify_chain(checkpoint) tells whether the log itself is intact.")));
+    for (int i = 0; i < n; i++) {
+        bool isnull;
+        bytea *b = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+        if (isnull || VARSIZE_ANY_EXHDR(b) != kHashLen)
+            ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED), errmsg("a Merkle node does not hold a 32-byte hash")));
+        memcpy(out[i], VARDATA_ANY(b), kHashLen);
+    }
+    SPI_freetuptable(SPI_tuptable);
+}
+
+int64 fa_merkle_tree_size()
+{
+    prepare_plans();
+    int rc = SPI_execute_plan(size_plan, nullptr, nullptr, false, 1);
+    if (rc != SPI_OK_SELECT)
+        elog(ERROR, "reading the Merkle tree size failed: %s", SPI_result_code_string(rc));
+    if (SPI_processed == 0)
+        return 0;
+    bool isnull;
+    return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+void fa_merkle_root_of(int64 size, uint8 out[kHashLen])
+{
+    mk::ProofPlan *plan = static_cast<mk::ProofPlan *>(palloc(sizeof(mk::ProofPlan)));
+    mk::root_plan(size, plan);
+    Sha256Sink h(CurrentMemoryContext);
+    if (size == 0) {
+        mk::empty_root(h, out);
+    } else {
+        auto *nodes = static_cast<uint8(*)[kHashLen]>(palloc(kHashLen * plan->nodes));
+        fa_merkle_read_nodes(plan->node, plan->nodes, nodes);
+        mk::fold_range(h, nodes, plan->nodes, out);
+    }
+    h.release();
+}
+
+char *fa_merkle_check_checkpoint(int64 size, const uint8 root[kHashLen], int64 *bad_seq)
+{
+    *bad_seq = 0;
+    Oid types[1] = {INT8OID};
+    Datum args[1] = {Int64GetDatum(size)};
+    SPIPlanPtr plan = SPI_prepare(
+        "SELECT m.leaf_index, m.seq, a.row_hash, n.hash FROM forgea_audit.merkle_leaf m "
+        "LEFT JOIN forgea_audit.audit_log a ON a.seq = m.seq "
+        "LEFT JOIN forgea_audit.merkle_node n ON n.level = 0 AND n.idx = m.leaf_index "
+        "WHERE m.leaf_index < $1 ORDER BY m.leaf_index",
+        1, types);
+    if (plan == nullptr)
+        elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+    Portal portal = SPI_cursor_open(nullptr, plan, args, nullptr, true);
+
+    mk::Frontier *f = static_cast<mk::Frontier *>(palloc0(sizeof(mk::Frontier)));
+    *f = mk::Frontier{};
+    DropNodes drop;
+    Sha256Sink h(CurrentMemoryContext);
+    char *problem = nullptr;
+    for (;;) {
+        SPI_cursor_fetch(portal, true, 10000);
+        if (SPI_processed == 0)
+            break;
+        for (uint64 i = 0; i < SPI_processed && problem == nullptr; i++) {
+            HeapTuple t = SPI_tuptable->vals[i];
+            TupleDesc d = SPI_tuptable->tupdesc;
+            bool isnull, rh_null, node_null;
+            int64 index = DatumGetInt64(SPI_getbinval(t, d, 1, &isnull));
+            int64 seq = DatumGetInt64(SPI_getbinval(t, d, 2, &isnull));
+            Datum rh_d = SPI_getbinval(t, d, 3, &rh_null);
+            Datum node_d = SPI_getbinval(t, d, 4, &node_null);
+            if (index != f->size) {
+                problem = psprintf("the Merkle tree has no leaf " INT64_FORMAT " (merkle_leaf was altered)", f->size);
+                *bad_seq = seq;
+                break;
+            }
+            if (rh_null) {
+                problem = psprintf("leaf " INT64_FORMAT ": audit row %lld, which the checkpoint covers, is missing",
+                                   index, static_cast<long long>(seq));
+                *bad_seq = seq;
+                break;
+            }
+            bytea *rh = DatumGetByteaPP(rh_d);
+            uint8 lh[kHashLen];
+            mk::leaf_hash(h, VARDATA_ANY(rh), Min(VARSIZE_ANY_EXHDR(rh), kHashLen), lh);
+            if (*bad_seq == 0 && (node_null || VARSIZE_ANY_EXHDR(DatumGetByteaPP(node_d)) != kHashLen ||
+                                  memcmp(VARDATA_ANY(DatumGetByteaPP(node_d)), lh, kHashLen) != 0))
+                *bad_seq = seq;  // the row is not the one integrated: named if the root fails
+            f->append(h, lh, drop);
+        }
+        SPI_freetuptable(SPI_tuptable);
+        if (problem != nullptr)
+            break;
+        CHECK_FOR_INTERRUPTS();
+    }
+    SPI_cursor_close(portal);
+    SPI_freeplan(plan);
+    if (problem == nullptr && f->size < size)
+        problem = psprintf("the checkpoint covers " INT64_FORMAT " leaves, the Merkle tree holds " INT64_FORMAT,
+                           size, f->size);
+    if (problem == nullptr) {
+        uint8 computed[kHashLen];
+        f->root(h, computed);
+        if (memcmp(computed, root, kHashLen) != 0)
+            problem = *bad_seq != 0
+                          ? psprintf("the first " INT64_FORMAT " leaves do not hash to the checkpoint's root: audit row "
+                                     INT64_FORMAT " is not the row integrated as its leaf (changed after integration)",
+                                     size, *bad_seq)
+                          : psprintf("the first " INT64_FORMAT " leaves do not hash to the checkpoint's root (rows were "
+                                     "changed, removed or reordered after the checkpoint)", size);
+        else if (*bad_seq != 0)
+            problem = psprintf("merkle_node's leaf hash of audit row " INT64_FORMAT " was altered (the rows match the "
+                               "checkpoint; proofs read from the damaged node would not verify)", *bad_seq);
+    }
+    h.release();
+    return problem;
+}
+
+// forgea_audit.inclusion_proof(seq bigint, tree_size bigint) RETURNS TABLE(leaf_index bigint, proof bytea[])
+FA_FUNCTION(fa_inclusion_proof, "forgea_audit.inclusion_proof")
+{
+    int64 seq = PG_GETARG_INT64(0);
+    int64 size = PG_GETARG_INT64(1);
+    InitMaterializedSRF(fcinfo, 0);
+    ReturnSetInfo *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "SPI_connect failed");
+    prepare_plans();
+    check_size("tree_size", size, fa_merkle_tree_size());
+    Datum arg[1] = {Int64GetDatum(seq)};
+    if (SPI_execute_plan(leaf_plan, arg, nullptr, true, 1) != SPI_OK_SELECT)
+        elog(ERROR, "reading merkle_leaf failed");
+    if (SPI_processed == 0)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("audit row " INT64_FORMAT " is not in the Merkle tree", seq),
+                        errdetail("Either there is no such row, or it was committed after the last integration."),
+                        errhint("checkpoint() (or forgea_audit.merkle_integrate()) integrates every committed row.")));
+    bool isnull;
+    int64 index = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+    if (index >= size)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("audit row " INT64_FORMAT " is leaf " INT64_FORMAT ", outside the tree of " INT64_FORMAT
+                               " leaves", seq, index, size),
+                        errhint("Ask for a tree size above the leaf index: a later checkpoint's.")));
+    mk::ProofPlan *plan = static_cast<mk::ProofPlan *>(palloc(sizeof(mk::ProofPlan)));
+    mk::inclusion_plan(index, size, plan);
+    // The array must outlive SPI_finish(): SPI_datumTransfer copies it to the caller's context.
+    Datum values[2] = {Int64GetDatum(index), SPI_datumTransfer(proof_array(*plan), false, -1)};
+    bool nulls[2] = {false, false};
+    SPI_finish();
+    tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+    return (Datum) 0;
+}
+
+// forgea_audit.consistency_proof(old_size bigint, new_size bigint) RETURNS bytea[]
+FA_FUNCTION(fa_consistency_proof, "forgea_audit.consistency_proof")
+{
+    int64 old_size = PG_GETARG_INT64(0);
+    int64 new_size = PG_GETARG_INT64(1);
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "SPI_connect failed");
+    check_size("new_size", new_size, fa_merkle_tree_size());
+    if (old_size < 0 || old_size > new_size)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("old_size " INT64_FORMAT " must be between 0 and new_size " INT64_FORMAT, old_size, new_size),
+                        errhint("A consistency proof goes from an earlier checkpoint's size to a later one's.")));
+    mk::ProofPlan *plan = static_cast<mk::ProofPlan *>(palloc(sizeof(mk::ProofPlan)));
+    mk::consistency_plan(old_size, new_size, plan);
+    Datum proof = proof_array(*plan);
+    Datum result = SPI_datumTransfer(proof, false, -1);
+    SPI_finish();
+    PG_RETURN_DATUM(result);
+}
+
+// forgea_audit.merkle_root(tree_size bigint) RETURNS bytea
+FA_FUNCTION(fa_merkle_root, "forgea_audit.merkle_root")
+{
+    int64 size = PG_GETARG_INT64(0);
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "SPI_connect failed");
+    check_size("tree_size", size, fa_merkle_tree_size());
+    uint8 root[kHashLen];
+    fa_merkle_root_of(size, root);
+    SPI_finish();
+    PG_RETURN_BYTEA_P(bytea_from_bytes(root, kHashLen));
+}

@@ -1,0 +1,38 @@
+// The Merkle tree's storage in PostgreSQL (docs/transparency.md): merkle_leaf, merkle_node,
+// merkle_state.  The tree arithmetic is core/merkle_tree.hpp; this is where its nodes are read
+// and written.  Every function here needs SPI to be connected.
+#pragma once
+
+#include "pg/core_headers.hpp"  // first: see there
+
+extern "C" {
+#include "postgres.h"
+}
+
+// Rows the integrator takes per batch when the caller sets no limit (each batch is one pass of
+// its statements; checkpoint() runs batches until one comes back short).
+constexpr int64 kMerkleBatchRows = 20000;
+
+// Integrates at most max_rows committed audit rows not yet in the tree (docs/transparency.md,
+// "Which rows, in which order") and returns how many; *tree_size gets the size after it.
+// Raises unless the transaction is READ COMMITTED.
+int64 fa_merkle_integrate_batch(int64 max_rows, int64 *tree_size);
+
+// Integrates until nothing committed is left; returns the rows taken and the final size.
+int64 fa_merkle_integrate_all(int64 *tree_size);
+
+// The current tree size (merkle_state), 0 before the first integration.
+int64 fa_merkle_tree_size();
+
+// Reads the hashes of the given complete subtrees, in that order; raises if one is missing (the
+// caller checked the sizes, so a missing node is a damaged store).
+void fa_merkle_read_nodes(const forgea::core::merkle::NodeId *ids, int n, uint8 (*out)[forgea::core::kHashLen]);
+
+// The root of the first `size` leaves, from stored nodes (size <= the tree size).
+void fa_merkle_root_of(int64 size, uint8 out[forgea::core::kHashLen]);
+
+// verify_chain(checkpoint) for a transparency-log note: recomputes the root over the first `size`
+// leaves from the audit rows' row_hash (not from merkle_node) and compares it with `root`.
+// nullptr if it holds, else a palloc'd sentence; *bad_seq gets the first leaf's seq that differs
+// from the stored tree (0 if none can be named).
+char *fa_merkle_check_checkpoint(int64 size, const uint8 root[forgea::core::kHashLen], int64 *bad_seq);

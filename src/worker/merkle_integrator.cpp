@@ -1,0 +1,95 @@
+#include "worker/merkle_integrator.hpp"
+
+extern "C" {
+#include "access/xact.h"
+#include "executor/spi.h"
+#include "pgstat.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+}
+
+#include "chain/merkle_store.hpp"
+
+namespace {
+
+int merkle_interval_ms = 1000;
+TimestampTz next_run = 0;
+
+// One batch in a transaction of its own; false when the batch came back short (nothing more to
+// take now) or the extension has no Merkle tables here (not installed, or not yet updated).
+bool integrate_one_batch()
+{
+    SetCurrentStatementStartTimestamp();
+    StartTransactionCommand();
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "SPI_connect failed");
+    PushActiveSnapshot(GetTransactionSnapshot());
+    pgstat_report_activity(STATE_RUNNING, "forgea_audit: integrating audit rows into the Merkle tree");
+    int rc = SPI_execute("SELECT pg_catalog.to_regprocedure('forgea_audit.merkle_integrate(bigint)') IS NOT NULL", true, 1);
+    bool isnull;
+    bool present = rc == SPI_OK_SELECT && SPI_processed == 1 &&
+                   DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+    int64 n = 0;
+    if (present) {
+        char *sql = psprintf("SELECT forgea_audit.merkle_integrate(" INT64_FORMAT ")", kMerkleBatchRows);
+        rc = SPI_execute(sql, false, 1);
+        if (rc != SPI_OK_SELECT || SPI_processed != 1)
+            elog(ERROR, "merkle_integrate failed: %s", SPI_result_code_string(rc));
+        n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+    }
+    SPI_finish();
+    PopActiveSnapshot();
+    CommitTransactionCommand();
+    pgstat_report_stat(false);
+    pgstat_report_activity(STATE_IDLE, nullptr);
+    return present && n == kMerkleBatchRows;
+}
+
+}  // namespace
+
+void fa_define_merkle_settings()
+{
+    DefineCustomIntVariable(
+        "forgea_audit.merkle_interval",
+        "How often the background worker integrates committed audit rows into the Merkle tree; 0 disables it.",
+        "checkpoint() integrates whatever is left first, so this only spreads the work out.",
+        &merkle_interval_ms, 1000, 0, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+}
+
+long fa_merkle_worker_wait_ms()
+{
+    if (merkle_interval_ms <= 0)
+        return 60 * 1000L;
+    long ms = static_cast<long>((next_run - GetCurrentTimestamp()) / 1000);
+    return Max(ms, 0L);
+}
+
+void fa_merkle_worker_tick(MemoryContext loop_context)
+{
+    if (merkle_interval_ms <= 0 || GetCurrentTimestamp() < next_run)
+        return;
+    next_run = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), merkle_interval_ms);
+    MemoryContextSwitchTo(loop_context);
+    PG_TRY();
+    {
+        while (integrate_one_batch())
+            CHECK_FOR_INTERRUPTS();
+    }
+    PG_CATCH();
+    {
+        // Reported and rolled back; the worker goes on (an uncaught ERROR would make it FATAL).
+        MemoryContextSwitchTo(loop_context);
+        HOLD_INTERRUPTS();
+        EmitErrorReport();
+        AbortCurrentTransaction();
+        SPI_finish();
+        FlushErrorState();
+        pgstat_report_activity(STATE_IDLE, nullptr);
+        RESUME_INTERRUPTS();
+    }
+    PG_END_TRY();
+    MemoryContextSwitchTo(loop_context);
+    MemoryContextReset(loop_context);
+}
