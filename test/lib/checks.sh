@@ -11,3 +11,4 @@ check() {  # description, actual, expected
     fi
 }
 q() { local db=$1; shift; psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$db" -c "$1"; }
+

@@ -210,5 +210,17 @@ check "verify_archive: every batch matches its audit event" "SELECT ok FROM forg
 check "verify_chain: the chain verifies but for the row this test tampered with" \
     "SELECT NOT ok AND first_bad_seq = $tampered_seq FROM forgea_audit.verify_chain()"
 
+echo "# docs/integration.md: its pg_cron blocks, in this cluster that preloads forgea_audit and pg_cron"
+. test/lib/doc_blocks.sh
+if out=$(doc_blocks docs/integration.md cron | psql -X -v ON_ERROR_STOP=1 2>&1) \
+   && [ "$(grep -c '^-- end of block' <<<"$(doc_blocks docs/integration.md cron)")" = 2 ]; then
+    ok "the pg_cron blocks of docs/integration.md run (schedule_in_database, unschedule, the worker off and on)"
+else
+    not_ok "the pg_cron blocks of docs/integration.md run"; echo "$out" | tail -10 | sed 's/^/#   /'
+fi
+check "... the job they scheduled is gone again" \
+    "SELECT count(*) = 0 FROM cron.job WHERE jobname = 'forgea-retention'"
+check "... the worker's retention interval is back on" "SELECT setting = '3600' FROM pg_settings WHERE name = 'forgea_audit.retention_interval'"
+
 echo "1..$n"
 [ "$failed" -eq 0 ]
