@@ -22,7 +22,13 @@ PG_OBJS     = src/pg/module.o src/pg/sha256.o src/pg/sql_version.o src/pg/spi_pl
 
 OBJS = $(CORE_OBJS) $(PG_OBJS) $(PUSH_OBJS) $(CHAIN_OBJS) $(JSON_OBJS) $(WORKER_OBJS)
 
-# pg_regress: one file per concern under sql/, expected output under expected/.
+# `make installcheck` (after `make install`, against the server the PG* variables name): the
+# pg_regress suite (one file per concern under sql/, expected output under expected/), then every
+# pgTAP file under test/pgtap/ through pg_prove, each in a database test/lib/prepare_db.sh makes
+# (PGTAP_FILES picks some).  Both run even if the first fails; the target fails if either did.
+# PGXS's own installcheck would run pg_regress only.
+NO_INSTALLCHECK = 1
+PGTAP_FILES ?= $(wildcard test/pgtap/*.sql)
 REGRESS = install record_push bad_input append append_only verify_chain retention record_push_json
 
 PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Wno-unused-parameter -Wno-register -Wno-missing-field-initializers \
@@ -43,6 +49,20 @@ include $(PGXS)
 # The core is compiled with no PostgreSQL include path at all: a PostgreSQL header reaching it
 # (directly or through another header) is a build error, not a review comment.
 $(CORE_OBJS): override CPPFLAGS := -I$(srcdir)/src/core
+
+installcheck: submake
+	@rc=0; \
+	$(pg_regress_installcheck) $(REGRESS_OPTS) $(REGRESS) || rc=1; \
+	bash test/lib/pgtap_installcheck.sh $(PGTAP_FILES) || rc=1; \
+	exit $$rc
+
+installcheck-regress: submake
+	$(pg_regress_installcheck) $(REGRESS_OPTS) $(REGRESS)
+
+installcheck-pgtap:
+	bash test/lib/pgtap_installcheck.sh $(PGTAP_FILES)
+
+.PHONY: installcheck installcheck-regress installcheck-pgtap
 
 # Rebuild an object when a header it includes changes.
 override CXXFLAGS += -MMD -MP

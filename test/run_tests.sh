@@ -43,13 +43,16 @@ rm -f "$fuzz_log"
 
 # pg_regress, pgTAP and integration tests: one cluster, a fresh database per file.
 echo "0 1 in_cluster" > "$FA_RESULTS"
-pg_virtualenv -t -v 15 -c "--port=$(free_port)" bash test/lib/in_cluster.sh || true
+# The throwaway clusters listen on $PGPORT when it is set (pg_virtualenv then exports the PG*
+# variables that `make installcheck` and the scripts use inside), else on a free port.
+port=${PGPORT:-$(free_port)}
+pg_virtualenv -t -v 15 -c "--port=$port" bash test/lib/in_cluster.sh || true
 read -r p f rest < "$FA_RESULTS"
 passed=$((passed + p)); failed=$((failed + f)); [ -n "${rest:-}" ] && failures+=($rest)
 
 # The background worker and pg_cron: a cluster that preloads both.
 echo "== worker and pg_cron (shared_preload_libraries = forgea_audit, pg_cron)"
-if pg_virtualenv -t -v 15 -c "--port=$(free_port)" \
+if pg_virtualenv -t -v 15 -c "--port=${PGPORT:-$(free_port)}" \
        -o shared_preload_libraries=forgea_audit,pg_cron -o forgea_audit.database=postgres \
        -o forgea_audit.retention_interval=1s -o cron.database_name=postgres -o cron.use_background_workers=on \
        bash test/worker/worker_and_cron.sh; then
