@@ -11,21 +11,21 @@ extern "C" {
 // points it elsewhere decides which "sessions" pushes are recorded against.
 extern char *fa_lab_session_table;
 
-// Retention (retention_worker.cpp, archive_batch() and run_retention() in SQL).
+// Retention (worker/retention_worker.cpp, archive_batch() and run_retention() in SQL).
 extern int fa_attempt_retention_s;   // attempts older than this are archived
 extern int fa_archive_batch_size;    // rows per batch (one transaction each in the worker)
 extern int fa_retention_interval_s;  // worker period; 0 = the worker does not archive
 extern int fa_archive_batch_delay_ms; // worker pause between two batches of a run
 extern char *fa_worker_database;     // the database the worker serves
 
-// Checkpoints (checkpoint.cpp).
+// Checkpoints (chain/chain_checkpoint.cpp).
 extern char *fa_signing_key_file;    // PEM Ed25519 private key; empty: checkpoints are unsigned
 extern char *fa_verify_key_file;     // PEM Ed25519 public key verify_chain(checkpoint) checks with
 extern char *fa_signing_key_name;    // the key's name in signature lines
 extern int fa_checkpoint_interval_s; // worker period for checkpoint(); 0 = never
 extern int fa_verify_interval_s;     // worker period for verify_chain(); 0 = never
 
-// Audit metadata (audit_chain.cpp).
+// Audit metadata (chain/chain_append.cpp).
 extern int fa_max_metadata_bytes;
 // Rejected deliveries (reject_delivery() in SQL reads it by name).
 extern int fa_rejected_audit_per_minute;    // larger metadata is replaced by a marker with its size and digest

@@ -3,7 +3,7 @@
 // build_push_event(), never building a jsonb (or any tree) of the payload.
 //
 // One pass extracts the fields and locates the root object's members; the payload's SHA-256 is then
-// computed member by member in canonical order (json_canonical.cpp), re-reading each member's text,
+// computed member by member in canonical order (json/canonical_json_text.cpp), re-reading each member's text,
 // so that only one commit's worth of nested objects is buffered at a time.
 //
 // Repeated keys follow jsonb: the last one wins, at every level (a repeated "commits" or "added"

@@ -1,7 +1,7 @@
 // A GitHub push payload, read into a PushEvent by one of two front ends:
 //
-//   * push_payload_jsonb.cpp reads a jsonb datum (record_push(payload jsonb, ...)),
-//   * push_payload_json.cpp  reads JSON text with PostgreSQL's streaming parser
+//   * payload_jsonb.cpp reads a jsonb datum (record_push(payload jsonb, ...)),
+//   * payload_json_text.cpp reads JSON text with PostgreSQL's streaming parser
 //     (record_push_json(payload json, ...)), never building a jsonb of the whole payload.
 //
 // Neither front end judges anything: each reports what it found at the paths the push rules read
@@ -214,12 +214,12 @@ void build_push_event(PushFields *fields, PushEvent *out, const char *hint);
 
 // ---- The front ends ------------------------------------------------------------------------------
 
-// Parses a jsonb payload into *out (push_payload_jsonb.cpp).
+// Parses a jsonb payload into *out (payload_jsonb.cpp).
 void parse_push_event(const Jsonb *payload, PushEvent *out, const char *hint);
 
 // Parses JSON text (the value of a json datum, already syntax-checked by json_in) into *out and
 // writes the SHA-256 of its canonical JSON (docs/chain.md), byte-identical to what record_push
-// computes for the same text cast to jsonb (push_payload_json.cpp).  Repeated object keys follow
+// computes for the same text cast to jsonb (payload_json_text.cpp).  Repeated object keys follow
 // jsonb: the last one wins.
 void parse_push_event_text(const char *json, int len, PushEvent *out, uint8 sha256[forgea::core::kHashLen],
                            const char *hint);

@@ -1,4 +1,4 @@
-// The push rules, applied to what a front end found (push_payload.hpp): the one place a payload
+// The push rules, applied to what a front end found (push_event.hpp): the one place a payload
 // is validated and normalised, whichever type it arrived as.
 #include "pg/core_headers.hpp"  // first: see there
 

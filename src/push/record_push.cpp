@@ -2,11 +2,12 @@
 // forgea_audit.record_push_json(payload json, delivery_id text, headers jsonb DEFAULT NULL)
 //
 // The one call the webhook route makes, with the payload as jsonb or as JSON text (json: for large
-// payloads, read by a streaming parser without building a jsonb; see push_payload.hpp).  Both share
+// payloads, read by a streaming parser without building a jsonb; see push/push_event.hpp).  Both share
 // everything after the payload is read, so the same delivery recorded through either writes the
-// same rows, and a retry through the other is a duplicate.  Follow a push from here: push_payload.cpp reads the
-// payload, session_binding.cpp finds and moves the lab session, audit_chain.cpp appends the audit
-// rows.  Everything runs in the caller's transaction: an error anywhere writes nothing.
+// same rows, and a retry through the other is a duplicate.  Follow a push from here:
+// payload_jsonb.cpp or payload_json_text.cpp reads the payload, push_event_builder.cpp applies the
+// rules, session_binding.cpp finds and moves the lab session, chain/chain_append.cpp appends the
+// audit rows.  Everything runs in the caller's transaction: an error anywhere writes nothing.
 #include "pg/core_headers.hpp"  // first: see there
 
 extern "C" {
