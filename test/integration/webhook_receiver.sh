@@ -2,7 +2,7 @@
 # The reference webhook receiver (examples/webhook-node) end to end: installs its dependencies from
 # its lockfile (npm ci), starts `node examples/webhook-node/server.mjs` against this test database as
 # a login role that is only in forgea_audit_writer, starts a second one whose database does not
-# answer, and runs test/integration/webhook_receiver.mjs (node:test, TAP) against them.
+# answer, type-checks the Next.js route (tsc; Next.js itself is not run), and runs test/integration/webhook_receiver.mjs (node:test, TAP) against them.
 # Runs with PGDATABASE etc. pointing at a fresh database from test/lib/in_cluster.sh; cwd = repo root.
 set -euo pipefail
 
@@ -18,6 +18,10 @@ trap cleanup EXIT
 command -v node >/dev/null || { echo "webhook_receiver: node is not installed (test/lib/install_deps.sh installs it)" >&2; exit 1; }
 ( cd examples/webhook-node && npm ci --no-audit --no-fund --loglevel=error >"$work/npm.log" 2>&1 ) \
     || { cat "$work/npm.log" >&2; exit 1; }
+
+# The Next.js route file is not run (no Next.js here), but it is type-checked with the handler.
+( cd examples/webhook-node && npx tsc --noEmit ) || { echo "not ok - app/api/webhooks/github/route.ts type-checks" >&2; exit 1; }
+echo "ok - app/api/webhooks/github/route.ts type-checks (tsc --noEmit)"
 
 # The receiver's role: a member of forgea_audit_writer and nothing else.  One active session per
 # repository the fixtures push to.
