@@ -536,3 +536,6 @@ SELECT pg_catalog.pg_extension_config_dump('forgea_audit.merkle_node', '');
 SELECT pg_catalog.pg_extension_config_dump('forgea_audit.merkle_state', '');
 SELECT pg_catalog.pg_extension_config_dump('forgea_audit.merkle_checkpoint', '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('forgea_audit.merkle_checkpoint', 'id'), '');
+-- Issue 10, case 6 (docs/security.md): a plain restore by a superuser restores audit_log and
+-- chain_head row by row, each checked where it lands; audit_log is dumped in seq order.
+SELECT pg_catalog.pg_extension_config_dump('forgea_audit.audit_log', 'ORDER BY seq');

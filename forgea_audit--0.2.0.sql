@@ -1019,14 +1019,18 @@ GRANT EXECUTE ON FUNCTION forgea_audit.reject_delivery(text, text, bytea, bigint
 
 -------------------------------------------------------------------------------------------------
 -- pg_dump: the extension's tables hold data, not configuration, so without this a dump would
--- restore an empty log.  Restoring audit_log and chain_head rows is a write the guards refuse;
--- restore as a superuser with `pg_restore --disable-triggers`, or with
--- PGOPTIONS='-c session_replication_role=replica' (the guards let INSERT through in replica mode,
--- which only superusers can set), then check the result with verify_chain().
+-- restore an empty log.  A plain restore by a superuser (pg_restore, psql < dump.sql) brings
+-- every row back: the guards accept a superuser's INSERT into audit_log and chain_head when the
+-- row verifies where it lands (its own row_hash, its link to the row before it in its chain; a
+-- head naming its chain's last row), and refuse the whole COPY otherwise.  audit_log is dumped in
+-- seq order (the condition below is pasted after FROM in pg_dump's COPY (SELECT ...)), so every
+-- row's predecessor in its chain, and its parent_seq, is restored before it; pg_dump restores
+-- audit_log before chain_head.  The self-referencing foreign key parent_seq makes pg_dump warn
+-- "there are circular foreign-key constraints on this table: audit_log": harmless here (docs/security.md).
 -------------------------------------------------------------------------------------------------
 SELECT pg_catalog.pg_extension_config_dump('forgea_audit.lab_attempt', '');
 SELECT pg_catalog.pg_extension_config_dump('forgea_audit.lab_attempt_archive', '');
-SELECT pg_catalog.pg_extension_config_dump('forgea_audit.audit_log', '');
+SELECT pg_catalog.pg_extension_config_dump('forgea_audit.audit_log', 'ORDER BY seq');
 SELECT pg_catalog.pg_extension_config_dump('forgea_audit.audit_log_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('forgea_audit.chain_head', '');
 SELECT pg_catalog.pg_extension_config_dump('forgea_audit.retention_run', '');

@@ -173,7 +173,9 @@ void end_chain(forgea::core::ChainInOrder &c, Pass &p)
     c.finish(h >= 0 ? &p.heads.heads[h] : nullptr, p.problems);
 }
 
-void check_row(const Datum *v, const bool *isnull, Pass &p)
+// One row's content against its own row_hash: the record the encoding hashes, read from the
+// row's values (in the relation's column order, found by map_columns).
+forgea::core::RowLink row_content(const Datum *v, const bool *isnull, Pass &p, Bytes *chain_id)
 {
     const AttrNumber *a = p.attnums;
     auto d = [&](int c) { return v[a[c]]; };
@@ -207,8 +209,15 @@ void check_row(const Datum *v, const bool *isnull, Pass &p)
     bytea *stored = DatumGetByteaPP(d(18));
     int version = DatumGetInt16(d(19));
 
-    forgea::core::RowLink link = forgea::core::check_row_content(
+    *chain_id = rec.chain_id;
+    return forgea::core::check_row_content(
         rec, reinterpret_cast<const uint8 *>(VARDATA_ANY(stored)), VARSIZE_ANY_EXHDR(stored), version, p.hasher);
+}
+
+void check_row(const Datum *v, const bool *isnull, Pass &p)
+{
+    forgea::core::AuditRecord rec;
+    forgea::core::RowLink link = row_content(v, isnull, p, &rec.chain_id);
 
     bool added;
     forgea::core::ChainInOrder *c = p.chains->find_or_add(rec.chain_id, &added);
@@ -263,6 +272,29 @@ void scan_log(Pass &p, MemoryContext per_row)
     if (rows_read >= fa_progress_rows)
         fa_progress_end();
 }
+
+}  // namespace
+
+// For the write guard's restore check (chain_write_guard.cpp): one audit_log tuple's content
+// against its own row_hash, exactly as verify_chain() checks it.
+forgea::core::RowLink fa_restored_row_content(Relation rel, HeapTuple tuple, Bytes *chain_id)
+{
+    Pass *p = static_cast<Pass *>(palloc0(sizeof(Pass)));
+    new (p) Pass();
+    map_columns(rel, *p);
+    initStringInfo(&p->metadata);
+    initStringInfo(&p->proof);
+    new (&p->hasher) Sha256Sink(CurrentMemoryContext);
+    TupleDesc desc = RelationGetDescr(rel);
+    Datum *values = static_cast<Datum *>(palloc(desc->natts * sizeof(Datum)));
+    bool *isnull = static_cast<bool *>(palloc(desc->natts * sizeof(bool)));
+    heap_deform_tuple(tuple, desc, values, isnull);
+    forgea::core::RowLink link = row_content(values, isnull, *p, chain_id);
+    p->hasher.release();
+    return link;
+}
+
+namespace {
 
 void put_result(ReturnSetInfo *rsinfo, bool ok, int64 rows, bool has_bad, int64 bad_seq, const char *detail)
 {

@@ -65,24 +65,23 @@ if ! pg_dump -Fc -f "$work/db.dump" "$src_db" 2>"$work/dump.err"; then
     cat "$work/dump.err" >&2
     check "pg_dump succeeds" "failed" "ok"
 fi
-# A plain restore is refused loudly by the guards (no silent empty log) ...
-dropdb --if-exists "$dst_db" >/dev/null 2>&1
-createdb -E UTF8 -T template0 "$dst_db"
-if pg_restore --exit-on-error -d "$dst_db" "$work/db.dump" 2>"$work/restore.err"; then
-    check "a restore outside replica mode is refused by the guards" "restored" "refused"
-else
-    check "a restore outside replica mode is refused by the guards, with the hint" \
-          "$(grep -c 'session_replication_role = replica' "$work/restore.err")" "1"
-fi
-# ... and a superuser restore in replica mode (the documented way) brings every row back.
-dropdb --if-exists "$dst_db" >/dev/null 2>&1
-createdb -E UTF8 -T template0 "$dst_db"
-if PGOPTIONS='-c session_replication_role=replica' pg_restore --exit-on-error -d "$dst_db" "$work/db.dump" 2>"$work/restore.err"; then
-    check "pg_restore in replica mode succeeds" "ok" "ok"
-else
-    check "pg_restore in replica mode succeeds ($(head -c 300 "$work/restore.err" | tr '\n' ' '))" "failed" "ok"
-fi
+# pg_dump's one warning: the self-referencing foreign key audit_log.parent_seq (docs/security.md,
+# "Restore"): rows are dumped in seq order and parents have lower seqs, so it never bites.
+check "pg_dump warns only about audit_log's self-referencing foreign key" \
+      "$(grep -v '^pg_dump: detail: \|^pg_dump: hint: ' "$work/dump.err" | tr '\n' '|')" \
+      "pg_dump: warning: there are circular foreign-key constraints on this table:|"
+check "... naming audit_log" "$(grep -c '^pg_dump: detail: .*audit_log' "$work/dump.err")" "1"
 
+# The plain restore every DBA does: a superuser, pg_restore with its defaults (errors do not stop
+# it, so they are looked for in its exit status and output), no special mode.
+dropdb --if-exists "$dst_db" >/dev/null 2>&1
+createdb -E UTF8 -T template0 "$dst_db"
+if pg_restore -d "$dst_db" "$work/db.dump" 2>"$work/restore.err"; then
+    check "plain pg_restore by a superuser: no error" "ok" "ok"
+else
+    check "plain pg_restore by a superuser: no error ($(head -c 400 "$work/restore.err" | tr '\n' ' '))" "errors" "ok"
+fi
+check "plain pg_restore printed nothing" "$(wc -c < "$work/restore.err")" "0"
 # ---- the restored database -----------------------------------------------------------------
 check "restored: lab_attempt, audit_log and chain_head are the same rows as before the dump" \
       "$(fingerprint "$dst_db")" "$before"
@@ -102,6 +101,58 @@ check "restored: append() continues the chain after the restored rows" \
       "true"
 check "restored: verify_chain() ok after writing to the restored database" \
       "$(verify "$dst_db" | cut -d' ' -f1)" "true"
+
+
+# ---- the same in replica mode (the way 0.1.0 documented), and through psql < plain dump -------
+replica_db="${PGDATABASE}_replica"
+plain_db="${PGDATABASE}_plain"
+bad_db="${PGDATABASE}_bad"
+trap 'cleanup; for d in "$replica_db" "$plain_db" "$bad_db"; do dropdb --if-exists "$d" >/dev/null 2>&1; done' EXIT
+for d in "$replica_db" "$plain_db" "$bad_db"; do dropdb --if-exists "$d" >/dev/null 2>&1; createdb -E UTF8 -T template0 "$d"; done
+if PGOPTIONS='-c session_replication_role=replica' pg_restore --exit-on-error -d "$replica_db" "$work/db.dump" 2>"$work/replica.err"; then
+    check "pg_restore in replica mode still works, with the same rows" "$(fingerprint "$replica_db")" "$before"
+else
+    check "pg_restore in replica mode ($(head -c 300 "$work/replica.err" | tr '\n' ' '))" "failed" "ok"
+fi
+pg_dump -Fp -f "$work/db.sql" "$src_db" 2>/dev/null
+psql -X -q -v ON_ERROR_STOP=1 -d "$plain_db" -f "$work/db.sql" >/dev/null 2>"$work/plain.err"
+check "psql < plain dump by a superuser: no error" "$(grep -c ERROR "$work/plain.err")" "0"
+check "psql < plain dump: the same rows, and they verify" "$(fingerprint "$plain_db") $(verify "$plain_db")" "$before true $audit_rows"
+
+# ---- a dump whose rows do not verify is refused, loudly, and restores none of them ------------
+# One character of one audit row's metadata changed in the plain dump's COPY data.
+sed '/^COPY forgea_audit.audit_log /,/^\\\.$/ s/"price": 1.50/"price": 1.51/' "$work/db.sql" > "$work/bad.sql"
+check "the tampered dump differs from the dump in one line" "$(diff "$work/db.sql" "$work/bad.sql" | grep -c '^>')" "1"
+psql -X -q -d "$bad_db" -f "$work/bad.sql" >/dev/null 2>"$work/bad.err"
+check "tampered row: the restore says why, naming the row" \
+      "$(grep -o 'restoring forgea_audit.audit_log refused: row seq [0-9]* (chain "lab_session:s-dr-1" position [0-9]*): its row_hash does not match its content' "$work/bad.err" | head -1 | sed 's/[0-9]\+/N/g')" \
+      'restoring forgea_audit.audit_log refused: row seq N (chain "lab_session:s-dr-N" position N): its row_hash does not match its content'
+check "tampered row: no audit row restored (the whole COPY is refused), and chain_head refused for lack of them" \
+      "$(q "$bad_db" "SELECT count(*) FROM forgea_audit.audit_log")|$(q "$bad_db" "SELECT count(*) FROM forgea_audit.chain_head")|$(grep -c 'restoring forgea_audit.chain_head refused' "$work/bad.err")" \
+      "0|0|1"
+# A chain head that does not name its chain's last row.
+awk 'BEGIN{h=0} /^COPY forgea_audit.chain_head /{h=1; print; next} h==1 && /^\\\.$/{h=0} h==1{sub(/\t[0-9]+\t/, "\t99\t")} {print}' "$work/db.sql" > "$work/badhead.sql"
+dropdb --if-exists "$bad_db" >/dev/null 2>&1; createdb -E UTF8 -T template0 "$bad_db"
+psql -X -q -d "$bad_db" -f "$work/badhead.sql" >/dev/null 2>"$work/badhead.err"
+check "altered chain head: refused, the audit rows themselves restored" \
+      "$(grep -c 'restoring forgea_audit.chain_head refused: the head of chain .* does not name the chain.s last row' "$work/badhead.err")|$(q "$bad_db" "SELECT count(*) FROM forgea_audit.audit_log")|$(q "$bad_db" "SELECT count(*) FROM forgea_audit.chain_head")" \
+      "1|$audit_rows|0"
+
+# ---- non-superusers still cannot insert, not even rows that verify ----------------------------
+dropdb --if-exists "$bad_db" >/dev/null 2>&1; createdb -E UTF8 -T template0 "$bad_db"
+q "$bad_db" "CREATE EXTENSION forgea_audit" >/dev/null
+q "$bad_db" "DROP ROLE IF EXISTS fa_dr_loader; CREATE ROLE fa_dr_loader LOGIN NOSUPERUSER;
+             GRANT USAGE ON SCHEMA forgea_audit TO fa_dr_loader;
+             GRANT INSERT, SELECT ON forgea_audit.audit_log, forgea_audit.chain_head TO fa_dr_loader" >/dev/null
+# As INSERTs (pg_dump --inserts): PostgreSQL refuses a non-superuser's COPY FROM into a table with
+# row-level security before any trigger runs, so only INSERT reaches the guard.
+pg_dump -Fp --inserts -f "$work/inserts.sql" "$src_db" 2>/dev/null
+{ echo 'SET ROLE fa_dr_loader;'; grep '^INSERT INTO forgea_audit.audit_log ' "$work/inserts.sql"; } > "$work/loader.sql"
+psql -X -q -d "$bad_db" -f "$work/loader.sql" >/dev/null 2>"$work/loader.err"
+check "a non-superuser with INSERT granted: the dump's own audit rows refused (42501 hint)" \
+      "$(grep -m1 -o 'ERROR: .*' "$work/loader.err")|$(q "$bad_db" "SELECT count(*) FROM forgea_audit.audit_log")" \
+      "ERROR:  forgea_audit.audit_log is written only by forgea_audit's own functions: direct INSERT is refused|0"
+q "$bad_db" "DROP OWNED BY fa_dr_loader; DROP ROLE fa_dr_loader" >/dev/null
 
 if [ "$failures" -gt 0 ]; then
     echo "dump_restore: FAIL: $failures checks failed" >&2

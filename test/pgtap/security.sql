@@ -221,8 +221,8 @@ SELECT matches(pg_temp.try($$INSERT INTO forgea_audit.audit_log (seq, chain_id, 
                                                                  actor_type, action, outcome, severity)
                               VALUES (999999, 'forged', 1, decode(repeat('00', 32), 'hex'), decode(repeat('00', 32), 'hex'),
                                       now(), 'user', 'FORGED', 'success', 'INFO')$$),
-               '^42501: forgea_audit.audit_log is written only by forgea_audit''s own functions',
-               'superuser (the owner): a direct INSERT into audit_log is refused by the guard (42501)');
+               '^23000: restoring forgea_audit.audit_log refused: row seq 999999 \(chain "forged" position 1\): its row_hash does not match',
+               'superuser (the owner): a direct INSERT of a row that does not verify is refused by the guard (23000, the restore check)');
 SELECT is((SELECT count(*)::int FROM forgea_audit.audit_log WHERE action = 'FORGED'), 0, 'no FORGED row got in');
 
 -------------------------------------------------------------------------------------------------
