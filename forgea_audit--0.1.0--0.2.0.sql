@@ -539,3 +539,4 @@ SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('fo
 -- Issue 10, case 6 (docs/security.md): a plain restore by a superuser restores audit_log and
 -- chain_head row by row, each checked where it lands; audit_log is dumped in seq order.
 SELECT pg_catalog.pg_extension_config_dump('forgea_audit.audit_log', 'ORDER BY seq');
+SELECT pg_catalog.pg_extension_config_dump('forgea_audit.merkle_leaf', 'ORDER BY leaf_index');

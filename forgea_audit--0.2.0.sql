@@ -1037,7 +1037,7 @@ SELECT pg_catalog.pg_extension_config_dump('forgea_audit.retention_run', '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('forgea_audit.lab_attempt', 'id'), '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('forgea_audit.retention_run', 'id'), '');
 SELECT pg_catalog.pg_extension_config_dump('forgea_audit.reader_tenant', '');
-SELECT pg_catalog.pg_extension_config_dump('forgea_audit.merkle_leaf', '');
+SELECT pg_catalog.pg_extension_config_dump('forgea_audit.merkle_leaf', 'ORDER BY leaf_index');
 SELECT pg_catalog.pg_extension_config_dump('forgea_audit.merkle_node', '');
 SELECT pg_catalog.pg_extension_config_dump('forgea_audit.merkle_state', '');
 SELECT pg_catalog.pg_extension_config_dump('forgea_audit.merkle_checkpoint', '');

@@ -49,6 +49,7 @@ using forgea::core::kHashLen;
 
 SPIPlanPtr row_at_plan;   // (chain_id, chain_pos) -> seq, row_hash
 SPIPlanPtr tail_plan;     // chain_id -> the last row's chain_pos, seq, row_hash
+SPIPlanPtr leaf_plan;     // seq -> whether that audit row exists, and how many leaves there are
 
 SPIPlanPtr keep_plan(const char *sql, int nargs, Oid *types)
 {
@@ -69,6 +70,10 @@ void prepare_restore_plans()
     tail_plan = keep_plan("SELECT chain_pos, seq, row_hash FROM forgea_audit.audit_log WHERE chain_id = $1 "
                           "ORDER BY chain_pos DESC LIMIT 1",
                           1, types);
+    Oid seq_type[1] = {INT8OID};
+    leaf_plan = keep_plan("SELECT EXISTS (SELECT 1 FROM forgea_audit.audit_log WHERE seq = $1), "
+                          "(SELECT count(*) FROM forgea_audit.merkle_leaf)",
+                          1, seq_type);
 }
 
 Datum text_datum(Bytes b)
@@ -186,10 +191,37 @@ void check_restored_head(Relation rel, HeapTuple tuple)
                                                what, length, tail_pos, tail_seq));
 }
 
-// The restore check, for a superuser's row INSERT that did not come from the chain writer.
+// A superuser's INSERT into merkle_leaf: a restore (merkle_leaf is dumped in leaf_index order), accepted
+// if the leaf is the next one and names an audit row that is there.
+void check_restored_leaf(Relation rel, HeapTuple tuple)
+{
+    TupleDesc desc = RelationGetDescr(rel);
+    bool null_index, null_seq;
+    int64 index = DatumGetInt64(heap_getattr(tuple, SPI_fnumber(desc, "leaf_index"), desc, &null_index));
+    int64 seq = DatumGetInt64(heap_getattr(tuple, SPI_fnumber(desc, "seq"), desc, &null_seq));
+    Datum args[1] = {Int64GetDatum(seq)};
+    int rc = SPI_execute_plan(leaf_plan, args, nullptr, false, 1);
+    if (rc != SPI_OK_SELECT || SPI_processed != 1)
+        elog(ERROR, "restore check failed: %s", SPI_result_code_string(rc));
+    bool isnull;
+    bool row_exists = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+    int64 leaves = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+    if (index != leaves || !row_exists)
+        refuse_restored("merkle_leaf", psprintf("leaf " INT64_FORMAT " (seq " INT64_FORMAT ") is not the next leaf (" INT64_FORMAT
+                                                ") of an audit row in the log",
+                                                index, seq, leaves));
+}
+
+// The restore check, for a superuser's row INSERT that did not come from the chain writer.  The
+// Merkle tables (merkle_leaf, merkle_node, merkle_state, merkle_checkpoint) hold what is derived
+// from audit_log (leaf order, subtree hashes, the integrator's position, roots it published): their
+// rows are restored as dumped, and verify_chain(checkpoint) recomputes the root over the leaves
+// and audit rows against a checkpoint kept outside, which is where a wrong one shows.
 void check_restored(TriggerData *td)
 {
     const char *table = RelationGetRelationName(td->tg_relation);
+    if (strncmp(table, "merkle_", 7) == 0 && strcmp(table, "merkle_leaf") != 0)
+        return;
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "SPI_connect failed");
     prepare_restore_plans();
@@ -197,6 +229,8 @@ void check_restored(TriggerData *td)
         check_restored_row(td->tg_relation, td->tg_trigtuple);
     else if (strcmp(table, "chain_head") == 0)
         check_restored_head(td->tg_relation, td->tg_trigtuple);
+    else if (strcmp(table, "merkle_leaf") == 0)
+        check_restored_leaf(td->tg_relation, td->tg_trigtuple);
     else
         elog(ERROR, "forgea_audit.guard_write() on unexpected table %s", table);
     SPI_finish();

@@ -110,9 +110,9 @@ SELECT is((SELECT count(*) FROM forgea_audit.audit_log a WHERE NOT EXISTS (
           'integrate: no audit row left out');
 SELECT is((SELECT tree_size FROM forgea_audit.merkle_state), (SELECT count(*) FROM forgea_audit.merkle_leaf),
           'integrate: merkle_state.tree_size is the number of leaves');
-SELECT is(pg_temp.try('INSERT INTO forgea_audit.merkle_leaf VALUES (1000, 1000)'),
-          '42501: forgea_audit.merkle_leaf is written only by forgea_audit''s own functions: direct INSERT is refused',
-          'guard: a direct INSERT into merkle_leaf is refused (42501)');
+SELECT matches(pg_temp.try('INSERT INTO forgea_audit.merkle_leaf VALUES (1000, 1000)'),
+          '^23000: restoring forgea_audit.merkle_leaf refused: leaf 1000 \(seq 1000\) is not the next leaf',
+          'guard: a superuser''s direct INSERT into merkle_leaf that is not the next leaf is refused (23000, the restore check)');
 SELECT is(pg_temp.try('DELETE FROM forgea_audit.merkle_node'),
           '42501: DELETE on forgea_audit.merkle_node is refused: the audit chain is append-only',
           'guard: DELETE on merkle_node is refused (42501)');
