@@ -42,6 +42,8 @@ bool one_of(Bytes v, const char *const *set, size_t n)
 enum AppendPlan { kLockHead, kCreateHead, kNextSeq, kInsertRow, kAppendPlans };
 SPIPlanPtr append_plans[kAppendPlans];
 
+// The append's four statements, prepared once per backend and kept together (fa_keep_plans):
+// the first append of a session pays the parse and plan, every later one only executes.
 void prepare_plans()
 {
     if (append_plans[kInsertRow] != nullptr)
@@ -69,6 +71,8 @@ void prepare_plans()
     fa_keep_plans(specs, kAppendPlans, append_plans, "the audit chain append");
 }
 
+// A text Datum for an optional field, setting its SPI null flag: Bytes with no data is SQL NULL,
+// which the encoding distinguishes from an empty string.
 Datum text_or_null(Bytes b, char *null_flag)
 {
     if (b.is_null()) {
@@ -79,6 +83,8 @@ Datum text_or_null(Bytes b, char *null_flag)
     return PointerGetDatum(cstring_to_text_with_len(b.data, static_cast<int>(b.len)));
 }
 
+// Whether any object key anywhere in jb names a secret (core/redaction.hpp): a cheap scan first,
+// so that the common case copies nothing.
 bool has_secret_key(const Jsonb *jb)
 {
     JsonbIterator *it = JsonbIteratorInit(const_cast<JsonbContainer *>(&jb->root));
@@ -180,6 +186,8 @@ void fa_require_columns(TupleDesc desc, const Oid *types, int n, const char *wha
                                 "forgea_audit UPDATE, or reinstall the matching version.")));
 }
 
+// outcome must be one of the documented values: raised here with a hint, before anything is
+// hashed or written.
 void fa_check_outcome(Bytes outcome)
 {
     if (outcome.is_null() || !one_of(outcome, kOutcomes, lengthof(kOutcomes)))
@@ -189,6 +197,7 @@ void fa_check_outcome(Bytes outcome)
                         errhint("Use one of success, failure, partial, pending.")));
 }
 
+// severity, likewise: one of the five levels the alerting and the RLS policies know.
 void fa_check_severity(Bytes severity)
 {
     if (severity.is_null() || !one_of(severity, kSeverities, lengthof(kSeverities)))
@@ -198,6 +207,10 @@ void fa_check_severity(Bytes severity)
                         errhint("Use one of INFO, LOW, MEDIUM, HIGH, CRITICAL.")));
 }
 
+// Appends one event (see the header).  The order matters: lock the chain's head (so positions and
+// seq grow along the chain), draw seq, build what is hashed (redacted, size-capped), hash it in
+// C++, then one statement writes the row and moves the head.  fa_chain_write_depth lets the
+// write-guard triggers tell this writer from everyone else.
 int64 fa_audit_append(const AuditEvent &ev)
 {
     prepare_plans();
@@ -318,6 +331,7 @@ int64 fa_audit_append(const AuditEvent &ev)
 
 // ---- forgea_audit.append(...) --------------------------------------------------------------------
 
+// Argument n as Bytes pointing into the detoasted text (NULL stays NULL).
 static Bytes text_arg(FunctionCallInfo fcinfo, int n)
 {
     if (PG_ARGISNULL(n))
@@ -326,6 +340,7 @@ static Bytes text_arg(FunctionCallInfo fcinfo, int n)
     return Bytes{VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)};
 }
 
+// append()'s required text arguments: NULL or empty is bad input (22023), with the caller's hint.
 static void require_nonempty(Bytes b, const char *argname, const char *hint)
 {
     if (b.is_null() || b.len == 0)
@@ -333,6 +348,7 @@ static void require_nonempty(Bytes b, const char *argname, const char *hint)
                         errmsg("forgea_audit.append: %s must not be NULL or empty", argname), errhint("%s", hint)));
 }
 
+// parent_seq must name a row that exists: a dangling reference would be signed into the chain forever.
 static void require_parent(int64 parent_seq)
 {
     Datum arg[1] = {Int64GetDatum(parent_seq)};
@@ -396,6 +412,7 @@ static Bytes reader_form(Bytes v)
     return Bytes{out, end - begin};
 }
 
+// Case-insensitive membership, for the reserved action and chain names that callers must not forge.
 static bool one_of_folded(Bytes v, const char *const *set, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -434,6 +451,7 @@ static void refuse_reserved(Bytes action, Bytes chain)
                                 "a target_type other than \"session\" or \"repository\").")));
 }
 
+// metadata and proof must be JSON objects (the encoding and the redaction both assume it).
 static bool jsonb_is_object(const Jsonb *jb)
 {
     return JB_ROOT_IS_OBJECT(jb) && !JB_ROOT_IS_SCALAR(jb);
@@ -506,11 +524,13 @@ static Datum append_from_args(FunctionCallInfo fcinfo, bool system)
     }
 }
 
+// forgea_audit.append(...): an application event, on a chain the caller names (reserved names refused).
 FA_FUNCTION(fa_append, "forgea_audit.append")
 {
     return append_from_args(fcinfo, false);
 }
 
+// forgea_audit.append_system(...): events with a system actor (the extension's own and trusted jobs').
 FA_FUNCTION(fa_append_system, "forgea_audit.append_system")
 {
     return append_from_args(fcinfo, true);

@@ -36,6 +36,7 @@ namespace {
 
 constexpr const char *kCheckpointChannel = "forgea_audit_checkpoint";
 
+// A string setting that is set: neither NULL nor empty.
 bool is_set(const char *setting)
 {
     return setting != nullptr && setting[0] != '\0';
@@ -95,6 +96,7 @@ void sign_note(StringInfo note, uint8 sig[64], uint8 public_key[32])
         ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("could not sign the checkpoint with Ed25519")));
 }
 
+// A palloc'd hex string of data (roots and head hashes in notes, events and messages).
 char *hex(const uint8 *data, size_t len)
 {
     char *out = static_cast<char *>(palloc(2 * len + 1));
@@ -196,6 +198,8 @@ FA_FUNCTION(fa_checkpoint, "forgea_audit.checkpoint")
     PG_RETURN_TEXT_P(cstring_to_text_with_len(note->data, note->len));
 }
 
+// See the header.  Decides from the settings alone whether this server signs, so that checking a
+// note never opens the private key file; the public key comes from forgea_audit.verify_key_file.
 char *fa_checkpoint_signature_problem(const forgea::core::ParsedCheckpoint &cp, bool *is_signed)
 {
     *is_signed = cp.signature_count > 0;
@@ -222,6 +226,8 @@ char *fa_checkpoint_signature_problem(const forgea::core::ParsedCheckpoint &cp, 
     return psprintf("the checkpoint is not signed by this server's key \"%s\" (key id %08x)", fa_signing_key_name, id);
 }
 
+// See the header.  The heads come from the CHECKPOINT event's proof, which is in the log the note
+// is meant to check; they are trusted only after their root equals the note's root.
 HeadRecord *fa_checkpoint_heads(const forgea::core::ParsedCheckpoint &cp, int64 *count, char **why)
 {
     char *root_hex = hex(cp.body.root, kHashLen);

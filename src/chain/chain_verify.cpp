@@ -72,6 +72,7 @@ private:
 };
 FA_LIVES_ACROSS_PG_CALLS(ContextArena);
 
+// A text column as Bytes into the (per-row) detoasted value; NULL stays NULL for the encoding.
 Bytes text_value(Datum d, bool isnull)
 {
     if (isnull)
@@ -111,6 +112,7 @@ struct HeadTable {
 };
 FA_LIVES_ACROSS_PG_CALLS(HeadTable);
 
+// The chain heads of the caller's snapshot, with a seen flag each, in keep (they outlive SPI).
 HeadTable load_heads(MemoryContext keep)
 {
     int64 n;
@@ -162,6 +164,8 @@ void map_columns(Relation rel, Pass &p)
     fa_require_columns(picked, kColumnTypes, kColumns, "audit_log");
 }
 
+// A chain's rows are all read: check its end against its head (and the sealed head, if any), and
+// mark both seen so that heads without rows are reported afterwards.
 void end_chain(forgea::core::ChainInOrder &c, Pass &p)
 {
     int64 h = p.heads.find(c.chain_id);
@@ -214,6 +218,8 @@ forgea::core::RowLink row_content(const Datum *v, const bool *isnull, Pass &p, B
         rec, reinterpret_cast<const uint8 *>(VARDATA_ANY(stored)), VARSIZE_ANY_EXHDR(stored), version, p.hasher);
 }
 
+// One heap row: its content checked (row_content), then its link handed to its chain's reorder
+// buffer, since the heap is not in chain order.
 void check_row(const Datum *v, const bool *isnull, Pass &p)
 {
     forgea::core::AuditRecord rec;
@@ -296,6 +302,7 @@ forgea::core::RowLink fa_restored_row_content(Relation rel, HeapTuple tuple, Byt
 
 namespace {
 
+// The one result row verify_chain() returns.
 void put_result(ReturnSetInfo *rsinfo, bool ok, int64 rows, bool has_bad, int64 bad_seq, const char *detail)
 {
     Datum values[4] = {BoolGetDatum(ok), Int64GetDatum(rows), Int64GetDatum(bad_seq), CStringGetTextDatum(detail)};
@@ -305,6 +312,9 @@ void put_result(ReturnSetInfo *rsinfo, bool ok, int64 rows, bool has_bad, int64 
 
 }  // namespace
 
+// forgea_audit.verify_chain(checkpoint text DEFAULT NULL): one pass over the heap in the caller's
+// snapshot (docs/chain.md, "Verification").  Everything that outlives an SPI call or a row lives in
+// keep; per-row detoasting in per_row, reset after each row.
 FA_FUNCTION(fa_verify_chain, "forgea_audit.verify_chain")
 {
     // A checkpoint that is not one is bad input: refuse it before reading anything.

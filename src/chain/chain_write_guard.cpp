@@ -238,6 +238,9 @@ void check_restored(TriggerData *td)
 
 }  // namespace
 
+// The trigger function of every guard trigger (see the header): refuses UPDATE, DELETE and
+// TRUNCATE, and INSERT except from the extension's own writer (fa_chain_write_depth) or a restore
+// in replica mode.
 FA_FUNCTION(fa_guard_write, "forgea_audit.guard_write")
 {
     if (!CALLED_AS_TRIGGER(fcinfo))

@@ -156,6 +156,7 @@ void load_frontier(int64 size, mk::Frontier *f)
         fa_merkle_read_nodes(f->id, f->count, f->hash);
 }
 
+// Column col of the single row the last SPI call returned, as int8.
 int64 get_int8(int col, bool *isnull)
 {
     Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, isnull);

@@ -219,6 +219,8 @@ void write_node(const CanonState *s, int node, ByteSink &out)
     pfree(sorted);
 }
 
+// Semantic actions of the streaming parser: each writes the canonical form of what it sees.  Object
+// members are buffered (key and value text) so that they can be sorted into canonical key order.
 void c_object_start(void *state)
 {
     CanonState *s = static_cast<CanonState *>(state);

@@ -101,11 +101,13 @@ static void write_canonical(const Jsonb *jb, Sink &out)
     }
 }
 
+// The canonical writer through the ByteSink interface, for callers without a concrete sink type.
 void write_canonical_jsonb(const Jsonb *jb, ByteSink &out)
 {
     write_canonical(jb, out);
 }
 
+// Into a reused buffer: verify_chain encodes two jsonb columns per row without a new allocation.
 void canonical_jsonb_into(const Jsonb *jb, StringInfo buf)
 {
     resetStringInfo(buf);
@@ -113,6 +115,7 @@ void canonical_jsonb_into(const Jsonb *jb, StringInfo buf)
     write_canonical(jb, sink);
 }
 
+// Into a new palloc'd StringInfo (the append hashes and stores it).
 StringInfo canonical_jsonb_text(const Jsonb *jb)
 {
     StringInfo buf = makeStringInfo();

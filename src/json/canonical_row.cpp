@@ -77,6 +77,8 @@ struct RowPlan {
 };
 FA_LIVES_ACROSS_PG_CALLS(RowPlan);
 
+// How a column type is written (as to_jsonb would: numbers, booleans, json, arrays, text), decided
+// once per column; types it cannot write exactly as to_jsonb does are refused up front.
 Category categorize(Oid type, const char *column)
 {
     switch (type) {
@@ -115,6 +117,8 @@ Category categorize(Oid type, const char *column)
     return Category::Other;
 }
 
+// Looks up, once per column and call site, what writing a value of the column's type needs
+// (output function, element type of an array), in mcxt so it is reused for every row.
 void prepare(Conversion &c, Oid declared_type, const char *column, MemoryContext mcxt)
 {
     c.type = getBaseType(declared_type);
@@ -148,6 +152,8 @@ int column_order(const void *a, const void *b)
     return memcmp(x->name, y->name, x->name_len);
 }
 
+// The conversion plan for a row type, cached in fn_extra: canonical_row_json runs once per archived
+// row, and the catalog lookups would otherwise dominate it.
 RowPlan *plan_for(FunctionCallInfo fcinfo, Oid type, int32 typmod)
 {
     RowPlan *plan = static_cast<RowPlan *>(fcinfo->flinfo->fn_extra);
@@ -276,6 +282,7 @@ void write_dimension(ByteSink &out, const Conversion &c, int dim, int ndims, con
     out.put_byte(']');
 }
 
+// A one-dimensional array as a JSON array, elements written like scalar columns.
 void write_array(ByteSink &out, const Conversion &c, Datum value)
 {
     ArrayType *array = DatumGetArrayTypeP(value);
@@ -297,6 +304,8 @@ void write_array(ByteSink &out, const Conversion &c, Datum value)
 
 }  // namespace
 
+// forgea_audit.canonical_row_json(row): the canonical JSON text of a row, byte-identical to
+// canonical_json(to_jsonb(row)) without building the jsonb (the archive digest hashes it per row).
 FA_FUNCTION(fa_canonical_row_json, "forgea_audit.canonical_row_json")
 {
     HeapTupleHeader row = PG_GETARG_HEAPTUPLEHEADER(0);

@@ -33,6 +33,8 @@ int fa_verify_interval_s = 0;
 int fa_max_metadata_bytes = 65536;
 int fa_rejected_audit_per_minute = 60;
 
+// _PG_init: defines every forgea_audit.* setting (so each is in pg_settings with its doc) and,
+// when preloaded, registers the background worker.
 FA_MODULE_INIT()
 {
     DefineCustomStringVariable(

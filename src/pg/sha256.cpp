@@ -12,6 +12,7 @@ void Sha256Sink::start()
         ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("could not initialize SHA-256")));
 }
 
+// Feeds the cryptohash, creating its state on first use.
 void Sha256Sink::update(const void *data, std::size_t len)
 {
     if (ctx_ == nullptr)
@@ -21,6 +22,7 @@ void Sha256Sink::update(const void *data, std::size_t len)
                         errmsg("could not update SHA-256: %s", pg_cryptohash_error(ctx_))));
 }
 
+// Hands the gathered small pieces over in one update.
 void Sha256Sink::flush()
 {
     if (pending_ > 0)
@@ -28,6 +30,7 @@ void Sha256Sink::flush()
     pending_ = 0;
 }
 
+// Gathers small pieces in buf_; a piece larger than the buffer goes straight to the hash, uncopied.
 void Sha256Sink::put(const void *data, std::size_t len)
 {
     if (len <= sizeof buf_ - pending_) {
@@ -44,6 +47,7 @@ void Sha256Sink::put(const void *data, std::size_t len)
     pending_ = len;
 }
 
+// Writes the digest; a reusable sink re-initialises its state for the next row, any other frees it.
 void Sha256Sink::finish(uint8 out[forgea::core::kHashLen])
 {
     flush();
@@ -57,6 +61,7 @@ void Sha256Sink::finish(uint8 out[forgea::core::kHashLen])
     release();
 }
 
+// Frees the hash state now (the resource owner would at transaction end, with a leak warning).
 void Sha256Sink::release()
 {
     pending_ = 0;
@@ -65,6 +70,7 @@ void Sha256Sink::release()
     ctx_ = nullptr;
 }
 
+// One-shot SHA-256 of a buffer.
 void sha256_bytes(const void *data, size_t len, uint8 out[forgea::core::kHashLen])
 {
     Sha256Sink sink;
@@ -72,6 +78,7 @@ void sha256_bytes(const void *data, size_t len, uint8 out[forgea::core::kHashLen
     sink.finish(out);
 }
 
+// A palloc'd bytea copy of data: hashes go to SQL as bytea.
 bytea *bytea_from_bytes(const uint8 *data, size_t len)
 {
     bytea *b = static_cast<bytea *>(palloc(VARHDRSZ + len));

@@ -79,6 +79,7 @@ struct Extract {
 };
 FA_LIVES_ACROSS_PG_CALLS(Extract);
 
+// Opens an object or array: its role decides which member keys are read below it.
 void push_frame(Extract *x, Role role, int kind = 0)
 {
     if (x->depth == x->capacity) {
@@ -89,6 +90,7 @@ void push_frame(Extract *x, Role role, int kind = 0)
     x->frames[x->depth++] = Frame{role, kind};
 }
 
+// The innermost open object or array (nullptr at the top level).
 Frame *top(Extract *x)
 {
     return x->depth > 0 ? &x->frames[x->depth - 1] : nullptr;
@@ -124,6 +126,8 @@ void expect_listed(Extract *x, Role object, const char *key)
     }
 }
 
+// A (repeated) $.commits key: everything read from an earlier commits array is dropped, as jsonb
+// keeps only the last value of a repeated key.
 void reset_commits(Extract *x)
 {
     PushFields *f = x->f;
@@ -133,6 +137,7 @@ void reset_commits(Extract *x)
     x->commits_failed = false;
 }
 
+// One commit element is complete: check it (the rules stop at the first problem).
 void finish_commit(Extract *x)
 {
     PushFields *f = x->f;
@@ -151,6 +156,9 @@ void bad_path_container(Extract *x, Frame *t, JsonKind kind)
     push_frame(x, Role::Ignore);
 }
 
+// Semantic actions of the streaming parser (common/jsonapi.h).  Each object or array opened is
+// given a role from the key that led to it; values land in the field expect() set up; the root
+// object's member boundaries are recorded for the canonical hash.
 void x_object_start(void *state)
 {
     Extract *x = static_cast<Extract *>(state);
@@ -213,6 +221,8 @@ void x_array_end(void *state)
     x->depth--;
 }
 
+// A member key: inside an object the rules read, look it up in kPayloadFields (or the commit's own
+// keys) and expect its value; the root's keys are also kept for the hash.
 void x_field_start(void *state, char *fname, bool isnull)
 {
     Extract *x = static_cast<Extract *>(state);
@@ -268,6 +278,7 @@ void x_field_start(void *state, char *fname, bool isnull)
     }
 }
 
+// A member ends: note where a root member's text ends (for the hash); other keys are freed.
 void x_field_end(void *state, char *fname, bool isnull)
 {
     Extract *x = static_cast<Extract *>(state);
@@ -284,6 +295,7 @@ void x_field_end(void *state, char *fname, bool isnull)
     pfree(fname);
 }
 
+// An array element: a new commit, or a path of a commit's added/modified/removed list.
 void x_element_start(void *state, bool isnull)
 {
     Extract *x = static_cast<Extract *>(state);
@@ -309,6 +321,7 @@ void x_element_end(void *state, bool isnull)
         finish_commit(x);
 }
 
+// The JSON kind of a scalar token.
 JsonKind kind_of(JsonTokenType type)
 {
     switch (type) {
@@ -320,6 +333,8 @@ JsonKind kind_of(JsonTokenType type)
     }
 }
 
+// A scalar value: fills the expected field (de-escaped strings, numbers normalised as numeric_out
+// prints them), or is recorded as a path or as a non-string where a path belongs.
 void x_scalar(void *state, char *token, JsonTokenType type)
 {
     Extract *x = static_cast<Extract *>(state);

@@ -16,6 +16,7 @@ using forgea::core::ChangeKind;
 
 namespace {
 
+// The JSON type of v in words, for error details ("got an array").
 const char *type_name(const JsonbValue &v)
 {
     switch (v.type) {
@@ -28,6 +29,8 @@ const char *type_name(const JsonbValue &v)
     }
 }
 
+// What the rules need to know about one value, pointing into the datum (no copy); numbers as
+// numeric_out prints them, the same text the JSON text front end reports.
 JsonField field_of(const JsonbValue &v)
 {
     JsonField f;
@@ -110,6 +113,8 @@ void read_commit(const JsonbValue &elem, CommitFields *c, PushFields *fields)
 
 }  // namespace
 
+// See push_event.hpp.  Reads the listed fields (FA_PAYLOAD_FIELDS) by key lookup, then $.commits
+// element by element, stopping at the first bad commit (the only one reported).
 void parse_push_event(const Jsonb *payload, PushEvent *out, const char *hint)
 {
     PushFields *f = static_cast<PushFields *>(palloc0(sizeof(PushFields)));
@@ -157,6 +162,8 @@ void parse_push_event(const Jsonb *payload, PushEvent *out, const char *hint)
     build_push_event(f, out, hint);
 }
 
+// See push_event.hpp.  Only a few headers are kept (as delivery metadata); an event other than
+// "push" is refused so that a misrouted delivery is not recorded as a push.
 void parse_delivery_headers(const Jsonb *headers, DeliveryHeaders *out)
 {
     if (headers == nullptr)

@@ -111,6 +111,7 @@ void PathList::drop_range(size_t from, size_t to)
     }
 }
 
+// Removes the entries drop_kind_from() marked, keeping the index consistent.
 void PathList::compact()
 {
     size_t out = 0;
@@ -125,6 +126,7 @@ void PathList::compact()
     }
 }
 
+// Empties the list, keeping its memory for the next commits array.
 void PathList::clear()
 {
     count = 0;
@@ -135,6 +137,7 @@ void PathList::clear()
 
 namespace {
 
+// A JSON kind in words, for error details.
 const char *type_name(JsonKind k)
 {
     switch (k) {
@@ -167,6 +170,7 @@ const char *payload_hint = "";
     pg_unreachable();
 }
 
+// Optional fields: absent and null mean the same.
 bool absent_or_null(const JsonField &f)
 {
     return f.kind == JsonKind::Absent || f.kind == JsonKind::Null;
@@ -182,6 +186,7 @@ Bytes optional_string(const JsonField &f, const char *path)
     return f.text;
 }
 
+// A field the push cannot do without: a string, or a class-22 error naming its JSON path.
 Bytes required_string(const JsonField &f, const char *path)
 {
     if (f.kind == JsonKind::Absent)
@@ -195,6 +200,7 @@ Bytes required_string(const JsonField &f, const char *path)
     return f.text;
 }
 
+// A git object id (40 or 64 hex digits), or a class-22 error naming the path.
 void check_object_id(Bytes id, const char *path)
 {
     if (!forgea::core::is_object_id(id.data, id.len))
@@ -205,6 +211,7 @@ void check_object_id(Bytes id, const char *path)
                         errhint("%s", payload_hint)));
 }
 
+// An optional boolean: absent or null gives fallback, any other type is an error.
 bool optional_bool(const JsonField &f, const char *path, bool fallback)
 {
     if (absent_or_null(f))
@@ -214,6 +221,7 @@ bool optional_bool(const JsonField &f, const char *path, bool fallback)
     return f.boolean;
 }
 
+// An optional integer id (repository id, sender id): must fit int64 exactly.
 forgea::core::NullableInt64 optional_int64(const JsonField &f, const char *path)
 {
     forgea::core::NullableInt64 r;
@@ -291,6 +299,8 @@ bool timestamp_value(const JsonField &f, const char *path, TimestampTz *out)
     pg_unreachable();
 }
 
+// The attempt's changed_paths and changed_files: every (path, kind) of the push, sorted and
+// deduplicated in the core (the jsonb stores them the same way whichever front end read them).
 void build_changed_sets(PathList *paths, PushEvent *out)
 {
     paths->compact();
@@ -338,6 +348,8 @@ void build_changed_sets(PathList *paths, PushEvent *out)
 
 }  // namespace
 
+// See push_event.hpp.  Records only the first problem: an error report names one path, and the
+// front ends stop reading commits after it.
 bool check_commit(const CommitFields &c, int32 index, PushFields *fields)
 {
     CommitProblem p;
@@ -379,6 +391,8 @@ bool check_commit(const CommitFields &c, int32 index, PushFields *fields)
     return false;
 }
 
+// See push_event.hpp.  The single place the push rules live: each field checked in a fixed order
+// (so both front ends report the same first error whatever the key order), then normalised.
 void build_push_event(PushFields *f, PushEvent *out, const char *hint)
 {
     payload_hint = hint;

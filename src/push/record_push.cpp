@@ -45,6 +45,7 @@ SPIPlanPtr attempt_plans[kAttemptPlans];
 
 constexpr int kInsertArgs = 25;
 
+// record_push's two lab_attempt statements, prepared once per backend and kept together.
 void prepare_plans()
 {
     if (attempt_plans[kInsertAttempt] != nullptr)
@@ -100,6 +101,8 @@ struct Outcome {
 };
 FA_LIVES_ACROSS_PG_CALLS(Outcome);
 
+// The attempt already recorded for this delivery GUID, in lab_attempt or (after retention) in
+// lab_attempt_archive: a redelivery is a duplicate even months later.
 ExistingAttempt find_attempt(const Delivery &d)
 {
     Datum args[1] = {d.guid_uuid};
@@ -122,11 +125,13 @@ ExistingAttempt find_attempt(const Delivery &d)
     return a;
 }
 
+// The chain a lab session's events go to: "session:<id>".
 char *session_chain(Bytes session_id)
 {
     return psprintf("session:%.*s", static_cast<int>(session_id.len), session_id.data);
 }
 
+// The fields every webhook audit event shares (actor github, target, correlation id = GUID).
 AuditEvent webhook_event(const Delivery &d, const char *chain, const char *action)
 {
     AuditEvent ev;
@@ -159,6 +164,8 @@ void describe_delivery(MetadataBuilder &m, const Delivery &d)
     }
 }
 
+// A GUID seen before: the same payload is a duplicate (INFO), a different one a conflict (HIGH,
+// alerted): GitHub never reuses a GUID for other content, so that is a forged or broken sender.
 Outcome duplicate_or_conflict(const Delivery &d, const ExistingAttempt &a)
 {
     bool same = memcmp(a.payload_sha, d.payload_sha, kHashLen) == 0;
@@ -188,6 +195,8 @@ Outcome duplicate_or_conflict(const Delivery &d, const ExistingAttempt &a)
     return o;
 }
 
+// No active session for the fork: nothing is recorded but the audit row on the repository's chain,
+// so the push is not lost from the log.
 Outcome unmatched(const Delivery &d)
 {
     Outcome o;
@@ -206,6 +215,8 @@ Outcome unmatched(const Delivery &d)
     return o;
 }
 
+// INSERT ... ON CONFLICT (delivery_id) DO NOTHING RETURNING id: *inserted is false when a racing
+// call with the same GUID won (the caller then reads its attempt).
 Datum insert_attempt(const Delivery &d, const ActiveSession &s, bool *inserted)
 {
     const PushEvent &p = d.push;
@@ -265,6 +276,7 @@ Datum insert_attempt(const Delivery &d, const ActiveSession &s, bool *inserted)
     return SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 }
 
+// The attempt is new: move the session (activity, STUCK -> IN_PROGRESS) and append its audit rows.
 Outcome recorded(const Delivery &d, const ActiveSession &s, int64 attempt_id)
 {
     Outcome o;
@@ -321,6 +333,7 @@ Outcome recorded(const Delivery &d, const ActiveSession &s, int64 attempt_id)
     return o;
 }
 
+// The whole decision for one delivery: duplicate/conflict, unmatched, or recorded.
 Outcome record(const Delivery &d)
 {
     ExistingAttempt existing = find_attempt(d);
@@ -355,6 +368,8 @@ Outcome record(const Delivery &d)
 
 enum class PayloadType { Jsonb, JsonText };
 
+// What record_push and record_push_json share after reading the payload (everything): checks the
+// arguments, parses, connects to SPI, decides, returns the one result row.
 Datum record_push_call(FunctionCallInfo fcinfo, PayloadType type, const char *function)
 {
     if (PG_ARGISNULL(0))
@@ -420,11 +435,13 @@ Datum record_push_call(FunctionCallInfo fcinfo, PayloadType type, const char *fu
 
 }  // namespace
 
+// forgea_audit.record_push(payload jsonb, ...).
 FA_FUNCTION(fa_record_push, "forgea_audit.record_push")
 {
     return record_push_call(fcinfo, PayloadType::Jsonb, "forgea_audit.record_push");
 }
 
+// forgea_audit.record_push_json(payload json, ...): the same, from the text, for large payloads.
 FA_FUNCTION(fa_record_push_json, "forgea_audit.record_push_json")
 {
     return record_push_call(fcinfo, PayloadType::JsonText, "forgea_audit.record_push_json");

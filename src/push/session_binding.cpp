@@ -73,6 +73,7 @@ Oid resolve_session_table(LOCKMODE lock)
     return relid;
 }
 
+// The owner of a relation, from the syscache (as_table_owner runs the table's code as that role).
 Oid relation_owner(Oid relid)
 {
     HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
@@ -171,6 +172,7 @@ void prepare_plans(Oid relid)
     plans = next;
 }
 
+// A text column of an SPI result as Bytes (NULL stays NULL).
 Bytes text_column(HeapTuple tuple, TupleDesc desc, int col)
 {
     bool isnull;
@@ -183,6 +185,8 @@ Bytes text_column(HeapTuple tuple, TupleDesc desc, int col)
 
 }  // namespace
 
+// See the header.  Runs as the table's owner with the kept lookup plan; more than one active
+// session for a fork is reported (the newest wins), not refused.
 ActiveSession fa_find_active_session(Bytes repo_key)
 {
     // Resolved once for the whole call: the lock (the one the UPDATE takes anyway) keeps the name
@@ -210,6 +214,8 @@ ActiveSession fa_find_active_session(Bytes repo_key)
     return s;
 }
 
+// See the header.  Locks the session row, moves lastActivityAt/updatedAt and STUCK -> IN_PROGRESS,
+// and returns the status it had, for the audit row.
 const char *fa_touch_session(const ActiveSession &s)
 {
     Datum args[1] = {PointerGetDatum(cstring_to_text_with_len(s.id.data, static_cast<int>(s.id.len)))};

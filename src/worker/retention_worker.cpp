@@ -40,6 +40,7 @@ namespace {
 // When retention is disabled, look again this often (SIGHUP wakes the worker sooner).
 constexpr long kIdlePollMs = 60 * 1000;
 
+// A palloc'd interval of seconds, for retention_settings().
 Interval *seconds_interval(int seconds)
 {
     Interval *iv = static_cast<Interval *>(palloc0(sizeof(Interval)));
@@ -55,6 +56,8 @@ struct TxResult {
 };
 FA_LIVES_ACROSS_PG_CALLS(TxResult);
 
+// The worker's unit of work: a transaction of its own, SPI, a snapshot, and what it is doing in
+// pg_stat_activity.
 void begin_tx(const char *activity)
 {
     SetCurrentStatementStartTimestamp();
@@ -65,6 +68,7 @@ void begin_tx(const char *activity)
     pgstat_report_activity(STATE_RUNNING, activity);
 }
 
+// Ends begin_tx's transaction and reports the worker idle.
 void end_tx()
 {
     SPI_finish();
@@ -74,6 +78,7 @@ void end_tx()
     pgstat_report_activity(STATE_IDLE, nullptr);
 }
 
+// The int8 of the single row an SPI call returned; anything else is an error naming what.
 int64 first_int8(int rc, const char *what)
 {
     if (rc < 0 || SPI_processed != 1)
@@ -83,6 +88,8 @@ int64 first_int8(int rc, const char *what)
     return isnull ? 0 : DatumGetInt64(d);
 }
 
+// Whether forgea_audit exists in the worker's database: the library may be preloaded before
+// CREATE EXTENSION, and the worker then waits instead of failing.
 bool extension_installed()
 {
     begin_tx("forgea_audit retention: checking the extension");
@@ -200,11 +207,13 @@ void record_error(const char *message)
     end_tx();
 }
 
+// Now plus seconds: when a periodic task is next due.
 TimestampTz after_seconds(int seconds)
 {
     return TimestampTzPlusMilliseconds(GetCurrentTimestamp(), static_cast<int64>(seconds) * 1000);
 }
 
+// Milliseconds until when, at least 0: the latch wait of the loop.
 long ms_until(TimestampTz when)
 {
     long secs;
@@ -290,6 +299,7 @@ char *run_catching(F f, MemoryContext keep)
 
 }  // namespace
 
+// Registers the worker from _PG_init while shared_preload_libraries loads (see settings.hpp).
 void fa_register_retention_worker()
 {
     BackgroundWorker worker;
@@ -304,6 +314,8 @@ void fa_register_retention_worker()
     RegisterBackgroundWorker(&worker);
 }
 
+// The worker: one loop (WaitLatch, SIGHUP reload, due tasks), each task in transactions of its own
+// and caught by run_catching, so an error is logged and retried next interval, not a restart.
 FA_WORKER_MAIN(fa_retention_worker_main)
 {
     pqsignal(SIGHUP, SignalHandlerForConfigReload);
