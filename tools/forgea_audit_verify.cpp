@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdarg>
@@ -23,6 +24,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -401,11 +403,22 @@ struct Options {
     std::string key_name = "forgea_audit";
     bool has_checkpoint = false;
     bool has_public_key = false;
+    std::string receipt;          // --receipt FILE: a forgea_audit.receipt() document
+    std::string consistency;      // --consistency FILE: hex hashes, one per line
+    std::string old_note, new_note;
 };
 
 void usage(std::FILE *out)
 {
     std::fputs("usage: forgea_audit_verify --dir OUTDIR [--checkpoint FILE] [--public-key PUB.pem] [--key-name NAME]\n"
+               "       forgea_audit_verify --receipt RECEIPT.json [--public-key PUB.pem] [--key-name NAME]\n"
+               "       forgea_audit_verify --consistency PROOF.txt --old NOTE --new NOTE [--public-key PUB.pem]\n"
+               "\n"
+               "--receipt: a receipt from forgea_audit.receipt(attempt_id): the row's fields must hash to its\n"
+               "row_hash, whose leaf the RFC 6962 inclusion proof must lead to the note's root; the note must be\n"
+               "signed by the public key (docs/transparency.md).  --consistency: the RFC 6962 consistency proof\n"
+               "(hex hashes, one per line, from forgea_audit.consistency_proof(old, new)) must show that the\n"
+               "tree of the --old note is a prefix of the tree of the --new note; both notes must be signed.\n"
                "\n"
                "Verifies an export of forgea_audit's log (tools/export_audit.sh DBNAME OUTDIR [CHECKPOINT_FILE])\n"
                "with the checks of forgea_audit.verify_chain([checkpoint]), without the database.\n"
@@ -433,7 +446,8 @@ Options parse_args(int argc, char **argv)
         std::string value;
         std::size_t eq = a.find('=');
         std::string name = a.substr(0, eq);
-        if (name != "--dir" && name != "--checkpoint" && name != "--public-key" && name != "--key-name") {
+        if (name != "--dir" && name != "--checkpoint" && name != "--public-key" && name != "--key-name" &&
+            name != "--receipt" && name != "--consistency" && name != "--old" && name != "--new") {
             usage(stderr);
             die("unknown argument \"%s\"", a.c_str());
         }
@@ -449,12 +463,29 @@ Options parse_args(int argc, char **argv)
         } else if (name == "--checkpoint") {
             o.checkpoint = value;
             o.has_checkpoint = true;
+        } else if (name == "--receipt") {
+            o.receipt = value;
+        } else if (name == "--consistency") {
+            o.consistency = value;
+        } else if (name == "--old") {
+            o.old_note = value;
+        } else if (name == "--new") {
+            o.new_note = value;
         } else if (name == "--public-key") {
             o.public_key = value;
             o.has_public_key = true;
         } else {
             o.key_name = value;
         }
+    }
+    if (!o.receipt.empty() || !o.consistency.empty()) {
+        if (!o.dir.empty() || o.has_checkpoint || (!o.receipt.empty() && !o.consistency.empty()))
+            die("--receipt and --consistency are modes of their own: give one, without --dir or --checkpoint");
+        if (!o.consistency.empty() && (o.old_note.empty() || o.new_note.empty()))
+            die("--consistency needs --old NOTE and --new NOTE");
+        if (o.key_name.empty())
+            die("--key-name must not be empty");
+        return o;
     }
     if (o.dir.empty()) {
         usage(stderr);
@@ -711,11 +742,389 @@ std::string check_tree(const Options &o, const Checkpoint &cp, const Pass &p, st
     return problem;
 }
 
+// ---- receipts and consistency proofs (docs/transparency.md) ----------------------------------
+
+// A JSON value as forgea_audit.receipt() writes it (jsonb output): objects, arrays, strings,
+// numbers (kept as text), true, false, null.  Small on purpose: receipts are a few kB.
+struct Json {
+    enum Kind { Null, Bool, Number, String, Array, Object } kind = Null;
+    std::string text;  // String: the decoded UTF-8; Number: as written; Bool: "true"/"false"
+    std::vector<Json> items;
+    std::map<std::string, Json> fields;
+
+    const Json *get(const char *key) const
+    {
+        auto it = fields.find(key);
+        return it == fields.end() ? nullptr : &it->second;
+    }
+};
+
+class JsonParser {
+public:
+    JsonParser(const std::string &s, const std::string &path) : s_(s), path_(path) {}
+
+    Json parse_document()
+    {
+        Json v = value(0);
+        skip_ws();
+        if (i_ != s_.size())
+            fail("text after the JSON value");
+        return v;
+    }
+
+private:
+    [[noreturn]] void fail(const char *what) { die("%s: not a receipt (offset %zu: %s)", path_.c_str(), i_, what); }
+
+    void skip_ws()
+    {
+        while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\n' || s_[i_] == '\r' || s_[i_] == '\t'))
+            i_++;
+    }
+
+    bool eat(const char *word)
+    {
+        std::size_t n = std::strlen(word);
+        if (s_.compare(i_, n, word) != 0)
+            return false;
+        i_ += n;
+        return true;
+    }
+
+    void put_utf8(std::string &out, unsigned cp)
+    {
+        if (cp < 0x80) {
+            out += static_cast<char>(cp);
+        } else if (cp < 0x800) {
+            out += static_cast<char>(0xC0 | (cp >> 6));
+            out += static_cast<char>(0x80 | (cp & 0x3F));
+        } else if (cp < 0x10000) {
+            out += static_cast<char>(0xE0 | (cp >> 12));
+            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+            out += static_cast<char>(0x80 | (cp & 0x3F));
+        } else {
+            out += static_cast<char>(0xF0 | (cp >> 18));
+            out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+            out += static_cast<char>(0x80 | (cp & 0x3F));
+        }
+    }
+
+    unsigned hex4()
+    {
+        if (i_ + 4 > s_.size())
+            fail("a short \\u escape");
+        unsigned v = 0;
+        for (int k = 0; k < 4; k++) {
+            int d = core::hex_digit_value(s_[i_++]);
+            if (d < 0)
+                fail("a bad \\u escape");
+            v = v * 16 + static_cast<unsigned>(d);
+        }
+        return v;
+    }
+
+    std::string string()
+    {
+        std::string out;
+        i_++;  // the opening quote
+        for (;;) {
+            if (i_ >= s_.size())
+                fail("an unterminated string");
+            char c = s_[i_++];
+            if (c == '"')
+                return out;
+            if (static_cast<unsigned char>(c) < 0x20)
+                fail("a control character in a string");
+            if (c != '\\') {
+                out += c;
+                continue;
+            }
+            if (i_ >= s_.size())
+                fail("an unterminated escape");
+            char e = s_[i_++];
+            switch (e) {
+            case '"': out += '"'; break;
+            case '\\': out += '\\'; break;
+            case '/': out += '/'; break;
+            case 'b': out += '\b'; break;
+            case 'f': out += '\f'; break;
+            case 'n': out += '\n'; break;
+            case 'r': out += '\r'; break;
+            case 't': out += '\t'; break;
+            case 'u': {
+                unsigned cp = hex4();
+                if (cp >= 0xD800 && cp < 0xDC00) {
+                    if (!eat("\\u"))
+                        fail("a lone surrogate");
+                    unsigned lo = hex4();
+                    if (lo < 0xDC00 || lo >= 0xE000)
+                        fail("a bad surrogate pair");
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                } else if (cp >= 0xDC00 && cp < 0xE000) {
+                    fail("a lone surrogate");
+                }
+                put_utf8(out, cp);
+                break;
+            }
+            default:
+                fail("an unknown escape");
+            }
+        }
+    }
+
+    Json value(int depth)
+    {
+        if (depth > 32)
+            fail("nesting too deep");
+        skip_ws();
+        Json v;
+        if (i_ >= s_.size())
+            fail("a value is missing");
+        char c = s_[i_];
+        if (c == '{') {
+            v.kind = Json::Object;
+            i_++;
+            skip_ws();
+            if (i_ < s_.size() && s_[i_] == '}') {
+                i_++;
+                return v;
+            }
+            for (;;) {
+                skip_ws();
+                if (i_ >= s_.size() || s_[i_] != '"')
+                    fail("an object key is not a string");
+                std::string key = string();
+                skip_ws();
+                if (!eat(":"))
+                    fail("':' missing");
+                v.fields[key] = value(depth + 1);
+                skip_ws();
+                if (eat(","))
+                    continue;
+                if (eat("}"))
+                    return v;
+                fail("',' or '}' missing");
+            }
+        }
+        if (c == '[') {
+            v.kind = Json::Array;
+            i_++;
+            skip_ws();
+            if (i_ < s_.size() && s_[i_] == ']') {
+                i_++;
+                return v;
+            }
+            for (;;) {
+                v.items.push_back(value(depth + 1));
+                skip_ws();
+                if (eat(","))
+                    continue;
+                if (eat("]"))
+                    return v;
+                fail("',' or ']' missing");
+            }
+        }
+        if (c == '"') {
+            v.kind = Json::String;
+            v.text = string();
+            return v;
+        }
+        if (eat("null"))
+            return v;
+        if (eat("true") || eat("false")) {
+            v.kind = Json::Bool;
+            v.text = s_[i_ - 1] == 'e' && s_[i_ - 2] == 'u' ? "true" : "false";
+            return v;
+        }
+        std::size_t start = i_;
+        while (i_ < s_.size() && (std::isdigit(static_cast<unsigned char>(s_[i_])) || std::strchr("+-.eE", s_[i_])))
+            i_++;
+        if (i_ == start)
+            fail("not a JSON value");
+        v.kind = Json::Number;
+        v.text = s_.substr(start, i_ - start);
+        return v;
+    }
+
+    const std::string &s_;
+    std::string path_;
+    std::size_t i_ = 0;
+};
+
+const Json &member(const Json &obj, const char *key, const char *where)
+{
+    const Json *v = obj.kind == Json::Object ? obj.get(key) : nullptr;
+    if (v == nullptr)
+        die("the receipt has no \"%s\" in %s", key, where);
+    return *v;
+}
+
+std::int64_t int_member(const Json &obj, const char *key, const char *where)
+{
+    const Json &v = member(obj, key, where);
+    Field f;
+    f.value = v.text;
+    std::int64_t out;
+    if (v.kind != Json::Number || !to_int64(f, &out))
+        die("the receipt's \"%s\" in %s is not an integer", key, where);
+    return out;
+}
+
+// A nullable text field of the row: JSON null is SQL NULL, a string its bytes.
+Bytes text_member(const Json &row, const char *key)
+{
+    const Json &v = member(row, key, "row");
+    if (v.kind == Json::Null)
+        return Bytes{};
+    if (v.kind != Json::String)
+        die("the receipt's row field \"%s\" is neither a string nor null", key);
+    return Bytes{v.text.data(), v.text.size()};
+}
+
+std::vector<std::uint8_t> hex_member(const Json &v, const char *what)
+{
+    Field f;
+    f.value = v.text;
+    std::vector<std::uint8_t> out;
+    if (v.kind != Json::String || !from_hex(f, &out) || out.size() != kHashLen)
+        die("the receipt's %s is not 64 hex digits", what);
+    return out;
+}
+
+// A note given to --receipt (inside it) or --consistency: a transparency-log note, signed by the
+// given key when one is given (check_signature's rules: a signed note needs the key).
+Checkpoint tree_note(const Options &o, const std::string &text, const char *what)
+{
+    Checkpoint cp;
+    cp.text = text;
+    if (const char *why = core::parse_checkpoint(cp.text.data(), cp.text.size(), &cp.parsed))
+        die("invalid checkpoint (%s): %s", what, why);
+    if (!cp.parsed.body.tree)
+        die("the %s is a 0.1.0 chain-heads checkpoint, not a transparency-log note: it has no tree to prove against", what);
+    Options with_checkpoint = o;
+    with_checkpoint.has_checkpoint = true;
+    check_signature(with_checkpoint, cp);
+    return cp;
+}
+
+// --receipt: row fields -> row_hash -> leaf -> inclusion proof -> the note's root -> signature.
+int verify_receipt(const Options &o)
+{
+    std::string text = read_file(o.receipt, nullptr);
+    Json r = JsonParser(text, o.receipt).parse_document();
+    const Json &row = member(r, "row", "the receipt");
+    const Json &note = member(r, "checkpoint", "the receipt");
+    if (note.kind != Json::String)
+        die("the receipt's checkpoint is not a string");
+    Checkpoint cp = tree_note(o, note.text, "receipt's checkpoint");
+
+    std::vector<std::uint8_t> prev = hex_member(member(row, "prev_hash", "row"), "row's prev_hash");
+    core::AuditRecord rec;
+    rec.seq = int_member(row, "seq", "row");
+    rec.chain_id = text_member(row, "chain_id");
+    rec.chain_pos = int_member(row, "chain_pos", "row");
+    rec.prev_hash = prev.data();
+    rec.created_at_unix_us = int_member(row, "created_at_us", "row");
+    rec.tenant_id = text_member(row, "tenant_id");
+    rec.user_id = text_member(row, "user_id");
+    rec.actor_type = text_member(row, "actor_type");
+    rec.actor_id = text_member(row, "actor_id");
+    rec.action = text_member(row, "action");
+    rec.target_type = text_member(row, "target_type");
+    rec.target_id = text_member(row, "target_id");
+    rec.outcome = text_member(row, "outcome");
+    rec.severity = text_member(row, "severity");
+    rec.metadata_json = text_member(row, "metadata");  // canonical JSON text: hashed verbatim
+    rec.proof_json = text_member(row, "proof");
+    rec.correlation_id = text_member(row, "correlation_id");
+    const Json &parent = member(row, "parent_seq", "row");
+    rec.parent_seq.is_null = parent.kind == Json::Null;
+    if (!rec.parent_seq.is_null)
+        rec.parent_seq.value = int_member(row, "parent_seq", "row");
+    if (int_member(row, "hash_version", "row") != 1)
+        verdict_fail(std::to_string(rec.seq).c_str(), "the row's hash_version is not 1, the only encoding this tool knows");
+
+    OpensslSha256 h;
+    std::uint8_t computed[kHashLen];
+    core::hash_record_v1(rec, h, computed);
+    std::vector<std::uint8_t> row_hash = hex_member(member(r, "row_hash", "the receipt"), "row_hash");
+    if (std::memcmp(computed, row_hash.data(), kHashLen) != 0)
+        verdict_fail(std::to_string(rec.seq).c_str(),
+                     "the row's fields do not hash to the receipt's row_hash (the row or the hash was altered)");
+
+    std::int64_t leaf_index = int_member(r, "leaf_index", "the receipt");
+    std::int64_t tree_size = int_member(r, "tree_size", "the receipt");
+    if (tree_size != cp.parsed.body.size)
+        verdict_fail(std::to_string(rec.seq).c_str(),
+                     format("the receipt's tree_size %" PRId64 " is not the checkpoint's %" PRId64, tree_size,
+                            cp.parsed.body.size));
+    const Json &proof = member(r, "inclusion_proof", "the receipt");
+    if (proof.kind != Json::Array || proof.items.size() > static_cast<std::size_t>(core::merkle::kMaxLevels))
+        die("the receipt's inclusion_proof is not an array of hashes");
+    std::vector<std::uint8_t> path(kHashLen * (proof.items.size() + 1));
+    for (std::size_t i = 0; i < proof.items.size(); i++) {
+        std::vector<std::uint8_t> hsh = hex_member(proof.items[i], "inclusion_proof element");
+        std::memcpy(&path[kHashLen * i], hsh.data(), kHashLen);
+    }
+    std::uint8_t leaf[kHashLen];
+    core::merkle::leaf_hash(h, row_hash.data(), kHashLen, leaf);
+    if (!core::merkle::verify_inclusion(h, leaf_index, tree_size, leaf,
+                                        reinterpret_cast<const std::uint8_t(*)[kHashLen]>(path.data()),
+                                        static_cast<int>(proof.items.size()), cp.parsed.body.root))
+        verdict_fail(std::to_string(rec.seq).c_str(),
+                     format("the inclusion proof of leaf %" PRId64 " does not lead to the checkpoint's root", leaf_index));
+    std::printf("ok: audit row %" PRId64 " (%.*s) is leaf %" PRId64 " of the %s checkpoint of %" PRId64 " leaves\n", rec.seq,
+                static_cast<int>(rec.action.len), rec.action.data, leaf_index, cp.is_signed ? "signed" : "unsigned",
+                tree_size);
+    return kExitOk;
+}
+
+// --consistency: the old note's tree is a prefix of the new note's.
+int verify_consistency_proof(const Options &o)
+{
+    Checkpoint old_cp = tree_note(o, read_file(o.old_note, nullptr), "--old note");
+    Checkpoint new_cp = tree_note(o, read_file(o.new_note, nullptr), "--new note");
+    const core::CheckpointBody &a = old_cp.parsed.body, &b = new_cp.parsed.body;
+    if (a.origin.len != b.origin.len || std::memcmp(a.origin.data, b.origin.data, a.origin.len) != 0)
+        verdict_fail("NULL", "the two notes are of different logs (their origin lines differ)");
+    std::string text = read_file(o.consistency, nullptr);
+    std::vector<std::uint8_t> path;
+    std::size_t n = 0, pos = 0;
+    while (pos < text.size()) {
+        std::size_t nl = text.find('\n', pos);
+        if (nl == std::string::npos)
+            nl = text.size();
+        Field f;
+        f.value = text.substr(pos, nl - pos);
+        pos = nl + 1;
+        if (f.value.empty())
+            continue;
+        std::vector<std::uint8_t> hsh;
+        if (!from_hex(f, &hsh) || hsh.size() != kHashLen || n == static_cast<std::size_t>(core::merkle::kMaxLevels))
+            die("%s: not hex SHA-256 hashes, one per line", o.consistency.c_str());
+        path.insert(path.end(), hsh.begin(), hsh.end());
+        n++;
+    }
+    path.resize(kHashLen * (n + 1));
+    OpensslSha256 h;
+    if (!core::merkle::verify_consistency(h, a.size, b.size, a.root, b.root,
+                                          reinterpret_cast<const std::uint8_t(*)[kHashLen]>(path.data()),
+                                          static_cast<int>(n)))
+        verdict_fail("NULL", format("the proof does not show the tree of %" PRId64 " leaves to be a prefix of the tree of %"
+                                    PRId64 " leaves", a.size, b.size));
+    std::printf("ok: the checkpoint of %" PRId64 " leaves is a prefix of the checkpoint of %" PRId64 " leaves\n", a.size, b.size);
+    return kExitOk;
+}
+
 }  // namespace
 
 int main(int argc, char **argv)
 {
     Options o = parse_args(argc, argv);
+    if (!o.receipt.empty())
+        return verify_receipt(o);
+    if (!o.consistency.empty())
+        return verify_consistency_proof(o);
 
     // A checkpoint that is not one is bad input: refused before reading anything (verify_chain()
     // raises 22P02).
