@@ -72,7 +72,8 @@ if [ "${1:-}" != inner ]; then
     make -s -C "$ROOT" -j2 >/dev/null
 
     export FA_ROOT="$ROOT" FA_WORK="$work" FA_LIB_VERSION="$lib_version" FA_LIB_SUFFIX="$lib_suffix"
-    pg_virtualenv -t -v 15 -c "--port=$(free_port)" bash "$ROOT/test/upgrade/upgrade_from_0.1.0.sh" inner
+    port=${FA_UPGRADE_PORT:-$(free_port)}   # FA_UPGRADE_PORT: a port of your own on a shared machine
+    pg_virtualenv -t -v 15 -c "--port=$port" bash "$ROOT/test/upgrade/upgrade_from_0.1.0.sh" inner
     exit $?
 fi
 
