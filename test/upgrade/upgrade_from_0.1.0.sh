@@ -128,7 +128,17 @@ rows_before=$(q -d upg -c "SELECT count(*) FROM forgea_audit.audit_log")
 
 # 3. The current library, the 0.1.0 SQL: refused, clearly, nothing written.
 make -s install >/dev/null
-pg_ctlcluster "$PGVERSION" regress restart
+# Restart, as the README says (the library is not preloaded, so new backends would load the new file
+# anyway).  pg_ctlcluster restart was once seen answering "Cluster is already running." without
+# stopping it: check that the postmaster really restarted, and try again if not.
+started=$(q -d upg -c "SELECT pg_postmaster_start_time()")
+for attempt in 1 2 3; do
+    pg_ctlcluster "$PGVERSION" regress restart || { sleep 1; pg_ctlcluster "$PGVERSION" regress start || true; }
+    now=$(q -d upg -c "SELECT pg_postmaster_start_time()" 2>/dev/null || true)
+    [ -n "$now" ] && [ "$now" != "$started" ] && break
+    [ "$attempt" = 3 ] && fail "the cluster did not restart (postmaster started at $started, now '$now')"
+    sleep 1
+done
 refusal=$(q -d upg -c "
 DO \$\$
 DECLARE st text; msg text; hint text;
