@@ -29,6 +29,8 @@ T *allocate_array(Arena &arena, std::size_t n)
 
 }  // namespace
 
+// A row that arrived before its predecessor waits in a min-heap on chain_pos; the array grows in the
+// arena (never freed one by one), so nothing here owns memory a longjmp could leak.
 void ChainInOrder::push(const RowLink &row, Arena &arena)
 {
     if (n_waiting == cap_waiting) {
@@ -50,6 +52,7 @@ void ChainInOrder::push(const RowLink &row, Arena &arena)
     waiting[i] = row;
 }
 
+// Removes the heap's smallest chain_pos (waiting[0]).
 void ChainInOrder::pop()
 {
     RowLink last = waiting[--n_waiting];
@@ -69,6 +72,9 @@ void ChainInOrder::pop()
         waiting[i] = last;
 }
 
+// A row in heap order: linked at once if it is the next position, else kept until its predecessors
+// come; each link may release waiting rows behind it.  Rows mostly arrive in order, so the heap
+// stays small.
 void ChainInOrder::add(const RowLink &row, Arena &arena, ProblemSink &sink)
 {
     if (row.chain_pos > walker.next_pos()) {
@@ -82,6 +88,8 @@ void ChainInOrder::add(const RowLink &row, Arena &arena, ProblemSink &sink)
     }
 }
 
+// The scan is over: whatever still waits is linked in position order (gaps are then reported by the
+// walker), and the chain's end is checked against its head.
 void ChainInOrder::finish(const HeadRecord *head, ProblemSink &sink)
 {
     while (n_waiting > 0) {
@@ -91,6 +99,7 @@ void ChainInOrder::finish(const HeadRecord *head, ProblemSink &sink)
     walker.end_chain(head, sink);
 }
 
+// Doubles the open-addressing table (kept at most half full), rehashing from the stored hashes.
 void ChainTable::grow()
 {
     std::size_t cap = capacity_ == 0 ? 1024 : capacity_ * 2;
@@ -111,6 +120,8 @@ void ChainTable::grow()
     capacity_ = cap;
 }
 
+// The chain's state, created on its first row with a copy of its id in the arena; chains are also
+// kept in first-seen order for the final pass over them.
 ChainInOrder *ChainTable::find_or_add(Bytes chain_id, bool *added)
 {
     if ((count_ + 1) * 2 > capacity_)  // at most half full

@@ -6,6 +6,8 @@
 
 namespace forgea::core {
 
+// Bytewise, shorter first on a common prefix: the order of ORDER BY chain_id COLLATE "C", which
+// the heads and the checkpoint root are sorted in.
 int compare_chain_ids(Bytes a, Bytes b)
 {
     std::size_t n = a.len < b.len ? a.len : b.len;
@@ -15,6 +17,7 @@ int compare_chain_ids(Bytes a, Bytes b)
     return a.len < b.len ? -1 : a.len > b.len ? 1 : 0;
 }
 
+// A new chain: the first row must link to the all-zero genesis hash at position 1.
 void ChainWalker::start_chain(Bytes chain_id, const HeadRecord *sealed)
 {
     chain_id_ = chain_id;
@@ -50,6 +53,10 @@ void ChainWalker::check_row(const AuditRecord &r, const std::uint8_t *stored_has
     link_row(check_row_content(r, stored_hash, stored_len, hash_version, hasher), sink);
 }
 
+// Checks one row against the previous one of its chain (position, prev_hash, seq order), its own
+// content, and the sealed head when the checkpoint ends at this position.  Every problem goes to
+// the sink and the walk goes on, linking to what the row claims, so one altered row is reported
+// once and later rows are still checked.
 void ChainWalker::link_row(const RowLink &r, ProblemSink &sink)
 {
     rows_++;
@@ -75,6 +82,8 @@ void ChainWalker::link_row(const RowLink &r, ProblemSink &sink)
     std::memcpy(last_hash_, r.hash, kHashLen);
 }
 
+// The last row of a chain against its head (length, last seq, last hash) and against the sealed
+// head: a truncated tail or a head moved back is reported here.
 void ChainWalker::end_chain(const HeadRecord *head, ProblemSink &sink)
 {
     if (!in_chain_)
@@ -96,16 +105,20 @@ void ChainWalker::end_chain(const HeadRecord *head, ProblemSink &sink)
     }
 }
 
+// A head whose chain has no row left at all.
 void report_chain_removed(const HeadRecord &head, ProblemSink &sink)
 {
     sink.report(ProblemReport{Problem::ChainRemoved, head.last_seq, head.chain_id, 0, head.length, 0});
 }
 
+// A chain the checkpoint sealed that has no row left.
 void report_sealed_chain_missing(const HeadRecord &sealed, ProblemSink &sink)
 {
     sink.report(ProblemReport{Problem::CheckpointRowMissing, sealed.last_seq, sealed.chain_id, 0, sealed.length, 0});
 }
 
+// The sentence verify_chain() and the offline verifier print for a problem: one wording for both,
+// so that their outputs can be compared byte for byte (test/integration/offline_verifier.sh).
 std::size_t describe_problem(const ProblemReport &p, char *buf, std::size_t cap)
 {
     int id_len = static_cast<int>(p.chain_id.len > 200 ? 200 : p.chain_id.len);
