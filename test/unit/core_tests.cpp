@@ -407,6 +407,122 @@ TEST(RepoKey, RefusesAMissingHost)
     EXPECT_EQ(key("https://:443/owner/repo"), "");
 }
 
+// Strict reading (issue 14): every string here is read as a lenient parser would misread it, or is
+// a form students really paste.  "" means repo_key must refuse it (NULL in SQL).
+struct RepoKeyCase {
+    const char *url;
+    const char *key;
+};
+
+const RepoKeyCase kRepoKeyCases[] = {
+    // Crafted: an '@' in the fragment or query is not a userinfo separator; the host is evil.com
+    // and there is no path, so no key (a lenient reader said github.com/alice/lab).
+    {"https://evil.com#@github.com/alice/lab", ""},
+    {"https://evil.com?@github.com/alice/lab", ""},
+    {"https://evil.com/#@github.com/alice/lab", ""},
+    {"https://evil.com/x?@github.com/alice/lab", ""},
+    // A backslash is no URL character (browsers read it as '/', a lenient reader as userinfo).
+    {"https://github.com\\@evil.com/alice/lab", ""},
+    {"https://github.com\\alice\\lab", ""},
+    // "%23" is an encoded '#' inside the userinfo: RFC 3986 reads github.com as the host, and so
+    // does every client; the userinfo is dropped.
+    {"https://evil.com%23@github.com/alice/lab", "github.com/alice/lab"},
+    // Two '@' in the authority: RFC 3986 userinfo has none.
+    {"https://a@evil.com@github.com/alice/lab", ""},
+    // IPv6 literals are read whole (a lenient reader said "[/alice/lab").
+    {"http://[::1]/alice/lab", "[::1]/alice/lab"},
+    {"https://[2001:DB8::1]:8443/Alice/Lab.git", "[2001:db8::1]/alice/lab"},
+    {"ssh://git@[::ffff:192.0.2.1]/alice/lab.git", "[::ffff:192.0.2.1]/alice/lab"},
+    {"http://[::1/alice/lab", ""},
+    {"http://[:::1]/alice/lab", ""},
+    {"http://[1:2:3:4:5:6:7:8:9]/alice/lab", ""},
+    {"http://[::1%25eth0]/alice/lab", ""},
+    {"http://[v1.x]/alice/lab", ""},
+    {"http://[::1]x/alice/lab", ""},
+    // A scheme without "//" is not a URL we read (a lenient reader said "https/github.com/...").
+    {"https:/github.com/alice/lab", ""},
+    {"https:github.com/alice/lab", ""},
+    {"git:/github.com/alice/lab", ""},
+    // Schemes git does not fetch over.
+    {"ftp://github.com/alice/lab", ""},
+    {"file:///github.com/alice/lab", ""},
+    {"javascript://github.com/alice/lab", ""},
+    // Hosts: a DNS name, dotted IPv4 or an IPv6 literal; nothing percent-encoded or odd.
+    {"https://git%68ub.com/alice/lab", ""},
+    {"https://github.com./alice/lab", ""},
+    {"https://github..com/alice/lab", ""},
+    {"https://-github.com/alice/lab", ""},
+    {"https://git hub.com/alice/lab", ""},
+    {"https://github.com:99999/alice/lab", ""},
+    {"https://github.com:22x/alice/lab", ""},
+    {"https://192.0.2.7/alice/lab", "192.0.2.7/alice/lab"},
+    {"https://github.com:/alice/lab", "github.com/alice/lab"},  // RFC 3986: an empty port
+    // Names: unreserved characters only, no dot segments, no percent-encoding.
+    {"https://github.com/alice/../bob/lab", ""},
+    {"https://github.com/alice/./lab", ""},
+    {"https://github.com/alice/%6Cab", ""},
+    {"https://github.com/alice%2Flab", ""},
+    {"https://github.com/alice/lab;x", ""},
+    {"https://github.com/alice/l@b", ""},
+    {"https://github.com/alice/lab//", ""},
+    {"https://github.com/alice/.git", ""},
+    {"https://github.com/alice/lab\n", "github.com/alice/lab"},  // trimmed
+    {"https://github.com/ali ce/lab", ""},
+    {"https://github.com/alice/lab\x01", ""},
+    {"https://github.com/alice/l\xc3\xa4""b", ""},
+    // Query and fragment are dropped, but must be well formed.
+    {"https://github.com/alice/lab?tab=readme#top", "github.com/alice/lab"},
+    {"https://github.com/alice/lab#a#b", ""},
+    {"https://github.com/alice/lab?a b", ""},
+    // scp-like: [user@]host:owner/repo, nothing else.
+    {"git@github.com:alice/lab.git", "github.com/alice/lab"},
+    {"GIT@GitHub.com:Alice/Lab.git", "github.com/alice/lab"},
+    {"github.com:alice/lab", "github.com/alice/lab"},
+    {"git@github.com:/alice/lab.git", ""},
+    {"git@evil.com:@github.com/alice/lab", ""},
+    {"a@b@github.com:alice/lab", ""},
+    {"git@github.com:alice/lab.git?x", ""},
+    {"evil.com:x@github.com/alice/lab", ""},
+    // Bare host/owner/repo: the host must be a domain.
+    {"github.com/alice/lab", "github.com/alice/lab"},
+    {"alice/lab/tree", ""},
+    {"evil.com@github.com/alice/lab", ""},
+    // What students paste.
+    {"https://github.com/Alice/Lab", "github.com/alice/lab"},
+    {"https://github.com/alice/lab.git", "github.com/alice/lab"},
+    {"https://github.com/alice/lab/", "github.com/alice/lab"},
+    {"https://github.com/alice/lab.git/", "github.com/alice/lab"},
+    {"HTTPS://GITHUB.COM/ALICE/LAB.GIT", "github.com/alice/lab"},
+    {"https://www.github.com/alice/lab", "github.com/alice/lab"},
+    {"http://WWW.GitHub.com/alice/lab", "github.com/alice/lab"},
+    {"ssh://git@github.com:22/owner/repo.git", "github.com/owner/repo"},
+    {"git+ssh://git@github.com/owner/repo.git", "github.com/owner/repo"},
+    {"git://github.com/owner/repo.git", "github.com/owner/repo"},
+    {"https://alice:ghp_token@github.com/alice/lab.git", "github.com/alice/lab"},
+    {"https://github.com/alice/lab-2_x.y~z", "github.com/alice/lab-2_x.y~z"},
+    {"https://gitlab.example.com/group/sub/lab", "gitlab.example.com/group/sub/lab"},
+};
+
+TEST(RepoKey, TableOfCraftedAndRealForms)
+{
+    for (const RepoKeyCase &c : kRepoKeyCases)
+        EXPECT_EQ(key(c.url), c.key) << "url: " << c.url;
+}
+
+// The crafted strings of issue 14 never give Alice's key, whatever else they give.
+TEST(RepoKey, CraftedUrlsNeverGiveAnotherForksKey)
+{
+    const char *crafted[] = {
+        "https://evil.com#@github.com/alice/lab", "https://evil.com?@github.com/alice/lab",
+        "https://github.com\\@evil.com/alice/lab", "https:/github.com/alice/lab",
+        "https://evil.com/@github.com/alice/lab", "https://evil.com#/@github.com/alice/lab",
+    };
+    for (const char *u : crafted) {
+        EXPECT_NE(key(u), "github.com/alice/lab") << "url: " << u;
+        EXPECT_NE(key(u), "evil.com/alice/lab") << "url: " << u;
+    }
+}
+
 TEST(RepoKey, ReturnedLengthMatchesTheBytesWritten)
 {
     const std::string in = "git@github.com:Owner/Repo.git";
