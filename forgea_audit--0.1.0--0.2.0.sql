@@ -540,3 +540,70 @@ SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('fo
 -- chain_head row by row, each checked where it lands; audit_log is dumped in seq order.
 SELECT pg_catalog.pg_extension_config_dump('forgea_audit.audit_log', 'ORDER BY seq');
 SELECT pg_catalog.pg_extension_config_dump('forgea_audit.merkle_leaf', 'ORDER BY leaf_index');
+
+-------------------------------------------------------------------------------------------------
+-- repo_key() reads fork URLs strictly (issue 14): a query, fragment or backslash is never read as
+-- userinfo or host, IPv6 literals are read whole, "www." is dropped, and what it cannot read as
+-- host/owner/repo is NULL.  So some URLs that had a key in 0.1.0 have none now, or another one
+-- ("https://evil.com#@github.com/alice/lab" was github.com/alice/lab, is NULL now).  Every index
+-- that stores repo_key() results (bind_lab_session_table()'s "LabSession_forgea_repo_key_idx",
+-- and any a DBA made) still holds 0.1.0's keys: rebuilt here, or index scans would keep matching
+-- by the old keys.  REINDEX locks the table against writes while it runs (seconds for 100k rows).
+-------------------------------------------------------------------------------------------------
+COMMENT ON FUNCTION forgea_audit.repo_key(text) IS
+    'Matching key of a repository URL, read strictly (http/https/git/ssh URLs per RFC 3986, git@host:owner/repo, host/owner/repo): lower-case host/owner/repo; NULL for anything else.';
+
+DO $$
+DECLARE
+    idx regclass;
+BEGIN
+    FOR idx IN
+        SELECT DISTINCT d.objid::regclass
+        FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_index i ON i.indexrelid = d.objid
+        WHERE d.classid = 'pg_catalog.pg_class'::regclass
+          AND d.refclassid = 'pg_catalog.pg_proc'::regclass
+          AND d.refobjid = 'forgea_audit.repo_key(text)'::regprocedure
+    LOOP
+        EXECUTE pg_catalog.format('REINDEX INDEX %s', idx);
+    END LOOP;
+END
+$$;
+
+-------------------------------------------------------------------------------------------------
+-- Several active sessions on one fork (issue 14): record_push writes that attempt's audit row with
+-- severity MEDIUM (in the library), and forgea_audit.shared_forks lists such forks.
+-------------------------------------------------------------------------------------------------
+-- Forks that more than one active (IN_PROGRESS or STUCK) session points at, by repo_key().  A push
+-- to such a fork goes to the most recently started of them, and its LAB_VERIFY_ATTEMPT audit row
+-- says "active_sessions": n with severity MEDIUM; this lists every such fork with all its sessions,
+-- newest first, so that an operator sees whose they are: it is how a student who pasted a
+-- classmate's fork URL shows.  Sessions whose URL has no key match nothing and are not listed.
+-- A function (the view below reads it): "LabSession" is the platform's table, found at run time.
+CREATE FUNCTION forgea_audit.find_shared_forks()
+    RETURNS TABLE (repository_key text, active_sessions bigint, session_ids text[], user_ids text[],
+                   fork_urls text[], newest_started_at timestamp)
+    LANGUAGE plpgsql STABLE
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN QUERY EXECUTE pg_catalog.format(
+        'SELECT k.key, pg_catalog.count(*), '
+        '       pg_catalog.array_agg(s."id"::text ORDER BY s."startedAt" DESC, s."id" DESC), '
+        '       pg_catalog.array_agg(s."userId"::text ORDER BY s."startedAt" DESC, s."id" DESC), '
+        '       pg_catalog.array_agg(s."userForkUrl"::text ORDER BY s."startedAt" DESC, s."id" DESC), '
+        '       pg_catalog.max(s."startedAt")::timestamp '
+        'FROM %s s, LATERAL (SELECT forgea_audit.repo_key(s."userForkUrl"::text) AS key) k '
+        'WHERE s."status" IN (''IN_PROGRESS'', ''STUCK'') AND k.key IS NOT NULL '
+        'GROUP BY k.key HAVING pg_catalog.count(*) > 1 ORDER BY 2 DESC, 1',
+        forgea_audit.lab_session_table());
+END
+$$;
+COMMENT ON FUNCTION forgea_audit.find_shared_forks() IS
+    'Forks (repo_key) that more than one IN_PROGRESS/STUCK lab session points at, with every such session, newest first.';
+REVOKE ALL ON FUNCTION forgea_audit.find_shared_forks() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION forgea_audit.find_shared_forks() TO forgea_audit_admin;
+
+CREATE VIEW forgea_audit.shared_forks AS SELECT * FROM forgea_audit.find_shared_forks();
+COMMENT ON VIEW forgea_audit.shared_forks IS
+    'Forks matched by more than one active lab session (how a hijacked fork URL shows); see find_shared_forks().';
+GRANT SELECT ON forgea_audit.shared_forks TO forgea_audit_admin;

@@ -545,11 +545,13 @@ REVOKE ALL ON FUNCTION forgea_audit.receipt(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION forgea_audit.receipt(bigint) TO forgea_audit_reader;
 
 -- The one function PUBLIC may call: the expression index on the platform's "LabSession"
--- (bind_lab_session_table) evaluates it whenever the application writes that table.
+-- (bind_lab_session_table) evaluates it whenever the application writes that table.  It reads a
+-- URL strictly (README, "Matching"): a fork URL it cannot read gives NULL, and matches no push.
+-- Its results are stored in that index: a version that changes them must REINDEX it on upgrade.
 CREATE FUNCTION forgea_audit.repo_key(url text) RETURNS text
     LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'fa_repo_key_0_2';
 COMMENT ON FUNCTION forgea_audit.repo_key(text) IS
-    'Matching key of a repository URL (https, .git, ssh or scp forms): lower-case host/owner/repo; NULL if not a repository URL.';
+    'Matching key of a repository URL, read strictly (http/https/git/ssh URLs per RFC 3986, git@host:owner/repo, host/owner/repo): lower-case host/owner/repo; NULL for anything else.';
 REVOKE ALL ON FUNCTION forgea_audit.repo_key(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION forgea_audit.repo_key(text) TO PUBLIC;
 
@@ -592,6 +594,41 @@ COMMENT ON FUNCTION forgea_audit.bind_lab_session_table() IS
     'Grants the platform table''s owner USAGE on schema forgea_audit (record_push works on the table as that role) and creates the partial expression index that record_push''s fork-URL lookup uses; returns the index''s name.';
 REVOKE ALL ON FUNCTION forgea_audit.bind_lab_session_table() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION forgea_audit.bind_lab_session_table() TO forgea_audit_admin;
+
+-- Forks that more than one active (IN_PROGRESS or STUCK) session points at, by repo_key().  A push
+-- to such a fork goes to the most recently started of them, and its LAB_VERIFY_ATTEMPT audit row
+-- says "active_sessions": n with severity MEDIUM; this lists every such fork with all its sessions,
+-- newest first, so that an operator sees whose they are: it is how a student who pasted a
+-- classmate's fork URL shows.  Sessions whose URL has no key match nothing and are not listed.
+-- A function (the view below reads it): "LabSession" is the platform's table, found at run time.
+CREATE FUNCTION forgea_audit.find_shared_forks()
+    RETURNS TABLE (repository_key text, active_sessions bigint, session_ids text[], user_ids text[],
+                   fork_urls text[], newest_started_at timestamp)
+    LANGUAGE plpgsql STABLE
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN QUERY EXECUTE pg_catalog.format(
+        'SELECT k.key, pg_catalog.count(*), '
+        '       pg_catalog.array_agg(s."id"::text ORDER BY s."startedAt" DESC, s."id" DESC), '
+        '       pg_catalog.array_agg(s."userId"::text ORDER BY s."startedAt" DESC, s."id" DESC), '
+        '       pg_catalog.array_agg(s."userForkUrl"::text ORDER BY s."startedAt" DESC, s."id" DESC), '
+        '       pg_catalog.max(s."startedAt")::timestamp '
+        'FROM %s s, LATERAL (SELECT forgea_audit.repo_key(s."userForkUrl"::text) AS key) k '
+        'WHERE s."status" IN (''IN_PROGRESS'', ''STUCK'') AND k.key IS NOT NULL '
+        'GROUP BY k.key HAVING pg_catalog.count(*) > 1 ORDER BY 2 DESC, 1',
+        forgea_audit.lab_session_table());
+END
+$$;
+COMMENT ON FUNCTION forgea_audit.find_shared_forks() IS
+    'Forks (repo_key) that more than one IN_PROGRESS/STUCK lab session points at, with every such session, newest first.';
+REVOKE ALL ON FUNCTION forgea_audit.find_shared_forks() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION forgea_audit.find_shared_forks() TO forgea_audit_admin;
+
+CREATE VIEW forgea_audit.shared_forks AS SELECT * FROM forgea_audit.find_shared_forks();
+COMMENT ON VIEW forgea_audit.shared_forks IS
+    'Forks matched by more than one active lab session (how a hijacked fork URL shows); see find_shared_forks().';
+GRANT SELECT ON forgea_audit.shared_forks TO forgea_audit_admin;
 
 CREATE FUNCTION forgea_audit.canonical_json(value jsonb) RETURNS text
     LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'fa_canonical_json_0_2';

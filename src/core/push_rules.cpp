@@ -170,6 +170,13 @@ bool is_hostname(const char *b, const char *e)
     return true;
 }
 
+// The host of a key: a host name with at least one dot (so that "owner/repo/x" is not read as host
+// "owner", and every key reads back as itself), or a dotted IPv4 address.
+bool is_domain(const char *b, const char *e)
+{
+    return is_hostname(b, e) && std::find(b, e, '.') != e;
+}
+
 // RFC 3986 IPv6address (inside the brackets): up to eight groups of 1 to 4 hex digits separated by
 // ':', at most one "::" standing for one or more zero groups, and optionally a dotted IPv4 address
 // as the last two groups.  IPvFuture and zone ids are refused.
@@ -279,7 +286,7 @@ bool read_url(const char *s, const char *end, Span *host, Span *path)
             return false;
     } else {
         h_end = std::find(h, auth_end, ':');
-        if (!is_hostname(h, h_end))
+        if (!is_domain(h, h_end))
             return false;
         port = h_end;
     }
@@ -311,20 +318,23 @@ bool read_scp_or_bare(const char *s, const char *end, Span *host, Span *path)
     if (sep == end)
         return false;
     const char *h = s;
-    if (*sep == ':') {
+    if (*sep == ':' && *h != '[') {
         const char *at = std::find(s, sep, '@');
         if (at != sep) {
             if (at == s || !std::all_of(s, at, is_unreserved))
                 return false;
             h = at + 1;
         }
-        if (!is_hostname(h, sep))
+        if (!is_domain(h, sep))
             return false;
-    } else {
-        // host/owner/repo: the host must look like a domain (a dot), or "owner/repo/x" would
-        // be read as host "owner".
-        if (!is_hostname(h, sep) || std::find(h, sep, '.') == sep)
+    } else if (*h == '[') {
+        // [IPv6]/owner/repo: the key of an IPv6 URL, read back.
+        const char *close = std::find(h, end, ']');
+        if (close == end || close + 1 == end || close[1] != '/' || !is_ipv6(h + 1, close))
             return false;
+        sep = close + 1;
+    } else if (!is_domain(h, sep)) {
+        return false;
     }
     *host = Span{h, sep};
     *path = Span{sep + 1, end};
@@ -341,7 +351,8 @@ bool is_name_segment(const char *b, const char *e)
 
 // Writes host/owner/repo[/...] in lower case: at most one trailing '/', then a ".git" suffix, are
 // dropped from the path; at least two name segments must remain.  A leading "www." is dropped from
-// the host (www.github.com serves github.com).  Returns the length, or 0.
+// the host (www.github.com serves github.com), as long as a dot is left, so that a key is its own
+// key.  Returns the length, or 0.
 std::size_t write_key(Span host, Span path, char *out)
 {
     const char *pb = path.b;
@@ -351,6 +362,9 @@ std::size_t write_key(Span host, Span path, char *out)
     if (pe - pb >= 4 && pe[-4] == '.' && ascii_lower(pe[-3]) == 'g' && ascii_lower(pe[-2]) == 'i' &&
         ascii_lower(pe[-1]) == 't')
         pe -= 4;
+    if (pe - pb >= 4 && pe[-4] == '.' && ascii_lower(pe[-3]) == 'g' && ascii_lower(pe[-2]) == 'i' &&
+        ascii_lower(pe[-1]) == 't')
+        return 0;  // "lab.git.git": one suffix is dropped, a name still ending in ".git" is refused
     int segments = 0;
     const char *seg = pb;
     for (const char *p = pb; p <= pe; p++) {
@@ -365,7 +379,7 @@ std::size_t write_key(Span host, Span path, char *out)
         return 0;
 
     const char *hb = host.b;
-    if (host.e - hb > 4 && equals_lower(hb, hb + 4, "www.") && std::find(hb + 4, host.e, '.') != host.e)
+    while (host.e - hb > 4 && equals_lower(hb, hb + 4, "www.") && std::find(hb + 4, host.e, '.') != host.e)
         hb += 4;
     std::size_t n = 0;
     for (const char *p = hb; p < host.e; p++)

@@ -21,11 +21,19 @@ bool is_zero_object_id(const char *s, std::size_t len);
 constexpr std::size_t kGuidTextLen = 36;
 bool parse_guid(const char *s, std::size_t len, char out[kGuidTextLen + 1]);
 
-// The key a repository is matched by: lower-case "host/owner/repo", from any of the forms a user or
-// GitHub writes (https://host/owner/repo, with ".git" or a trailing "/", git@host:owner/repo.git,
-// ssh://git@host:22/owner/repo.git, git://host/owner/repo, host/owner/repo).  Userinfo, port,
-// query and fragment are dropped.  Writes at most len bytes to out (no NUL) and returns the key's
-// length, or 0 if s does not name a repository (no host, or fewer than two path segments).
+// The key a repository is matched by: lower-case "host/owner/repo[/...]".  Read strictly, in three
+// forms only:
+//   scheme://[userinfo@]host[:port]/owner/repo[.git][/][?query][#fragment]   (RFC 3986; scheme
+//       http, https, git, ssh, git+ssh or ssh+git; host a domain, dotted IPv4 or [IPv6] literal)
+//   [user@]host:owner/repo[.git][/]                                          (git's scp-like form)
+//   host/owner/repo[.git][/]                                                 (no scheme)
+// The authority ends at the first '/', '?' or '#', so a query, fragment or path is never read as
+// userinfo or host.  Userinfo, port, query and fragment are checked, then dropped; leading "www."
+// labels are dropped from the host.  Names are RFC 3986 unreserved characters (no '%', no "." or
+// ".." segment), at least two of them.  Surrounding whitespace is trimmed.  Anything else (another
+// scheme, a scheme without "//", a backslash, a second '@', a bad port, an empty or dot-less host)
+// gives no key.  A key is its own key.  Writes at most len bytes to out (no NUL) and returns the
+// key's length, or 0 if s is not read as a repository.
 std::size_t repo_key(const char *s, std::size_t len, char *out);
 
 // One path from a commit's added/modified/removed list.

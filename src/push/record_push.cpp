@@ -305,9 +305,14 @@ Outcome recorded(const Delivery &d, const ActiveSession &s, int64 attempt_id)
         .boolean("forced", d.push.forced);
     if (d.push.commits_truncated || d.push.files_truncated)
         m.boolean("commits_truncated", d.push.commits_truncated).boolean("files_truncated", d.push.files_truncated);
-    if (s.active_count > 1)
+    // Several active sessions on one fork is how a hijacked fork URL shows (issue 14): one of them
+    // is someone else's.  MEDIUM, so the operator's severity alert sees it; forgea_audit.shared_forks
+    // lists the forks and sessions.
+    if (s.active_count > 1) {
         m.integer("active_sessions", s.active_count)
             .text("session_choice", "most recently started of several active sessions for this fork");
+        ev.severity = cstr_bytes("MEDIUM");
+    }
     if (old_status == nullptr)
         m.text("session_note", "session left IN_PROGRESS/STUCK before it could be updated");
     ev.metadata = m.finish();

@@ -62,7 +62,7 @@ run_one() {
     fi
     rm -f "$dir"/crash-* "$dir"/leak-* "$dir"/timeout-* "$dir"/oom-*
     local seeds=("$BUILD/pool")
-    [ -d "test/fuzz/seeds/$name" ] && seeds+=("test/fuzz/seeds/$name")
+    [ -d "test/fuzz/seeds/$name" ] && seeds+=("$ROOT/test/fuzz/seeds/$name")
     # New inputs go to the first directory (the build's corpus, kept between runs); the others
     # are only read.  Seeds run first, so a kept crash input fails at once.
     (cd "$dir" && UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ASAN_OPTIONS=detect_leaks=1 \

@@ -485,8 +485,17 @@ const RepoKeyCase kRepoKeyCases[] = {
     {"evil.com:x@github.com/alice/lab", ""},
     // Bare host/owner/repo: the host must be a domain.
     {"github.com/alice/lab", "github.com/alice/lab"},
-    {"alice/lab/tree", ""},
     {"evil.com@github.com/alice/lab", ""},
+    // Hosts need a dot (or are IPv6 literals), so that every key reads back as itself.
+    {"https://localhost/alice/lab", ""},
+    {"alice/lab/tree", ""},
+    {"[::1]/alice/lab", "[::1]/alice/lab"},
+    {"[::1]:alice/lab", ""},
+    // One ".git" is dropped; a name still ending in ".git" after that is refused.
+    {"https://github.com/alice/lab.git.git", ""},
+    // Leading "www." labels are dropped while a dot is left.
+    {"https://www.www.github.com/alice/lab", "github.com/alice/lab"},
+    {"https://www.com/alice/lab", "www.com/alice/lab"},
     // What students paste.
     {"https://github.com/Alice/Lab", "github.com/alice/lab"},
     {"https://github.com/alice/lab.git", "github.com/alice/lab"},

@@ -125,6 +125,15 @@ checkpoint=$(q -d upg -c "SELECT encode(convert_to(forgea_audit.checkpoint(), 'U
 v=$(verify upg "$checkpoint"); [ "${v%%|*}" = t ] || fail "0.1.0 chain does not verify: $v"
 echo "0.1.0 verify_chain(checkpoint): $v"
 rows_before=$(q -d upg -c "SELECT count(*) FROM forgea_audit.audit_log")
+# Issue 14: 0.1.0's repo_key() reads "https://evil.com#@github.com/alice/lab" as github.com/alice/lab,
+# and bind_lab_session_table()'s index stores that key; the update must rebuild the index.
+q -d upg -c "INSERT INTO \"LabSession\" (id, \"userId\", \"labId\", \"userForkUrl\", status, \"startedAt\", \"updatedAt\") VALUES
+               ('s-alice', 'u-alice', 'lab', 'https://github.com/alice/lab', 'IN_PROGRESS', now() - interval '1 hour', now()),
+               ('s-mallory', 'u-mallory', 'lab', 'https://evil.com#@github.com/alice/lab', 'IN_PROGRESS', now(), now())" >/dev/null
+alice_sessions="SET enable_seqscan = off; SELECT string_agg(id, ',' ORDER BY id) FROM \"LabSession\"
+                WHERE forgea_audit.repo_key(\"userForkUrl\") = 'github.com/alice/lab' AND status IN ('IN_PROGRESS', 'STUCK')"
+[ "$(q -d upg -c "$alice_sessions")" = "s-alice,s-mallory" ] || fail "0.1.0 did not misread the crafted fork URL as expected"
+index_node=$(q -d upg -c "SELECT pg_relation_filenode('\"LabSession_forgea_repo_key_idx\"')")
 
 # 3. The current library, the 0.1.0 SQL: refused, clearly, nothing written.
 make -s install >/dev/null
@@ -167,6 +176,11 @@ got=$(q -d upg -c "SELECT extversion FROM pg_extension WHERE extname = 'forgea_a
 v=$(verify upg); [ "${v%%|*}" = t ] || fail "after the update the chain does not verify: $v"
 v=$(verify upg "$checkpoint"); [ "${v%%|*}" = t ] || fail "after the update the 0.1.0 checkpoint does not verify: $v"
 echo "updated verify_chain(0.1.0 checkpoint): $v"
+[ "$(q -d upg -c "SELECT pg_relation_filenode('\"LabSession_forgea_repo_key_idx\"')")" != "$index_node" ] ||
+    fail "the update did not rebuild LabSession_forgea_repo_key_idx (it holds 0.1.0's repo_key() results)"
+got=$(q -d upg -c "$alice_sessions")
+[ "$got" = "s-alice" ] || fail "after the update the index still finds '$got' under github.com/alice/lab, not only s-alice"
+echo "updated: LabSession_forgea_repo_key_idx rebuilt; the crafted fork URL no longer matches github.com/alice/lab"
 
 prepare_db fresh
 q -d fresh -c "CREATE EXTENSION forgea_audit; SELECT forgea_audit.bind_lab_session_table();" >/dev/null
