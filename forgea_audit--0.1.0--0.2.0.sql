@@ -579,11 +579,14 @@ $$;
 -- newest first, so that an operator sees whose they are: it is how a student who pasted a
 -- classmate's fork URL shows.  Sessions whose URL has no key match nothing and are not listed.
 -- A function (the view below reads it): "LabSession" is the platform's table, found at run time.
+-- Not SECURITY DEFINER: code the table's owner attaches to it (index expressions the planner
+-- evaluates, policies, operators of its column types) must never run as the extension's owner
+-- (docs/security.md, case 1), so it reads the table as the caller, who needs SELECT on it.
 CREATE FUNCTION forgea_audit.find_shared_forks()
     RETURNS TABLE (repository_key text, active_sessions bigint, session_ids text[], user_ids text[],
                    fork_urls text[], newest_started_at timestamp)
     LANGUAGE plpgsql STABLE
-    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     RETURN QUERY EXECUTE pg_catalog.format(

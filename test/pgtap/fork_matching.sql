@@ -7,7 +7,7 @@
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 
-SELECT plan(31);
+SELECT plan(32);
 
 -- A push to github.com/<owner_repo> (the real new-branch fixture, re-addressed).
 CREATE FUNCTION pg_temp.push(owner_repo text, after_seed text) RETURNS jsonb LANGUAGE sql AS
@@ -111,9 +111,16 @@ SELECT is((SELECT fork_urls FROM forgea_audit.shared_forks),
 UPDATE "LabSession" SET "status" = 'COMPLETED' WHERE "id" = 's-carol';
 SELECT is((SELECT count(*)::int FROM forgea_audit.shared_forks), 0, 'a finished session no longer counts');
 
--- Admins may read it; writers and readers may not (it names users of every tenant).
+-- Admins may read it, as themselves: the platform's table is read with the caller's rights (never
+-- the extension owner's), so the admin needs SELECT on it; writers and readers may not read it at
+-- all (it names users of every tenant).
 SET ROLE forgea_audit_admin;
-SELECT lives_ok('SELECT * FROM forgea_audit.shared_forks', 'forgea_audit_admin may read shared_forks');
+SELECT throws_ok('SELECT * FROM forgea_audit.shared_forks', '42501', NULL,
+                 'forgea_audit_admin without SELECT on "LabSession" may not read shared_forks');
+RESET ROLE;
+GRANT SELECT ON "LabSession" TO forgea_audit_admin;
+SET ROLE forgea_audit_admin;
+SELECT lives_ok('SELECT * FROM forgea_audit.shared_forks', 'forgea_audit_admin with SELECT on "LabSession" may read shared_forks');
 RESET ROLE;
 SET ROLE forgea_audit_reader;
 SELECT throws_ok('SELECT * FROM forgea_audit.shared_forks', '42501', NULL, 'forgea_audit_reader may not');
