@@ -30,18 +30,18 @@ void put_line_int(ByteSink &out, const char *prefix, std::int64_t v)
     out.put(buf, static_cast<std::size_t>(n));
 }
 
-// Next line of [*pos, end) without its '\n'; false at the end or on a missing '\n'.
+// Next line of [*pos, end) without its '\n'; false at the end.  The note's last line may lack its
+// '\n': a note passed through the shell's $(...) loses its final newline, and nothing is lost with
+// it (the signed body ends before the blank line, so its own last '\n' is never the note's last).
 bool next_line(const char *text, std::size_t len, std::size_t *pos, Bytes *line)
 {
     if (*pos >= len)
         return false;
     const char *start = text + *pos;
     const void *nl = std::memchr(start, '\n', len - *pos);
-    if (nl == nullptr)
-        return false;
-    std::size_t n = static_cast<const char *>(nl) - start;
+    std::size_t n = nl == nullptr ? len - *pos : static_cast<std::size_t>(static_cast<const char *>(nl) - start);
     *line = Bytes{start, n};
-    *pos += n + 1;
+    *pos += nl == nullptr ? n : n + 1;
     return true;
 }
 
@@ -206,8 +206,6 @@ const char *parse_checkpoint(const char *text, std::size_t len, ParsedCheckpoint
                      (static_cast<std::uint32_t>(blob[2]) << 8) | blob[3];
         std::memcpy(sig.signature, blob + 4, 64);
     }
-    if (pos < len)
-        return "the note does not end with a newline";
     return nullptr;
 }
 

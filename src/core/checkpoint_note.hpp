@@ -67,8 +67,9 @@ struct ParsedCheckpoint {
 
 // Parses a checkpoint note (signed or not): a transparency-log note (body.tree, the 0.2.0
 // format: no "seq"/"chains" lines; other extension lines allowed) or a 0.1.0 chain-heads note
-// ("seq", "chains" and "time" lines all present).  Returns nullptr on success, or a static message
-// saying what is malformed.  Views point into text.
+// ("seq", "chains" and "time" lines all present).  The final newline may be missing (a note passed
+// through the shell's $(...) loses it); every other line ends with '\n'.  Returns nullptr on
+// success, or a static message saying what is malformed.  Views point into text.
 const char *parse_checkpoint(const char *text, std::size_t len, ParsedCheckpoint *out);
 
 }  // namespace forgea::core

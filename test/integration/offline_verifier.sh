@@ -411,6 +411,20 @@ run_tool "$signed" --checkpoint "$work/cp2.txt"
 check "signed checkpoint, no public key given: exit 2" "$tool_rc" "2"
 run_tool "$signed" --checkpoint "$work/cp2.txt" --public-key "$work/key.pem"
 check "signed checkpoint, the private key file works as the public key" "$tool_rc ${tool_out:0:3}" "0 ok:"
+# A note passed through the shell's $(...) loses its final newline: both verifiers accept it
+# (0.1.0 refused it, naming a wrong cause).
+printf '%s' "$(cat "$work/cp2.txt")" >"$work/cp2-nonl.txt"
+check "the note without its final newline is one byte shorter" \
+      "$(( $(wc -c <"$work/cp2.txt") - $(wc -c <"$work/cp2-nonl.txt") ))" "1"
+run_tool "$signed" --checkpoint "$work/cp2-nonl.txt" --public-key "$work/pub.pem"
+check "signed checkpoint without its final newline: the tool verifies it" "$tool_rc ${tool_out:0:3}" "0 ok:"
+check "signed checkpoint without its final newline: verify_chain() verifies it" \
+      "$(psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$db" -v cp="$(cat "$work/cp2-nonl.txt")" \
+             <<<"SELECT ok::text || ' ' || (strpos(:'cp', E'\n', length(:'cp')) = 0)::text FROM forgea_audit.verify_chain(:'cp')")" \
+      "true true"
+printf '%s' "$(cat "$work/cp1.txt")" >"$work/cp1-nonl.txt"
+run_tool "$intact" --checkpoint "$work/cp1-nonl.txt"
+check "unsigned checkpoint without its final newline: the tool verifies it" "$tool_rc ${tool_out:0:3}" "0 ok:"
 # altered note: the tree size one less, the root kept; the signature no longer verifies
 sed "2s/.*/$(( $(sed -n 2p "$work/cp2.txt") - 1 ))/" "$work/cp2.txt" >"$work/cp2-altered.txt"
 run_tool "$signed" --checkpoint "$work/cp2-altered.txt" --public-key "$work/pub.pem"

@@ -23,6 +23,7 @@
 #include "core/chain_record.hpp"
 #include "core/chain_reorder.hpp"
 #include "core/chain_verifier.hpp"
+#include "core/checkpoint_note.hpp"
 #include "core/push_rules.hpp"
 
 using namespace std::string_literals;
@@ -1630,3 +1631,65 @@ TEST(ChainTable, InterleavedChainsInRandomOrderAllVerify)
 }
 
 }  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// checkpoint_note: a note that lost its final newline (the shell's $(...) strips it) parses to the
+// same values, and its signatures still cover the same signed text.
+// ---------------------------------------------------------------------------------------------
+namespace {
+
+std::string tree_note(bool signed_note)
+{
+    StringSink sink;
+    std::uint8_t root[core::kHashLen];
+    for (std::size_t i = 0; i < core::kHashLen; i++)
+        root[i] = static_cast<std::uint8_t>(i * 7 + 1);
+    core::write_tree_checkpoint_body(text("forgea_audit example"), 12345, root, sink);
+    if (signed_note) {
+        sink.bytes += '\n';
+        std::uint8_t sig[64];
+        for (int i = 0; i < 64; i++)
+            sig[i] = static_cast<std::uint8_t>(255 - i);
+        core::write_signature_line(text("forgea_audit"), 0x01020304u, sig, sink);
+    }
+    return sink.bytes;
+}
+
+}  // namespace
+
+TEST(CheckpointNote, AcceptsANoteWithoutItsFinalNewline)
+{
+    for (bool signed_note : {false, true}) {
+        std::string full = tree_note(signed_note);
+        ASSERT_EQ(full.back(), '\n');
+        std::string cut = full.substr(0, full.size() - 1);
+        ExactBuf a(full), b(cut);
+        auto pa = std::make_unique<core::ParsedCheckpoint>();
+        auto pb = std::make_unique<core::ParsedCheckpoint>();
+        ASSERT_EQ(core::parse_checkpoint(a.data(), a.size(), pa.get()), nullptr) << "signed: " << signed_note;
+        const char *why = core::parse_checkpoint(b.data(), b.size(), pb.get());
+        ASSERT_EQ(why, nullptr) << "signed: " << signed_note << ": " << why;
+        EXPECT_TRUE(pb->body.tree);
+        EXPECT_EQ(pb->body.size, 12345);
+        EXPECT_EQ(std::memcmp(pa->body.root, pb->body.root, core::kHashLen), 0);
+        EXPECT_EQ(std::string(pb->body.origin.data, pb->body.origin.len), "forgea_audit example");
+        ASSERT_EQ(pb->signature_count, pa->signature_count);
+        if (signed_note) {
+            // The signed body is the same bytes, with its own final newline.
+            ASSERT_EQ(pb->text_signed.len, pa->text_signed.len);
+            EXPECT_EQ(std::memcmp(pb->text_signed.data, pa->text_signed.data, pa->text_signed.len), 0);
+            EXPECT_EQ(pb->signatures[0].key_id, 0x01020304u);
+            EXPECT_EQ(std::memcmp(pb->signatures[0].signature, pa->signatures[0].signature, 64), 0);
+        }
+    }
+}
+
+TEST(CheckpointNote, StillRefusesALineMissingInTheMiddle)
+{
+    // Only the final newline may be missing: a note cut inside its root line is refused.
+    std::string full = tree_note(false);
+    std::string cut = full.substr(0, full.size() - 10);
+    ExactBuf b(cut);
+    auto p = std::make_unique<core::ParsedCheckpoint>();
+    EXPECT_NE(core::parse_checkpoint(b.data(), b.size(), p.get()), nullptr);
+}
