@@ -43,6 +43,9 @@ void put_var(ByteSink &out, FieldTag tag, const Bytes &b)
 
 }  // namespace
 
+// The bytes a row's hash covers (docs/chain.md, "Encoding"): a version byte, then every field in a
+// fixed order, each tagged and length-prefixed, so that NULL, empty and different splits of the
+// same text never encode alike.
 void encode_record_v1(const AuditRecord &r, ByteSink &out)
 {
     out.put_byte(kChainEncodingVersion);

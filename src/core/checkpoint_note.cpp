@@ -56,6 +56,8 @@ bool starts_with(Bytes line, const char *prefix, Bytes *rest)
 
 }  // namespace
 
+// The root over every head, in chain id order, under a domain prefix: each field length-prefixed
+// or fixed-size, so no two head lists encode alike (docs/checkpoints.md, "The root").
 void checkpoint_root(const HeadRecord *heads, std::size_t n, Hasher &hasher, std::uint8_t out[kHashLen])
 {
     hasher.put(kRootDomain, sizeof kRootDomain - 1);
@@ -71,6 +73,8 @@ void checkpoint_root(const HeadRecord *heads, std::size_t n, Hasher &hasher, std
     hasher.finish(out);
 }
 
+// Sealed heads read back from the log are trusted only if they are sorted, hash to the note's root,
+// and add up to its size, chain count and last seq: returns why not, or nullptr.
 const char *check_sealed_heads(const CheckpointBody &body, const HeadRecord *heads, std::size_t n, Hasher &hasher)
 {
     std::int64_t size = 0, max_seq = 0;
@@ -90,6 +94,7 @@ const char *check_sealed_heads(const CheckpointBody &body, const HeadRecord *hea
     return nullptr;
 }
 
+// The six body lines of a note, each ending in a newline: what is signed.
 void write_checkpoint_body(const CheckpointBody &b, ByteSink &out)
 {
     out.put(b.origin.data, b.origin.len);
@@ -102,6 +107,7 @@ void write_checkpoint_body(const CheckpointBody &b, ByteSink &out)
     put_line_int(out, "time ", b.time_unix_us);
 }
 
+// The C2SP tlog checkpoint body of the Merkle tree: origin, tree size, base64 root.
 void write_tree_checkpoint_body(Bytes origin, std::int64_t size, const std::uint8_t root[kHashLen], ByteSink &out)
 {
     out.put(origin.data, origin.len);
@@ -111,6 +117,8 @@ void write_tree_checkpoint_body(Bytes origin, std::int64_t size, const std::uint
     out.put_byte('\n');
 }
 
+// The C2SP signed-note key id: the first 4 bytes of SHA-256(name, newline, 0x01, public key), so a
+// verifier picks the signature line made by the key it holds.
 std::uint32_t note_key_id(Bytes key_name, const std::uint8_t public_key[32], Hasher &hasher)
 {
     hasher.put(key_name.data, key_name.len);
@@ -123,6 +131,7 @@ std::uint32_t note_key_id(Bytes key_name, const std::uint8_t public_key[32], Has
            (static_cast<std::uint32_t>(digest[2]) << 8) | digest[3];
 }
 
+// One signature line: em dash, the key name, base64 of key id and signature.
 void write_signature_line(Bytes key_name, std::uint32_t key_id, const std::uint8_t signature[64], ByteSink &out)
 {
     std::uint8_t blob[68];
@@ -139,6 +148,8 @@ void write_signature_line(Bytes key_name, std::uint32_t key_id, const std::uint8
     out.put_byte('\n');
 }
 
+// Parses a note line by line, strictly (a changed byte must not parse into the same note): returns
+// what is wrong in words, or nullptr; out points into text.
 const char *parse_checkpoint(const char *text, std::size_t len, ParsedCheckpoint *out)
 {
     *out = ParsedCheckpoint{};

@@ -25,6 +25,8 @@ void openssl_error(const char *what, char *err, std::size_t errlen)
 
 }  // namespace
 
+// A private key file gives both halves, a public key file the public one (has_private says which);
+// the OpenSSL objects are freed before returning, whatever happens.
 bool load_ed25519_pem(const char *path, Ed25519Key *key, char *err, std::size_t errlen)
 {
     *key = Ed25519Key{};
@@ -63,6 +65,8 @@ bool load_ed25519_pem(const char *path, Ed25519Key *key, char *err, std::size_t 
     return ok;
 }
 
+// Signs msg; every OpenSSL object is freed and its error queue cleared before returning, so a
+// backend caller holds nothing across its next ereport.
 bool ed25519_sign(const Ed25519Key &key, const void *msg, std::size_t len, std::uint8_t sig[64])
 {
     if (!key.has_private)
@@ -78,6 +82,7 @@ bool ed25519_sign(const Ed25519Key &key, const void *msg, std::size_t len, std::
     return ok;
 }
 
+// Verifies sig over msg with a raw public key; frees everything it made.
 bool ed25519_verify(const std::uint8_t public_key[32], const void *msg, std::size_t len, const std::uint8_t sig[64])
 {
     EVP_PKEY *pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, public_key, 32);

@@ -499,6 +499,8 @@ std::size_t count_distinct_paths(const PathRef *paths, std::size_t n)
     return distinct;
 }
 
+// The timestamps GitHub sends (RFC 3339 with an offset or Z, fractions optional), strictly:
+// calendar-checked, no locale, no PostgreSQL; microseconds since the Unix epoch.
 bool parse_iso8601(const char *s, std::size_t len, std::int64_t *unix_us)
 {
     std::size_t pos = 0;

@@ -4,6 +4,9 @@
 
 namespace forgea::core {
 
+// Whether a metadata key names a secret: compared case-, separator- and position-insensitively
+// ("X-Api-Key", "client_secret"), so that a secret is redacted before it is hashed into the chain
+// forever.
 bool is_secret_key(const char *key, std::size_t len)
 {
     static const char *const kSecretWords[] = {"password", "passwd", "secret", "token", "authorization",
