@@ -43,7 +43,7 @@ while [ "$left" -gt 0 ]; do
     echo "integrate_rows=$n integrate_ms=$((t1 - t0)) rows_per_s=$(( n * 1000 / (t1 - t0 + 1) ))"
     left=$((left - step))
 done
-q "VACUUM ANALYZE forgea_audit.merkle_node; VACUUM ANALYZE forgea_audit.merkle_leaf" >/dev/null
+q "VACUUM ANALYZE forgea_audit.merkle_node" >/dev/null; q "VACUUM ANALYZE forgea_audit.merkle_leaf" >/dev/null
 size=$(q "SELECT tree_size FROM forgea_audit.merkle_state")
 psql -X -q -A -t -d bench <<SQL
 CREATE TEMP TABLE picks AS SELECT seq FROM forgea_audit.merkle_leaf WHERE leaf_index IN
