@@ -61,6 +61,17 @@ else
     failed=$((failed + 1)); failures+=(worker_and_cron)
 fi
 
+# The worker and a database that does not exist (logged once, waits for a reload).
+echo "== worker with a missing database (shared_preload_libraries = forgea_audit)"
+if pg_virtualenv -t -v 15 -c "--port=${PGPORT:-$(free_port)}" \
+       -o shared_preload_libraries=forgea_audit -o forgea_audit.database=fa_missing_db \
+       -o forgea_audit.retention_interval=1s -o logging_collector=on \
+       env FA_ROOT="$ROOT" bash test/worker/missing_database.sh; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1)); failures+=(missing_database)
+fi
+
 # Faults: scripts that make, crash, copy and promote clusters of their own (test/faults/lib.sh).
 for t in test/faults/*.sh; do
     name=$(basename "$t" .sh)

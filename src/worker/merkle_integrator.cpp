@@ -58,6 +58,11 @@ void fa_define_merkle_settings()
         &merkle_interval_ms, 1000, 0, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
 }
 
+bool fa_merkle_worker_enabled()
+{
+    return merkle_interval_ms > 0;
+}
+
 long fa_merkle_worker_wait_ms()
 {
     if (merkle_interval_ms <= 0)

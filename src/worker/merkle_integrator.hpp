@@ -14,6 +14,8 @@ void fa_define_merkle_settings();
 
 // Milliseconds until the integrator is due (a cap on the worker's wait), or a long time if off.
 long fa_merkle_worker_wait_ms();
+// Whether forgea_audit.merkle_interval gives the worker anything to do (the launcher asks).
+bool fa_merkle_worker_enabled();
 
 // If due: integrates in batches, one transaction each, until a batch comes back short.  Errors are
 // reported and rolled back here; the next interval tries again.

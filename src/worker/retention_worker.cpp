@@ -12,6 +12,7 @@
 extern "C" {
 #include "postgres.h"
 #include "access/xact.h"
+#include "commands/dbcommands.h"
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -300,6 +301,14 @@ char *run_catching(F f, MemoryContext keep)
 }  // namespace
 
 // Registers the worker from _PG_init while shared_preload_libraries loads (see settings.hpp).
+// The worker is two processes.  The launcher, registered at startup, connects to no database
+// (shared catalogs only, like PostgreSQL's logical replication launcher) and starts the worker
+// proper, a dynamic background worker connected to forgea_audit.database, only when that worker
+// has something to do and the database exists.  A missing database is logged once, with a hint,
+// and the launcher waits for a configuration reload; with every interval at 0 nothing is started
+// or logged at all.  (Registering the worker itself with a restart time made a missing database a
+// FATAL every bgw_restart_time seconds, forever: BackgroundWorkerInitializeConnection cannot
+// report it any other way.)
 void fa_register_retention_worker()
 {
     BackgroundWorker worker;
@@ -308,10 +317,104 @@ void fa_register_retention_worker()
     worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
     worker.bgw_restart_time = 10;  // seconds: after a crash or pg_terminate_backend, come back soon
     strlcpy(worker.bgw_library_name, "forgea_audit", BGW_MAXLEN);
+    strlcpy(worker.bgw_function_name, "fa_worker_launcher_main", BGW_MAXLEN);
+    strlcpy(worker.bgw_name, "forgea_audit launcher", BGW_MAXLEN);
+    strlcpy(worker.bgw_type, "forgea_audit launcher", BGW_MAXLEN);
+    RegisterBackgroundWorker(&worker);
+}
+
+namespace {
+
+// Whether the worker proper would do anything with the settings in force.
+bool worker_has_work()
+{
+    return fa_retention_interval_s > 0 || fa_checkpoint_interval_s > 0 || fa_verify_interval_s > 0 ||
+           fa_merkle_worker_enabled();
+}
+
+// Is forgea_audit.database there?  Read from pg_database, a shared catalog.
+bool worker_database_exists()
+{
+    SetCurrentStatementStartTimestamp();
+    StartTransactionCommand();
+    bool exists = OidIsValid(get_database_oid(fa_worker_database, true));
+    CommitTransactionCommand();
+    return exists;
+}
+
+// Starts the worker proper; it tells this process (bgw_notify_pid) when it stops.
+BackgroundWorkerHandle *start_worker()
+{
+    BackgroundWorker worker;
+    memset(&worker, 0, sizeof worker);
+    worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+    worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+    worker.bgw_restart_time = BGW_NEVER_RESTART;  // the launcher decides
+    strlcpy(worker.bgw_library_name, "forgea_audit", BGW_MAXLEN);
     strlcpy(worker.bgw_function_name, "fa_retention_worker_main", BGW_MAXLEN);
     strlcpy(worker.bgw_name, "forgea_audit retention worker", BGW_MAXLEN);
     strlcpy(worker.bgw_type, "forgea_audit retention", BGW_MAXLEN);
-    RegisterBackgroundWorker(&worker);
+    worker.bgw_notify_pid = MyProcPid;
+    BackgroundWorkerHandle *handle = nullptr;
+    if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+        return nullptr;
+    return handle;
+}
+
+}  // namespace
+
+FA_WORKER_MAIN(fa_worker_launcher_main)
+{
+    pqsignal(SIGHUP, SignalHandlerForConfigReload);
+    pqsignal(SIGTERM, die);
+    BackgroundWorkerUnblockSignals();
+    BackgroundWorkerInitializeConnection(nullptr, nullptr, 0);
+    pgstat_report_appname("forgea_audit launcher");
+
+    BackgroundWorkerHandle *worker = nullptr;
+    bool reported_missing = false;     // logged for the settings in force; a reload clears it
+    TimestampTz not_before = 0;        // a worker that stopped is restarted 10 s later at the earliest
+    for (;;) {
+        long wait_ms = -1;  // until a signal: a reload, or the worker starting or stopping
+        if (worker != nullptr) {
+            pid_t pid;
+            if (GetBackgroundWorkerPid(worker, &pid) == BGWH_STOPPED) {
+                pfree(worker);
+                worker = nullptr;
+                not_before = after_seconds(10);
+                continue;
+            }
+        } else if (worker_has_work()) {
+            if (GetCurrentTimestamp() < not_before) {
+                wait_ms = Max(ms_until(not_before), 1L);
+            } else if (!worker_database_exists()) {
+                if (!reported_missing)
+                    ereport(LOG, (errmsg("forgea_audit worker: database \"%s\" does not exist; waiting for a configuration "
+                                         "reload", fa_worker_database),
+                                  errhint("Create the database, or set forgea_audit.database to the database where "
+                                          "CREATE EXTENSION forgea_audit ran, then reload (SELECT pg_reload_conf()).")));
+                reported_missing = true;
+            } else {
+                worker = start_worker();
+                if (worker == nullptr) {
+                    ereport(LOG, (errmsg("forgea_audit worker: no background worker slot free; trying again in 10 s"),
+                                  errhint("Raise max_worker_processes.")));
+                    not_before = after_seconds(10);
+                    continue;
+                }
+            }
+        }
+        int events = WL_LATCH_SET | WL_EXIT_ON_PM_DEATH | (wait_ms >= 0 ? WL_TIMEOUT : 0);
+        (void) WaitLatch(MyLatch, events, wait_ms, PG_WAIT_EXTENSION);
+        ResetLatch(MyLatch);
+        CHECK_FOR_INTERRUPTS();
+        if (ConfigReloadPending) {
+            ConfigReloadPending = false;
+            ProcessConfigFile(PGC_SIGHUP);
+            reported_missing = false;
+            not_before = 0;
+        }
+    }
 }
 
 // The worker: one loop (WaitLatch, SIGHUP reload, due tasks), each task in transactions of its own
@@ -324,6 +427,7 @@ FA_WORKER_MAIN(fa_retention_worker_main)
     BackgroundWorkerInitializeConnection(fa_worker_database, nullptr, 0);
     pgstat_report_appname("forgea_audit retention worker");
     elog(LOG, "forgea_audit retention worker started in database \"%s\"", fa_worker_database);
+    // Started by the launcher (above), which restarts it when it stops.
 
     MemoryContext loop_context =
         AllocSetContextCreate(TopMemoryContext, "forgea_audit worker loop", ALLOCSET_DEFAULT_SIZES);
@@ -355,8 +459,8 @@ FA_WORKER_MAIN(fa_retention_worker_main)
             char *old_database = pstrdup(fa_worker_database);
             ProcessConfigFile(PGC_SIGHUP);
             if (strcmp(old_database, fa_worker_database) != 0) {
-                // A worker is bound to one database for life: exit, and the postmaster starts a
-                // new one (bgw_restart_time) that connects to the new database.
+                // A worker is bound to one database for life: exit, and the launcher starts a
+                // new one that connects to the new database (once it exists).
                 elog(LOG, "forgea_audit worker: forgea_audit.database changed from \"%s\" to \"%s\"; restarting",
                      old_database, fa_worker_database);
                 proc_exit(1);
