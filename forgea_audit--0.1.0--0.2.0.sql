@@ -20,14 +20,12 @@ CREATE OR REPLACE FUNCTION forgea_audit.record_push(payload jsonb, delivery_id t
     RETURNS TABLE (status text, attempt_id bigint, session_id text, audit_seq bigint)
     LANGUAGE c VOLATILE
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-    SET enable_seqscan = off
     AS 'MODULE_PATHNAME', 'fa_record_push_0_2';
 
 CREATE OR REPLACE FUNCTION forgea_audit.record_push_json(payload json, delivery_id text, headers jsonb DEFAULT NULL)
     RETURNS TABLE (status text, attempt_id bigint, session_id text, audit_seq bigint)
     LANGUAGE c VOLATILE
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-    SET enable_seqscan = off
     AS 'MODULE_PATHNAME', 'fa_record_push_json_0_2';
 
 CREATE OR REPLACE FUNCTION forgea_audit.append(
@@ -48,7 +46,6 @@ CREATE OR REPLACE FUNCTION forgea_audit.append(
     RETURNS bigint
     LANGUAGE c VOLATILE
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-    SET enable_seqscan = off
     AS 'MODULE_PATHNAME', 'fa_append_0_2';
 
 CREATE OR REPLACE FUNCTION forgea_audit.append_system(
@@ -68,7 +65,6 @@ CREATE OR REPLACE FUNCTION forgea_audit.append_system(
     chain          text   DEFAULT NULL)
     RETURNS bigint
     LANGUAGE c VOLATILE
-    SET enable_seqscan = off
     AS 'MODULE_PATHNAME', 'fa_append_system_0_2';
 
 CREATE OR REPLACE FUNCTION forgea_audit.verify_chain(checkpoint text DEFAULT NULL)
@@ -140,7 +136,6 @@ CREATE FUNCTION forgea_audit.reject_delivery(reason text, delivery_id text, body
     RETURNS bigint
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
-    SET enable_seqscan = off
 AS $$
 DECLARE
     shards  constant integer := 4;
@@ -610,3 +605,19 @@ CREATE VIEW forgea_audit.shared_forks AS SELECT * FROM forgea_audit.find_shared_
 COMMENT ON VIEW forgea_audit.shared_forks IS
     'Forks matched by more than one active lab session (how a hijacked fork URL shows); see find_shared_forks().';
 GRANT SELECT ON forgea_audit.shared_forks TO forgea_audit_admin;
+
+-------------------------------------------------------------------------------------------------
+-- Bound at creation when the platform's table is already there (the usual order: its migrations
+-- first): the fork lookup's index exists from the first push on, without the optional
+-- bind_lab_session_table() step.  Without the table (or with one that lacks the columns), nothing
+-- happens here and bind_lab_session_table() does it later.
+-------------------------------------------------------------------------------------------------
+DO $$
+BEGIN
+    PERFORM forgea_audit.bind_lab_session_table();
+EXCEPTION WHEN undefined_table OR invalid_parameter_value OR wrong_object_type OR undefined_column
+               OR undefined_object THEN
+    RAISE NOTICE 'forgea_audit: % (run SELECT forgea_audit.bind_lab_session_table(); once the table exists)',
+        SQLERRM;
+END
+$$;

@@ -245,20 +245,19 @@ ALTER TABLE forgea_audit.chain_head ENABLE ALWAYS TRIGGER chain_head_guard_state
 -- Functions.  Writers and admins act through SECURITY DEFINER functions, as the extension's
 -- owner, with a search_path nobody can plant objects in (pg_catalog, pg_temp).
 --
--- SET enable_seqscan = off on the chain writers (record_push, record_push_json, append,
--- append_system): they look rows up by key only (a delivery id, a chain id, a fork's sessions), so
--- their plans must use the indexes.  Their statements are prepared once per backend and the plans
--- cached: planned while the tables are empty (a fresh install, known empty after ANALYZE), a
--- sequential scan costs nothing, and that plan would stay cached while the tables grow, every push
--- scanning all of lab_attempt, until autovacuum's next ANALYZE.  The setting holds for the call
--- only, and also applies to the application's triggers on "LabSession", if it has any
--- (test/integration/plans_on_empty_tables.sh; docs/benchmarks.md, "cached plans").
+-- No planner settings on the writers (record_push, record_push_json, append, append_system,
+-- reject_delivery): what a call costs must not depend on settings or on the
+-- optional bind_lab_session_table() step, and a function's SET would also hold for the platform's
+-- triggers on "LabSession" during the call.  The extension's own tables are read by key through
+-- their indexes without the planner (src/pg/key_lookup.hpp) or, for the chain head's statements,
+-- planned with enable_seqscan = off for those statements alone, so that a plan cached while the
+-- tables were empty never scans them sequentially later (test/integration/plans_on_empty_tables.sh);
+-- the session lookup on "LabSession" runs with jit = off (docs/benchmarks.md, "unbound").
 -------------------------------------------------------------------------------------------------
 CREATE FUNCTION forgea_audit.record_push(payload jsonb, delivery_id text, headers jsonb DEFAULT NULL)
     RETURNS TABLE (status text, attempt_id bigint, session_id text, audit_seq bigint)
     LANGUAGE c VOLATILE
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-    SET enable_seqscan = off
     AS 'MODULE_PATHNAME', 'fa_record_push_0_2';
 COMMENT ON FUNCTION forgea_audit.record_push(jsonb, text, jsonb) IS
     'Records a GitHub push delivery exactly once: status recorded | duplicate | unmatched | conflict.';
@@ -276,7 +275,6 @@ CREATE FUNCTION forgea_audit.record_push_json(payload json, delivery_id text, he
     RETURNS TABLE (status text, attempt_id bigint, session_id text, audit_seq bigint)
     LANGUAGE c VOLATILE
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-    SET enable_seqscan = off
     AS 'MODULE_PATHNAME', 'fa_record_push_json_0_2';
 COMMENT ON FUNCTION forgea_audit.record_push_json(json, text, jsonb) IS
     'record_push for a payload given as JSON text (json): same result and rows, far less memory for large pushes.';
@@ -301,7 +299,6 @@ CREATE FUNCTION forgea_audit.append(
     RETURNS bigint
     LANGUAGE c VOLATILE
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-    SET enable_seqscan = off
     AS 'MODULE_PATHNAME', 'fa_append_0_2';
 COMMENT ON FUNCTION forgea_audit.append(text, text, text, text, text, text, jsonb, jsonb, text, bigint, text, text, text, text) IS
     'Appends one audit event to its hash chain (default: the target''s, else the actor''s) and returns its seq.';
@@ -328,7 +325,6 @@ CREATE FUNCTION forgea_audit.append_system(
     chain          text   DEFAULT NULL)
     RETURNS bigint
     LANGUAGE c VOLATILE
-    SET enable_seqscan = off
     AS 'MODULE_PATHNAME', 'fa_append_system_0_2';
 REVOKE ALL ON FUNCTION forgea_audit.append_system(text, text, text, text, text, text, jsonb, jsonb, text, bigint, text, text, text, text) FROM PUBLIC;
 
@@ -997,7 +993,6 @@ CREATE FUNCTION forgea_audit.reject_delivery(reason text, delivery_id text, body
     RETURNS bigint
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
-    SET enable_seqscan = off
 AS $$
 DECLARE
     shards  constant integer := 4;
@@ -1140,3 +1135,19 @@ ALTER EVENT TRIGGER forgea_audit_guard_ddl ENABLE ALWAYS;
 CREATE EVENT TRIGGER forgea_audit_guard_drop ON sql_drop
     EXECUTE FUNCTION forgea_audit.guard_ddl();
 ALTER EVENT TRIGGER forgea_audit_guard_drop ENABLE ALWAYS;
+
+-------------------------------------------------------------------------------------------------
+-- Bound at creation when the platform's table is already there (the usual order: its migrations
+-- first): the fork lookup's index exists from the first push on, without the optional
+-- bind_lab_session_table() step.  Without the table (or with one that lacks the columns), nothing
+-- happens here and bind_lab_session_table() does it later.
+-------------------------------------------------------------------------------------------------
+DO $$
+BEGIN
+    PERFORM forgea_audit.bind_lab_session_table();
+EXCEPTION WHEN undefined_table OR invalid_parameter_value OR wrong_object_type OR undefined_column
+               OR undefined_object THEN
+    RAISE NOTICE 'forgea_audit: % (run SELECT forgea_audit.bind_lab_session_table(); once the table exists)',
+        SQLERRM;
+END
+$$;

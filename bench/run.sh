@@ -17,7 +17,10 @@
 #   BENCH_CLIENTS="1 2 4 8 16"   BENCH_DURATION=20 (seconds per implementation and client count)
 #   BENCH_ROUNDS=2          DURATION is split into rounds, implementations in ABBA order (quick: 1)
 #   BENCH_WARMUP=1000       deliveries recorded before each measured round (0: start from empty tables)
-#   BENCH_IMPLS="record_push reference ceiling"
+#   BENCH_IMPLS="record_push reference ceiling"   (also: record_push_unbound, record_push with the
+#                           fork-lookup index dropped; BENCH_UNBOUND=1 is the short comparison below)
+#   BENCH_UNBOUND=1         only bound vs unbound record_push at 2 clients, default jit = on:
+#                           BENCH_IMPLS="record_push record_push_unbound" BENCH_CLIENTS=2, main step only
 #   BENCH_FORKS=200  BENCH_PAYLOADS=5000  BENCH_RETRY_PCT=10
 #   BENCH_VERIFY_ROWS=1000000  BENCH_VERIFY_CHAINS=10000  BENCH_BIG_COMMITS=2048
 #   BENCH_BIG_CALLS="parse record_push parse_json record_push_json record_push_json_col reference ceiling"
@@ -26,6 +29,10 @@
 #   BENCH_PG_OPTS="-o shared_buffers=512MB ..."   settings of the throwaway cluster (replaces the defaults)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${BENCH_UNBOUND:-0}" = 1 ]; then
+    export BENCH_IMPLS=${BENCH_IMPLS:-"record_push record_push_unbound"} BENCH_CLIENTS=${BENCH_CLIENTS:-2} BENCH_DURATION=${BENCH_DURATION:-40}
+    export BENCH_SKIP_VERIFY=1 BENCH_SKIP_BIG=1 BENCH_SKIP_RETENTION=1 BENCH_ROUNDS=${BENCH_ROUNDS:-4}
+fi
 ROOT=$(pwd)
 
 PACKAGES=(postgresql-15 postgresql-server-dev-15 postgresql-contrib g++ make)

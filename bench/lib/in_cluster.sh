@@ -104,6 +104,9 @@ EOF
     local payload='(SELECT body FROM bench.payload WHERE id = :pid)::jsonb' guid='bench.guid(:cid, :k)'
     printf '%s\nSELECT status FROM forgea_audit.record_push(%s, %s);\n' "$header" "$payload" "$guid" \
         > "$OUT/scripts/record_push.pgbench"
+    # The same calls on an install whose "LabSession" has no fork-lookup index (the optional
+    # bind_lab_session_table() step undone): what the call costs must not depend on it.
+    cp "$OUT/scripts/record_push.pgbench" "$OUT/scripts/record_push_unbound.pgbench"
     printf '%s\nSELECT status FROM ref.record_push(%s, %s);\n' "$header" "$payload" "$guid" \
         > "$OUT/scripts/reference.pgbench"
     { echo "$header"; ceiling_statement "$payload" "$guid"; } > "$OUT/scripts/ceiling.pgbench"
@@ -141,6 +144,8 @@ INSERT INTO "LabSession" SELECT * FROM bench.session_seed;
 EOF
     case $impl in
         record_push) psqlq -d bench -c 'CREATE EXTENSION forgea_audit' -c 'SELECT forgea_audit.bind_lab_session_table()' >/dev/null ;;
+        record_push_unbound) psqlq -d bench -c 'CREATE EXTENSION forgea_audit' \
+                                 -c 'DROP INDEX IF EXISTS "LabSession_forgea_repo_key_idx"' >/dev/null ;;
         reference) psqlq -d bench -c 'SELECT ref.bind_lab_session_table()' >/dev/null ;;
         ceiling) psqlq -d bench -c 'SELECT ceiling.bind_lab_session_table()' >/dev/null ;;
     esac
@@ -161,12 +166,12 @@ EOF
 sanity() {
     local impl=$1 schema
     case $impl in
-        record_push) schema=forgea_audit ;;
+        record_push|record_push_unbound) schema=forgea_audit ;;
         reference) schema=ref ;;
         ceiling) schema=ceiling ;;
     esac
     local verify="'n/a'"
-    [ "$impl" = record_push ] && verify="(SELECT ok::text || ' (' || rows_checked || ' rows)' FROM forgea_audit.verify_chain())"
+    [ "${impl%_unbound}" = record_push ] && verify="(SELECT ok::text || ' (' || rows_checked || ' rows)' FROM forgea_audit.verify_chain())"
     [ "$impl" = reference ] && verify="(SELECT ok::text || ' (' || rows_checked || ' rows)' FROM ref.verify_chain())"
     psql -X -At -F $'\t' -d bench -c "
         SELECT (SELECT count(*) FROM $schema.lab_attempt),
@@ -251,12 +256,12 @@ results_table() {
             n = split(impls, im, " ")
             h = "| clients |"; s = "|---:|"
             for (k = 1; k <= n; k++) { h = h " " im[k] " TPS | p50 ms | p99 ms |"; s = s "---:|---:|---:|" }
-            h = h " record_push / reference (TPS) | record_push / ceiling (TPS) |"; s = s "---:|---:|"
+            h = h " record_push / reference (TPS) | record_push / ceiling (TPS) | unbound / bound (TPS) |"; s = s "---:|---:|---:|"
             print h; print s
             for (q = 1; q <= nc; q++) {
                 c = order[q]; line = "| " c " |"
                 for (k = 1; k <= n; k++) line = line " " cell(im[k], c) " |"
-                line = line " " ratio("record_push", "reference", c) " | " ratio("record_push", "ceiling", c) " |"
+                line = line " " ratio("record_push", "reference", c) " | " ratio("record_push", "ceiling", c) " | " ratio("record_push_unbound", "record_push", c) " |"
                 print line
             }
         }' "$RESULTS"

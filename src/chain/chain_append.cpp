@@ -18,6 +18,7 @@ extern "C" {
 #include "pg/sha256.hpp"
 #include "chain/audit_metadata.hpp"
 #include "pg/boundary.hpp"
+#include "pg/local_setting.hpp"
 #include "pg/settings.hpp"
 #include "pg/spi_plan.hpp"
 #include "chain/chain_write_guard.hpp"
@@ -222,12 +223,17 @@ int64 fa_audit_append(const AuditEvent &ev)
     {
         // Lock this chain's head (creating it on first use).  In READ COMMITTED each execution takes
         // a fresh snapshot, so the second SELECT sees a head a racing transaction just committed.
-        for (;;) {
-            fa_exec_plan(append_plans[kLockHead], chain_arg, nullptr, 1);
-            if (SPI_processed == 1)
-                break;
-            fa_exec_plan(append_plans[kCreateHead], chain_arg, nullptr, 0);
-        }
+        // enable_seqscan = off for these statements only (pg/local_setting.hpp): they are planned
+        // once per backend and the plan cached, and one planned while chain_head was empty would
+        // scan it sequentially while it grows.  Only the extension's own code runs in them.
+        fa_with_local_setting("enable_seqscan", "off", [&] {
+            for (;;) {
+                fa_exec_plan(append_plans[kLockHead], chain_arg, nullptr, 1);
+                if (SPI_processed == 1)
+                    break;
+                fa_exec_plan(append_plans[kCreateHead], chain_arg, nullptr, 0);
+            }
+        });
     }
     PG_FINALLY();
     {
@@ -315,7 +321,8 @@ int64 fa_audit_append(const AuditEvent &ev)
     fa_chain_write_depth++;
     PG_TRY();
     {
-        fa_exec_plan(append_plans[kInsertRow], values, nulls, 0);
+        fa_with_local_setting("enable_seqscan", "off",
+                              [&] { fa_exec_plan(append_plans[kInsertRow], values, nulls, 0); });
     }
     PG_FINALLY();
     {

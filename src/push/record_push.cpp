@@ -12,12 +12,14 @@
 
 extern "C" {
 #include "postgres.h"
+#include "access/htup_details.h"
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 #include "utils/uuid.h"
@@ -30,6 +32,7 @@ extern "C" {
 #include "pg/sha256.hpp"
 #include "chain/audit_metadata.hpp"
 #include "pg/boundary.hpp"
+#include "pg/key_lookup.hpp"
 #include "pg/spi_plan.hpp"
 #include "push/push_event.hpp"
 #include "push/session_binding.hpp"
@@ -40,7 +43,7 @@ using forgea::core::kHashLen;
 namespace {
 
 // record_push's statements, planned once per backend (pg/spi_plan.hpp).
-enum AttemptPlan { kFindAttempt, kInsertAttempt, kAttemptPlans };
+enum AttemptPlan { kInsertAttempt, kAttemptPlans };
 SPIPlanPtr attempt_plans[kAttemptPlans];
 
 constexpr int kInsertArgs = 25;
@@ -50,17 +53,11 @@ void prepare_plans()
 {
     if (attempt_plans[kInsertAttempt] != nullptr)
         return;
-    static const Oid uuid1[1] = {UUIDOID};
     static const Oid types[kInsertArgs] = {TEXTOID, UUIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID,
                                            JSONBOID, INT4OID, BOOLOID, BOOLOID, BOOLOID, BOOLOID, BOOLOID,
                                            TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, TEXTOID, TEXTOID,
                                            TEXTOID, BYTEAOID, JSONBOID, TIMESTAMPTZOID};
     const FaPlanSpec specs[kAttemptPlans] = {
-        {"SELECT id, session_id, payload_sha256 FROM forgea_audit.lab_attempt WHERE delivery_id = $1 "
-        "UNION ALL "  // a delivery archived by retention is still a duplicate if GitHub sends it again
-        "SELECT id, session_id, payload_sha256 FROM forgea_audit.lab_attempt_archive WHERE delivery_id = $1 "
-        "LIMIT 1",
-         1, uuid1},
         {"INSERT INTO forgea_audit.lab_attempt (session_id, delivery_id, commit_sha, before_sha, ref, base_ref,"
         "  changed_paths, changed_files, commit_count, commits_truncated, files_truncated, created, deleted,"
         "  forced, pusher_name, pusher_email, sender_login, sender_id, repository_id, repository_url,"
@@ -101,27 +98,30 @@ struct Outcome {
 };
 FA_LIVES_ACROSS_PG_CALLS(Outcome);
 
-// The attempt already recorded for this delivery GUID, in lab_attempt or (after retention) in
-// lab_attempt_archive: a redelivery is a duplicate even months later.
+// Copies id, session_id and payload_sha256 of an attempt row into the ExistingAttempt.
+void read_attempt(HeapTuple tuple, TupleDesc desc, void *arg)
+{
+    ExistingAttempt *a = static_cast<ExistingAttempt *>(arg);
+    static const FaKey live = {"lab_attempt", "lab_attempt_delivery_id_key", "delivery_id", F_UUID_EQ};
+    bool isnull;
+    a->id = DatumGetInt64(heap_getattr(tuple, fa_column(live, "id"), desc, &isnull));
+    text *sid = DatumGetTextPCopy(heap_getattr(tuple, fa_column(live, "session_id"), desc, &isnull));
+    a->session_id = Bytes{VARDATA_ANY(sid), VARSIZE_ANY_EXHDR(sid)};
+    bytea *sha = DatumGetByteaPP(heap_getattr(tuple, fa_column(live, "payload_sha256"), desc, &isnull));
+    memcpy(a->payload_sha, VARDATA_ANY(sha), Min(VARSIZE_ANY_EXHDR(sha), kHashLen));
+}
+
+// The attempt recorded for this delivery, live or archived (a delivery archived by retention is
+// still a duplicate if GitHub sends it again), read through the delivery_id unique indexes
+// (pg/key_lookup.hpp): the same cost on a fresh install as on a full one, whatever the settings.
 ExistingAttempt find_attempt(const Delivery &d)
 {
-    Datum args[1] = {d.guid_uuid};
-    // read_only = false: a fresh snapshot, so an attempt a racing call just committed is seen.
-    int rc = SPI_execute_plan(attempt_plans[kFindAttempt], args, nullptr, false, 1);
-    if (rc != SPI_OK_SELECT)
-        elog(ERROR, "attempt lookup failed: %s", SPI_result_code_string(rc));
+    static const FaKey live = {"lab_attempt", "lab_attempt_delivery_id_key", "delivery_id", F_UUID_EQ};
+    static const FaKey archived = {"lab_attempt_archive", "lab_attempt_archive_delivery_id_key", "delivery_id",
+                                   F_UUID_EQ};
     ExistingAttempt a;
-    if (SPI_processed == 0)
-        return a;
-    HeapTuple t = SPI_tuptable->vals[0];
-    TupleDesc desc = SPI_tuptable->tupdesc;
-    bool isnull;
-    a.found = true;
-    a.id = DatumGetInt64(SPI_getbinval(t, desc, 1, &isnull));
-    text *sid = DatumGetTextPP(SPI_getbinval(t, desc, 2, &isnull));
-    a.session_id = Bytes{VARDATA_ANY(sid), VARSIZE_ANY_EXHDR(sid)};
-    bytea *sha = DatumGetByteaPP(SPI_getbinval(t, desc, 3, &isnull));
-    memcpy(a.payload_sha, VARDATA_ANY(sha), Min(VARSIZE_ANY_EXHDR(sha), kHashLen));
+    a.found = fa_read_by_key(live, d.guid_uuid, read_attempt, &a) ||
+              fa_read_by_key(archived, d.guid_uuid, read_attempt, &a);
     return a;
 }
 

@@ -21,6 +21,7 @@ extern "C" {
 
 #include "core/push_rules.hpp"
 #include "pg/boundary.hpp"
+#include "pg/local_setting.hpp"
 #include "pg/settings.hpp"
 #include "pg/spi_plan.hpp"
 
@@ -194,9 +195,16 @@ ActiveSession fa_find_active_session(Bytes repo_key)
     Oid relid = resolve_session_table(RowExclusiveLock);
     Datum args[1] = {PointerGetDatum(cstring_to_text_with_len(repo_key.data, static_cast<int>(repo_key.len)))};
     int rc = 0;
+    // jit = off for the lookup only: it reads one fork's sessions, and without the index
+    // (bind_lab_session_table() is optional) its cost grows with the table until every call would
+    // compile it; JIT never pays for itself on a lookup that returns one row.  A SELECT on the
+    // table runs none of the platform's triggers; touching the session (below) runs with the
+    // caller's settings.
     as_table_owner(relid, [&] {
-        prepare_plans(relid);
-        rc = SPI_execute_plan(plans.find, args, nullptr, false, 1);
+        fa_with_local_setting("jit", "off", [&] {
+            prepare_plans(relid);
+            rc = SPI_execute_plan(plans.find, args, nullptr, false, 1);
+        });
     });
     if (rc != SPI_OK_SELECT)
         elog(ERROR, "session lookup failed: %s", SPI_result_code_string(rc));
