@@ -27,6 +27,7 @@ extern "C" {
 
 #include "chain/chain_write_guard.hpp"
 #include "pg/boundary.hpp"
+#include "pg/spi_plan.hpp"
 #include "pg/sha256.hpp"
 
 namespace mk = forgea::core::merkle;
@@ -42,60 +43,50 @@ SPIPlanPtr insert_nodes_plan;
 SPIPlanPtr last_value_plan;
 SPIPlanPtr update_state_plan;
 
-SPIPlanPtr keep_plan(const char *sql, int nargs, Oid *types)
-{
-    SPIPlanPtr plan = SPI_prepare(sql, nargs, types);
-    if (plan == nullptr)
-        elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql, SPI_result_code_string(SPI_result));
-    SPI_keepplan(plan);
-    return plan;
-}
-
 // The integrator's statements, prepared once per backend.
 void prepare_plans()
 {
     if (update_state_plan != nullptr)
         return;
-    state_plan = keep_plan(
-        "SELECT tree_size, horizon_seq, pending_seq, "
+    FaPlanSpec state_plan_spec = {"SELECT tree_size, horizon_seq, pending_seq, "
         "       coalesce(pending_xmax <= pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot()), false) "
         "FROM forgea_audit.merkle_state FOR UPDATE",
-        0, nullptr);
-    state_insert_plan = keep_plan("INSERT INTO forgea_audit.merkle_state DEFAULT VALUES ON CONFLICT DO NOTHING", 0, nullptr);
+        0, nullptr};
+    FaPlanSpec state_insert_plan_spec = {"INSERT INTO forgea_audit.merkle_state DEFAULT VALUES ON CONFLICT DO NOTHING", 0, nullptr};
     Oid two_int8[2] = {INT8OID, INT8OID};
-    candidates_plan = keep_plan(
-        "SELECT a.seq, a.row_hash FROM forgea_audit.audit_log a "
+    FaPlanSpec candidates_plan_spec = {"SELECT a.seq, a.row_hash FROM forgea_audit.audit_log a "
         "WHERE a.seq >= $1 AND NOT EXISTS (SELECT 1 FROM forgea_audit.merkle_leaf m WHERE m.seq = a.seq) "
         "ORDER BY a.seq LIMIT $2",
-        2, two_int8);
+        2, two_int8};
     Oid leaves_types[2] = {INT8OID, INT8ARRAYOID};
-    insert_leaves_plan = keep_plan(
-        "INSERT INTO forgea_audit.merkle_leaf (leaf_index, seq) "
+    FaPlanSpec insert_leaves_plan_spec = {"INSERT INTO forgea_audit.merkle_leaf (leaf_index, seq) "
         "SELECT $1 + u.o - 1, u.s FROM pg_catalog.unnest($2) WITH ORDINALITY AS u(s, o)",
-        2, leaves_types);
+        2, leaves_types};
     Oid nodes_types[3] = {INT2ARRAYOID, INT8ARRAYOID, BYTEAARRAYOID};
-    insert_nodes_plan = keep_plan(
-        "INSERT INTO forgea_audit.merkle_node (level, idx, hash) SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3))", 3,
-        nodes_types);
-    last_value_plan = keep_plan("SELECT pg_catalog.pg_sequence_last_value('forgea_audit.audit_log_seq'::pg_catalog.regclass)",
-                                0, nullptr);
+    FaPlanSpec insert_nodes_plan_spec = {"INSERT INTO forgea_audit.merkle_node (level, idx, hash) SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3))", 3,
+        nodes_types};
+    FaPlanSpec last_value_plan_spec = {"SELECT pg_catalog.pg_sequence_last_value('forgea_audit.audit_log_seq'::pg_catalog.regclass)",
+                                0, nullptr};
     // $4: take pending_xmax from this statement's snapshot (taken after last_value_plan read $3).
     Oid state_types[4] = {INT8OID, INT8OID, INT8OID, BOOLOID};
-    update_state_plan = keep_plan(
-        "UPDATE forgea_audit.merkle_state SET tree_size = $1, horizon_seq = $2, pending_seq = $3, "
+    FaPlanSpec update_state_plan_spec = {"UPDATE forgea_audit.merkle_state SET tree_size = $1, horizon_seq = $2, pending_seq = $3, "
         "  pending_xmax = CASE WHEN $3 IS NULL THEN NULL "
         "                      WHEN $4 THEN pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot()) "
         "                      ELSE pending_xmax END, "
         "  updated_at = pg_catalog.now()",
-        4, state_types);
-}
-
-int spi_exec(SPIPlanPtr plan, Datum *values, const char *nulls, long tcount)
-{
-    int rc = SPI_execute_plan(plan, values, nulls, false, tcount);
-    if (rc < 0)
-        elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
-    return rc;
+        4, state_types};
+    const FaPlanSpec specs[7] = {state_plan_spec,        state_insert_plan_spec, candidates_plan_spec,
+                                 insert_leaves_plan_spec, insert_nodes_plan_spec, last_value_plan_spec,
+                                 update_state_plan_spec};
+    SPIPlanPtr kept[7];
+    fa_keep_plans(specs, 7, kept, "the Merkle integrator's statements");
+    state_plan = kept[0];
+    state_insert_plan = kept[1];
+    candidates_plan = kept[2];
+    insert_leaves_plan = kept[3];
+    insert_nodes_plan = kept[4];
+    last_value_plan = kept[5];
+    update_state_plan = kept[6];
 }
 
 // Runs a write to the guarded Merkle tables as the extension's own writer.
@@ -104,7 +95,7 @@ void guarded_exec(SPIPlanPtr plan, Datum *values, const char *nulls)
     fa_chain_write_depth++;
     PG_TRY();
     {
-        spi_exec(plan, values, nulls, 0);
+        fa_exec_plan(plan, values, nulls, 0);
     }
     PG_FINALLY();
     {
@@ -178,7 +169,7 @@ int64 fa_merkle_integrate_batch(int64 max_rows, int64 *tree_size)
 
     // Take our turn (one integration at a time), creating the state row on first use.
     for (;;) {
-        spi_exec(state_plan, nullptr, nullptr, 0);
+        fa_exec_plan(state_plan, nullptr, nullptr, 0);
         if (SPI_processed == 1)
             break;
         guarded_exec(state_insert_plan, nullptr, nullptr);
@@ -194,7 +185,7 @@ int64 fa_merkle_integrate_batch(int64 max_rows, int64 *tree_size)
     load_frontier(size, f);
 
     Datum args[4] = {Int64GetDatum(horizon), Int64GetDatum(max_rows)};
-    spi_exec(candidates_plan, args, nullptr, 0);
+    fa_exec_plan(candidates_plan, args, nullptr, 0);
     int64 n = static_cast<int64>(SPI_processed);
     int64 *seqs = static_cast<int64 *>(palloc(sizeof(int64) * Max(n, 1)));
     auto *leaf_hashes = static_cast<uint8(*)[kHashLen]>(palloc(kHashLen * Max(n, 1)));
@@ -247,7 +238,7 @@ int64 fa_merkle_integrate_batch(int64 max_rows, int64 *tree_size)
     char state_nulls[5] = "    ";
     if (need_mark) {
         // Read the sequence first; the UPDATE's snapshot, taken after, gives the xmax.
-        spi_exec(last_value_plan, nullptr, nullptr, 1);
+        fa_exec_plan(last_value_plan, nullptr, nullptr, 1);
         bool lv_null;
         int64 last_value = get_int8(1, &lv_null);
         if (lv_null || last_value < new_horizon) {

@@ -16,6 +16,7 @@ extern "C" {
 }
 
 #include "pg/boundary.hpp"
+#include "pg/spi_plan.hpp"
 #include "pg/sha256.hpp"
 
 namespace mk = forgea::core::merkle;
@@ -27,27 +28,23 @@ SPIPlanPtr nodes_plan;
 SPIPlanPtr size_plan;
 SPIPlanPtr leaf_plan;
 
-SPIPlanPtr keep_plan(const char *sql, int nargs, Oid *types)
-{
-    SPIPlanPtr plan = SPI_prepare(sql, nargs, types);
-    if (plan == nullptr)
-        elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql, SPI_result_code_string(SPI_result));
-    SPI_keepplan(plan);
-    return plan;
-}
-
 void prepare_plans()
 {
     if (leaf_plan != nullptr)
         return;
     Oid node_types[2] = {INT2ARRAYOID, INT8ARRAYOID};
-    nodes_plan = keep_plan(
-        "SELECT n.hash FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) WITH ORDINALITY AS q(level, idx, ord) "
+    FaPlanSpec nodes_plan_spec = {"SELECT n.hash FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) WITH ORDINALITY AS q(level, idx, ord) "
         "JOIN forgea_audit.merkle_node n ON n.level = q.level AND n.idx = q.idx ORDER BY q.ord",
-        2, node_types);
-    size_plan = keep_plan("SELECT tree_size FROM forgea_audit.merkle_state", 0, nullptr);
+        2, node_types};
+    FaPlanSpec size_plan_spec = {"SELECT tree_size FROM forgea_audit.merkle_state", 0, nullptr};
     Oid int8_1[1] = {INT8OID};
-    leaf_plan = keep_plan("SELECT leaf_index FROM forgea_audit.merkle_leaf WHERE seq = $1", 1, int8_1);
+    FaPlanSpec leaf_plan_spec = {"SELECT leaf_index FROM forgea_audit.merkle_leaf WHERE seq = $1", 1, int8_1};
+    const FaPlanSpec specs[3] = {nodes_plan_spec, size_plan_spec, leaf_plan_spec};
+    SPIPlanPtr kept[3];
+    fa_keep_plans(specs, 3, kept, "the Merkle proof statements");
+    nodes_plan = kept[0];
+    size_plan = kept[1];
+    leaf_plan = kept[2];
 }
 
 // A sink for appends whose nodes are not kept (recomputing a root).
