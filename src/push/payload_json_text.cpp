@@ -345,7 +345,13 @@ void x_scalar(void *state, char *token, JsonTokenType type)
         x->f->root = kind;
     } else if (t->role == Role::Paths) {
         int k = t->kind;
-        if (kind == JsonKind::String) {
+        if (kind == JsonKind::String && strlen(token) > kMaxPathBytes) {
+            if (x->commit.bad_path[k] < 0) {
+                x->commit.bad_path[k] = x->commit.lists[k].size - 1;
+                x->commit.bad_path_kind[k] = JsonKind::String;
+                x->commit.bad_path_len[k] = strlen(token);
+            }
+        } else if (kind == JsonKind::String) {
             size_t len = strlen(token);
             const char *data = token;
             // Without escapes the value is the token's text between its quotes: point there.

@@ -100,9 +100,10 @@ void read_commit(const JsonbValue &elem, CommitFields *c, PushFields *fields)
             CHECK_FOR_INTERRUPTS();
             if (tok != WJB_ELEM)
                 continue;
-            if (v.type != jbvString) {
+            if (v.type != jbvString || static_cast<size_t>(v.val.string.len) > kMaxPathBytes) {
                 c->bad_path[k] = j;
-                c->bad_path_kind[k] = field_of(v).kind;
+                c->bad_path_kind[k] = v.type == jbvString ? JsonKind::String : field_of(v).kind;
+                c->bad_path_len[k] = v.type == jbvString ? static_cast<size_t>(v.val.string.len) : 0;
                 break;
             }
             fields->paths.push(v.val.string.val, static_cast<size_t>(v.val.string.len), static_cast<ChangeKind>(k));

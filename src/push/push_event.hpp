@@ -68,6 +68,13 @@ struct DeliveryHeaders {
 };
 FA_LIVES_ACROSS_PG_CALLS(DeliveryHeaders);
 
+// Longest file path and repository URL a payload may carry, in bytes (README, "Bad input").  Longer
+// ones are refused with a class-22 error naming the JSON path: a path goes into lab_attempt's GIN
+// index and a URL's key into chain_head's primary key and audit_log's target index, whose entries
+// PostgreSQL caps near 2,700 bytes (a longer one failed there with 54000).
+constexpr size_t kMaxPathBytes = 2048;
+constexpr size_t kMaxRepoUrlBytes = 2048;
+
 constexpr int kGitHubMaxCommits = 2048;
 constexpr int kGitHubMaxFilesPerList = 3000;
 
@@ -124,8 +131,10 @@ struct CommitFields {
     JsonKind kind = JsonKind::Absent;  // the element itself: must be an object
     JsonField id;
     JsonField lists[forgea::core::kChangeKinds];  // added, modified, removed
-    int32 bad_path[forgea::core::kChangeKinds] = {-1, -1, -1};  // index of a list's first non-string, or -1
+    // index of a list's first non-string or over-long string (kind String), or -1
+    int32 bad_path[forgea::core::kChangeKinds] = {-1, -1, -1};
     JsonKind bad_path_kind[forgea::core::kChangeKinds] = {};
+    size_t bad_path_len[forgea::core::kChangeKinds] = {};  // the over-long string's length
 };
 FA_LIVES_ACROSS_PG_CALLS(CommitFields);
 
@@ -137,6 +146,7 @@ struct CommitProblem {
     int32 commit = 0;
     int kind = 0;        // ListType, PathType: a ChangeKind
     int32 element = 0;   // PathType
+    size_t length = 0;   // PathType with found == String: the over-long path's length in bytes
     JsonKind found = JsonKind::Absent;
     Bytes id;            // IdValue
 };

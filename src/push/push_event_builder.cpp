@@ -291,6 +291,12 @@ bool timestamp_value(const JsonField &f, const char *path, TimestampTz *out)
             wrong_type(path, "an array of file paths", p.found);
         case CommitProblem::PathType:
             snprintf(path, sizeof path, "$.commits[%d].%s[%d]", p.commit, kind_name, p.element);
+            if (p.found == JsonKind::String)
+                ereport(ERROR, (errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+                                errmsg("invalid GitHub push payload: %s is longer than %zu bytes", path, kMaxPathBytes),
+                                errdetail("JSON path %s holds a file path of %zu bytes.", path, p.length),
+                                errhint("%s File paths are limited to %zu bytes (README, \"Bad input\").",
+                                        payload_hint, kMaxPathBytes)));
             wrong_type(path, "a string (a file path)", p.found);
         case CommitProblem::None:
             break;
@@ -380,6 +386,7 @@ bool check_commit(const CommitFields &c, int32 index, PushFields *fields)
                 p.what = CommitProblem::PathType;
                 p.element = c.bad_path[k];
                 p.found = c.bad_path_kind[k];
+                p.length = c.bad_path_len[k];
                 break;
             }
         }
@@ -439,6 +446,12 @@ void build_push_event(PushFields *f, PushEvent *out, const char *hint)
     }
     if (out->repo_url.is_null())
         missing("$.repository.html_url", "the repository's URL (or clone_url / ssh_url)");
+    if (out->repo_url.len > kMaxRepoUrlBytes)
+        ereport(ERROR, (errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+                        errmsg("invalid GitHub push payload: %s is longer than %zu bytes", url_path, kMaxRepoUrlBytes),
+                        errdetail("JSON path %s holds a URL of %zu bytes.", url_path, out->repo_url.len),
+                        errhint("%s Repository URLs are limited to %zu bytes (README, \"Bad input\").", hint,
+                                kMaxRepoUrlBytes)));
     char *key = static_cast<char *>(palloc(out->repo_url.len + 1));
     size_t keylen = forgea::core::repo_key(out->repo_url.data, out->repo_url.len, key);
     if (keylen == 0)
