@@ -13,7 +13,7 @@
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 
-SELECT plan(159);
+SELECT plan(160);
 
 -- Checkpoints below start unsigned, whatever an aborted earlier run left in postgresql.auto.conf.
 SELECT forgea_audit.repo_key('https://github.com/sec/load') AS library_loaded \gset
@@ -592,9 +592,12 @@ SELECT is((SELECT ok FROM forgea_audit.verify_chain(checkpoint => (
           'tamper: an unsigned note whose size line is altered (root intact): not ok');
 SELECT throws_ok($$SELECT * FROM forgea_audit.verify_chain(checkpoint => 'hello')$$, '22P02', NULL,
                  'tamper (d): a malformed note (''hello'') is refused with 22P02');
+SELECT is((SELECT ok FROM forgea_audit.verify_chain(checkpoint => rtrim((SELECT note FROM cp WHERE name = 'unsigned'), E'\n'))),
+          true, 'tamper (d): a note without its final newline (the shell''s $(...) strips it) is read as if it had it (issue 14)');
 SELECT throws_ok(format('SELECT * FROM forgea_audit.verify_chain(checkpoint => %L)',
-                        rtrim((SELECT note FROM cp WHERE name = 'unsigned'), E'\n')), '22P02', NULL,
-                 'tamper (d): a note cut short (no final newline) is refused with 22P02');
+                        (SELECT split_part(note, E'\n', 1) || E'\n' || split_part(note, E'\n', 2) || E'\n' ||
+                                left(split_part(note, E'\n', 3), 10) FROM cp WHERE name = 'unsigned')), '22P02', NULL,
+                 'tamper (d): a note cut short inside its root line is refused with 22P02');
 SELECT is((SELECT ok FROM forgea_audit.verify_chain(checkpoint => (SELECT note FROM cp WHERE name = 'unsigned'))), true,
           'tamper: everything rolled back: verify_chain(checkpoint) ok again');
 SELECT is((SELECT array_agg(tgenabled::text ORDER BY tgname) FROM pg_trigger
