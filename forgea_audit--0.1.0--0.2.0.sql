@@ -320,12 +320,137 @@ BEGIN
 
     UPDATE forgea_audit.retention_run r
     SET finished_at = pg_catalog.clock_timestamp(), archived = total, batches = nb, skipped = was_skipped,
-        oldest_kept = (SELECT pg_catalog.min(a.recorded_at) FROM forgea_audit.lab_attempt a)
+        oldest_kept = (SELECT pg_catalog.min(a.recorded_at) FROM forgea_audit.lab_attempt a),
+        lock_holder = CASE WHEN was_skipped THEN forgea_audit.retention_lock_holder() END
     WHERE r.id = run;
     RETURN QUERY SELECT r.archived, r.batches, r.oldest_kept, r.cutoff, r.skipped, r.id
                  FROM forgea_audit.retention_run r WHERE r.id = run;
 END
 $$;
+
+
+-------------------------------------------------------------------------------------------------
+-- Retention serialises on a row lock of forgea_audit.retention_lock, which only the extension's
+-- own functions and owner can take, instead of an advisory lock any role could hold; a skipped
+-- run records who held it (retention_run.lock_holder).
+-------------------------------------------------------------------------------------------------
+ALTER TABLE forgea_audit.retention_run ADD COLUMN lock_holder jsonb;
+CREATE OR REPLACE VIEW forgea_audit.retention_status AS
+    SELECT id, driver, started_at, finished_at, finished_at - started_at AS duration, cutoff, archived, batches,
+           oldest_kept, skipped, error, lock_holder
+    FROM forgea_audit.retention_run ORDER BY id DESC;
+
+-- The retention lock: one row, no privileges for anyone but the extension's owner.  archive_batch()
+-- locks it (FOR UPDATE SKIP LOCKED) for the rest of its transaction, so runs (worker, pg_cron, by
+-- hand) take turns, and only the SECURITY DEFINER retention functions, the owner and superusers
+-- can take it: an advisory lock, which any role that can connect may hold, no longer stops retention.
+-- Its one row comes from this script (not dumped: CREATE EXTENSION makes it again on restore).
+CREATE TABLE forgea_audit.retention_lock (
+    id boolean PRIMARY KEY DEFAULT true CHECK (id)   -- exactly one row
+);
+COMMENT ON TABLE forgea_audit.retention_lock IS
+    'One row; a retention run holds a row lock on it for its transaction (archive_batch). No privileges for anyone but the owner.';
+REVOKE ALL ON forgea_audit.retention_lock FROM PUBLIC;
+INSERT INTO forgea_audit.retention_lock DEFAULT VALUES;
+
+-- Who holds the retention lock now, for a run that found it taken: the row's xmax is the locking
+-- transaction, pg_locks names its backend, pg_stat_activity says who that is.  NULL when nobody
+-- holds it (or the holder ended in between; or it is a multixact, which retention never makes).
+CREATE FUNCTION forgea_audit.retention_lock_holder() RETURNS jsonb
+    LANGUAGE sql VOLATILE
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT pg_catalog.jsonb_build_object('pid', l.pid, 'usename', a.usename, 'application_name', a.application_name,
+                                     'backend_type', a.backend_type, 'backend_start', a.backend_start,
+                                     'xact_start', a.xact_start, 'query_start', a.query_start,
+                                     'state', a.state, 'xid', r.xmax::text)
+FROM forgea_audit.retention_lock r
+JOIN pg_catalog.pg_locks l
+  ON l.locktype = 'transactionid' AND l.transactionid = r.xmax AND l.mode = 'ExclusiveLock' AND l.granted
+AND l.pid <> pg_catalog.pg_backend_pid()
+LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
+LIMIT 1
+$$;
+COMMENT ON FUNCTION forgea_audit.retention_lock_holder() IS
+    'Who holds forgea_audit.retention_lock now (pid, usename, application_name, backend_start, query_start, ...), or NULL.';
+REVOKE ALL ON FUNCTION forgea_audit.retention_lock_holder() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION forgea_audit.retention_lock_holder() TO forgea_audit_admin;
+
+-- archive_batch() takes that row lock instead of the advisory lock.
+CREATE OR REPLACE FUNCTION forgea_audit.archive_batch(cutoff timestamptz, batch_size integer,
+                                           after_recorded_at timestamptz DEFAULT NULL, after_id bigint DEFAULT NULL)
+    RETURNS TABLE (archived bigint, first_id bigint, last_id bigint, audit_seq bigint, skipped boolean,
+                   resume_recorded_at timestamptz, resume_id bigint)
+    LANGUAGE plpgsql
+    SET TimeZone = 'UTC'          -- the rows' digest uses to_jsonb() of timestamps: keep it fixed
+    SET bytea_output = 'hex'      -- ... and of bytea
+    SET lock_timeout = '5s'
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+BEGIN
+    IF batch_size IS NULL OR batch_size < 1 THEN
+        RAISE EXCEPTION 'archive batch size must be at least 1, not %', batch_size
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF (after_recorded_at IS NULL) <> (after_id IS NULL) THEN
+        RAISE EXCEPTION 'archive_batch: after_recorded_at and after_id go together (both or neither)'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM 1 FROM forgea_audit.retention_lock FOR UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+        IF NOT EXISTS (SELECT FROM forgea_audit.retention_lock) THEN
+            RAISE EXCEPTION 'archive_batch: the row of forgea_audit.retention_lock is missing'
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'INSERT INTO forgea_audit.retention_lock DEFAULT VALUES; as the extension''s owner.';
+        END IF;
+        RETURN QUERY SELECT 0::bigint, NULL::bigint, NULL::bigint, NULL::bigint, true, after_recorded_at, after_id;
+        RETURN;
+    END IF;
+
+    -- (recorded_at, id) >= (position's recorded_at, position's id + 1) is "after the position" for
+    -- integer ids, and with no position (-infinity, min bigint) admits every row; one statement
+    -- (and one cached plan, an index range scan either way) serves both.
+    WITH due AS (
+        SELECT a.id FROM forgea_audit.lab_attempt a
+        WHERE a.recorded_at < cutoff
+          AND (a.recorded_at, a.id) >= (coalesce(after_recorded_at, '-infinity'::timestamptz),
+                                        coalesce(after_id + 1, -9223372036854775808))
+        ORDER BY a.recorded_at, a.id
+        LIMIT batch_size
+        FOR UPDATE SKIP LOCKED
+    ), gone AS (
+        DELETE FROM forgea_audit.lab_attempt a USING due WHERE a.id = due.id RETURNING a.*
+    ), summary AS (
+        SELECT pg_catalog.count(*) AS n, pg_catalog.min(g.id) AS lo, pg_catalog.max(g.id) AS hi,
+               pg_catalog.sha256(pg_catalog.convert_to(
+                   pg_catalog.string_agg(forgea_audit.canonical_row_json(g), E'\n' ORDER BY g.id),
+                   'UTF8')) AS digest
+        FROM gone g
+    ), last AS (
+        SELECT g.recorded_at, g.id FROM gone g ORDER BY g.recorded_at DESC, g.id DESC LIMIT 1
+    ), event AS (
+        SELECT forgea_audit.append_system(
+                   action => 'RETENTION_ARCHIVE', actor_type => 'system', actor_id => 'forgea_audit.retention',
+                   target_type => 'lab_attempt_archive', chain => 'retention',
+                   metadata => pg_catalog.jsonb_build_object(
+                       'count', s.n, 'first_id', s.lo, 'last_id', s.hi, 'cutoff', cutoff,
+                       'rows_sha256', pg_catalog.encode(s.digest, 'hex'),
+                       'digest', 'sha256 of canonical_json(to_jsonb(row)) of the moved lab_attempt rows, ordered by id, joined by newlines, TimeZone UTC')) AS seq
+        FROM summary s WHERE s.n > 0
+    ), stored AS (
+        INSERT INTO forgea_audit.lab_attempt_archive
+        SELECT g.*, pg_catalog.now(), e.seq FROM gone g CROSS JOIN event e
+    )
+    SELECT s.n, s.lo, s.hi, e.seq, l.recorded_at, l.id INTO r
+    FROM summary s LEFT JOIN event e ON true LEFT JOIN last l ON true;
+
+    RETURN QUERY SELECT r.n, r.lo, r.hi, r.seq, false,
+                        coalesce(r.recorded_at, after_recorded_at), coalesce(r.id, after_id);
+END
+$$;
+
 
 -------------------------------------------------------------------------------------------------
 -- Transparency log (docs/transparency.md): checkpoint() integrates the audit rows into an RFC 6962

@@ -692,7 +692,8 @@ CREATE TABLE forgea_audit.retention_run (
     batches     integer     NOT NULL DEFAULT 0,
     oldest_kept timestamptz,            -- the oldest live attempt after the run
     skipped     boolean     NOT NULL DEFAULT false,   -- another run held the retention lock
-    error       text
+    error       text,
+    lock_holder jsonb                   -- skipped: who held it then (retention_lock_holder())
 );
 -- (Its primary key on id: run_retention and the worker update their own run by id.)
 GRANT SELECT ON forgea_audit.retention_run TO forgea_audit_reader;
@@ -700,10 +701,46 @@ REVOKE ALL ON SEQUENCE forgea_audit.retention_run_id_seq FROM PUBLIC;   -- the i
 
 CREATE VIEW forgea_audit.retention_status AS
     SELECT id, driver, started_at, finished_at, finished_at - started_at AS duration, cutoff, archived, batches,
-           oldest_kept, skipped, error
+           oldest_kept, skipped, error, lock_holder
     FROM forgea_audit.retention_run ORDER BY id DESC;
 COMMENT ON VIEW forgea_audit.retention_status IS 'Retention runs, newest first: started, finished, archived, error.';
 GRANT SELECT ON forgea_audit.retention_status TO forgea_audit_reader;
+
+-- The retention lock: one row, no privileges for anyone but the extension's owner.  archive_batch()
+-- locks it (FOR UPDATE SKIP LOCKED) for the rest of its transaction, so runs (worker, pg_cron, by
+-- hand) take turns, and only the SECURITY DEFINER retention functions, the owner and superusers
+-- can take it: an advisory lock, which any role that can connect may hold, no longer stops retention.
+-- Its one row comes from this script (not dumped: CREATE EXTENSION makes it again on restore).
+CREATE TABLE forgea_audit.retention_lock (
+    id boolean PRIMARY KEY DEFAULT true CHECK (id)   -- exactly one row
+);
+COMMENT ON TABLE forgea_audit.retention_lock IS
+    'One row; a retention run holds a row lock on it for its transaction (archive_batch). No privileges for anyone but the owner.';
+REVOKE ALL ON forgea_audit.retention_lock FROM PUBLIC;
+INSERT INTO forgea_audit.retention_lock DEFAULT VALUES;
+
+-- Who holds the retention lock now, for a run that found it taken: the row's xmax is the locking
+-- transaction, pg_locks names its backend, pg_stat_activity says who that is.  NULL when nobody
+-- holds it (or the holder ended in between; or it is a multixact, which retention never makes).
+CREATE FUNCTION forgea_audit.retention_lock_holder() RETURNS jsonb
+    LANGUAGE sql VOLATILE
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT pg_catalog.jsonb_build_object('pid', l.pid, 'usename', a.usename, 'application_name', a.application_name,
+                                     'backend_type', a.backend_type, 'backend_start', a.backend_start,
+                                     'xact_start', a.xact_start, 'query_start', a.query_start,
+                                     'state', a.state, 'xid', r.xmax::text)
+FROM forgea_audit.retention_lock r
+JOIN pg_catalog.pg_locks l
+  ON l.locktype = 'transactionid' AND l.transactionid = r.xmax AND l.mode = 'ExclusiveLock' AND l.granted
+AND l.pid <> pg_catalog.pg_backend_pid()
+LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
+LIMIT 1
+$$;
+COMMENT ON FUNCTION forgea_audit.retention_lock_holder() IS
+    'Who holds forgea_audit.retention_lock now (pid, usename, application_name, backend_start, query_start, ...), or NULL.';
+REVOKE ALL ON FUNCTION forgea_audit.retention_lock_holder() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION forgea_audit.retention_lock_holder() TO forgea_audit_admin;
 
 CREATE FUNCTION forgea_audit.retention_settings(
     OUT attempt_retention interval, OUT archive_batch_size integer, OUT retention_interval interval,
@@ -713,8 +750,9 @@ COMMENT ON FUNCTION forgea_audit.retention_settings() IS 'The retention settings
 REVOKE ALL ON FUNCTION forgea_audit.retention_settings() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION forgea_audit.retention_settings() TO forgea_audit_admin;
 
--- One batch, in the caller's transaction.  The advisory lock makes concurrent runs (worker and
--- cron, two crons) take turns: the one that does not get it reports skipped and moves nothing.
+-- One batch, in the caller's transaction.  The row lock on forgea_audit.retention_lock makes
+-- concurrent runs (worker and cron, two crons) take turns: the one that does not get it reports
+-- skipped and moves nothing (run_retention() and the worker then record retention_lock_holder()).
 -- SKIP LOCKED and lock_timeout keep a batch from ever waiting on a row someone else holds.
 --
 -- after_recorded_at/after_id (both or neither): start after this (recorded_at, id) position, the
@@ -749,7 +787,13 @@ BEGIN
         RAISE EXCEPTION 'archive_batch: after_recorded_at and after_id go together (both or neither)'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF NOT pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtext('forgea_audit.retention')) THEN
+    PERFORM 1 FROM forgea_audit.retention_lock FOR UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+        IF NOT EXISTS (SELECT FROM forgea_audit.retention_lock) THEN
+            RAISE EXCEPTION 'archive_batch: the row of forgea_audit.retention_lock is missing'
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'INSERT INTO forgea_audit.retention_lock DEFAULT VALUES; as the extension''s owner.';
+        END IF;
         RETURN QUERY SELECT 0::bigint, NULL::bigint, NULL::bigint, NULL::bigint, true, after_recorded_at, after_id;
         RETURN;
     END IF;
@@ -846,7 +890,8 @@ BEGIN
 
     UPDATE forgea_audit.retention_run r
     SET finished_at = pg_catalog.clock_timestamp(), archived = total, batches = nb, skipped = was_skipped,
-        oldest_kept = (SELECT pg_catalog.min(a.recorded_at) FROM forgea_audit.lab_attempt a)
+        oldest_kept = (SELECT pg_catalog.min(a.recorded_at) FROM forgea_audit.lab_attempt a),
+        lock_holder = CASE WHEN was_skipped THEN forgea_audit.retention_lock_holder() END
     WHERE r.id = run;
     RETURN QUERY SELECT r.archived, r.batches, r.oldest_kept, r.cutoff, r.skipped, r.id
                  FROM forgea_audit.retention_run r WHERE r.id = run;

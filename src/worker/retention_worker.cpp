@@ -180,7 +180,8 @@ void run_once()
     Datum done_args[4] = {Int64GetDatum(run_id), Int64GetDatum(archived), Int32GetDatum(batches), BoolGetDatum(skipped)};
     rc = SPI_execute_with_args(
         "UPDATE forgea_audit.retention_run SET finished_at = clock_timestamp(), archived = $2, batches = $3, "
-        "  skipped = $4, oldest_kept = (SELECT min(recorded_at) FROM forgea_audit.lab_attempt) WHERE id = $1",
+        "  skipped = $4, oldest_kept = (SELECT min(recorded_at) FROM forgea_audit.lab_attempt), "
+        "  lock_holder = CASE WHEN $4 THEN forgea_audit.retention_lock_holder() END WHERE id = $1",
         4, done_types, done_args, nullptr, false, 0);
     if (rc != SPI_OK_UPDATE)
         elog(ERROR, "finishing a retention run failed: %s", SPI_result_code_string(rc));
