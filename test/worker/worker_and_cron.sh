@@ -109,6 +109,25 @@ eventually "a new worker process replaces the terminated one (bgw_restart_time 1
 push 5 dddddddd
 eventually "the restarted worker archives" "SELECT count(*) = 0 FROM forgea_audit.lab_attempt" 20
 
+echo "# a session holding the retention lock: the worker's run is skipped and names it (issue 14)"
+insert_expired 5
+psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<'SQL' &
+SET application_name = 'fa_lock_holder';
+BEGIN;
+SELECT true FROM forgea_audit.retention_lock FOR UPDATE;
+SELECT pg_sleep(6);
+COMMIT;
+SQL
+holder=$!
+eventually "a worker run while fa_lock_holder holds the retention lock is skipped, lock_holder names it" \
+    "SELECT EXISTS (SELECT FROM forgea_audit.retention_run WHERE driver = 'worker' AND skipped AND archived = 0
+                      AND lock_holder ->> 'application_name' = 'fa_lock_holder' AND lock_holder ? 'pid'
+                      AND lock_holder ? 'backend_start')" 10
+wait $holder
+eventually "once the holder commits, a later worker run archives the 5 attempts and names no holder" \
+    "SELECT EXISTS (SELECT FROM forgea_audit.retention_run WHERE driver = 'worker' AND NOT skipped AND archived >= 5
+                      AND lock_holder IS NULL AND id > (SELECT max(id) FROM forgea_audit.retention_run WHERE skipped))" 10
+
 echo "# pg_cron drives the same SQL"
 set_conf forgea_audit.retention_interval 0
 q "CREATE EXTENSION pg_cron" >/dev/null
