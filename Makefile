@@ -116,6 +116,7 @@ check-boundary:
 	    grep -q '#include "pure_cpp.hpp"' $$h || { echo "check-boundary: $$h does not include pure_cpp.hpp" >&2; exit 1; }; \
 	    grep -q "#include \"$${h#src/}\"" src/pg/core_headers.hpp || \
 	        { echo "check-boundary: $$h is not listed in src/pg/core_headers.hpp" >&2; exit 1; }; done
+	@bash $(srcdir)/test/lib/include_cycles.sh
 	@echo "check-boundary: ok"
 
 .PHONY: check-boundary

@@ -22,6 +22,7 @@
 #pragma once
 
 #include "pg/core_headers.hpp"  // first: see there
+#include "pg/lifetime.hpp"
 
 extern "C" {
 #include "postgres.h"
@@ -36,13 +37,6 @@ extern "C" {
 #include <exception>
 #include <new>
 #include <type_traits>
-
-// For the structs that live across calls that can ereport: the compiler refuses a member with a
-// destructor (a std::string, a std::vector, a smart pointer), which a longjmp would skip.
-#define FA_LIVES_ACROSS_PG_CALLS(T)                                                                  \
-    static_assert(std::is_trivially_destructible_v<T>,                                               \
-                  #T " lives across PostgreSQL calls that can ereport (longjmp): it must be trivially " \
-                  "destructible")
 
 // A PostgreSQL error caught by fa_pg_call(), travelling through C++ frames as an exception.  The
 // ErrorData is palloc'd in the memory context that was current at the call.

@@ -21,7 +21,7 @@
 #include "core/push_rules.hpp"
 #include "core/redaction.hpp"
 
-#include "pg/boundary.hpp"
+#include "pg/lifetime.hpp"
 
 // The core types the backend keeps across PostgreSQL calls (verify_chain's pass state, checkpoint
 // bodies, the records it hashes): a longjmp may skip them, so none may own anything.
