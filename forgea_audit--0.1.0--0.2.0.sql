@@ -76,7 +76,7 @@ CREATE OR REPLACE FUNCTION forgea_audit.verify_chain(checkpoint text DEFAULT NUL
 CREATE OR REPLACE FUNCTION forgea_audit.checkpoint() RETURNS text
     LANGUAGE c VOLATILE
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-    SET enable_seqscan = off
+    SET enable_seqscan = off SET jit = off
     AS 'MODULE_PATHNAME', 'fa_checkpoint_0_2';
 
 CREATE OR REPLACE FUNCTION forgea_audit.repo_key(url text) RETURNS text
@@ -552,7 +552,7 @@ ALTER TABLE forgea_audit.merkle_checkpoint ENABLE ALWAYS TRIGGER merkle_checkpoi
 CREATE FUNCTION forgea_audit.merkle_integrate(max_rows bigint DEFAULT NULL) RETURNS bigint
     LANGUAGE c VOLATILE
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-    SET enable_seqscan = off
+    SET enable_seqscan = off SET jit = off
     AS 'MODULE_PATHNAME', 'fa_merkle_integrate_0_2';
 COMMENT ON FUNCTION forgea_audit.merkle_integrate(bigint) IS
     'Appends committed audit rows not yet in the Merkle tree as its next leaves (at most max_rows); returns how many.';
@@ -565,7 +565,7 @@ CREATE FUNCTION forgea_audit.inclusion_proof(seq bigint, tree_size bigint)
     RETURNS TABLE (leaf_index bigint, proof bytea[])
     LANGUAGE c STABLE STRICT
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-    SET enable_seqscan = off
+    SET enable_seqscan = off SET jit = off
     AS 'MODULE_PATHNAME', 'fa_inclusion_proof_0_2';
 COMMENT ON FUNCTION forgea_audit.inclusion_proof(bigint, bigint) IS
     'RFC 6962 inclusion proof of audit row seq in the Merkle tree of tree_size leaves: its leaf index and the audit path.';
@@ -575,7 +575,7 @@ GRANT EXECUTE ON FUNCTION forgea_audit.inclusion_proof(bigint, bigint) TO forgea
 CREATE FUNCTION forgea_audit.consistency_proof(old_size bigint, new_size bigint) RETURNS bytea[]
     LANGUAGE c STABLE STRICT
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-    SET enable_seqscan = off
+    SET enable_seqscan = off SET jit = off
     AS 'MODULE_PATHNAME', 'fa_consistency_proof_0_2';
 COMMENT ON FUNCTION forgea_audit.consistency_proof(bigint, bigint) IS
     'RFC 6962 consistency proof that the Merkle tree of old_size leaves is a prefix of the tree of new_size leaves.';
@@ -585,7 +585,7 @@ GRANT EXECUTE ON FUNCTION forgea_audit.consistency_proof(bigint, bigint) TO forg
 CREATE FUNCTION forgea_audit.merkle_root(tree_size bigint) RETURNS bytea
     LANGUAGE c STABLE STRICT
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-    SET enable_seqscan = off
+    SET enable_seqscan = off SET jit = off
     AS 'MODULE_PATHNAME', 'fa_merkle_root_0_2';
 COMMENT ON FUNCTION forgea_audit.merkle_root(bigint) IS
     'The RFC 6962 root of the first tree_size leaves of the Merkle tree, from O(log n) stored nodes.';

@@ -341,7 +341,7 @@ GRANT EXECUTE ON FUNCTION forgea_audit.verify_chain(text) TO forgea_audit_reader
 CREATE FUNCTION forgea_audit.checkpoint() RETURNS text
     LANGUAGE c VOLATILE
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-    SET enable_seqscan = off
+    SET enable_seqscan = off SET jit = off
     AS 'MODULE_PATHNAME', 'fa_checkpoint_0_2';
 COMMENT ON FUNCTION forgea_audit.checkpoint() IS
     'Integrates every committed audit row into the Merkle tree, signs a note of its size and root (C2SP checkpoint; Ed25519, forgea_audit.signing_key_file), records it (merkle_checkpoint, a CHECKPOINT event), sends it out (NOTIFY forgea_audit_checkpoint, server log) and returns it.';
@@ -437,11 +437,13 @@ ALTER TABLE forgea_audit.merkle_checkpoint ENABLE ALWAYS TRIGGER merkle_checkpoi
 -- Takes committed audit rows not yet in the tree (at most max_rows, NULL: all) and appends them as
 -- leaves; returns how many.  checkpoint() calls it first; the background worker calls it every
 -- forgea_audit.merkle_interval.  Needs READ COMMITTED (each statement must see what committed
--- before it).  The nodes it reads are looked up by key: seqscan off, as for the chain writers.
+-- before it).  The nodes it reads are looked up by key: seqscan off, as for the chain writers, and
+-- jit off: with seqscan off a statement without a usable index costs 10^10, and the default jit = on
+-- would then compile it on every call (about 8 ms a call; test/integration/merkle_proofs_no_jit.sh).
 CREATE FUNCTION forgea_audit.merkle_integrate(max_rows bigint DEFAULT NULL) RETURNS bigint
     LANGUAGE c VOLATILE
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-    SET enable_seqscan = off
+    SET enable_seqscan = off SET jit = off
     AS 'MODULE_PATHNAME', 'fa_merkle_integrate_0_2';
 COMMENT ON FUNCTION forgea_audit.merkle_integrate(bigint) IS
     'Appends committed audit rows not yet in the Merkle tree as its next leaves (at most max_rows); returns how many.';
@@ -454,7 +456,7 @@ CREATE FUNCTION forgea_audit.inclusion_proof(seq bigint, tree_size bigint)
     RETURNS TABLE (leaf_index bigint, proof bytea[])
     LANGUAGE c STABLE STRICT
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-    SET enable_seqscan = off
+    SET enable_seqscan = off SET jit = off
     AS 'MODULE_PATHNAME', 'fa_inclusion_proof_0_2';
 COMMENT ON FUNCTION forgea_audit.inclusion_proof(bigint, bigint) IS
     'RFC 6962 inclusion proof of audit row seq in the Merkle tree of tree_size leaves: its leaf index and the audit path.';
@@ -464,7 +466,7 @@ GRANT EXECUTE ON FUNCTION forgea_audit.inclusion_proof(bigint, bigint) TO forgea
 CREATE FUNCTION forgea_audit.consistency_proof(old_size bigint, new_size bigint) RETURNS bytea[]
     LANGUAGE c STABLE STRICT
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-    SET enable_seqscan = off
+    SET enable_seqscan = off SET jit = off
     AS 'MODULE_PATHNAME', 'fa_consistency_proof_0_2';
 COMMENT ON FUNCTION forgea_audit.consistency_proof(bigint, bigint) IS
     'RFC 6962 consistency proof that the Merkle tree of old_size leaves is a prefix of the tree of new_size leaves.';
@@ -474,7 +476,7 @@ GRANT EXECUTE ON FUNCTION forgea_audit.consistency_proof(bigint, bigint) TO forg
 CREATE FUNCTION forgea_audit.merkle_root(tree_size bigint) RETURNS bytea
     LANGUAGE c STABLE STRICT
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-    SET enable_seqscan = off
+    SET enable_seqscan = off SET jit = off
     AS 'MODULE_PATHNAME', 'fa_merkle_root_0_2';
 COMMENT ON FUNCTION forgea_audit.merkle_root(bigint) IS
     'The RFC 6962 root of the first tree_size leaves of the Merkle tree, from O(log n) stored nodes.';
