@@ -14,7 +14,7 @@ CORE_OBJS = src/core/canonical_json_bytes.o src/core/chain_record.o src/core/pus
 # are encoded by json/; worker/ archives and checkpoints; pg/ is the module entry and the boundary.
 PUSH_OBJS   = src/push/record_push.o src/push/payload_jsonb.o src/push/payload_json_text.o \
               src/push/push_event_builder.o src/push/session_binding.o
-CHAIN_OBJS  = src/chain/merkle_integrate.o src/chain/merkle_proofs.o src/chain/chain_append.o src/chain/chain_heads.o src/chain/chain_verify.o src/chain/chain_checkpoint.o \
+CHAIN_OBJS  = src/chain/merkle_integrate.o src/chain/merkle_proofs.o src/chain/chain_append.o src/chain/chain_heads.o src/chain/chain_verify.o src/chain/chain_verify_increment.o src/chain/chain_checkpoint.o \
               src/chain/chain_write_guard.o
 JSON_OBJS   = src/json/canonical_jsonb.o src/json/canonical_json_text.o src/json/canonical_row.o
 WORKER_OBJS = src/worker/retention_worker.o src/worker/merkle_integrator.o

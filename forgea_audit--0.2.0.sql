@@ -542,6 +542,48 @@ COMMENT ON FUNCTION forgea_audit.receipt(bigint) IS
 REVOKE ALL ON FUNCTION forgea_audit.receipt(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION forgea_audit.receipt(bigint) TO forgea_audit_reader;
 
+-- Incremental verification (docs/transparency.md, "Incremental verification"): how far
+-- verify_increment() got.  One row: the tree size verified, the root of that many leaves and the
+-- frontier (the hashes of range_nodes(0, tree_size), concatenated, largest subtree first) it was
+-- recomputed from, all derived from audit_log.row_hash, not read from merkle_node.  Written by
+-- verify_increment() only, and only after a pass that found nothing wrong.
+CREATE TABLE forgea_audit.merkle_verified (
+    singleton    boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    tree_size    bigint  NOT NULL DEFAULT 0,
+    root         bytea   NOT NULL DEFAULT '\xe3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'::bytea,
+    frontier     bytea   NOT NULL DEFAULT '\x'::bytea,
+    rows_checked bigint  NOT NULL DEFAULT 0,     -- rows verified by all passes together
+    verified_at  timestamptz
+);
+COMMENT ON TABLE forgea_audit.merkle_verified IS
+    'How far forgea_audit.verify_increment() has verified the log: tree size, root and frontier; one row, written by verify_increment() only.';
+GRANT SELECT ON forgea_audit.merkle_verified TO forgea_audit_reader;
+CREATE TRIGGER merkle_verified_guard_rows BEFORE INSERT OR UPDATE OR DELETE ON forgea_audit.merkle_verified
+    FOR EACH ROW EXECUTE FUNCTION forgea_audit.guard_write('INSERT,UPDATE');
+ALTER TABLE forgea_audit.merkle_verified ENABLE ALWAYS TRIGGER merkle_verified_guard_rows;
+CREATE TRIGGER merkle_verified_guard_truncate BEFORE TRUNCATE ON forgea_audit.merkle_verified
+    FOR EACH STATEMENT EXECUTE FUNCTION forgea_audit.guard_write('');
+ALTER TABLE forgea_audit.merkle_verified ENABLE ALWAYS TRIGGER merkle_verified_guard_truncate;
+SELECT pg_catalog.pg_extension_config_dump('forgea_audit.merkle_verified', '');
+
+-- Integrates what has committed, then verifies only the leaves added since the verified point:
+-- each new row's content, its link to the row before it in its chain, and the RFC 6962 root
+-- recomputed from the point's frontier plus the new rows against every checkpoint in the range and
+-- the stored tree.  On success moves the point; on failure returns ok = false and leaves it.  Cost:
+-- the new rows (index lookups) and O(log n) nodes, not the whole log.  It cannot see a change to a
+-- row verified before: verify_chain() (with a checkpoint kept outside) does.  Admins only: it
+-- writes the point.  Needs READ COMMITTED (it integrates first).
+CREATE FUNCTION forgea_audit.verify_increment()
+    RETURNS TABLE (ok boolean, rows_checked bigint, first_bad_seq bigint, detail text, from_size bigint, to_size bigint)
+    LANGUAGE c VOLATILE
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    SET enable_seqscan = off SET jit = off
+    AS 'MODULE_PATHNAME', 'fa_verify_increment_0_2';
+COMMENT ON FUNCTION forgea_audit.verify_increment() IS
+    'Verifies the audit rows integrated into the Merkle tree since the last verified point (content, chain links, roots) and moves the point if all holds.';
+REVOKE ALL ON FUNCTION forgea_audit.verify_increment() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION forgea_audit.verify_increment() TO forgea_audit_admin;
+
 -- The one function PUBLIC may call: the expression index on the platform's "LabSession"
 -- (bind_lab_session_table) evaluates it whenever the application writes that table.  It reads a
 -- URL strictly (README, "Matching"): a fork URL it cannot read gives NULL, and matches no push.

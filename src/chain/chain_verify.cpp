@@ -34,6 +34,7 @@ extern "C" {
 }
 
 #include "chain/chain_append.hpp"
+#include "chain/chain_verify.hpp"
 #include "chain/chain_heads.hpp"
 #include "chain/chain_checkpoint.hpp"
 #include "chain/merkle_store.hpp"
@@ -140,9 +141,8 @@ FA_LIVES_ACROSS_PG_CALLS(Pass);
 
 // Finds the columns by name and checks their types (a database whose forgea_audit objects come
 // from another build of the install script gets an error, not wrong reads).
-void map_columns(Relation rel, Pass &p)
+void map_columns(TupleDesc desc, Pass &p)
 {
-    TupleDesc desc = RelationGetDescr(rel);
     TupleDesc picked = CreateTemplateTupleDesc(kColumns);
     for (int c = 0; c < kColumns; c++) {
         AttrNumber found = InvalidAttrNumber;
@@ -250,7 +250,7 @@ void scan_log(Pass &p, MemoryContext per_row)
                         errmsg("verify_chain() must read every row of forgea_audit.audit_log, and row-level security "
                                "hides some from the extension's owner"),
                         errhint("ALTER TABLE forgea_audit.audit_log NO FORCE ROW LEVEL SECURITY;")));
-    map_columns(rel, p);
+    map_columns(RelationGetDescr(rel), p);
 
     // Progress, every forgea_audit.progress_rows rows, against the planner's estimate of the total.
     double estimate = rel->rd_rel->reltuples;
@@ -287,7 +287,7 @@ forgea::core::RowLink fa_restored_row_content(Relation rel, HeapTuple tuple, Byt
 {
     Pass *p = static_cast<Pass *>(palloc0(sizeof(Pass)));
     new (p) Pass();
-    map_columns(rel, *p);
+    map_columns(RelationGetDescr(rel), *p);
     initStringInfo(&p->metadata);
     initStringInfo(&p->proof);
     new (&p->hasher) Sha256Sink(CurrentMemoryContext);
@@ -298,6 +298,35 @@ forgea::core::RowLink fa_restored_row_content(Relation rel, HeapTuple tuple, Byt
     forgea::core::RowLink link = row_content(values, isnull, *p, chain_id);
     p->hasher.release();
     return link;
+}
+
+// See chain_verify.hpp: the row hashing of verify_chain(), for rows read through SPI
+// (verify_increment()).  A Pass carries the column map, the canonical JSON buffers and the hasher.
+struct FaRowHasher {
+    Pass pass;
+};
+
+FaRowHasher *fa_row_hasher_create(TupleDesc desc, MemoryContext keep)
+{
+    MemoryContext old = MemoryContextSwitchTo(keep);
+    FaRowHasher *rh = static_cast<FaRowHasher *>(palloc0(sizeof(FaRowHasher)));
+    new (&rh->pass) Pass();
+    map_columns(desc, rh->pass);
+    initStringInfo(&rh->pass.metadata);
+    initStringInfo(&rh->pass.proof);
+    new (&rh->pass.hasher) Sha256Sink(keep);
+    MemoryContextSwitchTo(old);
+    return rh;
+}
+
+forgea::core::RowLink fa_row_hasher_check(FaRowHasher *rh, const Datum *values, const bool *isnull, Bytes *chain_id)
+{
+    return row_content(values, isnull, rh->pass, chain_id);
+}
+
+void fa_row_hasher_release(FaRowHasher *rh)
+{
+    rh->pass.hasher.release();
 }
 
 namespace {

@@ -28,6 +28,19 @@ void ChainWalker::start_chain(Bytes chain_id, const HeadRecord *sealed)
     std::memset(last_hash_, 0, kHashLen);  // the genesis link
 }
 
+// A chain picked up after a row checked earlier (verify_increment(): each new row is linked to
+// the row before it as stored, not to a walk from position 1).
+void ChainWalker::resume_chain(Bytes chain_id, std::int64_t last_pos, std::int64_t last_seq,
+                               const std::uint8_t last_hash[kHashLen])
+{
+    chain_id_ = chain_id;
+    sealed_ = nullptr;
+    in_chain_ = true;
+    last_pos_ = last_pos;
+    last_seq_ = last_seq;
+    std::memcpy(last_hash_, last_hash, kHashLen);
+}
+
 RowLink check_row_content(const AuditRecord &r, const std::uint8_t *stored_hash, std::size_t stored_len,
                           int hash_version, Hasher &hasher)
 {

@@ -82,6 +82,12 @@ public:
     // still be there, unchanged.
     void start_chain(Bytes chain_id, const HeadRecord *sealed = nullptr);
 
+    // The next rows belong to chain_id and follow a row already checked: the one at last_pos with
+    // last_seq and last_hash (its stored row_hash).  How the incremental verification checks a new
+    // row against the row before it without walking the chain from its start.
+    void resume_chain(Bytes chain_id, std::int64_t last_pos, std::int64_t last_seq,
+                      const std::uint8_t last_hash[kHashLen]);
+
     // Checks one row; stored_hash is the row's row_hash column.  The same as
     // link_row(check_row_content(...)).
     void check_row(const AuditRecord &r, const std::uint8_t *stored_hash, std::size_t stored_len, int hash_version,

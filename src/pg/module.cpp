@@ -30,6 +30,7 @@ char *fa_signing_key_name = nullptr;
 char *fa_verify_key_file = nullptr;
 int fa_checkpoint_interval_s = 0;
 int fa_verify_interval_s = 0;
+int fa_verify_full_interval_s = 0;
 int fa_max_metadata_bytes = 65536;
 int fa_rejected_audit_per_minute = 60;
 
@@ -104,9 +105,15 @@ FA_MODULE_INIT()
 
     DefineCustomIntVariable(
         "forgea_audit.verify_interval",
-        "How often the background worker runs verify_chain(); a failure becomes a HIGH CHAIN_VERIFY_FAILED event "
-        "(and an alert). 0 disables it.",
+        "How often the background worker runs verify_increment() (the rows added since its last pass); a failure "
+        "becomes a HIGH CHAIN_VERIFY_FAILED event (and an alert). 0 disables it.",
         nullptr, &fa_verify_interval_s, 0, 0, INT_MAX, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
+
+    DefineCustomIntVariable(
+        "forgea_audit.verify_full_interval",
+        "How often the background worker runs the full verify_chain() (every row, also those verified before); a "
+        "failure becomes a HIGH CHAIN_VERIFY_FAILED event (and an alert). 0 disables it.",
+        nullptr, &fa_verify_full_interval_s, 0, 0, INT_MAX, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
 
     DefineCustomIntVariable(
         "forgea_audit.max_metadata_bytes",

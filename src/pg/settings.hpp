@@ -23,7 +23,8 @@ extern char *fa_signing_key_file;    // PEM Ed25519 private key; empty: checkpoi
 extern char *fa_verify_key_file;     // PEM Ed25519 public key verify_chain(checkpoint) checks with
 extern char *fa_signing_key_name;    // the key's name in signature lines
 extern int fa_checkpoint_interval_s; // worker period for checkpoint(); 0 = never
-extern int fa_verify_interval_s;     // worker period for verify_chain(); 0 = never
+extern int fa_verify_interval_s;     // worker period for verify_increment(); 0 = never
+extern int fa_verify_full_interval_s; // worker period for the full verify_chain(); 0 = never
 
 // Audit metadata (chain/chain_append.cpp).
 extern int fa_max_metadata_bytes;

@@ -235,36 +235,50 @@ void make_checkpoint()
     end_tx();
 }
 
-// The last failing verdict the worker recorded, so that a log that stays broken is reported once
-// per new first bad row, not once per interval.
-int64 last_reported_bad_seq = -1;
+// One kind of verification the worker runs: the incremental pass every verify_interval, the full
+// one every verify_full_interval.  Each remembers the last failing verdict it recorded, so that a
+// log that stays broken is reported once per new first bad row and pass, not once per interval
+// (the two passes can name different rows: the incremental one cannot see old rows).
+struct VerifyPass {
+    const char *name;      // "incremental" or "full": the failure event's metadata.pass
+    const char *query;     // returns ok, first_bad_seq (0 if none), detail
+    const char *activity;  // pg_stat_activity
+    int64 last_reported_bad_seq;
+};
+FA_LIVES_ACROSS_PG_CALLS(VerifyPass);
 
-// verify_chain() in a transaction of its own; a failure becomes a HIGH event, so it is chained
+VerifyPass incremental_pass = {"incremental",
+                               "SELECT ok, coalesce(first_bad_seq, 0), detail FROM forgea_audit.verify_increment()",
+                               "forgea_audit: verifying the audit rows added since the last verification", -1};
+VerifyPass full_pass = {"full", "SELECT ok, coalesce(first_bad_seq, 0), detail FROM forgea_audit.verify_chain()",
+                        "forgea_audit: verifying the whole audit chain", -1};
+
+// A verification in a transaction of its own; a failure becomes a HIGH event, so it is chained
 // and published on the alert channel like any other.
-void run_verification()
+void run_verification(VerifyPass &pass)
 {
-    begin_tx("forgea_audit: verifying the audit chain");
-    int rc = SPI_execute("SELECT ok, coalesce(first_bad_seq, 0), detail FROM forgea_audit.verify_chain()", false, 1);
+    begin_tx(pass.activity);
+    int rc = SPI_execute(pass.query, false, 1);
     if (rc != SPI_OK_SELECT || SPI_processed != 1)
-        elog(ERROR, "verify_chain failed: %s", SPI_result_code_string(rc));
+        elog(ERROR, "the %s verification failed: %s", pass.name, SPI_result_code_string(rc));
     bool isnull;
     bool ok = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
     int64 bad = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
     char *detail = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
     if (ok) {
-        last_reported_bad_seq = -1;
-    } else if (bad != last_reported_bad_seq) {
-        elog(WARNING, "forgea_audit: the audit chain does not verify: %s", detail);
-        Oid types[2] = {INT8OID, TEXTOID};
-        Datum args[2] = {Int64GetDatum(bad), CStringGetTextDatum(detail)};
+        pass.last_reported_bad_seq = -1;
+    } else if (bad != pass.last_reported_bad_seq) {
+        elog(WARNING, "forgea_audit: the audit chain does not verify (%s pass): %s", pass.name, detail);
+        Oid types[3] = {INT8OID, TEXTOID, TEXTOID};
+        Datum args[3] = {Int64GetDatum(bad), CStringGetTextDatum(detail), CStringGetTextDatum(pass.name)};
         rc = SPI_execute_with_args(
             "SELECT forgea_audit.append_system('CHAIN_VERIFY_FAILED', actor_id => 'forgea_audit.worker', "
             "  target_type => 'audit_log', target_id => $1::text, chain => 'verification', outcome => 'failure', "
-            "  severity => 'HIGH', metadata => jsonb_build_object('first_bad_seq', $1, 'detail', $2))",
-            2, types, args, nullptr, false, 1);
+            "  severity => 'HIGH', metadata => jsonb_build_object('first_bad_seq', $1, 'detail', $2, 'pass', $3))",
+            3, types, args, nullptr, false, 1);
         if (rc != SPI_OK_SELECT)
             elog(ERROR, "recording the failed verification failed: %s", SPI_result_code_string(rc));
-        last_reported_bad_seq = bad;
+        pass.last_reported_bad_seq = bad;
     }
     end_tx();
 }
@@ -330,6 +344,7 @@ namespace {
 bool worker_has_work()
 {
     return fa_retention_interval_s > 0 || fa_checkpoint_interval_s > 0 || fa_verify_interval_s > 0 ||
+           fa_verify_full_interval_s > 0 ||
            fa_merkle_worker_enabled();
 }
 
@@ -435,6 +450,7 @@ FA_WORKER_MAIN(fa_retention_worker_main)
     TimestampTz next_retention = GetCurrentTimestamp();
     TimestampTz next_checkpoint = after_seconds(fa_checkpoint_interval_s);
     TimestampTz next_verify = after_seconds(fa_verify_interval_s);
+    TimestampTz next_full_verify = after_seconds(fa_verify_full_interval_s);
     bool warned_missing = false;
 
     for (;;) {
@@ -445,6 +461,8 @@ FA_WORKER_MAIN(fa_retention_worker_main)
             wait_ms = Min(wait_ms, ms_until(next_checkpoint));
         if (fa_verify_interval_s > 0)
             wait_ms = Min(wait_ms, ms_until(next_verify));
+        if (fa_verify_full_interval_s > 0)
+            wait_ms = Min(wait_ms, ms_until(next_full_verify));
         wait_ms = Min(wait_ms, fa_merkle_worker_wait_ms());
         if (wait_ms > 0) {
             (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, wait_ms, PG_WAIT_EXTENSION);
@@ -457,6 +475,7 @@ FA_WORKER_MAIN(fa_retention_worker_main)
             int old_retention = fa_retention_interval_s;
             int old_checkpoint = fa_checkpoint_interval_s;
             int old_verify = fa_verify_interval_s;
+            int old_full_verify = fa_verify_full_interval_s;
             char *old_database = pstrdup(fa_worker_database);
             ProcessConfigFile(PGC_SIGHUP);
             if (strcmp(old_database, fa_worker_database) != 0) {
@@ -479,6 +498,10 @@ FA_WORKER_MAIN(fa_retention_worker_main)
                 elog(LOG, "forgea_audit worker: verify_interval is now %d s", fa_verify_interval_s);
                 next_verify = after_seconds(fa_verify_interval_s);
             }
+            if (fa_verify_full_interval_s != old_full_verify) {
+                elog(LOG, "forgea_audit worker: verify_full_interval is now %d s", fa_verify_full_interval_s);
+                next_full_verify = after_seconds(fa_verify_full_interval_s);
+            }
             continue;
         }
 
@@ -487,10 +510,13 @@ FA_WORKER_MAIN(fa_retention_worker_main)
         bool retention_due = fa_retention_interval_s > 0 && GetCurrentTimestamp() >= next_retention;
         bool checkpoint_due = fa_checkpoint_interval_s > 0 && GetCurrentTimestamp() >= next_checkpoint;
         bool verify_due = fa_verify_interval_s > 0 && GetCurrentTimestamp() >= next_verify;
-        if (!retention_due && !checkpoint_due && !verify_due)
+        bool full_verify_due = fa_verify_full_interval_s > 0 && GetCurrentTimestamp() >= next_full_verify;
+        if (!retention_due && !checkpoint_due && !verify_due && !full_verify_due)
             continue;
         if (verify_due)
             next_verify = after_seconds(fa_verify_interval_s);
+        if (full_verify_due)
+            next_full_verify = after_seconds(fa_verify_full_interval_s);
         if (retention_due)
             next_retention = after_seconds(fa_retention_interval_s);
         if (checkpoint_due)
@@ -519,7 +545,9 @@ FA_WORKER_MAIN(fa_retention_worker_main)
         if (installed && checkpoint_due)
             (void) run_catching([] { make_checkpoint(); }, loop_context);
         if (installed && verify_due)
-            (void) run_catching([] { run_verification(); }, loop_context);
+            (void) run_catching([] { run_verification(incremental_pass); }, loop_context);
+        if (installed && full_verify_due)
+            (void) run_catching([] { run_verification(full_pass); }, loop_context);
     }
 }
 

@@ -204,11 +204,32 @@ check "the worker's checkpoint verifies against the log" \
                                                              WHERE action = 'CHECKPOINT' ORDER BY seq DESC LIMIT 1))"
 set_conf forgea_audit.checkpoint_interval 0
 
-echo "# the worker verifies the chain when verify_interval is set, and a failure becomes a HIGH event"
+echo "# the worker verifies incrementally when verify_interval is set, and a failure becomes a HIGH event"
 set_conf forgea_audit.verify_interval 1s
-sleep 3
+eventually "the worker's verify_increment() verified the whole tree (merkle_verified at the tree size)" \
+    "SELECT v.tree_size > 0 AND v.tree_size = s.tree_size AND v.verified_at IS NOT NULL
+     FROM forgea_audit.merkle_verified v, forgea_audit.merkle_state s" 30
 check "an intact chain gives no CHAIN_VERIFY_FAILED event" \
     "SELECT count(*) = 0 FROM forgea_audit.audit_log WHERE action = 'CHAIN_VERIFY_FAILED'"
+checked_before=$(q "SELECT rows_checked FROM forgea_audit.merkle_verified")
+q "SELECT forgea_audit.append('WORKER_INCREMENT', chain => 'worker:inc') FROM generate_series(1, 5)" >/dev/null
+eventually "five rows appended: the worker's next passes check them (rows_checked + 5 or more if others appended, point at the tree size)" \
+    "SELECT v.rows_checked >= $checked_before + 5 AND v.tree_size = s.tree_size
+     FROM forgea_audit.merkle_verified v, forgea_audit.merkle_state s" 20
+# A new row tampered with before any pass saw it: appended and altered in one transaction.
+new_seq=$(q "BEGIN; SELECT forgea_audit.append('WORKER_NEW_ROW', chain => 'worker:inc');
+   ALTER TABLE forgea_audit.audit_log DISABLE TRIGGER USER;
+   UPDATE forgea_audit.audit_log SET metadata = '{\"tampered\": true}' WHERE action = 'WORKER_NEW_ROW';
+   ALTER TABLE forgea_audit.audit_log ENABLE ALWAYS TRIGGER audit_log_guard_rows;
+   ALTER TABLE forgea_audit.audit_log ENABLE ALWAYS TRIGGER audit_log_guard_statements;
+   ALTER TABLE forgea_audit.audit_log ENABLE ALWAYS TRIGGER audit_log_guard_truncate; COMMIT;" | head -1)
+[ -n "$new_seq" ] || not_ok "the tampering of a new row itself failed"
+eventually "the incremental pass records a HIGH CHAIN_VERIFY_FAILED event naming the new tampered row" \
+    "SELECT count(*) = 1 FROM forgea_audit.audit_log WHERE action = 'CHAIN_VERIFY_FAILED' AND severity = 'HIGH'
+       AND (metadata->>'first_bad_seq')::bigint = $new_seq AND metadata->>'pass' = 'incremental'" 20
+check "... and the verified point stays before that row's leaf" \
+    "SELECT v.tree_size <= l.leaf_index FROM forgea_audit.merkle_verified v, forgea_audit.merkle_leaf l WHERE l.seq = $new_seq"
+# An old row, verified long ago, tampered with: the incremental pass cannot see it, the full one does.
 q "BEGIN; ALTER TABLE forgea_audit.audit_log DISABLE TRIGGER USER;
    UPDATE forgea_audit.audit_log SET metadata = metadata || '{\"tampered\": true}'
    WHERE seq = (SELECT min(seq) FROM forgea_audit.audit_log WHERE action = 'RETENTION_ARCHIVE');
@@ -216,13 +237,18 @@ q "BEGIN; ALTER TABLE forgea_audit.audit_log DISABLE TRIGGER USER;
    ALTER TABLE forgea_audit.audit_log ENABLE ALWAYS TRIGGER audit_log_guard_statements;
    ALTER TABLE forgea_audit.audit_log ENABLE ALWAYS TRIGGER audit_log_guard_truncate; COMMIT;" || not_ok "the tampering itself failed"
 tampered_seq=$(q "SELECT min(seq) FROM forgea_audit.audit_log WHERE action = 'RETENTION_ARCHIVE'")
-eventually "the worker's verification records a HIGH CHAIN_VERIFY_FAILED event naming the tampered row" \
+never_within "an old row tampered with: the incremental passes do not see it (documented: the full pass does)" \
+    "SELECT count(*) > 0 FROM forgea_audit.audit_log WHERE action = 'CHAIN_VERIFY_FAILED'
+       AND (metadata->>'first_bad_seq')::bigint = $tampered_seq" 4
+set_conf forgea_audit.verify_full_interval 1s
+eventually "verify_full_interval: the full pass records a HIGH CHAIN_VERIFY_FAILED event naming the old tampered row" \
     "SELECT count(*) = 1 FROM forgea_audit.audit_log WHERE action = 'CHAIN_VERIFY_FAILED' AND severity = 'HIGH'
-       AND (metadata->>'first_bad_seq')::bigint = $tampered_seq" 20
+       AND (metadata->>'first_bad_seq')::bigint = $tampered_seq AND metadata->>'pass' = 'full'" 20
 sleep 3
-check "a chain that stays broken is reported once, not every interval" \
-    "SELECT count(*) = 1 FROM forgea_audit.audit_log WHERE action = 'CHAIN_VERIFY_FAILED'"
+check "a chain that stays broken is reported once per pass and bad row, not every interval" \
+    "SELECT count(*) = 2 FROM forgea_audit.audit_log WHERE action = 'CHAIN_VERIFY_FAILED'"
 set_conf forgea_audit.verify_interval 0
+set_conf forgea_audit.verify_full_interval 0
 
 echo "# after all of it"
 check "verify_archive: every batch matches its audit event" "SELECT ok FROM forgea_audit.verify_archive()"

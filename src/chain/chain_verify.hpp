@@ -1,0 +1,24 @@
+// What verify_chain() (chain_verify.cpp) lends to the other verifications: its row hashing.
+#pragma once
+
+#include "pg/core_headers.hpp"  // first: see there
+
+#include "core/chain_verifier.hpp"
+
+extern "C" {
+#include "postgres.h"
+#include "access/tupdesc.h"
+}
+
+// verify_chain()'s check of one row's content against its own row_hash, for rows of any tuple
+// descriptor that has audit_log's columns by name (an SPI result of "SELECT a.*, ..." included).
+// Created in keep (which must outlive every check); release() frees the hash state.
+struct FaRowHasher;
+FaRowHasher *fa_row_hasher_create(TupleDesc desc, MemoryContext keep);
+
+// One row's RowLink (content checked; prev_hash and row_hash as stored); *chain_id points into
+// the row's (detoasted) values.
+forgea::core::RowLink fa_row_hasher_check(FaRowHasher *rh, const Datum *values, const bool *isnull,
+                                          forgea::core::Bytes *chain_id);
+
+void fa_row_hasher_release(FaRowHasher *rh);
