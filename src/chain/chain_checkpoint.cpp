@@ -135,6 +135,61 @@ void store_checkpoint(int64 size, const uint8 root[kHashLen], StringInfo note)
     PG_END_TRY();
 }
 
+// Appends the blank line and the signature line of the configured key to a note body.
+void append_signature(StringInfo note, uint32 *key_id)
+{
+    uint8 sig[64];
+    uint8 public_key[32];
+    sign_note(note, sig, public_key);
+    Sha256Sink h;
+    Bytes key_name{fa_signing_key_name, strlen(fa_signing_key_name)};
+    *key_id = forgea::core::note_key_id(key_name, public_key, h);
+    appendStringInfoChar(note, '\n');
+    StringInfoSink out(note);
+    forgea::core::write_signature_line(key_name, *key_id, sig, out);
+}
+
+// The newest checkpoint's note if nothing but its own CHECKPOINT row was integrated after it (the
+// tree has its size, or one more leaf: that row), else NULL.  Readers may call checkpoint():
+// calling it in a loop must not grow the log, and each new checkpoint appends a CHECKPOINT row
+// that the next call would otherwise have to seal.  Runs after the integration (which holds
+// merkle_state's lock), read-write: a fresh snapshot that sees a checkpoint committed by a
+// concurrent call before the lock was granted.
+char *unchanged_checkpoint(int64 size)
+{
+    Oid types[1] = {INT8OID};
+    Datum args[1] = {Int64GetDatum(size)};
+    int rc = SPI_execute_with_args(
+        "SELECT c.note FROM (SELECT tree_size, root, note FROM forgea_audit.merkle_checkpoint ORDER BY id DESC LIMIT 1) c "
+        "WHERE c.tree_size = $1 OR (c.tree_size = $1 - 1 AND EXISTS ("
+        "  SELECT 1 FROM forgea_audit.merkle_leaf m JOIN forgea_audit.audit_log a ON a.seq = m.seq "
+        "  WHERE m.leaf_index = c.tree_size AND a.chain_id = 'checkpoint' AND a.action = 'CHECKPOINT' "
+        "    AND a.target_id = pg_catalog.encode(c.root, 'hex')))",
+        1, types, args, nullptr, false, 1);
+    if (rc != SPI_OK_SELECT)
+        elog(ERROR, "reading the newest checkpoint failed: %s", SPI_result_code_string(rc));
+    if (SPI_processed == 0)
+        return nullptr;
+    return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+}
+
+// Whether a stored note is the one this server would make now from its body: unsigned if it does
+// not sign, else signed by the configured key under its name.  Ed25519 signatures are
+// deterministic, so the body is signed again and the whole note compared: a key rotated, renamed,
+// added or removed since makes a new checkpoint, and an unreadable key file is an error here as it
+// is for a new note.
+bool signed_as_now(const char *stored, bool sign)
+{
+    const char *blank = strstr(stored, "\n\n");  // a signed note: a blank line before its signatures
+    if (!sign || blank == nullptr)
+        return !sign && blank == nullptr;
+    StringInfo again = makeStringInfo();
+    appendBinaryStringInfo(again, stored, static_cast<int>(blank - stored) + 1);
+    uint32 key_id;
+    append_signature(again, &key_id);
+    return strcmp(again->data, stored) == 0;
+}
+
 }  // namespace
 
 // forgea_audit.checkpoint() RETURNS text
@@ -143,12 +198,22 @@ FA_FUNCTION(fa_checkpoint, "forgea_audit.checkpoint")
     bool sign = is_set(fa_signing_key_file);
 
     // The note outlives SPI_finish(): build it in the caller's memory.
+    MemoryContext caller = CurrentMemoryContext;
     StringInfo note = makeStringInfo();
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "SPI_connect failed");
     // Every row committed by now becomes a leaf first; the note seals the whole tree.
     int64 size = 0;
     fa_merkle_integrate_all(&size);
+    // Nothing new since the newest checkpoint: hand out that one again; nothing is written or sent.
+    char *same = unchanged_checkpoint(size);
+    if (same != nullptr && signed_as_now(same, sign)) {
+        MemoryContext old = MemoryContextSwitchTo(caller);
+        text *result = cstring_to_text(same);
+        MemoryContextSwitchTo(old);
+        SPI_finish();
+        PG_RETURN_TEXT_P(result);
+    }
     uint8 root[kHashLen];
     fa_merkle_root_of(size, root);
 
@@ -158,15 +223,8 @@ FA_FUNCTION(fa_checkpoint, "forgea_audit.checkpoint")
     forgea::core::write_tree_checkpoint_body(Bytes{origin, strlen(origin)}, size, root, out);
     uint32 key_id = 0;
     Bytes key_name{fa_signing_key_name, strlen(fa_signing_key_name)};
-    if (sign) {
-        uint8 sig[64];
-        uint8 public_key[32];
-        sign_note(note, sig, public_key);
-        Sha256Sink h;
-        key_id = forgea::core::note_key_id(key_name, public_key, h);
-        appendStringInfoChar(note, '\n');
-        forgea::core::write_signature_line(key_name, key_id, sig, out);
-    }
+    if (sign)
+        append_signature(note, &key_id);
     store_checkpoint(size, root, note);
 
     char *root_hex = hex(root, kHashLen);
