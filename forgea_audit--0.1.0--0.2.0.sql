@@ -779,6 +779,13 @@ COMMENT ON VIEW forgea_audit.shared_forks IS
 GRANT SELECT ON forgea_audit.shared_forks TO forgea_audit_admin;
 
 -------------------------------------------------------------------------------------------------
+-- WAL per append (issue 13): the audit_log indexes no documented query reads are dropped, and
+-- chain_head leaves room on every page so that each append's head update stays HOT.
+-------------------------------------------------------------------------------------------------
+DROP INDEX forgea_audit.audit_log_actor_idx, forgea_audit.audit_log_created_at_idx, forgea_audit.audit_log_user_idx;
+ALTER TABLE forgea_audit.chain_head SET (fillfactor = 50);
+
+-------------------------------------------------------------------------------------------------
 -- Bound at creation when the platform's table is already there (the usual order: its migrations
 -- first): the fork lookup's index exists from the first push on, without the optional
 -- bind_lab_session_table() step.  Without the table (or with one that lacks the columns), nothing

@@ -154,22 +154,18 @@ COMMENT ON TABLE forgea_audit.audit_log IS
 -- [AND created_at > ...]; verify_chain(checkpoint) finds its CHECKPOINT event through it
 -- (WHERE action = 'CHECKPOINT' AND target_id = <root>).
 CREATE INDEX audit_log_action_idx ON forgea_audit.audit_log (action, created_at);
--- "What did this actor do": WHERE actor_type = 'user' AND actor_id = '...' ORDER BY created_at.
-CREATE INDEX audit_log_actor_idx ON forgea_audit.audit_log (actor_type, actor_id, created_at);
 -- "What happened to this object": WHERE target_type = 'lab_attempt' AND target_id = '...'
--- ORDER BY created_at (a session's or a repository's events outside its own chain).
+-- ORDER BY created_at (a session's or a repository's events outside its own chain); receipt()
+-- finds an attempt's LAB_VERIFY_ATTEMPT row through it.
 CREATE INDEX audit_log_target_idx ON forgea_audit.audit_log (target_type, target_id, created_at);
 -- "Failures and conflicts lately": WHERE outcome <> 'success' AND created_at > now() - ...;
 -- partial, because nearly every row is a success.
 CREATE INDEX audit_log_outcome_idx ON forgea_audit.audit_log (outcome, created_at) WHERE outcome <> 'success';
--- "Everything in this time window": WHERE created_at BETWEEN ... (exports, dashboards).
-CREATE INDEX audit_log_created_at_idx ON forgea_audit.audit_log (created_at);
 -- "Everything one delivery caused": WHERE correlation_id = '<X-GitHub-Delivery GUID>'; partial,
 -- as only webhook events carry one.
 CREATE INDEX audit_log_correlation_idx ON forgea_audit.audit_log (correlation_id) WHERE correlation_id IS NOT NULL;
--- "Everything about this user" (the platform's AuditLog.userId): WHERE user_id = '...' ORDER BY
--- created_at; partial, as webhook and system events have no user.
-CREATE INDEX audit_log_user_idx ON forgea_audit.audit_log (user_id, created_at) WHERE user_id IS NOT NULL;
+-- No index on the actor, on user_id or on created_at alone: no documented query reads by them,
+-- and each cost every append WAL (issue 13 cut them; docs/benchmarks.md, "WAL bytes per delivery").
 GRANT SELECT ON forgea_audit.audit_log TO forgea_audit_reader;   -- rows filtered by the policies below
 REVOKE ALL ON SEQUENCE forgea_audit.audit_log_seq FROM PUBLIC;
 
@@ -181,7 +177,7 @@ CREATE TABLE forgea_audit.chain_head (
     last_seq   bigint,
     last_hash  bytea       NOT NULL DEFAULT decode(repeat('00', 32), 'hex'),
     updated_at timestamptz NOT NULL DEFAULT now()
-);
+) WITH (fillfactor = 50);   -- room on every page for its rows' next versions: each append's head update stays HOT
 COMMENT ON TABLE forgea_audit.chain_head IS
     'Current length and last row_hash of every audit chain; maintained by forgea_audit''s chain writer only.';
 -- (chain_id's primary key: the chain writer locks and updates one head by chain_id.)

@@ -83,12 +83,9 @@ CREATE TABLE ceiling.audit_log (
     CONSTRAINT audit_log_metadata_object_check CHECK (jsonb_typeof(metadata) = 'object')
 );
 CREATE INDEX audit_log_action_idx ON ceiling.audit_log (action, created_at);
-CREATE INDEX audit_log_actor_idx ON ceiling.audit_log (actor_type, actor_id, created_at);
 CREATE INDEX audit_log_target_idx ON ceiling.audit_log (target_type, target_id, created_at);
 CREATE INDEX audit_log_outcome_idx ON ceiling.audit_log (outcome, created_at) WHERE outcome <> 'success';
-CREATE INDEX audit_log_created_at_idx ON ceiling.audit_log (created_at);
 CREATE INDEX audit_log_correlation_idx ON ceiling.audit_log (correlation_id) WHERE correlation_id IS NOT NULL;
-CREATE INDEX audit_log_user_idx ON ceiling.audit_log (user_id, created_at) WHERE user_id IS NOT NULL;
 
 -- The same fork-URL key as ref.repo_key, as one SQL expression that the planner inlines (not
 -- STRICT, so that it can be inlined; NULL in gives NULL out anyway).

@@ -85,12 +85,9 @@ CREATE TABLE ref.audit_log (
     CONSTRAINT audit_log_metadata_object_check CHECK (jsonb_typeof(metadata) = 'object')
 );
 CREATE INDEX audit_log_action_idx ON ref.audit_log (action, created_at);
-CREATE INDEX audit_log_actor_idx ON ref.audit_log (actor_type, actor_id, created_at);
 CREATE INDEX audit_log_target_idx ON ref.audit_log (target_type, target_id, created_at);
 CREATE INDEX audit_log_outcome_idx ON ref.audit_log (outcome, created_at) WHERE outcome <> 'success';
-CREATE INDEX audit_log_created_at_idx ON ref.audit_log (created_at);
 CREATE INDEX audit_log_correlation_idx ON ref.audit_log (correlation_id) WHERE correlation_id IS NOT NULL;
-CREATE INDEX audit_log_user_idx ON ref.audit_log (user_id, created_at) WHERE user_id IS NOT NULL;
 
 -- The one chain head: every append locks this row until its transaction ends.
 CREATE TABLE ref.chain_head (

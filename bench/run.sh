@@ -9,7 +9,8 @@
 # 2. builds and installs the extension from the repository root,
 # 3. starts a throwaway PostgreSQL 15 cluster (pg_virtualenv -t) and runs bench/lib/in_cluster.sh in
 #    it: record_push vs a PL/pgSQL+pgcrypto reference vs a one-statement ceiling under pgbench at
-#    1..16 clients, verify_chain over 1M rows, a 20 MB payload; see docs/benchmarks.md.
+#    1..16 clients, WAL bytes per delivery of each, verify_chain over 1M rows, a 20 MB payload,
+#    archiving 1M expired attempts; see docs/benchmarks.md.
 #
 # Results go to bench/out/<UTC timestamp>/ (report.md, results.tsv, pgbench logs) and
 # bench/out/latest.md.  Settings (environment):
@@ -24,7 +25,8 @@
 #   BENCH_FORKS=200  BENCH_PAYLOADS=5000  BENCH_RETRY_PCT=10
 #   BENCH_VERIFY_ROWS=1000000  BENCH_VERIFY_CHAINS=10000  BENCH_BIG_COMMITS=2048
 #   BENCH_BIG_CALLS="parse record_push parse_json record_push_json record_push_json_col reference ceiling"
-#   BENCH_SKIP_BUILD=1  BENCH_SKIP_MAIN=1  BENCH_SKIP_VERIFY=1  BENCH_SKIP_BIG=1  BENCH_SKIP_RETENTION=1
+#   BENCH_WAL_DELIVERIES=10000 (quick: 2000)  BENCH_WAL_IMPLS="record_push reference ceiling"
+#   BENCH_SKIP_BUILD=1  BENCH_SKIP_MAIN=1  BENCH_SKIP_WAL=1  BENCH_SKIP_VERIFY=1  BENCH_SKIP_BIG=1  BENCH_SKIP_RETENTION=1
 #   BENCH_RETENTION_ROWS (1000000), BENCH_RETENTION_IDLE_SECS (15), BENCH_RETENTION_PGBENCH_SECS (360)
 #   BENCH_PG_OPTS="-o shared_buffers=512MB ..."   settings of the throwaway cluster (replaces the defaults)
 set -euo pipefail

@@ -2,6 +2,7 @@
 # Runs inside pg_virtualenv (PGHOST/PGPORT/PGUSER/PGPASSWORD point at a throwaway cluster); started
 # by bench/run.sh, which sets BENCH_ROOT and BENCH_OUT.  Steps, each skippable:
 #   main      record_push vs reference (PL/pgSQL + pgcrypto) vs ceiling (one statement) under pgbench
+#   wal       WAL bytes per delivery of each implementation (pg_walinspect: by record type, by relation)
 #   verify    verify_chain() over BENCH_VERIFY_ROWS rows vs ref.verify_chain() (PL/pgSQL)
 #   big       one ~20 MB payload (2048 commits): time and the backend's peak memory (VmHWM)
 #   retention run_retention() and the worker's per-batch path (BENCH_RETENTION_PATHS) archiving
@@ -34,6 +35,8 @@ fi
 RETENTION_PATHS=${BENCH_RETENTION_PATHS:-"run_retention worker"}
 RETENTION_DELAY_MS=${BENCH_RETENTION_DELAY_MS:-0}
 IMPLS=${BENCH_IMPLS:-"record_push reference ceiling"}
+WAL_IMPLS=${BENCH_WAL_IMPLS:-"record_push reference ceiling"}
+WAL_DELIVERIES=${BENCH_WAL_DELIVERIES:-$([ "$QUICK" = 1 ] && echo 2000 || echo 10000)}
 WARMUP=${BENCH_WARMUP:-1000}
 FORKS=${BENCH_FORKS:-200}
 RETRY_PCT=${BENCH_RETRY_PCT:-10}
@@ -507,6 +510,121 @@ EOF
     dropdb big
 }
 
+# ---- wal: WAL bytes per delivery -----------------------------------------------------------------
+# For each implementation in WAL_IMPLS, from its fresh state (reset_state: warm-up, VACUUM ANALYZE,
+# CHECKPOINT), WAL_DELIVERIES calls of the main step's pgbench script (2 clients, -t), autovacuum
+# off for the window so that only the deliveries write: WAL = pg_wal_lsn_diff of
+# pg_current_wal_lsn() after and before.  pg_walinspect splits it by record type
+# (pg_get_wal_stats) and by relation (pg_get_wal_records_info: each record counted whole for the
+# relation of its first block reference; records without one, e.g. commits, as "(no relation)").
+# The window starts right after a CHECKPOINT, so it includes the full-page images of every page
+# the deliveries touch first (a production server pays them once per page per checkpoint); the
+# table shows the bytes with and without them.  chain_head's n_tup_upd / n_tup_hot_upd over the
+# window (forgea_audit and the reference) say whether the head updates were HOT.
+wal_rows() { echo "$OUT/wal.tsv"; }
+
+wal_impl() {
+    local impl=$1 schema
+    case $impl in
+        record_push|record_push_unbound) schema=forgea_audit ;;
+        reference) schema=ref ;;
+        ceiling) schema=ceiling ;;
+    esac
+    reset_state "$impl"
+    psqlq -d bench -c 'CREATE EXTENSION IF NOT EXISTS pg_walinspect' -c 'ALTER SYSTEM SET autovacuum = off' \
+        -c 'SELECT pg_reload_conf()' >/dev/null
+    sleep 1
+    local hot0 lsn0 lsn1 hot1
+    hot0=$(psql -X -At -F ' ' -d bench -c "SELECT coalesce(sum(n_tup_upd), 0), coalesce(sum(n_tup_hot_upd), 0)
+                                            FROM pg_stat_user_tables WHERE schemaname = '$schema' AND relname = 'chain_head'")
+    lsn0=$(psql -X -At -d bench -c 'SELECT pg_current_wal_lsn()')
+    local per=$(( (WAL_DELIVERIES + 1) / 2 ))
+    if ! pgbench -n -M prepared -c 2 -j 2 -t "$per" -D n=0 -D cbase=5000 -D npayloads="$PAYLOADS" \
+            -D retry_pct="$RETRY_PCT" -f "$OUT/scripts/$impl.pgbench" bench > "$OUT/logs/wal_$impl.out" 2>&1 \
+            || grep -q aborted "$OUT/logs/wal_$impl.out"; then
+        cat "$OUT/logs/wal_$impl.out"; log "pgbench failed (wal, $impl)"; exit 1
+    fi
+    lsn1=$(psql -X -At -d bench -c 'SELECT pg_current_wal_lsn()')
+    sleep 1   # the pgbench backends flush their statistics as they exit
+    hot1=$(psql -X -At -F ' ' -d bench -c "SELECT coalesce(sum(n_tup_upd), 0), coalesce(sum(n_tup_hot_upd), 0)
+                                            FROM pg_stat_user_tables WHERE schemaname = '$schema' AND relname = 'chain_head'")
+    psqlq -d bench -c 'ALTER SYSTEM RESET autovacuum' -c 'SELECT pg_reload_conf()' >/dev/null
+    local n=$((per * 2))
+    local bytes fpi rec
+    read -r bytes fpi rec < <(psql -X -At -F ' ' -d bench -c "
+        SELECT pg_wal_lsn_diff('$lsn1', '$lsn0')::bigint, sum(fpi_size)::bigint, sum(record_size)::bigint
+        FROM pg_get_wal_stats('$lsn0', '$lsn1', false)")
+    local upd hot
+    upd=$(( ${hot1% *} - ${hot0% *} )); hot=$(( ${hot1#* } - ${hot0#* } ))
+    [ "$schema" = ceiling ] && { upd="-"; hot="-"; }
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$impl" "$n" "$bytes" "$fpi" "$rec" "$upd" "$hot" >> "$(wal_rows)"
+    log "   $impl: $n deliveries, $bytes WAL bytes ($((bytes / n)) per delivery; full-page images $fpi), chain_head updates $upd, HOT $hot"
+    # by record type
+    psql -X -At -F $'\t' -d bench -c "
+        SELECT '$impl', \"resource_manager/record_type\", count, record_size, fpi_size, combined_size
+        FROM pg_get_wal_stats('$lsn0', '$lsn1', true) WHERE count > 0" >> "$OUT/wal_types.tsv"
+    # by relation (first block reference of each record)
+    psql -X -At -F $'\t' -d bench -c "
+        WITH r AS (
+            SELECT (regexp_match(block_ref, 'rel \d+/\d+/(\d+)'))[1]::oid AS filenode, record_length, fpi_length
+            FROM pg_get_wal_records_info('$lsn0', '$lsn1'))
+        SELECT '$impl', coalesce((SELECT c.relnamespace::regnamespace || '.' || c.relname FROM pg_class c
+                                  WHERE c.relfilenode = r.filenode
+                                     OR (c.relfilenode = 0 AND pg_relation_filenode(c.oid) = r.filenode) LIMIT 1),
+                                 CASE WHEN filenode IS NULL THEN '(no relation)' ELSE 'filenode ' || filenode END) AS rel,
+               count(*), sum(record_length), sum(fpi_length)
+        FROM r GROUP BY 2 ORDER BY 4 DESC" >> "$OUT/wal_rels.tsv"
+}
+
+wal_step() {
+    log "== wal: WAL bytes per delivery, $WAL_DELIVERIES deliveries each ($WAL_IMPLS)"
+    if ! psql -X -At -d bench -c 'SELECT 1' >/dev/null 2>&1; then
+        setup_bench
+    fi
+    [ -s "$OUT/scripts/record_push.pgbench" ] || write_scripts
+    : > "$(wal_rows)"; : > "$OUT/wal_types.tsv"; : > "$OUT/wal_rels.tsv"
+    local impl
+    for impl in $WAL_IMPLS; do
+        wal_impl "$impl"
+    done
+    {
+        echo "## WAL bytes per delivery"
+        echo
+        echo "Each implementation from its fresh state ($WARMUP warm-up deliveries, VACUUM ANALYZE, CHECKPOINT), then"
+        echo "$WAL_DELIVERIES calls of the main step's script (pgbench -c 2 -t, ${RETRY_PCT}% retries), autovacuum off:"
+        echo "WAL = pg_wal_lsn_diff(pg_current_wal_lsn() after, before). The window starts at a checkpoint, so it"
+        echo "holds a full-page image of every page first touched in it; \"without FPI\" leaves them out."
+        echo "chain_head updates / HOT: pg_stat_user_tables n_tup_upd / n_tup_hot_upd of the chain head table over the window."
+        echo
+        echo "| implementation | deliveries | WAL bytes | bytes / delivery | without FPI / delivery | / ceiling | without FPI / ceiling | chain_head updates | HOT |"
+        echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+        awk -F'\t' '{ impl[NR] = $1; n[NR] = $2; b[NR] = $3; f[NR] = $4; u[NR] = $6; h[NR] = $7
+                      if ($1 == "ceiling") { cb = $3 / $2; cf = ($3 - $4) / $2 } }
+            END { for (i = 1; i <= NR; i++) {
+                    pd = b[i] / n[i]; pf = (b[i] - f[i]) / n[i]
+                    printf "| %s | %d | %d | %.0f | %.0f | %s | %s | %s | %s |\n", impl[i], n[i], b[i], pd, pf,
+                           (cb > 0 ? sprintf("%.2f", pd / cb) : "-"), (cf > 0 ? sprintf("%.2f", pf / cf) : "-"), u[i], h[i] } }' "$(wal_rows)"
+        echo
+        echo "By relation (each WAL record counted whole for the relation of its first block reference), bytes per delivery,"
+        echo "the ten largest per implementation; FPI = the part that is full-page images:"
+        echo
+        echo "| implementation | relation | records / delivery | bytes / delivery | of which FPI |"
+        echo "|---|---|---:|---:|---:|"
+        awk -F'\t' 'NR == FNR { n[$1] = $2; next }
+                    { if (++k[$1] <= 10) printf "| %s | %s | %.2f | %.0f | %.0f |\n", $1, $2, $3 / n[$1], $4 / n[$1], $5 / n[$1] }' \
+            "$(wal_rows)" "$OUT/wal_rels.tsv"
+        echo
+        echo "By record type (pg_get_wal_stats), bytes per delivery, the eight largest per implementation:"
+        echo
+        echo "| implementation | record type | records / delivery | bytes / delivery | of which FPI |"
+        echo "|---|---|---:|---:|---:|"
+        sort -t $'\t' -k1,1 -s -k6,6nr "$OUT/wal_types.tsv" | awk -F'\t' 'NR == FNR { n[$1] = $2; next }
+                    { if (++k[$1] <= 8) printf "| %s | %s | %.2f | %.0f | %.0f |\n", $1, $2, $3 / n[$1], $6 / n[$1], $5 / n[$1] }' \
+            "$(wal_rows)" -
+        echo
+    } >> "$REPORT"
+}
+
 # ---- retention: archiving expired attempts while record_push runs ----------------------------------
 # For each path (run_retention(): one transaction for the whole run, as pg_cron or a DBA would call
 # it; batches: archive_batch(now() - 90 days, 1000) in its own transaction each, as the background
@@ -724,6 +842,7 @@ retention_step() {
 }
 
 if [ "${BENCH_SKIP_MAIN:-0}" = 1 ]; then log "== main: skipped (BENCH_SKIP_MAIN=1)"; else main_step; fi
+if [ "${BENCH_SKIP_WAL:-0}" = 1 ]; then log "== wal: skipped (BENCH_SKIP_WAL=1)"; else wal_step; fi
 if [ "${BENCH_SKIP_VERIFY:-0}" = 1 ]; then log "== verify: skipped (BENCH_SKIP_VERIFY=1)"; else verify_step; fi
 if [ "${BENCH_SKIP_BIG:-0}" = 1 ]; then log "== big: skipped (BENCH_SKIP_BIG=1)"; else big_step; fi
 if [ "${BENCH_SKIP_RETENTION:-0}" = 1 ]; then log "== retention: skipped (BENCH_SKIP_RETENTION=1)"; else retention_step; fi
