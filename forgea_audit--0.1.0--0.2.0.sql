@@ -476,18 +476,24 @@ COMMENT ON TABLE forgea_audit.merkle_leaf IS
 -- index: inclusion_proof(seq) and the integrator's anti-join "not yet a leaf".)
 GRANT SELECT ON forgea_audit.merkle_leaf TO forgea_audit_reader;
 
--- Every complete subtree's hash: (level, idx) covers leaves [idx * 2^level, (idx + 1) * 2^level);
--- level 0 holds the leaf hashes.  A proof or a root reads O(log n) of them by primary key.
-CREATE TABLE forgea_audit.merkle_node (
-    level smallint NOT NULL,
-    idx   bigint   NOT NULL,
-    hash  bytea    NOT NULL,
+-- The tree's hashes as C2SP tlog-tiles (height 8): tile (level, idx) holds the hashes of the
+-- level-8*level nodes [idx * 256, idx * 256 + width), 32 bytes each, concatenated (width =
+-- octet_length(hashes) / 32; a full tile is 256 wide, the last of a level may be partial and grows
+-- as leaves are appended).  Level 0 tiles hold the leaf hashes.  Every other complete subtree is
+-- folded from at most 128 hashes of one tile, so a proof or a root reads O(log n) tiles by
+-- primary key, and the integrator writes one row per 256 leaves instead of two per leaf.
+CREATE TABLE forgea_audit.merkle_tile (
+    level  smallint NOT NULL,
+    idx    bigint   NOT NULL,
+    hashes bytea    NOT NULL,
     PRIMARY KEY (level, idx),
-    CONSTRAINT merkle_node_hash_len CHECK (octet_length(hash) = 32)
+    CONSTRAINT merkle_tile_width CHECK (octet_length(hashes) BETWEEN 32 AND 8192 AND octet_length(hashes) % 32 = 0)
 );
-COMMENT ON TABLE forgea_audit.merkle_node IS
-    'Hashes of the complete subtrees of the Merkle tree, by (level, idx); written by forgea_audit.merkle_integrate() only.';
-GRANT SELECT ON forgea_audit.merkle_node TO forgea_audit_reader;   -- hashes only: what proofs are made of
+-- SHA-256 output does not compress: store full tiles out of line without trying.
+ALTER TABLE forgea_audit.merkle_tile ALTER COLUMN hashes SET STORAGE EXTERNAL;
+COMMENT ON TABLE forgea_audit.merkle_tile IS
+    'The Merkle tree''s hashes as C2SP tlog-tiles of height 8 (levels 0, 8, 16, ...), by (level, idx); written by forgea_audit.merkle_integrate() only.';
+GRANT SELECT ON forgea_audit.merkle_tile TO forgea_audit_reader;   -- hashes only: what proofs are made of
 
 -- The integrator's state, one row: the tree's size, and the horizon below which every audit row
 -- is a leaf (docs/transparency.md, "Which rows, in which order").
@@ -526,12 +532,12 @@ ALTER TABLE forgea_audit.merkle_leaf ENABLE ALWAYS TRIGGER merkle_leaf_guard_row
 CREATE TRIGGER merkle_leaf_guard_truncate BEFORE TRUNCATE ON forgea_audit.merkle_leaf
     FOR EACH STATEMENT EXECUTE FUNCTION forgea_audit.guard_write('');
 ALTER TABLE forgea_audit.merkle_leaf ENABLE ALWAYS TRIGGER merkle_leaf_guard_truncate;
-CREATE TRIGGER merkle_node_guard_rows BEFORE INSERT OR UPDATE OR DELETE ON forgea_audit.merkle_node
-    FOR EACH ROW EXECUTE FUNCTION forgea_audit.guard_write('INSERT');
-ALTER TABLE forgea_audit.merkle_node ENABLE ALWAYS TRIGGER merkle_node_guard_rows;
-CREATE TRIGGER merkle_node_guard_truncate BEFORE TRUNCATE ON forgea_audit.merkle_node
+CREATE TRIGGER merkle_tile_guard_rows BEFORE INSERT OR UPDATE OR DELETE ON forgea_audit.merkle_tile
+    FOR EACH ROW EXECUTE FUNCTION forgea_audit.guard_write('INSERT,UPDATE');
+ALTER TABLE forgea_audit.merkle_tile ENABLE ALWAYS TRIGGER merkle_tile_guard_rows;
+CREATE TRIGGER merkle_tile_guard_truncate BEFORE TRUNCATE ON forgea_audit.merkle_tile
     FOR EACH STATEMENT EXECUTE FUNCTION forgea_audit.guard_write('');
-ALTER TABLE forgea_audit.merkle_node ENABLE ALWAYS TRIGGER merkle_node_guard_truncate;
+ALTER TABLE forgea_audit.merkle_tile ENABLE ALWAYS TRIGGER merkle_tile_guard_truncate;
 CREATE TRIGGER merkle_state_guard_rows BEFORE INSERT OR UPDATE OR DELETE ON forgea_audit.merkle_state
     FOR EACH ROW EXECUTE FUNCTION forgea_audit.guard_write('INSERT,UPDATE');
 ALTER TABLE forgea_audit.merkle_state ENABLE ALWAYS TRIGGER merkle_state_guard_rows;
@@ -654,7 +660,7 @@ GRANT EXECUTE ON FUNCTION forgea_audit.receipt(bigint) TO forgea_audit_reader;
 -- Incremental verification (docs/transparency.md, "Incremental verification"): how far
 -- verify_increment() got.  One row: the tree size verified, the root of that many leaves and the
 -- frontier (the hashes of range_nodes(0, tree_size), concatenated, largest subtree first) it was
--- recomputed from, all derived from audit_log.row_hash, not read from merkle_node.  Written by
+-- recomputed from, all derived from audit_log.row_hash, not read from merkle_tile.  Written by
 -- verify_increment() only, and only after a pass that found nothing wrong.
 CREATE TABLE forgea_audit.merkle_verified (
     singleton    boolean PRIMARY KEY DEFAULT true CHECK (singleton),
@@ -699,7 +705,7 @@ GRANT EXECUTE ON FUNCTION forgea_audit.verify_increment() TO forgea_audit_admin;
 GRANT EXECUTE ON FUNCTION forgea_audit.checkpoint() TO forgea_audit_reader;
 
 SELECT pg_catalog.pg_extension_config_dump('forgea_audit.merkle_leaf', '');
-SELECT pg_catalog.pg_extension_config_dump('forgea_audit.merkle_node', '');
+SELECT pg_catalog.pg_extension_config_dump('forgea_audit.merkle_tile', '');
 SELECT pg_catalog.pg_extension_config_dump('forgea_audit.merkle_state', '');
 SELECT pg_catalog.pg_extension_config_dump('forgea_audit.merkle_checkpoint', '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('forgea_audit.merkle_checkpoint', 'id'), '');

@@ -43,7 +43,7 @@ while [ "$left" -gt 0 ]; do
     echo "integrate_rows=$n integrate_ms=$((t1 - t0)) rows_per_s=$(( n * 1000 / (t1 - t0 + 1) ))"
     left=$((left - step))
 done
-q "VACUUM ANALYZE forgea_audit.merkle_node" >/dev/null; q "VACUUM ANALYZE forgea_audit.merkle_leaf" >/dev/null
+q "VACUUM ANALYZE forgea_audit.merkle_tile" >/dev/null; q "VACUUM ANALYZE forgea_audit.merkle_leaf" >/dev/null
 size=$(q "SELECT tree_size FROM forgea_audit.merkle_state")
 psql -X -q -A -t -d bench <<SQL
 CREATE TEMP TABLE picks AS SELECT seq FROM forgea_audit.merkle_leaf WHERE leaf_index IN
@@ -64,7 +64,7 @@ BEGIN
 END
 \$\$;
 SQL
-q "SELECT 'storage: merkle_node ' || pg_size_pretty(pg_total_relation_size('forgea_audit.merkle_node')) || ', merkle_leaf ' || pg_size_pretty(pg_total_relation_size('forgea_audit.merkle_leaf')) || ', audit_log ' || pg_size_pretty(pg_total_relation_size('forgea_audit.audit_log')) || ' for ' || (SELECT tree_size FROM forgea_audit.merkle_state) || ' leaves'"
+q "SELECT 'storage: merkle_tile ' || pg_size_pretty(pg_total_relation_size('forgea_audit.merkle_tile')) || ', merkle_leaf ' || pg_size_pretty(pg_total_relation_size('forgea_audit.merkle_leaf')) || ', audit_log ' || pg_size_pretty(pg_total_relation_size('forgea_audit.audit_log')) || ' for ' || (SELECT tree_size FROM forgea_audit.merkle_state) || ' leaves'"
 
 echo "# 3. append() under pgbench (4 clients, ${SECS}s rounds): integrator off / on / on / off"
 cat > /tmp/merkle_bench_append.pgbench <<'PGB'

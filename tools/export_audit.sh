@@ -78,7 +78,7 @@ $$;
 
 SELECT pg_catalog.to_regclass('forgea_audit.merkle_leaf') IS NOT NULL AS has_tree \gset
 \if :has_tree
-\copy (SELECT m.leaf_index, m.seq, encode(n.hash, 'hex') AS leaf_hash FROM forgea_audit.merkle_leaf m LEFT JOIN forgea_audit.merkle_node n ON n.level = 0 AND n.idx = m.leaf_index ORDER BY m.leaf_index) TO 'merkle_leaf.csv' CSV HEADER
+\copy (SELECT m.leaf_index, m.seq, encode(substring(t.hashes FROM (m.leaf_index % 256)::int * 32 + 1 FOR 32), 'hex') AS leaf_hash FROM forgea_audit.merkle_leaf m LEFT JOIN forgea_audit.merkle_tile t ON t.level = 0 AND t.idx = m.leaf_index / 256 ORDER BY m.leaf_index) TO 'merkle_leaf.csv' CSV HEADER
 \endif
 
 \if :has_checkpoint

@@ -735,7 +735,7 @@ std::string check_tree(const Options &o, const Checkpoint &cp, const Pass &p, st
                           : format("the first %" PRId64 " leaves do not hash to the checkpoint's root (rows were changed, "
                                    "removed or reordered after the checkpoint)", size);
         else if (*bad_seq != 0)
-            problem = format("merkle_node's leaf hash of audit row %" PRId64 " was altered (the rows match the checkpoint; "
+            problem = format("merkle_tile's leaf hash of audit row %" PRId64 " was altered (the rows match the checkpoint; "
                              "proofs read from the damaged node would not verify)", *bad_seq);
     }
     delete f;

@@ -4,7 +4,7 @@
 //
 // The verified point (merkle_verified, one row) is a tree size, the root of that many leaves and
 // the frontier of complete-subtree hashes it was computed from, all recomputed by this function
-// from audit_log.row_hash, never copied from merkle_node.  One pass over the leaves [verified size,
+// from audit_log.row_hash, never copied from merkle_tile.  One pass over the leaves [verified size,
 // tree size) then checks, for each new row: its content against its row_hash (verify_chain()'s
 // code), its link to the row before it in its chain (as stored, found by the (chain_id,
 // chain_pos) index), and appends its leaf hash to the frontier; the root at every checkpoint in
@@ -252,7 +252,7 @@ bool check_leaf(HeapTuple t, TupleDesc d, Increment &inc, FaRowHasher *rh, Sha25
     }
     walker.link_row(link, inc.problems);
 
-    // The leaf hash from the row's stored row_hash (as the integrator took it), not from merkle_node.
+    // The leaf hash from the row's stored row_hash (as the integrator took it), not from merkle_tile.
     bytea *rh_stored = DatumGetByteaPP(values[cols[6] - 1]);
     uint8 lh[kHashLen];
     mk::leaf_hash(h, VARDATA_ANY(rh_stored), Min(VARSIZE_ANY_EXHDR(rh_stored), kHashLen), lh);
@@ -323,7 +323,7 @@ void scan_leaves(Increment &inc, MemoryContext keep)
             MemoryContext old = MemoryContextSwitchTo(keep);
             tree_problem(inc, 0, psprintf("the root of the first " INT64_FORMAT " leaves recomputed from the audit rows "
                                           "differs from the stored Merkle tree's (rows changed after they were integrated, "
-                                          "or merkle_node was altered)", inc.to_size));
+                                          "or merkle_tile was altered)", inc.to_size));
             MemoryContextSwitchTo(old);
         }
     }
@@ -383,7 +383,7 @@ FA_FUNCTION(fa_verify_increment, "forgea_audit.verify_increment")
         h.release();
         if (memcmp(stored, verified, kHashLen) != 0)
             tree_problem(*inc, 0, MemoryContextStrdup(keep, "the stored Merkle tree no longer has the root verified "
-                                                            "before (merkle_node was altered)"));
+                                                            "before (merkle_tile was altered)"));
     }
     if (inc->tree_problem == nullptr) {
         load_checkpoints(*inc, keep);

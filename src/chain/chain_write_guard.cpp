@@ -213,7 +213,7 @@ void check_restored_leaf(Relation rel, HeapTuple tuple)
 }
 
 // The restore check, for a superuser's row INSERT that did not come from the chain writer.  The
-// Merkle tables (merkle_leaf, merkle_node, merkle_state, merkle_checkpoint) hold what is derived
+// Merkle tables (merkle_leaf, merkle_tile, merkle_state, merkle_checkpoint) hold what is derived
 // from audit_log (leaf order, subtree hashes, the integrator's position, roots it published): their
 // rows are restored as dumped, and verify_chain(checkpoint) recomputes the root over the leaves
 // and audit rows against a checkpoint kept outside, which is where a wrong one shows.

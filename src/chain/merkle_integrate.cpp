@@ -1,5 +1,6 @@
 // The Merkle integrator (docs/transparency.md): committed audit rows not yet in the tree become
-// its next leaves, and every complete subtree they finish is stored in merkle_node.
+// its next leaves, and the hashes of levels 0, 8, 16, ... they complete are appended to the tiles
+// (merkle_tile, C2SP tlog-tiles of height 8).
 //
 // Which rows, and why none is skipped or taken twice (the argument in full is in the doc):
 //  * integrations take turns on merkle_state's one row (SELECT ... FOR UPDATE), and every later
@@ -39,7 +40,8 @@ SPIPlanPtr state_plan;
 SPIPlanPtr state_insert_plan;
 SPIPlanPtr candidates_plan;
 SPIPlanPtr insert_leaves_plan;
-SPIPlanPtr insert_nodes_plan;
+SPIPlanPtr insert_tiles_plan;
+SPIPlanPtr extend_tiles_plan;
 SPIPlanPtr last_value_plan;
 SPIPlanPtr update_state_plan;
 
@@ -62,9 +64,17 @@ void prepare_plans()
     FaPlanSpec insert_leaves_plan_spec = {"INSERT INTO forgea_audit.merkle_leaf (leaf_index, seq) "
         "SELECT $1 + u.o - 1, u.s FROM pg_catalog.unnest($2) WITH ORDINALITY AS u(s, o)",
         2, leaves_types};
-    Oid nodes_types[3] = {INT2ARRAYOID, INT8ARRAYOID, BYTEAARRAYOID};
-    FaPlanSpec insert_nodes_plan_spec = {"INSERT INTO forgea_audit.merkle_node (level, idx, hash) SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3))", 3,
-        nodes_types};
+    Oid tile_types[3] = {INT2ARRAYOID, INT8ARRAYOID, BYTEAARRAYOID};
+    FaPlanSpec insert_tiles_plan_spec = {"INSERT INTO forgea_audit.merkle_tile (level, idx, hashes) "
+        "SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3))", 3,
+        tile_types};
+    // The partial tile a level ends with grows in place, only if it still holds what the state says.
+    Oid extend_types[4] = {INT2ARRAYOID, INT8ARRAYOID, INT4ARRAYOID, BYTEAARRAYOID};
+    FaPlanSpec extend_tiles_plan_spec = {"UPDATE forgea_audit.merkle_tile t SET hashes = t.hashes || u.more "
+        "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4)) "
+        "  AS u(level, idx, old_len, more) "
+        "WHERE t.level = u.level AND t.idx = u.idx AND pg_catalog.octet_length(t.hashes) = u.old_len", 4,
+        extend_types};
     FaPlanSpec last_value_plan_spec = {"SELECT pg_catalog.pg_sequence_last_value('forgea_audit.audit_log_seq'::pg_catalog.regclass)",
                                 0, nullptr};
     // $4: take pending_xmax from this statement's snapshot (taken after last_value_plan read $3).
@@ -75,18 +85,19 @@ void prepare_plans()
         "                      ELSE pending_xmax END, "
         "  updated_at = pg_catalog.now()",
         4, state_types};
-    const FaPlanSpec specs[7] = {state_plan_spec,        state_insert_plan_spec, candidates_plan_spec,
-                                 insert_leaves_plan_spec, insert_nodes_plan_spec, last_value_plan_spec,
-                                 update_state_plan_spec};
-    SPIPlanPtr kept[7];
-    fa_keep_plans(specs, 7, kept, "the Merkle integrator's statements");
+    const FaPlanSpec specs[8] = {state_plan_spec,         state_insert_plan_spec, candidates_plan_spec,
+                                 insert_leaves_plan_spec, insert_tiles_plan_spec, extend_tiles_plan_spec,
+                                 last_value_plan_spec,    update_state_plan_spec};
+    SPIPlanPtr kept[8];
+    fa_keep_plans(specs, 8, kept, "the Merkle integrator's statements");
     state_plan = kept[0];
     state_insert_plan = kept[1];
     candidates_plan = kept[2];
     insert_leaves_plan = kept[3];
-    insert_nodes_plan = kept[4];
-    last_value_plan = kept[5];
-    update_state_plan = kept[6];
+    insert_tiles_plan = kept[4];
+    extend_tiles_plan = kept[5];
+    last_value_plan = kept[6];
+    update_state_plan = kept[7];
 }
 
 // Runs a write to the guarded Merkle tables as the extension's own writer.
@@ -104,37 +115,103 @@ void guarded_exec(SPIPlanPtr plan, Datum *values, const char *nulls)
     PG_END_TRY();
 }
 
-// Collects the nodes appends complete, as the three arrays insert_nodes_plan takes.
-class NodeArrays final : public mk::NodeSink {
+// Collects the hashes of tile levels (tree levels 0, 8, 16, ...) that appends to a tree of
+// old_size leaves complete, and writes them as tiles: the partial tile a level ended with is
+// extended (extend_tiles_plan), the rest are new rows (insert_tiles_plan).
+class TileWriter final : public mk::NodeSink {
 public:
-    NodeArrays(int capacity)
-        : cap_(capacity), levels_(static_cast<Datum *>(palloc(sizeof(Datum) * capacity))),
-          idx_(static_cast<Datum *>(palloc(sizeof(Datum) * capacity))),
-          hashes_(static_cast<Datum *>(palloc(sizeof(Datum) * capacity)))
+    TileWriter(int64 old_size, int64 leaves) : old_size_(old_size)
     {
+        for (int t = 0; t < kTileLevels; t++) {
+            int64 cap = (leaves >> (mk::kTileHeight * t)) + 2;
+            hashes_[t] = static_cast<uint8(*)[kHashLen]>(palloc(kHashLen * cap));
+            cap_[t] = cap;
+        }
     }
 
     void node(int level, std::int64_t index, const std::uint8_t hash[kHashLen]) override
     {
-        if (n_ == cap_)
-            elog(ERROR, "Merkle integrator: more nodes than leaves allow");
-        levels_[n_] = Int16GetDatum(static_cast<int16>(level));
-        idx_[n_] = Int64GetDatum(index);
-        hashes_[n_] = PointerGetDatum(bytea_from_bytes(hash, kHashLen));
-        n_++;
+        if (level % mk::kTileHeight != 0)
+            return;
+        int t = level / mk::kTileHeight;
+        if (t >= kTileLevels || index != (old_size_ >> level) + n_[t] || n_[t] == cap_[t])
+            elog(ERROR, "Merkle integrator: node (%d, " INT64_FORMAT ") out of order", level, index);
+        memcpy(hashes_[t][n_[t]++], hash, kHashLen);
     }
 
-    int count() const { return n_; }
-    Datum levels() const { return PointerGetDatum(construct_array(levels_, n_, INT2OID, 2, true, TYPALIGN_SHORT)); }
-    Datum indexes() const { return PointerGetDatum(construct_array(idx_, n_, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE)); }
-    Datum hashes() const { return PointerGetDatum(construct_array(hashes_, n_, BYTEAOID, -1, false, TYPALIGN_INT)); }
+    // Writes every tile the collected hashes touch.
+    void write()
+    {
+        int rows = 0;  // at most: each level's new hashes fill whole tiles, plus one partial at each end
+        for (int t = 0; t < kTileLevels; t++)
+            rows += static_cast<int>(n_[t] / mk::kTileWidth) + 2;
+        ArrayDatums ins(rows), ext(kTileLevels);
+        for (int t = 0; t < kTileLevels; t++) {
+            int64 next = old_size_ >> (mk::kTileHeight * t);  // the level's first new hash
+            for (int64 i = 0; i < n_[t];) {
+                int off = static_cast<int>(next & (mk::kTileWidth - 1));
+                int take = static_cast<int>(Min(n_[t] - i, static_cast<int64>(mk::kTileWidth - off)));
+                bytea *b = bytea_from_bytes(hashes_[t][i], static_cast<size_t>(take) * kHashLen);
+                (off == 0 ? ins : ext).add(t, next >> mk::kTileHeight, off * static_cast<int>(kHashLen), b);
+                i += take;
+                next += take;
+            }
+        }
+        if (ext.n > 0) {
+            Datum args[4] = {ext.levels(), ext.indexes(), ext.old_lengths(), ext.tiles()};
+            guarded_exec(extend_tiles_plan, args, nullptr);
+            if (SPI_processed != static_cast<uint64>(ext.n))
+                ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
+                                errmsg("the Merkle tile store does not end where merkle_state says the tree does"),
+                                errdetail("%d of the %d partial tiles to extend are missing or of another width.",
+                                          ext.n - static_cast<int>(SPI_processed), ext.n),
+                                errhint("merkle_tile was damaged; verify_chain(checkpoint) tells whether the log itself is intact.")));
+        }
+        if (ins.n > 0) {
+            Datum args[3] = {ins.levels(), ins.indexes(), ins.tiles()};
+            guarded_exec(insert_tiles_plan, args, nullptr);
+        }
+    }
 
 private:
-    int cap_;
-    int n_ = 0;
-    Datum *levels_;
-    Datum *idx_;
-    Datum *hashes_;
+    static constexpr int kTileLevels = (mk::kMaxLevels + mk::kTileHeight - 1) / mk::kTileHeight;
+
+    // One statement's rows, as the arrays its unnest() takes.
+    struct ArrayDatums {
+        explicit ArrayDatums(int capacity)
+            : cap(capacity), level(static_cast<Datum *>(palloc(sizeof(Datum) * capacity))),
+              idx(static_cast<Datum *>(palloc(sizeof(Datum) * capacity))),
+              old_len(static_cast<Datum *>(palloc(sizeof(Datum) * capacity))),
+              tile(static_cast<Datum *>(palloc(sizeof(Datum) * capacity)))
+        {
+        }
+        void add(int l, int64 i, int32 len, bytea *b)
+        {
+            if (n == cap)
+                elog(ERROR, "Merkle integrator: more tiles than leaves allow");
+            level[n] = Int16GetDatum(static_cast<int16>(l));
+            idx[n] = Int64GetDatum(i);
+            old_len[n] = Int32GetDatum(len);
+            tile[n] = PointerGetDatum(b);
+            n++;
+        }
+        Datum levels() const { return PointerGetDatum(construct_array(level, n, INT2OID, 2, true, TYPALIGN_SHORT)); }
+        Datum indexes() const { return PointerGetDatum(construct_array(idx, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE)); }
+        Datum old_lengths() const { return PointerGetDatum(construct_array(old_len, n, INT4OID, 4, true, TYPALIGN_INT)); }
+        Datum tiles() const { return PointerGetDatum(construct_array(tile, n, BYTEAOID, -1, false, TYPALIGN_INT)); }
+
+        int n = 0;
+        int cap;
+        Datum *level;
+        Datum *idx;
+        Datum *old_len;
+        Datum *tile;
+    };
+
+    int64 old_size_;
+    uint8 (*hashes_[kTileLevels])[kHashLen];
+    int64 cap_[kTileLevels];
+    int64 n_[kTileLevels] = {};
 };
 
 // The frontier of a tree of `size` leaves, from its stored nodes.
@@ -204,12 +281,12 @@ int64 fa_merkle_integrate_batch(int64 max_rows, int64 *tree_size)
     SPI_freetuptable(SPI_tuptable);
 
     if (n > 0) {
-        NodeArrays nodes(static_cast<int>(2 * n + mk::kMaxLevels));
+        TileWriter tiles(size, n);
         Sha256Sink h(CurrentMemoryContext);
         for (int64 i = 0; i < n; i++) {
             if ((i & 1023) == 0)
                 CHECK_FOR_INTERRUPTS();
-            f->append(h, leaf_hashes[i], nodes);
+            f->append(h, leaf_hashes[i], tiles);
         }
         h.release();
         Datum *seq_datums = static_cast<Datum *>(palloc(sizeof(Datum) * n));
@@ -219,8 +296,7 @@ int64 fa_merkle_integrate_batch(int64 max_rows, int64 *tree_size)
                               PointerGetDatum(construct_array(seq_datums, static_cast<int>(n), INT8OID, 8,
                                                               FLOAT8PASSBYVAL, TYPALIGN_DOUBLE))};
         guarded_exec(insert_leaves_plan, leaf_args, nullptr);
-        Datum node_args[3] = {nodes.levels(), nodes.indexes(), nodes.hashes()};
-        guarded_exec(insert_nodes_plan, node_args, nullptr);
+        tiles.write();
     }
 
     // The horizon: once the pending mark is resolved, every seq up to it is a leaf now, unless

@@ -32,10 +32,10 @@ void prepare_plans()
 {
     if (leaf_plan != nullptr)
         return;
-    Oid node_types[2] = {INT2ARRAYOID, INT8ARRAYOID};
-    FaPlanSpec nodes_plan_spec = {"SELECT n.hash FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) WITH ORDINALITY AS q(level, idx, ord) "
-        "JOIN forgea_audit.merkle_node n ON n.level = q.level AND n.idx = q.idx ORDER BY q.ord",
-        2, node_types};
+    Oid tile_types[2] = {INT2ARRAYOID, INT8ARRAYOID};
+    FaPlanSpec nodes_plan_spec = {"SELECT q.ord, t.hashes FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) WITH ORDINALITY AS q(level, idx, ord) "
+        "JOIN forgea_audit.merkle_tile t ON t.level = q.level AND t.idx = q.idx",
+        2, tile_types};
     FaPlanSpec size_plan_spec = {"SELECT tree_size FROM forgea_audit.merkle_state", 0, nullptr};
     Oid int8_1[1] = {INT8OID};
     FaPlanSpec leaf_plan_spec = {"SELECT leaf_index FROM forgea_audit.merkle_leaf WHERE seq = $1", 1, int8_1};
@@ -81,33 +81,60 @@ Datum proof_array(const mk::ProofPlan &plan)
 
 }  // namespace
 
+// Each node is folded from its slice of one tile (core tile_slice); the tiles the nodes need are
+// read in one statement, each once.
 void fa_merkle_read_nodes(const mk::NodeId *ids, int n, uint8 (*out)[kHashLen])
 {
     prepare_plans();
+    mk::TileSlice *slices = static_cast<mk::TileSlice *>(palloc(sizeof(mk::TileSlice) * n));
+    int *tile_of = static_cast<int *>(palloc(sizeof(int) * n));  // node i -> its tile in the query
     Datum *levels = static_cast<Datum *>(palloc(sizeof(Datum) * n));
     Datum *idx = static_cast<Datum *>(palloc(sizeof(Datum) * n));
+    int tiles = 0;
     for (int i = 0; i < n; i++) {
-        levels[i] = Int16GetDatum(static_cast<int16>(ids[i].level));
-        idx[i] = Int64GetDatum(ids[i].index);
+        slices[i] = mk::tile_slice(ids[i]);
+        int t = 0;
+        while (t < tiles && !(DatumGetInt16(levels[t]) == slices[i].level && DatumGetInt64(idx[t]) == slices[i].index))
+            t++;
+        if (t == tiles) {
+            levels[t] = Int16GetDatum(static_cast<int16>(slices[i].level));
+            idx[t] = Int64GetDatum(slices[i].index);
+            tiles++;
+        }
+        tile_of[i] = t;
     }
-    Datum args[2] = {PointerGetDatum(construct_array(levels, n, INT2OID, 2, true, TYPALIGN_SHORT)),
-                     PointerGetDatum(construct_array(idx, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE))};
-    // Not read-only: a fresh snapshot after a command counter increment, so the nodes this very
-    // transaction just integrated (checkpoint(), a second batch) are seen.
+    Datum args[2] = {PointerGetDatum(construct_array(levels, tiles, INT2OID, 2, true, TYPALIGN_SHORT)),
+                     PointerGetDatum(construct_array(idx, tiles, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE))};
+    // Not read-only: a fresh snapshot after a command counter increment, so the tiles this very
+    // transaction just wrote (checkpoint(), a second batch) are seen.
     int rc = SPI_execute_plan(nodes_plan, args, nullptr, false, 0);
     if (rc != SPI_OK_SELECT)
-        elog(ERROR, "reading Merkle nodes failed: %s", SPI_result_code_string(rc));
-    if (SPI_processed != static_cast<uint64>(n))
+        elog(ERROR, "reading Merkle tiles failed: %s", SPI_result_code_string(rc));
+    if (SPI_processed != static_cast<uint64>(tiles))
         ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
-                        errmsg("the Merkle tree store lacks %d of the %d nodes asked for", n - static_cast<int>(SPI_processed), n),
-                        errhint("merkle_node was damaged; verify_chain(checkpoint) tells whether the log itself is intact.")));
-    for (int i = 0; i < n; i++) {
+                        errmsg("the Merkle tree store lacks %d of the %d tiles asked for", tiles - static_cast<int>(SPI_processed), tiles),
+                        errhint("merkle_tile was damaged; verify_chain(checkpoint) tells whether the log itself is intact.")));
+    bytea **tile = static_cast<bytea **>(palloc(sizeof(bytea *) * tiles));
+    for (uint64 r = 0; r < SPI_processed; r++) {
         bool isnull;
-        bytea *b = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-        if (isnull || VARSIZE_ANY_EXHDR(b) != kHashLen)
-            ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED), errmsg("a Merkle node does not hold a 32-byte hash")));
-        memcpy(out[i], VARDATA_ANY(b), kHashLen);
+        int64 ord = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
+        Datum d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull);
+        tile[ord - 1] = isnull ? nullptr : DatumGetByteaPP(d);
     }
+    uint8(*scratch)[kHashLen] = static_cast<uint8(*)[kHashLen]>(palloc(kHashLen * mk::kTileWidth));
+    Sha256Sink h(CurrentMemoryContext);
+    for (int i = 0; i < n; i++) {
+        bytea *b = tile[tile_of[i]];
+        size_t end = static_cast<size_t>(slices[i].offset + slices[i].count) * kHashLen;
+        if (b == nullptr || VARSIZE_ANY_EXHDR(b) < end)
+            ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
+                            errmsg("Merkle tile (%d, " INT64_FORMAT ") ends before the node (%d, " INT64_FORMAT ") it should hold",
+                                   slices[i].level, slices[i].index, ids[i].level, ids[i].index),
+                            errhint("merkle_tile was damaged; verify_chain(checkpoint) tells whether the log itself is intact.")));
+        const auto *hashes = reinterpret_cast<const uint8(*)[kHashLen]>(VARDATA_ANY(b) + slices[i].offset * kHashLen);
+        mk::fold_complete(h, hashes, slices[i].count, scratch, out[i]);
+    }
+    h.release();
     SPI_freetuptable(SPI_tuptable);
 }
 
@@ -138,15 +165,65 @@ void fa_merkle_root_of(int64 size, uint8 out[kHashLen])
     h.release();
 }
 
+namespace {
+
+// The stored leaf hashes (level-0 tiles), read a tile at a time as verify walks the leaves in order.
+class LeafTiles {
+public:
+    // The stored hash of leaf `index`, or nullptr if the store has none.
+    const uint8 *hash(int64 index)
+    {
+        int64 tile = index >> mk::kTileHeight;
+        if (tile != tile_) {
+            load(tile);
+            tile_ = tile;
+        }
+        int64 pos = index & (mk::kTileWidth - 1);
+        return pos < width_ ? hashes_[pos] : nullptr;
+    }
+
+private:
+    void load(int64 tile)
+    {
+        if (plan_ == nullptr) {
+            Oid types[1] = {INT8OID};
+            plan_ = SPI_prepare("SELECT hashes FROM forgea_audit.merkle_tile WHERE level = 0 AND idx = $1", 1, types);
+            if (plan_ == nullptr)
+                elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+            hashes_ = static_cast<uint8(*)[kHashLen]>(palloc(kHashLen * mk::kTileWidth));
+        }
+        Datum args[1] = {Int64GetDatum(tile)};
+        if (SPI_execute_plan(plan_, args, nullptr, false, 1) != SPI_OK_SELECT)
+            elog(ERROR, "reading a Merkle tile failed");
+        width_ = 0;
+        if (SPI_processed == 1) {
+            bool isnull;
+            Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+            if (!isnull) {
+                bytea *b = DatumGetByteaPP(d);
+                width_ = Min(static_cast<int64>(VARSIZE_ANY_EXHDR(b) / kHashLen), static_cast<int64>(mk::kTileWidth));
+                memcpy(hashes_, VARDATA_ANY(b), width_ * kHashLen);
+            }
+        }
+        SPI_freetuptable(SPI_tuptable);
+    }
+
+    SPIPlanPtr plan_ = nullptr;
+    uint8 (*hashes_)[kHashLen] = nullptr;
+    int64 tile_ = -1;
+    int64 width_ = 0;
+};
+
+}  // namespace
+
 char *fa_merkle_check_checkpoint(int64 size, const uint8 root[kHashLen], int64 *bad_seq)
 {
     *bad_seq = 0;
     Oid types[1] = {INT8OID};
     Datum args[1] = {Int64GetDatum(size)};
     SPIPlanPtr plan = SPI_prepare(
-        "SELECT m.leaf_index, m.seq, a.row_hash, n.hash FROM forgea_audit.merkle_leaf m "
+        "SELECT m.leaf_index, m.seq, a.row_hash FROM forgea_audit.merkle_leaf m "
         "LEFT JOIN forgea_audit.audit_log a ON a.seq = m.seq "
-        "LEFT JOIN forgea_audit.merkle_node n ON n.level = 0 AND n.idx = m.leaf_index "
         "WHERE m.leaf_index < $1 ORDER BY m.leaf_index",
         1, types);
     if (plan == nullptr)
@@ -158,18 +235,20 @@ char *fa_merkle_check_checkpoint(int64 size, const uint8 root[kHashLen], int64 *
     DropNodes drop;
     Sha256Sink h(CurrentMemoryContext);
     char *problem = nullptr;
+    LeafTiles stored;
     for (;;) {
         SPI_cursor_fetch(portal, true, 10000);
         if (SPI_processed == 0)
             break;
-        for (uint64 i = 0; i < SPI_processed && problem == nullptr; i++) {
-            HeapTuple t = SPI_tuptable->vals[i];
-            TupleDesc d = SPI_tuptable->tupdesc;
-            bool isnull, rh_null, node_null;
+        SPITupleTable *batch = SPI_tuptable;  // stored.hash() runs statements of its own
+        uint64 rows = SPI_processed;
+        for (uint64 i = 0; i < rows && problem == nullptr; i++) {
+            HeapTuple t = batch->vals[i];
+            TupleDesc d = batch->tupdesc;
+            bool isnull, rh_null;
             int64 index = DatumGetInt64(SPI_getbinval(t, d, 1, &isnull));
             int64 seq = DatumGetInt64(SPI_getbinval(t, d, 2, &isnull));
             Datum rh_d = SPI_getbinval(t, d, 3, &rh_null);
-            Datum node_d = SPI_getbinval(t, d, 4, &node_null);
             if (index != f->size) {
                 problem = psprintf("the Merkle tree has no leaf " INT64_FORMAT " (merkle_leaf was altered)", f->size);
                 *bad_seq = seq;
@@ -184,12 +263,12 @@ char *fa_merkle_check_checkpoint(int64 size, const uint8 root[kHashLen], int64 *
             bytea *rh = DatumGetByteaPP(rh_d);
             uint8 lh[kHashLen];
             mk::leaf_hash(h, VARDATA_ANY(rh), Min(VARSIZE_ANY_EXHDR(rh), kHashLen), lh);
-            if (*bad_seq == 0 && (node_null || VARSIZE_ANY_EXHDR(DatumGetByteaPP(node_d)) != kHashLen ||
-                                  memcmp(VARDATA_ANY(DatumGetByteaPP(node_d)), lh, kHashLen) != 0))
+            const uint8 *kept = stored.hash(index);
+            if (*bad_seq == 0 && (kept == nullptr || memcmp(kept, lh, kHashLen) != 0))
                 *bad_seq = seq;  // the row is not the one integrated: named if the root fails
             f->append(h, lh, drop);
         }
-        SPI_freetuptable(SPI_tuptable);
+        SPI_freetuptable(batch);
         if (problem != nullptr)
             break;
         CHECK_FOR_INTERRUPTS();
@@ -210,7 +289,7 @@ char *fa_merkle_check_checkpoint(int64 size, const uint8 root[kHashLen], int64 *
                           : psprintf("the first " INT64_FORMAT " leaves do not hash to the checkpoint's root (rows were "
                                      "changed, removed or reordered after the checkpoint)", size);
         else if (*bad_seq != 0)
-            problem = psprintf("merkle_node's leaf hash of audit row " INT64_FORMAT " was altered (the rows match the "
+            problem = psprintf("merkle_tile's leaf hash of audit row " INT64_FORMAT " was altered (the rows match the "
                                "checkpoint; proofs read from the damaged node would not verify)", *bad_seq);
     }
     h.release();

@@ -1,4 +1,4 @@
-// The Merkle tree's storage in PostgreSQL (docs/transparency.md): merkle_leaf, merkle_node,
+// The Merkle tree's storage in PostgreSQL (docs/transparency.md): merkle_leaf, merkle_tile,
 // merkle_state.  The tree arithmetic is core/merkle_tree.hpp; this is where its nodes are read
 // and written.  Every function here needs SPI to be connected.
 #pragma once
@@ -24,7 +24,8 @@ int64 fa_merkle_integrate_all(int64 *tree_size);
 // The current tree size (merkle_state), 0 before the first integration.
 int64 fa_merkle_tree_size();
 
-// Reads the hashes of the given complete subtrees, in that order; raises if one is missing (the
+// Reads the hashes of the given complete subtrees, in that order, each folded from its slice of
+// one tile (core tile_slice); raises if one is missing (the
 // caller checked the sizes, so a missing node is a damaged store).
 void fa_merkle_read_nodes(const forgea::core::merkle::NodeId *ids, int n, uint8 (*out)[forgea::core::kHashLen]);
 
@@ -32,7 +33,7 @@ void fa_merkle_read_nodes(const forgea::core::merkle::NodeId *ids, int n, uint8 
 void fa_merkle_root_of(int64 size, uint8 out[forgea::core::kHashLen]);
 
 // verify_chain(checkpoint) for a transparency-log note: recomputes the root over the first `size`
-// leaves from the audit rows' row_hash (not from merkle_node) and compares it with `root`.
+// leaves from the audit rows' row_hash (not from merkle_tile) and compares it with `root`.
 // nullptr if it holds, else a palloc'd sentence; *bad_seq gets the first leaf's seq that differs
 // from the stored tree (0 if none can be named).
 char *fa_merkle_check_checkpoint(int64 size, const uint8 root[forgea::core::kHashLen], int64 *bad_seq);

@@ -262,6 +262,37 @@ bool verify_consistency(Hasher &h, std::int64_t old_size, std::int64_t new_size,
 
 // The frontier holds range_nodes(0, size): levels strictly decreasing.  A new leaf is a level-0
 // node; two equal levels at the end merge into their parent, repeatedly.
+// A node at level l = 8L + k is the fold of the 2^k level-8L nodes under it, which all sit in
+// one tile: 2^k divides 256, and the node is aligned on its own size.
+TileSlice tile_slice(NodeId node)
+{
+    TileSlice s;
+    s.level = node.level / kTileHeight;
+    int k = node.level % kTileHeight;
+    std::int64_t first = node.index << k;
+    s.index = first >> kTileHeight;
+    s.offset = static_cast<int>(first & (kTileWidth - 1));
+    s.count = 1 << k;
+    return s;
+}
+
+// Level by level in scratch: count/2 node hashes of the pairs, then count/4, ... down to one.
+void fold_complete(Hasher &h, const std::uint8_t (*hashes)[kHashLen], int count, std::uint8_t (*scratch)[kHashLen],
+                   std::uint8_t out[kHashLen])
+{
+    if (count == 1) {
+        std::memcpy(out, hashes[0], kHashLen);
+        return;
+    }
+    const std::uint8_t(*in)[kHashLen] = hashes;
+    for (int n = count; n > 1; n /= 2) {
+        for (int i = 0; i < n / 2; i++)
+            node_hash(h, in[2 * i], in[2 * i + 1], scratch[i]);
+        in = scratch;
+    }
+    std::memcpy(out, scratch[0], kHashLen);
+}
+
 void Frontier::append(Hasher &h, const std::uint8_t leaf[kHashLen], NodeSink &sink)
 {
     id[count] = NodeId{0, size};

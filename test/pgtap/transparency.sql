@@ -9,7 +9,7 @@
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 
-SELECT plan(31);
+SELECT plan(40);
 
 -------------------------------------------------------------------------------------------------
 -- RFC 6962 in PL/pgSQL, independent of the extension's C++.
@@ -113,9 +113,12 @@ SELECT is((SELECT tree_size FROM forgea_audit.merkle_state), (SELECT count(*) FR
 SELECT matches(pg_temp.try('INSERT INTO forgea_audit.merkle_leaf VALUES (1000, 1000)'),
           '^23000: restoring forgea_audit.merkle_leaf refused: leaf 1000 \(seq 1000\) is not the next leaf',
           'guard: a superuser''s direct INSERT into merkle_leaf that is not the next leaf is refused (23000, the restore check)');
-SELECT is(pg_temp.try('DELETE FROM forgea_audit.merkle_node'),
-          '42501: DELETE on forgea_audit.merkle_node is refused: the audit chain is append-only',
-          'guard: DELETE on merkle_node is refused (42501)');
+SELECT is(pg_temp.try('DELETE FROM forgea_audit.merkle_tile'),
+          '42501: DELETE on forgea_audit.merkle_tile is refused: the audit chain is append-only',
+          'guard: DELETE on merkle_tile is refused (42501)');
+SELECT is(pg_temp.try('UPDATE forgea_audit.merkle_tile SET hashes = hashes'),
+          '42501: forgea_audit.merkle_tile is written only by forgea_audit''s own functions: direct UPDATE is refused',
+          'guard: a direct UPDATE of merkle_tile is refused (42501)');
 
 -------------------------------------------------------------------------------------------------
 -- 2. checkpoint()
@@ -240,5 +243,59 @@ SELECT ok((SELECT count(*) FROM forgea_audit.chain_head) > 100000 AND (SELECT oc
           AND (SELECT pg_column_size(l.*) FROM forgea_audit.audit_log l WHERE l.action = 'CHECKPOINT' ORDER BY l.seq DESC LIMIT 1) <= 2048
           AND (SELECT pg_column_size(c.*) FROM forgea_audit.merkle_checkpoint c ORDER BY c.id DESC LIMIT 1) <= 2048,
           'size: at more than 100,000 chains the note, its CHECKPOINT row and its merkle_checkpoint row are each <= 2 KB');
+
+-------------------------------------------------------------------------------------------------
+-- 6. The tiles (merkle_tile, C2SP tlog-tiles of height 8) at 100,000+ leaves, partial tiles
+--    extended by batches of odd sizes, checked against the leaves themselves
+-------------------------------------------------------------------------------------------------
+SELECT count(*) AS more FROM (SELECT forgea_audit.append('MERKLE_ODD', chain => 'odd:' || (n % 7)) FROM generate_series(1, 300) n) x \gset
+SELECT is(ARRAY[forgea_audit.merkle_integrate(97), forgea_audit.merkle_integrate(97), forgea_audit.merkle_integrate(97)],
+          ARRAY[97, 97, 97]::bigint[], 'tiles: three batches of 97 leaves each, each extending the partial tile');
+INSERT INTO cp (name, note) VALUES ('tiles', forgea_audit.checkpoint());
+UPDATE cp SET size = split_part(note, E'\n', 2)::bigint, root = decode(split_part(note, E'\n', 3), 'base64') WHERE name = 'tiles';
+
+-- The hash of 2^k consecutive hashes (a bytea of 32 * 2^k bytes) as one complete subtree.
+CREATE FUNCTION pg_temp.fold(hs bytea) RETURNS bytea LANGUAGE plpgsql IMMUTABLE AS
+$$
+DECLARE n int := octet_length(hs) / 32; nxt bytea;
+BEGIN
+    WHILE n > 1 LOOP
+        nxt := ''::bytea;
+        FOR i IN 0 .. n / 2 - 1 LOOP
+            nxt := nxt || pg_temp.node(substring(hs FROM i * 64 + 1 FOR 32), substring(hs FROM i * 64 + 33 FOR 32));
+        END LOOP;
+        hs := nxt; n := n / 2;
+    END LOOP;
+    RETURN hs;
+END
+$$;
+CREATE TEMP TABLE tiles AS SELECT level, string_agg(hashes, ''::bytea ORDER BY idx) AS hs, count(*) AS n,
+                                  bool_and(octet_length(hashes) = 8192 OR idx = (SELECT max(idx) FROM forgea_audit.merkle_tile m WHERE m.level = t.level)) AS only_last_partial
+                           FROM forgea_audit.merkle_tile t GROUP BY level;
+SELECT is((SELECT array_agg(ARRAY[level::bigint, octet_length(hs) / 32] ORDER BY level) FROM tiles),
+          (SELECT ARRAY[ARRAY[0, tree_size], ARRAY[1, tree_size / 256], ARRAY[2, tree_size / 65536]]::bigint[] FROM forgea_audit.merkle_state),
+          'tiles: levels 0, 1 and 2 hold tree_size, tree_size / 256 and tree_size / 65536 hashes');
+SELECT ok((SELECT bool_and(only_last_partial) FROM tiles), 'tiles: every tile is full (256 hashes) but the last of its level');
+SELECT is((SELECT hs FROM tiles WHERE level = 0),
+          (SELECT string_agg(pg_temp.leaf(a.row_hash), ''::bytea ORDER BY m.leaf_index)
+           FROM forgea_audit.merkle_leaf m JOIN forgea_audit.audit_log a ON a.seq = m.seq),
+          'tiles: level 0 is the leaf hash SHA-256(0x00 || row_hash) of every leaf, in leaf order');
+SELECT is((SELECT hs FROM tiles WHERE level = 1),
+          (SELECT string_agg(pg_temp.fold(substring(t.hs FROM b * 8192 + 1 FOR 8192)), ''::bytea ORDER BY b)
+           FROM tiles t, generate_series(0, octet_length(t.hs) / 8192 - 1) b WHERE t.level = 0),
+          'tiles: level 1 holds the root of each complete 256-leaf block (folded here from level 0)');
+SELECT is((SELECT hs FROM tiles WHERE level = 2),
+          (SELECT pg_temp.fold(substring(hs FROM 1 FOR 8192)) FROM tiles WHERE level = 1),
+          'tiles: level 2 holds the root of the first 65,536 leaves (folded here from level 1)');
+
+-- Proofs at this size read nodes folded from tiles of all three levels.
+SELECT ok(bool_and(pg_temp.incl_root(p.leaf_index, c.size, pg_temp.leaf(a.row_hash), p.proof) = c.root),
+          'tiles: inclusion proofs of leaves 0, 255, 256, 12345, 65535, 65536 and the last verify against the checkpoint''s root')
+FROM cp c, forgea_audit.merkle_leaf m JOIN forgea_audit.audit_log a ON a.seq = m.seq,
+     LATERAL forgea_audit.inclusion_proof(m.seq, c.size) p
+WHERE c.name = 'tiles' AND m.leaf_index IN (0, 255, 256, 12345, 65535, 65536, c.size - 1);
+SELECT ok(pg_temp.consistent(o.size, c.size, o.root, c.root, forgea_audit.consistency_proof(o.size, c.size)),
+          'tiles: the consistency proof from checkpoint two to the 100,000-leaf checkpoint verifies')
+FROM cp o, cp c WHERE o.name = 'two' AND c.name = 'tiles';
 
 SELECT * FROM finish();

@@ -161,6 +161,26 @@ public:
     std::map<std::pair<int, std::int64_t>, Hash> nodes;
 };
 
+// What the extension's tile store (merkle_tile) answers for a complete subtree: only the hashes
+// of levels 0, 8, 16, ... are read (as the tiles hold them), and the node is folded from its
+// slice.  Empty if a hash the slice needs was never written.
+Hash from_tiles(const Store &store, mk::NodeId id)
+{
+    mk::TileSlice s = mk::tile_slice(id);
+    std::vector<std::uint8_t> in(32 * static_cast<std::size_t>(s.count)), scratch(32 * static_cast<std::size_t>(s.count));
+    for (int i = 0; i < s.count; i++) {
+        auto it = store.nodes.find({s.level * mk::kTileHeight, s.index * mk::kTileWidth + s.offset + i});
+        if (it == store.nodes.end())
+            return {};
+        std::memcpy(&in[32 * static_cast<std::size_t>(i)], it->second.data(), 32);
+    }
+    Sha256 h;
+    Hash out(32);
+    mk::fold_complete(h, reinterpret_cast<const std::uint8_t(*)[32]>(in.data()), s.count,
+                      reinterpret_cast<std::uint8_t(*)[32]>(scratch.data()), out.data());
+    return out;
+}
+
 struct Tree {
     explicit Tree(const std::vector<Hash> &leaves)
     {
@@ -177,11 +197,11 @@ struct Tree {
     {
         std::vector<std::uint8_t> nodes(32 * static_cast<std::size_t>(plan.nodes) + 32);
         for (int i = 0; i < plan.nodes; i++) {
-            auto it = store.nodes.find({plan.node[i].level, plan.node[i].index});
-            EXPECT_NE(it, store.nodes.end()) << "node (" << plan.node[i].level << ", " << plan.node[i].index
-                                             << ") is not stored";
-            if (it != store.nodes.end())
-                std::memcpy(&nodes[32 * i], it->second.data(), 32);
+            Hash got = from_tiles(store, plan.node[i]);
+            EXPECT_EQ(got.size(), 32u) << "node (" << plan.node[i].level << ", " << plan.node[i].index
+                                       << ") is not in the tiles";
+            if (got.size() == 32)
+                std::memcpy(&nodes[32 * i], got.data(), 32);
         }
         std::vector<std::uint8_t> out(32 * static_cast<std::size_t>(plan.ranges) + 32);
         Sha256 h;
@@ -498,4 +518,35 @@ TEST(MerkleFrontier, HoldsTheRootNodesOfItsSize)
         }
     }
     EXPECT_EQ(t.store.nodes.size(), 596u);  // sum of floor(300 / 2^level): every complete subtree, once
+}
+
+// The tile store (C2SP tlog-tiles, height 8) gives every complete subtree of trees past two
+// tile levels the hash Frontier::append computed for it, folded from one tile's slice.
+TEST(MerkleTiles, EveryCompleteSubtreeFoldsFromItsTileSlice)
+{
+    std::vector<Hash> leaves;
+    Tree t(leaves);
+    Sha256 h;
+    const std::int64_t n = 2 * 256 * 8 + 37;  // level-1 tiles with nodes up to level 11 above them
+    for (std::int64_t i = 0; i < n; i++) {
+        std::uint8_t lh[32] = {static_cast<std::uint8_t>(i), static_cast<std::uint8_t>(i >> 8)};
+        t.frontier.append(h, lh, t.store);
+    }
+    int checked = 0;
+    for (const auto &[id, hash] : t.store.nodes) {
+        Hash got = from_tiles(t.store, mk::NodeId{id.first, id.second});
+        ASSERT_EQ(hex(got), hex(hash)) << "node (" << id.first << ", " << id.second << ")";
+        checked++;
+    }
+    EXPECT_EQ(checked, 8262);  // every complete subtree of 4133 leaves (sum of 4133 >> level), once
+    mk::TileSlice s = mk::tile_slice(mk::NodeId{11, 1});  // leaves [2048, 4096): level-8 nodes 8..15
+    EXPECT_EQ(s.level, 1);
+    EXPECT_EQ(s.index, 0);
+    EXPECT_EQ(s.offset, 8);
+    EXPECT_EQ(s.count, 8);
+    s = mk::tile_slice(mk::NodeId{3, 40});  // leaves [320, 328): level-0 hashes 64..71 of tile 1
+    EXPECT_EQ(s.level, 0);
+    EXPECT_EQ(s.index, 1);
+    EXPECT_EQ(s.offset, 64);
+    EXPECT_EQ(s.count, 8);
 }
