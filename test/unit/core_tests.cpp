@@ -1526,6 +1526,35 @@ TEST(ChainInOrder, AMissingRowIsAGapAndABrokenLinkAtTheRowAfterIt)
     EXPECT_EQ(sink.all.size(), 2u);
 }
 
+// verify_increment() links each new row to the row before it as stored, resuming the walk there.
+TEST(ChainWalker, ResumedAfterAStoredRowLinksTheNextOneAndCatchesWhatAFullWalkWould)
+{
+    auto rows = make_chain(5, 12);
+    static const char id[] = "session:r";
+    core::Bytes chain{id, sizeof id - 1};
+    auto resumed_at = [&](std::size_t k, const core::RowLink &next) {
+        Reports sink;
+        core::ChainWalker w;
+        w.resume_chain(chain, rows[k].chain_pos, rows[k].seq, rows[k].hash);
+        w.link_row(next, sink);
+        return sink;
+    };
+    for (std::size_t k = 0; k + 1 < rows.size(); k++)
+        EXPECT_TRUE(resumed_at(k, rows[k + 1]).all.empty()) << "after position " << rows[k].chain_pos;
+    // The row after a deleted one: a gap and a broken link, as in a full walk.
+    Reports gap = resumed_at(3, rows[5]);
+    EXPECT_TRUE(gap.has(core::Problem::PositionGap, rows[5].seq));
+    EXPECT_TRUE(gap.has(core::Problem::BrokenLink, rows[5].seq));
+    EXPECT_EQ(gap.all.size(), 2u);
+    // A changed link, and changed content.
+    core::RowLink bad = rows[7];
+    bad.prev_hash[0] ^= 1;
+    EXPECT_TRUE(resumed_at(6, bad).has(core::Problem::BrokenLink, rows[7].seq));
+    core::RowLink changed = rows[7];
+    changed.content_ok = false;
+    EXPECT_TRUE(resumed_at(6, changed).has(core::Problem::ContentChanged, rows[7].seq));
+}
+
 TEST(ChainInOrder, MissingTailIsAHeadMismatchAtTheHeadsLastSeq)
 {
     auto rows = make_chain(5, 12);
