@@ -413,7 +413,7 @@ BEGIN
     -- integer ids, and with no position (-infinity, min bigint) admits every row; one statement
     -- (and one cached plan, an index range scan either way) serves both.
     WITH due AS (
-        SELECT a.id FROM forgea_audit.lab_attempt a
+        SELECT a.ctid AS tid FROM forgea_audit.lab_attempt a
         WHERE a.recorded_at < cutoff
           AND (a.recorded_at, a.id) >= (coalesce(after_recorded_at, '-infinity'::timestamptz),
                                         coalesce(after_id + 1, -9223372036854775808))
@@ -421,7 +421,9 @@ BEGIN
         LIMIT batch_size
         FOR UPDATE SKIP LOCKED
     ), gone AS (
-        DELETE FROM forgea_audit.lab_attempt a USING due WHERE a.id = due.id RETURNING a.*
+        -- The locked rows by their ctid: one TID scan, no descent of the primary key per row, and
+        -- no join whose plan could turn into a sequential scan of lab_attempt.
+        DELETE FROM forgea_audit.lab_attempt a WHERE a.ctid = ANY (ARRAY(SELECT d.tid FROM due d)) RETURNING a.*
     ), summary AS (
         SELECT pg_catalog.count(*) AS n, pg_catalog.min(g.id) AS lo, pg_catalog.max(g.id) AS hi,
                pg_catalog.sha256(pg_catalog.convert_to(
@@ -790,6 +792,9 @@ GRANT SELECT ON forgea_audit.shared_forks TO forgea_audit_admin;
 -------------------------------------------------------------------------------------------------
 DROP INDEX forgea_audit.audit_log_actor_idx, forgea_audit.audit_log_created_at_idx, forgea_audit.audit_log_user_idx;
 ALTER TABLE forgea_audit.chain_head SET (fillfactor = 50);
+-- Retention (issue 13): no documented query reads the archive by commit_sha; its index was the
+-- archiving's costliest index insert.
+DROP INDEX forgea_audit.lab_attempt_archive_commit_sha_idx;
 
 -------------------------------------------------------------------------------------------------
 -- Bound at creation when the platform's table is already there (the usual order: its migrations

@@ -713,8 +713,8 @@ COMMENT ON TABLE forgea_audit.lab_attempt_archive IS
 -- (UNIQUE (delivery_id): record_push's duplicate check looks here too, after lab_attempt's.)
 -- The session's archived attempts, newest first (lab_attempt_all).
 CREATE INDEX lab_attempt_archive_session_recorded_idx ON forgea_audit.lab_attempt_archive (session_id, recorded_at DESC);
--- "Which deliveries pushed this commit?", archived ones.
-CREATE INDEX lab_attempt_archive_commit_sha_idx ON forgea_audit.lab_attempt_archive (commit_sha);
+-- No commit_sha index here: no documented query looks archived attempts up by commit (README's
+-- "who pushed this commit" reads lab_attempt), and it was the archiving's costliest index insert.
 -- verify_archive(): the archive rows of one RETENTION_ARCHIVE event (GROUP BY / WHERE archive_seq).
 CREATE INDEX lab_attempt_archive_archive_seq_idx ON forgea_audit.lab_attempt_archive (archive_seq);
 GRANT SELECT ON forgea_audit.lab_attempt_archive TO forgea_audit_reader;
@@ -853,7 +853,7 @@ BEGIN
     -- integer ids, and with no position (-infinity, min bigint) admits every row; one statement
     -- (and one cached plan, an index range scan either way) serves both.
     WITH due AS (
-        SELECT a.id FROM forgea_audit.lab_attempt a
+        SELECT a.ctid AS tid FROM forgea_audit.lab_attempt a
         WHERE a.recorded_at < cutoff
           AND (a.recorded_at, a.id) >= (coalesce(after_recorded_at, '-infinity'::timestamptz),
                                         coalesce(after_id + 1, -9223372036854775808))
@@ -861,7 +861,9 @@ BEGIN
         LIMIT batch_size
         FOR UPDATE SKIP LOCKED
     ), gone AS (
-        DELETE FROM forgea_audit.lab_attempt a USING due WHERE a.id = due.id RETURNING a.*
+        -- The locked rows by their ctid: one TID scan, no descent of the primary key per row, and
+        -- no join whose plan could turn into a sequential scan of lab_attempt.
+        DELETE FROM forgea_audit.lab_attempt a WHERE a.ctid = ANY (ARRAY(SELECT d.tid FROM due d)) RETURNING a.*
     ), summary AS (
         SELECT pg_catalog.count(*) AS n, pg_catalog.min(g.id) AS lo, pg_catalog.max(g.id) AS hi,
                pg_catalog.sha256(pg_catalog.convert_to(
