@@ -50,15 +50,35 @@ constexpr int kExitOk = 0;
 constexpr int kExitFailed = 1;
 constexpr int kExitBadInput = 2;
 
+// How the tool stops with an exit status.  Built into a fuzz harness (FA_VERIFY_FUZZ,
+// test/fuzz/fuzz_receipt.cpp), it throws VerifyStop instead of exiting and prints nothing, so that
+// the harness can feed the receipt reader one input after another in one process.
+struct VerifyStop {
+    int code;
+};
+
+[[noreturn]] void stop(int code)
+{
+#ifdef FA_VERIFY_FUZZ
+    throw VerifyStop{code};
+#else
+    std::exit(code);
+#endif
+}
+
 [[noreturn]] void die(const char *fmt, ...)
 {
+#ifndef FA_VERIFY_FUZZ
     std::va_list ap;
     va_start(ap, fmt);
     std::fputs("forgea_audit_verify: ", stderr);
     std::vfprintf(stderr, fmt, ap);
     std::fputc('\n', stderr);
     va_end(ap);
-    std::exit(kExitBadInput);
+#else
+    (void)fmt;
+#endif
+    stop(kExitBadInput);
 }
 
 // ---- SHA-256 through OpenSSL ----------------------------------------------------------------
@@ -381,9 +401,14 @@ bool load_sealed_heads(const std::string &path, HeadList *list)
 
 [[noreturn]] void verdict_fail(const char *first_bad_seq, const std::string &detail)
 {
+#ifndef FA_VERIFY_FUZZ
     std::printf("FAIL first_bad_seq=%s: %s\n", first_bad_seq, detail.c_str());
     std::fflush(stdout);
-    std::exit(kExitFailed);
+#else
+    (void)first_bad_seq;
+    (void)detail;
+#endif
+    stop(kExitFailed);
 }
 
 std::string format(const char *fmt, ...)
@@ -1007,11 +1032,12 @@ Checkpoint tree_note(const Options &o, const std::string &text, const char *what
     return cp;
 }
 
-// --receipt: row fields -> row_hash -> leaf -> inclusion proof -> the note's root -> signature.
-int verify_receipt(const Options &o)
+// The receipt given as text (named `name` in messages): row fields -> row_hash -> leaf ->
+// inclusion proof -> the note's root -> signature.  Apart from reading the file, all of --receipt;
+// a function of its own so that test/fuzz/fuzz_receipt.cpp feeds it inputs without main().
+int verify_receipt_text(const Options &o, const std::string &text, const std::string &name)
 {
-    std::string text = read_file(o.receipt, nullptr);
-    Json r = JsonParser(text, o.receipt).parse_document();
+    Json r = JsonParser(text, name).parse_document();
     const Json &row = member(r, "row", "the receipt");
     const Json &note = member(r, "checkpoint", "the receipt");
     if (note.kind != Json::String)
@@ -1079,6 +1105,12 @@ int verify_receipt(const Options &o)
     return kExitOk;
 }
 
+// --receipt FILE.
+int verify_receipt(const Options &o)
+{
+    return verify_receipt_text(o, read_file(o.receipt, nullptr), o.receipt);
+}
+
 // --consistency: the old note's tree is a prefix of the new note's.
 int verify_consistency_proof(const Options &o)
 {
@@ -1118,6 +1150,7 @@ int verify_consistency_proof(const Options &o)
 
 }  // namespace
 
+#ifndef FA_VERIFY_FUZZ
 int main(int argc, char **argv)
 {
     Options o = parse_args(argc, argv);
@@ -1183,3 +1216,4 @@ int main(int argc, char **argv)
         detail += format("; %" PRId64 " problems in all", count);
     verdict_fail(std::to_string(p.problems.first_seq()).c_str(), detail);
 }
+#endif  // FA_VERIFY_FUZZ
