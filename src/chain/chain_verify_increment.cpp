@@ -407,7 +407,10 @@ FA_FUNCTION(fa_verify_increment, "forgea_audit.verify_increment")
         bad = inc->tree_bad_seq;
     }
     char *detail;
-    if (count == 0)
+    if (count == 0 && inc->rows == 0)
+        detail = psprintf("no new rows since the last pass; the tree of %lld leaves holds",
+                          static_cast<long long>(inc->to_size));
+    else if (count == 0)
         detail = psprintf("verified %lld new rows (leaves %lld to %lld); the tree of %lld leaves holds",
                           static_cast<long long>(inc->rows), static_cast<long long>(inc->from_size),
                           static_cast<long long>(inc->to_size - 1), static_cast<long long>(inc->to_size));

@@ -10,7 +10,7 @@
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 
-SELECT plan(20);
+SELECT plan(21);
 
 CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS
 $$ BEGIN EXECUTE sql; RETURN 'no error'; EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$;
@@ -35,6 +35,9 @@ INSERT INTO pass SELECT 2, * FROM forgea_audit.verify_increment();
 SELECT is((SELECT ARRAY[ok::text, rows_checked::text, from_size::text, to_size::text] FROM pass WHERE n = 2),
           (SELECT ARRAY['true', '0', to_size::text, to_size::text] FROM pass WHERE n = 1),
           'nothing appended since: the next pass checks 0 rows');
+SELECT is((SELECT detail FROM pass WHERE n = 2),
+          (SELECT format('no new rows since the last pass; the tree of %s leaves holds', to_size) FROM pass WHERE n = 1),
+          'nothing appended since: the detail says so');
 
 SELECT forgea_audit.append('INC_FIVE', chain => 'inc:' || (n % 2)) FROM generate_series(1, 5) n;
 INSERT INTO pass SELECT 3, * FROM forgea_audit.verify_increment();
