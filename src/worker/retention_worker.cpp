@@ -11,7 +11,12 @@
 
 extern "C" {
 #include "postgres.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/pg_database.h"
 #include "commands/dbcommands.h"
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
@@ -348,12 +353,27 @@ bool worker_has_work()
            fa_merkle_worker_enabled();
 }
 
-// Is forgea_audit.database there?  Read from pg_database, a shared catalog.
+// Is forgea_audit.database there?  Read from pg_database, a shared catalog, with a plain heap
+// scan as PostgreSQL's own database-less launchers do (autovacuum's get_database_list, the logical
+// replication launcher).  get_database_oid()'s index scan made the launcher exit FATAL ("cannot
+// read pg_class without having selected a database") when a reload came after enough catalog
+// changes elsewhere (a CREATE EXTENSION) to overflow its invalidation queue: the worker then came
+// up only after the launcher's 10 s restart, and with a FATAL in the log.
 bool worker_database_exists()
 {
     SetCurrentStatementStartTimestamp();
     StartTransactionCommand();
-    bool exists = OidIsValid(get_database_oid(fa_worker_database, true));
+    (void) GetTransactionSnapshot();
+    Relation rel = table_open(DatabaseRelationId, AccessShareLock);
+    TableScanDesc scan = table_beginscan_catalog(rel, 0, nullptr);
+    bool exists = false;
+    HeapTuple tup;
+    while (!exists && HeapTupleIsValid(tup = heap_getnext(scan, ForwardScanDirection))) {
+        Form_pg_database db = reinterpret_cast<Form_pg_database>(GETSTRUCT(tup));
+        exists = strcmp(NameStr(db->datname), fa_worker_database) == 0;
+    }
+    table_endscan(scan);
+    table_close(rel, AccessShareLock);
     CommitTransactionCommand();
     return exists;
 }

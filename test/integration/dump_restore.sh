@@ -38,7 +38,16 @@ SELECT * FROM forgea_audit.record_push(dr_payload('nobody'), '00000000-0000-4000
 SELECT forgea_audit.append('TEST_DUMP', 'user', 'u1', 'lab_session', 's-dr-1',
                            metadata => '{"price": 1.50, "big": 1e3, "text": "résumé 日本語 😀", "nl": "a\nb"}',
                            proof => '{"sig": "abc"}', tenant_id => 'school-1', user_id => 'u1');
+SELECT forgea_audit.checkpoint();   -- the transparency log's tables get rows too (leaves, tiles, a note)
 SQL
+note=$(q "$src_db" "SELECT note FROM forgea_audit.merkle_checkpoint ORDER BY id DESC LIMIT 1")
+merkle() {  # db -> the tree's size, root and an inclusion proof, as one line
+    q "$1" "SELECT s.tree_size || ' ' || encode(forgea_audit.merkle_root(s.tree_size), 'hex') || ' '
+                || (SELECT p.leaf_index || ':' || array_to_string(ARRAY(SELECT encode(x, 'hex') FROM unnest(p.proof) x), ',')
+                    FROM forgea_audit.merkle_leaf m, forgea_audit.inclusion_proof(m.seq, s.tree_size) p WHERE m.leaf_index = 2)
+            FROM forgea_audit.merkle_state s"
+}
+merkle_before=$(merkle "$src_db")
 
 fingerprint() {  # db -> one line describing the extension's data
     q "$1" "SELECT (SELECT count(*) FROM forgea_audit.lab_attempt) || ' attempts, '
@@ -57,8 +66,9 @@ before=$(fingerprint "$src_db")
 before_verify=$(verify "$src_db")
 audit_rows=$(q "$src_db" "SELECT count(*) FROM forgea_audit.audit_log")
 check "source: verify_chain() ok over every row before the dump" "$before_verify" "true $audit_rows"
-check "source: history has 2 attempts and 7 audit rows" \
-      "$(q "$src_db" "SELECT count(*) FROM forgea_audit.lab_attempt") $audit_rows" "2 7"
+check "source: history has 2 attempts and 8 audit rows (one a checkpoint's)" \
+      "$(q "$src_db" "SELECT count(*) FROM forgea_audit.lab_attempt") $audit_rows" "2 8"
+check "source: the checkpoint covers the 7 rows before its own CHECKPOINT row" "$(echo "$merkle_before" | cut -d" " -f1)" "7"
 
 # ---- dump and restore ----------------------------------------------------------------------
 if ! pg_dump -Fc -f "$work/db.dump" "$src_db" 2>"$work/dump.err"; then
@@ -86,6 +96,10 @@ check "plain pg_restore printed nothing" "$(wc -c < "$work/restore.err")" "0"
 check "restored: lab_attempt, audit_log and chain_head are the same rows as before the dump" \
       "$(fingerprint "$dst_db")" "$before"
 check "restored: verify_chain() ok over the same number of rows" "$(verify "$dst_db")" "true $audit_rows"
+check "restored: the Merkle tree (leaves, tiles, state) gives the same size, root and inclusion proof" \
+      "$(merkle "$dst_db")" "$merkle_before"
+check "restored: verify_chain(checkpoint) holds for the note made before the dump" \
+      "$(q "$dst_db" "SELECT ok FROM forgea_audit.verify_chain(checkpoint => \$n\$$note\$n\$)")" "t"
 src_attempt=$(q "$src_db" "SELECT id FROM forgea_audit.lab_attempt WHERE delivery_id = '00000000-0000-4000-8000-00000000d001'")
 check "restored: a redelivery of a recorded GUID is still 'duplicate' of the same attempt" \
       "$(q "$dst_db" "SELECT status || ' ' || coalesce(attempt_id::text, '-')

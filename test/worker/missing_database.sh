@@ -5,7 +5,10 @@
 #   1. for ~15 s: the missing database is logged exactly once, with a hint, and nothing FATAL;
 #   2. the database created and the configuration reloaded: the worker starts there and works;
 #   3. every interval 0 and another missing database: nothing is logged at all; one interval set
-#      again: logged once.
+#      again: logged once;
+#   4. every interval 0, thousands of catalog invalidations, then merkle_interval set by a reload:
+#      the worker starts at once and the launcher survives (it used to exit FATAL and come back
+#      only after its 10 s restart).
 set -uo pipefail
 cd "${FA_ROOT:-$(dirname "$0")/../..}"
 . test/lib/checks.sh
@@ -75,6 +78,21 @@ q1 "SELECT pg_reload_conf()" >/dev/null
 sleep 3
 check "one interval set again: the missing database is logged, once" \
       "$(log_count 'database "fa_other_missing" does not exist')" "1"
+
+echo "# 4. enabled by a reload after heavy catalog churn (the launcher's invalidation queue overflows)"
+q1 "ALTER SYSTEM SET forgea_audit.retention_interval = 0" >/dev/null
+q1 "ALTER SYSTEM SET forgea_audit.database = 'fa_missing_db'" >/dev/null
+q1 "SELECT pg_reload_conf()" >/dev/null
+sleep 2
+# Thousands of invalidation messages while the launcher sleeps: 400 tables created and dropped.
+psql -X -q -d fa_missing_db -c "DO \$\$ BEGIN FOR i IN 1..400 LOOP EXECUTE format('CREATE TABLE churn_%s (a int PRIMARY KEY, b text)', i); END LOOP;
+                                   FOR i IN 1..400 LOOP EXECUTE format('DROP TABLE churn_%s', i); END LOOP; END \$\$" >/dev/null
+q1 "ALTER SYSTEM SET forgea_audit.merkle_interval = '1s'" >/dev/null
+q1 "SELECT pg_reload_conf()" >/dev/null
+eventually "merkle_interval set by a reload after the churn: the worker runs in fa_missing_db within 5 s" \
+    "SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'forgea_audit retention' AND datname = 'fa_missing_db'" 5
+check "... and the launcher did not die on the reload (no FATAL, no exit code 1)" \
+      "$(log_count 'cannot read pg_class without having selected a database')|$(log_count 'forgea_audit launcher" (PID')" "0|0"
 
 for s in retention_interval checkpoint_interval verify_interval merkle_interval database; do
     q1 "ALTER SYSTEM RESET forgea_audit.$s" >/dev/null
