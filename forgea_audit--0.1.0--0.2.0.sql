@@ -483,21 +483,29 @@ COMMENT ON TABLE forgea_audit.merkle_leaf IS
 -- index: inclusion_proof(seq) and the integrator's anti-join "not yet a leaf".)
 GRANT SELECT ON forgea_audit.merkle_leaf TO forgea_audit_reader;
 
--- The tree's hashes as C2SP tlog-tiles (height 8): tile (level, idx) holds the hashes of the
--- level-8*level nodes [idx * 256, idx * 256 + width), 32 bytes each, concatenated (width =
--- octet_length(hashes) / 32; a full tile is 256 wide, the last of a level may be partial and grows
--- as leaves are appended).  Level 0 tiles hold the leaf hashes.  Every other complete subtree is
--- folded from at most 128 hashes of one tile, so a proof or a root reads O(log n) tiles by
--- primary key, and the integrator writes one row per 256 leaves instead of two per leaf.
+-- The tree's hashes in tiles of 256 leaves' worth (C2SP tlog-tiles, height 8).  Tile (level, idx):
+--   hashes:   the hashes of the level-8*level nodes [idx * 256, idx * 256 + width), 32 bytes each,
+--             concatenated (width = octet_length(hashes) / 32): byte for byte the C2SP tile.  Level 0
+--             tiles hold the leaf hashes, level 1 tiles the roots of complete 256-leaf blocks, ...;
+--   interior: the nodes in between (levels 8*level + 1 .. + 7), 32 bytes each, in the order appends
+--             complete them (core tile_position() says where each one is).
+-- Both only grow at their end: a full tile is 256 wide with 254 interior nodes, the last tile of a
+-- level is extended in place.  Every complete subtree is one stored hash, so a proof or a root reads
+-- O(log n) hashes by primary key and computes none, and the integrator writes one row per 256
+-- leaves instead of two per leaf.
 CREATE TABLE forgea_audit.merkle_tile (
     level  smallint NOT NULL,
     idx    bigint   NOT NULL,
-    hashes bytea    NOT NULL,
+    hashes   bytea    NOT NULL,
+    interior bytea    NOT NULL,
     PRIMARY KEY (level, idx),
-    CONSTRAINT merkle_tile_width CHECK (octet_length(hashes) BETWEEN 32 AND 8192 AND octet_length(hashes) % 32 = 0)
+    CONSTRAINT merkle_tile_width CHECK (octet_length(hashes) BETWEEN 32 AND 8192 AND octet_length(hashes) % 32 = 0),
+    CONSTRAINT merkle_tile_interior CHECK (octet_length(interior) <= 8128 AND octet_length(interior) % 32 = 0)
 );
--- SHA-256 output does not compress: store full tiles out of line without trying.
+-- SHA-256 output does not compress: store tiles out of line without trying, so that reading one
+-- hash (substring) fetches one TOAST chunk.
 ALTER TABLE forgea_audit.merkle_tile ALTER COLUMN hashes SET STORAGE EXTERNAL;
+ALTER TABLE forgea_audit.merkle_tile ALTER COLUMN interior SET STORAGE EXTERNAL;
 COMMENT ON TABLE forgea_audit.merkle_tile IS
     'The Merkle tree''s hashes as C2SP tlog-tiles of height 8 (levels 0, 8, 16, ...), by (level, idx); written by forgea_audit.merkle_integrate() only.';
 GRANT SELECT ON forgea_audit.merkle_tile TO forgea_audit_reader;   -- hashes only: what proofs are made of

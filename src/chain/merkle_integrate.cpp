@@ -1,6 +1,6 @@
 // The Merkle integrator (docs/transparency.md): committed audit rows not yet in the tree become
-// its next leaves, and the hashes of levels 0, 8, 16, ... they complete are appended to the tiles
-// (merkle_tile, C2SP tlog-tiles of height 8).
+// its next leaves, and every node they complete is appended to the tiles (merkle_tile: C2SP
+// tlog-tiles of height 8, plus each tile's interior nodes).
 //
 // Which rows, and why none is skipped or taken twice (the argument in full is in the doc):
 //  * integrations take turns on merkle_state's one row (SELECT ... FOR UPDATE), and every later
@@ -64,16 +64,18 @@ void prepare_plans()
     FaPlanSpec insert_leaves_plan_spec = {"INSERT INTO forgea_audit.merkle_leaf (leaf_index, seq) "
         "SELECT $1 + u.o - 1, u.s FROM pg_catalog.unnest($2) WITH ORDINALITY AS u(s, o)",
         2, leaves_types};
-    Oid tile_types[3] = {INT2ARRAYOID, INT8ARRAYOID, BYTEAARRAYOID};
-    FaPlanSpec insert_tiles_plan_spec = {"INSERT INTO forgea_audit.merkle_tile (level, idx, hashes) "
-        "SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3))", 3,
+    Oid tile_types[4] = {INT2ARRAYOID, INT8ARRAYOID, BYTEAARRAYOID, BYTEAARRAYOID};
+    FaPlanSpec insert_tiles_plan_spec = {"INSERT INTO forgea_audit.merkle_tile (level, idx, hashes, interior) "
+        "SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4))", 4,
         tile_types};
-    // The partial tile a level ends with grows in place, only if it still holds what the state says.
-    Oid extend_types[4] = {INT2ARRAYOID, INT8ARRAYOID, INT4ARRAYOID, BYTEAARRAYOID};
-    FaPlanSpec extend_tiles_plan_spec = {"UPDATE forgea_audit.merkle_tile t SET hashes = t.hashes || u.more "
-        "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4)) "
-        "  AS u(level, idx, old_len, more) "
-        "WHERE t.level = u.level AND t.idx = u.idx AND pg_catalog.octet_length(t.hashes) = u.old_len", 4,
+    // The partial tile a level ends with grows at its end, only if it still holds what the state says.
+    Oid extend_types[6] = {INT2ARRAYOID, INT8ARRAYOID, INT4ARRAYOID, BYTEAARRAYOID, INT4ARRAYOID, BYTEAARRAYOID};
+    FaPlanSpec extend_tiles_plan_spec = {"UPDATE forgea_audit.merkle_tile t SET hashes = t.hashes || u.more, interior = t.interior || u.more_interior "
+        "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), "
+        "                pg_catalog.unnest($5), pg_catalog.unnest($6)) "
+        "  AS u(level, idx, old_len, more, old_interior_len, more_interior) "
+        "WHERE t.level = u.level AND t.idx = u.idx AND pg_catalog.octet_length(t.hashes) = u.old_len "
+        "  AND pg_catalog.octet_length(t.interior) = u.old_interior_len", 6,
         extend_types};
     FaPlanSpec last_value_plan_spec = {"SELECT pg_catalog.pg_sequence_last_value('forgea_audit.audit_log_seq'::pg_catalog.regclass)",
                                 0, nullptr};
@@ -115,9 +117,10 @@ void guarded_exec(SPIPlanPtr plan, Datum *values, const char *nulls)
     PG_END_TRY();
 }
 
-// Collects the hashes of tile levels (tree levels 0, 8, 16, ...) that appends to a tree of
-// old_size leaves complete, and writes them as tiles: the partial tile a level ended with is
-// extended (extend_tiles_plan), the rest are new rows (insert_tiles_plan).
+// Collects what appends to a tree of old_size leaves complete, as the tile store keeps it: per
+// tile level, the level-8L hashes and the interior nodes above them, each in the order the appends
+// complete them; then writes them: the partial tile a level ended with is extended
+// (extend_tiles_plan), the rest are new rows (insert_tiles_plan).
 class TileWriter final : public mk::NodeSink {
 public:
     TileWriter(int64 old_size, int64 leaves) : old_size_(old_size)
@@ -125,16 +128,25 @@ public:
         for (int t = 0; t < kTileLevels; t++) {
             int64 cap = (leaves >> (mk::kTileHeight * t)) + 2;
             hashes_[t] = static_cast<uint8(*)[kHashLen]>(palloc(kHashLen * cap));
+            // A level's interior nodes number fewer than its new hashes, but for those the first new
+            // hash completes above the old partial tile's hashes (at most 7).
+            interior_[t] = static_cast<uint8(*)[kHashLen]>(palloc(kHashLen * (cap + mk::kTileHeight)));
             cap_[t] = cap;
         }
     }
 
     void node(int level, std::int64_t index, const std::uint8_t hash[kHashLen]) override
     {
-        if (level % mk::kTileHeight != 0)
-            return;
         int t = level / mk::kTileHeight;
-        if (t >= kTileLevels || index != (old_size_ >> level) + n_[t] || n_[t] == cap_[t])
+        if (t >= kTileLevels)
+            elog(ERROR, "Merkle integrator: node (%d, " INT64_FORMAT ") beyond the tile levels", level, index);
+        if (level % mk::kTileHeight != 0) {
+            if (ni_[t] == cap_[t] + mk::kTileHeight)
+                elog(ERROR, "Merkle integrator: more interior nodes than leaves allow");
+            memcpy(interior_[t][ni_[t]++], hash, kHashLen);
+            return;
+        }
+        if (index != (old_size_ >> level) + n_[t] || n_[t] == cap_[t])
             elog(ERROR, "Merkle integrator: node (%d, " INT64_FORMAT ") out of order", level, index);
         memcpy(hashes_[t][n_[t]++], hash, kHashLen);
     }
@@ -148,17 +160,28 @@ public:
         ArrayDatums ins(rows), ext(kTileLevels);
         for (int t = 0; t < kTileLevels; t++) {
             int64 next = old_size_ >> (mk::kTileHeight * t);  // the level's first new hash
+            int64 ip = 0;                                      // the next interior node to place
             for (int64 i = 0; i < n_[t];) {
                 int off = static_cast<int>(next & (mk::kTileWidth - 1));
                 int take = static_cast<int>(Min(n_[t] - i, static_cast<int64>(mk::kTileWidth - off)));
-                bytea *b = bytea_from_bytes(hashes_[t][i], static_cast<size_t>(take) * kHashLen);
-                (off == 0 ? ins : ext).add(t, next >> mk::kTileHeight, off * static_cast<int>(kHashLen), b);
+                int old_inner = mk::tile_interior_count(off);
+                int inner = mk::tile_interior_count(off + take) - old_inner;
+                if (ip + inner > ni_[t])
+                    elog(ERROR, "Merkle integrator: fewer interior nodes than the tiles need");
+                bytea *h = bytea_from_bytes(hashes_[t][i], static_cast<size_t>(take) * kHashLen);
+                bytea *in = bytea_from_bytes(interior_[t][ip], static_cast<size_t>(inner) * kHashLen);
+                (off == 0 ? ins : ext).add(t, next >> mk::kTileHeight, off * static_cast<int>(kHashLen), h,
+                                           old_inner * static_cast<int>(kHashLen), in);
                 i += take;
+                ip += inner;
                 next += take;
             }
+            if (ip != ni_[t])
+                elog(ERROR, "Merkle integrator: %d interior nodes of tile level %d left over", static_cast<int>(ni_[t] - ip), t);
         }
         if (ext.n > 0) {
-            Datum args[4] = {ext.levels(), ext.indexes(), ext.old_lengths(), ext.tiles()};
+            Datum args[6] = {ext.levels(), ext.indexes(), ext.int4s(ext.old_len), ext.byteas(ext.tile),
+                             ext.int4s(ext.old_inner_len), ext.byteas(ext.inner)};
             guarded_exec(extend_tiles_plan, args, nullptr);
             if (SPI_processed != static_cast<uint64>(ext.n))
                 ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
@@ -168,7 +191,7 @@ public:
                                 errhint("merkle_tile was damaged; verify_chain(checkpoint) tells whether the log itself is intact.")));
         }
         if (ins.n > 0) {
-            Datum args[3] = {ins.levels(), ins.indexes(), ins.tiles()};
+            Datum args[4] = {ins.levels(), ins.indexes(), ins.byteas(ins.tile), ins.byteas(ins.inner)};
             guarded_exec(insert_tiles_plan, args, nullptr);
         }
     }
@@ -179,13 +202,12 @@ private:
     // One statement's rows, as the arrays its unnest() takes.
     struct ArrayDatums {
         explicit ArrayDatums(int capacity)
-            : cap(capacity), level(static_cast<Datum *>(palloc(sizeof(Datum) * capacity))),
-              idx(static_cast<Datum *>(palloc(sizeof(Datum) * capacity))),
-              old_len(static_cast<Datum *>(palloc(sizeof(Datum) * capacity))),
-              tile(static_cast<Datum *>(palloc(sizeof(Datum) * capacity)))
+            : cap(capacity), level(alloc(capacity)), idx(alloc(capacity)), old_len(alloc(capacity)),
+              tile(alloc(capacity)), old_inner_len(alloc(capacity)), inner(alloc(capacity))
         {
         }
-        void add(int l, int64 i, int32 len, bytea *b)
+        static Datum *alloc(int n) { return static_cast<Datum *>(palloc(sizeof(Datum) * n)); }
+        void add(int l, int64 i, int32 len, bytea *b, int32 inner_len, bytea *in)
         {
             if (n == cap)
                 elog(ERROR, "Merkle integrator: more tiles than leaves allow");
@@ -193,12 +215,14 @@ private:
             idx[n] = Int64GetDatum(i);
             old_len[n] = Int32GetDatum(len);
             tile[n] = PointerGetDatum(b);
+            old_inner_len[n] = Int32GetDatum(inner_len);
+            inner[n] = PointerGetDatum(in);
             n++;
         }
         Datum levels() const { return PointerGetDatum(construct_array(level, n, INT2OID, 2, true, TYPALIGN_SHORT)); }
         Datum indexes() const { return PointerGetDatum(construct_array(idx, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE)); }
-        Datum old_lengths() const { return PointerGetDatum(construct_array(old_len, n, INT4OID, 4, true, TYPALIGN_INT)); }
-        Datum tiles() const { return PointerGetDatum(construct_array(tile, n, BYTEAOID, -1, false, TYPALIGN_INT)); }
+        Datum int4s(Datum *v) const { return PointerGetDatum(construct_array(v, n, INT4OID, 4, true, TYPALIGN_INT)); }
+        Datum byteas(Datum *v) const { return PointerGetDatum(construct_array(v, n, BYTEAOID, -1, false, TYPALIGN_INT)); }
 
         int n = 0;
         int cap;
@@ -206,12 +230,16 @@ private:
         Datum *idx;
         Datum *old_len;
         Datum *tile;
+        Datum *old_inner_len;
+        Datum *inner;
     };
 
     int64 old_size_;
     uint8 (*hashes_[kTileLevels])[kHashLen];
+    uint8 (*interior_[kTileLevels])[kHashLen];
     int64 cap_[kTileLevels];
     int64 n_[kTileLevels] = {};
+    int64 ni_[kTileLevels] = {};
 };
 
 // The frontier of a tree of `size` leaves, from its stored nodes.

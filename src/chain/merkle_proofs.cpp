@@ -32,10 +32,14 @@ void prepare_plans()
 {
     if (leaf_plan != nullptr)
         return;
-    Oid tile_types[2] = {INT2ARRAYOID, INT8ARRAYOID};
-    FaPlanSpec nodes_plan_spec = {"SELECT q.ord, t.hashes FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) WITH ORDINALITY AS q(level, idx, ord) "
+    // One stored hash per node: a 32-byte slice of a tile's hashes or interior (stored EXTERNAL,
+    // so the slice reads one TOAST chunk, not the whole tile).
+    Oid tile_types[4] = {INT2ARRAYOID, INT8ARRAYOID, BOOLARRAYOID, INT4ARRAYOID};
+    FaPlanSpec nodes_plan_spec = {"SELECT q.ord, pg_catalog.substring(CASE WHEN q.in_interior THEN t.interior ELSE t.hashes END, q.pos * 32 + 1, 32) "
+        "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4)) "
+        "  WITH ORDINALITY AS q(level, idx, in_interior, pos, ord) "
         "JOIN forgea_audit.merkle_tile t ON t.level = q.level AND t.idx = q.idx",
-        2, tile_types};
+        4, tile_types};
     FaPlanSpec size_plan_spec = {"SELECT tree_size FROM forgea_audit.merkle_state", 0, nullptr};
     Oid int8_1[1] = {INT8OID};
     FaPlanSpec leaf_plan_spec = {"SELECT leaf_index FROM forgea_audit.merkle_leaf WHERE seq = $1", 1, int8_1};
@@ -81,61 +85,45 @@ Datum proof_array(const mk::ProofPlan &plan)
 
 }  // namespace
 
-// Each node is folded from its slice of one tile (core tile_slice); the tiles the nodes need are
-// read in one statement, each once.
+// Each node is one stored hash (core tile_position), all read in one statement.
 void fa_merkle_read_nodes(const mk::NodeId *ids, int n, uint8 (*out)[kHashLen])
 {
     prepare_plans();
-    mk::TileSlice *slices = static_cast<mk::TileSlice *>(palloc(sizeof(mk::TileSlice) * n));
-    int *tile_of = static_cast<int *>(palloc(sizeof(int) * n));  // node i -> its tile in the query
     Datum *levels = static_cast<Datum *>(palloc(sizeof(Datum) * n));
     Datum *idx = static_cast<Datum *>(palloc(sizeof(Datum) * n));
-    int tiles = 0;
+    Datum *inner = static_cast<Datum *>(palloc(sizeof(Datum) * n));
+    Datum *pos = static_cast<Datum *>(palloc(sizeof(Datum) * n));
     for (int i = 0; i < n; i++) {
-        slices[i] = mk::tile_slice(ids[i]);
-        int t = 0;
-        while (t < tiles && !(DatumGetInt16(levels[t]) == slices[i].level && DatumGetInt64(idx[t]) == slices[i].index))
-            t++;
-        if (t == tiles) {
-            levels[t] = Int16GetDatum(static_cast<int16>(slices[i].level));
-            idx[t] = Int64GetDatum(slices[i].index);
-            tiles++;
-        }
-        tile_of[i] = t;
+        mk::TilePosition p = mk::tile_position(ids[i]);
+        levels[i] = Int16GetDatum(static_cast<int16>(p.level));
+        idx[i] = Int64GetDatum(p.index);
+        inner[i] = BoolGetDatum(p.interior);
+        pos[i] = Int32GetDatum(p.pos);
     }
-    Datum args[2] = {PointerGetDatum(construct_array(levels, tiles, INT2OID, 2, true, TYPALIGN_SHORT)),
-                     PointerGetDatum(construct_array(idx, tiles, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE))};
+    Datum args[4] = {PointerGetDatum(construct_array(levels, n, INT2OID, 2, true, TYPALIGN_SHORT)),
+                     PointerGetDatum(construct_array(idx, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE)),
+                     PointerGetDatum(construct_array(inner, n, BOOLOID, 1, true, TYPALIGN_CHAR)),
+                     PointerGetDatum(construct_array(pos, n, INT4OID, 4, true, TYPALIGN_INT))};
     // Not read-only: a fresh snapshot after a command counter increment, so the tiles this very
     // transaction just wrote (checkpoint(), a second batch) are seen.
     int rc = SPI_execute_plan(nodes_plan, args, nullptr, false, 0);
     if (rc != SPI_OK_SELECT)
         elog(ERROR, "reading Merkle tiles failed: %s", SPI_result_code_string(rc));
-    if (SPI_processed != static_cast<uint64>(tiles))
-        ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
-                        errmsg("the Merkle tree store lacks %d of the %d tiles asked for", tiles - static_cast<int>(SPI_processed), tiles),
-                        errhint("merkle_tile was damaged; verify_chain(checkpoint) tells whether the log itself is intact.")));
-    bytea **tile = static_cast<bytea **>(palloc(sizeof(bytea *) * tiles));
+    int found = 0;
     for (uint64 r = 0; r < SPI_processed; r++) {
         bool isnull;
         int64 ord = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
         Datum d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull);
-        tile[ord - 1] = isnull ? nullptr : DatumGetByteaPP(d);
+        if (isnull || ord < 1 || ord > n || VARSIZE_ANY_EXHDR(DatumGetByteaPP(d)) != kHashLen)
+            continue;  // a tile that ends before the node: counted as missing below
+        memcpy(out[ord - 1], VARDATA_ANY(DatumGetByteaPP(d)), kHashLen);
+        found++;
     }
-    uint8(*scratch)[kHashLen] = static_cast<uint8(*)[kHashLen]>(palloc(kHashLen * mk::kTileWidth));
-    Sha256Sink h(CurrentMemoryContext);
-    for (int i = 0; i < n; i++) {
-        bytea *b = tile[tile_of[i]];
-        size_t end = static_cast<size_t>(slices[i].offset + slices[i].count) * kHashLen;
-        if (b == nullptr || VARSIZE_ANY_EXHDR(b) < end)
-            ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
-                            errmsg("Merkle tile (%d, " INT64_FORMAT ") ends before the node (%d, " INT64_FORMAT ") it should hold",
-                                   slices[i].level, slices[i].index, ids[i].level, ids[i].index),
-                            errhint("merkle_tile was damaged; verify_chain(checkpoint) tells whether the log itself is intact.")));
-        const auto *hashes = reinterpret_cast<const uint8(*)[kHashLen]>(VARDATA_ANY(b) + slices[i].offset * kHashLen);
-        mk::fold_complete(h, hashes, slices[i].count, scratch, out[i]);
-    }
-    h.release();
     SPI_freetuptable(SPI_tuptable);
+    if (found != n)
+        ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
+                        errmsg("the Merkle tree store lacks %d of the %d nodes asked for", n - found, n),
+                        errhint("merkle_tile was damaged; verify_chain(checkpoint) tells whether the log itself is intact.")));
 }
 
 int64 fa_merkle_tree_size()

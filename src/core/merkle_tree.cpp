@@ -262,35 +262,34 @@ bool verify_consistency(Hasher &h, std::int64_t old_size, std::int64_t new_size,
 
 // The frontier holds range_nodes(0, size): levels strictly decreasing.  A new leaf is a level-0
 // node; two equal levels at the end merge into their parent, repeatedly.
-// A node at level l = 8L + k is the fold of the 2^k level-8L nodes under it, which all sit in
-// one tile: 2^k divides 256, and the node is aligned on its own size.
-TileSlice tile_slice(NodeId node)
+int tile_interior_count(int width)
 {
-    TileSlice s;
-    s.level = node.level / kTileHeight;
-    int k = node.level % kTileHeight;
-    std::int64_t first = node.index << k;
-    s.index = first >> kTileHeight;
-    s.offset = static_cast<int>(first & (kTileWidth - 1));
-    s.count = 1 << k;
-    return s;
+    int n = 0;
+    for (int k = 1; k < kTileHeight; k++)
+        n += width >> k;
+    return n;
 }
 
-// Level by level in scratch: count/2 node hashes of the pairs, then count/4, ... down to one.
-void fold_complete(Hasher &h, const std::uint8_t (*hashes)[kHashLen], int count, std::uint8_t (*scratch)[kHashLen],
-                   std::uint8_t out[kHashLen])
+// A node at level l = 8L + k covers the 2^k level-8L hashes [j * 2^k, (j + 1) * 2^k) of one tile
+// (2^k divides 256, and the node is aligned on its own size).  It is completed by the append of
+// the last of them, e = (j + 1) * 2^k - 1, as the k-th of the nodes that append completes; before
+// that append the tile held tile_interior_count(e) interior nodes.
+TilePosition tile_position(NodeId node)
 {
-    if (count == 1) {
-        std::memcpy(out, hashes[0], kHashLen);
-        return;
+    TilePosition p;
+    p.level = node.level / kTileHeight;
+    int k = node.level % kTileHeight;
+    std::int64_t first = node.index << k;
+    p.index = first >> kTileHeight;
+    int local = static_cast<int>(first & (kTileWidth - 1));
+    if (k == 0) {
+        p.pos = local;
+        return p;
     }
-    const std::uint8_t(*in)[kHashLen] = hashes;
-    for (int n = count; n > 1; n /= 2) {
-        for (int i = 0; i < n / 2; i++)
-            node_hash(h, in[2 * i], in[2 * i + 1], scratch[i]);
-        in = scratch;
-    }
-    std::memcpy(out, scratch[0], kHashLen);
+    p.interior = true;
+    int e = local + (1 << k) - 1;
+    p.pos = tile_interior_count(e) + (k - 1);
+    return p;
 }
 
 void Frontier::append(Hasher &h, const std::uint8_t leaf[kHashLen], NodeSink &sink)

@@ -98,29 +98,32 @@ bool root_from_inclusion(Hasher &h, std::int64_t index, std::int64_t size, const
 bool verify_consistency(Hasher &h, std::int64_t old_size, std::int64_t new_size, const std::uint8_t old_root[kHashLen],
                         const std::uint8_t new_root[kHashLen], const std::uint8_t (*proof)[kHashLen], int proof_len);
 
-// Tiles (C2SP tlog-tiles, height 8): the store keeps only the hashes of levels 0, 8, 16, ...,
-// 256 to a row.  Tile (L, N) holds the hashes of the level-8L nodes [N * 256, N * 256 + width),
-// concatenated; a tile is full at width 256 and the last one of a level may be partial.  Any
-// other complete subtree is folded from at most 128 hashes of one tile.
+// Tiles (C2SP tlog-tiles, height 8): the store keeps the tree in rows of 256 leaves' worth.  Tile
+// (L, N) holds in `hashes` the hashes of the level-8L nodes [N * 256, N * 256 + width), 32 bytes
+// each, concatenated: exactly the C2SP tile.  Besides, in `interior`, it holds the nodes between
+// (levels 8L + 1 .. 8L + 7 above those hashes) in the order appends complete them (post-order),
+// so that both columns only ever grow at their end and any complete subtree is one stored hash:
+// a proof reads O(log n) hashes and computes none.  A tile is full at width 256 (254 interior
+// nodes); the last one of a level may be partial.
 constexpr int kTileHeight = 8;
 constexpr int kTileWidth = 1 << kTileHeight;
+constexpr int kTileInterior = kTileWidth - 2;  // 128 + 64 + ... + 2
 
-// Where a complete subtree's hash comes from: tile (level, index), the `count` consecutive hashes
-// starting at `offset`, folded as a complete subtree (count is a power of two, at most 128).
-struct TileSlice {
-    int level = 0;            // tile level L: the slice holds level-8L hashes
+// Where a complete subtree's hash is stored: tile (level, index), position `pos` (in hashes) of
+// `hashes` if interior is false, else of `interior`.
+struct TilePosition {
+    int level = 0;            // tile level L
     std::int64_t index = 0;   // tile index N
-    int offset = 0;           // first hash within the tile
-    int count = 1;            // how many
+    bool interior = false;
+    int pos = 0;
 };
 
-// The slice of the tile store a complete subtree is folded from.
-TileSlice tile_slice(NodeId node);
+// The position of a complete subtree's hash in the tile store.
+TilePosition tile_position(NodeId node);
 
-// The hash of a complete subtree from its 2^k consecutive lower-level hashes (k <= 7): RFC 6962
-// folded pairwise, level by level.  scratch must hold count hashes; hashes is left unchanged.
-void fold_complete(Hasher &h, const std::uint8_t (*hashes)[kHashLen], int count, std::uint8_t (*scratch)[kHashLen],
-                   std::uint8_t out[kHashLen]);
+// How many interior nodes a tile of `width` hashes holds: those completed by its first width
+// hashes (sum over k = 1..7 of width / 2^k).
+int tile_interior_count(int width);
 
 // Appending leaves: the frontier of a tree of `size` leaves is the list of complete subtrees of
 // range_nodes(0, size) with their hashes.  Appending a leaf hash completes zero or more nodes,

@@ -9,7 +9,7 @@
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 
-SELECT plan(40);
+SELECT plan(42);
 
 -------------------------------------------------------------------------------------------------
 -- RFC 6962 in PL/pgSQL, independent of the extension's C++.
@@ -288,7 +288,16 @@ SELECT is((SELECT hs FROM tiles WHERE level = 2),
           (SELECT pg_temp.fold(substring(hs FROM 1 FOR 8192)) FROM tiles WHERE level = 1),
           'tiles: level 2 holds the root of the first 65,536 leaves (folded here from level 1)');
 
--- Proofs at this size read nodes folded from tiles of all three levels.
+SELECT is((SELECT count(*) FROM forgea_audit.merkle_tile t
+           WHERE octet_length(t.interior) <> 32 * (SELECT sum((octet_length(t.hashes) / 32) >> k) FROM generate_series(1, 7) k)),
+          0::bigint, 'tiles: each tile''s interior holds the sum over k = 1..7 of width / 2^k nodes (254 when full)');
+SELECT is((SELECT ARRAY[substring(interior FROM 126 * 32 + 1 FOR 32), substring(interior FROM 253 * 32 + 1 FOR 32)]
+           FROM forgea_audit.merkle_tile WHERE level = 0 AND idx = 0),
+          (SELECT ARRAY[pg_temp.fold(substring(hs FROM 1 FOR 4096)), pg_temp.fold(substring(hs FROM 4097 FOR 4096))]
+           FROM tiles WHERE level = 0),
+          'tiles: interior nodes 126 and 253 of tile (0, 0) are the roots of leaves 0..127 and 128..255 (folded here)');
+
+-- Proofs at this size read nodes from tiles of all three levels.
 SELECT ok(bool_and(pg_temp.incl_root(p.leaf_index, c.size, pg_temp.leaf(a.row_hash), p.proof) = c.root),
           'tiles: inclusion proofs of leaves 0, 255, 256, 12345, 65535, 65536 and the last verify against the checkpoint''s root')
 FROM cp c, forgea_audit.merkle_leaf m JOIN forgea_audit.audit_log a ON a.seq = m.seq,

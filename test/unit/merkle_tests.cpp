@@ -17,6 +17,7 @@
 #include <map>
 #include <string>
 #include <tuple>
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -152,33 +153,42 @@ void ref_subproof(const std::vector<Hash> &d, std::int64_t m, std::int64_t lo, s
 
 // ---- The core, against an in-memory node store built by Frontier::append ---------------------
 
+// Every node Frontier::append completes, by (level, index), and besides laid out as the extension's
+// tile store lays it out (merkle_tile): per tile level, the level-8L hashes in order, and per tile
+// the interior nodes in the order they were completed.
 class Store final : public mk::NodeSink {
 public:
     void node(int level, std::int64_t index, const std::uint8_t hash[core::kHashLen]) override
     {
         nodes[{level, index}] = Hash(hash, hash + 32);
+        int k = level % mk::kTileHeight;
+        int tl = level / mk::kTileHeight;
+        if (k == 0)
+            tile_hashes[tl].push_back(Hash(hash, hash + 32));
+        else
+            tile_interior[{tl, (index << k) >> mk::kTileHeight}].push_back(Hash(hash, hash + 32));
     }
     std::map<std::pair<int, std::int64_t>, Hash> nodes;
+    std::map<int, std::vector<Hash>> tile_hashes;
+    std::map<std::pair<int, std::int64_t>, std::vector<Hash>> tile_interior;
 };
 
-// What the extension's tile store (merkle_tile) answers for a complete subtree: only the hashes
-// of levels 0, 8, 16, ... are read (as the tiles hold them), and the node is folded from its
-// slice.  Empty if a hash the slice needs was never written.
+// What the extension's tile store answers for a complete subtree: the one hash tile_position()
+// names.  Empty if the store has nothing there.
 Hash from_tiles(const Store &store, mk::NodeId id)
 {
-    mk::TileSlice s = mk::tile_slice(id);
-    std::vector<std::uint8_t> in(32 * static_cast<std::size_t>(s.count)), scratch(32 * static_cast<std::size_t>(s.count));
-    for (int i = 0; i < s.count; i++) {
-        auto it = store.nodes.find({s.level * mk::kTileHeight, s.index * mk::kTileWidth + s.offset + i});
-        if (it == store.nodes.end())
+    mk::TilePosition p = mk::tile_position(id);
+    if (!p.interior) {
+        auto it = store.tile_hashes.find(p.level);
+        std::int64_t at = p.index * mk::kTileWidth + p.pos;
+        if (it == store.tile_hashes.end() || at >= static_cast<std::int64_t>(it->second.size()))
             return {};
-        std::memcpy(&in[32 * static_cast<std::size_t>(i)], it->second.data(), 32);
+        return it->second[static_cast<std::size_t>(at)];
     }
-    Sha256 h;
-    Hash out(32);
-    mk::fold_complete(h, reinterpret_cast<const std::uint8_t(*)[32]>(in.data()), s.count,
-                      reinterpret_cast<std::uint8_t(*)[32]>(scratch.data()), out.data());
-    return out;
+    auto it = store.tile_interior.find({p.level, p.index});
+    if (it == store.tile_interior.end() || p.pos >= static_cast<int>(it->second.size()))
+        return {};
+    return it->second[static_cast<std::size_t>(p.pos)];
 }
 
 struct Tree {
@@ -520,9 +530,10 @@ TEST(MerkleFrontier, HoldsTheRootNodesOfItsSize)
     EXPECT_EQ(t.store.nodes.size(), 596u);  // sum of floor(300 / 2^level): every complete subtree, once
 }
 
-// The tile store (C2SP tlog-tiles, height 8) gives every complete subtree of trees past two
-// tile levels the hash Frontier::append computed for it, folded from one tile's slice.
-TEST(MerkleTiles, EveryCompleteSubtreeFoldsFromItsTileSlice)
+// The tile store (C2SP tlog-tiles, height 8, plus each tile's interior nodes) gives every complete
+// subtree of trees past two tile levels the hash Frontier::append computed for it, and each
+// tile's interior holds exactly tile_interior_count(width) nodes.
+TEST(MerkleTiles, EveryCompleteSubtreeIsOneStoredHash)
 {
     std::vector<Hash> leaves;
     Tree t(leaves);
@@ -539,14 +550,22 @@ TEST(MerkleTiles, EveryCompleteSubtreeFoldsFromItsTileSlice)
         checked++;
     }
     EXPECT_EQ(checked, 8262);  // every complete subtree of 4133 leaves (sum of 4133 >> level), once
-    mk::TileSlice s = mk::tile_slice(mk::NodeId{11, 1});  // leaves [2048, 4096): level-8 nodes 8..15
-    EXPECT_EQ(s.level, 1);
-    EXPECT_EQ(s.index, 0);
-    EXPECT_EQ(s.offset, 8);
-    EXPECT_EQ(s.count, 8);
-    s = mk::tile_slice(mk::NodeId{3, 40});  // leaves [320, 328): level-0 hashes 64..71 of tile 1
-    EXPECT_EQ(s.level, 0);
-    EXPECT_EQ(s.index, 1);
-    EXPECT_EQ(s.offset, 64);
-    EXPECT_EQ(s.count, 8);
+    for (const auto &[tile, interior] : t.store.tile_interior) {
+        std::int64_t width = std::min<std::int64_t>(mk::kTileWidth, static_cast<std::int64_t>(t.store.tile_hashes[tile.first].size()) - tile.second * mk::kTileWidth);
+        EXPECT_EQ(static_cast<int>(interior.size()), mk::tile_interior_count(static_cast<int>(width))) << tile.first << "/" << tile.second;
+    }
+    EXPECT_EQ(mk::tile_interior_count(256), mk::kTileInterior);
+    mk::TilePosition p = mk::tile_position(mk::NodeId{11, 1});  // leaves [2048, 4096): level-8 hashes 8..15
+    EXPECT_EQ(p.level, 1);
+    EXPECT_EQ(p.index, 0);
+    EXPECT_TRUE(p.interior);
+    EXPECT_EQ(p.pos, mk::tile_interior_count(15) + 2);
+    p = mk::tile_position(mk::NodeId{0, 300});  // leaf 300: hash 44 of level-0 tile 1
+    EXPECT_EQ(p.level, 0);
+    EXPECT_EQ(p.index, 1);
+    EXPECT_FALSE(p.interior);
+    EXPECT_EQ(p.pos, 44);
+    p = mk::tile_position(mk::NodeId{1, 0});  // the first interior node of tile 0
+    EXPECT_TRUE(p.interior);
+    EXPECT_EQ(p.pos, 0);
 }
