@@ -67,7 +67,7 @@ CREATE TEMP TABLE picks AS SELECT seq FROM forgea_audit.merkle_leaf WHERE leaf_i
     (SELECT (random() * ($size - 1))::bigint FROM generate_series(1, 2000));
 SELECT count(*) FROM picks, LATERAL forgea_audit.inclusion_proof(picks.seq, $size) p;   -- warm the cache
 DO \$\$
-DECLARE t0 timestamptz; n int; len int; per_call numeric[] := '{}'; i int; s bigint;
+DECLARE t0 timestamptz; n int; len int; per_call numeric[] := '{}'; s bigint;
 BEGIN
     -- One call at a time, timed one by one: the median and the 99th percentile.
     FOR s IN SELECT seq FROM picks LOOP
@@ -80,7 +80,7 @@ BEGIN
         round((SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY v) FROM unnest(per_call) v)::numeric, 4),
         round((SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY v) FROM unnest(per_call) v)::numeric, 4);
     t0 := clock_timestamp();
-    PERFORM forgea_audit.consistency_proof(($size / 3) + i, $size) FROM generate_series(1, 200) i;
+    PERFORM forgea_audit.consistency_proof(($size / 3) + g, $size) FROM generate_series(1, 200) g;
     RAISE NOTICE 'consistency_proof mean_ms=%', round(extract(epoch FROM clock_timestamp() - t0)::numeric * 1000 / 200, 4);
 END
 \$\$;
