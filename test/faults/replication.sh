@@ -137,7 +137,6 @@ P "SELECT count(*) FROM generate_series(1, 20) g, forgea_audit.record_push(
      format('aaaaaaaa-0000-4000-8000-%s', lpad(g::text, 12, '0')))" >/dev/null
 caught_up
 heads_before=$(S "SELECT string_agg(chain_id || '=' || length, ' ' ORDER BY chain_id) FROM forgea_audit.chain_head WHERE chain_id LIKE 'session:%'")
-worker_checkpoints_before=$(S "SELECT count(*) FROM forgea_audit.audit_log WHERE action = 'CHECKPOINT'")
 sleep 3
 check "while in recovery the standby made no checkpoint of its own (only what it replayed)" \
     "$(S "SELECT count(*) FROM forgea_audit.audit_log WHERE action = 'CHECKPOINT'") $(S "SELECT pg_last_wal_replay_lsn() IS NOT NULL")" \
@@ -152,9 +151,15 @@ while [ $SECONDS -lt $deadline ]; do
     sleep 0.5
 done
 [ $seen = 1 ] && ok "after promotion the worker starts" || not_ok "no worker within 30 s of the promotion"
+# A checkpoint made on the new primary: one whose CHECKPOINT row comes after everything replayed.
+# It needs a row to seal: checkpoint() hands back the newest note and writes nothing when nothing
+# but that checkpoint's own row was added since, and the old primary's worker may have sealed the
+# last replayed rows already.
+cp_at_promotion=$(S "SELECT coalesce(max(seq), 0) FROM forgea_audit.audit_log WHERE action = 'CHECKPOINT'")
+S "SELECT forgea_audit.append('REPL_AFTER_PROMOTION', chain => 'repl:after-promotion')" >/dev/null
 deadline=$((SECONDS + 30)); made=0
 while [ $SECONDS -lt $deadline ]; do
-    [ "$(S "SELECT count(*) > $worker_checkpoints_before FROM forgea_audit.audit_log WHERE action = 'CHECKPOINT'")" = t ] && { made=1; break; }
+    [ "$(S "SELECT count(*) > 0 FROM forgea_audit.audit_log WHERE action = 'CHECKPOINT' AND seq > $cp_at_promotion")" = t ] && { made=1; break; }
     sleep 0.5
 done
 [ $made = 1 ] && ok "and makes its checkpoints on the new primary" || not_ok "the worker made no checkpoint within 30 s"
