@@ -82,12 +82,6 @@ void prepare_plans()
     advance_plan = kept[4];
 }
 
-// A sink for appends whose nodes are not kept (only the frontier and its root matter here).
-class DropNodes final : public mk::NodeSink {
-public:
-    void node(int, std::int64_t, const std::uint8_t *) override {}
-};
-
 // Runs a write to merkle_verified as the extension's own writer (its guard lets nothing else in).
 void write_state(SPIPlanPtr plan, Datum *args)
 {
@@ -161,10 +155,7 @@ void load_point(Increment &inc, MemoryContext keep)
     memcpy(inc.frontier.hash, VARDATA_ANY(frontier), inc.frontier.count * kHashLen);
     Sha256Sink h(CurrentMemoryContext);
     uint8 computed[kHashLen];
-    if (inc.from_size == 0)
-        mk::empty_root(h, computed);
-    else
-        inc.frontier.root(h, computed);
+    inc.frontier.root(h, computed);  // the empty tree's root at size 0
     h.release();
     if (memcmp(computed, VARDATA_ANY(root), kHashLen) != 0)
         tree_problem(inc, 0, MemoryContextStrdup(keep, "forgea_audit.merkle_verified was altered (its frontier does not "
@@ -256,7 +247,7 @@ bool check_leaf(HeapTuple t, TupleDesc d, Increment &inc, FaRowHasher *rh, Sha25
     bytea *rh_stored = DatumGetByteaPP(values[cols[6] - 1]);
     uint8 lh[kHashLen];
     mk::leaf_hash(h, VARDATA_ANY(rh_stored), Min(VARSIZE_ANY_EXHDR(rh_stored), kHashLen), lh);
-    DropNodes drop;
+    mk::DiscardNodes drop;
     inc.frontier.append(h, lh, drop);
     inc.last_seq = leaf_seq;
     inc.rows++;
@@ -314,10 +305,7 @@ void scan_leaves(Increment &inc, MemoryContext keep)
     // The end: the root recomputed from the rows must be the stored tree's.
     if (inc.tree_problem == nullptr) {
         uint8 computed[kHashLen], stored[kHashLen];
-        if (inc.to_size == 0)
-            mk::empty_root(h, computed);
-        else
-            inc.frontier.root(h, computed);
+        inc.frontier.root(h, computed);
         fa_merkle_root_of(inc.to_size, stored);
         if (memcmp(computed, stored, kHashLen) != 0) {
             MemoryContext old = MemoryContextSwitchTo(keep);
@@ -335,10 +323,7 @@ void advance(Increment &inc)
 {
     Sha256Sink h(CurrentMemoryContext);
     uint8 root[kHashLen];
-    if (inc.to_size == 0)
-        mk::empty_root(h, root);
-    else
-        inc.frontier.root(h, root);
+    inc.frontier.root(h, root);
     h.release();
     Datum args[4] = {Int64GetDatum(inc.to_size), PointerGetDatum(bytea_from_bytes(root, kHashLen)),
                      PointerGetDatum(bytea_from_bytes(&inc.frontier.hash[0][0], inc.frontier.count * kHashLen)),
@@ -376,10 +361,7 @@ FA_FUNCTION(fa_verify_increment, "forgea_audit.verify_increment")
         uint8 stored[kHashLen], verified[kHashLen];
         fa_merkle_root_of(inc->from_size, stored);
         Sha256Sink h(CurrentMemoryContext);
-        if (inc->from_size == 0)
-            mk::empty_root(h, verified);
-        else
-            inc->frontier.root(h, verified);
+        inc->frontier.root(h, verified);
         h.release();
         if (memcmp(stored, verified, kHashLen) != 0)
             tree_problem(*inc, 0, MemoryContextStrdup(keep, "the stored Merkle tree no longer has the root verified "

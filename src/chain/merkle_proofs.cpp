@@ -51,12 +51,6 @@ void prepare_plans()
     leaf_plan = kept[2];
 }
 
-// A sink for appends whose nodes are not kept (recomputing a root).
-class DropNodes final : public mk::NodeSink {
-public:
-    void node(int, std::int64_t, const std::uint8_t *) override {}
-};
-
 // The tree size, checked against what a caller asks for: sizes beyond it are bad input.
 void check_size(const char *what, int64 size, int64 tree_size)
 {
@@ -220,7 +214,7 @@ char *fa_merkle_check_checkpoint(int64 size, const uint8 root[kHashLen], int64 *
 
     mk::Frontier *f = static_cast<mk::Frontier *>(palloc0(sizeof(mk::Frontier)));
     *f = mk::Frontier{};
-    DropNodes drop;
+    mk::DiscardNodes drop;
     Sha256Sink h(CurrentMemoryContext);
     char *problem = nullptr;
     LeafTiles stored;

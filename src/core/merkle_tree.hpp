@@ -136,6 +136,12 @@ protected:
     ~NodeSink() = default;
 };
 
+// A sink for appends whose nodes are not kept (recomputing a root from leaves).
+class DiscardNodes final : public NodeSink {
+public:
+    void node(int, std::int64_t, const std::uint8_t *) override {}
+};
+
 struct Frontier {
     std::int64_t size = 0;
     int count = 0;
@@ -144,7 +150,7 @@ struct Frontier {
 
     // Appends one leaf (its leaf hash); every node completed by it goes to sink.
     void append(Hasher &h, const std::uint8_t leaf[kHashLen], NodeSink &sink);
-    // The root of the current tree.
+    // The root of the current tree (of the empty tree at size 0).
     void root(Hasher &h, std::uint8_t out[kHashLen]) const;
 };
 

@@ -516,6 +516,10 @@ TEST(MerkleFrontier, HoldsTheRootNodesOfItsSize)
     std::vector<Hash> leaves;
     Tree t(leaves);
     Sha256 h;
+    Hash empty(32), root0(32);
+    mk::empty_root(h, empty.data());
+    t.frontier.root(h, root0.data());
+    EXPECT_EQ(hex(root0), hex(empty));  // size 0: the empty tree's root (callers rely on it)
     for (std::int64_t n = 1; n <= 300; n++) {
         std::uint8_t lh[32] = {static_cast<std::uint8_t>(n)};
         t.frontier.append(h, lh, t.store);
