@@ -41,6 +41,8 @@ SELECT forgea_audit.append('X', outcome => 'ok');
 SELECT forgea_audit.append('X', severity => 'high');
 SELECT forgea_audit.append('X', metadata => '[1]');
 SELECT forgea_audit.append('X', metadata => NULL);
+SELECT forgea_audit.append('X', proof => '"signed"');
+SELECT forgea_audit.append('X', proof => '[1, 2]');
 SELECT forgea_audit.append('X', chain => '');
 SELECT forgea_audit.append('X', parent_seq => 999999);
 -- What forgea_audit writes itself cannot be appended by anyone else.

@@ -10,6 +10,7 @@ extern "C" {
 #include "utils/timestamp.h"
 #include "commands/async.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 }
 
 #include "core/hex.hpp"
@@ -84,23 +85,45 @@ Datum text_or_null(Bytes b, char *null_flag)
     return PointerGetDatum(cstring_to_text_with_len(b.data, static_cast<int>(b.len)));
 }
 
-// Whether any object key anywhere in jb names a secret (core/redaction.hpp): a cheap scan first,
-// so that the common case copies nothing.
-bool has_secret_key(const Jsonb *jb)
+// Whether a string value (an object's value or an array's element) is a credential whatever its
+// key (core/redaction.hpp: "Bearer x", GitHub tokens, PEM private keys).
+bool is_secret_string(JsonbIteratorToken tok, const JsonbValue &v)
+{
+    return (tok == WJB_VALUE || tok == WJB_ELEM) && v.type == jbvString &&
+           forgea::core::is_secret_value(v.val.string.val, static_cast<size_t>(v.val.string.len));
+}
+
+// Whether any object key anywhere in jb names a secret, or any string in it is one
+// (core/redaction.hpp): a cheap scan first, so that the common case copies nothing.
+bool has_secret(const Jsonb *jb)
 {
     JsonbIterator *it = JsonbIteratorInit(const_cast<JsonbContainer *>(&jb->root));
     JsonbValue v;
     JsonbIteratorToken tok;
-    while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
-        if (tok == WJB_KEY && forgea::core::is_secret_key(v.val.string.val, v.val.string.len))
+    while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE) {
+        CHECK_FOR_INTERRUPTS();
+        if ((tok == WJB_KEY && forgea::core::is_secret_key(v.val.string.val, v.val.string.len)) ||
+            is_secret_string(tok, v))
             return true;
+    }
     return false;
 }
 
-// A copy of jb with the value of every secret-named key, at any depth, replaced by "[REDACTED]".
+// "[REDACTED]", as a jsonb string.
+JsonbValue redacted_marker()
+{
+    JsonbValue marker;
+    marker.type = jbvString;
+    marker.val.string.val = const_cast<char *>(forgea::core::kRedacted);
+    marker.val.string.len = static_cast<int>(strlen(forgea::core::kRedacted));
+    return marker;
+}
+
+// A copy of jb with the value of every secret-named key, at any depth, and every string that is a
+// credential itself, replaced by "[REDACTED]".
 const Jsonb *scrub_secrets(const Jsonb *jb)
 {
-    if (jb == nullptr || !has_secret_key(jb))
+    if (jb == nullptr || !has_secret(jb))
         return jb;
     JsonbParseState *state = nullptr;
     JsonbValue *result = nullptr;
@@ -110,6 +133,7 @@ const Jsonb *scrub_secrets(const Jsonb *jb)
     int skip_depth = 0;     // > 0 while skipping a redacted container
     bool redact_next = false;
     while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE) {
+        CHECK_FOR_INTERRUPTS();
         if (skip_depth > 0) {
             if (tok == WJB_BEGIN_ARRAY || tok == WJB_BEGIN_OBJECT)
                 skip_depth++;
@@ -119,13 +143,15 @@ const Jsonb *scrub_secrets(const Jsonb *jb)
         }
         if (redact_next) {
             redact_next = false;
-            JsonbValue marker;
-            marker.type = jbvString;
-            marker.val.string.val = const_cast<char *>(forgea::core::kRedacted);
-            marker.val.string.len = static_cast<int>(strlen(forgea::core::kRedacted));
+            JsonbValue marker = redacted_marker();
             result = pushJsonbValue(&state, WJB_VALUE, &marker);
             if (tok == WJB_BEGIN_ARRAY || tok == WJB_BEGIN_OBJECT)
                 skip_depth = 1;
+            continue;
+        }
+        if (is_secret_string(tok, v)) {
+            JsonbValue marker = redacted_marker();
+            result = pushJsonbValue(&state, tok, &marker);
             continue;
         }
         if (tok == WJB_KEY && forgea::core::is_secret_key(v.val.string.val, v.val.string.len))
@@ -494,6 +520,12 @@ static Datum append_from_args(FunctionCallInfo fcinfo, bool system)
                             errmsg("forgea_audit.append: metadata must be a JSON object"),
                             errhint("Pass '{}' when there is nothing to add.")));
         ev.proof = PG_ARGISNULL(7) ? nullptr : PG_GETARG_JSONB_P(7);
+        if (ev.proof != nullptr && !jsonb_is_object(ev.proof))
+            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                            errmsg("forgea_audit.append: proof must be a JSON object or NULL, not %s",
+                                   JB_ROOT_IS_SCALAR(ev.proof) ? "a scalar" : "an array"),
+                            errdetail("The proof is stored and hashed as an object, as metadata is."),
+                            errhint("Wrap it in an object, e.g. proof => jsonb_build_object('items', ...), or pass NULL.")));
         if (!PG_ARGISNULL(9)) {
             ev.parent_seq.is_null = false;
             ev.parent_seq.value = PG_GETARG_INT64(9);

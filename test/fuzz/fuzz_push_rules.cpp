@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <ctime>
 #include <string>
+#include <vector>
 
 #include "core/push_rules.hpp"
 #include "core/redaction.hpp"
@@ -152,7 +153,10 @@ void check_repo_key(const char *s, std::size_t n)
 }
 
 // is_secret_key: normalised (case folded; '_', '-', '.', ' ' dropped; first 255 bytes) it contains
-// one of the secret words.  Keys with NUL are skipped: neither jsonb nor PostgreSQL text holds one.
+// one of the secret words, or it is "session", or one of its words (split at those separators and
+// at camelCase, src/core/redaction.hpp) is pwd or auth.  Keys with NUL are skipped: neither jsonb
+// nor PostgreSQL text holds one.  The words are found here by marking boundaries in a copy first,
+// not by the core's single pass.
 void check_secret_key(const char *s, std::size_t n)
 {
     if (std::memchr(s, 0, n) != nullptr)
@@ -164,11 +168,31 @@ void check_secret_key(const char *s, std::size_t n)
             continue;
         norm += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
     }
-    bool ref = false;
-    for (const char *w : {"password", "passwd", "secret", "token", "authorization", "apikey", "privatekey", "cookie",
-                          "credential", "accesskey"})
+    bool ref = norm == "session";
+    for (const char *w : {"password", "passwd", "passphrase", "secret", "token", "authorization", "apikey",
+                          "privatekey", "cookie", "credential", "accesskey"})
         ref = ref || norm.find(w) != std::string::npos;
+    // The words: a new one starts at each separator (dropped), and before an upper-case letter that
+    // follows a lower-case letter or digit, or that follows an upper-case one and precedes a
+    // lower-case one.
+    auto up = [](char c) { return c >= 'A' && c <= 'Z'; };
+    auto lowdig = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+    std::vector<std::string> words(1);
+    for (std::size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '_' || c == '-' || c == '.' || c == ' ') {
+            words.emplace_back();
+            continue;
+        }
+        if (!words.back().empty() && up(c) &&
+            (lowdig(s[i - 1]) || (up(s[i - 1]) && i + 1 < n && s[i + 1] >= 'a' && s[i + 1] <= 'z')))
+            words.emplace_back();
+        words.back() += (up(c) ? static_cast<char>(c - 'A' + 'a') : c);
+    }
+    for (const std::string &word : words)
+        ref = ref || word == "pwd" || word == "auth";
     FA_REQUIRE(core::is_secret_key(s, n) == ref, "is_secret_key disagrees with the word list");
+    (void) core::is_secret_value(s, n);   // any bytes: no read past n (ASan)
 }
 
 }  // namespace

@@ -13,7 +13,7 @@
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 
-SELECT plan(160);
+SELECT plan(162);
 
 -- Checkpoints below start unsigned, whatever an aborted earlier run left in postgresql.auto.conf.
 SELECT forgea_audit.repo_key('https://github.com/sec/load') AS library_loaded \gset
@@ -344,42 +344,57 @@ SELECT is((SELECT ok FROM forgea_audit.verify_chain()), true, 'ddl: verify_chain
 -- 4. Secret redaction and oversize metadata
 -------------------------------------------------------------------------------------------------
 CREATE TEMP TABLE scrub (name text PRIMARY KEY, original jsonb, expected jsonb, seq bigint);
+-- The keys and values docs/security.md lists ("Secret redaction"), and look-alikes that stay.
 INSERT INTO scrub (name, original, expected) VALUES ('nested', $j$
 {"token": "ghp_abc", "API_KEY": "k-123", "X-Api-Key": "k-456", "Authorization": "Bearer xyz",
  "set-cookie": ["sid=1", "x=2"], "client_secret": {"value": "cs-1", "rotated": true},
  "users": [{"name": "alice", "password": "hunter2"}, {"name": "bob", "password": {"hash": "h-1"}}],
  "privateKey": "-----BEGIN PRIVATE KEY-----", "GitHubToken": "t-1", "tokens_note": "t-2", "api key": "k-789",
  "nested": {"deep": {"access.key": "AKIA-1", "db_credentials": ["u", "p"], "keep": 1}},
- "session_id": "sess-1", "commit_sha": "6113728f27ae82c7b1a177c8d03f9e96e0adf246", "author": "alice",
- "passage": "kept", "list": [1, "token", {"ok": null}]}
+ "passphrase": "pp-1", "db_pwd": "pw-1", "auth": "au-1", "X-Auth": "au-2", "basicAuth": "au-3", "session": "se-1",
+ "private_key": "pk-1", "note": "Bearer be-1", "header": "basic YmFzaWMtMQ==",
+ "message": "ci: drop ghp_abcdefghijklmnopqrstuvwxyz0123456789 again", "pat": ["github_pat_abcdefghijklmnopqrstuvwxyz0123456789", "kept"],
+ "oauth": "gho_abcdefghijklmnopqrstuvwxyz0123456789", "pem": "-----BEGIN RSA PRIVATE KEY-----\nMIIEpem1\n-----END RSA PRIVATE KEY-----",
+ "public_pem": "-----BEGIN PUBLIC KEY-----\nMCowBQ", "about": "Bearer tokens are supported", "author": "alice",
+ "authored_at": "2026-01-01", "session_id": "sess-1", "session_note": "n-1",
+ "commit_sha": "6113728f27ae82c7b1a177c8d03f9e96e0adf246", "passage": "kept", "list": [1, "token", {"ok": null}]}
 $j$, $j$
 {"token": "[REDACTED]", "API_KEY": "[REDACTED]", "X-Api-Key": "[REDACTED]", "Authorization": "[REDACTED]",
  "set-cookie": "[REDACTED]", "client_secret": "[REDACTED]",
  "users": [{"name": "alice", "password": "[REDACTED]"}, {"name": "bob", "password": "[REDACTED]"}],
  "privateKey": "[REDACTED]", "GitHubToken": "[REDACTED]", "tokens_note": "[REDACTED]", "api key": "[REDACTED]",
  "nested": {"deep": {"access.key": "[REDACTED]", "db_credentials": "[REDACTED]", "keep": 1}},
- "session_id": "sess-1", "commit_sha": "6113728f27ae82c7b1a177c8d03f9e96e0adf246", "author": "alice",
- "passage": "kept", "list": [1, "token", {"ok": null}]}
-$j$), ('array-proof', '[{"token": "x"}, "token", {"a": {"Password": [1, 2]}}]',
-       '[{"token": "[REDACTED]"}, "token", {"a": {"Password": "[REDACTED]"}}]');
+ "passphrase": "[REDACTED]", "db_pwd": "[REDACTED]", "auth": "[REDACTED]", "X-Auth": "[REDACTED]", "basicAuth": "[REDACTED]",
+ "session": "[REDACTED]", "private_key": "[REDACTED]", "note": "[REDACTED]", "header": "[REDACTED]",
+ "message": "[REDACTED]", "pat": ["[REDACTED]", "kept"],
+ "oauth": "[REDACTED]", "pem": "[REDACTED]",
+ "public_pem": "-----BEGIN PUBLIC KEY-----\nMCowBQ", "about": "Bearer tokens are supported", "author": "alice",
+ "authored_at": "2026-01-01", "session_id": "sess-1", "session_note": "n-1",
+ "commit_sha": "6113728f27ae82c7b1a177c8d03f9e96e0adf246", "passage": "kept", "list": [1, "token", {"ok": null}]}
+$j$);
 UPDATE scrub SET seq = forgea_audit.append('SEC_SCRUB', 'system', 'pgtap', 'test', 'scrub',
                                            metadata => original, proof => original)
 WHERE name = 'nested';
-UPDATE scrub SET seq = forgea_audit.append('SEC_SCRUB', 'system', 'pgtap', 'test', 'scrub', proof => original)
-WHERE name = 'array-proof';
 
 SELECT is((SELECT l.metadata FROM forgea_audit.audit_log l JOIN scrub s ON s.seq = l.seq WHERE s.name = 'nested'),
           (SELECT expected FROM scrub WHERE name = 'nested'),
-          'scrub: stored metadata has "[REDACTED]" exactly at every secret key (any depth, in arrays, object/array values), the rest untouched');
+          'scrub: stored metadata has "[REDACTED]" exactly at every secret key and credential value (any depth, in arrays, object/array values), the rest untouched');
 SELECT is((SELECT l.proof FROM forgea_audit.audit_log l JOIN scrub s ON s.seq = l.seq WHERE s.name = 'nested'),
           (SELECT expected FROM scrub WHERE name = 'nested'), 'scrub: the same redaction applies to proof');
-SELECT is((SELECT l.proof FROM forgea_audit.audit_log l JOIN scrub s ON s.seq = l.seq WHERE s.name = 'array-proof'),
-          (SELECT expected FROM scrub WHERE name = 'array-proof'),
-          'scrub: a proof whose root is an array is redacted inside its objects (string elements untouched)');
 SELECT is((SELECT count(*)::int FROM forgea_audit.audit_log l JOIN scrub s ON s.seq = l.seq
-           WHERE l.metadata::text ~ '(ghp_abc|k-123|k-456|xyz|sid=1|cs-1|hunter2|h-1|BEGIN PRIVATE|t-1|t-2|k-789|AKIA-1)'
-              OR l.proof::text ~ '(ghp_abc|k-123|k-456|xyz|sid=1|cs-1|hunter2|h-1|BEGIN PRIVATE|t-1|t-2|k-789|AKIA-1)'),
+           WHERE l.metadata::text ~ '(ghp_abc|k-123|k-456|xyz|sid=1|cs-1|hunter2|h-1|BEGIN PRIVATE|t-1|t-2|k-789|AKIA-1|pp-1|pw-1|au-[123]|se-1|pk-1|be-1|YmFzaWMtMQ|abcdefghijklmnopqrstuvwxyz0123456789|MIIEpem1)'
+              OR l.proof::text ~ '(ghp_abc|k-123|k-456|xyz|sid=1|cs-1|hunter2|h-1|BEGIN PRIVATE|t-1|t-2|k-789|AKIA-1|pp-1|pw-1|au-[123]|se-1|pk-1|be-1|YmFzaWMtMQ|abcdefghijklmnopqrstuvwxyz0123456789|MIIEpem1)'),
           0, 'scrub: no secret value is stored anywhere in the rows');
+-- proof must be an object, as metadata must: a string or array proof is refused and writes nothing.
+SELECT count(*) AS rows_before_bad_proof FROM forgea_audit.audit_log \gset
+SELECT matches(pg_temp.try($$SELECT forgea_audit.append('SEC_PROOF', proof => '[{"token": "x"}, "token"]')$$),
+               '^22023: forgea_audit.append: proof must be a JSON object or NULL, not an array',
+               'proof: an array proof is refused (22023)');
+SELECT matches(pg_temp.try($$SELECT forgea_audit.append('SEC_PROOF', proof => '"Bearer xyz"')$$),
+               '^22023: forgea_audit.append: proof must be a JSON object or NULL, not a scalar',
+               'proof: a string proof is refused (22023)');
+SELECT is((SELECT count(*) FROM forgea_audit.audit_log), :'rows_before_bad_proof'::bigint,
+          'proof: the refused appends wrote nothing');
 SELECT is((SELECT ok FROM forgea_audit.verify_chain()), true,
           'scrub: verify_chain() ok: the row hash covers the redacted form that is stored');
 
