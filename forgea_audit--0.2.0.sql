@@ -601,7 +601,7 @@ GRANT EXECUTE ON FUNCTION forgea_audit.checkpoint() TO forgea_audit_reader;
 
 -- The one function PUBLIC may call: the expression index on the platform's "LabSession"
 -- (bind_lab_session_table) evaluates it whenever the application writes that table.  It reads a
--- URL strictly (README, "Matching"): a fork URL it cannot read gives NULL, and matches no push.
+-- URL strictly (docs/webhook.md, "Matching"): a fork URL it cannot read gives NULL, and matches no push.
 -- Its results are stored in that index: a version that changes them must REINDEX it on upgrade.
 CREATE FUNCTION forgea_audit.repo_key(url text) RETURNS text
     LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'fa_repo_key_0_2';

@@ -53,5 +53,5 @@ void fa_require_columns(TupleDesc desc, const Oid *types, int n, const char *wha
 void fa_check_outcome(forgea::core::Bytes outcome);
 void fa_check_severity(forgea::core::Bytes severity);
 
-// HIGH and CRITICAL events are also published here, after commit (README, "Alerts").
+// HIGH and CRITICAL events are also published here, after commit (docs/roles.md, "Alerts").
 #define FA_ALERT_CHANNEL "forgea_audit_alerts"

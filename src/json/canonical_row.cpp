@@ -1,7 +1,7 @@
 // forgea_audit.canonical_row_json(record): the text canonical_json(to_jsonb(row)) gives, written
 // straight from the row.
 //
-// Retention digests every archived attempt (archive_batch(), docs in README "Retention"), and the
+// Retention digests every archived attempt (archive_batch(), docs/operations.md "Retention and archival"), and the
 // profile of a batch had to_jsonb() (building a jsonb object per row, sorting its keys) and
 // canonical_json() (walking it again) at about a third of the backend's CPU.  This writes the same
 // bytes without the intermediate jsonb: the columns in jsonb's key order (shorter names first, then

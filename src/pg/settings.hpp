@@ -1,4 +1,4 @@
-// forgea_audit.* settings (GUCs).  Defined in module.cpp, documented in README.md "Settings".
+// forgea_audit.* settings (GUCs).  Defined in module.cpp, documented in docs/operations.md "Settings".
 #pragma once
 
 #include "pg/core_headers.hpp"  // first: see there

@@ -68,7 +68,7 @@ struct DeliveryHeaders {
 };
 FA_LIVES_ACROSS_PG_CALLS(DeliveryHeaders);
 
-// Longest file path and repository URL a payload may carry, in bytes (README, "Bad input").  Longer
+// Longest file path and repository URL a payload may carry, in bytes (docs/webhook.md, "Limits").  Longer
 // ones are refused with a class-22 error naming the JSON path: a path goes into lab_attempt's GIN
 // index and a URL's key into chain_head's primary key and audit_log's target index, whose entries
 // PostgreSQL caps near 2,700 bytes (a longer one failed there with 54000).

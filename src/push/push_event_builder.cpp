@@ -295,7 +295,7 @@ bool timestamp_value(const JsonField &f, const char *path, TimestampTz *out)
                 ereport(ERROR, (errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
                                 errmsg("invalid GitHub push payload: %s is longer than %zu bytes", path, kMaxPathBytes),
                                 errdetail("JSON path %s holds a file path of %zu bytes.", path, p.length),
-                                errhint("%s File paths are limited to %zu bytes (README, \"Bad input\").",
+                                errhint("%s File paths are limited to %zu bytes (docs/webhook.md, \"Limits\").",
                                         payload_hint, kMaxPathBytes)));
             wrong_type(path, "a string (a file path)", p.found);
         case CommitProblem::None:
@@ -450,7 +450,7 @@ void build_push_event(PushFields *f, PushEvent *out, const char *hint)
         ereport(ERROR, (errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
                         errmsg("invalid GitHub push payload: %s is longer than %zu bytes", url_path, kMaxRepoUrlBytes),
                         errdetail("JSON path %s holds a URL of %zu bytes.", url_path, out->repo_url.len),
-                        errhint("%s Repository URLs are limited to %zu bytes (README, \"Bad input\").", hint,
+                        errhint("%s Repository URLs are limited to %zu bytes (docs/webhook.md, \"Limits\").", hint,
                                 kMaxRepoUrlBytes)));
     char *key = static_cast<char *>(palloc(out->repo_url.len + 1));
     size_t keylen = forgea::core::repo_key(out->repo_url.data, out->repo_url.len, key);

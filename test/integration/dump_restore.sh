@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Dump and restore: the README promises the chain is "stable across dump/restore".  Records some
+# Dump and restore: docs/roles.md promises the chain is "stable across dump/restore".  Records some
 # history (recorded, duplicate, conflict, STUCK -> IN_PROGRESS, unmatched, append), dumps the
 # database with pg_dump -Fc, restores it into a new database with pg_restore, and checks there:
 # the same lab_attempt / audit_log / chain_head content, verify_chain() ok over the same number of

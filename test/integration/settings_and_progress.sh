@@ -3,7 +3,7 @@
 # preload forgea_audit, like a pg_cron-only install):
 #   * ALTER SYSTEM SET forgea_audit.* in a session that has not loaded the library fails (PostgreSQL
 #     15), and works after forgea_audit.settings() or LOAD 'forgea_audit' in the same session;
-#   * forgea_audit.settings() lists every setting in any session, and each one is in README.md;
+#   * forgea_audit.settings() lists every setting in any session, and each one is in docs/operations.md's table;
 #   * verify_chain() reports every forgea_audit.progress_rows rows (NOTICEs when asked);
 #   * run_retention() shows its batches in forgea_audit.progress, seen from a second session while
 #     it runs, and puts the statement's text back when done.
@@ -20,8 +20,8 @@ check "ALTER SYSTEM in a session that has not loaded the library: PostgreSQL 15 
     "$(grep -c 'unrecognized configuration parameter "forgea_audit.attempt_retention"' <<<"$err")" 1
 
 names=$(q "$db" "SELECT string_agg(name, ' ' ORDER BY name) FROM forgea_audit.settings()")
-documented=$(sed -n '/^## Settings/,/^## /p' README.md | grep -o '^| `forgea_audit\.[a-z_]*`' | tr -d '|` ' | sort | tr '\n' ' ' | sed 's/ $//')
-check "forgea_audit.settings() lists every setting in a fresh session, the same as README.md's table" "$names" "$documented"
+documented=$(sed -n '/^## Settings/,/^## /p' docs/operations.md | grep -o '^| `forgea_audit\.[a-z_]*`' | tr -d '|` ' | sort | tr '\n' ' ' | sed 's/ $//')
+check "forgea_audit.settings() lists every setting in a fresh session, the same as docs/operations.md's table" "$names" "$documented"
 echo "#   $(wc -w <<<"$names") settings"
 
 # The documented sequence (docs/integration.md): load, then ALTER SYSTEM, then reload.
