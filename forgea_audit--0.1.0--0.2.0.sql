@@ -767,28 +767,18 @@ $$;
 -- newest first, so that an operator sees whose they are: it is how a student who pasted a
 -- classmate's fork URL shows.  Sessions whose URL has no key match nothing and are not listed.
 -- A function (the view below reads it): "LabSession" is the platform's table, found at run time.
--- Not SECURITY DEFINER: code the table's owner attaches to it (index expressions the planner
--- evaluates, policies, operators of its column types) must never run as the extension's owner
--- (docs/security.md, case 1), so it reads the table as the caller, who needs SELECT on it.
+-- It reads that table the way record_push does: as the table's owner, in a security-restricted
+-- operation (src/push/session_binding.cpp), so code the owner attached to it (casts and
+-- operators of its column types, policies, index expressions the planner loads) runs with the
+-- owner's rights, never with a superuser's or an admin's (docs/security.md, case 1).  It reads
+-- only built-in column types (text/varchar, status also an enum, timestamp/timestamptz) and
+-- refuses others (42804) before reading anything.  Not SECURITY DEFINER: the caller needs SELECT
+-- on the table (42501 otherwise, with the GRANT to run); it shows what the caller may read.
 CREATE FUNCTION forgea_audit.find_shared_forks()
     RETURNS TABLE (repository_key text, active_sessions bigint, session_ids text[], user_ids text[],
                    fork_urls text[], newest_started_at timestamp)
-    LANGUAGE plpgsql STABLE
-    SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    RETURN QUERY EXECUTE pg_catalog.format(
-        'SELECT k.key, pg_catalog.count(*), '
-        '       pg_catalog.array_agg(s."id"::text ORDER BY s."startedAt" DESC, s."id" DESC), '
-        '       pg_catalog.array_agg(s."userId"::text ORDER BY s."startedAt" DESC, s."id" DESC), '
-        '       pg_catalog.array_agg(s."userForkUrl"::text ORDER BY s."startedAt" DESC, s."id" DESC), '
-        '       pg_catalog.max(s."startedAt")::timestamp '
-        'FROM %s s, LATERAL (SELECT forgea_audit.repo_key(s."userForkUrl"::text) AS key) k '
-        'WHERE s."status" IN (''IN_PROGRESS'', ''STUCK'') AND k.key IS NOT NULL '
-        'GROUP BY k.key HAVING pg_catalog.count(*) > 1 ORDER BY 2 DESC, 1',
-        forgea_audit.lab_session_table());
-END
-$$;
+    LANGUAGE c STABLE
+    AS 'MODULE_PATHNAME', 'fa_find_shared_forks_0_2';
 COMMENT ON FUNCTION forgea_audit.find_shared_forks() IS
     'Forks (repo_key) that more than one IN_PROGRESS/STUCK lab session points at, with every such session, newest first.';
 REVOKE ALL ON FUNCTION forgea_audit.find_shared_forks() FROM PUBLIC;

@@ -9,6 +9,7 @@ extern "C" {
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -105,8 +106,8 @@ void as_table_owner(Oid relid, Work work)
         ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
                         errmsg("role %s, the owner of lab session table %s, has no USAGE on schema forgea_audit",
                                GetUserNameFromId(owner, false), fa_lab_session_table),
-                        errdetail("record_push reads and updates the platform's table as that table's owner, and "
-                                  "calls forgea_audit.repo_key() as that role."),
+                        errdetail("record_push and shared_forks read the platform's table as that table's owner, "
+                                  "and call forgea_audit.repo_key() as that role."),
                         errhint("Run SELECT forgea_audit.bind_lab_session_table(); once (it grants that USAGE and "
                                 "creates the index), or GRANT USAGE ON SCHEMA forgea_audit TO %s.",
                                 quote_identifier(GetUserNameFromId(owner, false)))));
@@ -184,7 +185,135 @@ Bytes text_column(HeapTuple tuple, TupleDesc desc, int col)
     return Bytes{VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)};
 }
 
+// What find_shared_forks() reads, and the only column types it reads them in: text and varchar
+// (status also a Prisma enum), timestamp and timestamptz.  Any other type is one somebody created,
+// in practice the table's owner, and brings that owner's code along (a cast to text, an implicit
+// cast an operator picks up, the comparison a sort uses): refused before anything is read.
+enum class ColumnKind { Text, Status, Timestamp };
+struct SharedForksColumn {
+    const char *name;
+    ColumnKind kind;
+};
+constexpr SharedForksColumn kSharedForksColumns[] = {{"id", ColumnKind::Text},
+                                                     {"userId", ColumnKind::Text},
+                                                     {"userForkUrl", ColumnKind::Text},
+                                                     {"status", ColumnKind::Status},
+                                                     {"startedAt", ColumnKind::Timestamp}};
+
+// Whether find_shared_forks() reads a column of this type (see kSharedForksColumns).  An enum's
+// comparisons are PostgreSQL's own (enum_eq, enum_cmp), whoever created the enum.
+bool shared_forks_type_ok(Oid type, ColumnKind kind)
+{
+    switch (kind) {
+    case ColumnKind::Text:
+        return type == TEXTOID || type == VARCHAROID;
+    case ColumnKind::Status:
+        return type == TEXTOID || type == VARCHAROID || get_typtype(type) == TYPTYPE_ENUM;
+    case ColumnKind::Timestamp:
+        return type == TIMESTAMPOID || type == TIMESTAMPTZOID;
+    }
+    return false;
+}
+
+// Refuses, before anything of the table is read, a missing column, a column of a type
+// find_shared_forks() does not read, and a caller who may not SELECT the columns: the table is
+// read as its owner, so the caller's own privileges are checked here, as PostgreSQL would check
+// them on a SELECT of those columns (the table's privilege, else each column's).
+void check_shared_forks_access(Oid relid, Oid caller)
+{
+    const char *schema = get_namespace_name(get_rel_namespace(relid));
+    const char *table = quote_qualified_identifier(schema, get_rel_name(relid));
+    const char *caller_name = quote_identifier(GetUserNameFromId(caller, false));
+    if (pg_namespace_aclcheck(get_rel_namespace(relid), caller, ACL_USAGE) != ACLCHECK_OK)
+        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                        errmsg("permission denied for schema %s", quote_identifier(schema)),
+                        errdetail("shared_forks shows the platform's sessions of lab session table %s to a role "
+                                  "that may read them; role %s has no USAGE on its schema.",
+                                  table, caller_name),
+                        errhint("As the schema's owner (or a superuser), run GRANT USAGE ON SCHEMA %s TO "
+                                "forgea_audit_admin; and GRANT SELECT ON %s TO forgea_audit_admin; (every admin), "
+                                "or the same TO %s (this role).",
+                                quote_identifier(schema), table, caller_name)));
+    bool table_select = pg_class_aclcheck(relid, caller, ACL_SELECT) == ACLCHECK_OK;
+    for (const SharedForksColumn &c : kSharedForksColumns) {
+        AttrNumber attno = get_attnum(relid, c.name);
+        if (attno == InvalidAttrNumber)
+            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
+                            errmsg("lab session table %s has no column \"%s\"", table, c.name),
+                            errdetail("shared_forks reads the columns \"id\", \"userId\", \"userForkUrl\", "
+                                      "\"status\" and \"startedAt\" of the platform's \"LabSession\"."),
+                            errhint("Set forgea_audit.lab_session_table to the platform's \"LabSession\" table.")));
+        Oid type = get_atttype(relid, attno);
+        if (!shared_forks_type_ok(type, c.kind))
+            ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+                            errmsg("column \"%s\" of lab session table %s has type %s, which shared_forks does not read",
+                                   c.name, table, format_type_be_qualified(type)),
+                            errdetail("shared_forks reads \"id\", \"userId\" and \"userForkUrl\" as text or "
+                                      "varchar, \"status\" as text, varchar or an enum, \"startedAt\" as timestamp "
+                                      "or timestamptz: another type brings casts and operators that its creator "
+                                      "wrote (docs/security.md, case 1)."),
+                            errhint("Give the column the type the platform's migrations give it (Prisma: String is "
+                                    "text, DateTime is timestamp(3)).")));
+        if (!table_select && pg_attribute_aclcheck(relid, attno, caller, ACL_SELECT) != ACLCHECK_OK)
+            ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                            errmsg("permission denied for table %s", table),
+                            errdetail("shared_forks shows the \"id\", \"userId\", \"userForkUrl\", \"status\" "
+                                      "and \"startedAt\" of the platform's sessions to a role that may read them; "
+                                      "role %s may not read \"%s\".",
+                                      caller_name, c.name),
+                            errhint("As the table's owner (or a superuser), run GRANT SELECT ON %s TO "
+                                    "forgea_audit_admin; (every admin) or GRANT SELECT ON %s TO %s; (this role).",
+                                    table, table, caller_name)));
+    }
+}
+
 }  // namespace
+
+// forgea_audit.find_shared_forks(): the forks (repo_key) that more than one active session points
+// at, each with all its sessions, newest first.  Not SECURITY DEFINER: the caller's privileges on
+// the platform's table are checked, and the table is then read as its owner in a
+// security-restricted operation (as_table_owner), like record_push reads it, so that nothing the
+// owner attached to it (casts and operators of its column types, policies, index expressions the
+// planner loads) runs with a superuser's or an admin's rights (issue 20, item 4).
+FA_FUNCTION(fa_find_shared_forks, "forgea_audit.find_shared_forks")
+{
+    Oid caller = GetUserId();
+    Oid relid = resolve_session_table(AccessShareLock);
+    check_shared_forks_access(relid, caller);
+    const char *table = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid));
+    // Every name qualified; the status list is a constant, the other columns read as they are.
+    char *sql = psprintf(
+        "SELECT k.key, pg_catalog.count(*), "
+        "       pg_catalog.array_agg(s.\"id\"::pg_catalog.text ORDER BY s.\"startedAt\" DESC, s.\"id\" DESC), "
+        "       pg_catalog.array_agg(s.\"userId\"::pg_catalog.text ORDER BY s.\"startedAt\" DESC, s.\"id\" DESC), "
+        "       pg_catalog.array_agg(s.\"userForkUrl\"::pg_catalog.text ORDER BY s.\"startedAt\" DESC, s.\"id\" DESC), "
+        "       pg_catalog.max(s.\"startedAt\")::pg_catalog.timestamp "
+        "FROM %s s, LATERAL (SELECT forgea_audit.repo_key(s.\"userForkUrl\"::pg_catalog.text) AS key) k "
+        "WHERE s.\"status\" IN ('IN_PROGRESS', 'STUCK') AND k.key IS NOT NULL "
+        "GROUP BY k.key HAVING pg_catalog.count(*) > 1 ORDER BY 2 DESC, 1",
+        table);
+
+    InitMaterializedSRF(fcinfo, 0);
+    ReturnSetInfo *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "SPI_connect failed");
+    int rc = 0;
+    as_table_owner(relid, [&] { rc = SPI_execute(sql, true, 0); });
+    if (rc != SPI_OK_SELECT)
+        elog(ERROR, "reading the shared forks failed: %s", SPI_result_code_string(rc));
+    TupleDesc desc = SPI_tuptable->tupdesc;
+    Datum values[6];
+    bool nulls[6];
+    if (desc->natts != lengthof(values) || rsinfo->setDesc->natts != lengthof(values))
+        elog(ERROR, "find_shared_forks: %d result columns, %d declared", desc->natts, rsinfo->setDesc->natts);
+    for (uint64 i = 0; i < SPI_processed; i++) {
+        CHECK_FOR_INTERRUPTS();
+        heap_deform_tuple(SPI_tuptable->vals[i], desc, values, nulls);
+        tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);  // copies the values
+    }
+    SPI_finish();
+    return (Datum) 0;
+}
 
 // See the header.  Runs as the table's owner with the kept lookup plan; more than one active
 // session for a fork is reported (the newest wins), not refused.
