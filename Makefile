@@ -10,6 +10,11 @@ CORE_OBJS = src/core/canonical_json_bytes.o src/core/chain_record.o src/core/pus
             src/core/chain_verifier.o src/core/chain_reorder.o src/core/checkpoint_note.o src/core/ed25519.o \
             src/core/redaction.o src/core/merkle_tree.o
 
+# Core units only the offline tools use (tools/forgea_audit_verify, the fuzzers): the strict JSON
+# reader, the CSV reader, the note signature rule and the receipt check.  Pure like the rest of the
+# core and unit-tested with it, but not linked into the extension, which never calls them.
+TOOL_CORE_OBJS = src/core/json_text.o src/core/csv_reader.o src/core/note_signature.o src/core/receipt_check.o
+
 # The PostgreSQL side, by stage: a push enters at push/, is appended to a chain in chain/, whose rows
 # are encoded by json/; worker/ archives and checkpoints; pg/ is the module entry and the boundary.
 PUSH_OBJS   = src/push/record_push.o src/push/payload_jsonb.o src/push/payload_json_text.o \
@@ -48,7 +53,7 @@ include $(PGXS)
 
 # The core is compiled with no PostgreSQL include path at all: a PostgreSQL header reaching it
 # (directly or through another header) is a build error, not a review comment.
-$(CORE_OBJS): override CPPFLAGS := -I$(srcdir)/src/core
+$(CORE_OBJS) $(TOOL_CORE_OBJS): override CPPFLAGS := -I$(srcdir)/src/core
 
 installcheck: submake
 	@rc=0; \
@@ -69,8 +74,8 @@ override CXXFLAGS += -MMD -MP
 -include $(OBJS:.o=.d)
 
 # Unit tests of the pure C++ core (no PostgreSQL linked in).
-CORE_SRCS = $(CORE_OBJS:.o=.cpp)
-UNIT_SRCS = test/unit/core_tests.cpp test/unit/merkle_tests.cpp test/unit/redaction_tests.cpp
+CORE_SRCS = $(CORE_OBJS:.o=.cpp) $(TOOL_CORE_OBJS:.o=.cpp)
+UNIT_SRCS = test/unit/core_tests.cpp test/unit/merkle_tests.cpp test/unit/redaction_tests.cpp test/unit/offline_tests.cpp
 test/unit/core_tests: $(UNIT_SRCS) $(CORE_SRCS) src/core/*.hpp
 	$(CXX) -std=c++17 -O1 -g -Wall -Wextra -fsanitize=address,undefined -Isrc -o $@ $(UNIT_SRCS) $(CORE_SRCS) -lgtest -lgtest_main -lcrypto -pthread
 

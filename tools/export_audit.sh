@@ -29,8 +29,16 @@ db=$1
 out=$2
 checkpoint=${3:-}
 
+# Every path given is made absolute here, before the script changes directory (it runs psql in
+# OUTDIR below): a relative CHECKPOINT_FILE read after the cd would name another file, or none.
 if [ -n "$checkpoint" ]; then
-    [ -r "$checkpoint" ] || { echo "$0: cannot read the checkpoint file $checkpoint" >&2; exit 2; }
+    [ -r "$checkpoint" ] && [ -f "$checkpoint" ] || { echo "$0: cannot read the checkpoint file $checkpoint" >&2; exit 2; }
+    checkpoint="$(cd "$(dirname -- "$checkpoint")" && pwd -P)/$(basename -- "$checkpoint")"
+fi
+mkdir -p -- "$out"
+out=$(cd -- "$out" && pwd -P)
+
+if [ -n "$checkpoint" ]; then
     # The root, base64, is the note's third line (C2SP checkpoint format).
     root_b64=$(sed -n 3p "$checkpoint")
     [[ "$root_b64" =~ ^[A-Za-z0-9+/]{43}=$ ]] || {
@@ -39,7 +47,6 @@ if [ -n "$checkpoint" ]; then
     }
 fi
 
-mkdir -p "$out"
 # No stale file from an earlier export may survive into this one.
 rm -f "$out/audit_log.csv" "$out/chain_head.csv" "$out/checkpoint.txt" "$out/checkpoint_heads.csv" "$out/merkle_leaf.csv"
 [ -n "$checkpoint" ] && cp "$checkpoint" "$out/checkpoint.txt"
@@ -52,7 +59,7 @@ cd "$out"
 # transparency-log note (0.2.0: origin, size, root) against the Merkle tree's leaves, which are
 # exported whenever the database has them (merkle_leaf.csv, docs/transparency.md).
 heads_note=0
-[ -n "$checkpoint" ] && grep -q '^chains ' "$checkpoint" && heads_note=1
+if [ -n "$checkpoint" ] && grep -q '^chains ' "$checkpoint"; then heads_note=1; fi
 psql -X -q -v ON_ERROR_STOP=1 -v has_checkpoint="$heads_note" \
      -v root_b64="${root_b64:-}" -d "$db" <<'SQL'
 BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;

@@ -16,7 +16,6 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdarg>
@@ -24,20 +23,21 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <map>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
-#include "core/base64.hpp"
 #include "core/chain_record.hpp"
 #include "core/chain_verifier.hpp"
 #include "core/checkpoint_note.hpp"
+#include "core/csv_reader.hpp"
 #include "core/ed25519.hpp"
 #include "core/hex.hpp"
 #include "core/hasher.hpp"
 #include "core/merkle_tree.hpp"
+#include "core/note_signature.hpp"
 #include "core/push_rules.hpp"
+#include "core/receipt_check.hpp"
 
 namespace core = forgea::core;
 using core::Bytes;
@@ -50,35 +50,16 @@ constexpr int kExitOk = 0;
 constexpr int kExitFailed = 1;
 constexpr int kExitBadInput = 2;
 
-// How the tool stops with an exit status.  Built into a fuzz harness (FA_VERIFY_FUZZ,
-// test/fuzz/fuzz_receipt.cpp), it throws VerifyStop instead of exiting and prints nothing, so that
-// the harness can feed the receipt reader one input after another in one process.
-struct VerifyStop {
-    int code;
-};
-
-[[noreturn]] void stop(int code)
-{
-#ifdef FA_VERIFY_FUZZ
-    throw VerifyStop{code};
-#else
-    std::exit(code);
-#endif
-}
-
+// Bad usage or input the tool cannot check: a message on stderr, exit 2.
 [[noreturn]] void die(const char *fmt, ...)
 {
-#ifndef FA_VERIFY_FUZZ
     std::va_list ap;
     va_start(ap, fmt);
     std::fputs("forgea_audit_verify: ", stderr);
     std::vfprintf(stderr, fmt, ap);
     std::fputc('\n', stderr);
     va_end(ap);
-#else
-    (void)fmt;
-#endif
-    stop(kExitBadInput);
+    std::exit(kExitBadInput);
 }
 
 // ---- SHA-256 through OpenSSL ----------------------------------------------------------------
@@ -112,81 +93,40 @@ private:
     EVP_MD_CTX *ctx_;
 };
 
-// ---- CSV as COPY ... CSV writes it (RFC 4180) ------------------------------------------------
-//
-// Fields are separated by ',' and records end with '\n' (or "\r\n") outside quotes.  A quoted
-// field may hold ',', '"' (doubled), CR and LF; bytes are kept as they are (UTF-8 passes through).
-// COPY writes SQL NULL as an unquoted empty field and an empty string as "": the two differ here.
 
-struct Field {
-    std::string value;
-    bool null = false;
-};
+// ---- CSV files (core::CsvReader: COPY ... CSV as tools/export_audit.sh writes it) -----------
 
-class CsvReader {
+using Field = core::CsvField;
+
+// A CSV file of the export, opened by path; any error in it stops the tool (exit 2), naming the
+// file and the line.
+class CsvFile {
 public:
-    CsvReader(std::string path) : path_(std::move(path))
+    explicit CsvFile(std::string path) : path_(std::move(path)), f_(std::fopen(path_.c_str(), "rb")), csv_(f_)
     {
-        f_ = std::fopen(path_.c_str(), "rb");
         if (f_ == nullptr)
             die("cannot read %s: %s", path_.c_str(), std::strerror(errno));
     }
-    ~CsvReader()
-    {
-        if (f_ != nullptr)
-            std::fclose(f_);
-    }
-    CsvReader(const CsvReader &) = delete;
-    CsvReader &operator=(const CsvReader &) = delete;
+    ~CsvFile() { std::fclose(f_); }
+    CsvFile(const CsvFile &) = delete;
+    CsvFile &operator=(const CsvFile &) = delete;
 
-    const std::string &path() const { return path_; }
-    long record_line() const { return record_line_; }
+    long record_line() const { return csv_.record_line(); }
 
     // Reads the next record into fields; false at the end of the file.
     bool next(std::vector<Field> &fields)
     {
-        fields.clear();
-        int c = get();
-        if (c == EOF)
+        switch (csv_.next(fields)) {
+        case core::CsvReader::kRecord:
+            return true;
+        case core::CsvReader::kEnd:
             return false;
-        record_line_ = line_;
-        for (;;) {
-            Field f;
-            if (c == '"') {
-                for (;;) {
-                    c = get();
-                    if (c == EOF)
-                        die("%s line %ld: a quoted field is not closed", path_.c_str(), record_line_);
-                    if (c == '"') {
-                        c = get();
-                        if (c != '"')
-                            break;  // the closing quote; c is what follows it
-                    }
-                    f.value.push_back(static_cast<char>(c));
-                }
-            } else {
-                while (c != ',' && c != '\n' && c != '\r' && c != EOF) {
-                    if (c == '"')
-                        die("%s line %ld: a quote inside an unquoted field", path_.c_str(), line_);
-                    f.value.push_back(static_cast<char>(c));
-                    c = get();
-                }
-                f.null = f.value.empty();
-            }
-            fields.push_back(std::move(f));
-            if (c == ',') {
-                c = get();
-                continue;
-            }
-            if (c == '\r') {
-                c = get();
-                if (c != '\n')
-                    die("%s line %ld: a carriage return outside quotes", path_.c_str(), line_);
-            }
-            if (c == '\n' || c == EOF)
-                return true;
-            die("%s line %ld: unexpected character after a closing quote", path_.c_str(), line_);
+        case core::CsvReader::kError:
+            break;
         }
+        if (csv_.read_failed())
+            die("error reading %s: %s", path_.c_str(), std::strerror(errno));
+        die("%s line %ld: %s", path_.c_str(), csv_.error_line(), csv_.error());
     }
 
     // Reads the header and checks it names exactly these columns.
@@ -207,20 +147,9 @@ public:
     }
 
 private:
-    int get()
-    {
-        int c = getc_unlocked(f_);  // one reader per file: no locking per byte
-        if (c == '\n')
-            line_++;
-        if (c == EOF && std::ferror(f_))
-            die("error reading %s: %s", path_.c_str(), std::strerror(errno));
-        return c;
-    }
-
     std::string path_;
-    std::FILE *f_ = nullptr;
-    long line_ = 1;
-    long record_line_ = 0;
+    std::FILE *f_;
+    core::CsvReader csv_;
 };
 
 // ---- field conversions -----------------------------------------------------------------------
@@ -327,7 +256,7 @@ struct HeadList {
 // chain_head.csv: chain_id, length, last_seq, last_hash (hex), for every head with length > 0.
 HeadList load_chain_heads(const std::string &path)
 {
-    CsvReader csv(path);
+    CsvFile csv(path);
     csv.expect_header({"chain_id", "length", "last_seq", "last_hash"});
     struct Loaded {
         std::string id;
@@ -375,7 +304,7 @@ HeadList load_chain_heads(const std::string &path)
 // NULLs for an element of proof->'heads' that is not [text, number, number, text].
 bool load_sealed_heads(const std::string &path, HeadList *list)
 {
-    CsvReader csv(path);
+    CsvFile csv(path);
     csv.expect_header({"chain_id", "length", "last_seq", "last_hash"});
     std::vector<Field> f;
     std::vector<std::uint8_t> hash;
@@ -401,15 +330,11 @@ bool load_sealed_heads(const std::string &path, HeadList *list)
 
 [[noreturn]] void verdict_fail(const char *first_bad_seq, const std::string &detail)
 {
-#ifndef FA_VERIFY_FUZZ
     std::printf("FAIL first_bad_seq=%s: %s\n", first_bad_seq, detail.c_str());
     std::fflush(stdout);
-#else
-    (void)first_bad_seq;
-    (void)detail;
-#endif
-    stop(kExitFailed);
+    std::exit(kExitFailed);
 }
+
 
 std::string format(const char *fmt, ...)
 {
@@ -428,34 +353,46 @@ struct Options {
     std::string key_name = "forgea_audit";
     bool has_checkpoint = false;
     bool has_public_key = false;
+    bool allow_unsigned = false;  // --allow-unsigned: accept a note with no signature (content checked only)
     std::string receipt;          // --receipt FILE: a forgea_audit.receipt() document
     std::string consistency;      // --consistency FILE: hex hashes, one per line
     std::string old_note, new_note;
+    std::string note;             // --note FILE: a note alone, its signature checked
 };
 
 void usage(std::FILE *out)
 {
-    std::fputs("usage: forgea_audit_verify --dir OUTDIR [--checkpoint FILE] [--public-key PUB.pem] [--key-name NAME]\n"
-               "       forgea_audit_verify --receipt RECEIPT.json [--public-key PUB.pem] [--key-name NAME]\n"
-               "       forgea_audit_verify --consistency PROOF.txt --old NOTE --new NOTE [--public-key PUB.pem]\n"
+    std::fputs("usage: forgea_audit_verify --dir OUTDIR [--checkpoint FILE] KEY\n"
+               "       forgea_audit_verify --receipt RECEIPT.json KEY\n"
+               "       forgea_audit_verify --consistency PROOF.txt --old NOTE --new NOTE KEY\n"
+               "       forgea_audit_verify --note NOTE KEY\n"
+               "where KEY is --public-key PUB.pem [--key-name NAME], or --allow-unsigned\n"
                "\n"
-               "--receipt: a receipt from forgea_audit.receipt(attempt_id): the row's fields must hash to its\n"
-               "row_hash, whose leaf the RFC 6962 inclusion proof must lead to the note's root; the note must be\n"
-               "signed by the public key (docs/transparency.md).  --consistency: the RFC 6962 consistency proof\n"
+               "Every checkpoint note given (--checkpoint, the receipt's, --old, --new, --note) must carry a\n"
+               "signature by the public key (its line named NAME, default forgea_audit, with the key's C2SP\n"
+               "key id) that verifies; an unsigned note fails (exit 1) unless --allow-unsigned is given, which\n"
+               "checks an unsigned note's content only.  The ok verdict names the key it checked against.\n"
+               "\n"
+               "--receipt: a receipt from forgea_audit.receipt(attempt_id): version 1, no key repeated, the\n"
+               "row's fields must hash to its row_hash, the row must be the LAB_VERIFY_ATTEMPT row of the\n"
+               "attempt_id it names (null: no attempt claimed), and its leaf's RFC 6962 inclusion proof must\n"
+               "lead to the note's root (docs/transparency.md).  --consistency: the RFC 6962 consistency proof\n"
                "(hex hashes, one per line, from forgea_audit.consistency_proof(old, new)) must show that the\n"
-               "tree of the --old note is a prefix of the tree of the --new note; both notes must be signed.\n"
+               "tree of the --old note is a prefix of the tree of the --new note.  --note: the note parses\n"
+               "and is signed by the key (what a checkpoint listener checks, docs/checkpoints.md).\n"
                "\n"
-               "Verifies an export of forgea_audit's log (tools/export_audit.sh DBNAME OUTDIR [CHECKPOINT_FILE])\n"
-               "with the checks of forgea_audit.verify_chain([checkpoint]), without the database.\n"
+               "--dir verifies an export of forgea_audit's log (tools/export_audit.sh DBNAME OUTDIR\n"
+               "[CHECKPOINT_FILE]) with the checks of forgea_audit.verify_chain([checkpoint]), without the\n"
+               "database.\n"
                "  --dir OUTDIR         the export: audit_log.csv, chain_head.csv (and checkpoint.txt,\n"
-               "                       checkpoint_heads.csv when exported with a checkpoint)\n"
+               "                       checkpoint_heads.csv or merkle_leaf.csv when exported with a checkpoint)\n"
                "  --checkpoint FILE    a checkpoint note kept outside the database: every row it sealed\n"
                "                       must still be in the export, unchanged\n"
-               "  --public-key PUB.pem the Ed25519 public key the checkpoint must be signed with\n"
-               "                       (required for a signed note)\n"
+               "  --public-key PUB.pem the Ed25519 public key the notes must be signed with\n"
                "  --key-name NAME      the signer's key name in the note (default forgea_audit)\n"
+               "  --allow-unsigned     accept unsigned notes (no key given; a signed note still needs one)\n"
                "Prints \"ok: ...\" and exits 0, or \"FAIL first_bad_seq=S: ...\" and exits 1;\n"
-               "exits 2 on bad usage or unreadable input.\n",
+               "exits 2 on bad usage or input the tool cannot check (unreadable, malformed, not a receipt).\n",
                out);
 }
 
@@ -468,11 +405,15 @@ Options parse_args(int argc, char **argv)
             usage(stdout);
             std::exit(kExitOk);
         }
+        if (a == "--allow-unsigned") {
+            o.allow_unsigned = true;
+            continue;
+        }
         std::string value;
         std::size_t eq = a.find('=');
         std::string name = a.substr(0, eq);
         if (name != "--dir" && name != "--checkpoint" && name != "--public-key" && name != "--key-name" &&
-            name != "--receipt" && name != "--consistency" && name != "--old" && name != "--new") {
+            name != "--receipt" && name != "--consistency" && name != "--old" && name != "--new" && name != "--note") {
             usage(stderr);
             die("unknown argument \"%s\"", a.c_str());
         }
@@ -496,6 +437,8 @@ Options parse_args(int argc, char **argv)
             o.old_note = value;
         } else if (name == "--new") {
             o.new_note = value;
+        } else if (name == "--note") {
+            o.note = value;
         } else if (name == "--public-key") {
             o.public_key = value;
             o.has_public_key = true;
@@ -503,23 +446,25 @@ Options parse_args(int argc, char **argv)
             o.key_name = value;
         }
     }
-    if (!o.receipt.empty() || !o.consistency.empty()) {
-        if (!o.dir.empty() || o.has_checkpoint || (!o.receipt.empty() && !o.consistency.empty()))
-            die("--receipt and --consistency are modes of their own: give one, without --dir or --checkpoint");
+    if (o.key_name.empty())
+        die("--key-name must not be empty");
+    if (o.allow_unsigned && o.has_public_key)
+        die("--allow-unsigned and --public-key contradict each other: give the key to check signatures, or "
+            "--allow-unsigned to accept unsigned notes");
+    int modes = !o.receipt.empty() + !o.consistency.empty() + !o.note.empty();
+    if (modes > 0) {
+        if (!o.dir.empty() || o.has_checkpoint || modes > 1)
+            die("--receipt, --consistency and --note are modes of their own: give one, without --dir or --checkpoint");
         if (!o.consistency.empty() && (o.old_note.empty() || o.new_note.empty()))
             die("--consistency needs --old NOTE and --new NOTE");
-        if (o.key_name.empty())
-            die("--key-name must not be empty");
         return o;
     }
     if (o.dir.empty()) {
         usage(stderr);
         die("--dir is required");
     }
-    if (o.has_public_key && !o.has_checkpoint)
-        die("--public-key checks a checkpoint's signature: give --checkpoint too");
-    if (o.key_name.empty())
-        die("--key-name must not be empty");
+    if ((o.has_public_key || o.allow_unsigned) && !o.has_checkpoint)
+        die("--public-key and --allow-unsigned are about a checkpoint's signature: give --checkpoint too");
     return o;
 }
 
@@ -529,38 +474,49 @@ struct Checkpoint {
     std::string text;
     core::ParsedCheckpoint parsed;
     bool is_signed = false;
+    std::string accepted;  // how the signature rule accepted it (core::NoteVerdict::text)
     HeadList sealed;
 };
 
+// The signature rule (core::check_note_signature) with the key the options name: a failure is
+// the verdict (exit 1), a signed note with no key to check it bad usage (exit 2).
 void check_signature(const Options &o, Checkpoint &cp)
 {
-    cp.is_signed = cp.parsed.signature_count > 0;
-    if (!o.has_public_key) {
-        if (cp.is_signed)
-            die("the checkpoint is signed: give the signer's public key with --public-key PUB.pem "
-                "(openssl pkey -in KEY.pem -pubout)");
-        return;
+    core::NoteKey key;
+    core::NotePolicy policy;
+    policy.allow_unsigned = o.allow_unsigned;
+    if (o.has_public_key) {
+        core::Ed25519Key pem;
+        char err[512];
+        if (!core::load_ed25519_pem(o.public_key.c_str(), &pem, err, sizeof err))
+            die("cannot use --public-key: %s", err);
+        OpensslSha256 h;
+        key = core::make_note_key(o.key_name, pem.public_key, h);
+        policy.key = &key;
     }
-    core::Ed25519Key key;
-    char err[512];
-    if (!core::load_ed25519_pem(o.public_key.c_str(), &key, err, sizeof err))
-        die("cannot use --public-key: %s", err);
-    if (!cp.is_signed)
-        verdict_fail("NULL", "the checkpoint is not signed, but a public key was given to check it");
-    Bytes name{o.key_name.data(), o.key_name.size()};
-    OpensslSha256 h;
-    std::uint32_t id = core::note_key_id(name, key.public_key, h);
-    for (int i = 0; i < cp.parsed.signature_count; i++) {
-        const core::ParsedSignature &s = cp.parsed.signatures[i];
-        if (s.key_id != id || s.key_name.len != name.len || std::memcmp(s.key_name.data, name.data, name.len) != 0)
-            continue;
-        if (core::ed25519_verify(key.public_key, cp.parsed.text_signed.data, cp.parsed.text_signed.len, s.signature))
-            return;
-        verdict_fail("NULL", format("the checkpoint's signature by key \"%s\" does not verify (the note was altered)",
-                                    o.key_name.c_str()));
-    }
-    verdict_fail("NULL", format("the checkpoint is not signed by the given public key \"%s\" (key id %08x)",
-                                o.key_name.c_str(), id));
+    core::NoteVerdict v = core::check_note_signature(cp.parsed, policy);
+    cp.is_signed = v.is_signed;
+    if (v.outcome == core::Outcome::kBadInput)
+        die("%s", v.text.c_str());
+    if (v.outcome == core::Outcome::kFailed)
+        verdict_fail("NULL", v.text);
+    cp.accepted = v.text;
+    if (o.has_public_key)
+        cp.accepted += format(", public key %s", o.public_key.c_str());
+}
+
+// A note given to --consistency or --note: parsed, and signed as the options require.
+Checkpoint read_note(const Options &o, const std::string &path, bool need_tree)
+{
+    Checkpoint cp;
+    cp.text = read_file(path, nullptr);
+    if (const char *why = core::parse_checkpoint(cp.text.data(), cp.text.size(), &cp.parsed))
+        die("invalid checkpoint %s: %s", path.c_str(), why);
+    if (need_tree && !cp.parsed.body.tree)
+        die("%s is a 0.1.0 chain-heads checkpoint, not a transparency-log note: it has no tree to prove against",
+            path.c_str());
+    check_signature(o, cp);
+    return cp;
 }
 
 void load_checkpoint_heads(const Options &o, Checkpoint &cp)
@@ -639,7 +595,7 @@ void end_chain(Pass &p)
 
 void walk(const std::string &path, Pass &p)
 {
-    CsvReader csv(path);
+    CsvFile csv(path);
     csv.expect_header(kAuditColumns);
     std::vector<Field> f;
     std::vector<std::uint8_t> prev, stored;
@@ -716,7 +672,7 @@ std::string check_tree(const Options &o, const Checkpoint &cp, const Pass &p, st
     std::string path = o.dir + "/merkle_leaf.csv";
     if (!file_exists(path))
         die("%s is missing: export with a version of tools/export_audit.sh that writes it", path.c_str());
-    CsvReader csv(path);
+    CsvFile csv(path);
     csv.expect_header({"leaf_index", "seq", "leaf_hash"});
     std::int64_t size = cp.parsed.body.size;
     core::merkle::Frontier *f = new core::merkle::Frontier();
@@ -767,355 +723,10 @@ std::string check_tree(const Options &o, const Checkpoint &cp, const Pass &p, st
     return problem;
 }
 
-// ---- receipts and consistency proofs (docs/transparency.md) ----------------------------------
-
-// A JSON value as forgea_audit.receipt() writes it (jsonb output): objects, arrays, strings,
-// numbers (kept as text), true, false, null.  Small on purpose: receipts are a few kB.
-struct Json {
-    enum Kind { Null, Bool, Number, String, Array, Object } kind = Null;
-    std::string text;  // String: the decoded UTF-8; Number: as written; Bool: "true"/"false"
-    std::vector<Json> items;
-    std::map<std::string, Json> fields;
-
-    const Json *get(const char *key) const
-    {
-        auto it = fields.find(key);
-        return it == fields.end() ? nullptr : &it->second;
-    }
-};
-
-class JsonParser {
-public:
-    JsonParser(const std::string &s, const std::string &path) : s_(s), path_(path) {}
-
-    Json parse_document()
-    {
-        Json v = value(0);
-        skip_ws();
-        if (i_ != s_.size())
-            fail("text after the JSON value");
-        return v;
-    }
-
-private:
-    [[noreturn]] void fail(const char *what) { die("%s: not a receipt (offset %zu: %s)", path_.c_str(), i_, what); }
-
-    void skip_ws()
-    {
-        while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\n' || s_[i_] == '\r' || s_[i_] == '\t'))
-            i_++;
-    }
-
-    bool eat(const char *word)
-    {
-        std::size_t n = std::strlen(word);
-        if (s_.compare(i_, n, word) != 0)
-            return false;
-        i_ += n;
-        return true;
-    }
-
-    void put_utf8(std::string &out, unsigned cp)
-    {
-        if (cp < 0x80) {
-            out += static_cast<char>(cp);
-        } else if (cp < 0x800) {
-            out += static_cast<char>(0xC0 | (cp >> 6));
-            out += static_cast<char>(0x80 | (cp & 0x3F));
-        } else if (cp < 0x10000) {
-            out += static_cast<char>(0xE0 | (cp >> 12));
-            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-            out += static_cast<char>(0x80 | (cp & 0x3F));
-        } else {
-            out += static_cast<char>(0xF0 | (cp >> 18));
-            out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-            out += static_cast<char>(0x80 | (cp & 0x3F));
-        }
-    }
-
-    unsigned hex4()
-    {
-        if (i_ + 4 > s_.size())
-            fail("a short \\u escape");
-        unsigned v = 0;
-        for (int k = 0; k < 4; k++) {
-            int d = core::hex_digit_value(s_[i_++]);
-            if (d < 0)
-                fail("a bad \\u escape");
-            v = v * 16 + static_cast<unsigned>(d);
-        }
-        return v;
-    }
-
-    std::string string()
-    {
-        std::string out;
-        i_++;  // the opening quote
-        for (;;) {
-            if (i_ >= s_.size())
-                fail("an unterminated string");
-            char c = s_[i_++];
-            if (c == '"')
-                return out;
-            if (static_cast<unsigned char>(c) < 0x20)
-                fail("a control character in a string");
-            if (c != '\\') {
-                out += c;
-                continue;
-            }
-            if (i_ >= s_.size())
-                fail("an unterminated escape");
-            char e = s_[i_++];
-            switch (e) {
-            case '"': out += '"'; break;
-            case '\\': out += '\\'; break;
-            case '/': out += '/'; break;
-            case 'b': out += '\b'; break;
-            case 'f': out += '\f'; break;
-            case 'n': out += '\n'; break;
-            case 'r': out += '\r'; break;
-            case 't': out += '\t'; break;
-            case 'u': {
-                unsigned cp = hex4();
-                if (cp >= 0xD800 && cp < 0xDC00) {
-                    if (!eat("\\u"))
-                        fail("a lone surrogate");
-                    unsigned lo = hex4();
-                    if (lo < 0xDC00 || lo >= 0xE000)
-                        fail("a bad surrogate pair");
-                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                } else if (cp >= 0xDC00 && cp < 0xE000) {
-                    fail("a lone surrogate");
-                }
-                put_utf8(out, cp);
-                break;
-            }
-            default:
-                fail("an unknown escape");
-            }
-        }
-    }
-
-    Json value(int depth)
-    {
-        if (depth > 32)
-            fail("nesting too deep");
-        skip_ws();
-        Json v;
-        if (i_ >= s_.size())
-            fail("a value is missing");
-        char c = s_[i_];
-        if (c == '{') {
-            v.kind = Json::Object;
-            i_++;
-            skip_ws();
-            if (i_ < s_.size() && s_[i_] == '}') {
-                i_++;
-                return v;
-            }
-            for (;;) {
-                skip_ws();
-                if (i_ >= s_.size() || s_[i_] != '"')
-                    fail("an object key is not a string");
-                std::string key = string();
-                skip_ws();
-                if (!eat(":"))
-                    fail("':' missing");
-                v.fields[key] = value(depth + 1);
-                skip_ws();
-                if (eat(","))
-                    continue;
-                if (eat("}"))
-                    return v;
-                fail("',' or '}' missing");
-            }
-        }
-        if (c == '[') {
-            v.kind = Json::Array;
-            i_++;
-            skip_ws();
-            if (i_ < s_.size() && s_[i_] == ']') {
-                i_++;
-                return v;
-            }
-            for (;;) {
-                v.items.push_back(value(depth + 1));
-                skip_ws();
-                if (eat(","))
-                    continue;
-                if (eat("]"))
-                    return v;
-                fail("',' or ']' missing");
-            }
-        }
-        if (c == '"') {
-            v.kind = Json::String;
-            v.text = string();
-            return v;
-        }
-        if (eat("null"))
-            return v;
-        if (eat("true") || eat("false")) {
-            v.kind = Json::Bool;
-            v.text = s_[i_ - 1] == 'e' && s_[i_ - 2] == 'u' ? "true" : "false";
-            return v;
-        }
-        std::size_t start = i_;
-        while (i_ < s_.size() && (std::isdigit(static_cast<unsigned char>(s_[i_])) || std::strchr("+-.eE", s_[i_])))
-            i_++;
-        if (i_ == start)
-            fail("not a JSON value");
-        v.kind = Json::Number;
-        v.text = s_.substr(start, i_ - start);
-        return v;
-    }
-
-    const std::string &s_;
-    std::string path_;
-    std::size_t i_ = 0;
-};
-
-const Json &member(const Json &obj, const char *key, const char *where)
-{
-    const Json *v = obj.kind == Json::Object ? obj.get(key) : nullptr;
-    if (v == nullptr)
-        die("the receipt has no \"%s\" in %s", key, where);
-    return *v;
-}
-
-std::int64_t int_member(const Json &obj, const char *key, const char *where)
-{
-    const Json &v = member(obj, key, where);
-    Field f;
-    f.value = v.text;
-    std::int64_t out;
-    if (v.kind != Json::Number || !to_int64(f, &out))
-        die("the receipt's \"%s\" in %s is not an integer", key, where);
-    return out;
-}
-
-// A nullable text field of the row: JSON null is SQL NULL, a string its bytes.
-Bytes text_member(const Json &row, const char *key)
-{
-    const Json &v = member(row, key, "row");
-    if (v.kind == Json::Null)
-        return Bytes{};
-    if (v.kind != Json::String)
-        die("the receipt's row field \"%s\" is neither a string nor null", key);
-    return Bytes{v.text.data(), v.text.size()};
-}
-
-std::vector<std::uint8_t> hex_member(const Json &v, const char *what)
-{
-    Field f;
-    f.value = v.text;
-    std::vector<std::uint8_t> out;
-    if (v.kind != Json::String || !from_hex(f, &out) || out.size() != kHashLen)
-        die("the receipt's %s is not 64 hex digits", what);
-    return out;
-}
-
-// A note given to --receipt (inside it) or --consistency: a transparency-log note, signed by the
-// given key when one is given (check_signature's rules: a signed note needs the key).
-Checkpoint tree_note(const Options &o, const std::string &text, const char *what)
-{
-    Checkpoint cp;
-    cp.text = text;
-    if (const char *why = core::parse_checkpoint(cp.text.data(), cp.text.size(), &cp.parsed))
-        die("invalid checkpoint (%s): %s", what, why);
-    if (!cp.parsed.body.tree)
-        die("the %s is a 0.1.0 chain-heads checkpoint, not a transparency-log note: it has no tree to prove against", what);
-    Options with_checkpoint = o;
-    with_checkpoint.has_checkpoint = true;
-    check_signature(with_checkpoint, cp);
-    return cp;
-}
-
-// The receipt given as text (named `name` in messages): row fields -> row_hash -> leaf ->
-// inclusion proof -> the note's root -> signature.  Apart from reading the file, all of --receipt;
-// a function of its own so that test/fuzz/fuzz_receipt.cpp feeds it inputs without main().
-int verify_receipt_text(const Options &o, const std::string &text, const std::string &name)
-{
-    Json r = JsonParser(text, name).parse_document();
-    const Json &row = member(r, "row", "the receipt");
-    const Json &note = member(r, "checkpoint", "the receipt");
-    if (note.kind != Json::String)
-        die("the receipt's checkpoint is not a string");
-    Checkpoint cp = tree_note(o, note.text, "receipt's checkpoint");
-
-    std::vector<std::uint8_t> prev = hex_member(member(row, "prev_hash", "row"), "row's prev_hash");
-    core::AuditRecord rec;
-    rec.seq = int_member(row, "seq", "row");
-    rec.chain_id = text_member(row, "chain_id");
-    rec.chain_pos = int_member(row, "chain_pos", "row");
-    rec.prev_hash = prev.data();
-    rec.created_at_unix_us = int_member(row, "created_at_us", "row");
-    rec.tenant_id = text_member(row, "tenant_id");
-    rec.user_id = text_member(row, "user_id");
-    rec.actor_type = text_member(row, "actor_type");
-    rec.actor_id = text_member(row, "actor_id");
-    rec.action = text_member(row, "action");
-    rec.target_type = text_member(row, "target_type");
-    rec.target_id = text_member(row, "target_id");
-    rec.outcome = text_member(row, "outcome");
-    rec.severity = text_member(row, "severity");
-    rec.metadata_json = text_member(row, "metadata");  // canonical JSON text: hashed verbatim
-    rec.proof_json = text_member(row, "proof");
-    rec.correlation_id = text_member(row, "correlation_id");
-    const Json &parent = member(row, "parent_seq", "row");
-    rec.parent_seq.is_null = parent.kind == Json::Null;
-    if (!rec.parent_seq.is_null)
-        rec.parent_seq.value = int_member(row, "parent_seq", "row");
-    if (int_member(row, "hash_version", "row") != 1)
-        verdict_fail(std::to_string(rec.seq).c_str(), "the row's hash_version is not 1, the only encoding this tool knows");
-
-    OpensslSha256 h;
-    std::uint8_t computed[kHashLen];
-    core::hash_record_v1(rec, h, computed);
-    std::vector<std::uint8_t> row_hash = hex_member(member(r, "row_hash", "the receipt"), "row_hash");
-    if (std::memcmp(computed, row_hash.data(), kHashLen) != 0)
-        verdict_fail(std::to_string(rec.seq).c_str(),
-                     "the row's fields do not hash to the receipt's row_hash (the row or the hash was altered)");
-
-    std::int64_t leaf_index = int_member(r, "leaf_index", "the receipt");
-    std::int64_t tree_size = int_member(r, "tree_size", "the receipt");
-    if (tree_size != cp.parsed.body.size)
-        verdict_fail(std::to_string(rec.seq).c_str(),
-                     format("the receipt's tree_size %" PRId64 " is not the checkpoint's %" PRId64, tree_size,
-                            cp.parsed.body.size));
-    const Json &proof = member(r, "inclusion_proof", "the receipt");
-    if (proof.kind != Json::Array || proof.items.size() > static_cast<std::size_t>(core::merkle::kMaxLevels))
-        die("the receipt's inclusion_proof is not an array of hashes");
-    std::vector<std::uint8_t> path(kHashLen * (proof.items.size() + 1));
-    for (std::size_t i = 0; i < proof.items.size(); i++) {
-        std::vector<std::uint8_t> hsh = hex_member(proof.items[i], "inclusion_proof element");
-        std::memcpy(&path[kHashLen * i], hsh.data(), kHashLen);
-    }
-    std::uint8_t leaf[kHashLen];
-    core::merkle::leaf_hash(h, row_hash.data(), kHashLen, leaf);
-    if (!core::merkle::verify_inclusion(h, leaf_index, tree_size, leaf,
-                                        reinterpret_cast<const std::uint8_t(*)[kHashLen]>(path.data()),
-                                        static_cast<int>(proof.items.size()), cp.parsed.body.root))
-        verdict_fail(std::to_string(rec.seq).c_str(),
-                     format("the inclusion proof of leaf %" PRId64 " does not lead to the checkpoint's root", leaf_index));
-    std::printf("ok: audit row %" PRId64 " (%.*s) is leaf %" PRId64 " of the %s checkpoint of %" PRId64 " leaves\n", rec.seq,
-                static_cast<int>(rec.action.len), rec.action.data, leaf_index, cp.is_signed ? "signed" : "unsigned",
-                tree_size);
-    return kExitOk;
-}
-
-// --receipt FILE.
-int verify_receipt(const Options &o)
-{
-    return verify_receipt_text(o, read_file(o.receipt, nullptr), o.receipt);
-}
-
-// --consistency: the old note's tree is a prefix of the new note's.
 int verify_consistency_proof(const Options &o)
 {
-    Checkpoint old_cp = tree_note(o, read_file(o.old_note, nullptr), "--old note");
-    Checkpoint new_cp = tree_note(o, read_file(o.new_note, nullptr), "--new note");
+    Checkpoint old_cp = read_note(o, o.old_note, true);
+    Checkpoint new_cp = read_note(o, o.new_note, true);
     const core::CheckpointBody &a = old_cp.parsed.body, &b = new_cp.parsed.body;
     if (a.origin.len != b.origin.len || std::memcmp(a.origin.data, b.origin.data, a.origin.len) != 0)
         verdict_fail("NULL", "the two notes are of different logs (their origin lines differ)");
@@ -1144,13 +755,53 @@ int verify_consistency_proof(const Options &o)
                                           static_cast<int>(n)))
         verdict_fail("NULL", format("the proof does not show the tree of %" PRId64 " leaves to be a prefix of the tree of %"
                                     PRId64 " leaves", a.size, b.size));
-    std::printf("ok: the checkpoint of %" PRId64 " leaves is a prefix of the checkpoint of %" PRId64 " leaves\n", a.size, b.size);
+    std::printf("ok: the checkpoint of %" PRId64 " leaves is a prefix of the checkpoint of %" PRId64 " leaves; both %s\n",
+                a.size, b.size, new_cp.accepted.c_str());
+    return kExitOk;
+}
+
+// --receipt FILE: core::check_receipt, with the key the options name.
+int verify_receipt(const Options &o)
+{
+    std::string text = read_file(o.receipt, nullptr);
+    core::NoteKey key;
+    core::NotePolicy policy;
+    policy.allow_unsigned = o.allow_unsigned;
+    if (o.has_public_key) {
+        core::Ed25519Key pem;
+        char err[512];
+        if (!core::load_ed25519_pem(o.public_key.c_str(), &pem, err, sizeof err))
+            die("cannot use --public-key: %s", err);
+        OpensslSha256 h;
+        key = core::make_note_key(o.key_name, pem.public_key, h);
+        policy.key = &key;
+    }
+    OpensslSha256 h;
+    core::ReceiptVerdict v = core::check_receipt(text.data(), text.size(), policy, h);
+    switch (v.outcome) {
+    case core::Outcome::kOk:
+        std::printf("ok: %s%s\n", v.text.c_str(), o.has_public_key ? (", public key " + o.public_key).c_str() : "");
+        return kExitOk;
+    case core::Outcome::kFailed:
+        verdict_fail(v.has_seq ? std::to_string(v.seq).c_str() : "NULL", v.text);
+    case core::Outcome::kBadInput:
+        break;
+    }
+    die("%s: %s", o.receipt.c_str(), v.text.c_str());
+}
+
+// --note FILE: the note parses and is signed by the key (a checkpoint listener keeps it only then).
+int verify_note(const Options &o)
+{
+    Checkpoint cp = read_note(o, o.note, false);
+    const core::CheckpointBody &b = cp.parsed.body;
+    std::printf("ok: the %s of %" PRId64 " %s of %.*s is %s\n", b.tree ? "checkpoint" : "0.1.0 checkpoint", b.size,
+                b.tree ? "leaves" : "rows", static_cast<int>(b.origin.len), b.origin.data, cp.accepted.c_str());
     return kExitOk;
 }
 
 }  // namespace
 
-#ifndef FA_VERIFY_FUZZ
 int main(int argc, char **argv)
 {
     Options o = parse_args(argc, argv);
@@ -1158,6 +809,8 @@ int main(int argc, char **argv)
         return verify_receipt(o);
     if (!o.consistency.empty())
         return verify_consistency_proof(o);
+    if (!o.note.empty())
+        return verify_note(o);
 
     // A checkpoint that is not one is bad input: refused before reading anything (verify_chain()
     // raises 22P02).
@@ -1187,6 +840,9 @@ int main(int argc, char **argv)
             checkpoint_note = format("; the %s checkpoint of %" PRId64 " rows at seq %" PRId64 " holds",
                                      cp.is_signed ? "signed" : "unsigned", cp.parsed.body.size, cp.parsed.body.max_seq);
         }
+        // After verify_chain()'s words, the key it was checked against (verify_chain() uses the
+        // server's verify_key_file; the tool only the key it was given).
+        checkpoint_note += "; " + cp.accepted;
     }
 
     walk(audit_path, p);
@@ -1216,4 +872,3 @@ int main(int argc, char **argv)
         detail += format("; %" PRId64 " problems in all", count);
     verdict_fail(std::to_string(p.problems.first_seq()).c_str(), detail);
 }
-#endif  // FA_VERIFY_FUZZ

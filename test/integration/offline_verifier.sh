@@ -24,7 +24,7 @@
 set -uo pipefail
 
 db=$PGDATABASE
-tool=tools/forgea_audit_verify
+tool=${FA_VERIFY_TOOL:-tools/forgea_audit_verify}   # FA_VERIFY_TOOL: check another build (not rebuilt here)
 work=$(mktemp -d)
 chmod 711 "$work"   # the server (OS user postgres) reads the signing key from here
 clones=()
@@ -69,6 +69,13 @@ run_tool() {  # dir, [tool options...]
     [ "$tool_rc" -eq 2 ] && tool_out="(exit 2) $(cat "$work/tool.err")"
 }
 
+# The tool's verdict without what it adds to verify_chain()'s words on an ok with a checkpoint:
+# "; signed by key ..." (the key it checked against) or "; unsigned, accepted with --allow-unsigned...".
+verdict_words() {
+    local v=${1%%; signed by key \"*}
+    printf '%s' "${v%%; unsigned, accepted with --allow-unsigned*}"
+}
+
 export_db() {  # db, dir, [checkpoint file]
     if ! tools/export_audit.sh "$@" 2>"$work/export.err"; then
         echo "# export_audit.sh $*: $(cat "$work/export.err")"
@@ -85,7 +92,7 @@ agree() {  # name, db, checkpoint file or "", expected verdict prefix, [tool opt
     run_tool "$dir" ${cpf:+--checkpoint "$cpf"} "$@"
     local sql
     sql=$(sql_verdict "$d" "$cpf")
-    check "$name: the tool's verdict is verify_chain()'s" "$tool_out" "$sql"
+    check "$name: the tool's verdict is verify_chain()'s" "$(verdict_words "$tool_out")" "$sql"
     check "$name: verdict starts with \"$want\"" "${tool_out:0:${#want}}" "$want"
     local rc_want=1
     [ "${sql:0:3}" == "ok:" ] && rc_want=0
@@ -125,7 +132,7 @@ SQL
 }
 
 # ---- the tool --------------------------------------------------------------------------------
-if make -s verifier >"$work/make.log" 2>&1 && [ -x "$tool" ]; then
+if { [ -n "${FA_VERIFY_TOOL:-}" ] || make -s verifier >"$work/make.log" 2>&1; } && [ -x "$tool" ]; then
     echo "ok - make verifier builds $tool"
 else
     cat "$work/make.log"
@@ -208,7 +215,7 @@ chains=$(q "$db" "SELECT count(*) FROM forgea_audit.chain_head WHERE length > 0"
 
 # ---- the intact log --------------------------------------------------------------------------
 agree "intact" "$db" "" "ok: verified $total_rows rows in $chains chains"
-agree "intact, with the unsigned checkpoint" "$db" "$work/cp1.txt" "ok: verified $total_rows rows in $chains chains; the unsigned checkpoint"
+agree "intact, with the unsigned checkpoint" "$db" "$work/cp1.txt" "ok: verified $total_rows rows in $chains chains; the unsigned checkpoint" --allow-unsigned
 
 # Row-level security: a tenant reader would export some rows only, and is refused; an admin sees
 # every row.
@@ -222,15 +229,45 @@ PGOPTIONS="-c role=$ov_role" tools/export_audit.sh "$db" "$work/as-reader" >/dev
 check "an export as a tenant reader is refused (row-level security)" \
       "$? $(grep -c 'sees only some of forgea_audit.audit_log' "$work/reader.err")" "3 1"
 PGOPTIONS="-c role=$ov_admin" tools/export_audit.sh "$db" "$work/as-admin" "$work/cp1.txt" 2>/dev/null
-run_tool "$work/as-admin" --checkpoint "$work/cp1.txt"
-check "an export as forgea_audit_admin has every row" "$tool_out" "$(sql_verdict "$db" "$work/cp1.txt")"
+run_tool "$work/as-admin" --checkpoint "$work/cp1.txt" --allow-unsigned
+check "an export as forgea_audit_admin has every row" "$(verdict_words "$tool_out")" "$(sql_verdict "$db" "$work/cp1.txt")"
 psql -X -q -d "$db" -c "DROP ROLE $ov_role" -c "DROP ROLE $ov_admin" >/dev/null
 
 # ---- edits of the export file: verify_chain() cannot see them, the tool must -----------------
 intact="$work/intact"
 export_db "$db" "$intact" "$work/cp1.txt"
-run_tool "$intact" --checkpoint "$work/cp1.txt"
+run_tool "$intact" --checkpoint "$work/cp1.txt" --allow-unsigned
 check "the intact export verifies" "$tool_rc ${tool_out:0:3}" "0 ok:"
+
+# An unsigned note proves nothing about the log (anyone can write one): it fails unless the
+# verifier is told to accept one, and then the verdict says no signature was checked.
+run_tool "$intact" --checkpoint "$work/cp1.txt"
+check "an unsigned checkpoint without --allow-unsigned: FAIL" "$tool_rc $tool_out" \
+      "1 FAIL first_bad_seq=NULL: the checkpoint is not signed, so nothing shows the log's key made it (give the log's public key with --public-key, or --allow-unsigned to check an unsigned note's content only)"
+run_tool "$intact" --checkpoint "$work/cp1.txt" --allow-unsigned
+check "an unsigned checkpoint with --allow-unsigned: ok, saying no signature was checked" "$tool_rc ${tool_out##*; }" \
+      "0 unsigned, accepted with --allow-unsigned: no signature checked"
+run_tool "$intact" --allow-unsigned
+check "--allow-unsigned without --checkpoint: exit 2" "$tool_rc" "2"
+
+# The export resolves its paths before it changes directory: run from elsewhere with a relative
+# OUTDIR and a relative checkpoint file, it reads the note it was given (a 0.1.0-format note makes
+# it look for that note's CHECKPOINT event, and say none is there) and writes where it was told.
+rel="$work/relative"
+mkdir -p "$rel/notes"
+cp "$work/cp1.txt" "$rel/notes/cp.txt"
+printf 'forgea_audit/1/%s\n5\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\nseq 5\nchains 1\ntime 1\n' "$db" >"$rel/notes/heads.txt"
+export_script="$PWD/tools/export_audit.sh"
+(cd "$rel" && "$export_script" "$db" out notes/cp.txt) 2>"$work/rel.err"
+check "export with relative paths: exit 0, nothing on stderr but the summary" \
+      "$? $(grep -v '^export_audit: wrote' "$work/rel.err" | tr '\n' ' ')" "0 "
+check "export with relative paths: the files are in OUTDIR" "$(cd "$rel/out" && ls | tr '\n' ' ')" \
+      "audit_log.csv chain_head.csv checkpoint.txt merkle_leaf.csv "
+run_tool "$rel/out" --checkpoint "$rel/notes/cp.txt" --allow-unsigned
+check "export with relative paths: it verifies" "$tool_rc ${tool_out:0:3}" "0 ok:"
+(cd "$rel" && "$export_script" "$db" out-heads notes/heads.txt) 2>"$work/rel-heads.err"
+check "export with a relative 0.1.0 note: it looks for the note's CHECKPOINT event" \
+      "$? $(grep -c "the log holds no CHECKPOINT event with root *0000000000000000000000000000000000000000000000000000000000000000 *: checkpoint_heads.csv not written" "$work/rel-heads.err")" "0 1"
 
 # one byte of metadata of a middle row of session 1 ("say \"hi\"" -> "say \"hI\"" in OV_TEXT, and
 # a digit in a session row's metadata)
@@ -239,7 +276,7 @@ cp -r "$intact" "$edited"
 text_seq=$(q "$db" "SELECT seq FROM forgea_audit.audit_log WHERE action = 'OV_TEXT'")
 sed -i 's/say \\""hi\\""/say \\""hI\\""/' "$edited/audit_log.csv"
 check "the export edit changed the file" "$(cmp -s "$intact/audit_log.csv" "$edited/audit_log.csv"; echo $?)" "1"
-run_tool "$edited" --checkpoint "$work/cp1.txt"
+run_tool "$edited" --checkpoint "$work/cp1.txt" --allow-unsigned
 text_where=$(q "$db" "SELECT format('chain \"%s\" position %s (seq %s)', chain_id, chain_pos, seq)
                       FROM forgea_audit.audit_log WHERE action = 'OV_TEXT'")
 check "an edited metadata byte in the export: FAIL at that row" "$tool_rc $tool_out" \
@@ -294,7 +331,7 @@ a, b = lines[1].split(','), lines[2].split(',')
 lines[1], lines[2] = ','.join([a[0], b[1], b[2]]), ','.join([b[0], a[1], a[2]])
 open(path, 'w').write('\n'.join(lines))
 PY
-run_tool "$edited" --checkpoint "$work/cp1.txt"
+run_tool "$edited" --checkpoint "$work/cp1.txt" --allow-unsigned
 check "two leaves swapped in the export's merkle_leaf.csv: FAIL, the leaves do not hash to the root" \
       "$tool_rc $(grep -c "leaves do not hash to the checkpoint's root" <<<"$tool_out")" "1 1"
 
@@ -324,14 +361,14 @@ s1_mid=$(q "$db" "SELECT seq FROM forgea_audit.audit_log WHERE chain_id = 'sessi
 clone t_meta
 tamper "$c" "UPDATE forgea_audit.audit_log SET metadata = metadata || '{\"commit_sha\": \"forged\"}' WHERE seq = $s1_mid;"
 agree "metadata of a middle row changed" "$c" "" "FAIL first_bad_seq=$s1_mid: chain \"session:s-ov-1\" position 2 (seq $s1_mid): row_hash does not match"
-agree "metadata of a middle row changed, with the checkpoint" "$c" "$work/cp1.txt" "FAIL first_bad_seq=$s1_mid:"
+agree "metadata of a middle row changed, with the checkpoint" "$c" "$work/cp1.txt" "FAIL first_bad_seq=$s1_mid:" --allow-unsigned
 
 clone t_delete
 tamper "$c" "DELETE FROM forgea_audit.audit_log WHERE seq = $s1_mid;"
 s1_next=$(q "$db" "SELECT seq FROM forgea_audit.audit_log WHERE chain_id = 'session:s-ov-1' AND chain_pos = 3")
 agree "a middle row deleted" "$c" "" \
       "FAIL first_bad_seq=$s1_next: chain \"session:s-ov-1\" position 3 (seq $s1_next): expected position 2"
-agree "a middle row deleted, with the checkpoint" "$c" "$work/cp1.txt" "FAIL first_bad_seq=$s1_mid: leaf "
+agree "a middle row deleted, with the checkpoint" "$c" "$work/cp1.txt" "FAIL first_bad_seq=$s1_mid: leaf " --allow-unsigned
 check "a middle row deleted: more than one problem is counted" \
       "$(sql_verdict "$c" "" | grep -c 'problems in all')" "1"
 
@@ -346,7 +383,7 @@ FROM forgea_audit.audit_log l
 WHERE h.chain_id = 'session:s-ov-3' AND l.chain_id = h.chain_id AND l.chain_pos = h.length - 1;"
 agree "the tail cut and the head moved back" "$c" "" "ok: verified $(counts "$c")"
 agree "the tail cut and the head moved back, with the checkpoint" "$c" "$work/cp1.txt" \
-      "FAIL first_bad_seq=$s3_last: leaf $(q "$db" "SELECT leaf_index FROM forgea_audit.merkle_leaf WHERE seq = $s3_last"): audit row $s3_last, which the checkpoint covers, is missing"
+      "FAIL first_bad_seq=$s3_last: leaf $(q "$db" "SELECT leaf_index FROM forgea_audit.merkle_leaf WHERE seq = $s3_last"): audit row $s3_last, which the checkpoint covers, is missing" --allow-unsigned
 
 # a whole sealed chain and its head removed
 clone t_chain
@@ -354,7 +391,7 @@ p_seq=$(q "$c" "SELECT last_seq FROM forgea_audit.chain_head WHERE chain_id = 'p
 tamper "$c" "DELETE FROM forgea_audit.audit_log WHERE chain_id = 'p'; DELETE FROM forgea_audit.chain_head WHERE chain_id = 'p';"
 agree "a chain and its head removed" "$c" "" "ok: verified $(counts "$c")"
 agree "a chain and its head removed, with the checkpoint" "$c" "$work/cp1.txt" \
-      "FAIL first_bad_seq=$p_seq: leaf $(q "$db" "SELECT leaf_index FROM forgea_audit.merkle_leaf WHERE seq = $p_seq"): audit row $p_seq, which the checkpoint covers, is missing"
+      "FAIL first_bad_seq=$p_seq: leaf $(q "$db" "SELECT leaf_index FROM forgea_audit.merkle_leaf WHERE seq = $p_seq"): audit row $p_seq, which the checkpoint covers, is missing" --allow-unsigned
 
 # a chain's rows removed, its head kept; and an edited head
 clone t_head
@@ -362,21 +399,21 @@ zeta_last=$(q "$c" "SELECT last_seq FROM forgea_audit.chain_head WHERE chain_id 
 tamper "$c" "DELETE FROM forgea_audit.audit_log WHERE chain_id = 'Zeta';
 UPDATE forgea_audit.chain_head SET last_seq = last_seq + 1000 WHERE chain_id = 'after-checkpoint';"
 agree "a chain's rows removed and another's head edited" "$c" "" "FAIL first_bad_seq="
-agree "a chain's rows removed and another's head edited, with the checkpoint" "$c" "$work/cp1.txt" "FAIL first_bad_seq="
+agree "a chain's rows removed and another's head edited, with the checkpoint" "$c" "$work/cp1.txt" "FAIL first_bad_seq=" --allow-unsigned
 
 # the CHECKPOINT event removed: the note needs no event (the tree is its evidence); the event's
 # chain lost its row, which both find without the checkpoint too
 clone t_event
 cp_seq=$(q "$c" "SELECT max(seq) FROM forgea_audit.audit_log WHERE action = 'CHECKPOINT'")
 tamper "$c" "DELETE FROM forgea_audit.audit_log WHERE action = 'CHECKPOINT';"
-agree "the CHECKPOINT event removed, with the checkpoint" "$c" "$work/cp1.txt" "FAIL first_bad_seq=$cp_seq: chain \"checkpoint\""
+agree "the CHECKPOINT event removed, with the checkpoint" "$c" "$work/cp1.txt" "FAIL first_bad_seq=$cp_seq: chain \"checkpoint\"" --allow-unsigned
 
 # a sealed row rewritten with a new row_hash (a superuser re-hashing the chain from there on
 # would do the same): the tree's root no longer matches
 clone t_leaf
 tamper "$c" "UPDATE forgea_audit.audit_log SET row_hash = sha256(row_hash) WHERE seq = $s1_mid;"
 agree "a sealed row's row_hash rewritten, with the checkpoint" "$c" "$work/cp1.txt" \
-      "FAIL first_bad_seq=$s1_mid: the first $(sed -n 2p "$work/cp1.txt") leaves do not hash to the checkpoint's root: audit row $s1_mid is not the row integrated as its leaf"
+      "FAIL first_bad_seq=$s1_mid: the first $(sed -n 2p "$work/cp1.txt") leaves do not hash to the checkpoint's root: audit row $s1_mid is not the row integrated as its leaf" --allow-unsigned
 
 # ---- a signed checkpoint ---------------------------------------------------------------------
 openssl genpkey -algorithm ed25519 -out "$work/key.pem" 2>/dev/null
@@ -409,6 +446,15 @@ check "signed checkpoint, the right key under another name: not signed by that k
       "1 FAIL first_bad_seq=NULL: the checkpoint is not signed by the given public key \"other_name\""
 run_tool "$signed" --checkpoint "$work/cp2.txt"
 check "signed checkpoint, no public key given: exit 2" "$tool_rc" "2"
+run_tool "$signed" --checkpoint "$work/cp2.txt" --allow-unsigned
+check "signed checkpoint, --allow-unsigned and no key: exit 2 (a signature is never skipped)" "$tool_rc" "2"
+run_tool "$signed" --checkpoint "$work/cp2.txt" --allow-unsigned --public-key "$work/pub.pem"
+check "--allow-unsigned with --public-key: exit 2" "$tool_rc" "2"
+# The key's C2SP id, computed here from the PEM: SHA-256(name || "\n" || 0x01 || public key)[0:4].
+key_id=$({ printf 'forgea_audit\n\x01'; openssl pkey -pubin -in "$work/pub.pem" -outform DER | tail -c 32; } | sha256sum | cut -c1-8)
+run_tool "$signed" --checkpoint "$work/cp2.txt" --public-key "$work/pub.pem"
+check "signed checkpoint: the verdict names the key it checked against" "$tool_rc ${tool_out##*holds; }" \
+      "0 signed by key \"forgea_audit\" (key id $key_id), public key $work/pub.pem"
 run_tool "$signed" --checkpoint "$work/cp2.txt" --public-key "$work/key.pem"
 check "signed checkpoint, the private key file works as the public key" "$tool_rc ${tool_out:0:3}" "0 ok:"
 # A note passed through the shell's $(...) loses its final newline: both verifiers accept it
@@ -423,7 +469,7 @@ check "signed checkpoint without its final newline: verify_chain() verifies it" 
              <<<"SELECT ok::text || ' ' || (right(:'cp', 1) <> E'\n')::text FROM forgea_audit.verify_chain(:'cp')")" \
       "true true"
 printf '%s' "$(cat "$work/cp1.txt")" >"$work/cp1-nonl.txt"
-run_tool "$intact" --checkpoint "$work/cp1-nonl.txt"
+run_tool "$intact" --checkpoint "$work/cp1-nonl.txt" --allow-unsigned
 check "unsigned checkpoint without its final newline: the tool verifies it" "$tool_rc ${tool_out:0:3}" "0 ok:"
 # altered note: the tree size one less, the root kept; the signature no longer verifies
 sed "2s/.*/$(( $(sed -n 2p "$work/cp2.txt") - 1 ))/" "$work/cp2.txt" >"$work/cp2-altered.txt"

@@ -12,7 +12,7 @@
 set -uo pipefail
 
 db=$PGDATABASE
-tool=tools/forgea_audit_verify
+tool=${FA_VERIFY_TOOL:-tools/forgea_audit_verify}   # FA_VERIFY_TOOL: check another build (not rebuilt here)
 work=$(mktemp -d)
 chmod 711 "$work"   # the server (OS user postgres) reads the signing key from here
 key_set=0
@@ -29,7 +29,7 @@ cleanup() {
 trap cleanup EXIT
 . test/lib/checks.sh
 
-make -s verifier >"$work/make.log" 2>&1 && [ -x "$tool" ] || { cat "$work/make.log"; echo "transparency_offline: FAIL: make verifier" >&2; exit 1; }
+{ [ -n "${FA_VERIFY_TOOL:-}" ] || make -s verifier >"$work/make.log" 2>&1; } && [ -x "$tool" ] || { cat "$work/make.log"; echo "transparency_offline: FAIL: make verifier" >&2; exit 1; }
 
 openssl genpkey -algorithm ed25519 -out "$work/key.pem" 2>/dev/null
 openssl pkey -in "$work/key.pem" -pubout -out "$work/pub.pem" 2>/dev/null
@@ -74,6 +74,69 @@ check "receipt: refused with another key" "$rc ${out%% (key id*}" \
       "1 FAIL first_bad_seq=NULL: the checkpoint is not signed by the given public key \"forgea_audit\""
 out=$("$tool" --receipt "$work/receipt.json" 2>&1); rc=$?
 check "receipt: a signed note without a public key to check it: exit 2" "$rc" "2"
+# The key's C2SP id, computed here from the PEM: SHA-256(name || "\n" || 0x01 || public key)[0:4].
+key_id=$({ printf 'forgea_audit\n\x01'; openssl pkey -pubin -in "$work/pub.pem" -outform DER | tail -c 32; } | sha256sum | cut -c1-8)
+out=$("$tool" --receipt "$work/receipt.json" --public-key "$work/pub.pem" 2>&1)
+check "receipt: the verdict names the attempt and the key it checked against" "${out#* is leaf }" \
+      "$(q "$db" "SELECT (r->>'leaf_index') || ' of the checkpoint of ' || (r->>'tree_size') || ' leaves, signed by key \"forgea_audit\" (key id $key_id), public key $work/pub.pem' FROM forgea_audit.receipt($attempt) r")"
+check "receipt: ... of attempt $attempt" "$(grep -c "(LAB_VERIFY_ATTEMPT) of attempt $attempt is leaf" <<<"$out")" "1"
+
+# Receipts edited as text (a JSON library would merge repeated keys before the tool saw them):
+# each must be refused, with the exit status saying whether the receipt is false (1) or is not a
+# receipt the tool can read (2).
+other_attempt=$(q "$db" "SELECT attempt_id FROM public.tr_push WHERE attempt_id <> $attempt LIMIT 1")
+python3 - "$work/receipt.json" "$work" "$attempt" "$other_attempt" <<'PY'
+import re, sys
+src, work, attempt, other = sys.argv[1:5]
+t = open(src, encoding='utf-8').read()
+sig = t.index('\\n\\n\u2014')                 # the note's blank line and signature line, as JSON escapes
+edits = {
+    'dup_action': t.replace('"action": "LAB_VERIFY_ATTEMPT"', '"action":"FORGED","action":"LAB_VERIFY_ATTEMPT"', 1),
+    'second_row': t.replace('{"row": {', '{"row": {"seq": 1, "action": "FORGED"}, "row": {', 1),
+    'other_attempt': t.replace(f'"attempt_id": {attempt}', f'"attempt_id": {other}', 1),
+    'attempt_minus_1': t.replace(f'"attempt_id": {attempt}', '"attempt_id": -1', 1),
+    'attempt_1e0': t.replace(f'"attempt_id": {attempt}', '"attempt_id": 1e0', 1),
+    'version_2': t.replace('"version": 1', '"version": 2', 1),
+    'leaf_index_1e0': re.sub(r'"leaf_index": \d+', '"leaf_index": 1e0', t, count=1),
+    'seq_float': re.sub(r'"seq": (\d+)', r'"seq": \1.0', t, count=1),
+    'unsigned': t[:sig] + t[t.index('"', sig):],
+}
+for name, u in edits.items():
+    assert u != t, name
+    open(f'{work}/edited-{name}.json', 'w', encoding='utf-8').write(u)
+PY
+refused() {  # name, description, expected exit status, expected text in the output
+    local out rc
+    out=$("$tool" --receipt "$work/edited-$1.json" --public-key "$work/pub.pem" 2>&1); rc=$?
+    check "receipt $2: refused, exit $3" "$rc $(grep -c -F -- "$4" <<<"$out")" "$3 1"
+}
+refused dup_action "with a repeated action key" 2 "a key repeated in an object"
+refused second_row "with a second row before the real one" 2 "a key repeated in an object"
+refused other_attempt "naming another attempt" \
+        1 "the receipt names attempt $other_attempt, but its row is not that attempt's LAB_VERIFY_ATTEMPT row"
+refused attempt_minus_1 "naming attempt -1" 1 "the receipt names attempt -1, but its row is not that attempt's"
+refused attempt_1e0 "with attempt_id 1e0" 2 "\"attempt_id\" is neither an integer (a plain one: no fraction, no exponent) nor null"
+refused version_2 "of version 2" 2 "the receipt is of version 2; this tool reads version 1 only"
+refused leaf_index_1e0 "with leaf_index 1e0" 2 "\"leaf_index\" in the receipt is not an integer"
+refused seq_float "with the row's seq written N.0" 2 "\"seq\" in row is not an integer"
+refused unsigned "with an unsigned note (its signature lines cut)" 1 "the checkpoint is not signed, but a public key was given to check it"
+out=$("$tool" --receipt "$work/edited-unsigned.json" 2>&1); rc=$?
+check "receipt with an unsigned note, no key: FAIL unless --allow-unsigned" "$rc ${out:0:24}" "1 FAIL first_bad_seq=NULL:"
+out=$("$tool" --receipt "$work/edited-unsigned.json" --allow-unsigned 2>&1); rc=$?
+check "receipt with an unsigned note, --allow-unsigned: ok, saying no signature was checked" \
+      "$rc ${out:0:13} ${out##*, }" "0 ok: audit row accepted with --allow-unsigned: no signature checked"
+
+# --note: a note alone, as a checkpoint listener checks it (docs/checkpoints.md)
+q "$db" "SELECT checkpoint FROM (SELECT forgea_audit.receipt($attempt)->>'checkpoint' AS checkpoint) x" >"$work/note.txt"
+out=$("$tool" --note "$work/note.txt" --public-key "$work/pub.pem" 2>&1); rc=$?
+check "--note: the receipt's note is signed by the key" "$rc ${out#* is }" \
+      "0 signed by key \"forgea_audit\" (key id $key_id), public key $work/pub.pem"
+out=$("$tool" --note "$work/note.txt" --public-key "$work/other_pub.pem" 2>&1); rc=$?
+check "--note: not by another key" "$rc ${out%% (key id*}" \
+      "1 FAIL first_bad_seq=NULL: the checkpoint is not signed by the given public key \"forgea_audit\""
+head -3 "$work/note.txt" >"$work/note-unsigned.txt"
+out=$("$tool" --note "$work/note-unsigned.txt" 2>&1); rc=$?
+check "--note: an unsigned note fails" "$rc ${out:0:24}" "1 FAIL first_bad_seq=NULL:"
 
 # Every byte of the row's fields, of the inclusion proof and of the note, altered in turn.
 python3 - "$work/receipt.json" "$work" "$tool" "$work/pub.pem" >"$work/mutations.txt" <<'PY'
@@ -127,6 +190,7 @@ check "receipt: every one of $tried single-byte alterations of the row, the proo
 
 # ---- inclusion of every leaf in every checkpoint's tree ----------------------------------------
 q "$db" "SELECT c.tree_size || E'\t' || pg_catalog.jsonb_build_object(
+             'version', 1, 'attempt_id', NULL::bigint,
              'row_hash', encode(a.row_hash, 'hex'), 'leaf_index', m.leaf_index, 'tree_size', c.tree_size,
              'checkpoint', c.note,
              'inclusion_proof', (SELECT coalesce(jsonb_agg(encode(h, 'hex') ORDER BY o), '[]')
@@ -181,6 +245,10 @@ for ((i = 0; i < ${#sizes[@]}; i++)); do
     done
 done
 check "consistency: every pair of the ${#sizes[@]} checkpoints ($pairs pairs) verifies offline" "$good" "$pairs"
+q "$db" "SELECT string_agg(encode(h, 'hex'), E'\n' ORDER BY o) FROM unnest(forgea_audit.consistency_proof(${sizes[0]}, ${sizes[-1]})) WITH ORDINALITY x(h, o)" >"$work/proof.txt"
+out=$("$tool" --consistency "$work/proof.txt" --old "$work/note_${sizes[0]}.txt" --new "$work/note_${sizes[-1]}.txt" --public-key "$work/pub.pem" 2>&1)
+check "consistency: the verdict names the key it checked both notes against" "${out##*; }" \
+      "both signed by key \"forgea_audit\" (key id $key_id), public key $work/pub.pem"
 check "consistency: with the notes swapped, every real step is refused" "$refused_swapped" "$altered_tried"
 check "consistency: with the first hash altered, every real step is refused" "$refused_altered" "$altered_tried"
 set_key_file "$work/other.pem" ""
