@@ -800,6 +800,69 @@ ALTER TABLE forgea_audit.chain_head SET (fillfactor = 50);
 DROP INDEX forgea_audit.lab_attempt_archive_commit_sha_idx;
 
 -------------------------------------------------------------------------------------------------
+-- DDL guard (issue 21): ALTER TABLE ... DISABLE/ENABLE TRIGGER on the extension's tables while the
+-- log has no row (pg_restore --data-only --disable-triggers) is refused and ends the session.
+-------------------------------------------------------------------------------------------------
+-- Ends the session of a restore that switches the guards off (called by guard_ddl only).
+CREATE FUNCTION forgea_audit.end_unchecked_restore(target text, verb text) RETURNS void
+    LANGUAGE c AS 'MODULE_PATHNAME', 'fa_end_unchecked_restore_0_2';
+COMMENT ON FUNCTION forgea_audit.end_unchecked_restore(text, text) IS
+    'Called by the DDL guard on ALTER TABLE ... DISABLE/ENABLE TRIGGER on the extension''s tables while the log has no row (pg_restore --disable-triggers): refuses it and ends the session, so that nothing of that restore is written unchecked.';
+REVOKE ALL ON FUNCTION forgea_audit.end_unchecked_restore(text, text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION forgea_audit.guard_ddl() RETURNS event_trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    objs     jsonb;
+    obj      record;
+    is_super boolean := coalesce((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = SESSION_USER), false);
+BEGIN
+    -- Dropping the extension (or its schema) takes the log with it: nothing is left to write to.
+    IF TG_TAG IN ('DROP EXTENSION', 'ALTER EXTENSION', 'DROP SCHEMA') THEN
+        RETURN;
+    END IF;
+    IF TG_EVENT = 'sql_drop' THEN
+        SELECT coalesce(jsonb_agg(jsonb_build_object('type', d.object_type, 'identity', d.object_identity)), '[]')
+        INTO objs
+        FROM pg_event_trigger_dropped_objects() d
+        WHERE NOT d.is_temporary
+          AND (d.schema_name = 'forgea_audit' OR d.object_identity LIKE '% on forgea_audit.%');
+    ELSE
+        SELECT coalesce(jsonb_agg(jsonb_build_object('type', c.object_type, 'identity', c.object_identity)), '[]')
+        INTO objs
+        FROM pg_event_trigger_ddl_commands() c
+        WHERE NOT c.in_extension
+          AND (c.schema_name = 'forgea_audit' OR c.object_identity LIKE '% on forgea_audit.%');
+    END IF;
+
+    FOR obj IN SELECT * FROM jsonb_to_recordset(objs) AS x(type text, identity text) LOOP
+        IF NOT is_super THEN
+            RAISE EXCEPTION '% on % is refused: forgea_audit''s objects are changed only by superusers', TG_TAG, obj.identity
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = 'The audit log''s guards stay as installed; a superuser may change them, and that is audited.';
+        END IF;
+        -- A restore that switches the guards off (pg_restore --data-only --disable-triggers, as
+        -- pg_dump's warning suggests): on a log with no row yet, DISABLE/ENABLE TRIGGER on the
+        -- extension's tables can only be meant to load rows unchecked (and this event's own
+        -- AUDIT_DDL row would take the first restored row's seq).  Refused, and the session ended,
+        -- before anything is written (docs/chain.md, "Dump and restore").
+        IF TG_TAG = 'ALTER TABLE' AND obj.type = 'table'
+           AND current_query() ~* '\m(DISABLE|ENABLE)\s+(ALWAYS\s+|REPLICA\s+)?TRIGGER\M'
+           AND NOT EXISTS (SELECT 1 FROM forgea_audit.audit_log) THEN
+            PERFORM forgea_audit.end_unchecked_restore(
+                obj.identity, upper(substring(current_query() FROM '(?i)\m(DISABLE|ENABLE)\M')));
+        END IF;
+        PERFORM forgea_audit.append_system(
+            action => 'AUDIT_DDL', actor_type => 'database_role', actor_id => SESSION_USER::text,
+            target_type => obj.type, target_id => obj.identity, chain => 'ddl',
+            outcome => 'success', severity => 'HIGH',
+            metadata => jsonb_build_object('command_tag', TG_TAG, 'query', left(current_query(), 2000)));
+    END LOOP;
+END
+$$;
+
+-------------------------------------------------------------------------------------------------
 -- Bound at creation when the platform's table is already there (the usual order: its migrations
 -- first): the fork lookup's index exists from the first push on, without the optional
 -- bind_lab_session_table() step.  Without the table (or with one that lacks the columns), nothing

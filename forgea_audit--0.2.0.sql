@@ -1185,6 +1185,13 @@ SELECT pg_catalog.pg_extension_config_dump('forgea_audit.webhook_rejection', '')
 -- to everyone but superusers; a superuser doing it anyway leaves an AUDIT_DDL event (HIGH) in the
 -- log.  (Event triggers cannot see ALTER/DROP EVENT TRIGGER: checkpoints catch what follows that.)
 -------------------------------------------------------------------------------------------------
+-- Ends the session of a restore that switches the guards off (called by guard_ddl only).
+CREATE FUNCTION forgea_audit.end_unchecked_restore(target text, verb text) RETURNS void
+    LANGUAGE c AS 'MODULE_PATHNAME', 'fa_end_unchecked_restore_0_2';
+COMMENT ON FUNCTION forgea_audit.end_unchecked_restore(text, text) IS
+    'Called by the DDL guard on ALTER TABLE ... DISABLE/ENABLE TRIGGER on the extension''s tables while the log has no row (pg_restore --disable-triggers): refuses it and ends the session, so that nothing of that restore is written unchecked.';
+REVOKE ALL ON FUNCTION forgea_audit.end_unchecked_restore(text, text) FROM PUBLIC;
+
 CREATE FUNCTION forgea_audit.guard_ddl() RETURNS event_trigger
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS
 $$
@@ -1216,6 +1223,17 @@ BEGIN
             RAISE EXCEPTION '% on % is refused: forgea_audit''s objects are changed only by superusers', TG_TAG, obj.identity
                 USING ERRCODE = 'insufficient_privilege',
                       HINT = 'The audit log''s guards stay as installed; a superuser may change them, and that is audited.';
+        END IF;
+        -- A restore that switches the guards off (pg_restore --data-only --disable-triggers, as
+        -- pg_dump's warning suggests): on a log with no row yet, DISABLE/ENABLE TRIGGER on the
+        -- extension's tables can only be meant to load rows unchecked (and this event's own
+        -- AUDIT_DDL row would take the first restored row's seq).  Refused, and the session ended,
+        -- before anything is written (docs/chain.md, "Dump and restore").
+        IF TG_TAG = 'ALTER TABLE' AND obj.type = 'table'
+           AND current_query() ~* '\m(DISABLE|ENABLE)\s+(ALWAYS\s+|REPLICA\s+)?TRIGGER\M'
+           AND NOT EXISTS (SELECT 1 FROM forgea_audit.audit_log) THEN
+            PERFORM forgea_audit.end_unchecked_restore(
+                obj.identity, upper(substring(current_query() FROM '(?i)\m(DISABLE|ENABLE)\M')));
         END IF;
         PERFORM forgea_audit.append_system(
             action => 'AUDIT_DDL', actor_type => 'database_role', actor_id => SESSION_USER::text,

@@ -1,6 +1,7 @@
 #include "pg/core_headers.hpp"  // first: see there
 
 #include "chain/chain_write_guard.hpp"
+#include "chain/merkle_restore.hpp"
 
 extern "C" {
 #include "postgres.h"
@@ -49,7 +50,6 @@ using forgea::core::kHashLen;
 
 SPIPlanPtr row_at_plan;   // (chain_id, chain_pos) -> seq, row_hash
 SPIPlanPtr tail_plan;     // chain_id -> the last row's chain_pos, seq, row_hash
-SPIPlanPtr leaf_plan;     // seq -> whether that audit row exists, and how many leaves there are
 
 SPIPlanPtr keep_plan(const char *sql, int nargs, Oid *types)
 {
@@ -70,12 +70,6 @@ void prepare_restore_plans()
     tail_plan = keep_plan("SELECT chain_pos, seq, row_hash FROM forgea_audit.audit_log WHERE chain_id = $1 "
                           "ORDER BY chain_pos DESC LIMIT 1",
                           1, types);
-    Oid seq_type[1] = {INT8OID};
-    // The next leaf index from the primary key's last entry: count(*) here made restoring n
-    // leaves O(n^2).
-    leaf_plan = keep_plan("SELECT EXISTS (SELECT 1 FROM forgea_audit.audit_log WHERE seq = $1), "
-                          "coalesce((SELECT leaf_index + 1 FROM forgea_audit.merkle_leaf ORDER BY leaf_index DESC LIMIT 1), 0)",
-                          1, seq_type);
 }
 
 Datum text_datum(Bytes b)
@@ -193,37 +187,15 @@ void check_restored_head(Relation rel, HeapTuple tuple)
                                                what, length, tail_pos, tail_seq));
 }
 
-// A superuser's INSERT into merkle_leaf: a restore (merkle_leaf is dumped in leaf_index order), accepted
-// if the leaf is the next one and names an audit row that is there.
-void check_restored_leaf(Relation rel, HeapTuple tuple)
-{
-    TupleDesc desc = RelationGetDescr(rel);
-    bool null_index, null_seq;
-    int64 index = DatumGetInt64(heap_getattr(tuple, SPI_fnumber(desc, "leaf_index"), desc, &null_index));
-    int64 seq = DatumGetInt64(heap_getattr(tuple, SPI_fnumber(desc, "seq"), desc, &null_seq));
-    Datum args[1] = {Int64GetDatum(seq)};
-    int rc = SPI_execute_plan(leaf_plan, args, nullptr, false, 1);
-    if (rc != SPI_OK_SELECT || SPI_processed != 1)
-        elog(ERROR, "restore check failed: %s", SPI_result_code_string(rc));
-    bool isnull;
-    bool row_exists = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-    int64 leaves = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-    if (index != leaves || !row_exists)
-        refuse_restored("merkle_leaf", psprintf("leaf " INT64_FORMAT " (seq " INT64_FORMAT ") is not the next leaf (" INT64_FORMAT
-                                                ") of an audit row in the log",
-                                                index, seq, leaves));
-}
-
-// The restore check, for a superuser's row INSERT that did not come from the chain writer.  The
-// Merkle tables (merkle_leaf, merkle_tile, merkle_state, merkle_checkpoint) hold what is derived
-// from audit_log (leaf order, subtree hashes, the integrator's position, roots it published): their
-// rows are restored as dumped, and verify_chain(checkpoint) recomputes the root over the leaves
-// and audit rows against a checkpoint kept outside, which is where a wrong one shows.
+// The restore check, for a superuser's row INSERT that did not come from the chain writer: the
+// chain tables here, the Merkle tables in merkle_restore.cpp.
 void check_restored(TriggerData *td)
 {
     const char *table = RelationGetRelationName(td->tg_relation);
-    if (strncmp(table, "merkle_", 7) == 0 && strcmp(table, "merkle_leaf") != 0)
+    if (strncmp(table, "merkle_", 7) == 0) {
+        fa_check_restored_merkle(td);
         return;
+    }
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "SPI_connect failed");
     prepare_restore_plans();
@@ -231,8 +203,6 @@ void check_restored(TriggerData *td)
         check_restored_row(td->tg_relation, td->tg_trigtuple);
     else if (strcmp(table, "chain_head") == 0)
         check_restored_head(td->tg_relation, td->tg_trigtuple);
-    else if (strcmp(table, "merkle_leaf") == 0)
-        check_restored_leaf(td->tg_relation, td->tg_trigtuple);
     else
         elog(ERROR, "forgea_audit.guard_write() on unexpected table %s", table);
     SPI_finish();
@@ -284,4 +254,26 @@ FA_FUNCTION(fa_guard_write, "forgea_audit.guard_write")
                     errdetail("%s is refused for every role, the table owner and superusers included.", op),
                     errhint("Audit rows are never changed or removed; record a correcting event with forgea_audit.append(...).")));
     pg_unreachable();
+}
+
+// forgea_audit.end_unchecked_restore(target text, verb text), called by the DDL guard on
+// ALTER TABLE ... DISABLE/ENABLE TRIGGER on one of the extension's tables while the log has no
+// row: that is pg_restore --data-only --disable-triggers (or a plain dump made with it) about to
+// load rows with the restore checks off.  An ERROR would not do: pg_restore and psql go on after
+// one, so the COPY that follows would still run (checked, the guards being on) and so would the
+// ENABLE TRIGGER ALL after it (turning the ENABLE ALWAYS guards into ordinary ones).  FATAL ends
+// the session before any row of that restore is written, and says which restore works.
+FA_FUNCTION(fa_end_unchecked_restore, "forgea_audit.end_unchecked_restore")
+{
+    const char *target = PG_ARGISNULL(0) ? "a forgea_audit table" : text_to_cstring(PG_GETARG_TEXT_PP(0));
+    const char *verb = PG_ARGISNULL(1) ? "DISABLE" : text_to_cstring(PG_GETARG_TEXT_PP(1));
+    ereport(FATAL, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                    errmsg("ALTER TABLE %s %s TRIGGER is refused: it would restore forgea_audit's rows unchecked", target, verb),
+                    errdetail("The guard triggers check every row a restore writes to audit_log, chain_head and the Merkle "
+                              "tables; pg_restore --disable-triggers switches them off around each table's rows, and this "
+                              "statement's own AUDIT_DDL row would take the seq of the first row restored.  The session "
+                              "is ended so that nothing of this restore is written."),
+                    errhint("Restore without --disable-triggers (pg_restore --data-only, or psql -f dump.sql): the guards "
+                            "accept every row that verifies, in any session_replication_role.")));
+    PG_RETURN_VOID();
 }

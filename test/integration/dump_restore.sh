@@ -152,6 +152,52 @@ check "altered chain head: refused, the audit rows themselves restored" \
       "$(grep -c 'restoring forgea_audit.chain_head refused: the head of chain .* does not name the chain.s last row' "$work/badhead.err")|$(q "$bad_db" "SELECT count(*) FROM forgea_audit.audit_log")|$(q "$bad_db" "SELECT count(*) FROM forgea_audit.chain_head")" \
       "1|$audit_rows|0"
 
+# A row removed from the middle of the log: the next row of its chain no longer links to anything
+# restored, so the whole COPY is refused there, naming that row (docs/chain.md, "Dump and restore").
+read -r gone_seq gone_chain gone_pos next_seq <<<"$(q "$src_db" "SELECT a.seq, a.chain_id, a.chain_pos, n.seq
+    FROM forgea_audit.audit_log a JOIN forgea_audit.audit_log n ON n.chain_id = a.chain_id AND n.chain_pos = a.chain_pos + 1
+    ORDER BY a.seq LIMIT 1 OFFSET 1" | tr '|' ' ')"
+awk -v seq="$gone_seq" '/^COPY forgea_audit.audit_log /{c=1; print; next} c && /^\\\.$/{c=0} c && $1 == seq {next} {print}' "$work/db.sql" > "$work/gone.sql"
+check "the dump without row $gone_seq differs from the dump in one line" "$(diff "$work/db.sql" "$work/gone.sql" | grep -c '^<')" "1"
+dropdb --if-exists "$bad_db" >/dev/null 2>&1; createdb -E UTF8 -T template0 "$bad_db"
+psql -X -q -d "$bad_db" -f "$work/gone.sql" >/dev/null 2>"$work/gone.err"
+check "row removed from the middle: refused at the next row of its chain, named" \
+      "$(grep -m1 -o 'restoring forgea_audit.audit_log refused: .*' "$work/gone.err")" \
+      "restoring forgea_audit.audit_log refused: row seq $next_seq (chain \"$gone_chain\" position $((gone_pos + 1))) comes before the row at position $gone_pos of its chain"
+check "row removed from the middle: no audit row restored" "$(q "$bad_db" "SELECT count(*) FROM forgea_audit.audit_log")" "0"
+
+# A row added: one that verifies by itself (made by the extension in a copy of the source, so its
+# row_hash and link are right), continuing a chain.  audit_log takes it; the chain's dumped head
+# names the row before it, and is refused, naming the chain.
+copy_db="${PGDATABASE}_copy"
+dropdb --if-exists "$copy_db" >/dev/null 2>&1; createdb -T "$src_db" "$copy_db"
+added_seq=$(q "$copy_db" "SELECT forgea_audit.append_system('TEST_ADDED', chain => 'session:s-dr-1')")
+pg_dump -Fp -t forgea_audit.audit_log --data-only -f "$work/copy.sql" "$copy_db" 2>/dev/null
+dropdb "$copy_db"
+added_line=$(awk -v seq="$added_seq" '/^COPY forgea_audit.audit_log /{c=1; next} c && $1 == seq {print; exit}' "$work/copy.sql")
+ADDED_LINE=$added_line awk '/^COPY forgea_audit.audit_log /{c=1} c && /^\\\.$/{c=0; print ENVIRON["ADDED_LINE"]} {print}' "$work/db.sql" > "$work/added.sql"
+check "the dump with an added row differs from the dump in one line" "$(diff "$work/db.sql" "$work/added.sql" | grep -c '^>')" "1"
+dropdb --if-exists "$bad_db" >/dev/null 2>&1; createdb -E UTF8 -T template0 "$bad_db"
+psql -X -q -d "$bad_db" -f "$work/added.sql" >/dev/null 2>"$work/added.err"
+check "row added: the chain's head refused, naming the chain" \
+      "$(grep -m1 -o 'restoring forgea_audit.chain_head refused: .*' "$work/added.err" | sed 's/(position [0-9]*, seq [0-9]*)/(position P, seq S)/')" \
+      "restoring forgea_audit.chain_head refused: the head of chain \"session:s-dr-1\" (length $(q "$src_db" "SELECT length FROM forgea_audit.chain_head WHERE chain_id = 'session:s-dr-1'")) does not name the chain's last row in the log (position P, seq S)"
+check "row added: the added row is in, no head (the whole chain_head COPY refused), and verify_chain() says not ok" \
+      "$(q "$bad_db" "SELECT max(seq) FROM forgea_audit.audit_log") $(q "$bad_db" "SELECT count(*) FROM forgea_audit.chain_head") $(q "$bad_db" "SELECT ok FROM forgea_audit.verify_chain()")" \
+      "$added_seq 0 f"
+
+# ---- --data-only into a fresh install (CREATE EXTENSION first): the same rows, verifying -------------
+data_db="${PGDATABASE}_data"
+trap 'cleanup; for d in "$replica_db" "$plain_db" "$bad_db" "$data_db"; do dropdb --if-exists "$d" >/dev/null 2>&1; done' EXIT
+pg_dump -Fc --data-only -f "$work/data.dump" "$src_db" 2>/dev/null
+dropdb --if-exists "$data_db" >/dev/null 2>&1; createdb -E UTF8 -T template0 "$data_db"
+psql -X -q -v ON_ERROR_STOP=1 -d "$data_db" -f test/fixtures/app-schema/lab_session.sql >/dev/null
+q "$data_db" "CREATE TABLE public.fixture_push (name text PRIMARY KEY, payload jsonb NOT NULL, body text NOT NULL);
+              CREATE EXTENSION forgea_audit" >/dev/null
+pg_restore --data-only -d "$data_db" "$work/data.dump" 2>"$work/data.err"
+check "pg_restore --data-only into a fresh install: nothing printed" "$(head -c 300 "$work/data.err")" ""
+check "pg_restore --data-only: the same rows, and they verify" "$(fingerprint "$data_db") $(verify "$data_db")" "$before true $audit_rows"
+
 # ---- non-superusers still cannot insert, not even rows that verify ----------------------------
 dropdb --if-exists "$bad_db" >/dev/null 2>&1; createdb -E UTF8 -T template0 "$bad_db"
 q "$bad_db" "CREATE EXTENSION forgea_audit" >/dev/null

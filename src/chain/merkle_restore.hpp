@@ -1,0 +1,15 @@
+// The restore checks of the transparency log's tables (merkle_leaf, merkle_checkpoint,
+// merkle_state, merkle_tile, merkle_verified): see merkle_restore.cpp.
+#pragma once
+
+#include "pg/core_headers.hpp"  // first: see there
+
+extern "C" {
+#include "postgres.h"
+#include "commands/trigger.h"
+}
+
+// Checks a superuser's INSERT into one of the Merkle tables that did not come from the
+// extension's own writer (a restore) against what is restored already; raises (23000, naming
+// the row) unless it is what the extension itself would have written.
+void fa_check_restored_merkle(TriggerData *td);
