@@ -676,9 +676,7 @@ std::string check_tree(const Options &o, const Checkpoint &cp, const Pass &p, st
     csv.expect_header({"leaf_index", "seq", "leaf_hash"});
     std::int64_t size = cp.parsed.body.size;
     core::merkle::Frontier *f = new core::merkle::Frontier();
-    struct Drop final : core::merkle::NodeSink {
-        void node(int, std::int64_t, const std::uint8_t *) override {}
-    } drop;
+    core::merkle::DiscardNodes drop;
     OpensslSha256 h;
     std::vector<Field> row;
     std::vector<std::uint8_t> node;
