@@ -109,10 +109,15 @@ CREATE OR REPLACE FUNCTION forgea_audit.retention_settings(
 --     5 reasons x 4 shards = 20 chains ever; concurrent receivers' connections append to different
 --     chain heads, so a burst does not queue on one locked row.
 --   * Rows: webhook_rejection counts every rejected delivery per minute, reason and shard (one small
---     row each, at most 20 per minute); only the first ceil(forgea_audit.rejected_audit_per_minute / 4)
---     of a minute/reason/shard also get their own audit row.  The rest are counted there (deliveries,
---     bytes), and reject_delivery returns NULL for them.  The counter's row lock is held for the
---     call's transaction only, in the same shard as the chain head it appends to.
+--     row each, at most 20 per minute); only the first few of a minute/reason/shard also get their
+--     own audit row: shard s's share of forgea_audit.rejected_audit_per_minute (n) is n / 4, plus
+--     one for shards below n % 4, so the four shares add up to exactly n and the cap holds however
+--     many receivers call at once (each shard's counter row serialises its own callers).  The rest
+--     are counted there (deliveries, bytes), and reject_delivery returns NULL for them.  The
+--     counter's row lock is held for the call's transaction only, in the same shard as the chain
+--     head it appends to.
+--   * The cap is read after the library is loaded: before, a session's SET of the superuser-only
+--     setting is a placeholder any role may set (PostgreSQL discards it when the library loads).
 -------------------------------------------------------------------------------------------------
 CREATE TABLE forgea_audit.webhook_rejection (
     minute     timestamptz NOT NULL,   -- date_trunc('minute', now()) of the rejections counted here
@@ -140,7 +145,8 @@ AS $$
 DECLARE
     shards  constant integer := 4;
     id_cap  constant integer := 200;
-    per_minute integer := coalesce(nullif(pg_catalog.current_setting('forgea_audit.rejected_audit_per_minute', true), '')::integer, 60);
+    per_minute integer;
+    quota   integer;
     shard   smallint := pg_catalog.pg_backend_pid() % shards;
     counted bigint;
     sent_id text := pg_catalog.left(delivery_id, id_cap);
@@ -162,12 +168,19 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass the error''s code (err.code in node-postgres), or NULL.';
     END IF;
 
+    -- Any C function loads the library, which defines the setting and drops a placeholder value
+    -- that a role other than a superuser SET before; only then is the setting read.
+    PERFORM forgea_audit.repo_key('https://github.com/forgea/load-library');
+    per_minute := pg_catalog.current_setting('forgea_audit.rejected_audit_per_minute')::integer;
+
     INSERT INTO forgea_audit.webhook_rejection AS w (minute, reason, shard, deliveries, bytes)
     VALUES (pg_catalog.date_trunc('minute', pg_catalog.now()), reason, shard, 1, body_bytes)
     ON CONFLICT ON CONSTRAINT webhook_rejection_pkey
         DO UPDATE SET deliveries = w.deliveries + 1, bytes = w.bytes + excluded.bytes
     RETURNING w.deliveries INTO counted;
-    IF counted > (per_minute + shards - 1) / shards THEN
+    -- This shard's share: the four add up to per_minute exactly.
+    quota := per_minute / shards + (shard < per_minute % shards)::integer;
+    IF counted > quota THEN
         RETURN NULL;
     END IF;
 

@@ -121,13 +121,13 @@ FA_MODULE_INIT()
         nullptr, &fa_max_metadata_bytes, 65536, 256, 64 * 1024 * 1024, PGC_SUSET, GUC_UNIT_BYTE, nullptr, nullptr,
         nullptr);
 
-    // Read by reject_delivery() (SQL), which falls back to the same default when the library is not
-    // loaded yet in the session.
+    // Read by reject_delivery() (SQL), after it has loaded the library: a placeholder a non-superuser
+    // SET before is then dropped, so the cap is the operator's.
     DefineCustomIntVariable(
         "forgea_audit.rejected_audit_per_minute",
         "How many rejected webhook deliveries per reason and minute get their own audit row.",
         "reject_delivery() counts every rejected delivery in webhook_rejection; beyond this many per minute and "
-        "reason (spread over 4 shards), it only counts them.",
+        "reason (4 shards, whose shares add up to exactly this), it only counts them.",
         &fa_rejected_audit_per_minute, 60, 4, 1000000, PGC_SUSET, 0, nullptr, nullptr, nullptr);
 
     DefineCustomIntVariable(
