@@ -19,7 +19,7 @@ TOOL_CORE_OBJS = src/core/json_text.o src/core/csv_reader.o src/core/note_signat
 # are encoded by json/; worker/ archives and checkpoints; pg/ is the module entry and the boundary.
 PUSH_OBJS   = src/push/record_push.o src/push/payload_jsonb.o src/push/payload_json_text.o \
               src/push/push_event_builder.o src/push/session_binding.o
-CHAIN_OBJS  = src/chain/merkle_integrate.o src/chain/merkle_proofs.o src/chain/chain_append.o src/chain/chain_heads.o src/chain/chain_verify.o src/chain/chain_verify_increment.o src/chain/chain_checkpoint.o \
+CHAIN_OBJS  = src/chain/merkle_integrate.o src/chain/merkle_proofs.o src/chain/merkle_check.o src/chain/chain_append.o src/chain/chain_heads.o src/chain/chain_verify.o src/chain/chain_verify_increment.o src/chain/chain_checkpoint.o \
               src/chain/chain_write_guard.o src/chain/merkle_restore.o
 JSON_OBJS   = src/json/canonical_jsonb.o src/json/canonical_json_text.o src/json/canonical_row.o
 WORKER_OBJS = src/worker/retention_worker.o src/worker/merkle_integrator.o

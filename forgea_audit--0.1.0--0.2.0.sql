@@ -530,7 +530,7 @@ CREATE TABLE forgea_audit.merkle_state (
     tree_size    bigint  NOT NULL DEFAULT 0,
     horizon_seq  bigint  NOT NULL DEFAULT 1,   -- every audit row with seq < horizon_seq is a leaf
     pending_seq  bigint,                        -- audit_log_seq's last value, read before ...
-    pending_xmax xid8,                          -- ... a snapshot with this xmax: once no older xid runs, every seq <= pending_seq is final
+    pending_xmax xid8,                          -- ... the next xid to be assigned was read: once no older xid runs, every seq <= pending_seq is final
     updated_at   timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE forgea_audit.merkle_state IS

@@ -276,7 +276,10 @@ int64 fa_audit_append(const AuditEvent &ev)
     uint8 prev[kHashLen];
     memcpy(prev, VARDATA_ANY(prev_hash), kHashLen);
 
-    // seq is drawn while the head is locked, so seq grows along every chain.
+    // seq is drawn while the head is locked, so seq grows along every chain; and after this
+    // transaction holds an xid (the row lock took one; asked for again so that nothing rests on
+    // that): the Merkle integrator's horizon relies on it (merkle_integrate.cpp, read_mark).
+    (void) GetCurrentTransactionId();
     fa_exec_plan(append_plans[kNextSeq], nullptr, nullptr, 1);
     int64 seq = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
     TimestampTz created_at = GetCurrentTimestamp();

@@ -428,19 +428,30 @@ FA_FUNCTION(fa_verify_chain, "forgea_audit.verify_chain")
         if (!p->sealed.seen[i])
             forgea::core::report_sealed_chain_missing(p->sealed.heads[i], p->problems);
     p->hasher.release();
+    // The Merkle tables against the rows just read (same snapshot).
+    FaMerkleFinding *tree = static_cast<FaMerkleFinding *>(MemoryContextAllocZero(keep, sizeof(FaMerkleFinding)));
+    fa_merkle_check_unintegrated(true, keep, tree);
     SPI_finish();
     MemoryContextSwitchTo(caller);
 
-    int64 count = p->problems.count();
+    // The lowest seq first, whichever check named it.
+    int64 count = p->problems.count() + tree->count;
+    const char *first = p->problems.first_text();
+    int64 first_seq = p->problems.first_seq();
+    if (tree->count > 0 &&
+        (p->problems.count() == 0 || (tree->seq != 0 && tree->seq < p->problems.first_seq()))) {
+        first = tree->text;
+        first_seq = tree->seq;
+    }
     char *detail;
     if (count == 0)
         detail = psprintf("verified %lld rows in %lld chains%s", static_cast<long long>(rows),
                           static_cast<long long>(p->chains->size()), checkpoint_note ? checkpoint_note : "");
     else if (count == 1)
-        detail = pstrdup(p->problems.first_text());
+        detail = pstrdup(first);
     else
-        detail = psprintf("%s; %lld problems in all", p->problems.first_text(), static_cast<long long>(count));
-    put_result(rsinfo, count == 0, rows, count > 0, p->problems.first_seq(), detail);
+        detail = psprintf("%s; %lld problems in all", first, static_cast<long long>(count));
+    put_result(rsinfo, count == 0, rows, count > 0 && first_seq != 0, first_seq, detail);
     MemoryContextDelete(keep);
     return (Datum) 0;
 }

@@ -371,7 +371,14 @@ FA_FUNCTION(fa_verify_increment, "forgea_audit.verify_increment")
         load_checkpoints(*inc, keep);
         scan_leaves(*inc, keep);
     }
-    int64 count = inc->problems.count() + (inc->tree_problem != nullptr ? 1 : 0);
+    // The whole log: no committed row below the horizon is missing from the tree.
+    FaMerkleFinding *lost = static_cast<FaMerkleFinding *>(MemoryContextAllocZero(keep, sizeof(FaMerkleFinding)));
+    fa_merkle_check_unintegrated(false, keep, lost);
+    int64 count = inc->problems.count() + (inc->tree_problem != nullptr ? 1 : 0) + lost->count;
+    if (lost->count > 0 && (inc->tree_problem == nullptr || inc->tree_bad_seq == 0 || lost->seq < inc->tree_bad_seq)) {
+        inc->tree_problem = lost->text;
+        inc->tree_bad_seq = lost->seq;
+    }
     if (count == 0)
         advance(*inc);
     SPI_finish();

@@ -8,14 +8,26 @@
 //    the previous integration wrote: "not yet a leaf" (an anti-join on merkle_leaf's seq index)
 //    never takes a row twice; merkle_leaf.seq is UNIQUE besides;
 //  * rows are looked for at seq >= horizon_seq only, and the horizon moves past a seq only when
-//    every transaction that could still insert a row with a smaller seq has ended: the appender
-//    draws seq after it took an xid (chain_head is locked FOR UPDATE first), so once no xid below
-//    the xmax of a snapshot taken after reading the sequence's last value runs any more, every seq
-//    up to that value is committed (and visible) or never will be;
+//    no transaction that could still insert a row with that seq is running.  A mark is the
+//    sequence's last value L and then the next xid to be assigned, B (ReadNextFullTransactionId,
+//    read after L).  A writer that drew a seq <= L drew it before L was read, and held an xid
+//    before it drew it (chain_append.cpp: the chain head's row lock, and GetCurrentTransactionId
+//    right before nextval); xids are handed out in order under XidGenLock, so its xid is < B.
+//    A later pass settles the mark when its snapshot's xmin >= B: xmin is the oldest xid the
+//    snapshot sees running (xids at or above its xmax count as running too, and xmin <= xmax),
+//    so no xid < B runs, and every seq <= L is committed and visible to the next statement, or
+//    rolled back for good.  (Until 2026-12 the bound was the snapshot's xmax, the latest
+//    *completed* xid + 1: a writer that took its xid after the last completion and was still
+//    running lies at or above it, so two passes during one open transaction moved the horizon
+//    past its row, which then never became a leaf; test/pgtap/long_writers.sql.)  Every running
+//    xid of the cluster below B holds the horizon back, subtransactions through their top-level
+//    xid and prepared transactions included; our own xid does not (pg_current_snapshot leaves it
+//    out), and needs not: our own rows are visible to our own statements;
 //  * it is one transaction: a crash leaves the leaves, nodes and state of before.
 #include "chain/merkle_store.hpp"
 
 extern "C" {
+#include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
@@ -23,7 +35,7 @@ extern "C" {
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-
+#include "utils/xid8.h"
 }
 
 #include "chain/chain_write_guard.hpp"
@@ -82,12 +94,10 @@ void prepare_plans()
         extend_types};
     FaPlanSpec last_value_plan_spec = {"SELECT pg_catalog.pg_sequence_last_value('forgea_audit.audit_log_seq'::pg_catalog.regclass)",
                                 0, nullptr};
-    // $4: take pending_xmax from this statement's snapshot (taken after last_value_plan read $3).
-    Oid state_types[4] = {INT8OID, INT8OID, INT8OID, BOOLOID};
+    // $4: the mark's xid bound (read_mark), NULL to keep the pending one.
+    Oid state_types[4] = {INT8OID, INT8OID, INT8OID, XID8OID};
     FaPlanSpec update_state_plan_spec = {"UPDATE forgea_audit.merkle_state SET tree_size = $1, horizon_seq = $2, pending_seq = $3, "
-        "  pending_xmax = CASE WHEN $3 IS NULL THEN NULL "
-        "                      WHEN $4 THEN pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot()) "
-        "                      ELSE pending_xmax END, "
+        "  pending_xmax = CASE WHEN $3 IS NULL THEN NULL WHEN $4 IS NOT NULL THEN $4 ELSE pending_xmax END, "
         "  updated_at = pg_catalog.now()",
         4, state_types};
     const FaPlanSpec specs[8] = {state_plan_spec,         state_insert_plan_spec, candidates_plan_spec,
@@ -262,6 +272,23 @@ int64 get_int8(int col, bool *isnull)
     return *isnull ? 0 : DatumGetInt64(d);
 }
 
+// A new mark (see the header): the sequence's last value L, then the next xid to be assigned,
+// read in that order.  Every transaction that drew a seq <= L held an xid before it drew it
+// (chain_append.cpp assigns one first), so that xid is below the bound; once no xid below the
+// bound runs (a later snapshot's xmin >= bound), every seq <= L is committed or never will be.
+// False if the sequence was never drawn from.
+bool read_mark(int64 *last_value, FullTransactionId *bound)
+{
+    fa_exec_plan(last_value_plan, nullptr, nullptr, 1);
+    bool isnull;
+    *last_value = get_int8(1, &isnull);
+    SPI_freetuptable(SPI_tuptable);
+    // After the read: nextval's buffer lock on the sequence page and XidGenLock order the writer's
+    // xid assignment, its nextval, our read and this one.
+    *bound = ReadNextFullTransactionId();
+    return !isnull;
+}
+
 }  // namespace
 
 int64 fa_merkle_integrate_batch(int64 max_rows, int64 *tree_size)
@@ -341,18 +368,17 @@ int64 fa_merkle_integrate_batch(int64 max_rows, int64 *tree_size)
         new_horizon = Max(horizon, done_upto);
         need_mark = new_horizon == pending + 1;
     }
-    Datum state_args[4] = {Int64GetDatum(f->size), Int64GetDatum(new_horizon), Int64GetDatum(pending), BoolGetDatum(false)};
-    char state_nulls[5] = "    ";
+    Datum state_args[4] = {Int64GetDatum(f->size), Int64GetDatum(new_horizon), Int64GetDatum(pending), Datum(0)};
+    char state_nulls[5] = "   n";
     if (need_mark) {
-        // Read the sequence first; the UPDATE's snapshot, taken after, gives the xmax.
-        fa_exec_plan(last_value_plan, nullptr, nullptr, 1);
-        bool lv_null;
-        int64 last_value = get_int8(1, &lv_null);
-        if (lv_null || last_value < new_horizon) {
-            state_nulls[2] = 'n';
-        } else {
+        int64 last_value;
+        FullTransactionId bound;
+        if (read_mark(&last_value, &bound) && last_value >= new_horizon) {
             state_args[2] = Int64GetDatum(last_value);
-            state_args[3] = BoolGetDatum(true);
+            state_args[3] = FullTransactionIdGetDatum(bound);
+            state_nulls[3] = ' ';
+        } else {
+            state_nulls[2] = 'n';
         }
     }
     guarded_exec(update_state_plan, state_args, state_nulls);

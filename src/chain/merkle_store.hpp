@@ -37,3 +37,21 @@ void fa_merkle_root_of(int64 size, uint8 out[forgea::core::kHashLen]);
 // nullptr if it holds, else a palloc'd sentence; *bad_seq gets the first leaf's seq that differs
 // from the stored tree (0 if none can be named).
 char *fa_merkle_check_checkpoint(int64 size, const uint8 root[forgea::core::kHashLen], int64 *bad_seq);
+
+// What the Merkle log checks found (merkle_check.cpp): the problem with the lowest seq (seq 0: one
+// that names no row, kept only if nothing names one), and how many in all.
+struct FaMerkleFinding {
+    char *text = nullptr;
+    int64 seq = 0;
+    int64 count = 0;
+};
+
+// Adds a problem to f (text palloc'd by the caller, in memory that outlives SPI_finish()).
+// The checks below put their texts in keep.
+void fa_merkle_finding(FaMerkleFinding *f, int64 seq, char *text);
+
+// Reports every committed audit row below merkle_state's horizon that is not a leaf (the
+// integrator never looks below the horizon again, so such a row would stay out of the tree
+// for good), naming the lowest.  read_only: in the caller's snapshot (verify_chain()), else in a
+// fresh one (verify_increment(), after it integrated).
+void fa_merkle_check_unintegrated(bool read_only, MemoryContext keep, FaMerkleFinding *f);
