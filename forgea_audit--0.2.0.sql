@@ -1269,6 +1269,59 @@ CREATE EVENT TRIGGER forgea_audit_guard_drop ON sql_drop
 ALTER EVENT TRIGGER forgea_audit_guard_drop ENABLE ALWAYS;
 
 -------------------------------------------------------------------------------------------------
+-- Health in one row (docs/operations.md, "Health and monitoring"): what a DBA's monitoring reads,
+-- e.g. through prometheus-postgres-exporter (examples/monitoring/).  Every value comes from an
+-- index probe or a one-row table, never a scan of the audit log, so it stays cheap at any size:
+--   worker_up               the retention/Merkle worker is connected to this database;
+--   checkpoint_age_seconds  since the newest checkpoint was made (NULL: none yet);
+--   integrator_lag_rows     committed audit rows at or above the integrator's horizon not yet leaves;
+--   verify_ok               the worker's last verification (incremental or full) held: no
+--                           CHAIN_VERIFY_FAILED row since verify_increment() last moved its point
+--                           (NULL: nothing was ever verified);
+--   verify_age_seconds      since verify_increment() last moved its verified point;
+--   retention_backlog_rows  attempts older than forgea_audit.attempt_retention, not yet archived;
+--   rejections_last_hour    rejected webhook deliveries counted in the last 60 minutes;
+--   published_age_seconds   since the log was last published as static tiles (NULL: not published).
+-- SECURITY DEFINER so that a reader sees the worker in pg_stat_activity and counts rows that
+-- row-level security hides from it: it learns counts and ages only, never a row.
+-------------------------------------------------------------------------------------------------
+CREATE FUNCTION forgea_audit.health_row(
+    OUT worker_up boolean, OUT checkpoint_age_seconds double precision, OUT integrator_lag_rows bigint,
+    OUT verify_ok boolean, OUT verify_age_seconds double precision, OUT retention_backlog_rows bigint,
+    OUT rejections_last_hour bigint, OUT published_age_seconds double precision)
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    SET enable_seqscan = off SET jit = off AS
+$$
+SELECT
+    EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity
+            WHERE backend_type = 'forgea_audit retention' AND datname = pg_catalog.current_database()),
+    (SELECT extract(epoch FROM pg_catalog.now() - c.made_at)::double precision
+       FROM forgea_audit.merkle_checkpoint c ORDER BY c.tree_size DESC, c.id DESC LIMIT 1),
+    (SELECT count(*) FROM forgea_audit.audit_log a,
+            (SELECT coalesce((SELECT ms.horizon_seq FROM forgea_audit.merkle_state ms), 1) AS horizon_seq) s
+      WHERE a.seq >= s.horizon_seq
+        AND NOT EXISTS (SELECT 1 FROM forgea_audit.merkle_leaf m WHERE m.seq = a.seq AND m.seq >= s.horizon_seq)),
+    CASE WHEN v.verified_at IS NULL THEN NULL
+         ELSE NOT EXISTS (SELECT 1 FROM forgea_audit.audit_log f
+                          WHERE f.action = 'CHAIN_VERIFY_FAILED' AND f.created_at >= v.verified_at) END,
+    extract(epoch FROM pg_catalog.now() - v.verified_at)::double precision,
+    (SELECT count(*) FROM forgea_audit.lab_attempt l
+      WHERE l.recorded_at < pg_catalog.now() - (SELECT r.attempt_retention FROM forgea_audit.retention_settings() r)),
+    (SELECT coalesce(sum(w.deliveries), 0)::bigint FROM forgea_audit.webhook_rejection w
+      WHERE w.minute > pg_catalog.now() - interval '1 hour'),
+    NULL::double precision
+FROM (SELECT (SELECT mv.verified_at FROM forgea_audit.merkle_verified mv) AS verified_at) v
+$$;
+COMMENT ON FUNCTION forgea_audit.health_row() IS
+    'The one row of forgea_audit.health: worker, checkpoint, integrator, verification, retention and rejection health.';
+REVOKE ALL ON FUNCTION forgea_audit.health_row() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION forgea_audit.health_row() TO forgea_audit_reader;
+CREATE VIEW forgea_audit.health AS SELECT * FROM forgea_audit.health_row();
+COMMENT ON VIEW forgea_audit.health IS
+    'One row: worker_up, checkpoint_age_seconds, integrator_lag_rows, verify_ok, verify_age_seconds, retention_backlog_rows, rejections_last_hour, published_age_seconds.';
+GRANT SELECT ON forgea_audit.health TO forgea_audit_reader;
+
+-------------------------------------------------------------------------------------------------
 -- Bound at creation when the platform's table is already there (the usual order: its migrations
 -- first): the fork lookup's index exists from the first push on, without the optional
 -- bind_lab_session_table() step.  Without the table (or with one that lacks the columns), nothing

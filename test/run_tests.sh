@@ -61,6 +61,17 @@ else
     failed=$((failed + 1)); failures+=(worker_and_cron)
 fi
 
+# Monitoring: forgea_audit.health through the real prometheus-postgres-exporter, the alert rules.
+echo "== monitoring (prometheus-postgres-exporter against a preloading cluster)"
+if pg_virtualenv -t -v 15 -c "--port=${PGPORT:-$(free_port)}" \
+       -o shared_preload_libraries=forgea_audit -o forgea_audit.database=postgres \
+       -o forgea_audit.merkle_interval=1s -o forgea_audit.verify_interval=1s -o forgea_audit.checkpoint_interval=1s \
+       env FA_ROOT="$ROOT" bash test/worker/monitoring.sh; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1)); failures+=(monitoring)
+fi
+
 # The worker and a database that does not exist (logged once, waits for a reload).
 echo "== worker with a missing database (shared_preload_libraries = forgea_audit)"
 if pg_virtualenv -t -v 15 -c "--port=${PGPORT:-$(free_port)}" \
