@@ -93,11 +93,30 @@ fuzz:
 
 # The offline verifier (tools/forgea_audit_verify.cpp): the pure core and OpenSSL, no PostgreSQL.
 tools/forgea_audit_verify: tools/forgea_audit_verify.cpp $(CORE_SRCS) src/core/*.hpp
-	g++ -std=c++17 -O2 -Wall -Wextra -Isrc -o $@ tools/forgea_audit_verify.cpp $(CORE_SRCS) -lcrypto
+	g++ -std=c++17 -O2 -Wall -Wextra $(TOOL_CPPFLAGS) $(TOOL_CXXFLAGS) -Isrc -o $@ tools/forgea_audit_verify.cpp $(CORE_SRCS) $(TOOL_LDFLAGS) -lcrypto
 
 verifier: tools/forgea_audit_verify
 
-.PHONY: verifier
+# The command-line tools, none of which links PostgreSQL: `make tools` builds them, `make
+# install-tools` installs them into $(DESTDIR)$(TOOLS_BINDIR) (/usr/local/bin unless set; the Debian
+# package sets /usr/bin), each script without its .sh (tools/export_audit.sh as forgea_audit_export),
+# and their manual pages (tools/*.1) into $(DESTDIR)$(TOOLS_MANDIR)/man1.
+# `make install` does not: it installs for one PostgreSQL version, the tools serve any.
+# TOOL_CPPFLAGS, TOOL_CXXFLAGS and TOOL_LDFLAGS add flags (the package passes dpkg-buildflags').
+TOOLS = tools/forgea_audit_verify
+TOOLS_BINDIR ?= /usr/local/bin
+TOOLS_MANDIR ?= /usr/local/share/man
+
+tools: $(TOOLS)
+
+install-tools: tools
+	install -d '$(DESTDIR)$(TOOLS_BINDIR)'
+	install -m 755 $(TOOLS) '$(DESTDIR)$(TOOLS_BINDIR)/'
+	install -m 755 tools/export_audit.sh '$(DESTDIR)$(TOOLS_BINDIR)/forgea_audit_export'
+	install -d '$(DESTDIR)$(TOOLS_MANDIR)/man1'
+	install -m 644 tools/forgea_audit_verify.1 tools/forgea_audit_export.1 '$(DESTDIR)$(TOOLS_MANDIR)/man1/'
+
+.PHONY: verifier tools install-tools
 EXTRA_CLEAN = test/unit/core_tests $(OBJS:.o=.d) tools/forgea_audit_verify
 
 # The C++/PostgreSQL boundary (src/pg/boundary.hpp), checked rather than trusted:

@@ -6,7 +6,8 @@
 #   4. in a throwaway cluster (pg_virtualenv): pg_regress (make installcheck), then every pgTAP file
 #      under test/pgtap/ in a fresh database of its own, then the integration scripts under
 #      test/integration/,
-#   5. the worker and pg_cron in a preloading cluster, and the upgrade from 0.1.0 (test/upgrade/).
+#   5. the worker and pg_cron in a preloading cluster, and the upgrade from 0.1.0 (test/upgrade/),
+#   6. the Debian package, built, installed, upgraded from 0.1.0's and purged (test/package/).
 # Prints "N passed, N failed" last and exits non-zero if anything failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,11 +22,12 @@ make -s install >/dev/null
 
 make -s check-boundary   # the C++/PostgreSQL boundary rules (Makefile, src/pg/boundary.hpp)
 make -s unit
+bash test/package/versions_agree.sh   # forgea_audit.control, META.json and debian/changelog agree
 
 export FA_ROOT="$ROOT"
 export FA_RESULTS=$(mktemp)
 trap 'rm -f "$FA_RESULTS"' EXIT
-passed=2   # check-boundary and the unit tests above (each stops the script if it fails)
+passed=3   # check-boundary, the unit tests and versions_agree above (each stops the script if it fails)
 failed=0
 failures=()
 
@@ -98,6 +100,17 @@ if bash test/upgrade/upgrade_from_0.1.0.sh; then
 else
     failed=$((failed + 1)); failures+=(upgrade_from_0.1.0)
 fi
+
+# The Debian package: builds it (and the 0.1.0 one), lintian, installs it, a push, the upgrade from
+# the 0.1.0 package, its autopkgtest, apt-get purge (test/package/deb_package.sh, about 2 minutes).
+# The purge takes the extension's files out of the system directories: this build goes back after.
+echo "== Debian package"
+if bash test/package/deb_package.sh; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1)); failures+=(deb_package)
+fi
+make -s install >/dev/null
 
 echo
 [ ${#failures[@]} -gt 0 ] && echo "failed: ${failures[*]}"
