@@ -188,14 +188,12 @@ void check_restored_head(Relation rel, HeapTuple tuple)
 }
 
 // The restore check, for a superuser's row INSERT that did not come from the chain writer: the
-// chain tables here, the Merkle tables in merkle_restore.cpp.
-void check_restored(TriggerData *td)
+// chain tables here, the Merkle tables in merkle_restore.cpp.  Returns the row to store.
+HeapTuple check_restored(TriggerData *td)
 {
     const char *table = RelationGetRelationName(td->tg_relation);
-    if (strncmp(table, "merkle_", 7) == 0) {
-        fa_check_restored_merkle(td);
-        return;
-    }
+    if (strncmp(table, "merkle_", 7) == 0)
+        return fa_check_restored_merkle(td);
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "SPI_connect failed");
     prepare_restore_plans();
@@ -206,6 +204,7 @@ void check_restored(TriggerData *td)
     else
         elog(ERROR, "forgea_audit.guard_write() on unexpected table %s", table);
     SPI_finish();
+    return td->tg_trigtuple;
 }
 
 }  // namespace
@@ -237,8 +236,7 @@ FA_FUNCTION(fa_guard_write, "forgea_audit.guard_write")
     // (check_restored); everyone else's direct INSERT is refused below.
     if (strcmp(op, "INSERT") == 0 && TRIGGER_FIRED_FOR_ROW(ev) && superuser() &&
         op_allowed_to_writer(td->tg_trigger, op)) {
-        check_restored(td);
-        return PointerGetDatum(td->tg_trigtuple);
+        return PointerGetDatum(check_restored(td));
     }
 
     if (op_allowed_to_writer(td->tg_trigger, op))

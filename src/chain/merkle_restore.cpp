@@ -14,6 +14,7 @@
 //  * a tile must be exactly the hashes recomputed from the leaves it covers (from audit_log's
 //    row_hash, not from other tiles), with the width the state's tree size gives it;
 //  * the verified point must be the root and frontier recomputed from its first tree_size leaves.
+// The state's pending mark (another cluster's transaction id) is dropped as it is restored.
 // Each check reads leaves in order through a cursor, a check per leaf.  Whatever is refused fails
 // its whole COPY, loudly, naming the row.
 #include "pg/core_headers.hpp"  // first: see there
@@ -434,9 +435,24 @@ void check_verified(Relation rel, HeapTuple tuple)
         refuse("merkle_verified", psprintf("%s is not the tree of the restored leaves: its frontier differs", what));
 }
 
+// The pending mark of a restored state, dropped: pending_xmax is a transaction id of the cluster
+// that was dumped, meaningless here (a mark above this cluster's xids would keep the horizon where
+// the dump left it for as many transactions).  Without a mark the integrator's next pass sets one
+// of this cluster; the horizon itself stays, every row below it being a leaf (check_state).
+HeapTuple without_pending_mark(Relation rel, HeapTuple tuple)
+{
+    TupleDesc desc = RelationGetDescr(rel);
+    int cols[2] = {SPI_fnumber(desc, "pending_seq"), SPI_fnumber(desc, "pending_xmax")};
+    if (cols[0] <= 0 || cols[1] <= 0)
+        elog(ERROR, "forgea_audit.merkle_state has no pending_seq or pending_xmax column");
+    Datum values[2] = {0, 0};
+    bool nulls[2] = {true, true};
+    return heap_modify_tuple_by_cols(tuple, desc, 2, cols, values, nulls);
+}
+
 }  // namespace
 
-void fa_check_restored_merkle(TriggerData *td)
+HeapTuple fa_check_restored_merkle(TriggerData *td)
 {
     const char *table = RelationGetRelationName(td->tg_relation);
     if (SPI_connect() != SPI_OK_CONNECT)
@@ -454,4 +470,8 @@ void fa_check_restored_merkle(TriggerData *td)
     else
         elog(ERROR, "forgea_audit.guard_write(): no restore check for table %s", table);
     SPI_finish();
+    // After SPI_finish: the row must outlive SPI's memory (it is built in the trigger's context).
+    if (strcmp(table, "merkle_state") == 0)
+        return without_pending_mark(td->tg_relation, td->tg_trigtuple);
+    return td->tg_trigtuple;
 }

@@ -11,5 +11,6 @@ extern "C" {
 
 // Checks a superuser's INSERT into one of the Merkle tables that did not come from the
 // extension's own writer (a restore) against what is restored already; raises (23000, naming
-// the row) unless it is what the extension itself would have written.
-void fa_check_restored_merkle(TriggerData *td);
+// the row) unless it is what the extension itself would have written.  Returns the row to
+// store: the one given, but for merkle_state, whose pending mark is dropped (see there).
+HeapTuple fa_check_restored_merkle(TriggerData *td);

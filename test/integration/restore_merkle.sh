@@ -6,7 +6,8 @@
 # hand edits of the dump is refused, naming the table and the row:
 #   the last merkle_leaf line deleted; two leaves swapped; one byte of a merkle_tile changed;
 #   merkle_checkpoint.tree_size edited; audit_log's COPY refused (so no audit row, yet a state and
-#   leaves); merkle_verified's tree_size edited.
+#   leaves); merkle_verified's tree_size edited.  A state's pending mark (another cluster's xid)
+# is dropped at restore, so the horizon moves again.
 # And pg_restore --data-only into a fresh install works, while --data-only --disable-triggers (what
 # pg_dump's warning recommends) is refused before anything is written, with a hint naming the
 # restore that works.
@@ -133,6 +134,24 @@ edited() {  # name, table, awk program -> restores the edited dump into a fresh 
     check "$1: the edit changed the dump" "$(cmp -s "$work/db.sql" "$work/$1.sql" && echo same || echo changed)" "changed"
     restore_plain "$1" "$work/$1.sql"
 }
+
+# The integrator's pending mark (pending_seq, pending_xmax) names a transaction id of the cluster
+# that was dumped: restored as it is, a mark above this cluster's xids would not resolve for as
+# many transactions, and the horizon would stay where the dump left it.  A restore drops the mark
+# (the integrator's next pass sets one of this cluster).
+printf '%s\n' 'BEGIN { FS = OFS = "\t" } { $4 = "599"; $5 = "4000000000" } { print }' > "$work/prog.awk"
+edit_copy merkle_state > "$work/mr_pending.sql"
+restore_plain mr_pending "$work/mr_pending.sql"
+check "a state with another cluster's pending mark: restored without error" "$(grep -c ERROR "$work/mr_pending.err")" "0"
+check "... the mark dropped, size and horizon as dumped" \
+      "$(q mr_pending "SELECT tree_size || ' ' || horizon_seq || ' ' || coalesce(pending_seq::text, '-') || ' ' || coalesce(pending_xmax::text, '-')
+                       FROM forgea_audit.merkle_state")" \
+      "$(q "$src_db" "SELECT tree_size || ' ' || horizon_seq FROM forgea_audit.merkle_state") - -"
+q mr_pending "SELECT forgea_audit.append('TEST_AFTER_RESTORE', chain => 'test:after') FROM generate_series(1, 3)" >/dev/null
+q mr_pending "SELECT forgea_audit.merkle_integrate()" >/dev/null   # sets a mark at the last seq
+q mr_pending "SELECT forgea_audit.merkle_integrate()" >/dev/null   # no older transaction runs: resolved
+check "... and the horizon moves past the rows appended after the restore" \
+      "$(q mr_pending "SELECT horizon_seq > (SELECT max(seq) FROM forgea_audit.audit_log) FROM forgea_audit.merkle_state")" "t"
 
 # The last data line of merkle_leaf deleted: 600 leaves against a state of 601.
 edited mr_leaf_cut merkle_leaf '{ lines[NR] = $0 } END { for (i = 1; i < NR; i++) print lines[i] }'
