@@ -209,29 +209,14 @@ REVOKE ALL ON FUNCTION forgea_audit.reject_delivery(text, text, bytea, bigint, t
 GRANT EXECUTE ON FUNCTION forgea_audit.reject_delivery(text, text, bytea, bigint, text, text, jsonb) TO forgea_audit_writer;
 
 -- Issue 10, cases 1 and 2 (docs/security.md): bind_lab_session_table() also grants the platform
--- table's owner USAGE on the schema, since record_push now works on that table as its owner.
+-- table's owner USAGE on the schema, since record_push now works on that table as its owner; and
+-- (issue 21) it creates the index as that owner, in a security-restricted operation (C now).
 CREATE OR REPLACE FUNCTION forgea_audit.bind_lab_session_table() RETURNS text
-    LANGUAGE plpgsql
+    LANGUAGE c
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS
-$$
-DECLARE
-    tbl   regclass := forgea_audit.lab_session_table();
-    owner oid := (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = tbl);
-    index text := pg_catalog.left((SELECT c.relname FROM pg_catalog.pg_class c WHERE c.oid = tbl), 40)
-                  || '_forgea_repo_key_idx';
-BEGIN
-    IF NOT pg_catalog.has_schema_privilege(owner, 'forgea_audit', 'USAGE') THEN
-        EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA forgea_audit TO %s', owner::regrole);
-    END IF;
-    EXECUTE pg_catalog.format(
-        'CREATE INDEX IF NOT EXISTS %I ON %s (forgea_audit.repo_key("userForkUrl"), "startedAt" DESC) '
-        'WHERE "status" IN (''IN_PROGRESS'', ''STUCK'')', index, tbl);
-    RETURN index;
-END
-$$;
+    AS 'MODULE_PATHNAME', 'fa_bind_lab_session_table_0_2';
 COMMENT ON FUNCTION forgea_audit.bind_lab_session_table() IS
-    'Grants the platform table''s owner USAGE on schema forgea_audit (record_push works on the table as that role) and creates the partial expression index that record_push''s fork-URL lookup uses; returns the index''s name.';
+    'Grants the platform table''s owner USAGE on schema forgea_audit (record_push works on the table as that role) and creates, as that owner, the partial expression index that record_push''s fork-URL lookup uses; returns the index''s name.';
 COMMENT ON FUNCTION forgea_audit.lab_session_table() IS
     'The table record_push works on: forgea_audit.lab_session_table, a schema-qualified name resolved without search_path (raises if it does not exist, is unqualified or is a temporary table).';
 
@@ -267,8 +252,11 @@ GRANT SELECT ON forgea_audit.progress TO forgea_audit_reader, forgea_audit_admin
 -- library's settings only in sessions that have loaded it; calling one of its C functions loads
 -- it (as LOAD 'forgea_audit' does, which needs superuser).  Once it is loaded, ALTER SYSTEM SET
 -- forgea_audit.... works in the same session; before, PostgreSQL 15 refuses the name as an
--- "unrecognized configuration parameter".  Runs as the caller: superuser-only settings
--- (signing_key_file) stay hidden from others, as in pg_settings.
+-- "unrecognized configuration parameter".  Runs as the caller: the value of a superuser-only
+-- setting (signing_key_file: where the private key is) stays hidden from others, as in pg_settings,
+-- but its row is listed, with NULLs and a description saying why, so every role sees every name.
+-- (A new GUC_SUPERUSER_ONLY setting goes into the VALUES list; test/pgtap/role_surface.sql checks
+-- that every role gets the superuser's names.)
 CREATE FUNCTION forgea_audit.settings()
     RETURNS TABLE (name text, setting text, unit text, context text, default_value text, source text,
                    pending_restart boolean, description text)
@@ -279,7 +267,14 @@ BEGIN
     PERFORM forgea_audit.repo_key('https://github.com/forgea/load-library');   -- loads the library
     RETURN QUERY
         SELECT s.name, s.setting, s.unit, s.context, s.boot_val, s.source, s.pending_restart, s.short_desc
-        FROM pg_catalog.pg_settings s WHERE s.name LIKE 'forgea\_audit.%' ORDER BY s.name;
+        FROM pg_catalog.pg_settings s WHERE s.name LIKE 'forgea\_audit.%'
+        UNION ALL
+        SELECT h.name, NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::boolean,
+               'Hidden from this role: superuser-only (the signing key''s path), as pg_settings hides it; '
+               'superusers and members of pg_read_all_settings see it.'
+        FROM (VALUES ('forgea_audit.signing_key_file'::text)) h(name)
+        WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_settings s WHERE s.name = h.name)
+        ORDER BY 1;
 END
 $$;
 COMMENT ON FUNCTION forgea_audit.settings() IS
@@ -629,11 +624,14 @@ GRANT EXECUTE ON FUNCTION forgea_audit.merkle_root(bigint) TO forgea_audit_reade
 -- A receipt for one attempt: its LAB_VERIFY_ATTEMPT audit row's fields (what the row_hash is
 -- computed from, docs/chain.md), the row's leaf, its inclusion proof in the newest checkpoint
 -- that covers it, and that checkpoint's note.  tools/forgea_audit_verify --receipt checks it
--- offline with the public key only.  SECURITY INVOKER: the caller sees the row only if
--- row-level security lets it (readers: their tenants' rows; admins: all).
+-- offline with the public key only.  A student's receipt is their proof, and the platform fetches
+-- it for them: readers and admins get the receipt of any attempt.  SECURITY DEFINER, since the
+-- LAB_VERIFY_ATTEMPT rows carry no tenant and row-level security shows them to admins only; a
+-- reader may read every lab_attempt row already, and the audit row repeats what that row says
+-- (plus the session's user id).  Writers may not (they read nothing of the log).
 CREATE FUNCTION forgea_audit.receipt(attempt_id bigint) RETURNS jsonb
     LANGUAGE plpgsql STABLE STRICT
-    SET search_path = pg_catalog, pg_temp
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     SET TimeZone = 'UTC'
 AS $$
 DECLARE
@@ -648,8 +646,8 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no LAB_VERIFY_ATTEMPT audit row for attempt % is visible', attempt_id
             USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'Either the attempt does not exist or row-level security hides its audit row from this role.',
-                  HINT = 'Pass a lab_attempt id returned by record_push(), as a role that may read its audit row.';
+                  DETAIL = 'No attempt has this id (or it was recorded as a duplicate or conflict, which have no receipt).',
+                  HINT = 'Pass a lab_attempt id that record_push() returned with status recorded.';
     END IF;
     SELECT m.leaf_index INTO leaf FROM forgea_audit.merkle_leaf m WHERE m.seq = r.seq;
     SELECT c.tree_size, c.note INTO cp FROM forgea_audit.merkle_checkpoint c
@@ -937,9 +935,18 @@ GRANT SELECT ON forgea_audit.health TO forgea_audit_reader;
 DO $$
 BEGIN
     PERFORM forgea_audit.bind_lab_session_table();
-EXCEPTION WHEN undefined_table OR invalid_parameter_value OR wrong_object_type OR undefined_column
-               OR undefined_object THEN
-    RAISE NOTICE 'forgea_audit: % (run SELECT forgea_audit.bind_lab_session_table(); once the table exists)',
-        SQLERRM;
+EXCEPTION
+    WHEN undefined_table OR invalid_parameter_value OR wrong_object_type OR undefined_column
+         OR undefined_object THEN
+        RAISE NOTICE 'forgea_audit: % (run SELECT forgea_audit.bind_lab_session_table(); once the table exists)',
+            SQLERRM;
+    -- The table's owner may not create the index (bind_lab_session_table() builds it as that role).
+    WHEN insufficient_privilege THEN
+        DECLARE
+            hint text;
+        BEGIN
+            GET STACKED DIAGNOSTICS hint = PG_EXCEPTION_HINT;
+            RAISE NOTICE 'forgea_audit: % (the fork lookup has no index yet)', SQLERRM USING HINT = hint;
+        END;
 END
 $$;

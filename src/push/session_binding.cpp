@@ -4,12 +4,15 @@
 
 extern "C" {
 #include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -313,6 +316,64 @@ FA_FUNCTION(fa_find_shared_forks, "forgea_audit.find_shared_forks")
     }
     SPI_finish();
     return (Datum) 0;
+}
+
+// forgea_audit.bind_lab_session_table() RETURNS text: grants the platform table's owner USAGE on
+// schema forgea_audit (record_push and shared_forks call repo_key() as that role), then creates the
+// fork lookup's index AS THAT OWNER, in a security-restricted operation (as_table_owner): the
+// extension's owner never runs DDL on a table somebody else owns, and the CREATE INDEX is checked
+// against the owner's own privileges.  An owner that may not create it (no CREATE on the table's
+// schema) gets a refusal naming the statement to run itself.  An index already there is left as
+// it is, without the "already exists" notice (CREATE EXTENSION binds, and so may a migration).
+FA_FUNCTION(fa_bind_lab_session_table, "forgea_audit.bind_lab_session_table")
+{
+    Oid relid = resolve_session_table(AccessShareLock);
+    Oid owner = relation_owner(relid);
+    Oid table_ns = get_rel_namespace(relid);
+    const char *schema = get_namespace_name(table_ns);
+    const char *relname = get_rel_name(relid);
+    const char *table = quote_qualified_identifier(schema, relname);
+    const char *owner_name = quote_identifier(GetUserNameFromId(owner, false));
+    // The first 40 characters of the table's name (as 0.1.0 named it: left(relname, 40)).
+    int prefix = pg_mbcharcliplen(relname, static_cast<int>(strlen(relname)), 40);
+    char *index = psprintf("%.*s_forgea_repo_key_idx", prefix, relname);
+
+    Oid existing = get_relname_relid(index, table_ns);
+    bool index_exists =
+        OidIsValid(existing) && get_rel_relkind(existing) == RELKIND_INDEX && IndexGetRelation(existing, false) == relid;
+
+    // The status list is written as record_push's lookup writes it, so the planner proves the
+    // partial index applies (session_binding.cpp, prepare_plans).
+    char *create = psprintf("CREATE INDEX IF NOT EXISTS %s ON %s (forgea_audit.repo_key(\"userForkUrl\"), "
+                            "\"startedAt\" DESC) WHERE \"status\" IN ('IN_PROGRESS', 'STUCK')",
+                            quote_identifier(index), table);
+    if (!index_exists && pg_namespace_aclcheck(table_ns, owner, ACL_CREATE) != ACLCHECK_OK)
+        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                        errmsg("role %s, the owner of lab session table %s, may not create an index on it",
+                               owner_name, table),
+                        errdetail("bind_lab_session_table() creates the fork lookup's index as the table's owner, "
+                                  "and that role has no CREATE on schema %s.",
+                                  quote_identifier(schema)),
+                        errhint("As role %s, run %s; then SELECT forgea_audit.bind_lab_session_table(); (or GRANT "
+                                "CREATE ON SCHEMA %s TO %s and bind again).",
+                                owner_name, create, quote_identifier(schema), owner_name)));
+
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "SPI_connect failed");
+    // As the extension's owner (this function is SECURITY DEFINER): the schema is the extension's.
+    if (pg_namespace_aclcheck(get_namespace_oid("forgea_audit", false), owner, ACL_USAGE) != ACLCHECK_OK) {
+        if (SPI_execute(psprintf("GRANT USAGE ON SCHEMA forgea_audit TO %s", owner_name), false, 0) != SPI_OK_UTILITY)
+            elog(ERROR, "granting USAGE on schema forgea_audit to %s failed", owner_name);
+        CommandCounterIncrement();
+    }
+    if (!index_exists) {
+        int rc = 0;
+        as_table_owner(relid, [&] { rc = SPI_execute(create, false, 0); });
+        if (rc != SPI_OK_UTILITY)
+            elog(ERROR, "creating index %s failed: %s", index, SPI_result_code_string(rc));
+    }
+    SPI_finish();
+    PG_RETURN_TEXT_P(cstring_to_text(index));
 }
 
 // See the header.  Runs as the table's owner with the kept lookup plan; more than one active
