@@ -40,8 +40,8 @@ check "... checkpoint() returns a note of this log" "$(grep -c '^forgea_audit' <
 # The receipt the tour printed, checked by the offline verifier as a student would.
 make -s verifier >/dev/null
 psql -X -A -t -v ON_ERROR_STOP=1 -d "$db" -c "SELECT forgea_audit.receipt(1)" >"$work/receipt.json"
-vout=$(tools/forgea_audit_verify --receipt "$work/receipt.json" --allow-unsigned 2>&1 \
-       || tools/forgea_audit_verify --receipt "$work/receipt.json" 2>&1)
+# (Unsigned here: this cluster has no signing key; the demo signs its checkpoint.)
+vout=$(tools/forgea_audit_verify --receipt "$work/receipt.json" --allow-unsigned 2>&1)
 check "... and its receipt verifies offline" "$(grep -c '^ok: audit row [0-9]* (LAB_VERIFY_ATTEMPT)' <<<"$vout")" 1
 [ "$failures" -eq 0 ] || echo "$vout" | sed 's/^/#   /'
 
