@@ -23,7 +23,7 @@ CHAIN_OBJS  = src/chain/merkle_integrate.o src/chain/merkle_proofs.o src/chain/m
               src/chain/chain_write_guard.o src/chain/merkle_restore.o
 JSON_OBJS   = src/json/canonical_jsonb.o src/json/canonical_json_text.o src/json/canonical_row.o
 WORKER_OBJS = src/worker/retention_worker.o src/worker/merkle_integrator.o
-PG_OBJS     = src/pg/module.o src/pg/sha256.o src/pg/sql_version.o src/pg/spi_plan.o src/pg/progress.o src/pg/key_lookup.o
+PG_OBJS     = src/pg/module.o src/pg/sha256.o src/pg/sql_version.o src/pg/spi_plan.o src/pg/progress.o src/pg/key_lookup.o src/pg/lock_wait.o
 
 OBJS = $(CORE_OBJS) $(PG_OBJS) $(PUSH_OBJS) $(CHAIN_OBJS) $(JSON_OBJS) $(WORKER_OBJS)
 

@@ -472,7 +472,7 @@ $$;
 -- Merkle tree and signs a constant-size note of its size and root.
 -------------------------------------------------------------------------------------------------
 COMMENT ON FUNCTION forgea_audit.checkpoint() IS
-    'Integrates every committed audit row into the Merkle tree, signs a note of its size and root (C2SP checkpoint; Ed25519, forgea_audit.signing_key_file), records it (merkle_checkpoint, a CHECKPOINT event), sends it out (NOTIFY forgea_audit_checkpoint, server log) and returns it; returns the newest note again, writing nothing, if nothing but that checkpoint''s own CHECKPOINT row was added since.';
+    'For an admin (a member of forgea_audit_admin, a superuser, the background worker): integrates every committed audit row into the Merkle tree, signs a note of its size and root (C2SP checkpoint; Ed25519, forgea_audit.signing_key_file), records it (merkle_checkpoint, a CHECKPOINT event), sends it out (NOTIFY forgea_audit_checkpoint, server log) and returns it; returns the newest note again, writing nothing, if nothing but that checkpoint''s own CHECKPOINT row was added since; waits at most 5 s for the integrator''s locks (55P03 after that). For a reader: the newest stored note as stored (NULL before the first), taking no lock and writing nothing.';
 
 -------------------------------------------------------------------------------------------------
 -- Transparency log (docs/transparency.md): an RFC 6962 Merkle tree whose leaves are the audit
@@ -726,8 +726,8 @@ REVOKE ALL ON FUNCTION forgea_audit.verify_increment() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION forgea_audit.verify_increment() TO forgea_audit_admin;
 
 -- checkpoint() is the readers' too (issue 13: the transparency log's SQL surface is granted to the
--- reader role).  Safe in a loop: a call that finds nothing integrated since the newest checkpoint
--- but that checkpoint's own CHECKPOINT row returns the newest note and writes nothing.
+-- reader role).  A reader's call only reads the newest stored note: it takes no lock, so a reader
+-- holding its transaction open never stalls the integrator, checkpoints or verification (issue 20).
 GRANT EXECUTE ON FUNCTION forgea_audit.checkpoint() TO forgea_audit_reader;
 
 SELECT pg_catalog.pg_extension_config_dump('forgea_audit.merkle_leaf', '');

@@ -85,6 +85,16 @@ else
     failed=$((failed + 1)); failures+=(missing_database)
 fi
 
+# A reader holding its transaction open never stalls the worker; passes wait for locks 5 s at most.
+echo "== worker: a reader never stalls the log (shared_preload_libraries = forgea_audit)"
+if pg_virtualenv -t -v 15 -c "--port=${PGPORT:-$(free_port)}" \
+       -o shared_preload_libraries=forgea_audit -o forgea_audit.database=postgres -o logging_collector=on \
+       env FA_ROOT="$ROOT" bash test/worker/reader_never_stalls.sh; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1)); failures+=(reader_never_stalls)
+fi
+
 # Faults: scripts that make, crash, copy and promote clusters of their own (test/faults/lib.sh).
 for t in test/faults/*.sh; do
     name=$(basename "$t" .sh)

@@ -10,6 +10,7 @@ extern "C" {
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
@@ -26,6 +27,7 @@ extern "C" {
 #include "pg/sha256.hpp"
 #include "chain/audit_metadata.hpp"
 #include "pg/boundary.hpp"
+#include "pg/lock_wait.hpp"
 #include "pg/settings.hpp"
 
 using forgea::core::Bytes;
@@ -190,10 +192,10 @@ bool signed_as_now(const char *stored, bool sign)
     return strcmp(again->data, stored) == 0;
 }
 
-}  // namespace
-
-// forgea_audit.checkpoint() RETURNS text
-FA_FUNCTION(fa_checkpoint, "forgea_audit.checkpoint")
+// An admin's (or the worker's) checkpoint: integrates every committed row, then returns the newest
+// note if nothing new was added since it, else signs, records and sends out a new one.  Takes
+// merkle_state's and the checkpoint chain's locks (the caller bounds the wait).
+text *make_checkpoint()
 {
     bool sign = is_set(fa_signing_key_file);
 
@@ -212,7 +214,7 @@ FA_FUNCTION(fa_checkpoint, "forgea_audit.checkpoint")
         text *result = cstring_to_text(same);
         MemoryContextSwitchTo(old);
         SPI_finish();
-        PG_RETURN_TEXT_P(result);
+        return result;
     }
     uint8 root[kHashLen];
     fa_merkle_root_of(size, root);
@@ -253,7 +255,63 @@ FA_FUNCTION(fa_checkpoint, "forgea_audit.checkpoint")
     Async_Notify(kCheckpointChannel, note->data);
     ereport(LOG, (errmsg("forgea_audit checkpoint at seq " INT64_FORMAT " (%s):\n%s", seq,
                          sign ? "signed" : "unsigned: forgea_audit.signing_key_file is not set", note->data)));
-    PG_RETURN_TEXT_P(cstring_to_text_with_len(note->data, note->len));
+    return cstring_to_text_with_len(note->data, note->len);
+}
+
+// Whether this session makes checkpoints (integrates, signs, records), or only reads the newest
+// one: the role it acts as (GetOuterUserId(): SET ROLE counts, this function's SECURITY DEFINER
+// does not) is a superuser (the background worker connects as one) or has forgea_audit_admin's
+// privileges.  Readers get the newest stored note and take no lock (docs/checkpoints.md).
+bool session_makes_checkpoints()
+{
+    Oid who = GetOuterUserId();
+    if (superuser_arg(who))
+        return true;
+    Oid admin = get_role_oid("forgea_audit_admin", true);
+    return OidIsValid(admin) && has_privs_of_role(who, admin);
+}
+
+// A reader's checkpoint(): the newest stored note, as stored (signed by whoever made it), or NULL
+// before the first one; read with a plain SELECT: no row lock, no write, no transaction id,
+// nothing an integration or a verification could wait for, however long the reader's transaction
+// stays open.  The result is palloc'd in the caller's memory.
+text *newest_note()
+{
+    MemoryContext caller = CurrentMemoryContext;
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "SPI_connect failed");
+    int rc = SPI_execute("SELECT note FROM forgea_audit.merkle_checkpoint ORDER BY id DESC LIMIT 1", true, 1);
+    if (rc != SPI_OK_SELECT)
+        elog(ERROR, "reading the newest checkpoint failed: %s", SPI_result_code_string(rc));
+    bool isnull = true;
+    Datum d = SPI_processed == 1 ? SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull) : (Datum) 0;
+    text *result = nullptr;
+    if (!isnull) {
+        MemoryContext old = MemoryContextSwitchTo(caller);
+        result = DatumGetTextPCopy(d);
+        MemoryContextSwitchTo(old);
+    }
+    SPI_finish();
+    return result;
+}
+
+}  // namespace
+
+// forgea_audit.checkpoint() RETURNS text: for a reader the newest stored note, NULL before the
+// first (no lock taken); for an admin, a superuser or the worker a new checkpoint if anything was
+// added since the newest one, waiting at most kPassLockWaitMs for the integrator's locks
+// (pg/lock_wait.hpp).
+FA_FUNCTION(fa_checkpoint, "forgea_audit.checkpoint")
+{
+    if (!session_makes_checkpoints()) {
+        text *newest = newest_note();
+        if (newest == nullptr)
+            PG_RETURN_NULL();
+        PG_RETURN_TEXT_P(newest);
+    }
+    text *result = nullptr;
+    fa_with_bounded_lock_wait("checkpoint()", [&] { result = make_checkpoint(); });
+    PG_RETURN_TEXT_P(result);
 }
 
 // See the header.  Decides from the settings alone whether this server signs, so that checking a

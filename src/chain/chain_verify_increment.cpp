@@ -31,6 +31,7 @@ extern "C" {
 #include "chain/merkle_store.hpp"
 #include "core/merkle_tree.hpp"
 #include "pg/boundary.hpp"
+#include "pg/lock_wait.hpp"
 #include "pg/sha256.hpp"
 #include "pg/spi_plan.hpp"
 
@@ -348,9 +349,12 @@ FA_FUNCTION(fa_verify_increment, "forgea_audit.verify_increment")
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "SPI_connect failed");
     prepare_plans();
-    load_point(*inc, keep);  // first: the lock, so that integrations and passes keep one order
     int64 size = 0;
-    fa_merkle_integrate_all(&size);
+    // Its locks (merkle_verified, merkle_state) are waited for at most kPassLockWaitMs (pg/lock_wait.hpp).
+    fa_with_bounded_lock_wait("verify_increment()", [&] {
+        load_point(*inc, keep);  // first: the lock, so that integrations and passes keep one order
+        fa_merkle_integrate_all(&size);
+    });
     inc->to_size = size;
     if (inc->tree_problem == nullptr && inc->to_size < inc->from_size)
         tree_problem(*inc, 0, MemoryContextStrdup(keep, psprintf("the Merkle tree has " INT64_FORMAT " leaves, fewer than "

@@ -40,6 +40,7 @@ extern "C" {
 
 #include "chain/chain_write_guard.hpp"
 #include "pg/boundary.hpp"
+#include "pg/lock_wait.hpp"
 #include "pg/spi_plan.hpp"
 #include "pg/sha256.hpp"
 
@@ -409,7 +410,11 @@ FA_FUNCTION(fa_merkle_integrate, "forgea_audit.merkle_integrate")
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "SPI_connect failed");
     int64 size;
-    int64 n = max_rows < 0 ? fa_merkle_integrate_all(&size) : fa_merkle_integrate_batch(max_rows, &size);
+    int64 n = 0;
+    // The state's lock is waited for at most kPassLockWaitMs (pg/lock_wait.hpp).
+    fa_with_bounded_lock_wait("merkle_integrate()", [&] {
+        n = max_rows < 0 ? fa_merkle_integrate_all(&size) : fa_merkle_integrate_batch(max_rows, &size);
+    });
     SPI_finish();
     PG_RETURN_INT64(n);
 }

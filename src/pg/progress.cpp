@@ -7,6 +7,7 @@ extern "C" {
 #include "tcop/tcopprot.h"
 #include "utils/backend_status.h"
 #include "utils/builtins.h"
+#include "utils/timestamp.h"
 }
 
 #include "pg/boundary.hpp"
@@ -24,6 +25,43 @@ void fa_progress_report(const char *what)
     pgstat_report_activity(STATE_RUNNING, line);
     if (fa_progress_notices)
         ereport(NOTICE, (errmsg("%s", line)));
+    pfree(line);
+}
+
+void fa_progress_report_idle(const char *what)
+{
+    char *line = psprintf("%s%s", kPrefix, what);
+    pgstat_report_activity(STATE_IDLE, line);
+    pfree(line);
+}
+
+// The worker's outstanding failure: "the <pass> pass of <time> could not run: <message>", and the
+// pass it belongs to ("" when none).  Process-local: only the worker sets it.
+static char failed_pass[64];
+static char failure_line[1024];
+
+void fa_worker_pass_failed(const char *pass, const char *message)
+{
+    strlcpy(failed_pass, pass, sizeof failed_pass);
+    snprintf(failure_line, sizeof failure_line, "worker: the %s pass of %s could not run: %s", pass,
+             timestamptz_to_str(GetCurrentTimestamp()), message != nullptr ? message : "(no message)");
+    fa_progress_report_idle(failure_line);
+}
+
+void fa_worker_pass_done(const char *pass)
+{
+    if (strcmp(failed_pass, pass) == 0)
+        failed_pass[0] = failure_line[0] = '\0';
+}
+
+void fa_worker_activity(const char *activity)
+{
+    if (failure_line[0] == '\0') {
+        pgstat_report_activity(STATE_RUNNING, activity);
+        return;
+    }
+    char *line = psprintf("%s%s; now: %s", kPrefix, failure_line, activity);
+    pgstat_report_activity(STATE_RUNNING, line);
     pfree(line);
 }
 

@@ -11,6 +11,7 @@ extern "C" {
 }
 
 #include "chain/merkle_store.hpp"
+#include "pg/progress.hpp"
 
 namespace {
 
@@ -26,7 +27,7 @@ bool integrate_one_batch()
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "SPI_connect failed");
     PushActiveSnapshot(GetTransactionSnapshot());
-    pgstat_report_activity(STATE_RUNNING, "forgea_audit: integrating audit rows into the Merkle tree");
+    fa_worker_activity("forgea_audit: integrating audit rows into the Merkle tree");
     int rc = SPI_execute("SELECT pg_catalog.to_regprocedure('forgea_audit.merkle_integrate(bigint)') IS NOT NULL", true, 1);
     bool isnull;
     bool present = rc == SPI_OK_SELECT && SPI_processed == 1 &&
@@ -81,17 +82,21 @@ void fa_merkle_worker_tick(MemoryContext loop_context)
     {
         while (integrate_one_batch())
             CHECK_FOR_INTERRUPTS();
+        fa_worker_pass_done("integrator");
     }
     PG_CATCH();
     {
-        // Reported and rolled back; the worker goes on (an uncaught ERROR would make it FATAL).
+        // Reported (server log, forgea_audit.progress) and rolled back; the worker goes on (an
+        // uncaught ERROR would make it FATAL).  A lock not granted within kPassLockWaitMs ends
+        // up here too (merkle_integrate() bounds its wait): the next interval tries again.
         MemoryContextSwitchTo(loop_context);
         HOLD_INTERRUPTS();
+        ErrorData *edata = CopyErrorData();
         EmitErrorReport();
         AbortCurrentTransaction();
         SPI_finish();
         FlushErrorState();
-        pgstat_report_activity(STATE_IDLE, nullptr);
+        fa_worker_pass_failed("integrator", edata->message);
         RESUME_INTERRUPTS();
     }
     PG_END_TRY();

@@ -38,6 +38,7 @@ extern "C" {
 }
 
 #include "pg/boundary.hpp"
+#include "pg/progress.hpp"
 #include "pg/settings.hpp"
 #include "worker/merkle_integrator.hpp"
 
@@ -71,7 +72,7 @@ void begin_tx(const char *activity)
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "SPI_connect failed");
     PushActiveSnapshot(GetTransactionSnapshot());
-    pgstat_report_activity(STATE_RUNNING, activity);
+    fa_worker_activity(activity);
 }
 
 // Ends begin_tx's transaction and reports the worker idle.
@@ -288,10 +289,12 @@ void run_verification(VerifyPass &pass)
     end_tx();
 }
 
-// Runs f; on an ERROR, reports it, rolls back and returns the message instead of exiting.
-// (Without this an ERROR in a worker becomes FATAL and the worker restarts.)
+// Runs f, the worker's pass called pass; on an ERROR, reports it (server log), rolls back, shows
+// that the pass could not run in forgea_audit.progress until the next pass starts, and returns
+// the message instead of exiting.  (Without this an ERROR in a worker becomes FATAL and the
+// worker restarts.)
 template <typename F>
-char *run_catching(F f, MemoryContext keep)
+char *run_catching(const char *pass, F f, MemoryContext keep)
 {
     MemoryContext loop_context = CurrentMemoryContext;
     char *volatile failure = nullptr;
@@ -310,11 +313,13 @@ char *run_catching(F f, MemoryContext keep)
         AbortCurrentTransaction();
         SPI_finish();  // no-op if not connected; clears SPI state after an abort
         FlushErrorState();
-        pgstat_report_activity(STATE_IDLE, nullptr);
+        fa_worker_pass_failed(pass, failure);
         RESUME_INTERRUPTS();
         MemoryContextSwitchTo(loop_context);
     }
     PG_END_TRY();
+    if (failure == nullptr)
+        fa_worker_pass_done(pass);
     return failure;
 }
 
@@ -545,7 +550,7 @@ FA_WORKER_MAIN(fa_retention_worker_main)
         MemoryContextSwitchTo(loop_context);
         MemoryContextReset(loop_context);
         bool installed = false;
-        char *failure = run_catching([&] { installed = extension_installed(); }, loop_context);
+        char *failure = run_catching("extension check", [&] { installed = extension_installed(); }, loop_context);
         if (failure == nullptr && !installed) {
             if (!warned_missing)
                 elog(LOG, "forgea_audit worker: extension forgea_audit is not installed in database \"%s\"; "
@@ -555,19 +560,19 @@ FA_WORKER_MAIN(fa_retention_worker_main)
         }
         warned_missing = false;
         if (failure == nullptr && retention_due) {
-            failure = run_catching([] { run_once(); }, loop_context);
+            failure = run_catching("retention", [] { run_once(); }, loop_context);
             if (failure != nullptr) {
                 const char *message = failure;
                 // Reported by run_catching already; if even recording it fails, the next interval tries again.
-                (void) run_catching([&] { record_error(message); }, loop_context);
+                (void) run_catching("retention error record", [&] { record_error(message); }, loop_context);
             }
         }
         if (installed && checkpoint_due)
-            (void) run_catching([] { make_checkpoint(); }, loop_context);
+            (void) run_catching("checkpoint", [] { make_checkpoint(); }, loop_context);
         if (installed && verify_due)
-            (void) run_catching([] { run_verification(incremental_pass); }, loop_context);
+            (void) run_catching("incremental verification", [] { run_verification(incremental_pass); }, loop_context);
         if (installed && full_verify_due)
-            (void) run_catching([] { run_verification(full_pass); }, loop_context);
+            (void) run_catching("full verification", [] { run_verification(full_pass); }, loop_context);
     }
 }
 

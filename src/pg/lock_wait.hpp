@@ -1,0 +1,51 @@
+// Bounded lock waits for the passes over the Merkle log (issue 20, item 5).
+//
+// An integration (checkpoint(), merkle_integrate(), verify_increment(), the worker's passes) takes
+// merkle_state's row lock, verify_increment() also merkle_verified's, a checkpoint the checkpoint
+// chain's head; each holds them to the end of its transaction.  Without a bound, a transaction
+// left open after one of them made every later pass wait for as long as it stayed open (the worker
+// too, and with it retention, checkpoints and verification, which run in the worker's one loop).
+// fa_with_bounded_lock_wait() runs a pass with lock_timeout at most kPassLockWaitMs, so a pass that
+// cannot get its locks fails after that long with an error that names the pass, and the caller (the
+// worker: next interval) tries again.
+#pragma once
+
+#include "pg/core_headers.hpp"  // first: see there
+
+extern "C" {
+#include "postgres.h"
+#include "storage/proc.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+}
+
+// The longest a pass waits for a lock (lock_timeout, when that is unset or longer).
+constexpr int kPassLockWaitMs = 5000;
+
+// Called in PG_CATCH by fa_with_bounded_lock_wait: a lock timeout is re-raised as "<pass> could
+// not run: ..." (SQLSTATE 55P03 kept, the original context kept); any other error as it was.
+[[noreturn]] void fa_rethrow_pass_error(const char *pass, int wait_ms, MemoryContext context);
+
+// Runs work (which takes the Merkle log's locks) with lock_timeout = min(lock_timeout, 5 s), in a
+// GUC nest level of its own (the caller's value is back when it returns; an error's abort restores
+// it as for a function's SET clause).
+template <typename Work>
+void fa_with_bounded_lock_wait(const char *pass, Work work)
+{
+    int wait_ms = (LockTimeout <= 0 || LockTimeout > kPassLockWaitMs) ? kPassLockWaitMs : LockTimeout;
+    int level = NewGUCNestLevel();
+    char value[32];
+    snprintf(value, sizeof value, "%d", wait_ms);
+    (void) set_config_option("lock_timeout", value, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+    MemoryContext context = CurrentMemoryContext;
+    PG_TRY();
+    {
+        work();
+    }
+    PG_CATCH();
+    {
+        fa_rethrow_pass_error(pass, wait_ms, context);
+    }
+    PG_END_TRY();
+    AtEOXact_GUC(true, level);
+}
