@@ -34,9 +34,9 @@
 #include "core/ed25519.hpp"
 #include "core/hex.hpp"
 #include "core/hasher.hpp"
+#include "core/json_text.hpp"
 #include "core/merkle_tree.hpp"
 #include "core/note_signature.hpp"
-#include "core/push_rules.hpp"
 #include "core/receipt_check.hpp"
 
 namespace core = forgea::core;
@@ -159,9 +159,11 @@ Bytes bytes_of(const Field &f)
     return f.null ? Bytes{} : Bytes{f.value.data(), f.value.size()};
 }
 
+// A plain integer as COPY writes one: no sign but '-', no leading zero, no "-0" (an export whose
+// "7" became "007" is not one the export wrote, even if it means the same number).
 bool to_int64(const Field &f, std::int64_t *out)
 {
-    return !f.null && core::parse_int64(f.value.data(), f.value.size(), out);
+    return !f.null && core::json::plain_int64_text(f.value, out);
 }
 
 // Decodes hex text; false if it is not an even number of hex digits.

@@ -354,9 +354,13 @@ bool parse(const char *text, std::size_t len, Value *out, Error *err)
 
 bool plain_int64(const Value &v, std::int64_t *out)
 {
-    if (v.kind != Value::Number || v.text.empty() || v.text == "-0")
+    return v.kind == Value::Number && plain_int64_text(v.text, out);
+}
+
+bool plain_int64_text(const std::string &t, std::int64_t *out)
+{
+    if (t.empty() || t == "-0")
         return false;
-    const std::string &t = v.text;
     std::size_t digits = t[0] == '-' ? 1 : 0;
     if (digits == t.size() || (t[digits] == '0' && t.size() > digits + 1))
         return false;

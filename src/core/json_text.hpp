@@ -45,4 +45,7 @@ bool parse(const char *text, std::size_t len, Value *out, Error *err);
 // "-0", within int64: true and its value.  false for anything else (other kinds included).
 bool plain_int64(const Value &v, std::int64_t *out);
 
+// The same rule for a number's text alone (the offline verifier's CSV integers too).
+bool plain_int64_text(const std::string &text, std::int64_t *out);
+
 }  // namespace forgea::core::json

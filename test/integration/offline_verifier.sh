@@ -350,6 +350,20 @@ PY
 run_tool "$edited"
 check "rows out of order in the export: exit 2" "$tool_rc" "2"
 
+# an integer written with a leading zero ("7" -> "07": the same number, not what COPY writes)
+edited="$work/edited-zero"
+cp -r "$intact" "$edited"
+python3 - "$edited/audit_log.csv" <<'PY'
+import sys
+path = sys.argv[1]
+lines = open(path, 'rb').read().split(b'\n')
+lines[1] = b'0' + lines[1]   # the first record's seq
+open(path, 'wb').write(b'\n'.join(lines))
+PY
+run_tool "$edited"
+check "an integer with a leading zero in the export: exit 2, not an integer" \
+      "$tool_rc $(grep -c 'line 2: seq is not an integer' <<<"$tool_out")" "2 1"
+
 # the checkpoint of another export
 run_tool "$intact" --checkpoint "$intact/audit_log.csv"
 check "a file that is not a checkpoint: exit 2" "$tool_rc" "2"

@@ -147,6 +147,10 @@ TEST(JsonText, PlainInt64IsOnlyAPlainInteger)
     for (const char *not_plain : {"1e0", "1.0", "-0", "42e0", "4.2e1", "9223372036854775808", "-9223372036854775809",
                                   "\"42\"", "true", "null", "[42]"})
         EXPECT_FALSE(plain(not_plain, &n)) << not_plain;
+    for (const char *text : {"007", "+7", "-0", "", "-", "7 ", "0x7", "1e0"})
+        EXPECT_FALSE(json::plain_int64_text(text, &n)) << text;
+    EXPECT_TRUE(json::plain_int64_text("-70", &n));
+    EXPECT_EQ(n, -70);
 }
 
 TEST(JsonText, StringsMustBeUtf8)
