@@ -23,7 +23,7 @@ CHAIN_OBJS  = src/chain/merkle_integrate.o src/chain/merkle_proofs.o src/chain/m
               src/chain/chain_write_guard.o src/chain/merkle_restore.o
 JSON_OBJS   = src/json/canonical_jsonb.o src/json/canonical_json_text.o src/json/canonical_row.o
 WORKER_OBJS = src/worker/retention_worker.o src/worker/merkle_integrator.o
-PG_OBJS     = src/pg/module.o src/pg/sha256.o src/pg/sql_version.o src/pg/spi_plan.o src/pg/progress.o src/pg/key_lookup.o src/pg/lock_wait.o
+PG_OBJS     = src/pg/module.o src/pg/datum_read.o src/pg/sha256.o src/pg/sql_version.o src/pg/spi_plan.o src/pg/progress.o src/pg/key_lookup.o src/pg/lock_wait.o
 
 OBJS = $(CORE_OBJS) $(PG_OBJS) $(PUSH_OBJS) $(CHAIN_OBJS) $(JSON_OBJS) $(WORKER_OBJS)
 
@@ -125,11 +125,17 @@ EXTRA_CLEAN = test/unit/core_tests $(OBJS:.o=.d) tools/forgea_audit_verify
 #     PG_FUNCTION_INFO_V1 or extern "C" definition anywhere else fails;
 #  2. a core header compiled after postgres.h stops the build with src/core/pure_cpp.hpp's #error
 #     (probe: postgres.h, then a core header), while the same header first compiles; every core
-#     header includes pure_cpp.hpp and is listed in src/pg/core_headers.hpp.
+#     header includes pure_cpp.hpp and is listed in src/pg/core_headers.hpp;
+#  3. every column of a row and every argument of a call is read through src/pg/datum_read.hpp
+#     (NULL flag first, then the value; the type checked): a raw read anywhere else fails.
 BOUNDARY_SRCS = $(filter-out src/pg/boundary.hpp,$(wildcard src/*/*.cpp src/*/*.hpp))
+READ_SRCS = $(filter-out src/pg/datum_read.hpp,$(wildcard src/*/*.cpp src/*/*.hpp))
+RAW_READS = heap_getattr|fastgetattr|SPI_getbinval|SPI_getvalue|PG_GETARG_|PG_ARGISNULL|heap_deform_tuple|slot_getallattrs|slot_getattr|tts_values|tts_isnull|GetAttributeByN
 check-boundary:
 	@if grep -n -E 'PG_FUNCTION_INFO_V1|^ *extern "C" +[A-Za-z_]' $(BOUNDARY_SRCS); then \
 	    echo "check-boundary: entry points above bypass src/pg/boundary.hpp's macros" >&2; exit 1; fi
+	@if grep -n -E '$(RAW_READS)' $(READ_SRCS); then \
+	    echo "check-boundary: the reads above bypass src/pg/datum_read.hpp (NULL and type checks)" >&2; exit 1; fi
 	@printf '#include "postgres.h"\n#include "core/hex.hpp"\n' | \
 	    $(CXX) -std=c++17 -fsyntax-only -I$(srcdir)/src -I$(includedir_server) -x c++ - 2>&1 | \
 	    grep -q 'pure_cpp.hpp.*#error' || { echo "check-boundary: a core header was accepted after postgres.h" >&2; exit 1; }

@@ -19,6 +19,7 @@ extern "C" {
 #include "pg/sha256.hpp"
 #include "chain/audit_metadata.hpp"
 #include "pg/boundary.hpp"
+#include "pg/datum_read.hpp"
 #include "pg/local_setting.hpp"
 #include "pg/settings.hpp"
 #include "pg/spi_plan.hpp"
@@ -267,9 +268,9 @@ int64 fa_audit_append(const AuditEvent &ev)
     }
     PG_END_TRY();
 
-    bool isnull;
-    int64 prev_length = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-    bytea *prev_hash = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+    FaRow head = fa_spi_row(0, "forgea_audit.chain_head");
+    int64 prev_length = fa_get<SqlInt8>(head, 1);
+    bytea *prev_hash = fa_get<SqlBytea>(head, 2);
     if (VARSIZE_ANY_EXHDR(prev_hash) != kHashLen)
         elog(ERROR, "chain head of \"%.*s\" holds a hash of %zu bytes", static_cast<int>(ev.chain_id.len),
              ev.chain_id.data, VARSIZE_ANY_EXHDR(prev_hash));
@@ -281,7 +282,7 @@ int64 fa_audit_append(const AuditEvent &ev)
     // that): the Merkle integrator's horizon relies on it (merkle_integrate.cpp, read_mark).
     (void) GetCurrentTransactionId();
     fa_exec_plan(append_plans[kNextSeq], nullptr, nullptr, 1);
-    int64 seq = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+    int64 seq = fa_get<SqlInt8>(fa_spi_row(0, "nextval of forgea_audit.audit_log_seq"), 1);
     TimestampTz created_at = GetCurrentTimestamp();
 
     // What is hashed and stored: secrets redacted, oversize metadata replaced by a marker.
@@ -370,9 +371,9 @@ int64 fa_audit_append(const AuditEvent &ev)
 // Argument n as Bytes pointing into the detoasted text (NULL stays NULL).
 static Bytes text_arg(FunctionCallInfo fcinfo, int n)
 {
-    if (PG_ARGISNULL(n))
+    text *t;
+    if (!fa_arg_opt<SqlText>(fcinfo, n, &t))
         return Bytes{};
-    text *t = PG_GETARG_TEXT_PP(n);
     return Bytes{VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)};
 }
 
@@ -517,21 +518,24 @@ static Datum append_from_args(FunctionCallInfo fcinfo, bool system)
         fa_check_outcome(ev.outcome);
         fa_check_severity(ev.severity);
 
-        ev.metadata = PG_ARGISNULL(6) ? nullptr : PG_GETARG_JSONB_P(6);
+        Jsonb *metadata = nullptr;
+        ev.metadata = fa_arg_opt<SqlJsonb>(fcinfo, 6, &metadata) ? metadata : nullptr;
         if (ev.metadata == nullptr || !jsonb_is_object(ev.metadata))
             ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                             errmsg("forgea_audit.append: metadata must be a JSON object"),
                             errhint("Pass '{}' when there is nothing to add.")));
-        ev.proof = PG_ARGISNULL(7) ? nullptr : PG_GETARG_JSONB_P(7);
+        Jsonb *proof = nullptr;
+        ev.proof = fa_arg_opt<SqlJsonb>(fcinfo, 7, &proof) ? proof : nullptr;
         if (ev.proof != nullptr && !jsonb_is_object(ev.proof))
             ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                             errmsg("forgea_audit.append: proof must be a JSON object or NULL, not %s",
                                    JB_ROOT_IS_SCALAR(ev.proof) ? "a scalar" : "an array"),
                             errdetail("The proof is stored and hashed as an object, as metadata is."),
                             errhint("Wrap it in an object, e.g. proof => jsonb_build_object('items', ...), or pass NULL.")));
-        if (!PG_ARGISNULL(9)) {
+        int64 parent_seq;
+        if (fa_arg_opt<SqlInt8>(fcinfo, 9, &parent_seq)) {
             ev.parent_seq.is_null = false;
-            ev.parent_seq.value = PG_GETARG_INT64(9);
+            ev.parent_seq.value = parent_seq;
         }
 
         // The default chain follows the event's target, else its actor: events about one thing

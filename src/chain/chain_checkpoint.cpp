@@ -28,6 +28,7 @@ extern "C" {
 #include "chain/audit_metadata.hpp"
 #include "pg/boundary.hpp"
 #include "pg/lock_wait.hpp"
+#include "pg/datum_read.hpp"
 #include "pg/settings.hpp"
 
 using forgea::core::Bytes;
@@ -172,7 +173,7 @@ char *unchanged_checkpoint(int64 size)
         elog(ERROR, "reading the newest checkpoint failed: %s", SPI_result_code_string(rc));
     if (SPI_processed == 0)
         return nullptr;
-    return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+    return text_to_cstring(fa_get<SqlText>(fa_spi_row(0, "forgea_audit.merkle_checkpoint"), 1));
 }
 
 // Whether a stored note is the one this server would make now from its body: unsigned if it does
@@ -283,12 +284,11 @@ text *newest_note()
     int rc = SPI_execute("SELECT note FROM forgea_audit.merkle_checkpoint ORDER BY id DESC LIMIT 1", true, 1);
     if (rc != SPI_OK_SELECT)
         elog(ERROR, "reading the newest checkpoint failed: %s", SPI_result_code_string(rc));
-    bool isnull = true;
-    Datum d = SPI_processed == 1 ? SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull) : (Datum) 0;
     text *result = nullptr;
-    if (!isnull) {
+    if (SPI_processed == 1) {
         MemoryContext old = MemoryContextSwitchTo(caller);
-        result = DatumGetTextPCopy(d);
+        if (!fa_get_opt<SqlTextCopy>(fa_spi_row(0, "forgea_audit.merkle_checkpoint"), 1, &result))
+            result = nullptr;
         MemoryContextSwitchTo(old);
     }
     SPI_finish();
@@ -355,14 +355,12 @@ HeadRecord *fa_checkpoint_heads(const forgea::core::ParsedCheckpoint &cp, int64 
         1, types, args, nullptr, true, 1);
     if (rc != SPI_OK_SELECT)
         elog(ERROR, "reading the checkpoint's heads failed: %s", SPI_result_code_string(rc));
-    bool isnull = true;
-    Datum d = SPI_processed == 1 ? SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull) : (Datum) 0;
-    if (isnull) {
+    Jsonb *list = nullptr;
+    if (SPI_processed != 1 || !fa_get_opt<SqlJsonb>(fa_spi_row(0, "the CHECKPOINT event's heads"), 1, &list)) {
         *why = psprintf("the log holds no CHECKPOINT event with root %s (it was removed, or the checkpoint is not from "
                         "this database)", root_hex);
         return nullptr;
     }
-    Jsonb *list = DatumGetJsonbP(d);
     int64 n = JB_ROOT_IS_ARRAY(list) && !JB_ROOT_IS_SCALAR(list) ? JB_ROOT_COUNT(list) : -1;
     HeadRecord *heads = static_cast<HeadRecord *>(palloc0(Max(n, 1) * sizeof(HeadRecord)));
     bool well_formed = n >= 0;

@@ -8,6 +8,7 @@ extern "C" {
 }
 
 #include "chain/chain_append.hpp"
+#include "pg/datum_read.hpp"
 
 using forgea::core::Bytes;
 using forgea::core::kHashLen;
@@ -27,21 +28,19 @@ forgea::core::HeadRecord *fa_load_chain_heads(MemoryContext keep, int64 *count)
     auto *heads = static_cast<forgea::core::HeadRecord *>(
         MemoryContextAllocHuge(keep, Max(n, 1) * sizeof(forgea::core::HeadRecord)));
     for (int64 i = 0; i < n; i++) {
-        HeapTuple t = SPI_tuptable->vals[i];
-        TupleDesc desc = SPI_tuptable->tupdesc;
-        bool isnull;
+        FaRow row = fa_spi_row(static_cast<uint64>(i), "forgea_audit.chain_head");
         forgea::core::HeadRecord &h = heads[i];
         h = forgea::core::HeadRecord{};
-        text *id = DatumGetTextPP(SPI_getbinval(t, desc, 1, &isnull));
+        text *id = fa_get<SqlText>(row, 1);
         size_t id_len = VARSIZE_ANY_EXHDR(id);
         char *id_copy = static_cast<char *>(MemoryContextAlloc(keep, id_len + 1));
         memcpy(id_copy, VARDATA_ANY(id), id_len);
         id_copy[id_len] = '\0';
         h.chain_id = Bytes{id_copy, id_len};
-        h.length = DatumGetInt64(SPI_getbinval(t, desc, 2, &isnull));
-        Datum last_seq = SPI_getbinval(t, desc, 3, &isnull);
-        h.last_seq = isnull ? 0 : DatumGetInt64(last_seq);
-        bytea *hash = DatumGetByteaPP(SPI_getbinval(t, desc, 4, &isnull));
+        h.length = fa_get<SqlInt8>(row, 2);
+        int64 last_seq;
+        h.last_seq = fa_get_opt<SqlInt8>(row, 3, &last_seq) ? last_seq : 0;
+        bytea *hash = fa_get<SqlBytea>(row, 4);
         memcpy(h.last_hash, VARDATA_ANY(hash), Min(VARSIZE_ANY_EXHDR(hash), kHashLen));
     }
     SPI_freetuptable(SPI_tuptable);

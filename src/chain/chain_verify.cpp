@@ -43,6 +43,7 @@ extern "C" {
 #include "json/canonical_jsonb.hpp"
 #include "pg/sha256.hpp"
 #include "pg/boundary.hpp"
+#include "pg/datum_read.hpp"
 #include "pg/progress.hpp"
 
 using forgea::core::Bytes;
@@ -74,11 +75,18 @@ private:
 FA_LIVES_ACROSS_PG_CALLS(ContextArena);
 
 // A text column as Bytes into the (per-row) detoasted value; NULL stays NULL for the encoding.
-Bytes text_value(Datum d, bool isnull)
+Bytes text_value(const FaRow &row, int attno)
 {
-    if (isnull)
+    text *t;
+    if (!fa_get_opt<SqlText>(row, attno, &t))
         return Bytes{};
-    text *t = DatumGetTextPP(d);
+    return Bytes{VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)};
+}
+
+// A text column the encoding needs (NOT NULL in audit_log): a NULL is refused, naming it.
+Bytes required_text(const FaRow &row, int attno)
+{
+    text *t = fa_get<SqlText>(row, attno);
     return Bytes{VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)};
 }
 
@@ -132,7 +140,7 @@ struct Pass {
     HeadTable sealed;  // from the checkpoint; count 0 without one
     ContextArena *arena = nullptr;
     forgea::core::ChainTable *chains = nullptr;
-    AttrNumber attnums[kColumns] = {};  // 0-based indexes into the slot's values
+    AttrNumber attnums[kColumns] = {};  // attribute numbers (from 1) in the row's descriptor
     StringInfoData metadata;            // canonical JSON buffers, reused row after row
     StringInfoData proof;
     Sha256Sink hasher;  // reusable: made in keep (see the setup in fa_verify_chain)
@@ -159,7 +167,7 @@ void map_columns(TupleDesc desc, Pass &p)
                             errhint("The library and the extension's SQL objects come from different builds; "
                                     "run ALTER EXTENSION forgea_audit UPDATE or reinstall.")));
         TupleDescCopyEntry(picked, static_cast<AttrNumber>(c + 1), desc, found);
-        p.attnums[c] = static_cast<AttrNumber>(found - 1);
+        p.attnums[c] = found;
     }
     fa_require_columns(picked, kColumnTypes, kColumns, "audit_log");
 }
@@ -178,40 +186,43 @@ void end_chain(forgea::core::ChainInOrder &c, Pass &p)
 }
 
 // One row's content against its own row_hash: the record the encoding hashes, read from the
-// row's values (in the relation's column order, found by map_columns).
-forgea::core::RowLink row_content(const Datum *v, const bool *isnull, Pass &p, Bytes *chain_id)
+// row's values (in the relation's column order, found by map_columns).  Every column is read
+// through src/pg/datum_read.hpp: a NULL where audit_log is NOT NULL (a superuser's INSERT that
+// the restore check sees before PostgreSQL's NOT NULL check runs) is refused, naming the column,
+// before anything is detoasted.
+forgea::core::RowLink row_content(const FaRow &row, Pass &p, Bytes *chain_id)
 {
     const AttrNumber *a = p.attnums;
-    auto d = [&](int c) { return v[a[c]]; };
-    auto n = [&](int c) { return isnull[a[c]]; };
 
     forgea::core::AuditRecord rec;
-    rec.seq = DatumGetInt64(d(0));
-    rec.chain_id = text_value(d(1), n(1));
-    rec.chain_pos = DatumGetInt64(d(2));
-    bytea *prev = DatumGetByteaPP(d(3));
+    rec.seq = fa_get<SqlInt8>(row, a[0]);
+    rec.chain_id = required_text(row, a[1]);
+    rec.chain_pos = fa_get<SqlInt8>(row, a[2]);
+    bytea *prev = fa_get<SqlBytea>(row, a[3]);
     rec.prev_hash = VARSIZE_ANY_EXHDR(prev) == kHashLen ? reinterpret_cast<const uint8 *>(VARDATA_ANY(prev)) : nullptr;
-    rec.created_at_unix_us = DatumGetTimestampTz(d(4)) + forgea::core::kUnixToPgEpochMicros;
-    rec.tenant_id = text_value(d(5), n(5));
-    rec.user_id = text_value(d(6), n(6));
-    rec.actor_type = text_value(d(7), n(7));
-    rec.actor_id = text_value(d(8), n(8));
-    rec.action = text_value(d(9), n(9));
-    rec.target_type = text_value(d(10), n(10));
-    rec.target_id = text_value(d(11), n(11));
-    rec.outcome = text_value(d(12), n(12));
-    rec.severity = text_value(d(13), n(13));
-    canonical_jsonb_into(DatumGetJsonbP(d(14)), &p.metadata);
+    rec.created_at_unix_us = fa_get<SqlTimestamptz>(row, a[4]) + forgea::core::kUnixToPgEpochMicros;
+    rec.tenant_id = text_value(row, a[5]);
+    rec.user_id = text_value(row, a[6]);
+    rec.actor_type = required_text(row, a[7]);
+    rec.actor_id = text_value(row, a[8]);
+    rec.action = required_text(row, a[9]);
+    rec.target_type = text_value(row, a[10]);
+    rec.target_id = text_value(row, a[11]);
+    rec.outcome = required_text(row, a[12]);
+    rec.severity = required_text(row, a[13]);
+    canonical_jsonb_into(fa_get<SqlJsonb>(row, a[14]), &p.metadata);
     rec.metadata_json = Bytes{p.metadata.data, static_cast<size_t>(p.metadata.len)};
-    if (!n(15)) {
-        canonical_jsonb_into(DatumGetJsonbP(d(15)), &p.proof);
+    Jsonb *proof;
+    if (fa_get_opt<SqlJsonb>(row, a[15], &proof)) {
+        canonical_jsonb_into(proof, &p.proof);
         rec.proof_json = Bytes{p.proof.data, static_cast<size_t>(p.proof.len)};
     }
-    rec.correlation_id = text_value(d(16), n(16));
-    rec.parent_seq.is_null = n(17);
-    rec.parent_seq.value = n(17) ? 0 : DatumGetInt64(d(17));
-    bytea *stored = DatumGetByteaPP(d(18));
-    int version = DatumGetInt16(d(19));
+    rec.correlation_id = text_value(row, a[16]);
+    int64 parent_seq;
+    rec.parent_seq.is_null = !fa_get_opt<SqlInt8>(row, a[17], &parent_seq);
+    rec.parent_seq.value = rec.parent_seq.is_null ? 0 : parent_seq;
+    bytea *stored = fa_get<SqlBytea>(row, a[18]);
+    int version = fa_get<SqlInt2>(row, a[19]);
 
     *chain_id = rec.chain_id;
     return forgea::core::check_row_content(
@@ -220,10 +231,10 @@ forgea::core::RowLink row_content(const Datum *v, const bool *isnull, Pass &p, B
 
 // One heap row: its content checked (row_content), then its link handed to its chain's reorder
 // buffer, since the heap is not in chain order.
-void check_row(const Datum *v, const bool *isnull, Pass &p)
+void check_row(const FaRow &row, Pass &p)
 {
     forgea::core::AuditRecord rec;
-    forgea::core::RowLink link = row_content(v, isnull, p, &rec.chain_id);
+    forgea::core::RowLink link = row_content(row, p, &rec.chain_id);
 
     bool added;
     forgea::core::ChainInOrder *c = p.chains->find_or_add(rec.chain_id, &added);
@@ -266,9 +277,9 @@ void scan_log(Pass &p, MemoryContext per_row)
             fa_progress_report(what);
             pfree(what);
         }
-        slot_getallattrs(slot);
+        FaRow row = fa_slot_row(slot, "forgea_audit.audit_log");
         MemoryContext old = MemoryContextSwitchTo(per_row);
-        check_row(slot->tts_values, slot->tts_isnull, p);
+        check_row(row, p);
         MemoryContextSwitchTo(old);
         MemoryContextReset(per_row);  // detoasted values
     }
@@ -291,11 +302,8 @@ forgea::core::RowLink fa_restored_row_content(Relation rel, HeapTuple tuple, Byt
     initStringInfo(&p->metadata);
     initStringInfo(&p->proof);
     new (&p->hasher) Sha256Sink(CurrentMemoryContext);
-    TupleDesc desc = RelationGetDescr(rel);
-    Datum *values = static_cast<Datum *>(palloc(desc->natts * sizeof(Datum)));
-    bool *isnull = static_cast<bool *>(palloc(desc->natts * sizeof(bool)));
-    heap_deform_tuple(tuple, desc, values, isnull);
-    forgea::core::RowLink link = row_content(values, isnull, *p, chain_id);
+    FaRow row = fa_deformed_row(RelationGetDescr(rel), tuple, "forgea_audit.audit_log");
+    forgea::core::RowLink link = row_content(row, *p, chain_id);
     p->hasher.release();
     return link;
 }
@@ -319,9 +327,9 @@ FaRowHasher *fa_row_hasher_create(TupleDesc desc, MemoryContext keep)
     return rh;
 }
 
-forgea::core::RowLink fa_row_hasher_check(FaRowHasher *rh, const Datum *values, const bool *isnull, Bytes *chain_id)
+forgea::core::RowLink fa_row_hasher_check(FaRowHasher *rh, const FaRow &row, Bytes *chain_id)
 {
-    return row_content(values, isnull, rh->pass, chain_id);
+    return row_content(row, rh->pass, chain_id);
 }
 
 void fa_row_hasher_release(FaRowHasher *rh)
@@ -348,8 +356,8 @@ FA_FUNCTION(fa_verify_chain, "forgea_audit.verify_chain")
 {
     // A checkpoint that is not one is bad input: refuse it before reading anything.
     forgea::core::ParsedCheckpoint *cp = nullptr;
-    if (!PG_ARGISNULL(0)) {
-        text *t = PG_GETARG_TEXT_PP(0);
+    text *t;
+    if (fa_arg_opt<SqlText>(fcinfo, 0, &t)) {
         cp = static_cast<forgea::core::ParsedCheckpoint *>(palloc(sizeof(forgea::core::ParsedCheckpoint)));
         if (const char *why = forgea::core::parse_checkpoint(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), cp))
             ereport(ERROR, (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),

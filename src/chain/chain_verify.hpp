@@ -4,6 +4,7 @@
 #include "pg/core_headers.hpp"  // first: see there
 
 #include "core/chain_verifier.hpp"
+#include "pg/datum_read.hpp"
 
 extern "C" {
 #include "postgres.h"
@@ -18,7 +19,6 @@ FaRowHasher *fa_row_hasher_create(TupleDesc desc, MemoryContext keep);
 
 // One row's RowLink (content checked; prev_hash and row_hash as stored); *chain_id points into
 // the row's (detoasted) values.
-forgea::core::RowLink fa_row_hasher_check(FaRowHasher *rh, const Datum *values, const bool *isnull,
-                                          forgea::core::Bytes *chain_id);
+forgea::core::RowLink fa_row_hasher_check(FaRowHasher *rh, const FaRow &row, forgea::core::Bytes *chain_id);
 
 void fa_row_hasher_release(FaRowHasher *rh);

@@ -32,6 +32,7 @@ extern "C" {
 #include "core/merkle_tree.hpp"
 #include "pg/boundary.hpp"
 #include "pg/lock_wait.hpp"
+#include "pg/datum_read.hpp"
 #include "pg/sha256.hpp"
 #include "pg/spi_plan.hpp"
 
@@ -138,12 +139,10 @@ void load_point(Increment &inc, MemoryContext keep)
     fa_exec_plan(lock_plan, nullptr, nullptr, 1);
     if (SPI_processed != 1)
         elog(ERROR, "forgea_audit.merkle_verified has no row");
-    HeapTuple t = SPI_tuptable->vals[0];
-    TupleDesc d = SPI_tuptable->tupdesc;
-    bool isnull;
-    inc.from_size = DatumGetInt64(SPI_getbinval(t, d, 1, &isnull));
-    bytea *root = DatumGetByteaPP(SPI_getbinval(t, d, 2, &isnull));
-    bytea *frontier = DatumGetByteaPP(SPI_getbinval(t, d, 3, &isnull));
+    FaRow point = fa_spi_row(0, "forgea_audit.merkle_verified");
+    inc.from_size = fa_get<SqlInt8>(point, 1);
+    bytea *root = fa_get<SqlBytea>(point, 2);
+    bytea *frontier = fa_get<SqlBytea>(point, 3);
     inc.frontier = mk::Frontier{};
     inc.frontier.size = inc.from_size;
     inc.frontier.count = mk::range_nodes(0, inc.from_size, inc.frontier.id);
@@ -174,9 +173,9 @@ void load_checkpoints(Increment &inc, MemoryContext keep)
     c.size = static_cast<int64 *>(MemoryContextAlloc(keep, sizeof(int64) * Max(c.count, 1)));
     c.root = static_cast<uint8(*)[kHashLen]>(MemoryContextAllocZero(keep, kHashLen * Max(c.count, 1)));
     for (int64 i = 0; i < c.count; i++) {
-        bool isnull;
-        c.size[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-        bytea *r = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+        FaRow cp = fa_spi_row(static_cast<uint64>(i), "forgea_audit.merkle_checkpoint");
+        c.size[i] = fa_get<SqlInt8>(cp, 1);
+        bytea *r = fa_get<SqlBytea>(cp, 2);
         memcpy(c.root[i], VARDATA_ANY(r), Min(VARSIZE_ANY_EXHDR(r), kHashLen));
     }
     SPI_freetuptable(SPI_tuptable);
@@ -206,9 +205,9 @@ void compare_checkpoints(Increment &inc, Sha256Sink &h, MemoryContext keep)
 bool check_leaf(HeapTuple t, TupleDesc d, Increment &inc, FaRowHasher *rh, Sha256Sink &h, int *cols,
                 MemoryContext keep)
 {
-    bool isnull;
-    int64 index = DatumGetInt64(SPI_getbinval(t, d, cols[0], &isnull));
-    int64 leaf_seq = DatumGetInt64(SPI_getbinval(t, d, cols[1], &isnull));
+    FaRow leaf = fa_row(d, t, "the incremental verification's leaf query");
+    int64 index = fa_get<SqlInt8>(leaf, cols[0]);
+    int64 leaf_seq = fa_get<SqlInt8>(leaf, cols[1]);
     MemoryContext old = MemoryContextSwitchTo(keep);
     if (index != inc.frontier.size) {
         tree_problem(inc, leaf_seq, psprintf("the Merkle tree has no leaf " INT64_FORMAT " (merkle_leaf was altered)",
@@ -216,9 +215,7 @@ bool check_leaf(HeapTuple t, TupleDesc d, Increment &inc, FaRowHasher *rh, Sha25
         MemoryContextSwitchTo(old);
         return false;
     }
-    bool row_missing;
-    (void) SPI_getbinval(t, d, cols[5], &row_missing);  // audit_log's seq: NULL if the row is gone
-    if (row_missing) {
+    if (fa_is_null<SqlInt8>(leaf, cols[5])) {  // audit_log's seq: NULL if the row is gone
         tree_problem(inc, leaf_seq, psprintf("leaf " INT64_FORMAT ": audit row " INT64_FORMAT " is missing (deleted "
                                              "after it was integrated)", index, leaf_seq));
         MemoryContextSwitchTo(old);
@@ -226,26 +223,25 @@ bool check_leaf(HeapTuple t, TupleDesc d, Increment &inc, FaRowHasher *rh, Sha25
     }
     MemoryContextSwitchTo(old);
 
-    Datum *values = static_cast<Datum *>(palloc(d->natts * sizeof(Datum)));
-    bool *nulls = static_cast<bool *>(palloc(d->natts * sizeof(bool)));
-    heap_deform_tuple(t, d, values, nulls);
+    FaRow row = fa_deformed_row(d, t, "the incremental verification's leaf query");
     Bytes chain_id;
-    forgea::core::RowLink link = fa_row_hasher_check(rh, values, nulls, &chain_id);
+    forgea::core::RowLink link = fa_row_hasher_check(rh, row, &chain_id);
 
     forgea::core::ChainWalker walker;
-    if (nulls[cols[2] - 1]) {
+    int64 prev_pos;
+    if (!fa_get_opt<SqlInt8>(row, cols[2], &prev_pos)) {
         walker.start_chain(chain_id);
     } else {
         uint8 prev[kHashLen] = {};
-        bytea *ph = DatumGetByteaPP(values[cols[4] - 1]);
-        if (!nulls[cols[4] - 1] && VARSIZE_ANY_EXHDR(ph) == kHashLen)
+        bytea *ph;
+        if (fa_get_opt<SqlBytea>(row, cols[4], &ph) && VARSIZE_ANY_EXHDR(ph) == kHashLen)
             memcpy(prev, VARDATA_ANY(ph), kHashLen);
-        walker.resume_chain(chain_id, DatumGetInt64(values[cols[2] - 1]), DatumGetInt64(values[cols[3] - 1]), prev);
+        walker.resume_chain(chain_id, prev_pos, fa_get<SqlInt8>(row, cols[3]), prev);
     }
     walker.link_row(link, inc.problems);
 
     // The leaf hash from the row's stored row_hash (as the integrator took it), not from merkle_tile.
-    bytea *rh_stored = DatumGetByteaPP(values[cols[6] - 1]);
+    bytea *rh_stored = fa_get<SqlBytea>(row, cols[6]);
     uint8 lh[kHashLen];
     mk::leaf_hash(h, VARDATA_ANY(rh_stored), Min(VARSIZE_ANY_EXHDR(rh_stored), kHashLen), lh);
     mk::DiscardNodes drop;
@@ -261,9 +257,9 @@ bool check_leaf(HeapTuple t, TupleDesc d, Increment &inc, FaRowHasher *rh, Sha25
 void find_columns(TupleDesc d, int *cols)
 {
     const char *names[7] = {"fa_leaf_index", "fa_leaf_seq", "fa_prev_pos", "fa_prev_seq", "fa_prev_hash", "seq", "row_hash"};
+    FaRow row = fa_row(d, static_cast<HeapTuple>(nullptr), "the incremental verification's leaf query");
     for (int i = 0; i < 7; i++)
-        if ((cols[i] = SPI_fnumber(d, names[i])) <= 0)
-            elog(ERROR, "the incremental verification's query has no column \"%s\"", names[i]);
+        cols[i] = fa_attno(row, names[i]);
 }
 
 // Reads the leaves [from_size, to_size) in leaf order, checking each (check_leaf).

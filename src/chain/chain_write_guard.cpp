@@ -19,6 +19,7 @@ extern "C" {
 
 #include "core/chain_verifier.hpp"
 #include "pg/boundary.hpp"
+#include "pg/datum_read.hpp"
 
 forgea::core::RowLink fa_restored_row_content(Relation rel, HeapTuple tuple, forgea::core::Bytes *chain_id);
 
@@ -133,9 +134,9 @@ void check_restored_row(Relation rel, HeapTuple tuple)
                                               ") comes before the row at position " INT64_FORMAT " of its chain",
                                               link.seq, static_cast<int>(Min(chain_id.len, 200)), chain_id.data,
                                               link.chain_pos, link.chain_pos - 1));
-    bool isnull;
-    int64 prev_seq = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-    bytea *prev_hash = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+    FaRow prev_row = fa_spi_row(0, "the restore check's previous-row query");
+    int64 prev_seq = fa_get<SqlInt8>(prev_row, 1);
+    bytea *prev_hash = fa_get<SqlBytea>(prev_row, 2);
     if (VARSIZE_ANY_EXHDR(prev_hash) != kHashLen || memcmp(VARDATA_ANY(prev_hash), link.prev_hash, kHashLen) != 0)
         refuse_restored("audit_log", psprintf("row seq " INT64_FORMAT " (chain \"%.*s\" position " INT64_FORMAT
                                               "): its prev_hash is not the row_hash of the row before it (seq " INT64_FORMAT ")",
@@ -151,18 +152,14 @@ void check_restored_row(Relation rel, HeapTuple tuple)
 // names its chain's last restored row, so appends continue where the log ends.
 void check_restored_head(Relation rel, HeapTuple tuple)
 {
-    TupleDesc desc = RelationGetDescr(rel);
-    auto column = [&](const char *name, bool *isnull) {
-        int attno = SPI_fnumber(desc, name);
-        if (attno <= 0)
-            elog(ERROR, "forgea_audit.chain_head has no column \"%s\"", name);
-        return heap_getattr(tuple, attno, desc, isnull);
-    };
-    bool null_id, null_length, null_seq, null_hash;
-    text *id = DatumGetTextPP(column("chain_id", &null_id));
-    int64 length = DatumGetInt64(column("length", &null_length));
-    Datum last_seq = column("last_seq", &null_seq);
-    bytea *last_hash = DatumGetByteaPP(column("last_hash", &null_hash));
+    // Every column the check reads is looked at for NULL first: a head without the ones NOT NULL
+    // in chain_head is refused (23502, naming the column) before anything else is read.
+    FaRow row = fa_row(RelationGetDescr(rel), tuple, "forgea_audit.chain_head");
+    text *id = fa_get<SqlText>(row, "chain_id");
+    int64 length = fa_get<SqlInt8>(row, "length");
+    int64 last_seq = 0;
+    bool has_last_seq = fa_get_opt<SqlInt8>(row, "last_seq", &last_seq);  // NULL for a head of no row
+    bytea *last_hash = fa_get<SqlBytea>(row, "last_hash");
     Bytes chain_id{VARDATA_ANY(id), VARSIZE_ANY_EXHDR(id)};
     const char *what = psprintf("the head of chain \"%.*s\"", static_cast<int>(Min(chain_id.len, 200)), chain_id.data);
 
@@ -176,11 +173,11 @@ void check_restored_head(Relation rel, HeapTuple tuple)
     if (SPI_processed == 0)
         refuse_restored("chain_head", psprintf("%s (length " INT64_FORMAT "): the log holds no row of that chain "
                                                "(audit_log is restored before chain_head)", what, length));
-    bool isnull;
-    int64 tail_pos = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-    int64 tail_seq = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-    bytea *tail_hash = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
-    if (length != tail_pos || null_seq || DatumGetInt64(last_seq) != tail_seq || !hash_ok ||
+    FaRow tail = fa_spi_row(0, "the restore check's chain tail query");
+    int64 tail_pos = fa_get<SqlInt8>(tail, 1);
+    int64 tail_seq = fa_get<SqlInt8>(tail, 2);
+    bytea *tail_hash = fa_get<SqlBytea>(tail, 3);
+    if (length != tail_pos || !has_last_seq || last_seq != tail_seq || !hash_ok || VARSIZE_ANY_EXHDR(tail_hash) != kHashLen ||
         memcmp(VARDATA_ANY(last_hash), VARDATA_ANY(tail_hash), kHashLen) != 0)
         refuse_restored("chain_head", psprintf("%s (length " INT64_FORMAT ") does not name the chain's last row in the log "
                                                "(position " INT64_FORMAT ", seq " INT64_FORMAT ")",
@@ -263,8 +260,9 @@ FA_FUNCTION(fa_guard_write, "forgea_audit.guard_write")
 // the session before any row of that restore is written, and says which restore works.
 FA_FUNCTION(fa_end_unchecked_restore, "forgea_audit.end_unchecked_restore")
 {
-    const char *target = PG_ARGISNULL(0) ? "a forgea_audit table" : text_to_cstring(PG_GETARG_TEXT_PP(0));
-    const char *verb = PG_ARGISNULL(1) ? "DISABLE" : text_to_cstring(PG_GETARG_TEXT_PP(1));
+    text *target_arg, *verb_arg;
+    const char *target = fa_arg_opt<SqlText>(fcinfo, 0, &target_arg) ? text_to_cstring(target_arg) : "a forgea_audit table";
+    const char *verb = fa_arg_opt<SqlText>(fcinfo, 1, &verb_arg) ? text_to_cstring(verb_arg) : "DISABLE";
     ereport(FATAL, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
                     errmsg("ALTER TABLE %s %s TRIGGER is refused: it would restore forgea_audit's rows unchecked", target, verb),
                     errdetail("The guard triggers check every row a restore writes to audit_log, chain_head and the Merkle "

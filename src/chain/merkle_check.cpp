@@ -9,6 +9,7 @@ extern "C" {
 #include "utils/builtins.h"
 }
 
+#include "pg/datum_read.hpp"
 #include "pg/spi_plan.hpp"
 
 namespace {
@@ -53,16 +54,11 @@ void fa_merkle_check_unintegrated(bool read_only, MemoryContext keep, FaMerkleFi
         elog(ERROR, "checking the Merkle horizon failed: %s", SPI_result_code_string(rc));
     if (SPI_processed != 1)
         return;  // no merkle_state row: nothing was ever integrated, so no horizon either
-    HeapTuple t = SPI_tuptable->vals[0];
-    TupleDesc d = SPI_tuptable->tupdesc;
-    bool horizon_null, min_null, count_null;
-    int64 horizon = DatumGetInt64(SPI_getbinval(t, d, 1, &horizon_null));
-    Datum min_d = SPI_getbinval(t, d, 2, &min_null);
-    Datum count_d = SPI_getbinval(t, d, 3, &count_null);
-    if (horizon_null || min_null || count_null)
+    FaRow row = fa_spi_row(0, "the Merkle horizon check");
+    int64 horizon, first, n;
+    if (!fa_get_opt<SqlInt8>(row, 1, &horizon) || !fa_get_opt<SqlInt8>(row, 2, &first) ||
+        !fa_get_opt<SqlInt8>(row, 3, &n))
         return;
-    int64 first = DatumGetInt64(min_d);
-    int64 n = DatumGetInt64(count_d);
     SPI_freetuptable(SPI_tuptable);
     MemoryContext old = MemoryContextSwitchTo(keep);
     char *text = n == 1 ? psprintf("audit row " INT64_FORMAT " is below the Merkle integrator's horizon (seq " INT64_FORMAT

@@ -41,6 +41,7 @@ extern "C" {
 #include "chain/chain_write_guard.hpp"
 #include "pg/boundary.hpp"
 #include "pg/lock_wait.hpp"
+#include "pg/datum_read.hpp"
 #include "pg/spi_plan.hpp"
 #include "pg/sha256.hpp"
 
@@ -266,11 +267,12 @@ void load_frontier(int64 size, mk::Frontier *f)
         fa_merkle_read_nodes(f->id, f->count, f->hash);
 }
 
-// Column col of the single row the last SPI call returned, as int8.
+// Column col of the single row the last SPI call (the state query) returned, as int8; 0 if NULL.
 int64 get_int8(int col, bool *isnull)
 {
-    Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, isnull);
-    return *isnull ? 0 : DatumGetInt64(d);
+    int64 v = 0;
+    *isnull = !fa_get_opt<SqlInt8>(fa_spi_row(0, "forgea_audit.merkle_state"), col, &v);
+    return v;
 }
 
 // A new mark (see the header): the sequence's last value L, then the next xid to be assigned,
@@ -315,7 +317,7 @@ int64 fa_merkle_integrate_batch(int64 max_rows, int64 *tree_size)
     int64 horizon = get_int8(2, &isnull);
     bool no_pending;
     int64 pending = get_int8(3, &no_pending);
-    bool resolved = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
+    bool resolved = fa_get<SqlBool>(fa_spi_row(0, "forgea_audit.merkle_state"), 4);
 
     mk::Frontier *f = static_cast<mk::Frontier *>(palloc(sizeof(mk::Frontier)));
     load_frontier(size, f);
@@ -328,10 +330,10 @@ int64 fa_merkle_integrate_batch(int64 max_rows, int64 *tree_size)
     {
         Sha256Sink h(CurrentMemoryContext);
         for (int64 i = 0; i < n; i++) {
-            HeapTuple t = SPI_tuptable->vals[i];
-            seqs[i] = DatumGetInt64(SPI_getbinval(t, SPI_tuptable->tupdesc, 1, &isnull));
-            bytea *rh = DatumGetByteaPP(SPI_getbinval(t, SPI_tuptable->tupdesc, 2, &isnull));
-            if (isnull || VARSIZE_ANY_EXHDR(rh) != kHashLen)
+            FaRow candidate = fa_spi_row(static_cast<uint64>(i), "the integrator's candidate rows");
+            seqs[i] = fa_get<SqlInt8>(candidate, 1);
+            bytea *rh = fa_get<SqlBytea>(candidate, 2);
+            if (VARSIZE_ANY_EXHDR(rh) != kHashLen)
                 elog(ERROR, "audit row " INT64_FORMAT " has no 32-byte row_hash", seqs[i]);
             mk::leaf_hash(h, VARDATA_ANY(rh), kHashLen, leaf_hashes[i]);
         }
@@ -402,7 +404,9 @@ int64 fa_merkle_integrate_all(int64 *tree_size)
 // forgea_audit.merkle_integrate(max_rows bigint DEFAULT NULL) RETURNS bigint
 FA_FUNCTION(fa_merkle_integrate, "forgea_audit.merkle_integrate")
 {
-    int64 max_rows = PG_ARGISNULL(0) ? -1 : PG_GETARG_INT64(0);
+    int64 max_rows;
+    if (!fa_arg_opt<SqlInt8>(fcinfo, 0, &max_rows))
+        max_rows = -1;
     if (max_rows == 0 || max_rows < -1)
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("merkle_integrate: max_rows must be positive or NULL, not " INT64_FORMAT, max_rows),

@@ -16,6 +16,7 @@ extern "C" {
 }
 
 #include "pg/boundary.hpp"
+#include "pg/datum_read.hpp"
 #include "pg/spi_plan.hpp"
 #include "pg/sha256.hpp"
 
@@ -105,12 +106,12 @@ void fa_merkle_read_nodes(const mk::NodeId *ids, int n, uint8 (*out)[kHashLen])
         elog(ERROR, "reading Merkle tiles failed: %s", SPI_result_code_string(rc));
     int found = 0;
     for (uint64 r = 0; r < SPI_processed; r++) {
-        bool isnull;
-        int64 ord = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
-        Datum d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull);
-        if (isnull || ord < 1 || ord > n || VARSIZE_ANY_EXHDR(DatumGetByteaPP(d)) != kHashLen)
+        FaRow node = fa_spi_row(r, "the Merkle node query");
+        int64 ord = fa_get<SqlInt8>(node, 1);
+        bytea *hash;
+        if (!fa_get_opt<SqlBytea>(node, 2, &hash) || ord < 1 || ord > n || VARSIZE_ANY_EXHDR(hash) != kHashLen)
             continue;  // a tile that ends before the node: counted as missing below
-        memcpy(out[ord - 1], VARDATA_ANY(DatumGetByteaPP(d)), kHashLen);
+        memcpy(out[ord - 1], VARDATA_ANY(hash), kHashLen);
         found++;
     }
     SPI_freetuptable(SPI_tuptable);
@@ -128,8 +129,7 @@ int64 fa_merkle_tree_size()
         elog(ERROR, "reading the Merkle tree size failed: %s", SPI_result_code_string(rc));
     if (SPI_processed == 0)
         return 0;
-    bool isnull;
-    return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+    return fa_get<SqlInt8>(fa_spi_row(0, "forgea_audit.merkle_state"), 1);
 }
 
 void fa_merkle_root_of(int64 size, uint8 out[kHashLen])
@@ -179,10 +179,8 @@ private:
             elog(ERROR, "reading a Merkle tile failed");
         width_ = 0;
         if (SPI_processed == 1) {
-            bool isnull;
-            Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-            if (!isnull) {
-                bytea *b = DatumGetByteaPP(d);
+            bytea *b;
+            if (fa_get_opt<SqlBytea>(fa_spi_row(0, "forgea_audit.merkle_tile"), 1, &b)) {
                 width_ = Min(static_cast<int64>(VARSIZE_ANY_EXHDR(b) / kHashLen), static_cast<int64>(mk::kTileWidth));
                 memcpy(hashes_, VARDATA_ANY(b), width_ * kHashLen);
             }
@@ -225,12 +223,11 @@ char *fa_merkle_check_checkpoint(int64 size, const uint8 root[kHashLen], int64 *
         SPITupleTable *batch = SPI_tuptable;  // stored.hash() runs statements of its own
         uint64 rows = SPI_processed;
         for (uint64 i = 0; i < rows && problem == nullptr; i++) {
-            HeapTuple t = batch->vals[i];
-            TupleDesc d = batch->tupdesc;
-            bool isnull, rh_null;
-            int64 index = DatumGetInt64(SPI_getbinval(t, d, 1, &isnull));
-            int64 seq = DatumGetInt64(SPI_getbinval(t, d, 2, &isnull));
-            Datum rh_d = SPI_getbinval(t, d, 3, &rh_null);
+            FaRow leaf = fa_row(batch->tupdesc, batch->vals[i], "the checkpoint check's leaf query");
+            int64 index = fa_get<SqlInt8>(leaf, 1);
+            int64 seq = fa_get<SqlInt8>(leaf, 2);
+            bytea *rh;
+            bool rh_null = !fa_get_opt<SqlBytea>(leaf, 3, &rh);
             if (index != f->size) {
                 problem = psprintf("the Merkle tree has no leaf " INT64_FORMAT " (merkle_leaf was altered)", f->size);
                 *bad_seq = seq;
@@ -242,7 +239,6 @@ char *fa_merkle_check_checkpoint(int64 size, const uint8 root[kHashLen], int64 *
                 *bad_seq = seq;
                 break;
             }
-            bytea *rh = DatumGetByteaPP(rh_d);
             uint8 lh[kHashLen];
             mk::leaf_hash(h, VARDATA_ANY(rh), Min(VARSIZE_ANY_EXHDR(rh), kHashLen), lh);
             const uint8 *kept = stored.hash(index);
@@ -281,8 +277,8 @@ char *fa_merkle_check_checkpoint(int64 size, const uint8 root[kHashLen], int64 *
 // forgea_audit.inclusion_proof(seq bigint, tree_size bigint) RETURNS TABLE(leaf_index bigint, proof bytea[])
 FA_FUNCTION(fa_inclusion_proof, "forgea_audit.inclusion_proof")
 {
-    int64 seq = PG_GETARG_INT64(0);
-    int64 size = PG_GETARG_INT64(1);
+    int64 seq = fa_arg<SqlInt8>(fcinfo, 0, "seq");
+    int64 size = fa_arg<SqlInt8>(fcinfo, 1, "tree_size");
     InitMaterializedSRF(fcinfo, 0);
     ReturnSetInfo *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
     if (SPI_connect() != SPI_OK_CONNECT)
@@ -297,8 +293,7 @@ FA_FUNCTION(fa_inclusion_proof, "forgea_audit.inclusion_proof")
                         errmsg("audit row " INT64_FORMAT " is not in the Merkle tree", seq),
                         errdetail("Either there is no such row, or it was committed after the last integration."),
                         errhint("checkpoint() (or forgea_audit.merkle_integrate()) integrates every committed row.")));
-    bool isnull;
-    int64 index = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+    int64 index = fa_get<SqlInt8>(fa_spi_row(0, "forgea_audit.merkle_leaf"), 1);
     if (index >= size)
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("audit row " INT64_FORMAT " is leaf " INT64_FORMAT ", outside the tree of " INT64_FORMAT
@@ -317,8 +312,8 @@ FA_FUNCTION(fa_inclusion_proof, "forgea_audit.inclusion_proof")
 // forgea_audit.consistency_proof(old_size bigint, new_size bigint) RETURNS bytea[]
 FA_FUNCTION(fa_consistency_proof, "forgea_audit.consistency_proof")
 {
-    int64 old_size = PG_GETARG_INT64(0);
-    int64 new_size = PG_GETARG_INT64(1);
+    int64 old_size = fa_arg<SqlInt8>(fcinfo, 0, "old_size");
+    int64 new_size = fa_arg<SqlInt8>(fcinfo, 1, "new_size");
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "SPI_connect failed");
     check_size("new_size", new_size, fa_merkle_tree_size());
@@ -337,7 +332,7 @@ FA_FUNCTION(fa_consistency_proof, "forgea_audit.consistency_proof")
 // forgea_audit.merkle_root(tree_size bigint) RETURNS bytea
 FA_FUNCTION(fa_merkle_root, "forgea_audit.merkle_root")
 {
-    int64 size = PG_GETARG_INT64(0);
+    int64 size = fa_arg<SqlInt8>(fcinfo, 0, "tree_size");
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "SPI_connect failed");
     check_size("tree_size", size, fa_merkle_tree_size());

@@ -36,6 +36,7 @@ extern "C" {
 
 #include "core/checkpoint_note.hpp"
 #include "core/merkle_tree.hpp"
+#include "pg/datum_read.hpp"
 #include "pg/sha256.hpp"
 
 namespace mk = forgea::core::merkle;
@@ -58,27 +59,19 @@ namespace {
     pg_unreachable();
 }
 
-// Column `name` of the row being restored; refuses a NULL (the NOT NULL constraints run only
-// after this BEFORE trigger).
-Datum column(Relation rel, HeapTuple tuple, const char *name, bool null_ok = false, bool *isnull_out = nullptr)
+// Column `name` of the row being restored, of SQL type T (pg/datum_read.hpp); refuses a NULL with
+// 23502 naming it (the NOT NULL constraints run only after this BEFORE trigger).
+template <typename T>
+typename T::C column(Relation rel, HeapTuple tuple, const char *name)
 {
-    TupleDesc desc = RelationGetDescr(rel);
-    int attno = SPI_fnumber(desc, name);
-    if (attno <= 0)
-        elog(ERROR, "forgea_audit.%s has no column \"%s\"", RelationGetRelationName(rel), name);
-    bool isnull;
-    Datum d = heap_getattr(tuple, attno, desc, &isnull);
-    if (isnull_out != nullptr)
-        *isnull_out = isnull;
-    if (isnull && !null_ok)
-        refuse(RelationGetRelationName(rel), psprintf("its %s is NULL", name));
-    return d;
+    return fa_get<T>(fa_row(RelationGetDescr(rel), tuple, psprintf("forgea_audit.%s", RelationGetRelationName(rel))),
+                     name);
 }
 
 // A bytea column that must hold exactly len bytes (len < 0: any length); its bytes.
 const uint8 *bytes_column(Relation rel, HeapTuple tuple, const char *name, int len, size_t *got = nullptr)
 {
-    bytea *b = DatumGetByteaPP(column(rel, tuple, name));
+    bytea *b = column<SqlBytea>(rel, tuple, name);
     size_t n = VARSIZE_ANY_EXHDR(b);
     if (len >= 0 && n != static_cast<size_t>(len))
         refuse(RelationGetRelationName(rel), psprintf("its %s is %zu bytes, not %d", name, n, len));
@@ -96,11 +89,11 @@ bool one_row(const char *sql, int nargs, Oid *types, Datum *args)
     return SPI_processed == 1;
 }
 
+// Column col of the one row a restore check's query returned, as int8; -1 if NULL.
 int64 int8_at(int col)
 {
-    bool isnull;
-    Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, &isnull);
-    return isnull ? -1 : DatumGetInt64(d);
+    int64 v;
+    return fa_get_opt<SqlInt8>(fa_spi_row(0, "the restore check's query"), col, &v) ? v : -1;
 }
 
 // The restored merkle_state's tree size, or -1 if no state row has been restored.
@@ -141,14 +134,14 @@ void walk_leaves(const char *table, const char *what, int64 lo, int64 hi, Sha256
         SPITupleTable *batch = SPI_tuptable;
         uint64 rows = SPI_processed;
         for (uint64 i = 0; i < rows; i++) {
-            HeapTuple t = batch->vals[i];
-            bool isnull, rh_null;
-            int64 index = DatumGetInt64(SPI_getbinval(t, batch->tupdesc, 1, &isnull));
-            int64 seq = DatumGetInt64(SPI_getbinval(t, batch->tupdesc, 2, &isnull));
-            Datum rh_d = SPI_getbinval(t, batch->tupdesc, 3, &rh_null);
+            FaRow leaf = fa_row(batch->tupdesc, batch->vals[i], "the restore check's leaf query");
+            int64 index = fa_get<SqlInt8>(leaf, 1);
+            int64 seq = fa_get<SqlInt8>(leaf, 2);
             if (index != next)
                 refuse(table, psprintf("%s: merkle_leaf has no leaf " INT64_FORMAT, what, next));
-            bytea *rh = rh_null ? nullptr : DatumGetByteaPP(rh_d);
+            bytea *rh = nullptr;
+            if (!fa_get_opt<SqlBytea>(leaf, 3, &rh))
+                rh = nullptr;
             if (rh == nullptr || VARSIZE_ANY_EXHDR(rh) != kHashLen)
                 refuse(table, psprintf("%s: leaf " INT64_FORMAT " names audit row " INT64_FORMAT ", which is not in the log",
                                        what, index, seq));
@@ -184,11 +177,10 @@ void load_checkpoints(Checkpoints *c)
     c->size = static_cast<int64 *>(palloc(sizeof(int64) * Max(c->count, 1)));
     c->root = static_cast<uint8(*)[kHashLen]>(palloc(kHashLen * Max(c->count, 1)));
     for (int i = 0; i < c->count; i++) {
-        HeapTuple t = SPI_tuptable->vals[i];
-        bool isnull;
-        c->id[i] = DatumGetInt64(SPI_getbinval(t, SPI_tuptable->tupdesc, 1, &isnull));
-        c->size[i] = DatumGetInt64(SPI_getbinval(t, SPI_tuptable->tupdesc, 2, &isnull));
-        bytea *r = DatumGetByteaPP(SPI_getbinval(t, SPI_tuptable->tupdesc, 3, &isnull));
+        FaRow cp = fa_spi_row(static_cast<uint64>(i), "forgea_audit.merkle_checkpoint");
+        c->id[i] = fa_get<SqlInt8>(cp, 1);
+        c->size[i] = fa_get<SqlInt8>(cp, 2);
+        bytea *r = fa_get<SqlBytea>(cp, 3);
         if (VARSIZE_ANY_EXHDR(r) != kHashLen)
             elog(ERROR, "merkle_checkpoint %lld has no 32-byte root", static_cast<long long>(c->id[i]));
         memcpy(c->root[i], VARDATA_ANY(r), kHashLen);
@@ -232,8 +224,8 @@ void check_checkpoints(const char *table, const Checkpoints &c, int64 size)
 void check_leaf(Relation rel, HeapTuple tuple)
 {
     static SPIPlanPtr plan;
-    int64 index = DatumGetInt64(column(rel, tuple, "leaf_index"));
-    int64 seq = DatumGetInt64(column(rel, tuple, "seq"));
+    int64 index = column<SqlInt8>(rel, tuple, "leaf_index");
+    int64 seq = column<SqlInt8>(rel, tuple, "seq");
     Oid types[1] = {INT8OID};
     if (plan == nullptr) {
         // The next leaf index from the primary key's last entry: count(*) here made restoring n
@@ -251,10 +243,10 @@ void check_leaf(Relation rel, HeapTuple tuple)
     int rc = SPI_execute_plan(plan, args, nullptr, false, 1);
     if (rc != SPI_OK_SELECT || SPI_processed != 1)
         elog(ERROR, "restore check failed: %s", SPI_result_code_string(rc));
-    bool isnull;
-    bool row_exists = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+    FaRow found = fa_spi_row(0, "the restore check's leaf query");
+    bool row_exists = fa_get<SqlBool>(found, 1);
     int64 leaves = int8_at(2);
-    bool state = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+    bool state = fa_get<SqlBool>(found, 3);
     if (index != leaves || !row_exists)
         refuse("merkle_leaf", psprintf("leaf " INT64_FORMAT " (seq " INT64_FORMAT ") is not the next leaf (" INT64_FORMAT
                                        ") of an audit row in the log",
@@ -269,10 +261,10 @@ void check_leaf(Relation rel, HeapTuple tuple)
 // the log; and, if the leaves are there already, its root is theirs.
 void check_checkpoint(Relation rel, HeapTuple tuple)
 {
-    int64 id = DatumGetInt64(column(rel, tuple, "id"));
-    int64 size = DatumGetInt64(column(rel, tuple, "tree_size"));
+    int64 id = column<SqlInt8>(rel, tuple, "id");
+    int64 size = column<SqlInt8>(rel, tuple, "tree_size");
     const uint8 *root = bytes_column(rel, tuple, "root", kHashLen);
-    text *note = DatumGetTextPP(column(rel, tuple, "note"));
+    text *note = column<SqlText>(rel, tuple, "note");
     auto *cp = static_cast<forgea::core::ParsedCheckpoint *>(palloc0(sizeof(forgea::core::ParsedCheckpoint)));
     if (const char *why = forgea::core::parse_checkpoint(VARDATA_ANY(note), VARSIZE_ANY_EXHDR(note), cp))
         refuse("merkle_checkpoint", psprintf("checkpoint " INT64_FORMAT ": its note is malformed (%s)", id, why));
@@ -303,8 +295,8 @@ void check_checkpoint(Relation rel, HeapTuple tuple)
 // leaf, and every checkpoint restored before it holds over those leaves.
 void check_state(Relation rel, HeapTuple tuple)
 {
-    int64 size = DatumGetInt64(column(rel, tuple, "tree_size"));
-    int64 horizon = DatumGetInt64(column(rel, tuple, "horizon_seq"));
+    int64 size = column<SqlInt8>(rel, tuple, "tree_size");
+    int64 horizon = column<SqlInt8>(rel, tuple, "horizon_seq");
     int64 leaves = leaf_count();
     if (size != leaves)
         refuse("merkle_state", size > leaves
@@ -360,8 +352,8 @@ private:
 // hashes recomputed from the leaves it covers.
 void check_tile(Relation rel, HeapTuple tuple)
 {
-    int level = DatumGetInt16(column(rel, tuple, "level"));
-    int64 idx = DatumGetInt64(column(rel, tuple, "idx"));
+    int level = column<SqlInt2>(rel, tuple, "level");
+    int64 idx = column<SqlInt8>(rel, tuple, "idx");
     size_t hashes_len, interior_len;
     const uint8 *hashes = bytes_column(rel, tuple, "hashes", -1, &hashes_len);
     const uint8 *interior = bytes_column(rel, tuple, "interior", -1, &interior_len);
@@ -409,7 +401,7 @@ void check_tile(Relation rel, HeapTuple tuple)
 // first tree_size leaves (verify_increment() trusts it and checks only what comes after).
 void check_verified(Relation rel, HeapTuple tuple)
 {
-    int64 size = DatumGetInt64(column(rel, tuple, "tree_size"));
+    int64 size = column<SqlInt8>(rel, tuple, "tree_size");
     const uint8 *root = bytes_column(rel, tuple, "root", kHashLen);
     size_t frontier_len;
     const uint8 *frontier = bytes_column(rel, tuple, "frontier", -1, &frontier_len);

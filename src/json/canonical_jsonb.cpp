@@ -10,6 +10,7 @@ extern "C" {
 
 #include "core/canonical_json_bytes.hpp"
 #include "pg/boundary.hpp"
+#include "pg/datum_read.hpp"
 
 using forgea::core::ByteSink;
 
@@ -128,6 +129,6 @@ StringInfo canonical_jsonb_text(const Jsonb *jb)
 // for anyone re-implementing the verifier to compare against.
 FA_FUNCTION(fa_canonical_json, "forgea_audit.canonical_json")
 {
-    StringInfo text = canonical_jsonb_text(PG_GETARG_JSONB_P(0));
+    StringInfo text = canonical_jsonb_text(fa_arg<SqlJsonb>(fcinfo, 0, "value"));
     PG_RETURN_TEXT_P(cstring_to_text_with_len(text->data, text->len));
 }

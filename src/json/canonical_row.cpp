@@ -35,6 +35,7 @@ extern "C" {
 #include "core/canonical_json_bytes.hpp"
 #include "json/canonical_jsonb.hpp"
 #include "pg/boundary.hpp"
+#include "pg/datum_read.hpp"
 
 namespace {
 
@@ -308,14 +309,14 @@ void write_array(ByteSink &out, const Conversion &c, Datum value)
 // canonical_json(to_jsonb(row)) without building the jsonb (the archive digest hashes it per row).
 FA_FUNCTION(fa_canonical_row_json, "forgea_audit.canonical_row_json")
 {
-    HeapTupleHeader row = PG_GETARG_HEAPTUPLEHEADER(0);
+    HeapTupleHeader row = fa_arg<SqlRecord>(fcinfo, 0, "row_value");
     RowPlan *plan = plan_for(fcinfo, HeapTupleHeaderGetTypeId(row), HeapTupleHeaderGetTypMod(row));
     HeapTupleData tuple;
     tuple.t_len = HeapTupleHeaderGetDatumLength(row);
     ItemPointerSetInvalid(&tuple.t_self);
     tuple.t_tableOid = InvalidOid;
     tuple.t_data = row;
-    heap_deform_tuple(&tuple, plan->desc, plan->values, plan->nulls);
+    FaRow values = fa_deform_into(plan->desc, &tuple, plan->values, plan->nulls, "the row value");
 
     StringInfo buf = makeStringInfo();
     StringInfoSink out(buf);
@@ -326,8 +327,8 @@ FA_FUNCTION(fa_canonical_row_json, "forgea_audit.canonical_row_json")
             out.put_byte(',');
         put_string(out, col.name, col.name_len);
         out.put_byte(':');
-        Datum value = plan->values[col.attno];
-        if (plan->nulls[col.attno])
+        Datum value;
+        if (!fa_get_opt<SqlAny>(values, col.attno + 1, &value))
             out.put("null", 4);
         else if (col.conv.category == Category::Array)
             write_array(out, col.conv, value);

@@ -128,7 +128,7 @@ R fa_guard(const char *function_name, R (*body)(Args...), Args... args)
 // Defines the SQL-callable C function `name` and opens its body, which runs under fa_guard():
 //     FA_FUNCTION(fa_repo_key, "forgea_audit.repo_key")
 //     {
-//         ... PG_GETARG_TEXT_PP(0) ... return ...;
+//         ... fa_arg<SqlText>(fcinfo, 0, "url") ... return ...;   // (pg/datum_read.hpp)
 //     }
 // sql_name is what an internal error names.  The exported C symbol carries the suffix of the SQL
 // version the library serves (src/pg/sql_version.hpp): fa_repo_key_0_2, named in the install

@@ -11,6 +11,7 @@ extern "C" {
 }
 
 #include "pg/boundary.hpp"
+#include "pg/datum_read.hpp"
 #include "pg/progress.hpp"
 
 int fa_progress_rows = 100000;
@@ -76,9 +77,10 @@ void fa_progress_end()
 // back.  Owner-only (REVOKEd from PUBLIC): only the extension's own functions report.
 FA_FUNCTION(fa_report_progress, "forgea_audit.report_progress")
 {
-    if (PG_ARGISNULL(0))
+    text *message;
+    if (!fa_arg_opt<SqlText>(fcinfo, 0, &message))
         fa_progress_end();
     else
-        fa_progress_report(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+        fa_progress_report(text_to_cstring(message));
     PG_RETURN_VOID();
 }

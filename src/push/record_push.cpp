@@ -32,6 +32,7 @@ extern "C" {
 #include "pg/sha256.hpp"
 #include "chain/audit_metadata.hpp"
 #include "pg/boundary.hpp"
+#include "pg/datum_read.hpp"
 #include "pg/key_lookup.hpp"
 #include "pg/spi_plan.hpp"
 #include "push/push_event.hpp"
@@ -102,12 +103,12 @@ FA_LIVES_ACROSS_PG_CALLS(Outcome);
 void read_attempt(HeapTuple tuple, TupleDesc desc, void *arg)
 {
     ExistingAttempt *a = static_cast<ExistingAttempt *>(arg);
-    static const FaKey live = {"lab_attempt", "lab_attempt_delivery_id_key", "delivery_id", F_UUID_EQ};
-    bool isnull;
-    a->id = DatumGetInt64(heap_getattr(tuple, fa_column(live, "id"), desc, &isnull));
-    text *sid = DatumGetTextPCopy(heap_getattr(tuple, fa_column(live, "session_id"), desc, &isnull));
+    // By name: the live and the archived table are read alike.
+    FaRow row = fa_row(desc, tuple, "the attempt recorded for the delivery");
+    a->id = fa_get<SqlInt8>(row, "id");
+    text *sid = fa_get<SqlTextCopy>(row, "session_id");
     a->session_id = Bytes{VARDATA_ANY(sid), VARSIZE_ANY_EXHDR(sid)};
-    bytea *sha = DatumGetByteaPP(heap_getattr(tuple, fa_column(live, "payload_sha256"), desc, &isnull));
+    bytea *sha = fa_get<SqlBytea>(row, "payload_sha256");
     memcpy(a->payload_sha, VARDATA_ANY(sha), Min(VARSIZE_ANY_EXHDR(sha), kHashLen));
 }
 
@@ -272,8 +273,7 @@ Datum insert_attempt(const Delivery &d, const ActiveSession &s, bool *inserted)
     *inserted = SPI_processed == 1;
     if (!*inserted)
         return (Datum) 0;
-    bool isnull;
-    return SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+    return Int64GetDatum(fa_get<SqlInt8>(fa_spi_row(0, "the attempt insert"), 1));
 }
 
 // The attempt is new: move the session (activity, STUCK -> IN_PROGRESS) and append its audit rows.
@@ -377,9 +377,14 @@ enum class PayloadType { Jsonb, JsonText };
 // arguments, parses, connects to SPI, decides, returns the one result row.
 Datum record_push_call(FunctionCallInfo fcinfo, PayloadType type, const char *function)
 {
-    if (PG_ARGISNULL(0))
+    Jsonb *payload_jsonb = nullptr;
+    text *payload_json = nullptr;
+    bool has_payload = type == PayloadType::Jsonb ? fa_arg_opt<SqlJsonb>(fcinfo, 0, &payload_jsonb)
+                                                  : fa_arg_opt<SqlJson>(fcinfo, 0, &payload_json);
+    if (!has_payload)
         null_argument(function, "payload", "Pass the JSON body of the GitHub push delivery.");
-    if (PG_ARGISNULL(1))
+    text *delivery;
+    if (!fa_arg_opt<SqlText>(fcinfo, 1, &delivery))
         null_argument(function, "delivery_id",
                       "Pass the X-GitHub-Delivery header: it is what makes retries idempotent.");
 
@@ -387,7 +392,6 @@ Datum record_push_call(FunctionCallInfo fcinfo, PayloadType type, const char *fu
     new (&d->push) PushEvent();
     new (&d->headers) DeliveryHeaders();
 
-    text *delivery = PG_GETARG_TEXT_PP(1);
     int delivery_len = VARSIZE_ANY_EXHDR(delivery);
     if (!forgea::core::parse_guid(VARDATA_ANY(delivery), delivery_len, d->guid))
         ereport(ERROR, (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
@@ -397,11 +401,12 @@ Datum record_push_call(FunctionCallInfo fcinfo, PayloadType type, const char *fu
                         errhint("Pass the X-GitHub-Delivery header of the delivery, unchanged.")));
     d->guid_uuid = DirectFunctionCall1(uuid_in, CStringGetDatum(d->guid));
 
-    if (!PG_ARGISNULL(2))
-        parse_delivery_headers(PG_GETARG_JSONB_P(2), &d->headers);
+    Jsonb *headers;
+    if (fa_arg_opt<SqlJsonb>(fcinfo, 2, &headers))
+        parse_delivery_headers(headers, &d->headers);
 
     if (type == PayloadType::Jsonb) {
-        const Jsonb *payload = PG_GETARG_JSONB_P(0);
+        const Jsonb *payload = payload_jsonb;
         parse_push_event(payload, &d->push,
                          "record_push takes the JSON body of a GitHub \"push\" webhook delivery, as jsonb.");
         Sha256Sink sink;
@@ -409,7 +414,7 @@ Datum record_push_call(FunctionCallInfo fcinfo, PayloadType type, const char *fu
         sink.finish(d->payload_sha);
     } else {
         // json's input function kept the text as sent; the hash is the one jsonb would give.
-        text *payload = PG_GETARG_TEXT_PP(0);
+        text *payload = payload_json;
         parse_push_event_text(VARDATA_ANY(payload), static_cast<int>(VARSIZE_ANY_EXHDR(payload)), &d->push,
                               d->payload_sha,
                               "record_push_json takes the JSON body of a GitHub \"push\" webhook delivery, "

@@ -25,6 +25,7 @@ extern "C" {
 
 #include "core/push_rules.hpp"
 #include "pg/boundary.hpp"
+#include "pg/datum_read.hpp"
 #include "pg/local_setting.hpp"
 #include "pg/settings.hpp"
 #include "pg/spi_plan.hpp"
@@ -178,13 +179,11 @@ void prepare_plans(Oid relid)
 }
 
 // A text column of an SPI result as Bytes (NULL stays NULL).
-Bytes text_column(HeapTuple tuple, TupleDesc desc, int col)
+Bytes text_column(const FaRow &row, int col)
 {
-    bool isnull;
-    Datum d = SPI_getbinval(tuple, desc, col, &isnull);
-    if (isnull)
+    text *t;
+    if (!fa_get_opt<SqlText>(row, col, &t))
         return Bytes{};
-    text *t = DatumGetTextPP(d);
     return Bytes{VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)};
 }
 
@@ -309,9 +308,16 @@ FA_FUNCTION(fa_find_shared_forks, "forgea_audit.find_shared_forks")
     bool nulls[6];
     if (desc->natts != lengthof(values) || rsinfo->setDesc->natts != lengthof(values))
         elog(ERROR, "find_shared_forks: %d result columns, %d declared", desc->natts, rsinfo->setDesc->natts);
+    // The values go to the result as they are (NULL flags with them): their types must be the
+    // declared ones.
+    for (int c = 0; c < desc->natts; c++)
+        if (TupleDescAttr(desc, c)->atttypid != TupleDescAttr(rsinfo->setDesc, c)->atttypid)
+            elog(ERROR, "find_shared_forks: result column %d has type %s, %s declared", c + 1,
+                 format_type_be(TupleDescAttr(desc, c)->atttypid),
+                 format_type_be(TupleDescAttr(rsinfo->setDesc, c)->atttypid));
     for (uint64 i = 0; i < SPI_processed; i++) {
         CHECK_FOR_INTERRUPTS();
-        heap_deform_tuple(SPI_tuptable->vals[i], desc, values, nulls);
+        (void) fa_deform_into(desc, SPI_tuptable->vals[i], values, nulls, "the shared forks query");
         tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);  // copies the values
     }
     SPI_finish();
@@ -402,13 +408,11 @@ ActiveSession fa_find_active_session(Bytes repo_key)
     s.table = relid;
     if (SPI_processed == 0)
         return s;
-    HeapTuple tuple = SPI_tuptable->vals[0];
-    TupleDesc desc = SPI_tuptable->tupdesc;
-    bool isnull;
+    FaRow row = fa_spi_row(0, "the lab session lookup");
     s.found = true;
-    s.id = text_column(tuple, desc, 1);
-    s.user_id = text_column(tuple, desc, 2);
-    s.active_count = DatumGetInt64(SPI_getbinval(tuple, desc, 3, &isnull));
+    s.id = text_column(row, 1);
+    s.user_id = text_column(row, 2);
+    s.active_count = fa_get<SqlInt8>(row, 3);
     return s;
 }
 
@@ -426,14 +430,14 @@ const char *fa_touch_session(const ActiveSession &s)
         elog(ERROR, "session update failed: %s", SPI_result_code_string(rc));
     if (SPI_processed == 0)
         return nullptr;
-    return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+    return text_to_cstring(fa_get<SqlText>(fa_spi_row(0, "the lab session update"), 1));
 }
 
 // forgea_audit.repo_key(url text) RETURNS text: NULL for anything that is not a repository URL,
 // so that an expression index over the platform's table never fails on a bad row.
 FA_FUNCTION(fa_repo_key, "forgea_audit.repo_key")
 {
-    text *url = PG_GETARG_TEXT_PP(0);
+    text *url = fa_arg<SqlText>(fcinfo, 0, "url");
     size_t len = VARSIZE_ANY_EXHDR(url);
     text *out = static_cast<text *>(palloc(VARHDRSZ + len + 1));
     size_t n = forgea::core::repo_key(VARDATA_ANY(url), len, VARDATA(out));

@@ -12,6 +12,7 @@ extern "C" {
 
 #include "chain/merkle_store.hpp"
 #include "pg/progress.hpp"
+#include "pg/datum_read.hpp"
 
 namespace {
 
@@ -29,16 +30,15 @@ bool integrate_one_batch()
     PushActiveSnapshot(GetTransactionSnapshot());
     fa_worker_activity("forgea_audit: integrating audit rows into the Merkle tree");
     int rc = SPI_execute("SELECT pg_catalog.to_regprocedure('forgea_audit.merkle_integrate(bigint)') IS NOT NULL", true, 1);
-    bool isnull;
     bool present = rc == SPI_OK_SELECT && SPI_processed == 1 &&
-                   DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+                   fa_get<SqlBool>(fa_spi_row(0, "the merkle_integrate lookup"), 1);
     int64 n = 0;
     if (present) {
         char *sql = psprintf("SELECT forgea_audit.merkle_integrate(" INT64_FORMAT ")", kMerkleBatchRows);
         rc = SPI_execute(sql, false, 1);
         if (rc != SPI_OK_SELECT || SPI_processed != 1)
             elog(ERROR, "merkle_integrate failed: %s", SPI_result_code_string(rc));
-        n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+        n = fa_get<SqlInt8>(fa_spi_row(0, "forgea_audit.merkle_integrate()"), 1);
     }
     SPI_finish();
     PopActiveSnapshot();

@@ -39,6 +39,7 @@ extern "C" {
 
 #include "pg/boundary.hpp"
 #include "pg/progress.hpp"
+#include "pg/datum_read.hpp"
 #include "pg/settings.hpp"
 #include "worker/merkle_integrator.hpp"
 
@@ -90,9 +91,8 @@ int64 first_int8(int rc, const char *what)
 {
     if (rc < 0 || SPI_processed != 1)
         elog(ERROR, "%s failed: %s", what, SPI_result_code_string(rc));
-    bool isnull;
-    Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-    return isnull ? 0 : DatumGetInt64(d);
+    int64 v = 0;
+    return fa_get_opt<SqlInt8>(fa_spi_row(0, what), 1, &v) ? v : 0;
 }
 
 // Whether forgea_audit exists in the worker's database: the library may be preloaded before
@@ -136,22 +136,17 @@ void run_once()
             3, argtypes, args, nulls, false, 1);
         if (rc != SPI_OK_SELECT || SPI_processed != 1)
             elog(ERROR, "archive batch failed: %s", SPI_result_code_string(rc));
-        bool isnull;
-        HeapTuple row = SPI_tuptable->vals[0];
-        TupleDesc desc = SPI_tuptable->tupdesc;
-        int64 moved = DatumGetInt64(SPI_getbinval(row, desc, 1, &isnull));
-        skipped = DatumGetBool(SPI_getbinval(row, desc, 2, &isnull));
-        int64 batch_size = DatumGetInt64(SPI_getbinval(row, desc, 3, &isnull));
-        // Pass-by-value (int64) datums: they outlive the SPI tuple table.
-        Datum resume_at = SPI_getbinval(row, desc, 4, &isnull);
-        if (!isnull) {
-            bool id_null;
-            Datum resume_id = SPI_getbinval(row, desc, 5, &id_null);
-            if (!id_null) {
-                args[1] = resume_at;
-                args[2] = resume_id;
-                nulls[1] = nulls[2] = ' ';
-            }
+        FaRow row = fa_spi_row(0, "forgea_audit.archive_batch()");
+        int64 moved = fa_get<SqlInt8>(row, 1);
+        skipped = fa_get<SqlBool>(row, 2);
+        int64 batch_size = fa_get<SqlInt8>(row, 3);
+        // Pass-by-value (int64) values: they outlive the SPI tuple table.
+        TimestampTz resume_at;
+        int64 resume_id;
+        if (fa_get_opt<SqlTimestamptz>(row, 4, &resume_at) && fa_get_opt<SqlInt8>(row, 5, &resume_id)) {
+            args[1] = TimestampTzGetDatum(resume_at);
+            args[2] = Int64GetDatum(resume_id);
+            nulls[1] = nulls[2] = ' ';
         }
         // Progress: the run's row counts this batch in the batch's own transaction, so
         // retention_status shows batches and rows as they commit, not only when the run ends.
@@ -267,10 +262,13 @@ void run_verification(VerifyPass &pass)
     int rc = SPI_execute(pass.query, false, 1);
     if (rc != SPI_OK_SELECT || SPI_processed != 1)
         elog(ERROR, "the %s verification failed: %s", pass.name, SPI_result_code_string(rc));
-    bool isnull;
-    bool ok = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-    int64 bad = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-    char *detail = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+    FaRow result = fa_spi_row(0, pass.query);
+    bool ok = fa_get<SqlBool>(result, 1);
+    int64 bad = 0;
+    if (!fa_get_opt<SqlInt8>(result, 2, &bad))
+        bad = 0;
+    text *detail_text;
+    char *detail = fa_get_opt<SqlText>(result, 3, &detail_text) ? text_to_cstring(detail_text) : pstrdup("");
     if (ok) {
         pass.last_reported_bad_seq = -1;
     } else if (bad != pass.last_reported_bad_seq) {
