@@ -1333,12 +1333,14 @@ EXCEPTION
         RAISE NOTICE 'forgea_audit: % (run SELECT forgea_audit.bind_lab_session_table(); once the table exists)',
             SQLERRM;
     -- The table's owner may not create the index (bind_lab_session_table() builds it as that role).
+    -- A WARNING: CREATE EXTENSION runs its script with client_min_messages = warning at least, so a
+    -- NOTICE would never be seen, and record_push then reads the whole table on every push.
     WHEN insufficient_privilege THEN
         DECLARE
             hint text;
         BEGIN
             GET STACKED DIAGNOSTICS hint = PG_EXCEPTION_HINT;
-            RAISE NOTICE 'forgea_audit: % (the fork lookup has no index yet)', SQLERRM USING HINT = hint;
+            RAISE WARNING 'forgea_audit: % (the fork lookup has no index yet)', SQLERRM USING HINT = hint;
         END;
 END
 $$;
