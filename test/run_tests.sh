@@ -95,6 +95,16 @@ else
     failed=$((failed + 1)); failures+=(reader_never_stalls)
 fi
 
+# Key files that are not usable keys: refused at once, saying why; the server stays up and stops.
+echo "== worker: unusable key files (shared_preload_libraries = forgea_audit)"
+if pg_virtualenv -t -v 15 -c "--port=${PGPORT:-$(free_port)}" \
+       -o shared_preload_libraries=forgea_audit -o forgea_audit.database=postgres -o logging_collector=on \
+       env FA_ROOT="$ROOT" bash test/worker/key_files.sh; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1)); failures+=(key_files)
+fi
+
 # Faults: scripts that make, crash, copy and promote clusters of their own (test/faults/lib.sh).
 for t in test/faults/*.sh; do
     name=$(basename "$t" .sh)

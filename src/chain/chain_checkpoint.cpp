@@ -49,11 +49,14 @@ bool is_set(const char *setting)
 // note).  The caller wipes *key, also when an error follows (see sign_note).
 void load_signing_key(forgea::core::Ed25519Key *key)
 {
-    char err[512];
-    if (!forgea::core::load_ed25519_pem(fa_signing_key_file, key, err, sizeof err) || !key->has_private)
+    char err[1024];
+    bool loaded = forgea::core::load_ed25519_pem(fa_signing_key_file, key, err, sizeof err);
+    if (loaded && !key->has_private)
+        snprintf(err, sizeof err, "\"%s\" holds a public key, not the private key checkpoints are signed with",
+                 fa_signing_key_file);
+    if (!loaded || !key->has_private)
         ereport(ERROR, (errcode(ERRCODE_CONFIG_FILE_ERROR),
-                        errmsg("could not load the checkpoint signing key: %s",
-                               key->has_private ? err : "the file holds a public key only"),
+                        errmsg("could not load the checkpoint signing key: %s", err),
                         errhint("forgea_audit.signing_key_file must name a PEM Ed25519 private key readable by the "
                                 "server, e.g. made with: openssl genpkey -algorithm ed25519 -out key.pem")));
 }
@@ -64,7 +67,7 @@ void load_signing_key(forgea::core::Ed25519Key *key)
 void load_verify_key(uint8 public_key[32])
 {
     forgea::core::Ed25519Key key;
-    char err[512];
+    char err[1024];
     bool ok = forgea::core::load_ed25519_pem(fa_verify_key_file, &key, err, sizeof err);
     bool was_private = key.has_private;
     explicit_bzero(key.private_key, sizeof key.private_key);
