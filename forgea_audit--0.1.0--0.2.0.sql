@@ -91,10 +91,15 @@ CREATE OR REPLACE FUNCTION forgea_audit.canonical_json(value jsonb) RETURNS text
 CREATE OR REPLACE FUNCTION forgea_audit.canonical_row_json(row_value record) RETURNS text
     LANGUAGE c STABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'fa_canonical_row_json_0_2';
 
-CREATE OR REPLACE FUNCTION forgea_audit.retention_settings(
+-- A sixth column (rejection_retention): a new result type, so dropped and made again.
+DROP FUNCTION forgea_audit.retention_settings();
+CREATE FUNCTION forgea_audit.retention_settings(
     OUT attempt_retention interval, OUT archive_batch_size integer, OUT retention_interval interval,
-    OUT worker_database text, OUT archive_batch_delay interval)
+    OUT worker_database text, OUT archive_batch_delay interval, OUT rejection_retention interval)
     LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'fa_retention_settings_0_2';
+COMMENT ON FUNCTION forgea_audit.retention_settings() IS 'The retention settings in force, typed.';
+REVOKE ALL ON FUNCTION forgea_audit.retention_settings() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION forgea_audit.retention_settings() TO forgea_audit_admin;
 
 -------------------------------------------------------------------------------------------------
 -- Rejected webhook deliveries.  A receiver that answers a delivery with a 4xx (bad or missing
@@ -208,6 +213,103 @@ COMMENT ON FUNCTION forgea_audit.reject_delivery(text, text, bytea, bigint, text
 REVOKE ALL ON FUNCTION forgea_audit.reject_delivery(text, text, bytea, bigint, text, text, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION forgea_audit.reject_delivery(text, text, bytea, bigint, text, text, jsonb) TO forgea_audit_writer;
 
+-------------------------------------------------------------------------------------------------
+-- webhook_rejection's retention.  Rejected deliveries are evidence (a flood of forged signatures
+-- is an incident; a misrouted hook is a finding), so their counts are never deleted: after
+-- forgea_audit.rejection_retention (default 90 days) each whole UTC day of minute rows is summed
+-- into one webhook_rejection_daily row per reason, and a WEBHOOK_REJECTIONS_ROLLED_UP audit event
+-- on chain 'retention' records the day, the per-reason totals and a digest of the minute rows it
+-- replaced, so the summary is chained like the archive.  webhook_rejection then holds at most
+-- rejection_retention of minutes (20 rows a minute at most), webhook_rejection_daily 5 rows a day.
+-- The WEBHOOK_DELIVERY_REJECTED audit rows themselves stay in audit_log, like every audit row.
+-------------------------------------------------------------------------------------------------
+CREATE TABLE forgea_audit.webhook_rejection_daily (
+    day         date    NOT NULL,   -- the UTC day whose minutes are summed here
+    reason      text    NOT NULL,   -- as in webhook_rejection
+    deliveries  bigint  NOT NULL,   -- rejected deliveries that day (audited or not)
+    bytes       bigint  NOT NULL,   -- their bodies' total size
+    minute_rows integer NOT NULL,   -- webhook_rejection rows summed (minutes x shards)
+    rollup_seq  bigint  NOT NULL,   -- the WEBHOOK_REJECTIONS_ROLLED_UP audit event that summed them
+    PRIMARY KEY (day, reason)
+);
+COMMENT ON TABLE forgea_audit.webhook_rejection_daily IS
+    'Rejected webhook deliveries per UTC day and reason, summed from webhook_rejection by retention after forgea_audit.rejection_retention; rollup_seq names the audit event.';
+REVOKE ALL ON forgea_audit.webhook_rejection_daily FROM PUBLIC;
+GRANT SELECT ON forgea_audit.webhook_rejection_daily TO forgea_audit_reader;
+SELECT pg_catalog.pg_extension_config_dump('forgea_audit.webhook_rejection_daily', '');
+
+-- One day, in the caller's transaction: the oldest UTC day of webhook_rejection before cutoff's
+-- day (only whole days: the rows of a day are summed once), summed per reason into
+-- webhook_rejection_daily with its audit event.  Takes the retention lock like archive_batch()
+-- (skipped if another run holds it).  Returns days = 0 when no day is due.
+CREATE FUNCTION forgea_audit.rollup_rejections(cutoff timestamptz)
+    RETURNS TABLE (days integer, rolled_up_day date, rows_summed bigint, audit_seq bigint, skipped boolean)
+    LANGUAGE plpgsql
+    SET TimeZone = 'UTC'          -- days are UTC days, and the digest uses to_jsonb() of timestamps
+    SET lock_timeout = '5s'
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    first_day timestamptz;
+    r record;
+BEGIN
+    IF cutoff IS NULL THEN
+        RAISE EXCEPTION 'rollup_rejections: cutoff must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM 1 FROM forgea_audit.retention_lock FOR UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 0, NULL::date, 0::bigint, NULL::bigint, true;
+        RETURN;
+    END IF;
+    SELECT pg_catalog.date_trunc('day', pg_catalog.min(w.minute)) INTO first_day
+    FROM forgea_audit.webhook_rejection w WHERE w.minute < pg_catalog.date_trunc('day', cutoff);
+    IF first_day IS NULL THEN
+        RETURN QUERY SELECT 0, NULL::date, 0::bigint, NULL::bigint, false;
+        RETURN;
+    END IF;
+
+    WITH gone AS (
+        DELETE FROM forgea_audit.webhook_rejection w
+        WHERE w.minute >= first_day AND w.minute < first_day + interval '1 day'
+        RETURNING w.*
+    ), per_reason AS (
+        SELECT g.reason, pg_catalog.sum(g.deliveries)::bigint AS deliveries, pg_catalog.sum(g.bytes)::bigint AS bytes,
+               pg_catalog.count(*)::integer AS n
+        FROM gone g GROUP BY g.reason
+    ), summary AS (
+        SELECT pg_catalog.count(*) AS n,
+               pg_catalog.sha256(pg_catalog.convert_to(
+                   pg_catalog.string_agg(forgea_audit.canonical_row_json(g), E'\n' ORDER BY g.minute, g.reason, g.shard),
+                   'UTF8')) AS digest
+        FROM gone g
+    ), event AS (
+        SELECT forgea_audit.append_system(
+                   action => 'WEBHOOK_REJECTIONS_ROLLED_UP', actor_type => 'system', actor_id => 'forgea_audit.retention',
+                   target_type => 'webhook_rejection_daily', target_id => pg_catalog.to_char(first_day, 'YYYY-MM-DD'),
+                   chain => 'retention',
+                   metadata => pg_catalog.jsonb_build_object(
+                       'day', first_day::date, 'minute_rows', s.n, 'cutoff', cutoff,
+                       'deliveries', (SELECT pg_catalog.jsonb_object_agg(p.reason, p.deliveries) FROM per_reason p),
+                       'bytes', (SELECT pg_catalog.jsonb_object_agg(p.reason, p.bytes) FROM per_reason p),
+                       'rows_sha256', pg_catalog.encode(s.digest, 'hex'),
+                       'digest', 'sha256 of canonical_json(to_jsonb(row)) of the summed webhook_rejection rows, ordered by minute, reason, shard, joined by newlines, TimeZone UTC')) AS seq
+        FROM summary s
+    ), stored AS (
+        INSERT INTO forgea_audit.webhook_rejection_daily AS d (day, reason, deliveries, bytes, minute_rows, rollup_seq)
+        SELECT first_day::date, p.reason, p.deliveries, p.bytes, p.n, e.seq FROM per_reason p CROSS JOIN event e
+        ON CONFLICT ON CONSTRAINT webhook_rejection_daily_pkey DO UPDATE
+            SET deliveries = d.deliveries + excluded.deliveries, bytes = d.bytes + excluded.bytes,
+                minute_rows = d.minute_rows + excluded.minute_rows, rollup_seq = excluded.rollup_seq
+    )
+    SELECT s.n, e.seq INTO r FROM summary s CROSS JOIN event e;
+    RETURN QUERY SELECT 1, first_day::date, r.n, r.seq, false;
+END
+$$;
+COMMENT ON FUNCTION forgea_audit.rollup_rejections(timestamptz) IS
+    'Sums the oldest whole UTC day of webhook_rejection before cutoff''s day into webhook_rejection_daily, with a WEBHOOK_REJECTIONS_ROLLED_UP audit event; days = 0 when none is due.';
+REVOKE ALL ON FUNCTION forgea_audit.rollup_rejections(timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION forgea_audit.rollup_rejections(timestamptz) TO forgea_audit_admin;
+
 -- Issue 10, cases 1 and 2 (docs/security.md): bind_lab_session_table() also grants the platform
 -- table's owner USAGE on the schema, since record_push now works on that table as its owner; and
 -- (issue 21) it creates the index as that owner, in a security-restricted operation (C now).
@@ -299,6 +401,8 @@ DECLARE
     due_before timestamptz;
     pos_recorded_at timestamptz;
     pos_id  bigint;
+    rj      record;
+    ndays   integer := 0;
 BEGIN
     IF as_of IS NULL THEN
         RAISE EXCEPTION 'run_retention: as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
@@ -324,6 +428,16 @@ BEGIN
         pos_id := b.resume_id;
         EXIT WHEN b.archived < s.archive_batch_size;
     END LOOP;
+    -- webhook_rejection: whole days older than rejection_retention summed, one day at a time.
+    IF NOT was_skipped THEN
+        LOOP
+            SELECT * INTO rj FROM forgea_audit.rollup_rejections(as_of - s.rejection_retention);
+            EXIT WHEN rj.skipped OR rj.days = 0;
+            ndays := ndays + 1;
+            PERFORM forgea_audit.report_progress(pg_catalog.format('run_retention (retention_run %s): %s days of rejected deliveries summed',
+                                                                   run, ndays));
+        END LOOP;
+    END IF;
     PERFORM forgea_audit.report_progress(NULL);
 
     UPDATE forgea_audit.retention_run r

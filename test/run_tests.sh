@@ -63,6 +63,17 @@ else
     failed=$((failed + 1)); failures+=(worker_and_cron)
 fi
 
+# webhook_rejection's retention as the worker runs it (one transaction per day summed).
+echo "== worker: rejected deliveries summed per day (shared_preload_libraries = forgea_audit)"
+if pg_virtualenv -t -v 15 -c "--port=${PGPORT:-$(free_port)}" \
+       -o shared_preload_libraries=forgea_audit -o forgea_audit.database=postgres \
+       -o forgea_audit.retention_interval=1s \
+       env FA_ROOT="$ROOT" bash test/worker/rejection_retention.sh; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1)); failures+=(rejection_retention)
+fi
+
 # Monitoring: forgea_audit.health through the real prometheus-postgres-exporter, the alert rules.
 echo "== monitoring (prometheus-postgres-exporter against a preloading cluster)"
 if pg_virtualenv -t -v 15 -c "--port=${PGPORT:-$(free_port)}" \

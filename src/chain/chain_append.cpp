@@ -467,7 +467,8 @@ static void refuse_reserved(Bytes action, Bytes chain)
     static const char *const kActions[] = {"LAB_VERIFY_ATTEMPT", "LAB_VERIFY_ATTEMPT_DUPLICATE",
                                            "LAB_VERIFY_ATTEMPT_CONFLICT", "LAB_VERIFY_ATTEMPT_UNMATCHED",
                                            "LAB_STATUS_TRANSITION", "RETENTION_ARCHIVE", "AUDIT_DDL", "CHECKPOINT",
-                                           "CHAIN_VERIFY_FAILED", "WEBHOOK_DELIVERY_REJECTED"};
+                                           "CHAIN_VERIFY_FAILED", "WEBHOOK_DELIVERY_REJECTED",
+                                           "WEBHOOK_REJECTIONS_ROLLED_UP"};
     static const char *const kChains[] = {"retention", "ddl", "checkpoint", "verification"};
     static const char *const kChainPrefixes[] = {"session:", "repository:", "webhook_rejected:"};
     Bytes action_form = reader_form(action);

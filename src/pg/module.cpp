@@ -20,6 +20,7 @@ PG_MODULE_MAGIC;
 
 char *fa_lab_session_table = nullptr;
 int fa_attempt_retention_s = 90 * 24 * 3600;
+int fa_rejection_retention_s = 90 * 24 * 3600;
 int fa_archive_batch_size = 1000;
 int fa_retention_interval_s = 3600;
 int fa_archive_batch_delay_ms = 0;
@@ -51,6 +52,13 @@ FA_MODULE_INIT()
         "How long attempts stay in lab_attempt before retention archives them.",
         "Attempts recorded before now() minus this move to lab_attempt_archive.",
         &fa_attempt_retention_s, 90 * 24 * 3600, 1, INT_MAX, PGC_SUSET, GUC_UNIT_S, nullptr, nullptr, nullptr);
+
+    DefineCustomIntVariable(
+        "forgea_audit.rejection_retention",
+        "How long webhook_rejection keeps its per-minute counts before retention sums them into daily ones.",
+        "Whole UTC days older than now() minus this become one webhook_rejection_daily row per reason, with a "
+        "WEBHOOK_REJECTIONS_ROLLED_UP audit event; the counts are never deleted.",
+        &fa_rejection_retention_s, 90 * 24 * 3600, 1, INT_MAX, PGC_SUSET, GUC_UNIT_S, nullptr, nullptr, nullptr);
 
     DefineCustomIntVariable(
         "forgea_audit.archive_batch_size",

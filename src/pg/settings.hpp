@@ -13,6 +13,7 @@ extern char *fa_lab_session_table;
 
 // Retention (worker/retention_worker.cpp, archive_batch() and run_retention() in SQL).
 extern int fa_attempt_retention_s;   // attempts older than this are archived
+extern int fa_rejection_retention_s; // webhook_rejection minutes older than this are summed per day
 extern int fa_archive_batch_size;    // rows per batch (one transaction each in the worker)
 extern int fa_retention_interval_s;  // worker period; 0 = the worker does not archive
 extern int fa_archive_batch_delay_ms; // worker pause between two batches of a run

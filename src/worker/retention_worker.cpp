@@ -106,6 +106,31 @@ bool extension_installed()
     return installed;
 }
 
+// webhook_rejection's part of a run: each whole UTC day older than rejection_retention summed
+// into webhook_rejection_daily with its audit event (rollup_rejections()), one day per
+// transaction, until no day is due or another run holds the retention lock.
+void roll_up_rejections()
+{
+    for (;;) {
+        CHECK_FOR_INTERRUPTS();
+        begin_tx("forgea_audit retention: summing a day of rejected deliveries");
+        int rc = SPI_execute("SELECT r.days::int8 FROM forgea_audit.retention_settings() s, "
+                             "forgea_audit.rollup_rejections(now() - s.rejection_retention) r WHERE NOT r.skipped",
+                             false, 1);
+        if (rc != SPI_OK_SELECT)
+            elog(ERROR, "summing rejected deliveries failed: %s", SPI_result_code_string(rc));
+        bool more = false;
+        if (SPI_processed == 1) {
+            bool isnull;
+            Datum days = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+            more = !isnull && DatumGetInt64(days) > 0;
+        }
+        end_tx();
+        if (!more)
+            return;
+    }
+}
+
 // Runs retention once: a run row, one transaction per batch, the run row completed.
 void run_once()
 {
@@ -175,6 +200,9 @@ void run_once()
             ResetLatch(MyLatch);
         }
     }
+
+    if (!skipped)
+        roll_up_rejections();
 
     begin_tx("forgea_audit retention: finishing a run");
     Oid done_types[4] = {INT8OID, INT8OID, INT4OID, BOOLOID};
@@ -583,9 +611,10 @@ FA_FUNCTION(fa_retention_settings, "forgea_audit.retention_settings")
     desc = BlessTupleDesc(desc);
     Interval *delay = static_cast<Interval *>(palloc0(sizeof(Interval)));
     delay->time = static_cast<int64>(fa_archive_batch_delay_ms) * 1000;
-    Datum values[5] = {IntervalPGetDatum(seconds_interval(fa_attempt_retention_s)), Int32GetDatum(fa_archive_batch_size),
+    Datum values[6] = {IntervalPGetDatum(seconds_interval(fa_attempt_retention_s)), Int32GetDatum(fa_archive_batch_size),
                        IntervalPGetDatum(seconds_interval(fa_retention_interval_s)),
-                       CStringGetTextDatum(fa_worker_database ? fa_worker_database : ""), IntervalPGetDatum(delay)};
-    bool nulls[5] = {false, false, false, false, false};
+                       CStringGetTextDatum(fa_worker_database ? fa_worker_database : ""), IntervalPGetDatum(delay),
+                       IntervalPGetDatum(seconds_interval(fa_rejection_retention_s))};
+    bool nulls[6] = {false, false, false, false, false, false};
     return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
 }
