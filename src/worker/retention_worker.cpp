@@ -119,12 +119,9 @@ void roll_up_rejections()
                              false, 1);
         if (rc != SPI_OK_SELECT)
             elog(ERROR, "summing rejected deliveries failed: %s", SPI_result_code_string(rc));
-        bool more = false;
-        if (SPI_processed == 1) {
-            bool isnull;
-            Datum days = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-            more = !isnull && DatumGetInt64(days) > 0;
-        }
+        int64 days = 0;
+        bool more = SPI_processed == 1 &&
+                    fa_get_opt<SqlInt8>(fa_spi_row(0, "forgea_audit.rollup_rejections()"), 1, &days) && days > 0;
         end_tx();
         if (!more)
             return;
