@@ -44,6 +44,8 @@ using forgea::core::kHashLen;
 
 namespace {
 
+// Refuses the row being restored into forgea_audit.<table>: 23000, saying why, what is checked and
+// which restore works.  The whole COPY of that table fails with it.
 [[noreturn]] void refuse(const char *table, const char *why)
 {
     ereport(ERROR, (errcode(ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION),
@@ -167,6 +169,7 @@ struct Checkpoints {
     uint8 (*root)[kHashLen] = nullptr;
 };
 
+// Every merkle_checkpoint row restored so far, by tree size (a few per day of log: kept in memory).
 void load_checkpoints(Checkpoints *c)
 {
     int rc = SPI_execute("SELECT id, tree_size, root FROM forgea_audit.merkle_checkpoint ORDER BY tree_size, id", true, 0);
