@@ -97,13 +97,18 @@ tools/forgea_audit_verify: tools/forgea_audit_verify.cpp $(CORE_SRCS) src/core/*
 
 verifier: tools/forgea_audit_verify
 
+# The publisher (tools/forgea_audit_publish.cpp, docs/publishing.md): the pure core, libpq and OpenSSL.
+PQ_INCLUDEDIR := $(shell $(PG_CONFIG) --includedir)
+tools/forgea_audit_publish: tools/forgea_audit_publish.cpp $(CORE_SRCS) src/core/*.hpp
+	g++ -std=c++17 -O2 -Wall -Wextra $(TOOL_CPPFLAGS) $(TOOL_CXXFLAGS) -Isrc -I$(PQ_INCLUDEDIR) -o $@ tools/forgea_audit_publish.cpp $(CORE_SRCS) $(TOOL_LDFLAGS) -lpq -lcrypto
+
 # The command-line tools, none of which links PostgreSQL: `make tools` builds them, `make
 # install-tools` installs them into $(DESTDIR)$(TOOLS_BINDIR) (/usr/local/bin unless set; the Debian
 # package sets /usr/bin), each script without its .sh (tools/export_audit.sh as forgea_audit_export),
-# and their manual pages (tools/*.1) into $(DESTDIR)$(TOOLS_MANDIR)/man1.
+# and their manual pages (each TOOLS entry's .1, and tools/forgea_audit_export.1) into $(DESTDIR)$(TOOLS_MANDIR)/man1.
 # `make install` does not: it installs for one PostgreSQL version, the tools serve any.
 # TOOL_CPPFLAGS, TOOL_CXXFLAGS and TOOL_LDFLAGS add flags (the package passes dpkg-buildflags').
-TOOLS = tools/forgea_audit_verify
+TOOLS = tools/forgea_audit_verify tools/forgea_audit_publish
 TOOLS_BINDIR ?= /usr/local/bin
 TOOLS_MANDIR ?= /usr/local/share/man
 
@@ -114,10 +119,10 @@ install-tools: tools
 	install -m 755 $(TOOLS) '$(DESTDIR)$(TOOLS_BINDIR)/'
 	install -m 755 tools/export_audit.sh '$(DESTDIR)$(TOOLS_BINDIR)/forgea_audit_export'
 	install -d '$(DESTDIR)$(TOOLS_MANDIR)/man1'
-	install -m 644 tools/forgea_audit_verify.1 tools/forgea_audit_export.1 '$(DESTDIR)$(TOOLS_MANDIR)/man1/'
+	install -m 644 $(TOOLS:=.1) tools/forgea_audit_export.1 '$(DESTDIR)$(TOOLS_MANDIR)/man1/'
 
 .PHONY: verifier tools install-tools
-EXTRA_CLEAN = test/unit/core_tests $(OBJS:.o=.d) tools/forgea_audit_verify
+EXTRA_CLEAN = test/unit/core_tests $(OBJS:.o=.d) $(TOOLS)
 
 # The C++/PostgreSQL boundary (src/pg/boundary.hpp), checked rather than trusted:
 #  1. every C symbol PostgreSQL calls is defined through boundary.hpp's macros (FA_FUNCTION,

@@ -148,7 +148,7 @@ void append_signature(StringInfo note, uint32 *key_id)
     uint8 public_key[32];
     sign_note(note, sig, public_key);
     Sha256Sink h;
-    Bytes key_name{fa_signing_key_name, strlen(fa_signing_key_name)};
+    Bytes key_name{fa_note_key_name(), strlen(fa_note_key_name())};
     *key_id = forgea::core::note_key_id(key_name, public_key, h);
     appendStringInfoChar(note, '\n');
     StringInfoSink out(note);
@@ -211,9 +211,13 @@ text *make_checkpoint()
     // Every row committed by now becomes a leaf first; the note seals the whole tree.
     int64 size = 0;
     fa_merkle_integrate_all(&size);
-    // Nothing new since the newest checkpoint: hand out that one again; nothing is written or sent.
+    // Nothing new since the newest checkpoint, and it has the origin in force: hand out that one
+    // again; nothing is written or sent.
+    char *origin = fa_checkpoint_origin();
+    size_t origin_len = strlen(origin);
     char *same = unchanged_checkpoint(size);
-    if (same != nullptr && signed_as_now(same, sign)) {
+    if (same != nullptr && strncmp(same, origin, origin_len) == 0 && same[origin_len] == '\n' &&
+        signed_as_now(same, sign)) {
         MemoryContext old = MemoryContextSwitchTo(caller);
         text *result = cstring_to_text(same);
         MemoryContextSwitchTo(old);
@@ -223,12 +227,10 @@ text *make_checkpoint()
     uint8 root[kHashLen];
     fa_merkle_root_of(size, root);
 
-    char *origin = psprintf("forgea_audit/" UINT64_FORMAT "/%s", GetSystemIdentifier(),
-                            get_database_name(MyDatabaseId));
     StringInfoSink out(note);
-    forgea::core::write_tree_checkpoint_body(Bytes{origin, strlen(origin)}, size, root, out);
+    forgea::core::write_tree_checkpoint_body(Bytes{origin, origin_len}, size, root, out);
     uint32 key_id = 0;
-    Bytes key_name{fa_signing_key_name, strlen(fa_signing_key_name)};
+    Bytes key_name{fa_note_key_name(), strlen(fa_note_key_name())};
     if (sign)
         append_signature(note, &key_id);
     store_checkpoint(size, root, note);
@@ -331,18 +333,26 @@ char *fa_checkpoint_signature_problem(const forgea::core::ParsedCheckpoint &cp, 
                        "with) is not set here");
     uint8 public_key[32];
     load_verify_key(public_key);
-    Bytes name{fa_signing_key_name, strlen(fa_signing_key_name)};
+    // The key's name now (forgea_audit.log_origin when set), or the one it signed under before
+    // log_origin was set (forgea_audit.signing_key_name): old checkpoints keep verifying.
+    const char *names[2] = {fa_note_key_name(), fa_signing_key_name};
     Sha256Sink h;
-    uint32 id = forgea::core::note_key_id(name, public_key, h);
-    for (int i = 0; i < cp.signature_count; i++) {
-        const forgea::core::ParsedSignature &s = cp.signatures[i];
-        if (s.key_id != id || s.key_name.len != name.len || memcmp(s.key_name.data, name.data, name.len) != 0)
-            continue;
-        if (forgea::core::ed25519_verify(public_key, cp.text_signed.data, cp.text_signed.len, s.signature))
-            return nullptr;
-        return psprintf("the checkpoint's signature by key \"%s\" does not verify (the note was altered)", fa_signing_key_name);
+    uint32 id = 0;
+    for (int n = 0; n < (strcmp(names[0], names[1]) == 0 ? 1 : 2); n++) {
+        Bytes name{names[n], strlen(names[n])};
+        uint32 name_id = forgea::core::note_key_id(name, public_key, h);
+        if (n == 0)
+            id = name_id;
+        for (int i = 0; i < cp.signature_count; i++) {
+            const forgea::core::ParsedSignature &s = cp.signatures[i];
+            if (s.key_id != name_id || s.key_name.len != name.len || memcmp(s.key_name.data, name.data, name.len) != 0)
+                continue;
+            if (forgea::core::ed25519_verify(public_key, cp.text_signed.data, cp.text_signed.len, s.signature))
+                return nullptr;
+            return psprintf("the checkpoint's signature by key \"%s\" does not verify (the note was altered)", names[n]);
+        }
     }
-    return psprintf("the checkpoint is not signed by this server's key \"%s\" (key id %08x)", fa_signing_key_name, id);
+    return psprintf("the checkpoint is not signed by this server's key \"%s\" (key id %08x)", names[0], id);
 }
 
 // See the header.  The heads come from the CHECKPOINT event's proof, which is in the log the note

@@ -4,6 +4,8 @@
 
 extern "C" {
 #include "postgres.h"
+#include "access/xlog.h"
+#include "commands/dbcommands.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/guc.h"
@@ -12,6 +14,7 @@ PG_MODULE_MAGIC;
 }
 
 #include <climits>
+#include <cstring>
 
 #include "pg/boundary.hpp"
 #include "pg/progress.hpp"
@@ -28,12 +31,56 @@ char *fa_worker_database = nullptr;
 char *fa_signing_key_file = nullptr;
 char *fa_reader_tenant = nullptr;
 char *fa_signing_key_name = nullptr;
+char *fa_log_origin = nullptr;
 char *fa_verify_key_file = nullptr;
 int fa_checkpoint_interval_s = 0;
 int fa_verify_interval_s = 0;
 int fa_verify_full_interval_s = 0;
 int fa_max_metadata_bytes = 65536;
 int fa_rejected_audit_per_minute = 60;
+
+// See settings.hpp.
+char *fa_checkpoint_origin()
+{
+    if (fa_log_origin != nullptr && fa_log_origin[0] != '\0')
+        return pstrdup(fa_log_origin);
+    return psprintf("forgea_audit/" UINT64_FORMAT "/%s", GetSystemIdentifier(), get_database_name(MyDatabaseId));
+}
+
+// See settings.hpp.
+const char *fa_note_key_name()
+{
+    return fa_log_origin != nullptr && fa_log_origin[0] != '\0' ? fa_log_origin : fa_signing_key_name;
+}
+
+namespace {
+
+// forgea_audit.log_origin must be usable as both the origin line and a C2SP signed-note key name:
+// printable ASCII without spaces or '+', and schema-less (C2SP tlog-checkpoint: "example.com/log",
+// not "https://example.com/log").  Empty is allowed: the default origin.
+bool check_log_origin(char **newval, void **extra, GucSource source)
+{
+    const char *v = *newval;
+    if (v == nullptr || v[0] == '\0')
+        return true;
+    for (const char *c = v; *c != '\0'; c++) {
+        unsigned char u = static_cast<unsigned char>(*c);
+        if (u <= 0x20 || u >= 0x7f || u == '+') {
+            GUC_check_errdetail("The origin may hold no space, control character, non-ASCII byte or \"+\" (it is also "
+                                "the signature lines' key name).");
+            GUC_check_errhint("Use a schema-less URL, e.g. labs.example.edu/audit.");
+            return false;
+        }
+    }
+    if (strstr(v, "://") != nullptr) {
+        GUC_check_errdetail("C2SP tlog-checkpoint asks for a schema-less URL as the origin.");
+        GUC_check_errhint("Drop the scheme: labs.example.edu/audit, not https://labs.example.edu/audit.");
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
 
 // _PG_init: defines every forgea_audit.* setting (so each is in pg_settings with its doc) and,
 // when preloaded, registers the background worker.
@@ -105,6 +152,14 @@ FA_MODULE_INIT()
         "forgea_audit.signing_key_name",
         "The key name written in checkpoint signature lines (C2SP signed note).",
         nullptr, &fa_signing_key_name, "forgea_audit", PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+
+    DefineCustomStringVariable(
+        "forgea_audit.log_origin",
+        "The transparency log's origin (a schema-less URL, e.g. labs.example.edu/audit): the first line of every new "
+        "checkpoint and the key name of its signature line.",
+        "Empty: the origin forgea_audit/<system identifier>/<database> and the key name forgea_audit.signing_key_name. "
+        "See docs/publishing.md for moving an existing log to a configured origin.",
+        &fa_log_origin, "", PGC_SIGHUP, 0, check_log_origin, nullptr, nullptr);
 
     DefineCustomIntVariable(
         "forgea_audit.checkpoint_interval",

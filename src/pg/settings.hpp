@@ -23,6 +23,15 @@ extern char *fa_worker_database;     // the database the worker serves
 extern char *fa_signing_key_file;    // PEM Ed25519 private key; empty: checkpoints are unsigned
 extern char *fa_verify_key_file;     // PEM Ed25519 public key verify_chain(checkpoint) checks with
 extern char *fa_signing_key_name;    // the key's name in signature lines
+extern char *fa_log_origin;          // the log's origin (and key name); empty: the default origin below
+
+// The origin line of a new checkpoint: forgea_audit.log_origin, or when it is empty the default of
+// 0.2.0, "forgea_audit/<system identifier>/<database>" (so existing checkpoints keep theirs).  palloc'd.
+char *fa_checkpoint_origin();
+
+// The key name of the log's signature lines: forgea_audit.log_origin when set (C2SP
+// tlog-checkpoint: the key name is the origin), else forgea_audit.signing_key_name.
+const char *fa_note_key_name();
 extern int fa_checkpoint_interval_s; // worker period for checkpoint(); 0 = never
 extern int fa_verify_interval_s;     // worker period for verify_increment(); 0 = never
 extern int fa_verify_full_interval_s; // worker period for the full verify_chain(); 0 = never
