@@ -132,8 +132,7 @@ echo "# pg_cron drives the same SQL"
 set_conf forgea_audit.retention_interval 0
 q "CREATE EXTENSION pg_cron" >/dev/null
 q "SELECT cron.schedule('forgea-retention', '* * * * *', 'SELECT * FROM forgea_audit.run_retention()')" >/dev/null
-push 7 eeeeeeee
-sleep 4  # expired
+insert_expired 7   # recorded an hour ago: due at once, no waiting for them to expire
 eventually "the pg_cron job archived the expired attempts (within its one-minute schedule)" \
     "SELECT count(*) = 0 FROM forgea_audit.lab_attempt" 75
 check "cron.job_run_details shows the job succeeded" \
@@ -179,20 +178,53 @@ set_conf forgea_audit.archive_batch_size 200
 insert_expired 100000
 total=$(q "SELECT (SELECT count(*) FROM forgea_audit.lab_attempt) + (SELECT count(*) FROM forgea_audit.lab_attempt_archive)")
 archived_before=$(q "SELECT count(*) FROM forgea_audit.lab_attempt_archive")
+# The crash must come at a known point, whatever the machine's speed: after the run's first batch
+# committed, while its second is in flight.  A trigger of the test's makes every batch after the
+# first wait for an advisory lock that the test holds (a session fed through a FIFO) until the
+# crash; the test waits until the worker waits for it.
+q "CREATE FUNCTION public.fa_test_hold_batch() RETURNS trigger LANGUAGE plpgsql AS \$\$
+   BEGIN
+       IF (SELECT count(*) FROM forgea_audit.lab_attempt_archive) > $archived_before + 200 THEN
+           PERFORM pg_advisory_xact_lock(20206);
+       END IF;
+       RETURN NULL;
+   END \$\$" >/dev/null
+q "CREATE TRIGGER fa_test_hold_batch AFTER INSERT ON forgea_audit.lab_attempt_archive
+   FOR EACH STATEMENT EXECUTE FUNCTION public.fa_test_hold_batch()" >/dev/null
+hold_dir=$(mktemp -d)
+mkfifo "$hold_dir/in"
+psql -X -q -v ON_ERROR_STOP=1 < "$hold_dir/in" >/dev/null 2>&1 &
+exec 5>"$hold_dir/in"
+echo "SET application_name = 'fa_batch_holder'; SELECT pg_advisory_lock(20206);" >&5
+eventually "the test holds the advisory lock the second batch will wait for" \
+    "SELECT EXISTS (SELECT FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+                    WHERE a.application_name = 'fa_batch_holder' AND l.locktype = 'advisory' AND l.objid = 20206 AND l.granted)" 30
 set_conf forgea_audit.retention_interval 1s
-# Wait until the worker is part-way through, then pull the plug.
-eventually "the worker started archiving the 100000 attempts" \
-    "SELECT count(*) > $archived_before FROM forgea_audit.lab_attempt_archive" 30
+eventually "the worker committed its first batch and waits in its second" \
+    "SELECT EXISTS (SELECT FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+                    WHERE a.backend_type = 'forgea_audit retention' AND l.locktype = 'advisory' AND l.objid = 20206 AND NOT l.granted)
+        AND (SELECT count(*) FROM forgea_audit.lab_attempt_archive) = $archived_before + 200" 30
+# Retention off after the restart (written now, read at startup), so the counts below are what the
+# crash left; turned on again once they are checked.
+q "ALTER SYSTEM SET forgea_audit.retention_interval = 0" >/dev/null
 pg_ctlcluster 15 regress stop -m immediate
+exec 5>&-
+wait
+rm -rf "$hold_dir"
 pg_ctlcluster 15 regress start
 eventually "the cluster is back after the immediate stop" "SELECT true" 30
+q "DROP TRIGGER fa_test_hold_batch ON forgea_audit.lab_attempt_archive" >/dev/null
+q "DROP FUNCTION public.fa_test_hold_batch()" >/dev/null
 live_after=$(live)
 echo "#   after the crash: $live_after attempts live, $(q "SELECT count(*) FROM forgea_audit.lab_attempt_archive") archived"
-if [ "$live_after" -gt 0 ]; then ok "the crash came while attempts were still due ($live_after live)"; else not_ok "archiving finished before the crash: the crash test proved nothing"; fi
+check "the crash came with the first batch committed and the second lost: exactly 200 archived, the rest live" \
+    "SELECT (SELECT count(*) FROM forgea_audit.lab_attempt_archive) = $archived_before + 200
+        AND (SELECT count(*) FROM forgea_audit.lab_attempt) = 100000 - 200"
 check "after the crash every attempt is either live or archived, exactly once" \
     "SELECT (SELECT count(*) FROM forgea_audit.lab_attempt l JOIN forgea_audit.lab_attempt_archive a USING (id)) = 0
         AND (SELECT count(*) FROM forgea_audit.lab_attempt) + (SELECT count(*) FROM forgea_audit.lab_attempt_archive) = $total"
 check "every committed batch has its RETENTION_ARCHIVE event (verify_archive)" "SELECT ok FROM forgea_audit.verify_archive()"
+set_conf forgea_audit.retention_interval 1s
 eventually "the worker restarted with the cluster and finished the job" "SELECT count(*) = 0 FROM forgea_audit.lab_attempt" 90
 
 echo "# the worker makes checkpoints when checkpoint_interval is set"
@@ -244,7 +276,18 @@ set_conf forgea_audit.verify_full_interval 1s
 eventually "verify_full_interval: the full pass records a HIGH CHAIN_VERIFY_FAILED event naming the old tampered row" \
     "SELECT count(*) = 1 FROM forgea_audit.audit_log WHERE action = 'CHAIN_VERIFY_FAILED' AND severity = 'HIGH'
        AND (metadata->>'first_bad_seq')::bigint = $tampered_seq AND metadata->>'pass' = 'full'" 20
-sleep 3
+# Three more full passes (each shows its activity, with a new query_start) after the report,
+# instead of sleeping and hoping they ran.
+passes_seen=""
+deadline=$((SECONDS + 30))
+while [ $SECONDS -lt $deadline ] && [ "$(wc -w <<<"$passes_seen")" -lt 3 ]; do
+    started=$(q "SELECT query_start FROM pg_stat_activity WHERE backend_type = 'forgea_audit retention'
+                 AND query = 'forgea_audit: verifying the whole audit chain'
+                 AND query_start > (SELECT max(created_at) FROM forgea_audit.audit_log WHERE action = 'CHAIN_VERIFY_FAILED')" | tr ' ' _)
+    [ -n "$started" ] && ! grep -qw -- "$started" <<<"$passes_seen" && passes_seen="$passes_seen $started"
+    sleep 0.1
+done
+[ "$(wc -w <<<"$passes_seen")" -ge 3 ] || not_ok "three full passes after the report ran (not within 30 s)"
 check "a chain that stays broken is reported once per pass and bad row, not every interval" \
     "SELECT count(*) = 2 FROM forgea_audit.audit_log WHERE action = 'CHAIN_VERIFY_FAILED'"
 set_conf forgea_audit.verify_interval 0
