@@ -8,7 +8,9 @@
 // log is read once, in physical order, through a ring buffer, without an index or SPI tuple
 // copies (docs/benchmarks.md has the profile that led here).  The checks themselves are
 // core::ChainWalker, which the offline verifier runs too.  Problems do not stop the pass: the
-// result names the lowest seq at which anything is wrong and counts the rest.
+// result names the lowest seq at which anything is wrong and counts the rest.  Then, in the same
+// snapshot, the Merkle tables against the log (merkle_check.cpp): no committed row below the
+// horizon left out, leaves, tiles and checkpoints recomputed from the rows' row_hash.
 #include "pg/core_headers.hpp"  // first: see there
 
 extern "C" {
@@ -439,6 +441,7 @@ FA_FUNCTION(fa_verify_chain, "forgea_audit.verify_chain")
     // The Merkle tables against the rows just read (same snapshot).
     FaMerkleFinding *tree = static_cast<FaMerkleFinding *>(MemoryContextAllocZero(keep, sizeof(FaMerkleFinding)));
     fa_merkle_check_unintegrated(true, keep, tree);
+    fa_merkle_check_tree(true, keep, nullptr, 0, tree);
     SPI_finish();
     MemoryContextSwitchTo(caller);
 

@@ -9,8 +9,11 @@
 // code), its link to the row before it in its chain (as stored, found by the (chain_id,
 // chain_pos) index), and appends its leaf hash to the frontier; the root at every checkpoint in
 // the range and at the end must equal the checkpoint's and the stored tree's.  Cost: the new
-// rows, plus O(log n) per row for the index lookups and O(log n) nodes for each root: never a pass
-// over the whole log.  A failure is returned (ok = false) and the point does not move.
+// rows, plus O(log n) per row for the index lookups and O(log n) nodes for each root.  Besides, the
+// Merkle tables are checked against the whole log (merkle_check.cpp: a check per leaf, no row
+// content hashed), the verified point among the roots the recomputed tree must have, so the point
+// is trusted only once it agrees with what is there.  A failure is returned (ok = false) and the
+// point does not move.
 #include "pg/core_headers.hpp"  // first: see there
 
 extern "C" {
@@ -351,6 +354,16 @@ FA_FUNCTION(fa_verify_increment, "forgea_audit.verify_increment")
         load_point(*inc, keep);  // first: the lock, so that integrations and passes keep one order
         fa_merkle_integrate_all(&size);
     });
+    // The verified point is trusted only if the tree, recomputed from the rows, still has its root.
+    FaMerkleRoot *verified_point = static_cast<FaMerkleRoot *>(MemoryContextAllocZero(keep, sizeof(FaMerkleRoot)));
+    verified_point->size = inc->from_size;
+    verified_point->what = "the last verified point (merkle_verified)";
+    {
+        Sha256Sink h(CurrentMemoryContext);
+        inc->frontier.root(h, verified_point->root);
+        h.release();
+    }
+    bool point_intact = inc->tree_problem == nullptr;
     inc->to_size = size;
     if (inc->tree_problem == nullptr && inc->to_size < inc->from_size)
         tree_problem(*inc, 0, MemoryContextStrdup(keep, psprintf("the Merkle tree has " INT64_FORMAT " leaves, fewer than "
@@ -371,9 +384,11 @@ FA_FUNCTION(fa_verify_increment, "forgea_audit.verify_increment")
         load_checkpoints(*inc, keep);
         scan_leaves(*inc, keep);
     }
-    // The whole log: no committed row below the horizon is missing from the tree.
+    // The whole log: no committed row below the horizon is missing from the tree, and the Merkle
+    // tables agree with the rows and with the verified point.
     FaMerkleFinding *lost = static_cast<FaMerkleFinding *>(MemoryContextAllocZero(keep, sizeof(FaMerkleFinding)));
     fa_merkle_check_unintegrated(false, keep, lost);
+    fa_merkle_check_tree(false, keep, verified_point, point_intact ? 1 : 0, lost);
     int64 count = inc->problems.count() + (inc->tree_problem != nullptr ? 1 : 0) + lost->count;
     if (lost->count > 0 && (inc->tree_problem == nullptr || inc->tree_bad_seq == 0 || lost->seq < inc->tree_bad_seq)) {
         inc->tree_problem = lost->text;

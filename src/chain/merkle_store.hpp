@@ -55,3 +55,20 @@ void fa_merkle_finding(FaMerkleFinding *f, int64 seq, char *text);
 // for good), naming the lowest.  read_only: in the caller's snapshot (verify_chain()), else in a
 // fresh one (verify_increment(), after it integrated).
 void fa_merkle_check_unintegrated(bool read_only, MemoryContext keep, FaMerkleFinding *f);
+
+// A root the tree must have at a size, besides every checkpoint's: what names it goes in the
+// report ("merkle_verified").
+struct FaMerkleRoot {
+    int64 size;
+    uint8 root[forgea::core::kHashLen];
+    const char *what;
+};
+
+// The Merkle tables against audit_log, over the whole log, one walk over the leaves in leaf order
+// (a check per leaf): leaves dense from 0 and no more than merkle_state's tree size, each naming a
+// row that is there; the leaf hash of each row (from its row_hash) and every node its append
+// completes equal to those stored in merkle_tile; every checkpoint's size within the tree and its
+// root that of its first tree_size leaves (and so for extra[0..nextra)).  Problems go to f (the
+// first of each walk: a walk stops at a missing leaf or row).  read_only as above.
+void fa_merkle_check_tree(bool read_only, MemoryContext keep, const FaMerkleRoot *extra, int nextra,
+                          FaMerkleFinding *f);
