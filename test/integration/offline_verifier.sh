@@ -7,7 +7,7 @@
 #     no key, and when the note was altered;
 #   - after tampering inside the database as superuser with the guards disabled (each in a copy
 #     of the database): a changed metadata field, a deleted middle row, a deleted tail with its
-#     head moved back (seen only with the checkpoint), a whole sealed chain and its head removed,
+#     head moved back (the tool sees it only with the checkpoint, verify_chain() by the leaves), a whole sealed chain and its head removed,
 #     an edited head, the CHECKPOINT event removed, a sealed row re-hashed (the checkpoint is a
 #     transparency-log note: docs/transparency.md).  (The DDL guard logs each DISABLE/ENABLE TRIGGER as an AUDIT_DDL row:
 #     the copies' row counts are taken from the copies.);
@@ -98,6 +98,26 @@ agree() {  # name, db, checkpoint file or "", expected verdict prefix, [tool opt
     [ "${sql:0:3}" == "ok:" ] && rc_want=0
     check "$name: exit status" "$tool_rc" "$rc_want"
 }
+
+# Without a checkpoint the tool checks the chains only, while verify_chain() also checks the
+# Merkle tables against the rows (docs/transparency.md, "What the verifiers check of the tree"):
+# when rows were deleted under their leaves, verify_chain() sees more.  Checks the tool's verdict
+# and exit status, and that verify_chain() fails with the Merkle finding.
+chains_only() {  # name, db, expected tool verdict prefix, expected verify_chain() verdict prefix
+    local name=$1 d=$2 want=$3 sql_want=$4
+    local dir="$work/export-$RANDOM$RANDOM"
+    export_db "$d" "$dir" || { check "$name: export" "failed" "ok"; return; }
+    run_tool "$dir"
+    check "$name: the tool's verdict (chains only) starts with \"$want\"" "${tool_out:0:${#want}}" "$want"
+    local rc_want=1
+    [ "${want:0:3}" == "ok:" ] && rc_want=0
+    check "$name: the tool's exit status" "$tool_rc" "$rc_want"
+    local sql
+    sql=$(sql_verdict "$d" "")
+    check "$name: verify_chain() (the Merkle tables too) starts with \"$sql_want\"" "${sql:0:${#sql_want}}" "$sql_want"
+}
+
+leaf_of() { q "$db" "SELECT leaf_index FROM forgea_audit.merkle_leaf WHERE seq = $1"; }
 
 # A copy of the database in its current state, to tamper with: sets c to its name.  The last
 # session on the source may still be exiting: createdb -T refuses a template in use, so retry.
@@ -380,14 +400,16 @@ agree "metadata of a middle row changed, with the checkpoint" "$c" "$work/cp1.tx
 clone t_delete
 tamper "$c" "DELETE FROM forgea_audit.audit_log WHERE seq = $s1_mid;"
 s1_next=$(q "$db" "SELECT seq FROM forgea_audit.audit_log WHERE chain_id = 'session:s-ov-1' AND chain_pos = 3")
-agree "a middle row deleted" "$c" "" \
-      "FAIL first_bad_seq=$s1_next: chain \"session:s-ov-1\" position 3 (seq $s1_next): expected position 2"
+chains_only "a middle row deleted" "$c" \
+      "FAIL first_bad_seq=$s1_next: chain \"session:s-ov-1\" position 3 (seq $s1_next): expected position 2" \
+      "FAIL first_bad_seq=$s1_mid: leaf $(leaf_of "$s1_mid"): audit row $s1_mid is missing"
 agree "a middle row deleted, with the checkpoint" "$c" "$work/cp1.txt" "FAIL first_bad_seq=$s1_mid: leaf " --allow-unsigned
 check "a middle row deleted: more than one problem is counted" \
       "$(sql_verdict "$c" "" | grep -c 'problems in all')" "1"
 
 # session 3's last row was sealed by the checkpoint and nothing came after: cut it and move the
-# head back.  Without the checkpoint the log is consistent; with it, the cut is found.
+# head back.  Without the checkpoint the chains are consistent (the tool says ok), but verify_chain()
+# finds the leaf that names the cut row; with the checkpoint, both find it.
 clone t_tail
 s3_last=$(q "$c" "SELECT last_seq FROM forgea_audit.chain_head WHERE chain_id = 'session:s-ov-3'")
 tamper "$c" "
@@ -395,7 +417,8 @@ DELETE FROM forgea_audit.audit_log WHERE seq = $s3_last;
 UPDATE forgea_audit.chain_head h SET length = l.chain_pos, last_seq = l.seq, last_hash = l.row_hash
 FROM forgea_audit.audit_log l
 WHERE h.chain_id = 'session:s-ov-3' AND l.chain_id = h.chain_id AND l.chain_pos = h.length - 1;"
-agree "the tail cut and the head moved back" "$c" "" "ok: verified $(counts "$c")"
+chains_only "the tail cut and the head moved back" "$c" "ok: verified $(counts "$c")" \
+      "FAIL first_bad_seq=$s3_last: leaf $(leaf_of "$s3_last"): audit row $s3_last is missing"
 agree "the tail cut and the head moved back, with the checkpoint" "$c" "$work/cp1.txt" \
       "FAIL first_bad_seq=$s3_last: leaf $(q "$db" "SELECT leaf_index FROM forgea_audit.merkle_leaf WHERE seq = $s3_last"): audit row $s3_last, which the checkpoint covers, is missing" --allow-unsigned
 
@@ -403,7 +426,8 @@ agree "the tail cut and the head moved back, with the checkpoint" "$c" "$work/cp
 clone t_chain
 p_seq=$(q "$c" "SELECT last_seq FROM forgea_audit.chain_head WHERE chain_id = 'p'")
 tamper "$c" "DELETE FROM forgea_audit.audit_log WHERE chain_id = 'p'; DELETE FROM forgea_audit.chain_head WHERE chain_id = 'p';"
-agree "a chain and its head removed" "$c" "" "ok: verified $(counts "$c")"
+chains_only "a chain and its head removed" "$c" "ok: verified $(counts "$c")" \
+      "FAIL first_bad_seq=$p_seq: leaf $(leaf_of "$p_seq"): audit row $p_seq is missing"
 agree "a chain and its head removed, with the checkpoint" "$c" "$work/cp1.txt" \
       "FAIL first_bad_seq=$p_seq: leaf $(q "$db" "SELECT leaf_index FROM forgea_audit.merkle_leaf WHERE seq = $p_seq"): audit row $p_seq, which the checkpoint covers, is missing" --allow-unsigned
 
@@ -412,7 +436,8 @@ clone t_head
 zeta_last=$(q "$c" "SELECT last_seq FROM forgea_audit.chain_head WHERE chain_id = 'Zeta'")
 tamper "$c" "DELETE FROM forgea_audit.audit_log WHERE chain_id = 'Zeta';
 UPDATE forgea_audit.chain_head SET last_seq = last_seq + 1000 WHERE chain_id = 'after-checkpoint';"
-agree "a chain's rows removed and another's head edited" "$c" "" "FAIL first_bad_seq="
+chains_only "a chain's rows removed and another's head edited" "$c" "FAIL first_bad_seq=$zeta_last: chain \"Zeta\"" \
+      "FAIL first_bad_seq=$zeta_last: chain \"Zeta\""
 agree "a chain's rows removed and another's head edited, with the checkpoint" "$c" "$work/cp1.txt" "FAIL first_bad_seq=" --allow-unsigned
 
 # the CHECKPOINT event removed: the note needs no event (the tree is its evidence); the event's
