@@ -1,8 +1,8 @@
 // Run by test/integration/drizzle_example.sh against a real cluster; prints "name<TAB>value" lines
 // that the script compares with what they must be.  Connections: PGHOST, PGPORT, PGDATABASE from
 // the environment; the superuser as PGUSER/PGPASSWORD, the two login roles the script made as
-// WRITER_USER/WRITER_PASSWORD (only forgea_audit_writer) and ADMIN_USER/ADMIN_PASSWORD
-// (forgea_audit_admin).
+// WRITER_USER/WRITER_PASSWORD (only forgea_audit_writer), ADMIN_USER/ADMIN_PASSWORD
+// (forgea_audit_admin) and READER_USER/READER_PASSWORD (forgea_audit_reader, granted tenant school-1).
 import pg from 'pg';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { eq, sql } from 'drizzle-orm';
@@ -12,14 +12,17 @@ import { createAuditEvent } from './audit.mjs';
 import { eventsBetween, eventsByAction, eventsByCorrelation } from './queries.mjs';
 
 const pools = [];
-const connect = (user, password) => {
-    const pool = new pg.Pool(user ? { user, password, max: 1 } : { max: 1 });
+const connect = (user, password, options) => {
+    const pool = new pg.Pool(user ? { user, password, options, max: 1 } : { max: 1 });
     pools.push(pool);
     return drizzle(pool);
 };
 const superuser = connect();
 const writer = connect(process.env.WRITER_USER, process.env.WRITER_PASSWORD);
 const admin = connect(process.env.ADMIN_USER, process.env.ADMIN_PASSWORD);
+// A reader sees the audit rows of the tenant its session names, if reader_tenant grants it that one.
+const reader = connect(process.env.READER_USER, process.env.READER_PASSWORD, '-c forgea_audit.tenant=school-1');
+const readerNoTenant = connect(process.env.READER_USER, process.env.READER_PASSWORD);
 const out = (name, value) => console.log(`${name}\t${typeof value === 'string' ? value : JSON.stringify(value)}`);
 const now = async (db) => (await db.execute(sql`SELECT clock_timestamp()::text AS t`)).rows[0].t;
 /** A refused statement's SQLSTATE and message (Drizzle wraps the driver's error in .cause). */
@@ -72,6 +75,9 @@ try {
     out('by time range', `${between.length} ${rel(between)}`);
     const correlated = await eventsByCorrelation(admin, corr);
     out('by correlation id', `${correlated.length} ${rel(correlated)}`);
+    const mine = await eventsByCorrelation(reader, corr);
+    out('reader of school-1 by correlation id', `${mine.length} ${rel(mine)}`);
+    out('reader without a tenant', (await eventsByAction(readerNoTenant, 'DRIZZLE_LAB_OPENED')).length);
     const [first] = await admin.select().from(auditLog).where(eq(auditLog.seq, a1));
     out('types', [typeof first.seq, typeof first.chainPos, first.createdAt instanceof Date, Buffer.isBuffer(first.rowHash),
                   first.rowHash.length, first.prevHash.length, typeof first.hashVersion, JSON.stringify(first.metadata),

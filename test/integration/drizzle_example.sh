@@ -3,7 +3,7 @@
 # run for real through drizzle-orm/node-postgres (examples/drizzle/check.mjs prints what it saw):
 #   npm ci from the committed lockfile; each table definition compared with the catalog (columns,
 #   types, NOT NULL, in order); events written with createAuditEvent() as a login role that is
-#   only forgea_audit_writer; read back as a forgea_audit_admin role by action, by a time range
+#   only forgea_audit_writer; read back as a forgea_audit_admin role (and a tenant's reader) by action, by a time range
 #   (bounds read from the database's clock between the batches) and by correlation id; Drizzle's
 #   insert/update/delete on audit_log and chain_head refused by the guard for the superuser and by
 #   the privileges (42501) for the writer and the admin; verify_chain() ok at the end.
@@ -11,21 +11,23 @@
 set -uo pipefail
 . test/lib/checks.sh
 work=$(mktemp -d)
-trap 'rm -rf "$work"; psql -X -q -c "DROP ROLE IF EXISTS drizzle_writer" -c "DROP ROLE IF EXISTS drizzle_admin" >/dev/null 2>&1' EXIT
+trap 'rm -rf "$work"; psql -X -q -c "DROP ROLE IF EXISTS drizzle_writer" -c "DROP ROLE IF EXISTS drizzle_admin" -c "DROP ROLE IF EXISTS drizzle_reader" >/dev/null 2>&1' EXIT
 cd examples/drizzle
 
 npm ci --no-audit --no-fund --loglevel=error >"$work/npm.log" 2>&1
 rc=$?; [ $rc -ne 0 ] && cat "$work/npm.log"
 check "npm ci from the lockfile" "$rc" 0
 
-wpw=$(openssl rand -hex 12); apw=$(openssl rand -hex 12)
+wpw=$(openssl rand -hex 12); apw=$(openssl rand -hex 12); rpw=$(openssl rand -hex 12)
 q "$PGDATABASE" "CREATE ROLE drizzle_writer LOGIN PASSWORD '$wpw' IN ROLE forgea_audit_writer;
-                 CREATE ROLE drizzle_admin LOGIN PASSWORD '$apw' IN ROLE forgea_audit_admin" >/dev/null
+                 CREATE ROLE drizzle_admin LOGIN PASSWORD '$apw' IN ROLE forgea_audit_admin;
+                 CREATE ROLE drizzle_reader LOGIN PASSWORD '$rpw' IN ROLE forgea_audit_reader;
+                 INSERT INTO forgea_audit.reader_tenant VALUES ('drizzle_reader', 'school-1')" >/dev/null
 check "drizzle_writer is a member of forgea_audit_writer only" \
     "$(q "$PGDATABASE" "SELECT string_agg(b.rolname, ',') FROM pg_auth_members m JOIN pg_roles b ON b.oid = m.roleid
                         WHERE m.member = 'drizzle_writer'::regrole")" forgea_audit_writer
 
-WRITER_USER=drizzle_writer WRITER_PASSWORD=$wpw ADMIN_USER=drizzle_admin ADMIN_PASSWORD=$apw \
+WRITER_USER=drizzle_writer WRITER_PASSWORD=$wpw ADMIN_USER=drizzle_admin ADMIN_PASSWORD=$apw READER_USER=drizzle_reader READER_PASSWORD=$rpw \
     node check.mjs >"$work/out.tsv" 2>"$work/err"
 rc=$?; [ $rc -ne 0 ] && cat "$work/err"
 check "check.mjs runs through drizzle-orm/node-postgres" "$rc" 0
@@ -46,6 +48,9 @@ check "by time range: exactly the middle batch" "$(got 'by time range')" \
     "2 DRIZZLE_LAB_OPENED@b1,DRIZZLE_LAB_SUBMITTED@b2"
 check "by correlation id: the three events of one request" "$(got 'by correlation id')" \
     "3 DRIZZLE_LAB_OPENED@a1,DRIZZLE_HINT_SHOWN@a2,DRIZZLE_LAB_SUBMITTED@b2"
+check "a forgea_audit_reader of tenant school-1 sees only that tenant's row (row-level security)" \
+    "$(got 'reader of school-1 by correlation id')" "1 DRIZZLE_LAB_OPENED@a1"
+check "... and nothing without forgea_audit.tenant set" "$(got 'reader without a tenant')" 0
 check "column types as read: bigint, Date, 32-byte Buffers, smallint, jsonb object, text" "$(got types)" \
     'bigint bigint true true 32 32 number {"lab":"lab-1","attempt":1} school-1 user-1 success INFO'
 check "parentSeq, severity, the same chain, linked by hash" "$(got 'second row')" "true LOW true 1 true"
