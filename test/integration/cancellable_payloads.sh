@@ -93,7 +93,13 @@ psql -X -q -A -t -v VERBOSITY=sqlstate -c "SET application_name = 'cliffs_cancel
     -c "SELECT status FROM forgea_audit.record_push_json((SELECT body FROM payload WHERE name = 'deep')::json, '00000000-0000-4000-8000-00000000c013')" \
     >"$work/bg.out" 2>"$work/bg.err" &
 bg=$!
-sleep 0.5
+# Cancel once the call is running (a known point: its backend active in record_push_json), not
+# after a sleep that a slow machine may not have used to start it.
+for ((i = 0; i < 200; i++)); do
+    [ "$(q "$db" "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE application_name = 'cliffs_cancel_me'
+                  AND state = 'active' AND strpos(query, 'record_push_json') > 0)")" = t ] && break
+    sleep 0.05
+done
 cancel_at=$(date +%s.%N)
 q "$db" "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'cliffs_cancel_me'" >/dev/null
 wait "$bg" || true

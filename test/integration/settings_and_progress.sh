@@ -31,7 +31,12 @@ ALTER SYSTEM SET forgea_audit.attempt_retention = '30d';
 SELECT pg_reload_conf();
 SQL
 check "after forgea_audit.settings() in the same session, ALTER SYSTEM SET works" "$?" 0
-sleep 0.5
+# The reload is asynchronous: wait (polling, 20 s at most) until a new session has the new value.
+for ((i = 0; i < 100; i++)); do
+    [ "$(q "$db" "SELECT current_setting('forgea_audit.attempt_retention', true) IS NOT DISTINCT FROM '30d'
+                  OR (SELECT setting = '2592000' FROM forgea_audit.settings() WHERE name = 'forgea_audit.attempt_retention')" 2>/dev/null)" = t ] && break
+    sleep 0.2
+done
 check "a new session sees the value, from the configuration file" \
     "$(q "$db" "SELECT setting || ' ' || unit || ' ' || source FROM forgea_audit.settings() WHERE name = 'forgea_audit.attempt_retention'")" \
     "2592000 s configuration file"
