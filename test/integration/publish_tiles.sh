@@ -15,7 +15,10 @@
 #   - a published checkpoint the database's tree does not extend is refused, nothing written;
 #   - a reader reading the checkpoint and every tile it implies, in a loop while the publisher
 #     publishes 12 growing checkpoints, never misses one (each published size is waited for
-#     until the reader has seen it).
+#     until the reader has seen it);
+#   - nginx (examples/publish/nginx.conf's server block) serves the directory: the checkpoint and
+#     a bundle byte for byte, Cache-Control short for the checkpoint, immutable for full tiles and
+#     bundles, brief for partial tiles, CORS open.
 set -uo pipefail
 
 db=$PGDATABASE
@@ -24,6 +27,7 @@ chmod 711 "$work"   # the server (OS user postgres) reads the signing key from h
 out="$work/log"
 origin="labs.example.edu/audit-$$"
 reader_pid=""
+nginx_pid=""
 settings_set=0
 reset_settings() {
     psql -X -q -d "$db" -c "LOAD 'forgea_audit'" -c "ALTER SYSTEM RESET forgea_audit.signing_key_file" \
@@ -32,6 +36,7 @@ reset_settings() {
 }
 cleanup() {
     [ -n "$reader_pid" ] && kill "$reader_pid" 2>/dev/null
+    [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null
     [ "$settings_set" -eq 1 ] && reset_settings 2>/dev/null
     rm -rf "$work"
 }
@@ -186,6 +191,40 @@ check "reader: it read each of the 12 published sizes" \
 cat "$work/reader.out" | sed 's/^/# /'
 res=$("$tc" verify "$out" "$vkey" 0 $(( $(sed -n 2p "$out/checkpoint") - 1 )) 2>&1); rc=$?
 check "reader: the final log reads in Go" "$rc ${res%%,*}" "0 ok: $origin"
+
+# ---- served by nginx with examples/publish/nginx.conf's headers -------------------------------------
+# The example's server block as it is, but for the address and the root; nginx in the foreground
+# (its own pid, stopped by that pid at exit), on a port of this helper's range unless FA_NGINX_PORT.
+nginx_port=${FA_NGINX_PORT:-6905}
+mkdir -p "$work/srv" "$work/nginx"
+ln -s "$out" "$work/srv/audit"
+{
+    echo "daemon off; worker_processes 1; pid $work/nginx/nginx.pid; error_log $work/nginx/error.log;"
+    echo "events {}"
+    echo "http { include /etc/nginx/mime.types; access_log off;"
+    for t in client_body proxy fastcgi uwsgi scgi; do echo "${t}_temp_path $work/nginx/$t;"; done
+    sed -e "s|listen 80;|listen 127.0.0.1:$nginx_port;|" -e "s|root /srv/forgea-audit;|root $work/srv;|" examples/publish/nginx.conf
+    echo "}"
+} >"$work/nginx/nginx.conf"
+nginx -t -q -c "$work/nginx/nginx.conf" -p "$work/nginx" 2>"$work/nginx/t.log" || cat "$work/nginx/t.log"
+nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" 2>>"$work/nginx/error.log" &
+nginx_pid=$!
+for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$nginx_port/" && break; sleep 0.1; done
+base="http://127.0.0.1:$nginx_port/audit"
+header() { curl -s -D - -o /dev/null "$1" | tr -d '\r' | grep -i "^$2:" | cut -d' ' -f2-; }
+n=$(sed -n 2p "$out/checkpoint")
+full=$(cd "$out" && find tile/0 -type f ! -path '*.p/*' | head -1)
+partial=$(cd "$out" && find tile -type f -path '*.p/*' | head -1)
+bundle=$(cd "$out" && find tile/entries -type f ! -path '*.p/*' | head -1)
+check "nginx: the checkpoint, byte for byte" "$(curl -s "$base/checkpoint" | sha256sum)" "$(sha256sum <"$out/checkpoint")"
+check "nginx: the checkpoint is short-lived" "$(header "$base/checkpoint" Cache-Control)" "no-cache, max-age=5"
+check "nginx: a full tile ($full) is immutable" "$(header "$base/$full" Cache-Control)" "public, max-age=31536000, immutable"
+check "nginx: a full entry bundle ($bundle) is immutable" "$(header "$base/$bundle" Cache-Control)" "public, max-age=31536000, immutable"
+check "nginx: the partial tile ($partial) is cached briefly" "$(header "$base/$partial" Cache-Control)" "public, max-age=60"
+check "nginx: a bundle, byte for byte" "$(curl -s "$base/$bundle" | sha256sum)" "$(sha256sum <"$out/$bundle")"
+check "nginx: readable from any origin (CORS)" "$(header "$base/$full" Access-Control-Allow-Origin)" "*"
+check "nginx: a tile beyond the log is 404" "$(curl -s -o /dev/null -w '%{http_code}' "$base/tile/0/x999/999")" "404"
+kill "$nginx_pid" 2>/dev/null; wait "$nginx_pid" 2>/dev/null; nginx_pid=""
 
 [ "$failures" -eq 0 ] || { echo "publish_tiles: $failures failure(s)" >&2; exit 1; }
 echo "publish_tiles: ok"
