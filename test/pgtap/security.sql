@@ -20,7 +20,10 @@ SELECT forgea_audit.repo_key('https://github.com/sec/load') AS library_loaded \g
 ALTER SYSTEM RESET forgea_audit.signing_key_file;
 ALTER SYSTEM RESET forgea_audit.verify_key_file;
 SELECT pg_reload_conf() AS reloaded \gset
-SELECT pg_sleep(0.3) AS slept \gset
+\set wait_name forgea_audit.verify_key_file
+\set wait_value ''
+\set wait_tries 0
+\ir wait_for_setting.psql
 
 -------------------------------------------------------------------------------------------------
 -- Helpers, roles, sessions
@@ -645,7 +648,10 @@ SELECT is(pg_temp.shell(format('openssl genpkey -algorithm ed25519 -out %1$s && 
 ALTER SYSTEM SET forgea_audit.signing_key_file = :'key_a';
 ALTER SYSTEM SET forgea_audit.verify_key_file = :'key_a_pub';
 SELECT pg_reload_conf() AS reloaded \gset
-SELECT pg_sleep(0.3) AS slept \gset
+\set wait_name forgea_audit.verify_key_file
+\set wait_value :key_a_pub
+\set wait_tries 0
+\ir wait_for_setting.psql
 SELECT is(current_setting('forgea_audit.signing_key_file'), :'key_a', 'signed: after ALTER SYSTEM and a reload the key file is key a');
 
 INSERT INTO cp VALUES ('signed-a', forgea_audit.checkpoint());
@@ -694,7 +700,10 @@ SELECT is((SELECT ARRAY[ok::text, (detail ~ 'not signed, but this server signs')
 ALTER SYSTEM SET forgea_audit.signing_key_file = :'key_b';
 ALTER SYSTEM SET forgea_audit.verify_key_file = :'key_b_pub';
 SELECT pg_reload_conf() AS reloaded \gset
-SELECT pg_sleep(0.3) AS slept \gset
+\set wait_name forgea_audit.verify_key_file
+\set wait_value :key_b_pub
+\set wait_tries 0
+\ir wait_for_setting.psql
 SELECT is(current_setting('forgea_audit.signing_key_file'), :'key_b', 'signed: the key file switched to key b');
 SELECT is((SELECT ARRAY[ok::text, (detail ~ 'not signed by this server''s key')::text]
            FROM forgea_audit.verify_chain(checkpoint => (SELECT note FROM signed_a))),
@@ -705,7 +714,10 @@ SELECT is((SELECT ok FROM forgea_audit.verify_chain(checkpoint => (SELECT note F
 
 ALTER SYSTEM SET forgea_audit.signing_key_file = :'key_missing';
 SELECT pg_reload_conf() AS reloaded \gset
-SELECT pg_sleep(0.3) AS slept \gset
+\set wait_name forgea_audit.signing_key_file
+\set wait_value :key_missing
+\set wait_tries 0
+\ir wait_for_setting.psql
 SELECT count(*) AS checkpoints_before_missing FROM forgea_audit.audit_log WHERE action = 'CHECKPOINT' \gset
 SELECT throws_ok('SELECT forgea_audit.checkpoint()', 'F0000', NULL,
                  'signed: a configured key file that cannot be read makes checkpoint() fail (F0000), never an unsigned note');
@@ -717,13 +729,19 @@ SELECT is((SELECT ARRAY[ok::text, (detail ~ 'signed checkpoint')::text]
           'signed: verify_chain(checkpoint) never reads the private key file: with it missing, the note signed by key b still verifies with key b''s public key');
 ALTER SYSTEM SET forgea_audit.verify_key_file = :'key_b';
 SELECT pg_reload_conf() AS reloaded \gset
-SELECT pg_sleep(0.3) AS slept \gset
+\set wait_name forgea_audit.verify_key_file
+\set wait_value :key_b
+\set wait_tries 0
+\ir wait_for_setting.psql
 SELECT throws_ok($$SELECT * FROM forgea_audit.verify_chain(checkpoint => (SELECT note FROM cp WHERE name = 'signed-b'))$$,
                  'F0000', 'could not load the checkpoint verification key: the file holds a private key, not a public one',
                  'signed: verify_key_file naming a private key file is refused (F0000): the secret is not for verifying');
 ALTER SYSTEM RESET forgea_audit.verify_key_file;
 SELECT pg_reload_conf() AS reloaded \gset
-SELECT pg_sleep(0.3) AS slept \gset
+\set wait_name forgea_audit.verify_key_file
+\set wait_value ''
+\set wait_tries 0
+\ir wait_for_setting.psql
 SELECT is((SELECT ARRAY[ok::text, (detail ~ 'verify_key_file .* is not set')::text]
            FROM forgea_audit.verify_chain(checkpoint => (SELECT note FROM cp WHERE name = 'signed-b'))),
           ARRAY['false', 'true'],
@@ -732,7 +750,10 @@ SELECT is((SELECT ARRAY[ok::text, (detail ~ 'verify_key_file .* is not set')::te
 ALTER SYSTEM RESET forgea_audit.signing_key_file;
 ALTER SYSTEM RESET forgea_audit.verify_key_file;
 SELECT pg_reload_conf() AS reloaded \gset
-SELECT pg_sleep(0.3) AS slept \gset
+\set wait_name forgea_audit.signing_key_file
+\set wait_value ''
+\set wait_tries 0
+\ir wait_for_setting.psql
 SELECT is(current_setting('forgea_audit.signing_key_file'), '', 'signed: ALTER SYSTEM RESET and a reload: no key configured');
 SELECT is((SELECT ARRAY[ok::text, (detail ~ 'verify_key_file .* is not set')::text]
            FROM forgea_audit.verify_chain(checkpoint => (SELECT note FROM signed_a))),
