@@ -6,7 +6,8 @@
 #      1 M rows per call, then one checkpoint();
 #   2. tools/forgea_audit_publish from scratch into an empty directory (target: 10 M leaves in 60 s);
 #   3. a run with nothing new;
-#   4. 10,000 real rows (append()), checkpoint(), an incremental run (target: 1 s).
+#   4. 10,000 real rows (append()), checkpoint(), an incremental run (target: 1 s);
+#   5. Go's sumdb/tlog and sumdb/note check the result (test/lib/tlog_check), untimed for the targets.
 # Not in CI.  Run as root from the repository root, after make install and make tools, under the
 # bench lock:  flock /tmp/forgea_bench.lock bash bench/publish.sh
 # (bench/merkle.sh's DISABLE TRIGGER is refused the same way now.)
@@ -52,6 +53,13 @@ q "DO \$\$ DECLARE e name; BEGIN FOR e IN SELECT evtname FROM pg_event_trigger L
        EXECUTE format('ALTER EVENT TRIGGER %I ENABLE', e); END LOOP; END \$\$" >/dev/null
 q "VACUUM ANALYZE forgea_audit.audit_log" >/dev/null; q "VACUUM ANALYZE forgea_audit.merkle_leaf" >/dev/null
 q "VACUUM ANALYZE forgea_audit.merkle_tile" >/dev/null
+# The checkpoints signed, so that Go's note.Open can check them (step 5).
+keys=$(mktemp -d); chmod 711 "$keys"
+openssl genpkey -algorithm ed25519 -out "$keys/key.pem" 2>/dev/null
+chmod 600 "$keys/key.pem"; chown postgres: "$keys/key.pem" 2>/dev/null || true
+psql -X -q -d bench -c "LOAD 'forgea_audit'" -c "ALTER SYSTEM SET forgea_audit.signing_key_file = '$keys/key.pem'" \
+     -c "ALTER SYSTEM SET forgea_audit.log_origin = 'bench.example.org/audit'" -c "SELECT pg_reload_conf()" >/dev/null
+for _ in $(seq 50); do [ "$(q "SELECT current_setting('forgea_audit.log_origin', true)")" == bench.example.org/audit ] && break; sleep 0.1; done
 q "SELECT forgea_audit.checkpoint()" >/dev/null
 q "CHECKPOINT" >/dev/null
 size=$(q "SELECT tree_size FROM forgea_audit.merkle_checkpoint ORDER BY id DESC LIMIT 1")
@@ -71,4 +79,14 @@ q "SELECT count(*) FROM (SELECT forgea_audit.append('BENCH_ROW', metadata => jso
 q "SELECT forgea_audit.checkpoint()" >/dev/null
 t0=$(ms); "$tool" --out "$out" dbname=bench; t1=$(ms)
 echo "incremental_leaves=$(sed -n 2p "$out/checkpoint") incremental_ms=$((t1 - t0))"
-rm -rf "$out"
+
+echo "# 5. Go's sumdb/tlog reads the result (test/lib/tlog_check; tile indexes past 999 use x-prefixed paths)"
+(cd test/lib/tlog_check && GO111MODULE=off GOPATH=/usr/share/gocode GOFLAGS= GOCACHE="$keys/gocache" go build -o "$keys/tlog_check" .)
+pub=$(openssl pkey -in "$keys/key.pem" -pubout -outform DER | tail -c 32 | base64 -w0)
+origin=bench.example.org/audit
+hash=$({ printf '%s\n\x01' "$origin"; echo "$pub" | base64 -d; } | sha256sum | cut -c1-8)
+vkey="$origin+$hash+$({ printf '\x01'; echo "$pub" | base64 -d; } | base64 -w0)"
+n=$(sed -n 2p "$out/checkpoint")
+t0=$(ms); "$keys/tlog_check" verify "$out" "$vkey" 0 255999 256000 $((n / 2)) $((n - 1)); t1=$(ms)
+echo "go_check_ms=$((t1 - t0))"
+rm -rf "$out" "$keys"
