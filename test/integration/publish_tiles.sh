@@ -4,7 +4,7 @@
 # (test/lib/tlog_check, built offline from Debian's golang-golang-x-mod-dev):
 #   - forgea_audit.log_origin is the checkpoint's origin line and the signature's key name; a
 #     checkpoint signed before it was set still passes verify_chain(checkpoint); a schema'd origin
-#     is refused;
+#     is refused; the newest note is not handed out again under an origin no longer in force;
 #   - DIR/checkpoint is byte for byte the newest merkle_checkpoint note; note.Open accepts it with
 #     the log's C2SP verifier key; the root computed from the tiles is the checkpoint's; every
 #     entry bundle record hashes to its leaf; inclusion proofs from the tiles check;
@@ -58,6 +58,20 @@ wait_setting() {  # name value
     done
     echo "# $1 did not become '$2'"
 }
+# Unsigned: the newest note is handed out again only if it has the origin in force (a signed
+# note's key name changes with the origin, so re-signing tells it apart; an unsigned one must not
+# be reused under the old origin).
+settings_set=1
+q "$db" "SELECT forgea_audit.append('PUB_ROW', chain => 'pub:u')" >/dev/null
+q "$db" "SELECT forgea_audit.checkpoint()" >/dev/null
+psql -X -q -v ON_ERROR_STOP=1 -d "$db" -c "LOAD 'forgea_audit'" -c "ALTER SYSTEM SET forgea_audit.log_origin = '$origin-unsigned'" \
+     -c "SELECT pg_reload_conf()" >/dev/null
+wait_setting forgea_audit.log_origin "$origin-unsigned"
+check "origin: unsigned, set, checkpoint() makes a note of the new origin though nothing was appended" \
+      "$(q "$db" "SELECT forgea_audit.checkpoint()" | head -1)" "$origin-unsigned"
+reset_settings
+wait_setting forgea_audit.log_origin ""
+
 openssl genpkey -algorithm ed25519 -out "$work/key.pem" 2>/dev/null
 openssl pkey -in "$work/key.pem" -pubout -out "$work/pub.pem" 2>/dev/null
 chmod 600 "$work/key.pem"; chmod 644 "$work/pub.pem"
