@@ -40,12 +40,20 @@ if [ "${1:-}" != inner ]; then
     fi
     echo "0.1.0 release: $release ($([ -n "$tagged" ] && echo tag v0.1.0 || echo pinned in test/upgrade/releases.txt))"
 
-    # Released scripts never change.
-    if ! git show "$release:forgea_audit--0.1.0.sql" | cmp -s - forgea_audit--0.1.0.sql; then
-        echo "FAIL: forgea_audit--0.1.0.sql differs from the released one ($release):" >&2
-        git show "$release:forgea_audit--0.1.0.sql" | diff - forgea_audit--0.1.0.sql >&2 || true
-        exit 1
-    fi
+    # Released scripts never change: every release's install script, and every upgrade script
+    # that release shipped, is byte for byte the one of its pinned commit.
+    while read -r v commit; do
+        case $v in ''|'#'*) continue ;; esac
+        git cat-file -e "$commit^{commit}" 2>/dev/null || { echo "FAIL: release $v's commit $commit is not in this clone" >&2; exit 1; }
+        for script in $(git ls-tree --name-only "$commit" | grep -E "^forgea_audit--([0-9.]+--)?$v\.sql$"); do
+            if ! git show "$commit:$script" | cmp -s - "$script"; then
+                echo "FAIL: $script differs from the one released as $v ($commit):" >&2
+                git show "$commit:$script" | diff - "$script" >&2 || true
+                exit 1
+            fi
+        done
+        echo "released $v: its scripts are unchanged since $commit"
+    done < test/upgrade/releases.txt
 
     # The library's SQL version is the control file's default_version.
     lib_version=$(sed -n 's/^#define FA_SQL_VERSION "\(.*\)"$/\1/p' src/pg/sql_version.hpp)
