@@ -57,6 +57,7 @@ echo "== worker and pg_cron (shared_preload_libraries = forgea_audit, pg_cron)"
 if pg_virtualenv -t -v 15 -c "--port=${PGPORT:-$(free_port)}" \
        -o shared_preload_libraries=forgea_audit,pg_cron -o forgea_audit.database=postgres \
        -o forgea_audit.retention_interval=1s -o cron.database_name=postgres -o cron.use_background_workers=on \
+       -o logging_collector=on \
        bash test/worker/worker_and_cron.sh; then
     passed=$((passed + 1))
 else

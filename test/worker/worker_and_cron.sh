@@ -1,6 +1,7 @@
 # Retention driven for real, in a cluster started with
 #   shared_preload_libraries = 'forgea_audit,pg_cron', forgea_audit.database = postgres,
-#   forgea_audit.retention_interval = 1s, cron.database_name = postgres, cron.use_background_workers = on
+#   forgea_audit.retention_interval = 1s, cron.database_name = postgres, cron.use_background_workers = on,
+#   logging_collector = on
 # (see test/run_tests.sh).  Each check prints "ok N - ..." or "not ok N - ..." (TAP), and the
 # script exits non-zero if any failed.
 set -uo pipefail
@@ -37,6 +38,10 @@ never_within() {  # description, SQL that must NOT return t, seconds
 set_conf() {  # name value: ALTER SYSTEM and SIGHUP
     q "ALTER SYSTEM SET $1 = '$2'" && q "SELECT pg_reload_conf()" >/dev/null
 }
+# The count of server-log lines (logging_collector) containing $1, as SQL, and its value now.
+log_count_sql() { echo "(SELECT count(*) FROM regexp_split_to_table(pg_read_file(pg_current_logfile()), E'\\n') l
+                         WHERE strpos(l, \$\$$1\$\$) > 0)"; }
+log_count() { q "SELECT $(log_count_sql "$1")"; }
 worker_pid() { q "SELECT pid FROM pg_stat_activity WHERE backend_type = 'forgea_audit retention'"; }
 # n pushes recorded now (through record_push, so they are real attempts with audit rows).
 push() {  # count, guid prefix (8 hex digits)
@@ -79,11 +84,16 @@ check "retention_status shows the worker's run that archived them" \
     "SELECT bool_or(driver = 'worker' AND archived > 0 AND error IS NULL AND finished_at IS NOT NULL) FROM forgea_audit.retention_status"
 
 echo "# SIGHUP: a changed interval is picked up"
+# The worker logs the new interval when its reload has applied it (the cluster runs with
+# logging_collector = on, test/run_tests.sh): the test waits for that line, not for the machine.
+reloads_before=$(log_count 'forgea_audit worker: retention_interval is now 0 s')
 set_conf forgea_audit.retention_interval 0
-sleep 1
-push 10 bbbbbbbb
+eventually "the worker logs that its reload applied retention_interval = 0" \
+    "SELECT $(log_count_sql 'forgea_audit worker: retention_interval is now 0 s') > ${reloads_before:-0}" 20
+insert_expired 10   # recorded an hour ago: a worker still running every 1 s would archive them at once
+# An absence, so a window: 4 s covers several 1 s intervals of a worker that had not reloaded.
 never_within "with retention_interval = 0 (after SIGHUP) the worker leaves expired attempts alone" \
-    "SELECT count(*) < 10 FROM forgea_audit.lab_attempt" 8
+    "SELECT count(*) < 10 FROM forgea_audit.lab_attempt" 4
 set_conf forgea_audit.retention_interval 1s
 eventually "with retention_interval = 1s again (after SIGHUP) they are archived" \
     "SELECT count(*) = 0 FROM forgea_audit.lab_attempt" 20
@@ -111,19 +121,24 @@ eventually "the restarted worker archives" "SELECT count(*) = 0 FROM forgea_audi
 
 echo "# a session holding the retention lock: the worker's run is skipped and names it (issue 14)"
 insert_expired 5
-psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<'SQL' &
-SET application_name = 'fa_lock_holder';
-BEGIN;
-SELECT true FROM forgea_audit.retention_lock FOR UPDATE;
-SELECT pg_sleep(6);
-COMMIT;
-SQL
+# The holder is a session fed through a FIFO: it keeps the lock until the test has seen the
+# worker's skipped run, and only then commits (no pg_sleep that the worker's run must land inside).
+lock_dir=$(mktemp -d)
+mkfifo "$lock_dir/in"
+psql -X -q -v ON_ERROR_STOP=1 < "$lock_dir/in" >/dev/null 2>&1 &
 holder=$!
+exec 6>"$lock_dir/in"
+echo "SET application_name = 'fa_lock_holder'; BEGIN; SELECT true FROM forgea_audit.retention_lock FOR UPDATE;" >&6
 eventually "a worker run while fa_lock_holder holds the retention lock is skipped, lock_holder names it" \
     "SELECT EXISTS (SELECT FROM forgea_audit.retention_run WHERE driver = 'worker' AND skipped AND archived = 0
                       AND lock_holder ->> 'application_name' = 'fa_lock_holder' AND lock_holder ? 'pid'
-                      AND lock_holder ? 'backend_start')" 10
+                      AND lock_holder ? 'backend_start')" 30
+check "the holder still holds the lock when the skipped run is seen (idle in transaction)" \
+    "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE application_name = 'fa_lock_holder' AND state = 'idle in transaction')"
+echo "COMMIT;" >&6
+exec 6>&-
 wait $holder
+rm -rf "$lock_dir"
 eventually "once the holder commits, a later worker run archives the 5 attempts and names no holder" \
     "SELECT EXISTS (SELECT FROM forgea_audit.retention_run WHERE driver = 'worker' AND NOT skipped AND archived >= 5
                       AND lock_holder IS NULL AND id > (SELECT max(id) FROM forgea_audit.retention_run WHERE skipped))" 10
