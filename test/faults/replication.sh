@@ -85,9 +85,15 @@ verify_both() {
 VERIFY="SELECT ok || '|' || rows_checked || '|' || coalesce(first_bad_seq::text, '-') || '|' || detail FROM forgea_audit.verify_chain()"
 
 echo "# the primary under load; pg_basebackup -R takes the standby meanwhile"
+attempts_before=$(P "SELECT count(*) FROM forgea_audit.lab_attempt")
 load primary 8 &
 load_pid=$!
-sleep 2
+# The copy must start while the load runs: polled until pgbench's first pushes are recorded (30 s
+# at most), not a sleep that a slow machine may spend starting pgbench.
+for _ in $(seq 150); do
+    [ "$(P "SELECT count(*) > $attempts_before FROM forgea_audit.lab_attempt")" = t ] && break
+    sleep 0.2
+done
 fa_register standby
 as_pg "$FA_PGBIN/pg_basebackup" -h "$(fa_sock primary)" -p "${FA_PORT[primary]}" -U postgres -D "$(fa_dir standby)" \
     -R -X stream -c fast 2>"$work/basebackup.err" && ok "pg_basebackup -R copied the primary while record_push ran" \

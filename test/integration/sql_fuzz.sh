@@ -31,8 +31,13 @@ started=$(q "$db" "SELECT pg_postmaster_start_time()")
 # A connection that a crash restart would kill.
 psql -X -q -c "SET application_name = 'sql_fuzz_sentinel'" -c "SELECT pg_sleep(900)" >/dev/null 2>&1 &
 sentinel=$!
-sleep 0.5
-sentinel_pid=$(q "$db" "SELECT pid FROM pg_stat_activity WHERE application_name = 'sql_fuzz_sentinel'")
+# Polled until the sentinel is connected (30 s at most), not a sleep that a slow machine may outrun.
+sentinel_pid=""
+for _ in $(seq 300); do
+    sentinel_pid=$(q "$db" "SELECT pid FROM pg_stat_activity WHERE application_name = 'sql_fuzz_sentinel'")
+    [ -n "$sentinel_pid" ] && break
+    sleep 0.1
+done
 t0=$SECONDS
 
 done_n=0

@@ -58,26 +58,36 @@ $$;
 CREATE TEMP TABLE heard (n serial PRIMARY KEY, batch text NOT NULL, channel text, pid int, payload text);
 
 -- Collects what conn has received into heard(batch) until want notifications arrived (or timeout_s),
--- then waits a little longer so that any extra notification is collected too; returns the count.
+-- then until a marker of its own arrives, and returns the count.  The marker (NOTIFY fa_test_settle,
+-- sent by conn itself once the wanted ones are in) commits after every transaction whose
+-- notifications are counted, and a listener reads the queue in commit order: once the marker is
+-- there, any extra notification of those transactions is there too.  So an extra one is seen
+-- without waiting a while and hoping it came; the deadlines only turn a hang into a failure.
 CREATE FUNCTION pg_temp.listen_for(conn text, batch text, want int, timeout_s float8 DEFAULT 5) RETURNS int
     LANGUAGE plpgsql AS
 $$
 DECLARE
     deadline timestamptz := clock_timestamp() + make_interval(secs => timeout_s);
     got int := 0;
-    k int;
-    settle boolean := false;
+    g record;
+    marker_sent boolean := false;
+    marker_seen boolean := false;
 BEGIN
+    PERFORM dblink_exec(conn, 'LISTEN fa_test_settle');
     LOOP
         PERFORM * FROM dblink(conn, 'SELECT 1') AS t(x int);
-        INSERT INTO heard (batch, channel, pid, payload)
-        SELECT batch, g.notify_name, g.be_pid, g.extra FROM dblink_get_notify(conn) g;
-        GET DIAGNOSTICS k = ROW_COUNT;
-        got := got + k;
-        EXIT WHEN settle;
-        IF got >= want OR clock_timestamp() > deadline THEN
-            settle := true;
-            PERFORM pg_sleep(0.3);
+        FOR g IN SELECT * FROM dblink_get_notify(conn) LOOP
+            IF g.notify_name = 'fa_test_settle' THEN
+                marker_seen := true;
+            ELSE
+                INSERT INTO heard (batch, channel, pid, payload) VALUES (batch, g.notify_name, g.be_pid, g.extra);
+                got := got + 1;
+            END IF;
+        END LOOP;
+        EXIT WHEN marker_seen OR clock_timestamp() > deadline + interval '10 s';
+        IF NOT marker_sent AND (got >= want OR clock_timestamp() > deadline) THEN
+            PERFORM dblink_exec(conn, 'NOTIFY fa_test_settle');
+            marker_sent := true;
         ELSE
             PERFORM pg_sleep(0.05);
         END IF;

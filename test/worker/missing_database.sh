@@ -75,6 +75,10 @@ q1 "ALTER SYSTEM SET forgea_audit.database = 'fa_other_missing'" >/dev/null
 q1 "SELECT pg_reload_conf()" >/dev/null
 eventually "the worker leaves fa_missing_db when the setting names another database" \
     "SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'forgea_audit retention'" 20
+# An absence, so a window, and it cannot be shorter: the launcher saw the worker stop just now, and a
+# launcher that looked the database up despite every interval 0 would wait its 10 s restart delay
+# (not_before) first, then log.  12 s covers that delay; the count of 1 after the next reload (below)
+# would also show such a line.
 sleep 12
 check "every interval 0: the missing database is not even looked up (nothing logged), no worker runs" \
       "$(log_count 'fa_other_missing" does not exist')|$(q1 "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'forgea_audit retention'")" \
@@ -91,7 +95,10 @@ echo "# 4. enabled by a reload after heavy catalog churn (the launcher's invalid
 q1 "ALTER SYSTEM SET forgea_audit.retention_interval = 0" >/dev/null
 q1 "ALTER SYSTEM SET forgea_audit.database = 'fa_missing_db'" >/dev/null
 q1 "SELECT pg_reload_conf()" >/dev/null
-sleep 2
+# No wait for this reload: with every interval 0 (or, if the launcher has not read it yet, with
+# fa_other_missing reported) the launcher sleeps without touching the catalogs, so the churn below
+# overflows its invalidation queue whether it comes before or after the launcher applies this
+# reload; its first catalog access is the lookup the second reload asks for.
 # Thousands of invalidation messages while the launcher sleeps: 400 tables created and dropped.
 psql -X -q -d fa_missing_db -c "DO \$\$ BEGIN FOR i IN 1..400 LOOP EXECUTE format('CREATE TABLE churn_%s (a int PRIMARY KEY, b text)', i); END LOOP;
                                    FOR i IN 1..400 LOOP EXECUTE format('DROP TABLE churn_%s', i); END LOOP; END \$\$" >/dev/null
