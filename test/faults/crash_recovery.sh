@@ -172,9 +172,10 @@ checks() {
 }
 q() { psql -X -A -t -q -v ON_ERROR_STOP=1 -c "$1"; }
 
-# How many backends are inside record_push right now (sampled until some are, for up to 3 s).
+# How many backends are inside record_push right now (sampled until some are, for up to 30 s: the
+# deadline only turns a load that never started into a failure).
 in_flight() {
-    local n=0 deadline=$((SECONDS + 3))
+    local n=0 deadline=$((SECONDS + 30))
     while [ $SECONDS -lt $deadline ]; do
         n=$(q "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%record_push%'
                  AND pid <> pg_backend_pid()")
@@ -192,7 +193,14 @@ busy_backend() {
 prev_failed=0
 started=$SECONDS
 for round in 1 2 3; do
+    ok_before=$( [ -f "$work/ok.log" ] && wc -l < "$work/ok.log" || echo 0)
     start_clients 120
+    # The crash must find the clients running: polled until one of this load's calls has returned
+    # (60 s at most), then $LOAD_BEFORE s more of load, so a slow start does not eat the load time.
+    for _ in $(seq 300); do
+        [ "$( [ -f "$work/ok.log" ] && wc -l < "$work/ok.log" || echo 0)" -gt "$ok_before" ] && break
+        sleep 0.2
+    done
     sleep "$LOAD_BEFORE"
     case $round in
         1|3)
@@ -207,8 +215,14 @@ for round in 1 2 3; do
             inflight=$(in_flight)
             for _ in $(seq 1 25); do pid=$(busy_backend); [ -n "$pid" ] && break; sleep 0.2; done
             echo "# kill -9 $pid: $(q "SELECT left(query, 60) FROM pg_stat_activity WHERE pid = ${pid:-0}" 2>/dev/null)"
+            reinit_before=$(grep -c 'all server processes terminated; reinitializing' "$(fa_log primary)")
             kill -9 "$pid"
-            sleep 1   # the postmaster sees the death, kills every backend and recovers
+            # The postmaster sees the death, kills every backend and recovers: polled for its log
+            # line (30 s at most), so fa_wait_ready below cannot reach the server before the reset.
+            for _ in $(seq 150); do
+                [ "$(grep -c 'all server processes terminated; reinitializing' "$(fa_log primary)")" -gt "$reinit_before" ] && break
+                sleep 0.2
+            done
             ;;
     esac
     if fa_wait_ready primary 60; then ok "$what: the server recovered and accepts connections"

@@ -59,31 +59,54 @@ notices=$(psql -X -q -d "$db" -c "SET forgea_audit.progress_rows = 1000" -c "SEL
 check "... and none when not asked" "$notices" 0
 
 echo "# run_retention progress, watched from a second session"
-# 500 attempts, batches of 100, and (for this test only) a pause after every batch's DELETE so the
-# run lasts ~2.5 s.  Creating a trigger on lab_attempt is DDL the guard lets only superusers do.
+# 500 attempts, batches of 100.  The run is held at a known point, whatever the machine's speed: a
+# trigger of the test's makes the third batch's DELETE wait for an advisory lock that a session of
+# the test (fed through a FIFO) holds, so the progress row says "2 batches" until the test lets go.
+# Creating a trigger on lab_attempt is DDL the guard lets only superusers do.
 q "$db" "INSERT INTO forgea_audit.lab_attempt (session_id, delivery_id, commit_sha, ref, changed_paths, changed_files,
            commit_count, commits_truncated, files_truncated, created, deleted, forced, repository_url, repository_key,
            payload_sha256, recorded_at)
          SELECT 'sess-p', gen_random_uuid(), repeat('0', 40), 'refs/heads/main', '{}', '{}', 0, false, false, false, false,
                 false, 'https://github.com/p/fork', 'github.com/p/fork', sha256(g::text::bytea), now() - interval '1 hour'
          FROM generate_series(1, 500) g" >/dev/null
-q "$db" "CREATE FUNCTION public.slow_batch() RETURNS trigger LANGUAGE plpgsql AS \$\$ BEGIN PERFORM pg_sleep(0.5); RETURN NULL; END \$\$;
+q "$db" "CREATE FUNCTION public.slow_batch() RETURNS trigger LANGUAGE plpgsql AS \$\$ BEGIN
+             IF (SELECT count(*) FROM forgea_audit.lab_attempt WHERE session_id = 'sess-p') <= 200 THEN
+                 PERFORM set_config('lock_timeout', '0', true);   -- archive_batch bounds its lock waits
+                 PERFORM pg_advisory_xact_lock(20208);
+             END IF;
+             RETURN NULL; END \$\$;
          CREATE TRIGGER slow_batch AFTER DELETE ON forgea_audit.lab_attempt FOR EACH STATEMENT EXECUTE FUNCTION public.slow_batch()" >/dev/null
+mkfifo "$work/hold.in"
+psql -X -q -d "$db" < "$work/hold.in" >/dev/null 2>&1 &
+hold_pid=$!
+exec 7>"$work/hold.in"
+echo "SET application_name = 'fa_progress_holder'; SELECT pg_advisory_lock(20208);" >&7
+for ((i = 0; i < 150; i++)); do
+    [ "$(q "$db" "SELECT EXISTS (SELECT FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+                  WHERE a.application_name = 'fa_progress_holder' AND l.locktype = 'advisory' AND l.objid = 20208 AND l.granted)")" = t ] && break
+    sleep 0.2
+done
 PGOPTIONS="-c forgea_audit.archive_batch_size=100" psql -X -A -t -q -d "$db" \
-    -c "SELECT archived || ' ' || batches FROM forgea_audit.run_retention(now() + interval '100 days')" >"$work/run.out" 2>&1 &
+    -c "SELECT archived || ' ' || batches FROM forgea_audit.run_retention(now() + interval '100 days')" >"$work/run.out" 2>&1 7>&- &
 run_pid=$!
+# Polled (30 s at most) until the run waits for the lock in its third batch.
 seen=""
-for _ in $(seq 1 60); do
-    p=$(q "$db" "SELECT progress FROM forgea_audit.progress WHERE progress LIKE 'run_retention%'")
-    case "$p" in *": 2 batches, 200 attempts archived"*) seen=$p; break ;; esac
-    sleep 0.1
+for ((i = 0; i < 150; i++)); do
+    if [ "$(q "$db" "SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND objid = 20208 AND NOT granted)")" = t ]; then
+        seen=$(q "$db" "SELECT progress FROM forgea_audit.progress WHERE progress LIKE 'run_retention%'")
+        break
+    fi
+    sleep 0.2
 done
 echo "#   seen: $seen"
 check "while run_retention runs, a second session sees its batches in forgea_audit.progress" \
     "$(grep -c ': 2 batches, 200 attempts archived' <<<"$seen")" 1
 check "... while retention_status still shows nothing archived (the run is one transaction)" \
     "$(q "$db" "SELECT count(*) FROM forgea_audit.retention_status WHERE archived > 0")" 0
+echo "SELECT pg_advisory_unlock(20208);" >&7   # the run goes on
+exec 7>&-
 wait $run_pid
+wait $hold_pid
 check "the run archived all 500 in 5 batches" "$(cat "$work/run.out")" "500 5"
 q "$db" "DROP TRIGGER slow_batch ON forgea_audit.lab_attempt" >/dev/null
 
