@@ -153,9 +153,18 @@ note_b64=$(P "SELECT encode(convert_to(forgea_audit.checkpoint(), 'UTF8'), 'base
 P "SELECT count(*) FROM generate_series(1, 20) g, forgea_audit.record_push(
      jsonb_set((SELECT payload FROM repl_payload WHERE fork = g % 4), '{after}', to_jsonb(lpad(to_hex(g), 40, 'a'))),
      format('aaaaaaaa-0000-4000-8000-%s', lpad(g::text, 12, '0')))" >/dev/null
+# Instead of sleep 3 (after which the primary's worker might seal these rows between the standby's
+# count and the primary's below): wait (30 s at most) until the primary's worker has sealed them
+# in a CHECKPOINT row, then until the standby replayed it.  That wait spans one checkpoint interval
+# of the settings the standby shares, in which a standby worker would have written its own; and
+# with nothing new to seal, the primary writes no further CHECKPOINT before the comparison.
+last_seq=$(P "SELECT max(seq) FROM forgea_audit.audit_log")
+for _ in $(seq 150); do
+    [ "$(P "SELECT count(*) > 0 FROM forgea_audit.audit_log WHERE action = 'CHECKPOINT' AND seq > $last_seq")" = t ] && break
+    sleep 0.2
+done
 caught_up
 heads_before=$(S "SELECT string_agg(chain_id || '=' || length, ' ' ORDER BY chain_id) FROM forgea_audit.chain_head WHERE chain_id LIKE 'session:%'")
-sleep 3
 check "while in recovery the standby made no checkpoint of its own (only what it replayed)" \
     "$(S "SELECT count(*) FROM forgea_audit.audit_log WHERE action = 'CHECKPOINT'") $(S "SELECT pg_last_wal_replay_lsn() IS NOT NULL")" \
     "$(P "SELECT count(*) FROM forgea_audit.audit_log WHERE action = 'CHECKPOINT'") t"
