@@ -52,15 +52,7 @@ SELECT (SELECT count(*) FROM forgea_audit.audit_log) AS audit_rows,
 CREATE TEMP TABLE before_attempts AS SELECT * FROM fingerprint;
 
 -- Runs sql and returns 'SQLSTATE: message', or 'no error'.
-CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS
-$$
-BEGIN
-    EXECUTE sql;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
+\ir try.psql
 
 -- Runs sql in a subtransaction, asks verify_chain(), and rolls the subtransaction back.
 CREATE FUNCTION pg_temp.tampered(sql text, OUT ok boolean, OUT first_bad_seq bigint, OUT detail text,

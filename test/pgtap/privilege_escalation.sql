@@ -17,15 +17,7 @@ SET client_min_messages = warning;
 
 SELECT plan(34);
 
-CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS
-$$
-BEGIN
-    EXECUTE sql;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
+\ir try.psql
 
 CREATE FUNCTION pg_temp.payload(fork text, after text DEFAULT NULL) RETURNS jsonb LANGUAGE sql AS
 $$

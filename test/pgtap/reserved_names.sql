@@ -6,15 +6,7 @@ SET client_min_messages = warning;
 
 SELECT plan(16);
 
-CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS
-$$
-BEGIN
-    EXECUTE sql;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
+\ir try.psql
 
 DO $$
 BEGIN

@@ -29,15 +29,7 @@ SELECT pg_reload_conf() AS reloaded \gset
 -- Helpers, roles, sessions
 -------------------------------------------------------------------------------------------------
 -- Runs sql and returns 'SQLSTATE: message', or 'no error'.  Runs as the current role.
-CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS
-$$
-BEGIN
-    EXECUTE sql;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
+\ir try.psql
 
 -- The real new-branch push, re-addressed to github.com/sec/<fork>; "after" replaceable.
 CREATE FUNCTION pg_temp.payload(fork text, after text DEFAULT NULL) RETURNS jsonb LANGUAGE sql AS

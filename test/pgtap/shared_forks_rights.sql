@@ -17,15 +17,7 @@ SET client_min_messages = warning;
 
 SELECT plan(31);
 
-CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS
-$$
-BEGIN
-    EXECUTE sql;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
+\ir try.psql
 
 -- Roles (cluster-wide: left-overs of an aborted run dropped first).
 DO $$

@@ -80,8 +80,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS
-$$ BEGIN EXECUTE sql; RETURN 'no error'; EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$;
+\ir try.psql
 
 -------------------------------------------------------------------------------------------------
 -- 1. Integration

@@ -12,8 +12,7 @@ SET client_min_messages = warning;
 
 SELECT plan(21);
 
-CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS
-$$ BEGIN EXECUTE sql; RETURN 'no error'; EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$;
+\ir try.psql
 
 -- One pass's result, kept for the assertions.
 CREATE TEMP TABLE pass (n int PRIMARY KEY, ok boolean, rows_checked bigint, first_bad_seq bigint, detail text,
