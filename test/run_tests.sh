@@ -52,96 +52,68 @@ pg_virtualenv -t -v 15 -c "--port=$port" bash test/lib/in_cluster.sh || true
 read -r p f rest < "$FA_RESULTS"
 passed=$((passed + p)); failed=$((failed + f)); [ -n "${rest:-}" ] && failures+=($rest)
 
+# One result for one command: NAME passed or failed.
+record_result() {  # name, command...
+    local name=$1; shift
+    if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$name"); fi
+}
+# A test/worker/ script in a throwaway cluster with the given settings (-o name=value ...).
+in_cluster_with() {  # script, pg_virtualenv -o options...
+    local script=$1; shift
+    pg_virtualenv -t -v 15 -c "--port=${PGPORT:-$(free_port)}" "$@" bash "$script"
+}
+
 # The background worker and pg_cron: a cluster that preloads both.
 echo "== worker and pg_cron (shared_preload_libraries = forgea_audit, pg_cron)"
-if pg_virtualenv -t -v 15 -c "--port=${PGPORT:-$(free_port)}" \
-       -o shared_preload_libraries=forgea_audit,pg_cron -o forgea_audit.database=postgres \
-       -o forgea_audit.retention_interval=1s -o cron.database_name=postgres -o cron.use_background_workers=on \
-       -o logging_collector=on \
-       bash test/worker/worker_and_cron.sh; then
-    passed=$((passed + 1))
-else
-    failed=$((failed + 1)); failures+=(worker_and_cron)
-fi
+record_result worker_and_cron in_cluster_with test/worker/worker_and_cron.sh \
+    -o shared_preload_libraries=forgea_audit,pg_cron -o forgea_audit.database=postgres \
+    -o forgea_audit.retention_interval=1s -o cron.database_name=postgres -o cron.use_background_workers=on \
+    -o logging_collector=on
 
 # webhook_rejection's retention as the worker runs it (one transaction per day summed).
 echo "== worker: rejected deliveries summed per day (shared_preload_libraries = forgea_audit)"
-if pg_virtualenv -t -v 15 -c "--port=${PGPORT:-$(free_port)}" \
-       -o shared_preload_libraries=forgea_audit -o forgea_audit.database=postgres \
-       -o forgea_audit.retention_interval=1s \
-       env FA_ROOT="$ROOT" bash test/worker/rejection_retention.sh; then
-    passed=$((passed + 1))
-else
-    failed=$((failed + 1)); failures+=(rejection_retention)
-fi
+record_result rejection_retention in_cluster_with test/worker/rejection_retention.sh \
+    -o shared_preload_libraries=forgea_audit -o forgea_audit.database=postgres -o forgea_audit.retention_interval=1s
 
 # Monitoring: forgea_audit.health through the real prometheus-postgres-exporter, the alert rules.
 echo "== monitoring (prometheus-postgres-exporter against a preloading cluster)"
-if pg_virtualenv -t -v 15 -c "--port=${PGPORT:-$(free_port)}" \
-       -o shared_preload_libraries=forgea_audit -o forgea_audit.database=postgres \
-       -o forgea_audit.merkle_interval=1s -o forgea_audit.verify_interval=1s -o forgea_audit.checkpoint_interval=1s \
-       env FA_ROOT="$ROOT" bash test/worker/monitoring.sh; then
-    passed=$((passed + 1))
-else
-    failed=$((failed + 1)); failures+=(monitoring)
-fi
+record_result monitoring in_cluster_with test/worker/monitoring.sh \
+    -o shared_preload_libraries=forgea_audit -o forgea_audit.database=postgres \
+    -o forgea_audit.merkle_interval=1s -o forgea_audit.verify_interval=1s -o forgea_audit.checkpoint_interval=1s
 
 # The worker and a database that does not exist (logged once, waits for a reload).
 echo "== worker with a missing database (shared_preload_libraries = forgea_audit)"
-if pg_virtualenv -t -v 15 -c "--port=${PGPORT:-$(free_port)}" \
-       -o shared_preload_libraries=forgea_audit -o forgea_audit.database=fa_missing_db \
-       -o forgea_audit.retention_interval=1s -o logging_collector=on \
-       env FA_ROOT="$ROOT" bash test/worker/missing_database.sh; then
-    passed=$((passed + 1))
-else
-    failed=$((failed + 1)); failures+=(missing_database)
-fi
+record_result missing_database in_cluster_with test/worker/missing_database.sh \
+    -o shared_preload_libraries=forgea_audit -o forgea_audit.database=fa_missing_db \
+    -o forgea_audit.retention_interval=1s -o logging_collector=on
 
 # A reader holding its transaction open never stalls the worker; passes wait for locks 5 s at most.
 echo "== worker: a reader never stalls the log (shared_preload_libraries = forgea_audit)"
-if pg_virtualenv -t -v 15 -c "--port=${PGPORT:-$(free_port)}" \
-       -o shared_preload_libraries=forgea_audit -o forgea_audit.database=postgres -o logging_collector=on \
-       env FA_ROOT="$ROOT" bash test/worker/reader_never_stalls.sh; then
-    passed=$((passed + 1))
-else
-    failed=$((failed + 1)); failures+=(reader_never_stalls)
-fi
+record_result reader_never_stalls in_cluster_with test/worker/reader_never_stalls.sh \
+    -o shared_preload_libraries=forgea_audit -o forgea_audit.database=postgres -o logging_collector=on
 
 # Key files that are not usable keys: refused at once, saying why; the server stays up and stops.
 echo "== worker: unusable key files (shared_preload_libraries = forgea_audit)"
-if pg_virtualenv -t -v 15 -c "--port=${PGPORT:-$(free_port)}" \
-       -o shared_preload_libraries=forgea_audit -o forgea_audit.database=postgres -o logging_collector=on \
-       env FA_ROOT="$ROOT" bash test/worker/key_files.sh; then
-    passed=$((passed + 1))
-else
-    failed=$((failed + 1)); failures+=(key_files)
-fi
+record_result key_files in_cluster_with test/worker/key_files.sh \
+    -o shared_preload_libraries=forgea_audit -o forgea_audit.database=postgres -o logging_collector=on
 
 # Faults: scripts that make, crash, copy and promote clusters of their own (test/faults/lib.sh).
 for t in test/faults/*.sh; do
     name=$(basename "$t" .sh)
     [ "$name" = lib ] && continue
     echo "== faults $name"
-    if bash "$t"; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("faults/$name"); fi
+    record_result "faults/$name" bash "$t"
 done
 
 # Upgrading from the released 0.1.0 (builds it, installs it, then this build again; own cluster).
 echo "== upgrade from 0.1.0"
-if bash test/upgrade/upgrade_from_0.1.0.sh; then
-    passed=$((passed + 1))
-else
-    failed=$((failed + 1)); failures+=(upgrade_from_0.1.0)
-fi
+record_result upgrade_from_0.1.0 bash test/upgrade/upgrade_from_0.1.0.sh
 
 # The Debian package: builds it (and the 0.1.0 one), lintian, installs it, a push, the upgrade from
 # the 0.1.0 package, its autopkgtest, apt-get purge (test/package/deb_package.sh, about 2 minutes).
 # The purge takes the extension's files out of the system directories: this build goes back after.
 echo "== Debian package"
-if bash test/package/deb_package.sh; then
-    passed=$((passed + 1))
-else
-    failed=$((failed + 1)); failures+=(deb_package)
-fi
+record_result deb_package bash test/package/deb_package.sh
 make -s install >/dev/null
 
 echo

@@ -17,15 +17,6 @@ export PGDATABASE=postgres
 # Every psql call is bounded by timeout(1): a call that hangs (the old code opened a FIFO and
 # blocked, past statement_timeout) fails the check instead of the test.
 q1() { timeout 30 psql -X -A -t -q -v ON_ERROR_STOP=1 -c "$1"; }
-wait_for() {  # description, query that becomes t, deadline in s
-    local deadline=$((SECONDS + $3))
-    while [ $SECONDS -lt $deadline ]; do
-        [ "$(q1 "$2" 2>/dev/null)" = "t" ] && { check "$1" t t; return 0; }
-        sleep 0.2
-    done
-    check "$1 (not within $3 s)" f t
-    return 1
-}
 log_count() { q1 "SELECT count(*) FROM regexp_split_to_table(pg_read_file(pg_current_logfile()), E'\n') l
                   WHERE strpos(l, \$\$$1\$\$) > 0"; }
 ready() {  # waits until the server accepts connections again
@@ -64,7 +55,7 @@ psql -X -q -v ON_ERROR_STOP=1 -d fa_key_other -c "CREATE EXTENSION forgea_audit"
 # (the key settings are PGC_SIGHUP: postgresql.auto.conf and a reload).
 q1 "ALTER SYSTEM SET forgea_audit.signing_key_file = '$tmp/key.pem'" >/dev/null
 q1 "SELECT pg_reload_conf()" >/dev/null
-wait_for "setup: the good key is in force" "SELECT current_setting('forgea_audit.signing_key_file') = '$tmp/key.pem'" 20
+eventually "setup: the good key is in force" "SELECT current_setting('forgea_audit.signing_key_file') = '$tmp/key.pem'" 20
 q1 "SELECT forgea_audit.append('KEY_FILES', chain => 'keys:1')" >/dev/null
 note=$(q1 "SELECT forgea_audit.checkpoint()")
 check "setup: a signed note" "$(grep -c '^— forgea_audit ' <<<"$note")" 1
@@ -79,20 +70,20 @@ run_case() {
     q1 "SELECT pg_reload_conf()" >/dev/null
     local started
     started=$(q1 "SELECT pg_postmaster_start_time()")
-    wait_for "$name: the setting is in force" "SELECT current_setting('forgea_audit.signing_key_file') = '$path'" 20
+    eventually "$name: the setting is in force" "SELECT current_setting('forgea_audit.signing_key_file') = '$path'" 20
     q1 "SELECT forgea_audit.append('KEY_FILES', chain => 'keys:$name')" >/dev/null
     local out
     out=$(timeout 30 psql -X -A -t -q -c "SET statement_timeout = '20s'" -c "SELECT forgea_audit.checkpoint()" 2>&1)
     check "$name: checkpoint() says what is wrong" \
         "$(grep -c "ERROR:  could not load the checkpoint signing key: $expect" <<<"$out")" 1
     grep -q "ERROR:  could not load the checkpoint signing key: $expect" <<<"$out" || echo "$out" | sed 's/^/#   /'
-    wait_for "$name: the worker's checkpoint pass says in forgea_audit.progress that it could not run, and why" \
+    eventually "$name: the worker's checkpoint pass says in forgea_audit.progress that it could not run, and why" \
         "SELECT EXISTS (SELECT FROM forgea_audit.progress WHERE backend_type = 'forgea_audit retention'
                         AND strpos(progress, \$\$the checkpoint pass of \$\$) > 0
                         AND strpos(progress, \$\$could not load the checkpoint signing key: $expect\$\$) > 0)" 20
     local pid
     pid=$(q1 "SELECT pid FROM pg_stat_activity WHERE backend_type = 'forgea_audit retention'")
-    wait_for "$name: the worker goes on integrating (a new row becomes a leaf; same pid)" \
+    eventually "$name: the worker goes on integrating (a new row becomes a leaf; same pid)" \
         "SELECT EXISTS (SELECT FROM forgea_audit.merkle_leaf l JOIN forgea_audit.audit_log a USING (seq)
                         WHERE a.chain_id = 'keys:$name')
             AND EXISTS (SELECT FROM pg_stat_activity WHERE pid = ${pid:-0} AND backend_type = 'forgea_audit retention')" 20
@@ -132,7 +123,7 @@ echo "# the good key again: the worker signs"
 q1 "ALTER SYSTEM SET forgea_audit.signing_key_file = '$tmp/key.pem'" >/dev/null
 q1 "SELECT pg_reload_conf()" >/dev/null
 q1 "SELECT forgea_audit.append('KEY_FILES', chain => 'keys:good')" >/dev/null
-wait_for "with a good key the worker signs a checkpoint covering the last row" \
+eventually "with a good key the worker signs a checkpoint covering the last row" \
     "SELECT EXISTS (SELECT FROM forgea_audit.merkle_checkpoint c
                     WHERE strpos(c.note, E'\n\n— forgea_audit ') > 0
                       AND c.tree_size > (SELECT l.leaf_index FROM forgea_audit.merkle_leaf l JOIN forgea_audit.audit_log a USING (seq)

@@ -16,14 +16,6 @@ q1() { psql -X -A -t -q -v ON_ERROR_STOP=1 -d postgres -c "$1"; }
 # Lines of the server log (logging_collector) that contain $1.
 log_count() { q1 "SELECT count(*) FROM regexp_split_to_table(pg_read_file(pg_current_logfile()), E'\n') l
                   WHERE strpos(l, \$\$$1\$\$) > 0"; }
-eventually() {  # description, query that becomes true, timeout in s
-    local i
-    for ((i = 0; i < $3 * 2; i++)); do
-        [ "$(q1 "$2" 2>/dev/null)" = "t" ] && { check "$1" t t; return; }
-        sleep 0.5
-    done
-    check "$1 (within $3 s)" f t
-}
 
 check "setup: the cluster preloads forgea_audit and points the worker at fa_missing_db" \
       "$(q1 "SELECT current_setting('shared_preload_libraries') || ' ' || current_setting('forgea_audit.database')")" \

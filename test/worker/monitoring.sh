@@ -22,16 +22,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Polls SQL until it returns t, for up to $3 seconds.
-eventually() {  # description, SQL, seconds
-    local deadline=$((SECONDS + $3))
-    while [ $SECONDS -lt $deadline ]; do
-        [ "$(q postgres "$2" 2>/dev/null)" = "t" ] && { check "$1" t t; return 0; }
-        sleep 0.2
-    done
-    check "$1 (within $3 s)" "$(q postgres "$2" 2>&1)" t
-    return 1
-}
 # One value from the exporter's /metrics (its series carry a server="host:port" label).
 metric() { curl -sf "http://127.0.0.1:$mport/metrics" | awk -v m="$1" '$1 == m || index($1, m "{") == 1 { print $2 }'; }
 

@@ -16,15 +16,6 @@ cd "${FA_ROOT:-$(dirname "$0")/../..}"
 . test/lib/checks.sh
 export PGDATABASE=postgres
 q1() { psql -X -A -t -q -v ON_ERROR_STOP=1 -c "$1"; }
-wait_for() {  # description, query that becomes t, deadline in s
-    local deadline=$((SECONDS + $3))
-    while [ $SECONDS -lt $deadline ]; do
-        [ "$(q1 "$2" 2>/dev/null)" = "t" ] && { check "$1" t t; return 0; }
-        sleep 0.2
-    done
-    check "$1 (not within $3 s)" f t
-    return 1
-}
 # Lines of the server log (logging_collector) that contain $1.
 log_count() { q1 "SELECT count(*) FROM regexp_split_to_table(pg_read_file(pg_current_logfile()), E'\n') l
                   WHERE strpos(l, \$\$$1\$\$) > 0"; }
@@ -66,7 +57,7 @@ q1 "ALTER SYSTEM SET forgea_audit.verify_key_file = '$tmp/pub.pem'" >/dev/null
 q1 "ALTER SYSTEM SET forgea_audit.checkpoint_interval = '1s'" >/dev/null
 q1 "SELECT pg_reload_conf()" >/dev/null
 worker_pid=""
-wait_for "setup: the worker made a signed checkpoint" \
+eventually "setup: the worker made a signed checkpoint" \
     "SELECT count(*) > 0 FROM forgea_audit.merkle_checkpoint WHERE strpos(note, E'\n\n— forgea_audit ') > 0" 30
 worker_pid=$(q1 "SELECT pid FROM pg_stat_activity WHERE backend_type = 'forgea_audit retention'")
 
@@ -76,7 +67,7 @@ echo "SET application_name = 'fa_stall_reader';
 BEGIN;
 SET LOCAL ROLE fa_stall_reader;
 SELECT forgea_audit.checkpoint();" >&3
-wait_for "the reader's checkpoint() returned and its transaction stays open" \
+eventually "the reader's checkpoint() returned and its transaction stays open" \
     "$(idle_in_tx fa_stall_reader 'forgea_audit.checkpoint()')" 20
 note=$(cat "$tmp/reader.out")
 check "the reader got a stored, signed note (the newest when it asked)" \
@@ -92,9 +83,9 @@ check "the reader's transaction has no transaction id (it wrote nothing) and hol
                                 AND NOT (l.locktype = 'virtualxid' OR (l.locktype = 'relation' AND l.mode = 'AccessShareLock')))")" t
 seqs=$(q1 "SELECT string_agg(s::text, ',') FROM (SELECT forgea_audit.append('STALL_TEST', chain => 'stall:' || g) s
                                                  FROM generate_series(1, 3) g) x")
-wait_for "meanwhile the worker integrates three new rows" \
+eventually "meanwhile the worker integrates three new rows" \
     "SELECT count(*) = 3 FROM forgea_audit.merkle_leaf WHERE seq IN ($seqs)" 20
-wait_for "... and signs a checkpoint that covers them" \
+eventually "... and signs a checkpoint that covers them" \
     "SELECT EXISTS (SELECT FROM forgea_audit.merkle_checkpoint
                     WHERE tree_size > (SELECT max(leaf_index) FROM forgea_audit.merkle_leaf WHERE seq IN ($seqs))
                       AND strpos(note, E'\n\n— forgea_audit ') > 0)" 20
@@ -111,7 +102,7 @@ echo "SET application_name = 'fa_stall_holder';
 BEGIN;
 SET LOCAL ROLE fa_stall_admin;
 SELECT forgea_audit.merkle_integrate();" >&4
-wait_for "the holder's merkle_integrate() returned and its transaction stays open" \
+eventually "the holder's merkle_integrate() returned and its transaction stays open" \
     "$(idle_in_tx fa_stall_holder 'forgea_audit.merkle_integrate()')" 20
 seq=$(q1 "SELECT forgea_audit.append('STALL_HELD', chain => 'stall:held')")
 out=$(psql -X -A -t -q -v VERBOSITY=verbose -c "SET statement_timeout = '30s'" -c "SET ROLE fa_stall_admin" \
@@ -119,7 +110,7 @@ out=$(psql -X -A -t -q -v VERBOSITY=verbose -c "SET statement_timeout = '30s'" -
 check "another admin's checkpoint() fails with 55P03, naming itself and the bound" \
     "$(grep -c 'ERROR:  55P03: checkpoint() could not run: a lock on the Merkle log was held by another transaction for more than 5000 ms' <<<"$out")" 1
 [ "$(grep -c 55P03 <<<"$out")" = 1 ] || echo "$out" | sed 's/^/#   /'
-wait_for "the worker shows in forgea_audit.progress that its integrator or checkpoint pass could not run" \
+eventually "the worker shows in forgea_audit.progress that its integrator or checkpoint pass could not run" \
     "SELECT EXISTS (SELECT FROM forgea_audit.progress WHERE backend_type = 'forgea_audit retention'
                     AND (progress LIKE 'worker: the integrator pass of % could not run: merkle_integrate() could not run: a lock on the Merkle log%'
                          OR progress LIKE 'worker: the checkpoint pass of % could not run: checkpoint() could not run: a lock on the Merkle log%'))" 30
@@ -129,10 +120,10 @@ check "the row appended meanwhile is not a leaf yet (the holder keeps the tree a
     "$(q1 "SELECT count(*) FROM forgea_audit.merkle_leaf WHERE seq = $seq")" 0
 echo "COMMIT;" >&4
 exec 4>&-
-wait_for "once the holder commits, the worker integrates the row and checkpoints it" \
+eventually "once the holder commits, the worker integrates the row and checkpoints it" \
     "SELECT EXISTS (SELECT FROM forgea_audit.merkle_checkpoint
                     WHERE tree_size > (SELECT leaf_index FROM forgea_audit.merkle_leaf WHERE seq = $seq))" 30
-wait_for "... and its progress no longer reports a pass that could not run" \
+eventually "... and its progress no longer reports a pass that could not run" \
     "SELECT NOT EXISTS (SELECT FROM forgea_audit.progress WHERE backend_type = 'forgea_audit retention')" 30
 check "the worker did all of it without restarting (same pid)" \
     "$(q1 "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'forgea_audit retention' AND pid = ${worker_pid:-0}")" 1
