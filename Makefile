@@ -15,17 +15,29 @@ CORE_OBJS = src/core/canonical_json_bytes.o src/core/chain_record.o src/core/pus
 # core and unit-tested with it, but not linked into the extension, which never calls them.
 TOOL_CORE_OBJS = src/core/json_text.o src/core/csv_reader.o src/core/note_signature.o src/core/receipt_check.o
 
-# The PostgreSQL side, by stage: a push enters at push/, is appended to a chain in chain/, whose rows
-# are encoded by json/; worker/ archives and checkpoints; pg/ is the module entry and the boundary.
+# The PostgreSQL side, by stage.  STAGES is the one place the order is written (docs/layout.md
+# tells it in words): lowest first, each folder under src/ may include its own files and those of
+# the folders before it, never one after it; src/forgea_audit.cpp (_PG_init, which wires them all)
+# stands above every folder.  core/ is the pure C++; pg/ the PostgreSQL boundary and shared parts;
+# json/ encodes rows as canonical JSON; merkle/ is the transparency log (its pure tree is
+# core/merkle_tree, which the offline tools link); chain/ appends, verifies and checkpoints the hash
+# chains, over json/ and merkle/; push/ enters a push; worker/ runs retention, checkpoints and
+# verification in the background.  `make` fails on an include that goes upward or closes a circle
+# (check-includes below).
+STAGES = core pg json merkle chain push worker
+TOP_OBJS    = src/forgea_audit.o
 PUSH_OBJS   = src/push/record_push.o src/push/payload_jsonb.o src/push/payload_json_text.o \
               src/push/push_event_builder.o src/push/session_binding.o
-CHAIN_OBJS  = src/chain/merkle_integrate.o src/chain/merkle_proofs.o src/chain/merkle_check.o src/chain/chain_append.o src/chain/chain_heads.o src/chain/chain_verify.o src/chain/chain_verify_increment.o src/chain/chain_checkpoint.o \
-              src/chain/chain_write_guard.o src/chain/merkle_restore.o
+CHAIN_OBJS  = src/chain/chain_append.o src/chain/chain_heads.o src/chain/chain_verify.o src/chain/chain_verify_increment.o src/chain/chain_checkpoint.o \
+              src/chain/chain_write_guard.o
+MERKLE_OBJS = src/merkle/merkle_integrate.o src/merkle/merkle_proofs.o src/merkle/merkle_check.o src/merkle/merkle_restore.o \
+              src/merkle/merkle_integrator.o
 JSON_OBJS   = src/json/canonical_jsonb.o src/json/canonical_json_text.o src/json/canonical_row.o
-WORKER_OBJS = src/worker/retention_worker.o src/worker/merkle_integrator.o
-PG_OBJS     = src/pg/module.o src/pg/datum_read.o src/pg/sha256.o src/pg/sql_version.o src/pg/spi_plan.o src/pg/progress.o src/pg/key_lookup.o src/pg/lock_wait.o
+WORKER_OBJS = src/worker/launcher.o src/worker/worker_loop.o src/worker/retention_archive.o src/worker/retention_settings.o \
+              src/worker/worker_tx.o
+PG_OBJS     = src/pg/settings.o src/pg/datum_read.o src/pg/sha256.o src/pg/sql_version.o src/pg/spi_plan.o src/pg/progress.o src/pg/key_lookup.o src/pg/lock_wait.o
 
-OBJS = $(CORE_OBJS) $(PG_OBJS) $(PUSH_OBJS) $(CHAIN_OBJS) $(JSON_OBJS) $(WORKER_OBJS)
+OBJS = $(CORE_OBJS) $(PG_OBJS) $(JSON_OBJS) $(MERKLE_OBJS) $(CHAIN_OBJS) $(PUSH_OBJS) $(WORKER_OBJS) $(TOP_OBJS)
 
 # `make installcheck` (after `make install`, against the server the PG* variables name): the
 # pg_regress suite (one file per concern under sql/, expected output under expected/), then every
@@ -54,6 +66,14 @@ include $(PGXS)
 # The core is compiled with no PostgreSQL include path at all: a PostgreSQL header reaching it
 # (directly or through another header) is a build error, not a review comment.
 $(CORE_OBJS) $(TOOL_CORE_OBJS): override CPPFLAGS := -I$(srcdir)/src/core
+
+# Part of every build: an #include that goes to a later stage (STAGES above) or closes a circle
+# fails it, each offending include listed (test/lib/include_stages.sh).
+all: check-includes
+check-includes:
+	@bash $(srcdir)/test/lib/include_stages.sh $(STAGES)
+
+.PHONY: check-includes
 
 installcheck: submake
 	@rc=0; \
@@ -133,8 +153,8 @@ EXTRA_CLEAN = test/unit/core_tests $(OBJS:.o=.d) $(TOOLS)
 #     header includes pure_cpp.hpp and is listed in src/pg/core_headers.hpp;
 #  3. every column of a row and every argument of a call is read through src/pg/datum_read.hpp
 #     (NULL flag first, then the value; the type checked): a raw read anywhere else fails.
-BOUNDARY_SRCS = $(filter-out src/pg/boundary.hpp,$(wildcard src/*/*.cpp src/*/*.hpp))
-READ_SRCS = $(filter-out src/pg/datum_read.hpp,$(wildcard src/*/*.cpp src/*/*.hpp))
+BOUNDARY_SRCS = $(filter-out src/pg/boundary.hpp,$(wildcard src/*.cpp src/*/*.cpp src/*/*.hpp))
+READ_SRCS = $(filter-out src/pg/datum_read.hpp,$(wildcard src/*.cpp src/*/*.cpp src/*/*.hpp))
 RAW_READS = heap_getattr|fastgetattr|SPI_getbinval|SPI_getvalue|PG_GETARG_|PG_ARGISNULL|heap_deform_tuple|slot_getallattrs|slot_getattr|tts_values|tts_isnull|GetAttributeByN
 check-boundary:
 	@if grep -n -E 'PG_FUNCTION_INFO_V1|^ *extern "C" +[A-Za-z_]' $(BOUNDARY_SRCS); then \

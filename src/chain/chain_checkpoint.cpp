@@ -19,7 +19,7 @@ extern "C" {
 #include "chain/chain_append.hpp"
 #include "chain/chain_heads.hpp"
 #include "chain/chain_write_guard.hpp"
-#include "chain/merkle_store.hpp"
+#include "merkle/merkle_store.hpp"
 #include "core/base64.hpp"
 #include "core/ed25519.hpp"
 #include "core/hex.hpp"

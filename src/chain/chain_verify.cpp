@@ -39,7 +39,7 @@ extern "C" {
 #include "chain/chain_verify.hpp"
 #include "chain/chain_heads.hpp"
 #include "chain/chain_checkpoint.hpp"
-#include "chain/merkle_store.hpp"
+#include "merkle/merkle_store.hpp"
 #include "core/chain_reorder.hpp"
 #include "core/chain_verifier.hpp"
 #include "json/canonical_jsonb.hpp"

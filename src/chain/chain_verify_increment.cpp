@@ -31,7 +31,7 @@ extern "C" {
 
 #include "chain/chain_verify.hpp"
 #include "chain/chain_write_guard.hpp"
-#include "chain/merkle_store.hpp"
+#include "merkle/merkle_store.hpp"
 #include "core/merkle_tree.hpp"
 #include "pg/boundary.hpp"
 #include "pg/lock_wait.hpp"

@@ -1,7 +1,7 @@
 #include "pg/core_headers.hpp"  // first: see there
 
 #include "chain/chain_write_guard.hpp"
-#include "chain/merkle_restore.hpp"
+#include "merkle/merkle_restore.hpp"
 
 extern "C" {
 #include "postgres.h"
@@ -22,8 +22,6 @@ extern "C" {
 #include "pg/datum_read.hpp"
 
 forgea::core::RowLink fa_restored_row_content(Relation rel, HeapTuple tuple, forgea::core::Bytes *chain_id);
-
-int fa_chain_write_depth = 0;
 
 // Is op one of the comma-separated operations in the trigger's first argument?
 static bool op_allowed_to_writer(const Trigger *trigger, const char *op)

@@ -6,4 +6,4 @@
 // audit_log are refused even then: the log is append-only for everyone, the extension included.
 #pragma once
 
-extern int fa_chain_write_depth;
+#include "pg/chain_writer.hpp"  // fa_chain_write_depth

@@ -205,7 +205,7 @@ void put_cstring(ByteSink &out, const char *s)
 }
 
 // One non-null value of a scalar category, as datum_to_jsonb makes it and canonical_json writes it.
-void write_scalar(ByteSink &out, Category category, Oid type, FmgrInfo *output, Datum value)
+void write_column_scalar(ByteSink &out, Category category, Oid type, FmgrInfo *output, Datum value)
 {
     switch (category) {
         case Category::Bool:
@@ -278,7 +278,7 @@ void write_dimension(ByteSink &out, const Conversion &c, int dim, int ndims, con
         if (nulls[k])
             out.put("null", 4);
         else
-            write_scalar(out, c.elem_category, c.elem_type, const_cast<FmgrInfo *>(&c.elem_output), elems[k]);
+            write_column_scalar(out, c.elem_category, c.elem_type, const_cast<FmgrInfo *>(&c.elem_output), elems[k]);
     }
     out.put_byte(']');
 }
@@ -333,7 +333,7 @@ FA_FUNCTION(fa_canonical_row_json, "forgea_audit.canonical_row_json")
         else if (col.conv.category == Category::Array)
             write_array(out, col.conv, value);
         else
-            write_scalar(out, col.conv.category, col.conv.type, const_cast<FmgrInfo *>(&col.conv.output), value);
+            write_column_scalar(out, col.conv.category, col.conv.type, const_cast<FmgrInfo *>(&col.conv.output), value);
     }
     out.put_byte('}');
     PG_RETURN_TEXT_P(cstring_to_text_with_len(buf->data, buf->len));

@@ -1,4 +1,5 @@
-// forgea_audit.* settings (GUCs).  Defined in module.cpp, documented in docs/operations.md "Settings".
+// forgea_audit.* settings (GUCs).  The variables are in settings.cpp, their definitions as settings
+// in _PG_init (src/forgea_audit.cpp); documented in docs/operations.md "Settings".
 #pragma once
 
 #include "pg/core_headers.hpp"  // first: see there
@@ -11,7 +12,7 @@ extern "C" {
 // points it elsewhere decides which "sessions" pushes are recorded against.
 extern char *fa_lab_session_table;
 
-// Retention (worker/retention_worker.cpp, archive_batch() and run_retention() in SQL).
+// Retention (worker/retention_archive.cpp, archive_batch() and run_retention() in SQL).
 extern int fa_attempt_retention_s;   // attempts older than this are archived
 extern int fa_rejection_retention_s; // webhook_rejection minutes older than this are summed per day
 extern int fa_archive_batch_size;    // rows per batch (one transaction each in the worker)
@@ -40,6 +41,5 @@ extern int fa_verify_full_interval_s; // worker period for the full verify_chain
 extern int fa_max_metadata_bytes;
 // Rejected deliveries (reject_delivery() in SQL reads it by name).
 extern int fa_rejected_audit_per_minute;    // larger metadata is replaced by a marker with its size and digest
-
-// Registers the retention worker; called from _PG_init while shared_preload_libraries loads.
-void fa_register_retention_worker();
+// The tenant a reader's session asks for (the row-level security policy on audit_log reads it by name).
+extern char *fa_reader_tenant;

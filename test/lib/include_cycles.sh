@@ -10,7 +10,7 @@ for f in $(find src -name '*.hpp' -o -name '*.cpp' | sort); do
     list=""
     while read -r inc; do
         for cand in "$dir/$inc" "src/$inc"; do
-            cand=$(realpath -m --relative-to=. "$cand")
+            [[ $cand == *..* ]] && cand=$(realpath -m --relative-to=. "$cand")
             if [ -f "$cand" ]; then list+=" $cand"; break; fi
         done
     done < <(sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"\([^"]*\)".*/\1/p' "$f")

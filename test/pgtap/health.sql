@@ -58,7 +58,7 @@ SELECT pg_temp.read_health();
 SELECT is((SELECT ARRAY[verify_ok::text, (verify_age_seconds BETWEEN 0 AND 60)::text] FROM h), ARRAY['true', 'true'],
           'verify_ok is true and verify_age_seconds a few seconds once verify_increment() moved its point');
 
--- What the worker writes when a verification fails (retention_worker.cpp): a CHAIN_VERIFY_FAILED row.
+-- What the worker writes when a verification fails (src/worker/worker_loop.cpp): a CHAIN_VERIFY_FAILED row.
 SELECT forgea_audit.append_system('CHAIN_VERIFY_FAILED', actor_id => 'forgea_audit.worker', outcome => 'failure',
                                   severity => 'HIGH', chain => 'verification');
 SELECT pg_temp.read_health();

@@ -24,7 +24,7 @@
 //    xid and prepared transactions included; our own xid does not (pg_current_snapshot leaves it
 //    out), and needs not: our own rows are visible to our own statements;
 //  * it is one transaction: a crash leaves the leaves, nodes and state of before.
-#include "chain/merkle_store.hpp"
+#include "merkle/merkle_store.hpp"
 
 extern "C" {
 #include "access/transam.h"
@@ -38,7 +38,7 @@ extern "C" {
 #include "utils/xid8.h"
 }
 
-#include "chain/chain_write_guard.hpp"
+#include "pg/chain_writer.hpp"
 #include "pg/boundary.hpp"
 #include "pg/lock_wait.hpp"
 #include "pg/datum_read.hpp"

@@ -19,7 +19,7 @@
 // its whole COPY, loudly, naming the row.
 #include "pg/core_headers.hpp"  // first: see there
 
-#include "chain/merkle_restore.hpp"
+#include "merkle/merkle_restore.hpp"
 
 extern "C" {
 #include "postgres.h"

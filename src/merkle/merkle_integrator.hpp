@@ -1,6 +1,6 @@
 // The background worker's share of the transparency log (docs/transparency.md): every
 // forgea_audit.merkle_interval it integrates committed audit rows into the Merkle tree, so that
-// checkpoint() finds little left to do.  Called from the worker loop in retention_worker.cpp.
+// checkpoint() finds little left to do.  Called from the worker loop in worker/worker_loop.cpp.
 #pragma once
 
 #include "pg/core_headers.hpp"  // first: see there

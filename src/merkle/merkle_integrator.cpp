@@ -1,4 +1,4 @@
-#include "worker/merkle_integrator.hpp"
+#include "merkle/merkle_integrator.hpp"
 
 extern "C" {
 #include "access/xact.h"
@@ -10,7 +10,7 @@ extern "C" {
 #include "utils/timestamp.h"
 }
 
-#include "chain/merkle_store.hpp"
+#include "merkle/merkle_store.hpp"
 #include "pg/progress.hpp"
 #include "pg/datum_read.hpp"
 

@@ -2,7 +2,7 @@
 // merkle_root(), and the check verify_chain(checkpoint) makes against a transparency-log note.
 // Each proof is planned by the core (O(log n) complete subtrees), read in one indexed query, and
 // assembled by the core: no proof reads O(n) rows.
-#include "chain/merkle_store.hpp"
+#include "merkle/merkle_store.hpp"
 
 extern "C" {
 #include "catalog/pg_type_d.h"

@@ -1,7 +1,7 @@
 // The checks that the Merkle tables agree with audit_log (docs/transparency.md, "What the
 // verifiers check of the tree"), made by verify_chain() (with or without a checkpoint) and by
 // verify_increment(): whatever else they verify, a row the tree has lost is never passed over.
-#include "chain/merkle_store.hpp"
+#include "merkle/merkle_store.hpp"
 
 extern "C" {
 #include "catalog/pg_type_d.h"

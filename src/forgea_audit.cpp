@@ -1,11 +1,10 @@
-// Library entry: the module magic, the settings every part of the extension reads, and the
-// background worker's registration when the library is preloaded.
+// The library's entry point (_PG_init), at the top of src/ because it wires every stage below: the
+// module magic, the definition of every forgea_audit.* setting (pg/settings.hpp holds their
+// variables), and, when the library is preloaded, the background worker's registration.
 #include "pg/core_headers.hpp"  // first: see there
 
 extern "C" {
 #include "postgres.h"
-#include "access/xlog.h"
-#include "commands/dbcommands.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/guc.h"
@@ -19,39 +18,8 @@ PG_MODULE_MAGIC;
 #include "pg/boundary.hpp"
 #include "pg/progress.hpp"
 #include "pg/settings.hpp"
-#include "worker/merkle_integrator.hpp"
-
-char *fa_lab_session_table = nullptr;
-int fa_attempt_retention_s = 90 * 24 * 3600;
-int fa_rejection_retention_s = 90 * 24 * 3600;
-int fa_archive_batch_size = 1000;
-int fa_retention_interval_s = 3600;
-int fa_archive_batch_delay_ms = 0;
-char *fa_worker_database = nullptr;
-char *fa_signing_key_file = nullptr;
-char *fa_reader_tenant = nullptr;
-char *fa_signing_key_name = nullptr;
-char *fa_log_origin = nullptr;
-char *fa_verify_key_file = nullptr;
-int fa_checkpoint_interval_s = 0;
-int fa_verify_interval_s = 0;
-int fa_verify_full_interval_s = 0;
-int fa_max_metadata_bytes = 65536;
-int fa_rejected_audit_per_minute = 60;
-
-// See settings.hpp.
-char *fa_checkpoint_origin()
-{
-    if (fa_log_origin != nullptr && fa_log_origin[0] != '\0')
-        return pstrdup(fa_log_origin);
-    return psprintf("forgea_audit/" UINT64_FORMAT "/%s", GetSystemIdentifier(), get_database_name(MyDatabaseId));
-}
-
-// See settings.hpp.
-const char *fa_note_key_name()
-{
-    return fa_log_origin != nullptr && fa_log_origin[0] != '\0' ? fa_log_origin : fa_signing_key_name;
-}
+#include "merkle/merkle_integrator.hpp"
+#include "worker/launcher.hpp"
 
 namespace {
 

@@ -1,0 +1,276 @@
+// The background worker proper (retention; checkpoints and verification when their intervals are
+// set; the Merkle integrator's ticks), started by the launcher (launcher.cpp).
+//
+// Shaped like PostgreSQL's worker_spi and pg_cron's launcher: one loop of WaitLatch (exiting if
+// the postmaster dies) -> reload on SIGHUP -> short transactions (retention_archive.cpp: one per
+// archive batch), so record_push never waits behind a long retention run.  An error in a pass is
+// logged, recorded (retention's in retention_run) and retried at the next interval; SIGTERM ends
+// the worker between two statements.
+#include "pg/core_headers.hpp"  // first: see there
+
+extern "C" {
+#include "postgres.h"
+#include "access/xact.h"
+#include "executor/spi.h"
+#include "catalog/pg_type_d.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+}
+
+#include <cstring>
+
+#include "merkle/merkle_integrator.hpp"
+#include "pg/boundary.hpp"
+#include "pg/datum_read.hpp"
+#include "pg/progress.hpp"
+#include "pg/settings.hpp"
+#include "worker/retention_archive.hpp"
+#include "worker/worker_tx.hpp"
+
+using forgea::worker::after_seconds;
+using forgea::worker::begin_tx;
+using forgea::worker::end_tx;
+using forgea::worker::first_int8;
+using forgea::worker::ms_until;
+
+namespace {
+
+// When retention is disabled, look again this often (SIGHUP wakes the worker sooner).
+constexpr long kIdlePollMs = 60 * 1000;
+
+// Whether forgea_audit exists in the worker's database: the library may be preloaded before
+// CREATE EXTENSION, and the worker then waits instead of failing.
+bool extension_installed()
+{
+    begin_tx("forgea_audit retention: checking the extension");
+    int rc = SPI_execute("SELECT count(*) FROM pg_catalog.pg_extension WHERE extname = 'forgea_audit'", true, 1);
+    bool installed = first_int8(rc, "extension lookup") > 0;
+    end_tx();
+    return installed;
+}
+
+// A checkpoint (docs/checkpoints.md) in a transaction of its own; it leaves the database through
+// NOTIFY and the server log as any checkpoint does.
+void make_checkpoint()
+{
+    begin_tx("forgea_audit: making a checkpoint");
+    int rc = SPI_execute("SELECT forgea_audit.checkpoint()", false, 1);
+    if (rc != SPI_OK_SELECT)
+        elog(ERROR, "checkpoint failed: %s", SPI_result_code_string(rc));
+    end_tx();
+}
+
+// One kind of verification the worker runs: the incremental pass every verify_interval, the full
+// one every verify_full_interval.  Each remembers the last failing verdict it recorded, so that a
+// log that stays broken is reported once per new first bad row and pass, not once per interval
+// (the two passes can name different rows: the incremental one cannot see old rows).
+struct VerifyPass {
+    const char *name;      // "incremental" or "full": the failure event's metadata.pass
+    const char *query;     // returns ok, first_bad_seq (0 if none), detail
+    const char *activity;  // pg_stat_activity
+    int64 last_reported_bad_seq;
+};
+FA_LIVES_ACROSS_PG_CALLS(VerifyPass);
+
+VerifyPass incremental_pass = {"incremental",
+                               "SELECT ok, coalesce(first_bad_seq, 0), detail FROM forgea_audit.verify_increment()",
+                               "forgea_audit: verifying the audit rows added since the last verification", -1};
+VerifyPass full_pass = {"full", "SELECT ok, coalesce(first_bad_seq, 0), detail FROM forgea_audit.verify_chain()",
+                        "forgea_audit: verifying the whole audit chain", -1};
+
+// A verification in a transaction of its own; a failure becomes a HIGH event, so it is chained
+// and published on the alert channel like any other.
+void run_verification(VerifyPass &pass)
+{
+    begin_tx(pass.activity);
+    int rc = SPI_execute(pass.query, false, 1);
+    if (rc != SPI_OK_SELECT || SPI_processed != 1)
+        elog(ERROR, "the %s verification failed: %s", pass.name, SPI_result_code_string(rc));
+    FaRow result = fa_spi_row(0, pass.query);
+    bool ok = fa_get<SqlBool>(result, 1);
+    int64 bad = 0;
+    if (!fa_get_opt<SqlInt8>(result, 2, &bad))
+        bad = 0;
+    text *detail_text;
+    char *detail = fa_get_opt<SqlText>(result, 3, &detail_text) ? text_to_cstring(detail_text) : pstrdup("");
+    if (ok) {
+        pass.last_reported_bad_seq = -1;
+    } else if (bad != pass.last_reported_bad_seq) {
+        elog(WARNING, "forgea_audit: the audit chain does not verify (%s pass): %s", pass.name, detail);
+        Oid types[3] = {INT8OID, TEXTOID, TEXTOID};
+        Datum args[3] = {Int64GetDatum(bad), CStringGetTextDatum(detail), CStringGetTextDatum(pass.name)};
+        rc = SPI_execute_with_args(
+            "SELECT forgea_audit.append_system('CHAIN_VERIFY_FAILED', actor_id => 'forgea_audit.worker', "
+            "  target_type => 'audit_log', target_id => $1::text, chain => 'verification', outcome => 'failure', "
+            "  severity => 'HIGH', metadata => jsonb_build_object('first_bad_seq', $1, 'detail', $2, 'pass', $3))",
+            3, types, args, nullptr, false, 1);
+        if (rc != SPI_OK_SELECT)
+            elog(ERROR, "recording the failed verification failed: %s", SPI_result_code_string(rc));
+        pass.last_reported_bad_seq = bad;
+    }
+    end_tx();
+}
+
+// Runs f, the worker's pass called pass; on an ERROR, reports it (server log), rolls back, shows
+// that the pass could not run in forgea_audit.progress until the next pass starts, and returns
+// the message instead of exiting.  (Without this an ERROR in a worker becomes FATAL and the
+// worker restarts.)
+template <typename F>
+char *run_catching(const char *pass, F f, MemoryContext keep)
+{
+    MemoryContext loop_context = CurrentMemoryContext;
+    char *volatile failure = nullptr;
+    PG_TRY();
+    {
+        f();
+    }
+    PG_CATCH();
+    {
+        MemoryContextSwitchTo(keep);
+        ErrorData *edata = CopyErrorData();
+        failure = pstrdup(edata->message);
+        FreeErrorData(edata);
+        HOLD_INTERRUPTS();
+        EmitErrorReport();
+        AbortCurrentTransaction();
+        SPI_finish();  // no-op if not connected; clears SPI state after an abort
+        FlushErrorState();
+        fa_worker_pass_failed(pass, failure);
+        RESUME_INTERRUPTS();
+        MemoryContextSwitchTo(loop_context);
+    }
+    PG_END_TRY();
+    if (failure == nullptr)
+        fa_worker_pass_done(pass);
+    return failure;
+}
+
+}  // namespace
+
+// The worker: one loop (WaitLatch, SIGHUP reload, due tasks), each task in transactions of its own
+// and caught by run_catching, so an error is logged and retried next interval, not a restart.
+FA_WORKER_MAIN(fa_retention_worker_main)
+{
+    pqsignal(SIGHUP, SignalHandlerForConfigReload);
+    pqsignal(SIGTERM, die);
+    BackgroundWorkerUnblockSignals();
+    BackgroundWorkerInitializeConnection(fa_worker_database, nullptr, 0);
+    pgstat_report_appname("forgea_audit retention worker");
+    elog(LOG, "forgea_audit retention worker started in database \"%s\"", fa_worker_database);
+    // Started by the launcher (above), which restarts it when it stops.
+
+    MemoryContext loop_context =
+        AllocSetContextCreate(TopMemoryContext, "forgea_audit worker loop", ALLOCSET_DEFAULT_SIZES);
+    TimestampTz next_retention = GetCurrentTimestamp();
+    TimestampTz next_checkpoint = after_seconds(fa_checkpoint_interval_s);
+    TimestampTz next_verify = after_seconds(fa_verify_interval_s);
+    TimestampTz next_full_verify = after_seconds(fa_verify_full_interval_s);
+    bool warned_missing = false;
+
+    for (;;) {
+        long wait_ms = kIdlePollMs;
+        if (fa_retention_interval_s > 0)
+            wait_ms = Min(wait_ms, ms_until(next_retention));
+        if (fa_checkpoint_interval_s > 0)
+            wait_ms = Min(wait_ms, ms_until(next_checkpoint));
+        if (fa_verify_interval_s > 0)
+            wait_ms = Min(wait_ms, ms_until(next_verify));
+        if (fa_verify_full_interval_s > 0)
+            wait_ms = Min(wait_ms, ms_until(next_full_verify));
+        wait_ms = Min(wait_ms, fa_merkle_worker_wait_ms());
+        if (wait_ms > 0) {
+            (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, wait_ms, PG_WAIT_EXTENSION);
+            ResetLatch(MyLatch);
+        }
+        CHECK_FOR_INTERRUPTS();
+
+        if (ConfigReloadPending) {
+            ConfigReloadPending = false;
+            int old_retention = fa_retention_interval_s;
+            int old_checkpoint = fa_checkpoint_interval_s;
+            int old_verify = fa_verify_interval_s;
+            int old_full_verify = fa_verify_full_interval_s;
+            char *old_database = pstrdup(fa_worker_database);
+            ProcessConfigFile(PGC_SIGHUP);
+            if (strcmp(old_database, fa_worker_database) != 0) {
+                // A worker is bound to one database for life: exit, and the launcher starts a
+                // new one that connects to the new database (once it exists).
+                elog(LOG, "forgea_audit worker: forgea_audit.database changed from \"%s\" to \"%s\"; restarting",
+                     old_database, fa_worker_database);
+                proc_exit(1);
+            }
+            pfree(old_database);
+            if (fa_retention_interval_s != old_retention) {
+                elog(LOG, "forgea_audit worker: retention_interval is now %d s", fa_retention_interval_s);
+                next_retention = after_seconds(fa_retention_interval_s);
+            }
+            if (fa_checkpoint_interval_s != old_checkpoint) {
+                elog(LOG, "forgea_audit worker: checkpoint_interval is now %d s", fa_checkpoint_interval_s);
+                next_checkpoint = after_seconds(fa_checkpoint_interval_s);
+            }
+            if (fa_verify_interval_s != old_verify) {
+                elog(LOG, "forgea_audit worker: verify_interval is now %d s", fa_verify_interval_s);
+                next_verify = after_seconds(fa_verify_interval_s);
+            }
+            if (fa_verify_full_interval_s != old_full_verify) {
+                elog(LOG, "forgea_audit worker: verify_full_interval is now %d s", fa_verify_full_interval_s);
+                next_full_verify = after_seconds(fa_verify_full_interval_s);
+            }
+            continue;
+        }
+
+        fa_merkle_worker_tick(loop_context);  // the transparency log (merkle_integrator.cpp)
+
+        bool retention_due = fa_retention_interval_s > 0 && GetCurrentTimestamp() >= next_retention;
+        bool checkpoint_due = fa_checkpoint_interval_s > 0 && GetCurrentTimestamp() >= next_checkpoint;
+        bool verify_due = fa_verify_interval_s > 0 && GetCurrentTimestamp() >= next_verify;
+        bool full_verify_due = fa_verify_full_interval_s > 0 && GetCurrentTimestamp() >= next_full_verify;
+        if (!retention_due && !checkpoint_due && !verify_due && !full_verify_due)
+            continue;
+        if (verify_due)
+            next_verify = after_seconds(fa_verify_interval_s);
+        if (full_verify_due)
+            next_full_verify = after_seconds(fa_verify_full_interval_s);
+        if (retention_due)
+            next_retention = after_seconds(fa_retention_interval_s);
+        if (checkpoint_due)
+            next_checkpoint = after_seconds(fa_checkpoint_interval_s);
+
+        MemoryContextSwitchTo(loop_context);
+        MemoryContextReset(loop_context);
+        bool installed = false;
+        char *failure = run_catching("extension check", [&] { installed = extension_installed(); }, loop_context);
+        if (failure == nullptr && !installed) {
+            if (!warned_missing)
+                elog(LOG, "forgea_audit worker: extension forgea_audit is not installed in database \"%s\"; "
+                          "nothing to do", fa_worker_database);
+            warned_missing = true;
+            continue;
+        }
+        warned_missing = false;
+        if (failure == nullptr && retention_due) {
+            failure = run_catching("retention", [] { fa_retention_run_once(); }, loop_context);
+            if (failure != nullptr) {
+                const char *message = failure;
+                // Reported by run_catching already; if even recording it fails, the next interval tries again.
+                (void) run_catching("retention error record", [&] { fa_retention_record_error(message); }, loop_context);
+            }
+        }
+        if (installed && checkpoint_due)
+            (void) run_catching("checkpoint", [] { make_checkpoint(); }, loop_context);
+        if (installed && verify_due)
+            (void) run_catching("incremental verification", [] { run_verification(incremental_pass); }, loop_context);
+        if (installed && full_verify_due)
+            (void) run_catching("full verification", [] { run_verification(full_pass); }, loop_context);
+    }
+}
