@@ -18,7 +18,7 @@ FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND N
 WHERE c.relnamespace = 'forgea_audit'::regnamespace AND c.relkind = 'r'
 ORDER BY c.relname, a.attnum;
 
--- Every index: the queries they serve are in forgea_audit--0.2.0.sql.
+-- Every index: the queries they serve are in forgea_audit--0.3.0.sql.
 SELECT indexrelid::regclass AS index, pg_get_indexdef(indexrelid) AS definition
 FROM pg_index WHERE indrelid IN ('forgea_audit.lab_attempt'::regclass, 'forgea_audit.audit_log'::regclass,
                                  'forgea_audit.chain_head'::regclass)

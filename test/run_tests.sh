@@ -6,8 +6,8 @@
 #   4. in a throwaway cluster (pg_virtualenv): pg_regress (make installcheck), then every pgTAP file
 #      under test/pgtap/ in a fresh database of its own, then the integration scripts under
 #      test/integration/,
-#   5. the worker and pg_cron in a preloading cluster, and the upgrade from 0.1.0 (test/upgrade/),
-#   6. the Debian package, built, installed, upgraded from 0.1.0's and purged (test/package/).
+#   5. the worker and pg_cron in a preloading cluster, and the upgrade from 0.1.0 and 0.2.0 (test/upgrade/),
+#   6. the Debian package, built, installed, upgraded from 0.2.0's and purged (test/package/).
 # Prints "N passed, N failed" last and exits non-zero if anything failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -105,12 +105,12 @@ for t in test/faults/*.sh; do
     record_result "faults/$name" bash "$t"
 done
 
-# Upgrading from the released 0.1.0 (builds it, installs it, then this build again; own cluster).
-echo "== upgrade from 0.1.0"
-record_result upgrade_from_0.1.0 bash test/upgrade/upgrade_from_0.1.0.sh
+# Upgrading from every release (builds 0.1.0 and 0.2.0, installs each, then this build again; own cluster).
+echo "== upgrade from 0.1.0 and 0.2.0"
+record_result upgrade bash test/upgrade/upgrade.sh
 
-# The Debian package: builds it (and the 0.1.0 one), lintian, installs it, a push, the upgrade from
-# the 0.1.0 package, its autopkgtest, apt-get purge (test/package/deb_package.sh, about 2 minutes).
+# The Debian package: builds it (and the 0.2.0 one), lintian, installs it, a push, the upgrade from
+# the 0.2.0 package, its autopkgtest, apt-get purge (test/package/deb_package.sh, about 2 minutes).
 # The purge takes the extension's files out of the system directories: this build goes back after.
 echo "== Debian package"
 record_result deb_package bash test/package/deb_package.sh

@@ -149,6 +149,11 @@ R fa_guard(const char *function_name, R (*body)(Args...), Args... args)
     }                                                                \
     static Datum name##_guarded(PG_FUNCTION_ARGS)
 
+// Declares an SQL-callable entry point defined in another file (by FA_FUNCTION), so that C++ may
+// call it: src/pg/sql_version.cpp's stubs of earlier versions hand a call on to the current one.
+#define FA_DECLARE_FUNCTION(symbol) FA_DECLARE_FUNCTION_(symbol)
+#define FA_DECLARE_FUNCTION_(symbol) extern "C" Datum symbol(PG_FUNCTION_ARGS)
+
 // Defines a background worker's main (its name goes into bgw_function_name) and opens its body:
 //     FA_WORKER_MAIN(fa_retention_worker_main) { ... }   // the Datum argument is `arg`
 #define FA_WORKER_MAIN(name)                                          \

@@ -7,22 +7,22 @@
 #      cluster), and runs lintian on it (any error or warning not overridden fails); checks that the
 #      package holds the library, the control file, every install and upgrade script of the tree,
 #      and the tools in /usr/bin with their manual pages, and depends on postgresql-15;
-#   3. builds the previous release's package: 0.1.0 from its commit (test/upgrade/releases.txt),
-#      whose tree has no debian/, so this tree's debian/ is copied in with a changelog ending at
-#      0.1.0 (its description, written for 0.2.0, is not edited), and the release's Makefile gets the
-#      install-tools target it lacks (installing its tools/forgea_audit_verify); built without its
-#      build-time tests (DEB_BUILD_OPTIONS=nocheck: the release's tests are not what is tested here);
-#   4. apt-get install ./<0.1.0>.deb; in a throwaway cluster: CREATE EXTENSION (0.1.0), a real push
-#      through record_push (a GitHub fixture, the platform's "LabSession" DDL), verify_chain(), a
-#      checkpoint; apt-get install ./<current>.deb (the upgrade); the 0.1.0 functions refuse until
-#      ALTER EXTENSION forgea_audit UPDATE; then the chain and the 0.1.0 checkpoint verify, a new push
-#      is recorded, and the log exported with /usr/bin/forgea_audit_export verifies with
-#      /usr/bin/forgea_audit_verify; in a second database a fresh CREATE EXTENSION of the current
-#      version records a push and verifies;
+#   3. builds the previous release's package: the newest release of test/upgrade/releases.txt
+#      other than this version (0.2.0), from its pinned commit with its own debian/ (whose
+#      changelog ends at that release), without its build-time tests (DEB_BUILD_OPTIONS=nocheck:
+#      the release's tests are not what is tested here);
+#   4. apt-get install ./<previous>.deb; in a throwaway cluster: CREATE EXTENSION (the previous
+#      version), a real push through record_push (a GitHub fixture, the platform's "LabSession"
+#      DDL), verify_chain(), a checkpoint; apt-get install ./<current>.deb (the upgrade); the
+#      previous version's functions refuse until ALTER EXTENSION forgea_audit UPDATE; then the
+#      chain and the old checkpoint verify, a new push is recorded, and the log exported with
+#      /usr/bin/forgea_audit_export verifies with /usr/bin/forgea_audit_verify; in a second
+#      database a fresh CREATE EXTENSION of the current version records a push and verifies;
 #   5. the package's autopkgtest (debian/tests/installcheck: pg_buildext installcheck, i.e. `make
 #      installcheck` against the installed package), unless FA_DEB_AUTOPKGTEST=0;
 #   6. apt-get purge: the package is gone, and so is every file dpkg -L listed for it (and for the
-#      0.1.0 package), and every directory it listed that did not exist before the first install.
+#      previous release's package), and every directory it listed that did not exist before the
+#      first install.
 #
 # Usage: bash test/package/deb_package.sh
 # Environment:
@@ -96,7 +96,13 @@ deb="$work/cur/postgresql-15-forgea-audit_${version}_amd64.deb"
 cd "$ROOT"
 
 step "lintian"
-lintian -I --fail-on error,warning --tag-display-limit 0 "$work/cur/forgea-audit_${version}_amd64.changes" \
+# A version not released yet is UNRELEASED in debian/changelog (test/package/versions_agree.sh
+# checks it), which lintian reports on the .changes as the error unreleased-changes: that one is
+# expected then, and only then.
+suppress=()
+[ "$(sed -n '1s/^forgea-audit ([^)]*) \([^;]*\);.*/\1/p' debian/changelog)" = UNRELEASED ] &&
+    suppress=(--suppress-tags unreleased-changes)
+lintian -I --fail-on error,warning --tag-display-limit 0 "${suppress[@]}" "$work/cur/forgea-audit_${version}_amd64.changes" \
     >"$work/lintian.log" 2>&1 || { cat "$work/lintian.log"; fail "lintian reports an error or a warning not overridden"; }
 sed 's/^/    /' "$work/lintian.log"
 
@@ -114,21 +120,17 @@ sql_in_deb=$(grep -c '^/usr/share/postgresql/15/extension/forgea_audit--.*\.sql$
 dpkg-deb -f "$deb" Depends | grep -q 'postgresql-15' || fail "the package does not depend on postgresql-15: $(dpkg-deb -f "$deb" Depends)"
 echo "ok - $(basename "$deb"): $(wc -l <"$work/contents.txt") paths, every expected one, $sql_in_deb SQL scripts; Depends: $(dpkg-deb -f "$deb" Depends)"
 
-# 3. The previous release's package.
-old_version=0.1.0
+# 3. The previous release's package: the newest release that is not this version, with its own debian/.
+old_version=$(awk -v cur="$version" '!/^#/ && NF && $1 != cur { v = $1 } END { print v }' test/upgrade/releases.txt)
 release=$(awk -v v="$old_version" '$1 == v { print $2 }' test/upgrade/releases.txt)
+[ -n "$old_version" ] || fail "test/upgrade/releases.txt names no release other than $version"
 git cat-file -e "$release^{commit}" 2>/dev/null || fail "release $old_version ($release, test/upgrade/releases.txt) is not in this clone"
-step "building the $old_version package from $release (its tree, this debian/, changelog up to $old_version)"
+step "building the $old_version package from $release (its own tree and debian/)"
 mkdir -p "$work/old/src"
 git archive "$release" | tar -x -C "$work/old/src"
-[ ! -e "$work/old/src/debian" ] || fail "release $old_version has a debian/ of its own now: use it"
-git archive HEAD debian | tar -x -C "$work/old/src"
-sed -i -n "/^forgea-audit ($old_version) /,\$p" "$work/old/src/debian/changelog"
+[ -d "$work/old/src/debian" ] || fail "release $old_version has no debian/ (a release before 0.2.0 is not a package)"
 [ "$(sed -n '1s/^forgea-audit (\([^)]*\)).*/\1/p' "$work/old/src/debian/changelog")" = "$old_version" ] ||
-    fail "debian/changelog has no $old_version entry"
-grep -q '^install-tools:' "$work/old/src/Makefile" ||
-    printf '\n# Added by test/package/deb_package.sh: %s predates `make install-tools`.\ninstall-tools: tools/forgea_audit_verify\n\tinstall -D -m 755 tools/forgea_audit_verify $(DESTDIR)$(TOOLS_BINDIR)/forgea_audit_verify\n' \
-        "$old_version" >>"$work/old/src/Makefile"
+    fail "release $old_version's debian/changelog does not start with $old_version"
 (cd "$work/old/src" && DEB_BUILD_OPTIONS=nocheck dpkg-buildpackage -us -uc -b -j2 >"$work/build-old.log" 2>&1) ||
     { tail -40 "$work/build-old.log"; fail "dpkg-buildpackage of $old_version failed ($work/build-old.log)"; }
 old_deb="$work/old/postgresql-15-forgea-audit_${old_version}_amd64.deb"
@@ -210,7 +212,7 @@ trap - EXIT
 purge
 ;;
 
-cluster)   # ---- inside pg_virtualenv: 0.1.0, the upgrade, a fresh install ---------------------
+cluster)   # ---- inside pg_virtualenv: the previous release, the upgrade, a fresh install -------
 cd "$FA_ROOT"
 q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
 fixture=test/fixtures/github/push/api-with-new-branch.payload.json
@@ -251,7 +253,7 @@ cp=$(q -d app -c "SELECT encode(convert_to(forgea_audit.checkpoint(), 'UTF8'), '
 step "apt-get install ./$(basename "$FA_DEB") (the upgrade)"
 apt_get install -y -qq "$FA_DEB" >/dev/null
 [ "$(dpkg-query -W -f='${Version}' "$pkg")" = "$FA_VERSION" ] || fail "the package was not upgraded to $FA_VERSION"
-# A new connection is a new backend, which loads the new library: the 0.1.0 SQL must refuse.
+# A new connection is a new backend, which loads the new library: the old SQL must refuse.
 refusal=$(push app "$second" 9a3f0c2e-0001-4000-8000-000000000001 2>&1) &&
     fail "the $FA_OLD_VERSION SQL ran on the $FA_VERSION library: $refusal"
 case "$refusal" in

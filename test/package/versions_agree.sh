@@ -4,6 +4,9 @@
 # and debian/changelog's newest entry (the Debian package's version; 3.0 (native), so no Debian
 # revision).  Also checked, because they go stale the same way:
 #   - debian/changelog has an entry for every released version (test/upgrade/releases.txt);
+#   - a version not released yet (not in test/upgrade/releases.txt) is UNRELEASED in
+#     debian/changelog, "(unreleased)" in CHANGELOG.md and not "stable" in META.json; a released
+#     one is none of these (releasing means editing all three and pinning the commit);
 #   - META.json has the PGXN meta-spec 1.0.0 keys, with the values the spec allows, and names an
 #     install script that exists (forgea_audit--<version>.sql);
 #   - debian/control is what `pg_buildext updatecontrol` makes of debian/control.in.
@@ -52,6 +55,24 @@ for v in $(awk '!/^#/ && NF { print $1 }' test/upgrade/releases.txt) "$control";
     grep -qxF "$v" <<<"$changelog_versions" || missing="$missing $v"
 done
 check "debian/changelog has an entry for every release (test/upgrade/releases.txt) and for $control" "$missing" ""
+
+# Released or not: the four places say the same.
+released=$(awk -v v="$control" '!/^#/ && $1 == v { print "yes" }' test/upgrade/releases.txt)
+distribution=$(sed -n '1s/^forgea-audit ([^)]*) \([^;]*\);.*/\1/p' debian/changelog)
+heading=$(grep -m1 -E "^## $(sed 's/\./\\./g' <<<"$control")( |\$)" CHANGELOG.md || true)
+if [ -n "$released" ]; then
+    check "$control is released: debian/changelog's entry names a distribution, not UNRELEASED" \
+          "$([ "$distribution" != UNRELEASED ] && [ -n "$distribution" ] && echo yes)" yes
+    check "$control is released: CHANGELOG.md has its section, not marked unreleased" \
+          "$([ -n "$heading" ] && ! grep -q unreleased <<<"$heading" && echo yes)" yes
+    [ "$meta_ok" = 1 ] && check "$control is released: META.json release_status is stable" \
+          "$(jq -r '.release_status // "stable"' META.json)" stable
+else
+    check "$control is not released (test/upgrade/releases.txt): debian/changelog's entry is UNRELEASED" "$distribution" UNRELEASED
+    check "$control is not released: CHANGELOG.md's section says \"(unreleased)\"" "$heading" "## $control (unreleased)"
+    [ "$meta_ok" = 1 ] && check "$control is not released: META.json release_status is not stable" \
+          "$(jq -r '.release_status // "stable" | . != "stable"' META.json)" true
+fi
 
 # debian/control is generated: `pg_buildext checkcontrol` (run by every package build) fails when it
 # is stale.  It writes temporary files next to debian/control, so it runs on a copy.

@@ -1,7 +1,7 @@
 -- A normalised text description of everything the forgea_audit extension put in the current
 -- database: one line per fact, no OIDs, sorted.  Two databases hold the same extension objects
--- exactly when this prints the same text in both (test/upgrade/upgrade_from_0.1.0.sh diffs an
--- updated 0.1.0 install against a fresh install of the current version).
+-- exactly when this prints the same text in both (test/upgrade/upgrade.sh diffs an
+-- updated 0.1.0 or 0.2.0 install against a fresh install of the current version).
 --
 -- Run with: psql -X -At -v ON_ERROR_STOP=1 -f test/upgrade/describe_extension.sql
 -- ACLs are printed with their items sorted (their order carries no meaning); proconfig is printed
