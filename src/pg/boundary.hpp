@@ -15,10 +15,8 @@
 //   * Code between an entry point and PostgreSQL calls keeps only trivially destructible data
 //     (plain structs, pointers into palloc'd memory), so an ereport may longjmp straight through
 //     it: there is nothing to destroy.  Each struct that lives across PostgreSQL calls says so with
-//     FA_LIVES_ACROSS_PG_CALLS(T), a static_assert the compiler checks.
-//   * Where C++ that does hold such objects must call PostgreSQL, it goes through fa_pg_call(),
-//     which turns the ereport into a PgError exception carrying the whole ErrorData; fa_guard()
-//     re-raises that ErrorData unchanged (SQLSTATE, message, detail, hint).
+//     FA_LIVES_ACROSS_PG_CALLS(T), a static_assert the compiler checks.  Code that holds an object
+//     with a destructor does not call PostgreSQL.
 #pragma once
 
 #include "pg/core_headers.hpp"  // first: see there
@@ -37,42 +35,6 @@ extern "C" {
 #include <exception>
 #include <new>
 #include <type_traits>
-
-// A PostgreSQL error caught by fa_pg_call(), travelling through C++ frames as an exception.  The
-// ErrorData is palloc'd in the memory context that was current at the call.
-class PgError final : public std::exception {
-public:
-    explicit PgError(ErrorData *edata) : edata_(edata) {}
-    const char *what() const noexcept override { return edata_->message ? edata_->message : "(no message)"; }
-    ErrorData *data() const { return edata_; }
-
-private:
-    ErrorData *edata_;
-};
-
-// Runs fn, which calls PostgreSQL, from C++ that holds objects with destructors: an ereport inside
-// becomes a PgError the C++ side can unwind with (pg_duckdb's PostgresFunctionGuard).  Only for
-// calls whose failure leaves nothing to clean up but memory (the error is flushed, not re-thrown
-// through PostgreSQL's abort processing); a call that takes locks or buffers belongs in plain code.
-template <typename Fn>
-void fa_pg_call(Fn &&fn)
-{
-    MemoryContext caller_context = CurrentMemoryContext;
-    ErrorData *edata = nullptr;
-    PG_TRY();
-    {
-        fn();
-    }
-    PG_CATCH();
-    {
-        MemoryContextSwitchTo(caller_context);
-        edata = CopyErrorData();
-        FlushErrorState();
-    }
-    PG_END_TRY();
-    if (edata != nullptr)
-        throw PgError(edata);
-}
 
 // A copy of s that cannot itself longjmp (allocation failure gives nullptr): used inside a catch
 // block, where an ereport would leave the exception object behind.
@@ -98,13 +60,10 @@ R fa_guard(const char *function_name, R (*body)(Args...), Args... args)
                   "entry point arguments cross longjmps: they must be trivially destructible");
     sigjmp_buf *saved_exception_stack = PG_exception_stack;
     ErrorContextCallback *saved_context_stack = error_context_stack;
-    ErrorData *pg_error = nullptr;
     const char *message = nullptr;
     bool out_of_memory = false;
     try {
         return body(args...);
-    } catch (const PgError &e) {
-        pg_error = e.data();
     } catch (const std::bad_alloc &) {
         out_of_memory = true;
     } catch (const std::exception &e) {
@@ -116,8 +75,6 @@ R fa_guard(const char *function_name, R (*body)(Args...), Args... args)
     // The exception object no longer exists here; longjmp is safe.
     PG_exception_stack = saved_exception_stack;
     error_context_stack = saved_context_stack;
-    if (pg_error != nullptr)
-        ReThrowError(pg_error);
     if (out_of_memory)
         ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory in %s", function_name)));
     ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("internal error in %s: %s", function_name, message),
