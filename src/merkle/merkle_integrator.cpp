@@ -1,18 +1,20 @@
 #include "merkle/merkle_integrator.hpp"
 
 extern "C" {
-#include "access/xact.h"
 #include "executor/spi.h"
-#include "pgstat.h"
+#include "miscadmin.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
-#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 }
 
 #include "merkle/merkle_store.hpp"
-#include "pg/progress.hpp"
 #include "pg/datum_read.hpp"
+#include "pg/worker_tx.hpp"
+
+using forgea::worker::begin_tx;
+using forgea::worker::end_tx;
+using forgea::worker::run_catching;
 
 namespace {
 
@@ -23,12 +25,7 @@ TimestampTz next_run = 0;
 // take now) or the extension has no Merkle tables here (not installed, or not yet updated).
 bool integrate_one_batch()
 {
-    SetCurrentStatementStartTimestamp();
-    StartTransactionCommand();
-    if (SPI_connect() != SPI_OK_CONNECT)
-        elog(ERROR, "SPI_connect failed");
-    PushActiveSnapshot(GetTransactionSnapshot());
-    fa_worker_activity("forgea_audit: integrating audit rows into the Merkle tree");
+    begin_tx("forgea_audit: integrating audit rows into the Merkle tree");
     int rc = SPI_execute("SELECT pg_catalog.to_regprocedure('forgea_audit.merkle_integrate(bigint)') IS NOT NULL", true, 1);
     bool present = rc == SPI_OK_SELECT && SPI_processed == 1 &&
                    fa_get<SqlBool>(fa_spi_row(0, "the merkle_integrate lookup"), 1);
@@ -40,11 +37,7 @@ bool integrate_one_batch()
             elog(ERROR, "merkle_integrate failed: %s", SPI_result_code_string(rc));
         n = fa_get<SqlInt8>(fa_spi_row(0, "forgea_audit.merkle_integrate()"), 1);
     }
-    SPI_finish();
-    PopActiveSnapshot();
-    CommitTransactionCommand();
-    pgstat_report_stat(false);
-    pgstat_report_activity(STATE_IDLE, nullptr);
+    end_tx();
     return present && n == kMerkleBatchRows;
 }
 
@@ -78,28 +71,13 @@ void fa_merkle_worker_tick(MemoryContext loop_context)
         return;
     next_run = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), merkle_interval_ms);
     MemoryContextSwitchTo(loop_context);
-    PG_TRY();
-    {
+    // An ERROR is reported (server log, forgea_audit.progress) and rolled back; the worker goes on.
+    // A lock not granted within kPassLockWaitMs ends up there too (merkle_integrate() bounds its
+    // wait): the next interval tries again.
+    (void) run_catching("integrator", [] {
         while (integrate_one_batch())
             CHECK_FOR_INTERRUPTS();
-        fa_worker_pass_done("integrator");
-    }
-    PG_CATCH();
-    {
-        // Reported (server log, forgea_audit.progress) and rolled back; the worker goes on (an
-        // uncaught ERROR would make it FATAL).  A lock not granted within kPassLockWaitMs ends
-        // up here too (merkle_integrate() bounds its wait): the next interval tries again.
-        MemoryContextSwitchTo(loop_context);
-        HOLD_INTERRUPTS();
-        ErrorData *edata = CopyErrorData();
-        EmitErrorReport();
-        AbortCurrentTransaction();
-        SPI_finish();
-        FlushErrorState();
-        fa_worker_pass_failed("integrator", edata->message);
-        RESUME_INTERRUPTS();
-    }
-    PG_END_TRY();
+    }, loop_context);
     MemoryContextSwitchTo(loop_context);
     MemoryContextReset(loop_context);
 }

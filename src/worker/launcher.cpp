@@ -29,7 +29,7 @@ extern "C" {
 #include "merkle/merkle_integrator.hpp"
 #include "pg/boundary.hpp"
 #include "pg/settings.hpp"
-#include "worker/worker_tx.hpp"
+#include "pg/worker_tx.hpp"
 
 using forgea::worker::after_seconds;
 using forgea::worker::ms_until;

@@ -20,7 +20,7 @@ extern "C" {
 
 #include "pg/datum_read.hpp"
 #include "pg/settings.hpp"
-#include "worker/worker_tx.hpp"
+#include "pg/worker_tx.hpp"
 
 using forgea::worker::begin_tx;
 using forgea::worker::end_tx;

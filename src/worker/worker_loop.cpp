@@ -35,13 +35,14 @@ extern "C" {
 #include "pg/progress.hpp"
 #include "pg/settings.hpp"
 #include "worker/retention_archive.hpp"
-#include "worker/worker_tx.hpp"
+#include "pg/worker_tx.hpp"
 
 using forgea::worker::after_seconds;
 using forgea::worker::begin_tx;
 using forgea::worker::end_tx;
 using forgea::worker::first_int8;
 using forgea::worker::ms_until;
+using forgea::worker::run_catching;
 
 namespace {
 
@@ -119,40 +120,6 @@ void run_verification(VerifyPass &pass)
         pass.last_reported_bad_seq = bad;
     }
     end_tx();
-}
-
-// Runs f, the worker's pass called pass; on an ERROR, reports it (server log), rolls back, shows
-// that the pass could not run in forgea_audit.progress until the next pass starts, and returns
-// the message instead of exiting.  (Without this an ERROR in a worker becomes FATAL and the
-// worker restarts.)
-template <typename F>
-char *run_catching(const char *pass, F f, MemoryContext keep)
-{
-    MemoryContext loop_context = CurrentMemoryContext;
-    char *volatile failure = nullptr;
-    PG_TRY();
-    {
-        f();
-    }
-    PG_CATCH();
-    {
-        MemoryContextSwitchTo(keep);
-        ErrorData *edata = CopyErrorData();
-        failure = pstrdup(edata->message);
-        FreeErrorData(edata);
-        HOLD_INTERRUPTS();
-        EmitErrorReport();
-        AbortCurrentTransaction();
-        SPI_finish();  // no-op if not connected; clears SPI state after an abort
-        FlushErrorState();
-        fa_worker_pass_failed(pass, failure);
-        RESUME_INTERRUPTS();
-        MemoryContextSwitchTo(loop_context);
-    }
-    PG_END_TRY();
-    if (failure == nullptr)
-        fa_worker_pass_done(pass);
-    return failure;
 }
 
 }  // namespace

@@ -2,7 +2,7 @@
 // and the archiving.
 #include "pg/core_headers.hpp"  // first: see there
 
-#include "worker/worker_tx.hpp"
+#include "pg/worker_tx.hpp"
 
 extern "C" {
 #include "postgres.h"
