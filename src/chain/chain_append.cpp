@@ -245,14 +245,12 @@ int64 fa_audit_append(const AuditEvent &ev)
 
     Datum chain_arg[1] = {PointerGetDatum(cstring_to_text_with_len(ev.chain_id.data, static_cast<int>(ev.chain_id.len)))};
 
-    fa_chain_write_depth++;
-    PG_TRY();
-    {
-        // Lock this chain's head (creating it on first use).  In READ COMMITTED each execution takes
-        // a fresh snapshot, so the second SELECT sees a head a racing transaction just committed.
-        // enable_seqscan = off for these statements only (pg/local_setting.hpp): they are planned
-        // once per backend and the plan cached, and one planned while chain_head was empty would
-        // scan it sequentially while it grows.  Only the extension's own code runs in them.
+    // Lock this chain's head (creating it on first use).  In READ COMMITTED each execution takes
+    // a fresh snapshot, so the second SELECT sees a head a racing transaction just committed.
+    // enable_seqscan = off for these statements only (pg/local_setting.hpp): they are planned
+    // once per backend and the plan cached, and one planned while chain_head was empty would
+    // scan it sequentially while it grows.  Only the extension's own code runs in them.
+    fa_as_chain_writer([&] {
         fa_with_local_setting("enable_seqscan", "off", [&] {
             for (;;) {
                 fa_exec_plan(append_plans[kLockHead], chain_arg, nullptr, 1);
@@ -261,12 +259,7 @@ int64 fa_audit_append(const AuditEvent &ev)
                 fa_exec_plan(append_plans[kCreateHead], chain_arg, nullptr, 0);
             }
         });
-    }
-    PG_FINALLY();
-    {
-        fa_chain_write_depth--;
-    }
-    PG_END_TRY();
+    });
 
     FaRow head = fa_spi_row(0, "forgea_audit.chain_head");
     int64 prev_length = fa_get<SqlInt8>(head, 1);
@@ -348,17 +341,9 @@ int64 fa_audit_append(const AuditEvent &ev)
     values[18] = Int64GetDatum(ev.parent_seq.value);
     nulls[18] = ev.parent_seq.is_null ? 'n' : ' ';
 
-    fa_chain_write_depth++;
-    PG_TRY();
-    {
-        fa_with_local_setting("enable_seqscan", "off",
-                              [&] { fa_exec_plan(append_plans[kInsertRow], values, nulls, 0); });
-    }
-    PG_FINALLY();
-    {
-        fa_chain_write_depth--;
-    }
-    PG_END_TRY();
+    fa_as_chain_writer([&] {
+        fa_with_local_setting("enable_seqscan", "off", [&] { fa_exec_plan(append_plans[kInsertRow], values, nulls, 0); });
+    });
     if (SPI_processed != 1)
         elog(ERROR, "chain head of \"%.*s\" vanished while appending", static_cast<int>(ev.chain_id.len),
              ev.chain_id.data);

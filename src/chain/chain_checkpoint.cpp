@@ -126,19 +126,12 @@ void store_checkpoint(int64 size, const uint8 root[kHashLen], StringInfo note)
     Oid types[3] = {INT8OID, BYTEAOID, TEXTOID};
     Datum args[3] = {Int64GetDatum(size), PointerGetDatum(bytea_from_bytes(root, kHashLen)),
                      PointerGetDatum(cstring_to_text_with_len(note->data, note->len))};
-    fa_chain_write_depth++;
-    PG_TRY();
-    {
+    fa_as_chain_writer([&] {
         int rc = SPI_execute_with_args("INSERT INTO forgea_audit.merkle_checkpoint (tree_size, root, note) VALUES ($1, $2, $3)",
                                        3, types, args, nullptr, false, 0);
         if (rc != SPI_OK_INSERT)
             elog(ERROR, "storing the checkpoint failed: %s", SPI_result_code_string(rc));
-    }
-    PG_FINALLY();
-    {
-        fa_chain_write_depth--;
-    }
-    PG_END_TRY();
+    });
 }
 
 // Appends the blank line and the signature line of the configured key to a note body.

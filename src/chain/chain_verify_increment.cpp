@@ -90,16 +90,7 @@ void prepare_plans()
 // Runs a write to merkle_verified as the extension's own writer (its guard lets nothing else in).
 void write_state(SPIPlanPtr plan, Datum *args)
 {
-    fa_chain_write_depth++;
-    PG_TRY();
-    {
-        fa_exec_plan(plan, args, nullptr, 0);
-    }
-    PG_FINALLY();
-    {
-        fa_chain_write_depth--;
-    }
-    PG_END_TRY();
+    fa_as_chain_writer([&] { fa_exec_plan(plan, args, nullptr, 0); });
 }
 
 // Checkpoints whose tree size lies in the range being verified, in size order.

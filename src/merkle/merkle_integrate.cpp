@@ -120,16 +120,7 @@ void prepare_plans()
 // Runs a write to the guarded Merkle tables as the extension's own writer.
 void guarded_exec(SPIPlanPtr plan, Datum *values, const char *nulls)
 {
-    fa_chain_write_depth++;
-    PG_TRY();
-    {
-        fa_exec_plan(plan, values, nulls, 0);
-    }
-    PG_FINALLY();
-    {
-        fa_chain_write_depth--;
-    }
-    PG_END_TRY();
+    fa_as_chain_writer([&] { fa_exec_plan(plan, values, nulls, 0); });
 }
 
 // Collects what appends to a tree of old_size leaves complete, as the tile store keeps it: per

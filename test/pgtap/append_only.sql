@@ -9,7 +9,7 @@
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 
-SELECT plan(64);
+SELECT plan(67);
 
 -------------------------------------------------------------------------------------------------
 -- Some history: two sessions with pushes, and a 5-row chain 'test:alpha' written by append().
@@ -316,5 +316,30 @@ SELECT is(forgea_audit.append('TEST_EVENT', 'system', 'pgtap', metadata => '{"n"
 SELECT is((SELECT length FROM forgea_audit.chain_head WHERE chain_id = 'test:alpha'), 6::bigint,
           'chain_head of test:alpha now records 6 rows');
 SELECT is((SELECT ok FROM forgea_audit.verify_chain()), true, 'verify_chain() ok at the end');
+
+-- An ERROR inside the library's own writer leaves the writer: the guard lets the writer's INSERT
+-- through, a test trigger after it fails that row, and afterwards the same backend's own INSERT is
+-- a restore again, checked and refused (pg/chain_writer.hpp's fa_as_chain_writer lowers the depth
+-- however the write ends; a depth left raised would let the forged row in).
+CREATE FUNCTION public.fail_marked_rows() RETURNS trigger LANGUAGE plpgsql AS
+$$ BEGIN
+    IF NEW.action = 'TEST_FAIL_INSIDE_WRITER' THEN
+        RAISE EXCEPTION 'failing a row the writer inserts' USING ERRCODE = 'P0001';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER zz_fail_marked_rows BEFORE INSERT ON forgea_audit.audit_log
+    FOR EACH ROW EXECUTE FUNCTION public.fail_marked_rows();
+SELECT matches(pg_temp.try($$SELECT forgea_audit.append('TEST_FAIL_INSIDE_WRITER', 'system', 'pgtap', chain => 'test:alpha')$$),
+               '^P0001: failing a row the writer inserts', 'an append whose row fails inside the writer raises that error');
+SELECT matches(pg_temp.try($$INSERT INTO forgea_audit.audit_log (seq, chain_id, chain_pos,
+                                  prev_hash, row_hash, created_at, actor_type, action, outcome, severity)
+                             VALUES (999998, 'test:forged', 1, decode(repeat('00', 32), 'hex'), decode(repeat('00', 32), 'hex'),
+                                     now(), 'system', 'FORGED', 'success', 'INFO')$$),
+               '^23000: restoring forgea_audit.audit_log refused: row seq 999998',
+               'after that error the session is no longer the writer: its forged INSERT is refused as a restore (23000)');
+DROP TRIGGER zz_fail_marked_rows ON forgea_audit.audit_log;
+DROP FUNCTION public.fail_marked_rows();
+SELECT is((SELECT ok FROM forgea_audit.verify_chain()), true, 'verify_chain() still ok: the failed append left nothing');
 
 SELECT * FROM finish();
