@@ -20,6 +20,7 @@ extern "C" {
 #include "core/chain_verifier.hpp"
 #include "pg/boundary.hpp"
 #include "pg/datum_read.hpp"
+#include "pg/spi_plan.hpp"
 
 forgea::core::RowLink fa_restored_row_content(Relation rel, HeapTuple tuple, forgea::core::Bytes *chain_id);
 
@@ -50,25 +51,22 @@ using forgea::core::kHashLen;
 SPIPlanPtr row_at_plan;   // (chain_id, chain_pos) -> seq, row_hash
 SPIPlanPtr tail_plan;     // chain_id -> the last row's chain_pos, seq, row_hash
 
-SPIPlanPtr keep_plan(const char *sql, int nargs, Oid *types)
-{
-    SPIPlanPtr plan = SPI_prepare(sql, nargs, types);
-    if (plan == nullptr)
-        elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql, SPI_result_code_string(SPI_result));
-    SPI_keepplan(plan);
-    return plan;
-}
-
+// The restore check's two statements, prepared once per backend and kept together (fa_keep_plans:
+// both or neither, so a failed prepare leaves no kept plan behind to pile up on every retry).
 void prepare_restore_plans()
 {
     if (tail_plan != nullptr)
         return;
-    Oid types[2] = {TEXTOID, INT8OID};
-    row_at_plan = keep_plan("SELECT seq, row_hash FROM forgea_audit.audit_log WHERE chain_id = $1 AND chain_pos = $2",
-                            2, types);
-    tail_plan = keep_plan("SELECT chain_pos, seq, row_hash FROM forgea_audit.audit_log WHERE chain_id = $1 "
-                          "ORDER BY chain_pos DESC LIMIT 1",
-                          1, types);
+    static const Oid types[2] = {TEXTOID, INT8OID};
+    static const FaPlanSpec specs[2] = {
+        {"SELECT seq, row_hash FROM forgea_audit.audit_log WHERE chain_id = $1 AND chain_pos = $2", 2, types},
+        {"SELECT chain_pos, seq, row_hash FROM forgea_audit.audit_log WHERE chain_id = $1 ORDER BY chain_pos DESC LIMIT 1",
+         1, types},
+    };
+    SPIPlanPtr kept[2];
+    fa_keep_plans(specs, 2, kept, "the restore check of the chain tables");
+    row_at_plan = kept[0];
+    tail_plan = kept[1];
 }
 
 Datum text_datum(Bytes b)

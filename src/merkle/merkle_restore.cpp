@@ -37,6 +37,7 @@ extern "C" {
 #include "core/checkpoint_note.hpp"
 #include "core/merkle_tree.hpp"
 #include "pg/datum_read.hpp"
+#include "pg/spi_plan.hpp"
 #include "pg/sha256.hpp"
 
 namespace mk = forgea::core::merkle;
@@ -233,14 +234,12 @@ void check_leaf(Relation rel, HeapTuple tuple)
     if (plan == nullptr) {
         // The next leaf index from the primary key's last entry: count(*) here made restoring n
         // leaves O(n^2).
-        SPIPlanPtr p = SPI_prepare("SELECT EXISTS (SELECT 1 FROM forgea_audit.audit_log WHERE seq = $1), "
-                                   "coalesce((SELECT leaf_index + 1 FROM forgea_audit.merkle_leaf ORDER BY leaf_index DESC LIMIT 1), 0), "
-                                   "EXISTS (SELECT 1 FROM forgea_audit.merkle_state)",
-                                   1, types);
-        if (p == nullptr)
-            elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-        SPI_keepplan(p);
-        plan = p;
+        const FaPlanSpec spec = {
+            "SELECT EXISTS (SELECT 1 FROM forgea_audit.audit_log WHERE seq = $1), "
+            "coalesce((SELECT leaf_index + 1 FROM forgea_audit.merkle_leaf ORDER BY leaf_index DESC LIMIT 1), 0), "
+            "EXISTS (SELECT 1 FROM forgea_audit.merkle_state)",
+            1, types};
+        fa_keep_plans(&spec, 1, &plan, "the restore check of merkle_leaf");
     }
     Datum args[1] = {Int64GetDatum(seq)};
     int rc = SPI_execute_plan(plan, args, nullptr, false, 1);
