@@ -22,72 +22,8 @@
 CREATE EXTENSION IF NOT EXISTS pgcrypto;
 CREATE SCHEMA ref;
 
-CREATE TABLE ref.lab_attempt (
-    id                   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    session_id           text        NOT NULL,
-    delivery_id          uuid        NOT NULL UNIQUE,
-    commit_sha           text        NOT NULL,
-    before_sha           text,
-    ref                  text        NOT NULL,
-    base_ref             text,
-    changed_paths        text[]      NOT NULL,
-    changed_files        jsonb       NOT NULL,
-    commit_count         integer     NOT NULL,
-    commits_truncated    boolean     NOT NULL,
-    files_truncated      boolean     NOT NULL,
-    created              boolean     NOT NULL,
-    deleted              boolean     NOT NULL,
-    forced               boolean     NOT NULL,
-    pusher_name          text,
-    pusher_email         text,
-    sender_login         text,
-    sender_id            bigint,
-    repository_id        bigint,
-    repository_url       text        NOT NULL,
-    repository_full_name text,
-    repository_key       text        NOT NULL,
-    payload_sha256       bytea       NOT NULL,
-    delivery             jsonb,
-    pushed_at            timestamptz,
-    recorded_at          timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT lab_attempt_payload_sha256_len CHECK (octet_length(payload_sha256) = 32)
-);
-CREATE INDEX lab_attempt_session_recorded_idx ON ref.lab_attempt (session_id, recorded_at DESC);
-CREATE INDEX lab_attempt_commit_sha_idx ON ref.lab_attempt (commit_sha);
-CREATE INDEX lab_attempt_changed_paths_idx ON ref.lab_attempt USING gin (changed_paths);
-
-CREATE SEQUENCE ref.audit_log_seq AS bigint;
-CREATE TABLE ref.audit_log (
-    seq            bigint      PRIMARY KEY,
-    chain_id       text        COLLATE "C" NOT NULL,
-    chain_pos      bigint      NOT NULL,
-    prev_hash      bytea       NOT NULL,
-    row_hash       bytea       NOT NULL,
-    hash_version   smallint    NOT NULL DEFAULT 1,
-    created_at     timestamptz NOT NULL,
-    tenant_id      text,
-    user_id        text,
-    actor_type     text        NOT NULL,
-    actor_id       text,
-    action         text        NOT NULL,
-    target_type    text,
-    target_id      text,
-    outcome        text        NOT NULL,
-    severity       text        NOT NULL,
-    metadata       jsonb       NOT NULL DEFAULT '{}',
-    proof          jsonb,
-    correlation_id text,
-    parent_seq     bigint      REFERENCES ref.audit_log (seq),
-    CONSTRAINT audit_log_chain_pos_key UNIQUE (chain_id, chain_pos),
-    CONSTRAINT audit_log_outcome_check CHECK (outcome IN ('success', 'failure', 'partial', 'pending')),
-    CONSTRAINT audit_log_severity_check CHECK (severity IN ('INFO', 'LOW', 'MEDIUM', 'HIGH', 'CRITICAL')),
-    CONSTRAINT audit_log_hash_len_check CHECK (octet_length(prev_hash) = 32 AND octet_length(row_hash) = 32),
-    CONSTRAINT audit_log_metadata_object_check CHECK (jsonb_typeof(metadata) = 'object')
-);
-CREATE INDEX audit_log_action_idx ON ref.audit_log (action, created_at);
-CREATE INDEX audit_log_target_idx ON ref.audit_log (target_type, target_id, created_at);
-CREATE INDEX audit_log_outcome_idx ON ref.audit_log (outcome, created_at) WHERE outcome <> 'success';
-CREATE INDEX audit_log_correlation_idx ON ref.audit_log (correlation_id) WHERE correlation_id IS NOT NULL;
+\set bench_schema ref
+\ir tables.psql
 
 -- The one chain head: every append locks this row until its transaction ends.
 CREATE TABLE ref.chain_head (
