@@ -9,19 +9,8 @@ SET client_min_messages = warning;
 
 SELECT plan(13);
 
-DO $$
-DECLARE
-    r text;
-BEGIN
-    FOREACH r IN ARRAY ARRAY['fa_bd_owner', 'fa_bd_admin'] LOOP
-        IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) THEN
-            EXECUTE format('DROP OWNED BY %I', r);
-            EXECUTE format('DROP ROLE %I', r);
-        END IF;
-        EXECUTE format('CREATE ROLE %I LOGIN NOSUPERUSER', r);
-    END LOOP;
-END
-$$;
+\ir fresh_roles.psql
+CALL pg_temp.fresh_roles(ARRAY['fa_bd_owner', 'fa_bd_admin']);
 GRANT forgea_audit_admin TO fa_bd_admin;
 
 CREATE TABLE public.bind_log (tag text, ran_as text, at_command text);

@@ -27,19 +27,8 @@ FROM (SELECT payload AS p FROM public.fixture_push WHERE name = 'api-with-new-br
 $$;
 
 -- Roles (cluster-wide: names of their own, left-overs of an aborted run dropped first).
-DO $$
-DECLARE
-    r text;
-BEGIN
-    FOREACH r IN ARRAY ARRAY['fa_pe_owner', 'fa_pe_writer'] LOOP
-        IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) THEN
-            EXECUTE format('DROP OWNED BY %I', r);
-            EXECUTE format('DROP ROLE %I', r);
-        END IF;
-        EXECUTE format('CREATE ROLE %I LOGIN NOSUPERUSER', r);
-    END LOOP;
-END
-$$;
+\ir fresh_roles.psql
+CALL pg_temp.fresh_roles(ARRAY['fa_pe_owner', 'fa_pe_writer']);
 GRANT forgea_audit_writer TO fa_pe_writer;
 GRANT SELECT ON public.fixture_push TO fa_pe_writer;   -- pg_temp.payload() reads it as the writer
 

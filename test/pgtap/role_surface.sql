@@ -14,19 +14,8 @@ SELECT plan(19);
 
 \ir try.psql
 
-DO $$
-DECLARE
-    r text;
-BEGIN
-    FOREACH r IN ARRAY ARRAY['fa_rs_writer', 'fa_rs_reader', 'fa_rs_admin', 'fa_rs_nobody'] LOOP
-        IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) THEN
-            EXECUTE format('DROP OWNED BY %I', r);
-            EXECUTE format('DROP ROLE %I', r);
-        END IF;
-        EXECUTE format('CREATE ROLE %I LOGIN NOSUPERUSER', r);
-    END LOOP;
-END
-$$;
+\ir fresh_roles.psql
+CALL pg_temp.fresh_roles(ARRAY['fa_rs_writer', 'fa_rs_reader', 'fa_rs_admin', 'fa_rs_nobody']);
 GRANT forgea_audit_writer TO fa_rs_writer;
 GRANT forgea_audit_reader TO fa_rs_reader;
 GRANT forgea_audit_admin TO fa_rs_admin;

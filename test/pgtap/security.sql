@@ -88,20 +88,9 @@ BEGIN
 END
 $$;
 
-DO $$
-DECLARE
-    r text;
-BEGIN
-    FOREACH r IN ARRAY ARRAY['fa_sec_writer', 'fa_sec_reader', 'fa_sec_reader2', 'fa_sec_admin', 'fa_sec_nobody',
-                             'fa_sec_ddl'] LOOP
-        IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) THEN   -- left over by an aborted run
-            EXECUTE format('DROP OWNED BY %I', r);
-            EXECUTE format('DROP ROLE %I', r);
-        END IF;
-        EXECUTE format('CREATE ROLE %I LOGIN NOSUPERUSER', r);
-    END LOOP;
-END
-$$;
+\ir fresh_roles.psql
+CALL pg_temp.fresh_roles(ARRAY['fa_sec_writer', 'fa_sec_reader', 'fa_sec_reader2', 'fa_sec_admin', 'fa_sec_nobody',
+                               'fa_sec_ddl']);
 GRANT forgea_audit_writer TO fa_sec_writer;
 GRANT forgea_audit_reader TO fa_sec_reader, fa_sec_reader2;
 GRANT forgea_audit_admin TO fa_sec_admin;

@@ -20,19 +20,8 @@ SELECT plan(31);
 \ir try.psql
 
 -- Roles (cluster-wide: left-overs of an aborted run dropped first).
-DO $$
-DECLARE
-    r text;
-BEGIN
-    FOREACH r IN ARRAY ARRAY['fa_sf_owner', 'fa_sf_admin'] LOOP
-        IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) THEN
-            EXECUTE format('DROP OWNED BY %I', r);
-            EXECUTE format('DROP ROLE %I', r);
-        END IF;
-        EXECUTE format('CREATE ROLE %I LOGIN NOSUPERUSER', r);
-    END LOOP;
-END
-$$;
+\ir fresh_roles.psql
+CALL pg_temp.fresh_roles(ARRAY['fa_sf_owner', 'fa_sf_admin']);
 GRANT forgea_audit_admin TO fa_sf_admin;
 -- What bind_lab_session_table() grants the table's owner (it calls repo_key() as that role).
 GRANT USAGE ON SCHEMA forgea_audit TO fa_sf_owner;
