@@ -17,12 +17,6 @@ work=$(mktemp -d)
 chmod 711 "$work"   # the server (OS user postgres) reads the signing key from here
 key_set=0
 listener_pid=""
-set_key_file() {  # private key file and public key file, or "" to reset
-    local set="ALTER SYSTEM RESET forgea_audit.signing_key_file" set_pub="ALTER SYSTEM RESET forgea_audit.verify_key_file"
-    [ -n "$1" ] && set="ALTER SYSTEM SET forgea_audit.signing_key_file = '$1'"
-    [ -n "${2:-}" ] && set_pub="ALTER SYSTEM SET forgea_audit.verify_key_file = '$2'"
-    psql -X -q -v ON_ERROR_STOP=1 -d "$db" -c "LOAD 'forgea_audit'" -c "$set" -c "$set_pub" -c "SELECT pg_reload_conf()" >/dev/null
-}
 cleanup() {
     [ -n "$listener_pid" ] && kill "$listener_pid" 2>/dev/null && wait "$listener_pid" 2>/dev/null
     [ "$key_set" -eq 1 ] && set_key_file "" 2>/dev/null
@@ -44,10 +38,6 @@ chmod 600 "$work/key.pem"
 chown postgres: "$work/key.pem" 2>/dev/null || true
 key_set=1
 set_key_file "$work/key.pem" "$work/pub.pem"
-for _ in $(seq 50); do
-    [ "$(q "$db" "SELECT current_setting('forgea_audit.signing_key_file', true)")" == "$work/key.pem" ] && break
-    sleep 0.1
-done
 q "$db" "CREATE ROLE cl_nobody_$$ NOLOGIN" >/dev/null
 
 start_listener() {

@@ -29,13 +29,6 @@ work=$(mktemp -d)
 chmod 711 "$work"   # the server (OS user postgres) reads the signing key from here
 clones=()
 key_set=0
-# forgea_audit.* names are reserved by the module: load it in the session that sets one.
-set_key_file() {  # private key file and its public key file, or "" to reset both
-    local set="ALTER SYSTEM RESET forgea_audit.signing_key_file" set_pub="ALTER SYSTEM RESET forgea_audit.verify_key_file"
-    [ -n "$1" ] && set="ALTER SYSTEM SET forgea_audit.signing_key_file = '$1'"
-    [ -n "${2:-}" ] && set_pub="ALTER SYSTEM SET forgea_audit.verify_key_file = '$2'"
-    psql -X -q -v ON_ERROR_STOP=1 -d "$db" -c "LOAD 'forgea_audit'" -c "$set" -c "$set_pub" -c "SELECT pg_reload_conf()" >/dev/null
-}
 
 cleanup() {
     if [ "$key_set" -eq 1 ]; then
@@ -463,10 +456,6 @@ chmod 600 "$work/key.pem"
 chown postgres: "$work/key.pem" 2>/dev/null || true   # the server's OS user, when we are root
 key_set=1
 set_key_file "$work/key.pem" "$work/pub.pem"
-for _ in $(seq 50); do
-    [ "$(q "$db" "SELECT current_setting('forgea_audit.signing_key_file', true)")" == "$work/key.pem" ] && break
-    sleep 0.1
-done
 printf '%s\n' "$(q "$db" "SELECT forgea_audit.checkpoint()")" >"$work/cp2.txt"
 check "the checkpoint is signed (a blank line and a signature line)" "$(sed -n '4p;5p' "$work/cp2.txt" | cut -c1-16)" \
       "$(printf '\n\xe2\x80\x94 forgea_audit')"

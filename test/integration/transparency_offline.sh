@@ -16,12 +16,6 @@ tool=${FA_VERIFY_TOOL:-tools/forgea_audit_verify}   # FA_VERIFY_TOOL: check anot
 work=$(mktemp -d)
 chmod 711 "$work"   # the server (OS user postgres) reads the signing key from here
 key_set=0
-set_key_file() {  # private key file or "" to reset
-    local set="ALTER SYSTEM RESET forgea_audit.signing_key_file" set_pub="ALTER SYSTEM RESET forgea_audit.verify_key_file"
-    [ -n "$1" ] && set="ALTER SYSTEM SET forgea_audit.signing_key_file = '$1'"
-    [ -n "${2:-}" ] && set_pub="ALTER SYSTEM SET forgea_audit.verify_key_file = '$2'"
-    psql -X -q -v ON_ERROR_STOP=1 -d "$db" -c "LOAD 'forgea_audit'" -c "$set" -c "$set_pub" -c "SELECT pg_reload_conf()" >/dev/null
-}
 cleanup() {
     [ "$key_set" -eq 1 ] && set_key_file "" 2>/dev/null
     rm -rf "$work"
@@ -40,10 +34,6 @@ chmod 600 "$work/key.pem"
 chown postgres: "$work/key.pem" "$work/pub.pem" 2>/dev/null || true
 key_set=1
 set_key_file "$work/key.pem" "$work/pub.pem"
-for _ in $(seq 50); do
-    [ "$(q "$db" "SELECT current_setting('forgea_audit.signing_key_file', true)")" == "$work/key.pem" ] && break
-    sleep 0.1
-done
 
 # ---- history: two recorded pushes, then growing trees, one signed checkpoint each --------------
 psql -X -q -v ON_ERROR_STOP=1 -d "$db" >/dev/null <<'SQL'
@@ -252,10 +242,6 @@ check "consistency: the verdict names the key it checked both notes against" "${
 check "consistency: with the notes swapped, every real step is refused" "$refused_swapped" "$altered_tried"
 check "consistency: with the first hash altered, every real step is refused" "$refused_altered" "$altered_tried"
 set_key_file "$work/other.pem" ""
-for _ in $(seq 50); do
-    [ "$(q "$db" "SELECT current_setting('forgea_audit.signing_key_file', true)")" == "$work/other.pem" ] && break
-    sleep 0.1
-done
 chown postgres: "$work/other.pem" 2>/dev/null || true
 q "$db" "SELECT forgea_audit.checkpoint()" >"$work/note_other.txt"; printf '\n' >>"$work/note_other.txt"
 other_size=$(sed -n 2p "$work/note_other.txt")

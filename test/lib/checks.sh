@@ -23,3 +23,21 @@ eventually() {  # description, SQL that becomes t, seconds
     check "$1 (not within $3 s)" "$(timeout 30 psql -X -q -A -t -d "$db" -c "$2" 2>&1)" t
     return 1
 }
+
+# Points forgea_audit.signing_key_file and forgea_audit.verify_key_file of the cluster at two files,
+# or resets either with "" (ALTER SYSTEM and a reload; forgea_audit.* names are reserved by the
+# module, so the session that sets them loads it first).  After setting a signing key it waits, 5 s
+# at most, until a new session of $db (default $PGDATABASE) sees it, so that the next checkpoint()
+# is signed with it.
+set_key_file() {  # private key file or "", public key file or "" (optional)
+    local db=${db:-$PGDATABASE}
+    local set="ALTER SYSTEM RESET forgea_audit.signing_key_file" set_pub="ALTER SYSTEM RESET forgea_audit.verify_key_file"
+    [ -n "$1" ] && set="ALTER SYSTEM SET forgea_audit.signing_key_file = '$1'"
+    [ -n "${2:-}" ] && set_pub="ALTER SYSTEM SET forgea_audit.verify_key_file = '$2'"
+    psql -X -q -v ON_ERROR_STOP=1 -d "$db" -c "LOAD 'forgea_audit'" -c "$set" -c "$set_pub" -c "SELECT pg_reload_conf()" >/dev/null || return 1
+    [ -n "$1" ] || return 0
+    for _ in $(seq 50); do
+        [ "$(q "$db" "SELECT current_setting('forgea_audit.signing_key_file', true)")" == "$1" ] && return 0
+        sleep 0.1
+    done
+}
