@@ -95,7 +95,7 @@ override CXXFLAGS += -MMD -MP
 # Unit tests of the pure C++ core (no PostgreSQL linked in).
 CORE_SRCS = $(CORE_OBJS:.o=.cpp) $(TOOL_CORE_OBJS:.o=.cpp)
 UNIT_SRCS = test/unit/core_tests.cpp test/unit/merkle_tests.cpp test/unit/redaction_tests.cpp test/unit/offline_tests.cpp
-test/unit/core_tests: $(UNIT_SRCS) $(CORE_SRCS) src/core/*.hpp
+test/unit/core_tests: $(UNIT_SRCS) $(CORE_SRCS) src/core/*.hpp test/unit/*.hpp
 	$(CXX) -std=c++17 -O1 -g -Wall -Wextra -fsanitize=address,undefined -Isrc -o $@ $(UNIT_SRCS) $(CORE_SRCS) -lgtest -lgtest_main -lcrypto -pthread
 
 unit: test/unit/core_tests

@@ -8,10 +8,9 @@
 #include <cstring>
 #include <string>
 
-#include <openssl/evp.h>
-
 #include "core/byte_sink.hpp"
 #include "core/hasher.hpp"
+#include "../unit/openssl_sha256.hpp"
 
 #define FA_REQUIRE(cond, what)                                                                 \
     do {                                                                                       \
@@ -31,24 +30,7 @@ public:
     std::string s;
 };
 
-// SHA-256 through OpenSSL, as the offline verifier computes it.
-class Sha256 final : public forgea::core::Hasher {
-public:
-    Sha256() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr); }
-    ~Sha256() { EVP_MD_CTX_free(ctx_); }
-    Sha256(const Sha256 &) = delete;
-    Sha256 &operator=(const Sha256 &) = delete;
-    void put(const void *data, std::size_t len) override { EVP_DigestUpdate(ctx_, data, len); }
-    void finish(std::uint8_t out[forgea::core::kHashLen]) override
-    {
-        unsigned int n = 0;
-        EVP_DigestFinal_ex(ctx_, out, &n);
-        EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr);
-    }
-
-private:
-    EVP_MD_CTX *ctx_;
-};
+using Sha256 = forgea::test::Sha256;  // SHA-256 through OpenSSL, as the offline verifier computes it
 
 // The input copied to a heap block of exactly its size, so that ASan sees any read past its end
 // (libFuzzer's own buffer is already exact, but substrings of it are not).

@@ -10,7 +10,6 @@
 //     and PROOF over the leaf list, plus verification of every proof and refusal of altered ones.
 #include <gtest/gtest.h>
 
-#include <openssl/evp.h>
 
 #include <cstdint>
 #include <cstring>
@@ -22,6 +21,7 @@
 #include <vector>
 
 #include "core/merkle_tree.hpp"
+#include "openssl_sha256.hpp"
 
 namespace core = forgea::core;
 namespace mk = forgea::core::merkle;
@@ -30,23 +30,7 @@ namespace {
 
 using Hash = std::vector<std::uint8_t>;
 
-class Sha256 final : public core::Hasher {
-public:
-    Sha256() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr); }
-    ~Sha256() { EVP_MD_CTX_free(ctx_); }
-    Sha256(const Sha256 &) = delete;
-    Sha256 &operator=(const Sha256 &) = delete;
-    void put(const void *data, std::size_t len) override { EVP_DigestUpdate(ctx_, data, len); }
-    void finish(std::uint8_t out[core::kHashLen]) override
-    {
-        unsigned int n = 0;
-        EVP_DigestFinal_ex(ctx_, out, &n);
-        EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr);
-    }
-
-private:
-    EVP_MD_CTX *ctx_;
-};
+using Sha256 = forgea::test::Sha256;
 
 Hash unhex(const std::string &s)
 {

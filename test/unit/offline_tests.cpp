@@ -24,6 +24,7 @@
 #include "core/merkle_tree.hpp"
 #include "core/note_signature.hpp"
 #include "core/receipt_check.hpp"
+#include "openssl_sha256.hpp"
 
 using namespace std::string_literals;
 namespace core = forgea::core;
@@ -31,23 +32,7 @@ namespace json = forgea::core::json;
 
 namespace {
 
-class Sha256 final : public core::Hasher {
-public:
-    Sha256() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr); }
-    ~Sha256() { EVP_MD_CTX_free(ctx_); }
-    Sha256(const Sha256 &) = delete;
-    Sha256 &operator=(const Sha256 &) = delete;
-    void put(const void *data, std::size_t len) override { EVP_DigestUpdate(ctx_, data, len); }
-    void finish(std::uint8_t out[core::kHashLen]) override
-    {
-        unsigned int n = 0;
-        EVP_DigestFinal_ex(ctx_, out, &n);
-        EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr);
-    }
-
-private:
-    EVP_MD_CTX *ctx_;
-};
+using Sha256 = forgea::test::Sha256;
 
 class StringSink final : public core::ByteSink {
 public:
