@@ -119,21 +119,8 @@ SET SESSION AUTHORIZATION fa_rs_admin;
 SELECT matches(pg_temp.try('SELECT * FROM forgea_audit.shared_forks'), '^42501: permission denied for table public."LabSession"',
                'the admin without SELECT on "LabSession": 42501 ...');
 RESET SESSION AUTHORIZATION;
-DO $$
-DECLARE
-    hint text;
-BEGIN
-    SET SESSION AUTHORIZATION fa_rs_admin;
-    BEGIN
-        PERFORM * FROM forgea_audit.shared_forks;
-    EXCEPTION WHEN insufficient_privilege THEN
-        GET STACKED DIAGNOSTICS hint = PG_EXCEPTION_HINT;
-    END;
-    RESET SESSION AUTHORIZATION;
-    CREATE TEMP TABLE admin_hint AS SELECT hint;
-END
-$$;
-SELECT matches((SELECT hint FROM admin_hint), 'GRANT SELECT ON public."LabSession" TO forgea_audit_admin;',
+SELECT matches(pg_temp.hint_as('fa_rs_admin', 'SELECT * FROM forgea_audit.shared_forks'),
+               'GRANT SELECT ON public."LabSession" TO forgea_audit_admin;',
                '... with a hint naming the GRANT to run');
 
 SELECT * FROM finish();

@@ -236,21 +236,7 @@ SET SESSION AUTHORIZATION fa_sf_admin;
 SELECT throws_ok('SELECT * FROM forgea_audit.shared_forks', '42501', 'permission denied for table sf_plain."LabSession"',
                  'an admin without SELECT on the table: 42501, although the table is read as its owner');
 RESET SESSION AUTHORIZATION;
-DO $$
-DECLARE
-    hint text;
-BEGIN
-    SET SESSION AUTHORIZATION fa_sf_admin;
-    BEGIN
-        PERFORM * FROM forgea_audit.shared_forks;
-    EXCEPTION WHEN insufficient_privilege THEN
-        GET STACKED DIAGNOSTICS hint = PG_EXCEPTION_HINT;
-    END;
-    RESET SESSION AUTHORIZATION;
-    CREATE TEMP TABLE admin_hint AS SELECT hint;
-END
-$$;
-SELECT is((SELECT hint FROM admin_hint),
+SELECT is(pg_temp.hint_as('fa_sf_admin', 'SELECT * FROM forgea_audit.shared_forks'),
           'As the table''s owner (or a superuser), run GRANT SELECT ON sf_plain."LabSession" TO forgea_audit_admin; (every admin) or GRANT SELECT ON sf_plain."LabSession" TO fa_sf_admin; (this role).',
           '... with a hint naming the GRANT to run');
 SET SESSION AUTHORIZATION fa_sf_owner;
