@@ -1,0 +1,233 @@
+#!/usr/bin/env bash
+# verify_chain() on issue 23's log, side by side in one run (docs/benchmarks.md, "verify_chain on
+# the issue's log"):
+#
+#   bash bench/verify.sh          # as root, from the repository root, after `make`
+#
+# The log: BENCH_VERIFY_ROWS (400,000) audit rows over BENCH_VERIFY_CHAINS (4,000) lab: chains,
+# written by two concurrent sessions (each row its own transaction, so the two sessions' rows of a
+# chain interleave in the heap), with the 15-key metadata of a LAB_VERIFY_ATTEMPT row; then
+# checkpoint() (every row a Merkle leaf, tiles, a checkpoint), and the same number of rows on the
+# PL/pgSQL reference's single chain (bench/reference_plpgsql.sql).  VACUUM ANALYZE, CHECKPOINT.
+#
+# The verifiers, each call in a fresh backend, rounds in ABBA order, medians and ratios:
+#   base      verify_chain() of the library built from BENCH_BASE (a git revision, default 650cea0,
+#             the build issue 23 measured), loaded from its own file: the same rows, the same run
+#   new       verify_chain() of the library built in this checkout (./forgea_audit.so)
+#   ref       ref.verify_chain(), PL/pgSQL + pgcrypto
+#   base_cp, new_cp   verify_chain(<the checkpoint's note>)
+# Both libraries are bound to functions of their own (bench_lib.verify_base / verify_new, by
+# absolute path), so nothing here depends on what `make install` put into $libdir beyond the SQL
+# objects that CREATE EXTENSION creates.  One warm-up call of each first; "cold" is the first call
+# after a restart of the server (shared buffers empty; the OS page cache is not dropped).
+# Memory: VmHWM of the backend after the call and RssShmem (the shared buffers it touched).
+#
+# Settings: BENCH_VERIFY_ROWS (400000), BENCH_VERIFY_CHAINS (4000), BENCH_ROUNDS (3),
+#   BENCH_IMPLS ("base new ref base_cp new_cp"), BENCH_BASE (650cea0), BENCH_BASE_SO (a built
+#   base library instead of building BENCH_BASE), BENCH_COLD (1: also the cold calls),
+#   BENCH_KEEP_DB (a directory: keep the generated cluster's dump there / reuse it), PORT (6241).
+# Results: bench/out/verify-<UTC>/report.md (and bench/out/verify-latest.md).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+ROWS=${BENCH_VERIFY_ROWS:-400000}
+CHAINS=${BENCH_VERIFY_CHAINS:-4000}
+ROUNDS=${BENCH_ROUNDS:-3}
+IMPLS=${BENCH_IMPLS:-"base new ref base_cp new_cp"}
+BASE=${BENCH_BASE:-650cea0}
+COLD=${BENCH_COLD:-1}
+PORT=${PORT:-6241}
+
+if [ "${1:-}" != inner ]; then
+    LIBDIR=$(mktemp -d /tmp/forgea_verify_bench.XXXXXX)
+    chmod 755 "$LIBDIR"
+    if [ -n "${BENCH_BASE_SO:-}" ]; then
+        cp "$BENCH_BASE_SO" "$LIBDIR/base.so"
+    else
+        echo "== building the base library from $BASE"
+        mkdir "$LIBDIR/src"
+        git -C "$ROOT" archive "$BASE" | tar -x -C "$LIBDIR/src"
+        make -C "$LIBDIR/src" -s -j2 forgea_audit.so >/dev/null
+        cp "$LIBDIR/src/forgea_audit.so" "$LIBDIR/base.so"
+        rm -rf "$LIBDIR/src"
+    fi
+    [ -f forgea_audit.so ] || make -s -j2 >/dev/null
+    cp forgea_audit.so "$LIBDIR/new.so"
+    chmod 644 "$LIBDIR"/*.so
+    export LIBDIR ROWS CHAINS ROUNDS IMPLS BASE COLD
+    export OUT="$ROOT/bench/out/verify-$(date -u +%Y%m%dT%H%M%SZ)"
+    mkdir -p "$OUT"
+    if [ -n "${BENCH_PGENV:-}" ]; then   # a running cluster's PG* variables (development: BENCH_REUSE=1)
+        set -a; . "$BENCH_PGENV"; set +a
+        bash "$0" inner
+    else
+        pg_virtualenv -t -v 15 -c "--port=$PORT" -o shared_buffers=1GB -o max_wal_size=8GB -o checkpoint_timeout=30min \
+            -o work_mem=16MB -o jit=off bash "$0" inner
+    fi
+    cp "$OUT/report.md" "$ROOT/bench/out/verify-latest.md"
+    rm -rf "$LIBDIR"
+    echo "report: $OUT/report.md"
+    exit 0
+fi
+
+log() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$OUT/run.log" >&2; }
+q() { psql -X -q -A -t -v ON_ERROR_STOP=1 -d verify "$@"; }
+symbol() { nm -D --defined-only "$1" | awk -v f="$2" '$3 ~ "^" f "_0_[0-9]+$" { print $3 }' | sort | tail -1; }
+
+if [ "${BENCH_REUSE:-0}" = 1 ] && psql -X -At -d postgres -c "SELECT 1 FROM pg_database WHERE datname = 'verify'" | grep -q 1; then
+    log "reusing database verify (BENCH_REUSE=1)"
+else
+createdb -E UTF8 -T template0 verify
+q -f test/fixtures/app-schema/lab_session.sql >/dev/null
+q -c 'CREATE EXTENSION forgea_audit'
+q -f bench/reference_plpgsql.sql >/dev/null
+q <<EOF
+-- The metadata record_push writes for a LAB_VERIFY_ATTEMPT row: 15 keys, ~530 bytes (STABLE, so
+-- that it is inlined).
+CREATE FUNCTION fill_meta(i int) RETURNS jsonb LANGUAGE sql STABLE AS \$\$
+    SELECT jsonb_build_object('delivery_id', md5(i::text)::uuid, 'commit_sha', substr(md5(i || 'a') || md5(i || 'b'), 1, 40),
+        'ref', 'refs/heads/main', 'repository', 'https://github.com/Student-' || (i % 10000) || '/git-basics',
+        'repository_id', 700000000 + i % 10000, 'payload_sha256', md5(i || 'c') || md5(i || 'd'),
+        'sender', 'Student-' || (i % 10000), 'attempt_id', i, 'session_id', 'sess-' || (i % 10000),
+        'before_sha', substr(md5(i || 'e') || md5(i || 'f'), 1, 40), 'commit_count', 1 + i % 4,
+        'changed_path_count', 1 + i % 9, 'created', false, 'deleted', false, 'forced', false) \$\$;
+-- One of the two writers: its half of the rows, each its own transaction; the two sessions visit
+-- every chain, shifted by half the chains, so a chain's rows come from both and interleave.
+CREATE PROCEDURE fill_forgea(sess int, nrows int, nchains int) LANGUAGE plpgsql AS \$\$
+DECLARE i int;
+BEGIN
+    FOR k IN 0 .. nrows / 2 - 1 LOOP
+        i := 2 * k + sess;
+        PERFORM forgea_audit.append(action => 'LAB_STEP_CHECKED', actor_type => 'webhook', actor_id => 'github',
+                                    target_type => 'lab_step', target_id => i::text, metadata => fill_meta(i),
+                                    correlation_id => md5(i::text)::uuid::text, user_id => 'user-' || (k % nchains),
+                                    chain => 'lab:sess-' || ((k * 37 + sess * (nchains / 2)) % nchains));
+        COMMIT;
+    END LOOP;
+END \$\$;
+CREATE PROCEDURE fill_ref(nrows int) LANGUAGE plpgsql AS \$\$
+BEGIN
+    FOR i IN 1..nrows LOOP
+        PERFORM ref.append('LAB_STEP_CHECKED', 'webhook', 'github', 'lab_step', i::text, 'success', 'INFO',
+                           fill_meta(i), md5(i::text)::uuid::text, NULL, 'user-' || (i % 10000));
+        IF i % 100 = 0 THEN COMMIT; END IF;
+    END LOOP;
+END \$\$;
+EOF
+
+log "writing $ROWS rows over $CHAINS chains from two sessions, and $ROWS reference rows"
+t0=$(date +%s)
+q -c "SET synchronous_commit = off" -c "CALL fill_forgea(0, $ROWS, $CHAINS)" &
+a=$!
+q -c "SET synchronous_commit = off" -c "CALL fill_forgea(1, $ROWS, $CHAINS)" &
+b=$!
+q -c "SET synchronous_commit = off" -c "CALL fill_ref($ROWS)" &
+c=$!
+wait $a; wait $b; wait $c
+log "written in $(( $(date +%s) - t0 )) s; integrating and signing a checkpoint"
+q -c "SELECT forgea_audit.checkpoint()" -o "$OUT/note.txt"
+q -c 'VACUUM ANALYZE' -c 'CHECKPOINT'
+fi
+q <<EOF
+DROP SCHEMA IF EXISTS bench_lib CASCADE;
+CREATE SCHEMA bench_lib;
+CREATE FUNCTION bench_lib.verify_base(checkpoint text DEFAULT NULL)
+    RETURNS TABLE (ok boolean, rows_checked bigint, first_bad_seq bigint, detail text)
+    LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
+    AS '$LIBDIR/base.so', '$(symbol "$LIBDIR/base.so" fa_verify_chain)';
+EOF
+# Its own session: creating a C function loads its library, and two builds of the library (both
+# defining the forgea_audit.* settings) cannot be loaded into one backend.
+q <<EOF
+CREATE FUNCTION bench_lib.verify_new(checkpoint text DEFAULT NULL)
+    RETURNS TABLE (ok boolean, rows_checked bigint, first_bad_seq bigint, detail text)
+    LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
+    AS '$LIBDIR/new.so', '$(symbol "$LIBDIR/new.so" fa_verify_chain)';
+EOF
+interleave=$(q -c "SELECT round(avg(n), 2) FROM (SELECT count(*) AS n FROM (SELECT chain_id,
+    ctid, lag(chain_id) OVER (ORDER BY ctid) AS prev FROM forgea_audit.audit_log) x
+    WHERE chain_id IS DISTINCT FROM prev GROUP BY chain_id) y")
+sizes=$(q -c "SELECT pg_size_pretty(pg_total_relation_size('forgea_audit.audit_log')) || ' (+ Merkle tables ' ||
+    pg_size_pretty(pg_total_relation_size('forgea_audit.merkle_leaf') + pg_total_relation_size('forgea_audit.merkle_tile')) ||
+    ') / ' || pg_size_pretty(pg_total_relation_size('ref.audit_log'))")
+nrows=$(q -c "SELECT count(*) FROM forgea_audit.audit_log")
+leaves=$(q -c "SELECT tree_size FROM forgea_audit.merkle_state")
+
+# One call in a fresh backend: "seconds VmHWM_kB RssShmem_kB result".
+call() {
+    local sql
+    case $1 in
+        base) sql="SELECT * FROM bench_lib.verify_base()" ;;
+        new) sql="SELECT * FROM bench_lib.verify_new()" ;;
+        ref) sql="SELECT * FROM ref.verify_chain()" ;;
+        base_cp) sql="SELECT * FROM bench_lib.verify_base(pg_read_file('$OUT/note.txt'))" ;;
+        new_cp) sql="SELECT * FROM bench_lib.verify_new(pg_read_file('$OUT/note.txt'))" ;;
+    esac
+    q -F ' ' <<SQL
+SELECT clock_timestamp() AS t0 \gset
+$sql \g $OUT/last.out
+SELECT round(extract(epoch FROM clock_timestamp() - :'t0')::numeric, 3), substring(s from 'VmHWM:\s*(\d+) kB'),
+       substring(s from 'RssShmem:\s*(\d+) kB')
+FROM pg_read_file('/proc/' || pg_backend_pid() || '/status') AS s;
+SQL
+}
+
+restart() {
+    pg_ctlcluster 15 regress restart 2>/dev/null || pg_ctlcluster "$(ls /etc/postgresql 2>/dev/null | head -1)" regress restart
+    until q -c 'SELECT 1' >/dev/null 2>&1; do sleep 0.2; done
+}
+
+echo -e "impl\tround\tseconds\tvmhwm_kb\trssshmem_kb\tresult" > "$OUT/rounds.tsv"
+if [ "$COLD" = 1 ]; then
+    for impl in new base; do
+        restart
+        read -r s h sh < <(call "$impl")
+        log "cold $impl: ${s}s $(tr '|' ' ' < "$OUT/last.out" | cut -c1-100)"
+        echo -e "$impl\tcold\t$s\t$h\t$sh\t$(tr '\t|' '  ' < "$OUT/last.out")" >> "$OUT/rounds.tsv"
+    done
+fi
+for impl in $IMPLS; do call "$impl" >/dev/null; done   # warm-up
+order=($IMPLS)
+for r in $(seq 1 "$ROUNDS"); do
+    seqs=("${order[@]}")
+    if [ $((r % 2)) = 0 ]; then seqs=(); for ((i=${#order[@]}-1; i>=0; i--)); do seqs+=("${order[$i]}"); done; fi
+    for impl in "${seqs[@]}"; do
+        read -r s h sh < <(call "$impl")
+        log "round $r $impl: ${s}s VmHWM ${h} kB (shmem ${sh}) $(tr '|' ' ' < "$OUT/last.out" | cut -c1-100)"
+        echo -e "$impl\t$r\t$s\t$h\t$sh\t$(tr '\t|' '  ' < "$OUT/last.out")" >> "$OUT/rounds.tsv"
+    done
+done
+
+median() { sort -n | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+med() { awk -F'\t' -v i="$1" '$1 == i && $2 != "cold" { print $3 }' "$OUT/rounds.tsv" | median; }
+{
+    echo "# verify_chain on issue 23's log, $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo
+    echo "- machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')), load at end $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "- base: $BASE; new: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(
+        [ -n "$(git status --porcelain -- src 2>/dev/null)" ] && echo ' + uncommitted changes in src/')"
+    echo "- log: $nrows audit rows ($leaves Merkle leaves) over $CHAINS chains, two writers (runs of one chain in heap order: $interleave per chain); $ROWS reference rows; sizes $sizes"
+    echo "- cluster: shared_buffers=1GB, jit=off; each call in a fresh backend after one warm-up call of each; $ROUNDS rounds in ABBA order"
+    echo
+    echo "| verifier | median s | rows/s | VmHWM MiB (max) | RssShmem MiB | result (last) |"
+    echo "|---|---:|---:|---:|---:|---|"
+    for impl in $IMPLS; do
+        m=$(med "$impl")
+        hw=$(awk -F'\t' -v i="$impl" '$1 == i && $4 > x { x = $4 } END { printf "%d", x / 1024 }' "$OUT/rounds.tsv")
+        sh=$(awk -F'\t' -v i="$impl" '$1 == i && $5 > x { x = $5 } END { printf "%d", x / 1024 }' "$OUT/rounds.tsv")
+        res=$(awk -F'\t' -v i="$impl" '$1 == i { x = $6 } END { print substr(x, 1, 90) }' "$OUT/rounds.tsv")
+        echo "| $impl | $m | $(awk -v n="$nrows" -v s="$m" 'BEGIN { printf "%.0f", n / s }') | $hw | $sh | $res |"
+    done
+    echo
+    for pair in "base new" "ref new" "base_cp new_cp" "ref new_cp"; do
+        set -- $pair
+        a=$(med "$1"); b=$(med "$2")
+        [ -n "$a" ] && [ -n "$b" ] && echo "- $2 vs $1: $(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", a / b }')x faster (median $b s vs $a s)"
+    done
+    if [ "$COLD" = 1 ]; then
+        echo "- cold (first call after a server restart): $(awk -F'\t' '$2 == "cold" { printf "%s %s s; ", $1, $3 }' "$OUT/rounds.tsv")"
+    fi
+    echo
+    echo "Every round: $OUT/rounds.tsv"
+} > "$OUT/report.md"
+cat "$OUT/report.md"
