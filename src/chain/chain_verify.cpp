@@ -146,6 +146,7 @@ struct Pass {
     StringInfoData metadata;            // canonical JSON buffers, reused row after row
     StringInfoData proof;
     Sha256Sink hasher;  // reusable: made in keep (see the setup in fa_verify_chain)
+    FaLogHashes *log = nullptr;  // every row's row_hash by seq, for the Merkle checks (nullptr: none kept)
 };
 FA_LIVES_ACROSS_PG_CALLS(Pass);
 
@@ -237,6 +238,8 @@ void check_row(const FaRow &row, Pass &p)
 {
     forgea::core::AuditRecord rec;
     forgea::core::RowLink link = row_content(row, p, &rec.chain_id);
+    if (p.log != nullptr)
+        fa_log_hashes_add(p.log, link.seq, link.stored_ok ? link.hash : nullptr);
 
     bool added;
     forgea::core::ChainInOrder *c = p.chains->find_or_add(rec.chain_id, &added);
@@ -387,15 +390,20 @@ FA_FUNCTION(fa_verify_chain, "forgea_audit.verify_chain")
         elog(ERROR, "SPI_connect failed");
     p->heads = load_heads(keep);
 
+    // The Merkle checks take the leaves' row_hash from the scan instead of joining audit_log again.
+    p->log = static_cast<FaLogHashes *>(MemoryContextAllocZero(keep, sizeof(FaLogHashes)));
+    fa_log_hashes_init(p->log, keep);
+
     const char *checkpoint_note = nullptr;
+    bool tree_checkpoint = false;
     if (cp != nullptr) {
         bool is_signed;
         char *why = fa_checkpoint_signature_problem(*cp, &is_signed);
         int64 n = 0;
         int64 bad_seq = 0;
         HeadRecord *sealed = nullptr;
-        if (why == nullptr && cp->body.tree)  // 0.2.0: the root over the first tree_size leaves
-            why = fa_merkle_check_checkpoint(cp->body.size, cp->body.root, &bad_seq);
+        if (why == nullptr && cp->body.tree)  // 0.2.0: the root over the first tree_size leaves, after the scan
+            tree_checkpoint = true;
         else if (why == nullptr)              // 0.1.0: the heads its CHECKPOINT event sealed
             sealed = fa_checkpoint_heads(*cp, &n, &why);
         if (why != nullptr) {
@@ -438,10 +446,25 @@ FA_FUNCTION(fa_verify_chain, "forgea_audit.verify_chain")
         if (!p->sealed.seen[i])
             forgea::core::report_sealed_chain_missing(p->sealed.heads[i], p->problems);
     p->hasher.release();
+    fa_log_hashes_read_leaves(p->log);
+    // A transparency-log checkpoint: the root over its first tree_size leaves, recomputed from the
+    // rows' row_hash.  If it fails, that is the whole answer (as it was when this ran first).
+    if (tree_checkpoint) {
+        int64 bad_seq = 0;
+        char *why = fa_merkle_check_checkpoint(cp->body.size, cp->body.root, &bad_seq, p->log);
+        if (why != nullptr) {
+            char *kept = MemoryContextStrdup(keep, why);
+            SPI_finish();
+            MemoryContextSwitchTo(caller);
+            put_result(rsinfo, false, 0, bad_seq != 0, bad_seq, kept);
+            MemoryContextDelete(keep);
+            return (Datum) 0;
+        }
+    }
     // The Merkle tables against the rows just read (same snapshot).
     FaMerkleFinding *tree = static_cast<FaMerkleFinding *>(MemoryContextAllocZero(keep, sizeof(FaMerkleFinding)));
-    fa_merkle_check_unintegrated(true, keep, tree);
-    fa_merkle_check_tree(true, keep, nullptr, 0, tree);
+    fa_merkle_check_unintegrated(true, keep, tree, p->log);
+    fa_merkle_check_tree(true, keep, nullptr, 0, tree, p->log);
     SPI_finish();
     MemoryContextSwitchTo(caller);
 

@@ -4,10 +4,17 @@
 #include "merkle/merkle_store.hpp"
 
 extern "C" {
+#include "access/table.h"
+#include "access/tableam.h"
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
 #include "utils/builtins.h"
+#include "utils/rel.h"
+#include "utils/rls.h"
+#include "utils/snapmgr.h"
 }
 
 #include "pg/datum_read.hpp"
@@ -24,6 +31,8 @@ SPIPlanPtr state_plan;
 SPIPlanPtr checkpoints_plan;
 SPIPlanPtr leaves_plan;
 SPIPlanPtr tile_plan;
+SPIPlanPtr horizon_plan;
+SPIPlanPtr bounds_plan;
 
 // The statements, prepared once per backend.
 void prepare_plans()
@@ -33,7 +42,7 @@ void prepare_plans()
     // Committed rows below the horizon that are not leaves: an anti-join on merkle_leaf's seq
     // index (one probe or merge step per row: linear).
     Oid tile_types[2] = {INT2OID, INT8OID};
-    const FaPlanSpec specs[5] = {
+    const FaPlanSpec specs[7] = {
         {"SELECT s.horizon_seq, u.first, u.n FROM forgea_audit.merkle_state s CROSS JOIN LATERAL ("
          "  SELECT min(a.seq) AS first, count(*) AS n FROM forgea_audit.audit_log a WHERE a.seq < s.horizon_seq "
          "  AND NOT EXISTS (SELECT 1 FROM forgea_audit.merkle_leaf m WHERE m.seq = a.seq)) u",
@@ -45,9 +54,14 @@ void prepare_plans()
          "LEFT JOIN forgea_audit.audit_log a ON a.seq = m.seq ORDER BY m.leaf_index",
          0, nullptr},
         {"SELECT hashes, interior FROM forgea_audit.merkle_tile WHERE level = $1 AND idx = $2", 2, tile_types},
+        {"SELECT horizon_seq FROM forgea_audit.merkle_state", 0, nullptr},
+        {"SELECT min(seq), max(seq), (SELECT tree_size FROM forgea_audit.merkle_state) FROM forgea_audit.audit_log",
+         0, nullptr},
     };
-    SPIPlanPtr kept[5];
-    fa_keep_plans(specs, 5, kept, "the Merkle log checks");
+    SPIPlanPtr kept[7];
+    fa_keep_plans(specs, 7, kept, "the Merkle log checks");
+    horizon_plan = kept[5];
+    bounds_plan = kept[6];
     unintegrated_plan = kept[0];
     state_plan = kept[1];
     checkpoints_plan = kept[2];
@@ -140,6 +154,57 @@ int by_size(const void *a, const void *b)
     return x < y ? -1 : x > y ? 1 : 0;
 }
 
+}  // namespace
+
+// The leaves as a query returns them (leaf_index, seq, row_hash), fetched 10,000 at a time through
+// a cursor; a row_hash stays valid until the next call.  The walks run statements of their own
+// (tile reads) between calls, so the batch is kept here, not in SPI_tuptable.
+FaSpiLeaves::FaSpiLeaves(SPIPlanPtr plan, Datum *args, bool read_only, const char *what) : what_(what)
+{
+    portal_ = SPI_cursor_open(nullptr, plan, args, nullptr, read_only);
+}
+
+bool FaSpiLeaves::next(int64 *index, int64 *seq, const uint8 **row_hash, int *row_hash_len)
+{
+    while (batch_ == nullptr || pos_ >= rows_) {
+        if (batch_ != nullptr) {
+            SPI_freetuptable(batch_);
+            batch_ = nullptr;
+            CHECK_FOR_INTERRUPTS();
+        }
+        SPI_cursor_fetch(portal_, true, 10000);
+        if (SPI_processed == 0)
+            return false;
+        batch_ = SPI_tuptable;
+        rows_ = SPI_processed;
+        pos_ = 0;
+    }
+    FaRow row = fa_row(batch_->tupdesc, batch_->vals[pos_++], what_);
+    if (!fa_get_opt<SqlInt8>(row, 1, index))
+        *index = -1;
+    if (!fa_get_opt<SqlInt8>(row, 2, seq))
+        *seq = 0;
+    bytea *rh;
+    if (fa_get_opt<SqlBytea>(row, 3, &rh)) {
+        *row_hash = reinterpret_cast<const uint8 *>(VARDATA_ANY(rh));
+        *row_hash_len = static_cast<int>(VARSIZE_ANY_EXHDR(rh));
+    } else {
+        *row_hash = nullptr;
+        *row_hash_len = 0;
+    }
+    return true;
+}
+
+void FaSpiLeaves::close()
+{
+    if (batch_ != nullptr)
+        SPI_freetuptable(batch_);
+    batch_ = nullptr;
+    SPI_cursor_close(portal_);
+}
+
+namespace {
+
 // Compares the frontier's root with every target of its size.
 void meet_targets(const mk::Frontier &fr, Sha256Sink &h, Target *t, int64 nt, int64 *next, int64 last_seq,
                   MemoryContext keep, FaMerkleFinding *f)
@@ -163,7 +228,7 @@ void meet_targets(const mk::Frontier &fr, Sha256Sink &h, Target *t, int64 nt, in
 }  // namespace
 
 void fa_merkle_check_tree(bool read_only, MemoryContext keep, const FaMerkleRoot *extra, int nextra,
-                          FaMerkleFinding *f)
+                          FaMerkleFinding *f, const FaLogHashes *log)
 {
     prepare_plans();
     MemoryContext old;
@@ -224,69 +289,68 @@ void fa_merkle_check_tree(bool read_only, MemoryContext keep, const FaMerkleRoot
 
     // One walk over the leaves in leaf order: each the next one, naming a row that is there, its
     // leaf hash (from the row's row_hash) and every node it completes equal to the stored ones.
-    Portal portal = SPI_cursor_open(nullptr, leaves_plan, nullptr, nullptr, read_only);
-    bool stop = false, tile_reported = false;
-    while (!stop) {
-        SPI_cursor_fetch(portal, true, 10000);
-        if (SPI_processed == 0)
-            break;
-        SPITupleTable *batch = SPI_tuptable;  // the tile reads run statements of their own
-        uint64 rows = SPI_processed;
-        for (uint64 r = 0; r < rows && !stop; r++) {
-            FaRow row = fa_row(batch->tupdesc, batch->vals[r], "the Merkle leaves walk");
-            int64 index, seq;
-            bytea *rh = nullptr;
-            if (!fa_get_opt<SqlInt8>(row, 1, &index))
-                index = -1;
-            if (!fa_get_opt<SqlInt8>(row, 2, &seq))
-                seq = 0;
-            bool rh_null = !fa_get_opt<SqlBytea>(row, 3, &rh);
-            char *problem = nullptr;
-            old = MemoryContextSwitchTo(keep);
-            if (index != fr->size)
-                problem = psprintf("the Merkle tree has no leaf " INT64_FORMAT " (merkle_leaf was altered; the next leaf is "
-                                   INT64_FORMAT ", audit row " INT64_FORMAT ")", fr->size, index, seq);
-            else if (index >= size)
-                problem = psprintf("merkle_leaf holds leaf " INT64_FORMAT " (audit row " INT64_FORMAT "), beyond merkle_state's "
-                                   "tree of " INT64_FORMAT " leaves (one of them was altered)", index, seq, size);
-            else if (rh_null || VARSIZE_ANY_EXHDR(rh) != kHashLen)
-                problem = psprintf("leaf " INT64_FORMAT ": audit row " INT64_FORMAT " is missing (merkle_leaf names a row "
-                                   "audit_log does not hold)", index, seq);
-            MemoryContextSwitchTo(old);
-            if (problem != nullptr) {
-                fa_merkle_finding(f, seq, problem);
-                stop = true;
-                break;
-            }
-            uint8 lh[kHashLen];
-            mk::leaf_hash(h, VARDATA_ANY(rh), kHashLen, lh);
-            nodes->n = 0;
-            fr->append(h, lh, *nodes);
-            last_seq = seq;
-            for (int k = 0; k < nodes->n && !tile_reported; k++) {
-                const uint8 *stored = stored_node(tiles, nodes->id[k], read_only);
-                if (stored != nullptr && memcmp(stored, nodes->hash_[k], kHashLen) == 0)
-                    continue;
-                old = MemoryContextSwitchTo(keep);
-                if (nodes->id[k].level == 0)
-                    problem = psprintf("merkle_tile's hash of leaf " INT64_FORMAT " is %s the leaf hash of audit row "
-                                       INT64_FORMAT " (merkle_tile or merkle_leaf was altered)",
-                                       index, stored == nullptr ? "missing, not" : "not", seq);
-                else
-                    problem = psprintf("merkle_tile's node of level %d, index " INT64_FORMAT " is %s the hash of its leaves "
-                                       "(merkle_tile was altered; found at leaf " INT64_FORMAT ", audit row " INT64_FORMAT ")",
-                                       nodes->id[k].level, nodes->id[k].index, stored == nullptr ? "missing, not" : "not",
-                                       index, seq);
-                MemoryContextSwitchTo(old);
-                fa_merkle_finding(f, seq, problem);
-                tile_reported = true;
-            }
-            meet_targets(*fr, h, t, nt, &next, last_seq, keep, f);
-        }
-        SPI_freetuptable(batch);
-        CHECK_FOR_INTERRUPTS();
+    FaSpiLeaves *spi = nullptr;
+    FaMemLeaves *mem = nullptr;
+    FaLeafSource *leaves;
+    if (log != nullptr && log->usable) {
+        mem = static_cast<FaMemLeaves *>(palloc(sizeof(FaMemLeaves)));
+        leaves = new (mem) FaMemLeaves(log, PG_INT64_MAX);
+    } else {
+        spi = static_cast<FaSpiLeaves *>(palloc(sizeof(FaSpiLeaves)));
+        leaves = new (spi) FaSpiLeaves(leaves_plan, nullptr, read_only, "the Merkle leaves walk");
     }
-    SPI_cursor_close(portal);
+    bool stop = false, tile_reported = false;
+    int64 index, seq;
+    const uint8 *rh;
+    int rh_len;
+    int64 walked = 0;
+    while (!stop && leaves->next(&index, &seq, &rh, &rh_len)) {
+        if (++walked % 10000 == 0)
+            CHECK_FOR_INTERRUPTS();
+        char *problem = nullptr;
+        old = MemoryContextSwitchTo(keep);
+        if (index != fr->size)
+            problem = psprintf("the Merkle tree has no leaf " INT64_FORMAT " (merkle_leaf was altered; the next leaf is "
+                               INT64_FORMAT ", audit row " INT64_FORMAT ")", fr->size, index, seq);
+        else if (index >= size)
+            problem = psprintf("merkle_leaf holds leaf " INT64_FORMAT " (audit row " INT64_FORMAT "), beyond merkle_state's "
+                               "tree of " INT64_FORMAT " leaves (one of them was altered)", index, seq, size);
+        else if (rh == nullptr || rh_len != static_cast<int>(kHashLen))
+            problem = psprintf("leaf " INT64_FORMAT ": audit row " INT64_FORMAT " is missing (merkle_leaf names a row "
+                               "audit_log does not hold)", index, seq);
+        MemoryContextSwitchTo(old);
+        if (problem != nullptr) {
+            fa_merkle_finding(f, seq, problem);
+            stop = true;
+            break;
+        }
+        uint8 lh[kHashLen];
+        mk::leaf_hash(h, rh, kHashLen, lh);
+        nodes->n = 0;
+        fr->append(h, lh, *nodes);
+        last_seq = seq;
+        for (int k = 0; k < nodes->n && !tile_reported; k++) {
+            const uint8 *stored = stored_node(tiles, nodes->id[k], read_only);
+            if (stored != nullptr && memcmp(stored, nodes->hash_[k], kHashLen) == 0)
+                continue;
+            old = MemoryContextSwitchTo(keep);
+            if (nodes->id[k].level == 0)
+                problem = psprintf("merkle_tile's hash of leaf " INT64_FORMAT " is %s the leaf hash of audit row "
+                                   INT64_FORMAT " (merkle_tile or merkle_leaf was altered)",
+                                   index, stored == nullptr ? "missing, not" : "not", seq);
+            else
+                problem = psprintf("merkle_tile's node of level %d, index " INT64_FORMAT " is %s the hash of its leaves "
+                                   "(merkle_tile was altered; found at leaf " INT64_FORMAT ", audit row " INT64_FORMAT ")",
+                                   nodes->id[k].level, nodes->id[k].index, stored == nullptr ? "missing, not" : "not",
+                                   index, seq);
+            MemoryContextSwitchTo(old);
+            fa_merkle_finding(f, seq, problem);
+            tile_reported = true;
+        }
+        meet_targets(*fr, h, t, nt, &next, last_seq, keep, f);
+    }
+    if (spi != nullptr)
+        spi->close();
     h.release();
     if (!stop && fr->size < size) {
         old = MemoryContextSwitchTo(keep);
@@ -306,21 +370,53 @@ void fa_merkle_finding(FaMerkleFinding *f, int64 seq, char *text)
     f->count++;
 }
 
+namespace {
+
+// The horizon check from the scan's map: the rows below the horizon that no leaf names, the lowest
+// and how many, as the anti-join counts them.  False if there is no horizon.
+bool unintegrated_from(const FaLogHashes *log, bool read_only, int64 *horizon, int64 *first, int64 *n)
+{
+    if (SPI_execute_plan(horizon_plan, nullptr, nullptr, read_only, 1) != SPI_OK_SELECT)
+        elog(ERROR, "reading merkle_state failed");
+    bool have = SPI_processed == 1 && fa_get_opt<SqlInt8>(fa_spi_row(0, "forgea_audit.merkle_state"), 1, horizon);
+    SPI_freetuptable(SPI_tuptable);
+    if (!have)
+        return false;
+    *n = 0;
+    *first = 0;
+    // Slots are in seq order: the first one found is the lowest.
+    int64 below = Min(log->slots, Max(*horizon - log->min_seq, INT64CONST(0)));
+    for (int64 i = 0; i < below; i++) {
+        if ((log->flags[i] & (kFaRowPresent | kFaRowIsLeaf)) != kFaRowPresent)
+            continue;
+        if ((*n)++ == 0)
+            *first = log->min_seq + i;
+    }
+    return *n > 0;
+}
+
+}  // namespace
+
 // Every committed row below the horizon must be a leaf: the integrator never looks below it again.
-void fa_merkle_check_unintegrated(bool read_only, MemoryContext keep, FaMerkleFinding *f)
+void fa_merkle_check_unintegrated(bool read_only, MemoryContext keep, FaMerkleFinding *f, const FaLogHashes *log)
 {
     prepare_plans();
-    int rc = SPI_execute_plan(unintegrated_plan, nullptr, nullptr, read_only, 0);
-    if (rc != SPI_OK_SELECT)
-        elog(ERROR, "checking the Merkle horizon failed: %s", SPI_result_code_string(rc));
-    if (SPI_processed != 1)
-        return;  // no merkle_state row: nothing was ever integrated, so no horizon either
-    FaRow row = fa_spi_row(0, "the Merkle horizon check");
     int64 horizon, first, n;
-    if (!fa_get_opt<SqlInt8>(row, 1, &horizon) || !fa_get_opt<SqlInt8>(row, 2, &first) ||
-        !fa_get_opt<SqlInt8>(row, 3, &n))
-        return;
-    SPI_freetuptable(SPI_tuptable);
+    if (log != nullptr && log->usable) {
+        if (!unintegrated_from(log, read_only, &horizon, &first, &n))
+            return;
+    } else {
+        int rc = SPI_execute_plan(unintegrated_plan, nullptr, nullptr, read_only, 0);
+        if (rc != SPI_OK_SELECT)
+            elog(ERROR, "checking the Merkle horizon failed: %s", SPI_result_code_string(rc));
+        if (SPI_processed != 1)
+            return;  // no merkle_state row: nothing was ever integrated, so no horizon either
+        FaRow row = fa_spi_row(0, "the Merkle horizon check");
+        if (!fa_get_opt<SqlInt8>(row, 1, &horizon) || !fa_get_opt<SqlInt8>(row, 2, &first) ||
+            !fa_get_opt<SqlInt8>(row, 3, &n))
+            return;
+        SPI_freetuptable(SPI_tuptable);
+    }
     MemoryContext old = MemoryContextSwitchTo(keep);
     char *text = n == 1 ? psprintf("audit row " INT64_FORMAT " is below the Merkle integrator's horizon (seq " INT64_FORMAT
                                    ") but is not a leaf: no integration will take it", first, horizon)
@@ -329,4 +425,88 @@ void fa_merkle_check_unintegrated(bool read_only, MemoryContext keep, FaMerkleFi
                                    first, horizon, n);
     MemoryContextSwitchTo(old);
     fa_merkle_finding(f, first, text);
+}
+
+// Sizes the scan's map (see merkle_store.hpp) from the lowest and highest seq and the tree size.
+void fa_log_hashes_init(FaLogHashes *log, MemoryContext keep)
+{
+    prepare_plans();
+    *log = FaLogHashes{};
+    if (SPI_execute_plan(bounds_plan, nullptr, nullptr, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+        elog(ERROR, "reading audit_log's seq range failed");
+    FaRow row = fa_spi_row(0, "audit_log's seq range");
+    int64 lo = 0, hi = -1, size = 0;
+    if (!fa_get_opt<SqlInt8>(row, 1, &lo) || !fa_get_opt<SqlInt8>(row, 2, &hi)) {
+        lo = 0;
+        hi = -1;
+    }
+    if (!fa_get_opt<SqlInt8>(row, 3, &size))
+        size = 0;
+    SPI_freetuptable(SPI_tuptable);
+    // In doubles first: a damaged seq range must not overflow the arithmetic.
+    double bytes = (static_cast<double>(hi) - static_cast<double>(lo) + 1) * (kHashLen + 1) + static_cast<double>(size) * 8;
+    if (size < 0 || bytes > static_cast<double>(kFaLogHashesMaxBytes))
+        return;
+    log->min_seq = lo;
+    log->slots = hi - lo + 1;
+    log->tree_size = size;
+    int flags = MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM;
+    log->row_hash = static_cast<uint8(*)[kHashLen]>(MemoryContextAllocExtended(keep, Max(log->slots, 1) * kHashLen, flags));
+    log->flags = static_cast<uint8 *>(MemoryContextAllocExtended(keep, Max(log->slots, 1), flags | MCXT_ALLOC_ZERO));
+    log->leaf_seq = static_cast<int64 *>(MemoryContextAllocExtended(keep, Max(size, 1) * sizeof(int64), flags));
+    if (log->row_hash == nullptr || log->flags == nullptr || log->leaf_seq == nullptr)
+        return;  // no memory for the map: the checks run their SQL
+    for (int64 i = 0; i < size; i++)
+        log->leaf_seq[i] = kFaNoLeaf;
+    log->usable = true;
+}
+
+// merkle_leaf's heap in physical order, in the active snapshot: each leaf's seq by its index, and
+// each row a leaf names marked.  A leaf outside the tree or a second one at an index leaves the
+// map unusable (the walks then read what the SQL returns, and report it as they always did).
+void fa_log_hashes_read_leaves(FaLogHashes *log)
+{
+    if (!log->usable)
+        return;
+    Relation rel = table_openrv(makeRangeVar(const_cast<char *>("forgea_audit"), const_cast<char *>("merkle_leaf"), -1),
+                                AccessShareLock);
+    TupleDesc desc = RelationGetDescr(rel);
+    AttrNumber index_att = InvalidAttrNumber, seq_att = InvalidAttrNumber;
+    for (int i = 0; i < desc->natts; i++) {
+        Form_pg_attribute a = TupleDescAttr(desc, i);
+        if (a->attisdropped || a->atttypid != INT8OID)
+            continue;
+        if (strcmp(NameStr(a->attname), "leaf_index") == 0)
+            index_att = static_cast<AttrNumber>(i + 1);
+        else if (strcmp(NameStr(a->attname), "seq") == 0)
+            seq_att = static_cast<AttrNumber>(i + 1);
+    }
+    // Row-level security forced on the table would hide leaves from the SQL: let it decide.
+    if (index_att == InvalidAttrNumber || seq_att == InvalidAttrNumber ||
+        check_enable_rls(RelationGetRelid(rel), InvalidOid, true) == RLS_ENABLED) {
+        log->usable = false;
+        table_close(rel, AccessShareLock);
+        return;
+    }
+    TupleTableSlot *slot = table_slot_create(rel, nullptr);
+    TableScanDesc scan = table_beginscan(rel, GetActiveSnapshot(), 0, nullptr);
+    int64 n = 0;
+    while (log->usable && table_scan_getnextslot(scan, ForwardScanDirection, slot)) {
+        if (++n % 10000 == 0)
+            CHECK_FOR_INTERRUPTS();
+        bool index_null, seq_null;
+        int64 index = DatumGetInt64(slot_getattr(slot, index_att, &index_null));
+        int64 seq = DatumGetInt64(slot_getattr(slot, seq_att, &seq_null));
+        if (index_null || seq_null || index < 0 || index >= log->tree_size || log->leaf_seq[index] != kFaNoLeaf) {
+            log->usable = false;
+            break;
+        }
+        log->leaf_seq[index] = seq;
+        int64 s = seq - log->min_seq;
+        if (s >= 0 && s < log->slots)
+            log->flags[s] |= kFaRowIsLeaf;
+    }
+    table_endscan(scan);
+    ExecDropSingleTupleTableSlot(slot);
+    table_close(rel, AccessShareLock);
 }

@@ -196,19 +196,27 @@ private:
 
 }  // namespace
 
-char *fa_merkle_check_checkpoint(int64 size, const uint8 root[kHashLen], int64 *bad_seq)
+char *fa_merkle_check_checkpoint(int64 size, const uint8 root[kHashLen], int64 *bad_seq, const FaLogHashes *log)
 {
     *bad_seq = 0;
-    Oid types[1] = {INT8OID};
-    Datum args[1] = {Int64GetDatum(size)};
-    SPIPlanPtr plan = SPI_prepare(
-        "SELECT m.leaf_index, m.seq, a.row_hash FROM forgea_audit.merkle_leaf m "
-        "LEFT JOIN forgea_audit.audit_log a ON a.seq = m.seq "
-        "WHERE m.leaf_index < $1 ORDER BY m.leaf_index",
-        1, types);
-    if (plan == nullptr)
-        elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-    Portal portal = SPI_cursor_open(nullptr, plan, args, nullptr, true);
+    SPIPlanPtr plan = nullptr;
+    FaSpiLeaves *spi = nullptr;
+    FaLeafSource *leaves;
+    if (log != nullptr && log->usable) {
+        leaves = new (palloc(sizeof(FaMemLeaves))) FaMemLeaves(log, size);
+    } else {
+        Oid types[1] = {INT8OID};
+        Datum args[1] = {Int64GetDatum(size)};
+        plan = SPI_prepare(
+            "SELECT m.leaf_index, m.seq, a.row_hash FROM forgea_audit.merkle_leaf m "
+            "LEFT JOIN forgea_audit.audit_log a ON a.seq = m.seq "
+            "WHERE m.leaf_index < $1 ORDER BY m.leaf_index",
+            1, types);
+        if (plan == nullptr)
+            elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+        spi = new (palloc(sizeof(FaSpiLeaves))) FaSpiLeaves(plan, args, true, "the checkpoint check's leaf query");
+        leaves = spi;
+    }
 
     mk::Frontier *f = static_cast<mk::Frontier *>(palloc0(sizeof(mk::Frontier)));
     *f = mk::Frontier{};
@@ -216,43 +224,35 @@ char *fa_merkle_check_checkpoint(int64 size, const uint8 root[kHashLen], int64 *
     Sha256Sink h(CurrentMemoryContext);
     char *problem = nullptr;
     LeafTiles stored;
-    for (;;) {
-        SPI_cursor_fetch(portal, true, 10000);
-        if (SPI_processed == 0)
+    int64 index, seq;
+    const uint8 *rh;
+    int rh_len;
+    int64 walked = 0;
+    while (problem == nullptr && leaves->next(&index, &seq, &rh, &rh_len)) {
+        if (++walked % 10000 == 0)
+            CHECK_FOR_INTERRUPTS();
+        if (index != f->size) {
+            problem = psprintf("the Merkle tree has no leaf " INT64_FORMAT " (merkle_leaf was altered)", f->size);
+            *bad_seq = seq;
             break;
-        SPITupleTable *batch = SPI_tuptable;  // stored.hash() runs statements of its own
-        uint64 rows = SPI_processed;
-        for (uint64 i = 0; i < rows && problem == nullptr; i++) {
-            FaRow leaf = fa_row(batch->tupdesc, batch->vals[i], "the checkpoint check's leaf query");
-            int64 index = fa_get<SqlInt8>(leaf, 1);
-            int64 seq = fa_get<SqlInt8>(leaf, 2);
-            bytea *rh;
-            bool rh_null = !fa_get_opt<SqlBytea>(leaf, 3, &rh);
-            if (index != f->size) {
-                problem = psprintf("the Merkle tree has no leaf " INT64_FORMAT " (merkle_leaf was altered)", f->size);
-                *bad_seq = seq;
-                break;
-            }
-            if (rh_null) {
-                problem = psprintf("leaf " INT64_FORMAT ": audit row %lld, which the checkpoint covers, is missing",
-                                   index, static_cast<long long>(seq));
-                *bad_seq = seq;
-                break;
-            }
-            uint8 lh[kHashLen];
-            mk::leaf_hash(h, VARDATA_ANY(rh), Min(VARSIZE_ANY_EXHDR(rh), kHashLen), lh);
-            const uint8 *kept = stored.hash(index);
-            if (*bad_seq == 0 && (kept == nullptr || memcmp(kept, lh, kHashLen) != 0))
-                *bad_seq = seq;  // the row is not the one integrated: named if the root fails
-            f->append(h, lh, drop);
         }
-        SPI_freetuptable(batch);
-        if (problem != nullptr)
+        if (rh == nullptr) {
+            problem = psprintf("leaf " INT64_FORMAT ": audit row %lld, which the checkpoint covers, is missing",
+                               index, static_cast<long long>(seq));
+            *bad_seq = seq;
             break;
-        CHECK_FOR_INTERRUPTS();
+        }
+        uint8 lh[kHashLen];
+        mk::leaf_hash(h, rh, Min(static_cast<size_t>(rh_len), kHashLen), lh);
+        const uint8 *kept = stored.hash(index);
+        if (*bad_seq == 0 && (kept == nullptr || memcmp(kept, lh, kHashLen) != 0))
+            *bad_seq = seq;  // the row is not the one integrated: named if the root fails
+        f->append(h, lh, drop);
     }
-    SPI_cursor_close(portal);
-    SPI_freeplan(plan);
+    if (spi != nullptr) {
+        spi->close();
+        SPI_freeplan(plan);
+    }
     if (problem == nullptr && f->size < size)
         problem = psprintf("the checkpoint covers " INT64_FORMAT " leaves, the Merkle tree holds " INT64_FORMAT,
                            size, f->size);

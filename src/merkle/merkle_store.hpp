@@ -4,10 +4,14 @@
 #pragma once
 
 #include "pg/core_headers.hpp"  // first: see there
+#include "pg/boundary.hpp"
 
 extern "C" {
 #include "postgres.h"
+#include "executor/spi.h"
 }
+
+#include "core/chain_record.hpp"
 
 // Rows the integrator takes per batch when the caller sets no limit (each batch is one pass of
 // its statements; checkpoint() runs batches until one comes back short).
@@ -36,7 +40,55 @@ void fa_merkle_root_of(int64 size, uint8 out[forgea::core::kHashLen]);
 // leaves from the audit rows' row_hash (not from merkle_tile) and compares it with `root`.
 // nullptr if it holds, else a palloc'd sentence; *bad_seq gets the first leaf's seq that differs
 // from the stored tree (0 if none can be named).
-char *fa_merkle_check_checkpoint(int64 size, const uint8 root[forgea::core::kHashLen], int64 *bad_seq);
+// With log non-null and usable, the leaves' row_hash come from it instead of a join with
+// audit_log (the same answers: see FaLogHashes).
+struct FaLogHashes;
+char *fa_merkle_check_checkpoint(int64 size, const uint8 root[forgea::core::kHashLen], int64 *bad_seq,
+                                 const FaLogHashes *log = nullptr);
+
+// What verify_chain()'s one pass over audit_log keeps for the Merkle checks, so that they need no
+// join of merkle_leaf with audit_log (which read the whole log a second and third time): every
+// row's row_hash by seq, and every leaf's seq by leaf index, read from merkle_leaf's heap.  The
+// walks read the leaves from it in leaf order and get exactly what the join would have handed
+// them, as long as the layout is the regular one: seqs unique, every row_hash 32 bytes, every leaf
+// index unique and within merkle_state's tree.  Anything else (only a damaged log has it) clears
+// `usable`, and the checks run their SQL as before.  Memory: 33 bytes per seq between the lowest
+// and the highest, 8 per leaf; above kFaLogHashesMaxBytes the checks run their SQL instead.
+constexpr int64 kFaLogHashesMaxBytes = INT64CONST(1) << 30;
+constexpr uint8 kFaRowPresent = 1;
+constexpr uint8 kFaRowIsLeaf = 2;
+constexpr int64 kFaNoLeaf = PG_INT64_MIN;
+struct FaLogHashes {
+    bool usable = false;
+    int64 min_seq = 0;
+    int64 slots = 0;                                 // seqs min_seq .. min_seq + slots - 1
+    uint8 (*row_hash)[forgea::core::kHashLen] = nullptr;
+    uint8 *flags = nullptr;                          // kFaRowPresent | kFaRowIsLeaf, per seq
+    int64 tree_size = 0;                             // merkle_state's
+    int64 *leaf_seq = nullptr;                       // by leaf index, kFaNoLeaf where none
+};
+
+// Sizes the arrays from audit_log's lowest and highest seq and merkle_state's tree size, in keep;
+// leaves log unusable (the checks then run their SQL) if they would exceed the limit.  In the
+// caller's snapshot (SPI connected, read only).
+void fa_log_hashes_init(FaLogHashes *log, MemoryContext keep);
+
+// One audit row as the scan read it: row_hash nullptr if it is not 32 bytes.
+inline void fa_log_hashes_add(FaLogHashes *log, int64 seq, const uint8 *row_hash)
+{
+    if (!log->usable)
+        return;
+    int64 slot = seq - log->min_seq;
+    if (row_hash == nullptr || slot < 0 || slot >= log->slots || (log->flags[slot] & kFaRowPresent) != 0) {
+        log->usable = false;
+        return;
+    }
+    log->flags[slot] |= kFaRowPresent;
+    memcpy(log->row_hash[slot], row_hash, forgea::core::kHashLen);
+}
+
+// Reads merkle_leaf's heap (in the active snapshot) into the leaf map.
+void fa_log_hashes_read_leaves(FaLogHashes *log);
 
 // What the Merkle log checks found (merkle_check.cpp): the problem with the lowest seq (seq 0: one
 // that names no row, kept only if nothing names one), and how many in all.
@@ -54,7 +106,8 @@ void fa_merkle_finding(FaMerkleFinding *f, int64 seq, char *text);
 // integrator never looks below the horizon again, so such a row would stay out of the tree
 // for good), naming the lowest.  read_only: in the caller's snapshot (verify_chain()), else in a
 // fresh one (verify_increment(), after it integrated).
-void fa_merkle_check_unintegrated(bool read_only, MemoryContext keep, FaMerkleFinding *f);
+void fa_merkle_check_unintegrated(bool read_only, MemoryContext keep, FaMerkleFinding *f,
+                                  const FaLogHashes *log = nullptr);
 
 // A root the tree must have at a size, besides every checkpoint's: what names it goes in the
 // report ("merkle_verified").
@@ -70,5 +123,61 @@ struct FaMerkleRoot {
 // completes equal to those stored in merkle_tile; every checkpoint's size within the tree and its
 // root that of its first tree_size leaves (and so for extra[0..nextra)).  Problems go to f (the
 // first of each walk: a walk stops at a missing leaf or row).  read_only as above.
+// With log (usable), the leaves and their rows' row_hash come from it (see FaLogHashes).
 void fa_merkle_check_tree(bool read_only, MemoryContext keep, const FaMerkleRoot *extra, int nextra,
-                          FaMerkleFinding *f);
+                          FaMerkleFinding *f, const FaLogHashes *log = nullptr);
+
+// Where the leaf walks read the leaves from: in leaf_index order, each with the seq it names and
+// that row's row_hash (nullptr: no such row), as "merkle_leaf LEFT JOIN audit_log ORDER BY
+// leaf_index" returns them.
+class FaLeafSource {
+public:
+    virtual bool next(int64 *index, int64 *seq, const uint8 **row_hash, int *row_hash_len) = 0;
+
+protected:
+    ~FaLeafSource() = default;
+};
+
+// The leaves below limit, from a usable FaLogHashes.
+class FaMemLeaves final : public FaLeafSource {
+public:
+    FaMemLeaves(const FaLogHashes *log, int64 limit) : log_(log), end_(Min(limit, log->tree_size)) {}
+    bool next(int64 *index, int64 *seq, const uint8 **row_hash, int *row_hash_len) override
+    {
+        // A missing index is skipped: the next one present is what the join hands over after a gap.
+        while (pos_ < end_ && log_->leaf_seq[pos_] == kFaNoLeaf)
+            pos_++;
+        if (pos_ >= end_)
+            return false;
+        *index = pos_;
+        *seq = log_->leaf_seq[pos_++];
+        int64 slot = *seq - log_->min_seq;
+        bool there = slot >= 0 && slot < log_->slots && (log_->flags[slot] & kFaRowPresent) != 0;
+        *row_hash = there ? log_->row_hash[slot] : nullptr;
+        *row_hash_len = there ? static_cast<int>(forgea::core::kHashLen) : 0;
+        return true;
+    }
+
+private:
+    const FaLogHashes *log_;
+    int64 end_;
+    int64 pos_ = 0;
+};
+FA_LIVES_ACROSS_PG_CALLS(FaMemLeaves);
+
+// The leaves from a query returning (leaf_index, seq, row_hash) in leaf order, through a cursor;
+// close() when done.
+class FaSpiLeaves final : public FaLeafSource {
+public:
+    FaSpiLeaves(SPIPlanPtr plan, Datum *args, bool read_only, const char *what);
+    bool next(int64 *index, int64 *seq, const uint8 **row_hash, int *row_hash_len) override;
+    void close();
+
+private:
+    Portal portal_ = nullptr;
+    SPITupleTable *batch_ = nullptr;
+    uint64 rows_ = 0;
+    uint64 pos_ = 0;
+    const char *what_;
+};
+FA_LIVES_ACROSS_PG_CALLS(FaSpiLeaves);
