@@ -8,7 +8,7 @@ DATA = $(wildcard forgea_audit--*.sql)
 # server's include path (see CORE_CPPFLAGS below), so an #include of one fails the build.
 CORE_OBJS = src/core/canonical_json_bytes.o src/core/chain_record.o src/core/push_rules.o src/core/base64.o \
             src/core/chain_verifier.o src/core/chain_reorder.o src/core/checkpoint_note.o src/core/ed25519.o \
-            src/core/redaction.o src/core/merkle_tree.o
+            src/core/redaction.o src/core/merkle_tree.o src/core/sha256.o
 
 # Core units only the offline tools use (tools/forgea_audit_verify, the fuzzers): the strict JSON
 # reader, the CSV reader, the note signature rule and the receipt check.  Pure like the rest of the

@@ -125,7 +125,7 @@ q -c "SET synchronous_commit = off" -c "CALL fill_ref($ROWS)" &
 c=$!
 wait $a; wait $b; wait $c
 log "written in $(( $(date +%s) - t0 )) s; integrating and signing a checkpoint"
-q -c "SELECT forgea_audit.checkpoint()" -o "$OUT/note.txt"
+q -c "CREATE TABLE bench_note AS SELECT forgea_audit.checkpoint() AS note"
 q -c 'VACUUM ANALYZE' -c 'CHECKPOINT'
 fi
 q <<EOF
@@ -160,8 +160,8 @@ call() {
         base) sql="SELECT * FROM bench_lib.verify_base()" ;;
         new) sql="SELECT * FROM bench_lib.verify_new()" ;;
         ref) sql="SELECT * FROM ref.verify_chain()" ;;
-        base_cp) sql="SELECT * FROM bench_lib.verify_base(pg_read_file('$OUT/note.txt'))" ;;
-        new_cp) sql="SELECT * FROM bench_lib.verify_new(pg_read_file('$OUT/note.txt'))" ;;
+        base_cp) sql="SELECT * FROM bench_lib.verify_base((SELECT note FROM bench_note))" ;;
+        new_cp) sql="SELECT * FROM bench_lib.verify_new((SELECT note FROM bench_note))" ;;
     esac
     q -F ' ' <<SQL
 SELECT clock_timestamp() AS t0 \gset

@@ -42,6 +42,7 @@ extern "C" {
 #include "merkle/merkle_store.hpp"
 #include "core/chain_reorder.hpp"
 #include "core/chain_verifier.hpp"
+#include "core/sha256.hpp"
 #include "json/canonical_jsonb.hpp"
 #include "pg/sha256.hpp"
 #include "pg/boundary.hpp"
@@ -145,7 +146,7 @@ struct Pass {
     AttrNumber attnums[kColumns] = {};  // attribute numbers (from 1) in the row's descriptor
     StringInfoData metadata;            // canonical JSON buffers, reused row after row
     StringInfoData proof;
-    Sha256Sink hasher;  // reusable: made in keep (see the setup in fa_verify_chain)
+    forgea::core::Sha256 hasher;  // the core's SHA-256: no allocation, no lock, reused row after row
     FaLogHashes *log = nullptr;  // every row's row_hash by seq, for the Merkle checks (nullptr: none kept)
 };
 FA_LIVES_ACROSS_PG_CALLS(Pass);
@@ -306,10 +307,10 @@ forgea::core::RowLink fa_restored_row_content(Relation rel, HeapTuple tuple, Byt
     map_columns(RelationGetDescr(rel), *p);
     initStringInfo(&p->metadata);
     initStringInfo(&p->proof);
-    new (&p->hasher) Sha256Sink(CurrentMemoryContext);
+    new (&p->hasher) forgea::core::Sha256();
     FaRow row = fa_deformed_row(RelationGetDescr(rel), tuple, "forgea_audit.audit_log");
     forgea::core::RowLink link = row_content(row, *p, chain_id);
-    p->hasher.release();
+    p->hasher.reset();
     return link;
 }
 
@@ -327,7 +328,7 @@ FaRowHasher *fa_row_hasher_create(TupleDesc desc, MemoryContext keep)
     map_columns(desc, rh->pass);
     initStringInfo(&rh->pass.metadata);
     initStringInfo(&rh->pass.proof);
-    new (&rh->pass.hasher) Sha256Sink(keep);
+    new (&rh->pass.hasher) forgea::core::Sha256();
     MemoryContextSwitchTo(old);
     return rh;
 }
@@ -339,7 +340,7 @@ forgea::core::RowLink fa_row_hasher_check(FaRowHasher *rh, const FaRow &row, Byt
 
 void fa_row_hasher_release(FaRowHasher *rh)
 {
-    rh->pass.hasher.release();
+    rh->pass.hasher.reset();
 }
 
 namespace {
@@ -430,8 +431,7 @@ FA_FUNCTION(fa_verify_chain, "forgea_audit.verify_chain")
     // scan uses the same one: a concurrent append is either wholly visible (row and head) or
     // not at all.
     MemoryContext per_row = AllocSetContextCreate(keep, "forgea_audit verify row", ALLOCSET_DEFAULT_SIZES);
-    // The reusable hash state lives in keep, not in per_row, which is reset after every row.
-    new (&p->hasher) Sha256Sink(keep);
+    new (&p->hasher) forgea::core::Sha256();
     scan_log(*p, per_row);
     int64 rows = 0;
     for (size_t i = 0; i < p->chains->size(); i++) {
@@ -445,11 +445,26 @@ FA_FUNCTION(fa_verify_chain, "forgea_audit.verify_chain")
     for (int64 i = 0; i < p->sealed.count; i++)
         if (!p->sealed.seen[i])
             forgea::core::report_sealed_chain_missing(p->sealed.heads[i], p->problems);
-    p->hasher.release();
+    p->hasher.reset();
     fa_log_hashes_read_leaves(p->log);
-    // A transparency-log checkpoint: the root over its first tree_size leaves, recomputed from the
-    // rows' row_hash.  If it fails, that is the whole answer (as it was when this ran first).
-    if (tree_checkpoint) {
+    // The Merkle tables against the rows just read (same snapshot), and a transparency-log
+    // checkpoint: the root over its first tree_size leaves, recomputed from the rows' row_hash; if
+    // that fails, it is the whole answer.  From the scan's map, the tree walk meets the
+    // checkpoint's root as one more target: a walk that finds nothing at all has checked
+    // everything the checkpoint's own walk would (the leaves up to its size there, each row there,
+    // each stored leaf hash equal, the root equal), so that walk runs only if something was found,
+    // to give its answer as before.
+    FaMerkleFinding *walk = static_cast<FaMerkleFinding *>(MemoryContextAllocZero(keep, sizeof(FaMerkleFinding)));
+    bool walked = false;
+    if (tree_checkpoint && p->log->usable) {
+        FaMerkleRoot *target = static_cast<FaMerkleRoot *>(MemoryContextAllocZero(keep, sizeof(FaMerkleRoot)));
+        target->size = cp->body.size;
+        memcpy(target->root, cp->body.root, kHashLen);
+        target->what = "the checkpoint given";
+        fa_merkle_check_tree(true, keep, target, 1, walk, p->log);
+        walked = true;
+    }
+    if (tree_checkpoint && (!walked || walk->count > 0)) {
         int64 bad_seq = 0;
         char *why = fa_merkle_check_checkpoint(cp->body.size, cp->body.root, &bad_seq, p->log);
         if (why != nullptr) {
@@ -460,11 +475,16 @@ FA_FUNCTION(fa_verify_chain, "forgea_audit.verify_chain")
             MemoryContextDelete(keep);
             return (Datum) 0;
         }
+        // It holds, so its root was met as a target and added nothing to what the walk found.
     }
-    // The Merkle tables against the rows just read (same snapshot).
     FaMerkleFinding *tree = static_cast<FaMerkleFinding *>(MemoryContextAllocZero(keep, sizeof(FaMerkleFinding)));
     fa_merkle_check_unintegrated(true, keep, tree, p->log);
-    fa_merkle_check_tree(true, keep, nullptr, 0, tree, p->log);
+    if (!walked)
+        fa_merkle_check_tree(true, keep, nullptr, 0, walk, p->log);
+    if (walk->count > 0) {  // as if the walk had reported into tree after the horizon check
+        fa_merkle_finding(tree, walk->seq, walk->text);
+        tree->count += walk->count - 1;
+    }
     SPI_finish();
     MemoryContextSwitchTo(caller);
 

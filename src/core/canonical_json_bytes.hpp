@@ -14,6 +14,10 @@
 #include "byte_sink.hpp"
 #include "hex.hpp"
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 namespace forgea::core {
 
 // 0: copy as is; otherwise the character after the backslash ('u' for \u00XX).
@@ -47,6 +51,41 @@ inline bool word_needs_escape(const char *p)
     return (below | has_zero(w ^ (ones * '"')) | has_zero(w ^ (ones * '\\'))) != 0;
 }
 
+// The offset of the first byte of s[0..len) that needs escaping, or len if none does: 16 bytes
+// at a time with SSE2 (the tail through a padded copy, never reading past len), else with
+// word_needs_escape.  Almost every string in the log needs no escape and is then copied whole.
+inline std::size_t first_escape(const char *s, std::size_t len)
+{
+    std::size_t i = 0;
+#ifdef __SSE2__
+    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), control = _mm_set1_epi8(0x1F);
+    auto mask = [&](__m128i x) {
+        __m128i below = _mm_cmpeq_epi8(_mm_min_epu8(x, control), x);  // x <= 0x1F
+        return _mm_movemask_epi8(_mm_or_si128(below, _mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, backslash))));
+    };
+    for (; i + 16 <= len; i += 16) {
+        int m = mask(_mm_loadu_si128(reinterpret_cast<const __m128i *>(s + i)));
+        if (m != 0)
+            return i + static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(m)));
+    }
+    if (i < len) {
+        char tail[16];
+        std::memset(tail, 'a', sizeof tail);
+        std::memcpy(tail, s + i, len - i);
+        int m = mask(_mm_loadu_si128(reinterpret_cast<const __m128i *>(tail)));
+        return m != 0 ? i + static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(m))) : len;
+    }
+    return len;
+#else
+    while (i + 8 <= len && !word_needs_escape(s + i))
+        i += 8;
+    for (; i < len; i++)
+        if (kJsonEscapes.esc[static_cast<unsigned char>(s[i])] != 0)
+            return i;
+    return len;
+#endif
+}
+
 // Writes s as a JSON string literal: '"', '\\' and control characters below 0x20 are escaped
 // (\b \f \n \r \t, otherwise \u00XX in lower-case hex); every other byte, UTF-8 included, is copied.
 //
@@ -56,8 +95,16 @@ template <typename Sink>
 void write_json_string_to(Sink &out, const char *s, std::size_t len)
 {
     out.put_byte('"');
-    std::size_t run_start = 0;
-    for (std::size_t i = 0; i < len; i++) {
+    std::size_t run_start = first_escape(s, len);
+    if (run_start == len) {  // nothing to escape: one copy
+        if (len > 0)
+            out.put(s, len);
+        out.put_byte('"');
+        return;
+    }
+    if (run_start > 0)
+        out.put(s, run_start);
+    for (std::size_t i = run_start; i < len; i++) {
         // Skip 8 bytes at a time while none of them needs escaping (almost all text).
         while (i + 8 <= len && !word_needs_escape(s + i))
             i += 8;

@@ -18,6 +18,7 @@ extern "C" {
 }
 
 #include "pg/datum_read.hpp"
+#include "core/sha256.hpp"
 #include "pg/sha256.hpp"
 #include "pg/spi_plan.hpp"
 
@@ -206,7 +207,7 @@ void FaSpiLeaves::close()
 namespace {
 
 // Compares the frontier's root with every target of its size.
-void meet_targets(const mk::Frontier &fr, Sha256Sink &h, Target *t, int64 nt, int64 *next, int64 last_seq,
+void meet_targets(const mk::Frontier &fr, forgea::core::Hasher &h, Target *t, int64 nt, int64 *next, int64 last_seq,
                   MemoryContext keep, FaMerkleFinding *f)
 {
     while (*next < nt && t[*next].size <= fr.size) {
@@ -282,7 +283,7 @@ void fa_merkle_check_tree(bool read_only, MemoryContext keep, const FaMerkleRoot
         tiles->idx[l] = -1;
     NodeList *nodes = static_cast<NodeList *>(palloc(sizeof(NodeList)));
     new (nodes) NodeList();
-    Sha256Sink h(CurrentMemoryContext);
+    forgea::core::Sha256 h;  // the core's: no allocation per digest (core/sha256.hpp)
     int64 next = 0;
     int64 last_seq = 0;
     meet_targets(*fr, h, t, nt, &next, last_seq, keep, f);
@@ -351,7 +352,6 @@ void fa_merkle_check_tree(bool read_only, MemoryContext keep, const FaMerkleRoot
     }
     if (spi != nullptr)
         spi->close();
-    h.release();
     if (!stop && fr->size < size) {
         old = MemoryContextSwitchTo(keep);
         fa_merkle_finding(f, 0, psprintf("the Merkle tree has no leaf " INT64_FORMAT ": merkle_state's tree has " INT64_FORMAT

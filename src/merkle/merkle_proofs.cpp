@@ -18,6 +18,7 @@ extern "C" {
 #include "pg/boundary.hpp"
 #include "pg/datum_read.hpp"
 #include "pg/spi_plan.hpp"
+#include "core/sha256.hpp"
 #include "pg/sha256.hpp"
 
 namespace mk = forgea::core::merkle;
@@ -221,7 +222,7 @@ char *fa_merkle_check_checkpoint(int64 size, const uint8 root[kHashLen], int64 *
     mk::Frontier *f = static_cast<mk::Frontier *>(palloc0(sizeof(mk::Frontier)));
     *f = mk::Frontier{};
     mk::DiscardNodes drop;
-    Sha256Sink h(CurrentMemoryContext);
+    forgea::core::Sha256 h;  // the core's: no allocation per digest (core/sha256.hpp)
     char *problem = nullptr;
     LeafTiles stored;
     int64 index, seq;
@@ -270,7 +271,6 @@ char *fa_merkle_check_checkpoint(int64 size, const uint8 root[kHashLen], int64 *
             problem = psprintf("merkle_tile's leaf hash of audit row " INT64_FORMAT " was altered (the rows match the "
                                "checkpoint; proofs read from the damaged node would not verify)", *bad_seq);
     }
-    h.release();
     return problem;
 }
 

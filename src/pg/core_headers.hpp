@@ -24,6 +24,7 @@
 #include "core/push_rules.hpp"
 #include "core/receipt_check.hpp"
 #include "core/redaction.hpp"
+#include "core/sha256.hpp"
 
 #include "pg/lifetime.hpp"
 

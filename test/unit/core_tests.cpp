@@ -4,6 +4,7 @@
 // length), the tests hand it a heap copy of exactly that length, so that a read past `len` (or a
 // write past the documented output size) is an ASan failure rather than silent luck.
 #include <gtest/gtest.h>
+#include <openssl/sha.h>
 
 #include <algorithm>
 #include <cctype>
@@ -23,6 +24,8 @@
 #include "core/chain_record.hpp"
 #include "core/chain_reorder.hpp"
 #include "core/chain_verifier.hpp"
+#include "core/hex.hpp"
+#include "core/sha256.hpp"
 #include "core/checkpoint_note.hpp"
 #include "core/push_rules.hpp"
 
@@ -1721,4 +1724,47 @@ TEST(CheckpointNote, StillRefusesALineMissingInTheMiddle)
     ExactBuf b(cut);
     auto p = std::make_unique<core::ParsedCheckpoint>();
     EXPECT_NE(core::parse_checkpoint(b.data(), b.size(), p.get()), nullptr);
+}
+
+// The core's SHA-256 (core/sha256.hpp, the verifiers' hash) against OpenSSL's, at every length
+// from 0 to 1,100 bytes, fed whole and in pieces of every size from 1 to 97, with the CPU's SHA
+// extensions (where this machine has them) and with the portable compression.
+TEST(CoreSha256, EqualsOpenSslAtEveryLengthAndSplit)
+{
+    std::mt19937 rng(23);
+    std::vector<std::uint8_t> data(1100);
+    for (auto &b : data)
+        b = static_cast<std::uint8_t>(rng());
+    for (bool portable : {false, true}) {
+        forgea::core::Sha256::force_portable(portable);
+        forgea::core::Sha256 h;  // reused across every message: finish() starts over
+        for (std::size_t len = 0; len <= data.size(); len++) {
+            std::uint8_t want[32], got[32];
+            SHA256(data.data(), len, want);
+            h.put(data.data(), len);
+            h.finish(got);
+            ASSERT_EQ(0, std::memcmp(want, got, 32)) << "length " << len << (portable ? " portable" : " hardware");
+            std::size_t piece = 1 + len % 97;
+            for (std::size_t off = 0; off < len; off += piece)
+                h.put(data.data() + off, std::min(piece, len - off));
+            h.finish(got);
+            ASSERT_EQ(0, std::memcmp(want, got, 32)) << "length " << len << " in pieces of " << piece;
+        }
+    }
+    forgea::core::Sha256::force_portable(false);
+    std::printf("core SHA-256 tested with %s compression and the portable one\n",
+                forgea::core::Sha256::hardware() ? "the SHA-NI" : "(no SHA extensions here) the portable");
+}
+
+// FIPS 180-4's examples: "abc" and the empty string.
+TEST(CoreSha256, KnownAnswers)
+{
+    std::uint8_t out[32];
+    forgea::core::sha256("abc", 3, out);
+    char hex[65] = {};
+    forgea::core::write_hex(out, 32, hex);
+    EXPECT_STREQ("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", hex);
+    forgea::core::sha256("", 0, out);
+    forgea::core::write_hex(out, 32, hex);
+    EXPECT_STREQ("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", hex);
 }
