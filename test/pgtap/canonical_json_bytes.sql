@@ -39,7 +39,7 @@ SELECT n FROM (
         '9223372036854775808', '-9223372036854775809', '3.14159265358979323846264338327950288', '1e-6', '12.000', '700000000',
         '0.000000000000000000000000000001', '100e-2', '5E+3']) x
     UNION ALL SELECT (random() * 10 ^ (random() * 40))::numeric(60, 0) FROM generate_series(1, 2000)
-    UNION ALL SELECT round((random() - 0.5)::numeric * 10 ^ (random() * 20)::int, (random() * 10)::int) FROM generate_series(1, 2000)
+    UNION ALL SELECT round((random() - 0.5)::numeric * 10::numeric ^ (random() * 20)::int, (random() * 10)::int) FROM generate_series(1, 2000)
 ) x;
 INSERT INTO v SELECT 'number', to_jsonb(n) FROM nums;
 INSERT INTO v SELECT 'numbers', jsonb_agg(n) FROM nums;
@@ -122,8 +122,9 @@ SELECT is((SELECT count(*) FROM nums WHERE forgea_audit.canonical_json(to_jsonb(
 -- The chain's hashes over those bytes: rows appended with metadata of every kind verify.
 SELECT count(forgea_audit.append('TEST_CANONICAL', metadata => CASE WHEN jsonb_typeof(value) = 'object' THEN value
                                                                      ELSE jsonb_build_object('v', value) END,
-                                 chain => 'canonical:' || (row_number() OVER () % 50)))
-FROM (SELECT value FROM v WHERE what IN ('fixture', 'metadata', 'random', 'key', 'number in object', 'shape')
+                                 chain => 'canonical:' || (n % 50)))
+FROM (SELECT value, row_number() OVER (ORDER BY what, value::text) AS n
+      FROM v WHERE what IN ('fixture', 'metadata', 'random', 'key', 'number in object', 'shape')
       ORDER BY what, value::text LIMIT 4000) x;
 SELECT is((SELECT ok FROM forgea_audit.verify_chain()), true, 'the rows appended with those values verify');
 SELECT * FROM finish();
