@@ -1,0 +1,280 @@
+#!/usr/bin/env bash
+# The receipt page (web/receipt/, docs/receipts.md) in real components: a log published by
+# tools/forgea_audit_publish, served by nginx (examples/publish/nginx.conf's block, CORS and cache
+# headers), the page served by a second nginx server (another origin), opened in Debian's headless
+# Chromium driven by puppeteer-core (test/receipt_page/, npm ci from its lockfile):
+#   - web/receipt/verify.js agrees with tools/forgea_audit_verify --receipt on the same receipts:
+#     every receipt of the pushes of every GitHub fixture, each row field altered, and one in
+#     every 5 bytes of a receipt changed: the same exit and the same line;
+#   - its canonical JSON equals forgea_audit.canonical_json() for every fixture payload (as GitHub
+#     sent it), every row's metadata, and numbers, escapes and keys chosen to differ;
+#   - in Chromium: a valid receipt verifies, in both forms (receipt() JSON and c2sp.org/tlog-proof@v1),
+#     cosigned by test witnesses (cosignature/v1 lines made with a test key, as C2SP
+#     tlog-cosignature says); every field of the row altered, the attempt, the row_hash, the leaf
+#     index, the proof, the tree size, the checkpoint, another log's key, a witness that did not
+#     cosign, a log rewritten since (a checkpoint over another root, signed with the log's key),
+#     each fail (data-status=failed, data-check naming the check); an unreachable log and a
+#     malformed receipt are errors;
+#   - the log has 3 tile levels (more than 65536 leaves): the verdict takes at most 12 requests
+#     beyond the page's own files and reads tiles of all three levels; after the log grew and was
+#     published again, the old receipts still verify;
+#   - no request leaves for any host but the page's and the log's (every request intercepted).
+set -uo pipefail
+
+db=$PGDATABASE
+root=${FA_ROOT:-$PWD}
+work=$(mktemp -d)
+chmod 711 "$work"   # the server (OS user postgres) reads the signing key from here
+out="$work/srv/audit"
+origin="labs.example.edu/receipts-$$"
+nginx_pid=""
+settings_set=0
+reset_settings() {
+    psql -X -q -d "$db" -c "LOAD 'forgea_audit'" -c "ALTER SYSTEM RESET forgea_audit.signing_key_file" \
+         -c "ALTER SYSTEM RESET forgea_audit.verify_key_file" -c "ALTER SYSTEM RESET forgea_audit.log_origin" \
+         -c "SELECT pg_reload_conf()" >/dev/null
+}
+cleanup() {
+    [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null && wait "$nginx_pid" 2>/dev/null
+    [ "$settings_set" -eq 1 ] && reset_settings 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+. test/lib/checks.sh
+
+make -s tools >"$work/make.log" 2>&1 || { cat "$work/make.log"; echo "receipt_page: FAIL: make tools" >&2; exit 1; }
+( cd test/receipt_page && npm ci --no-audit --no-fund --loglevel=error >"$work/npm.log" 2>&1 ) \
+    || { cat "$work/npm.log" >&2; echo "receipt_page: FAIL: npm ci" >&2; exit 1; }
+cli() { node test/receipt_page/cli.mjs "$@"; }
+uri() { jq -rn --arg v "$1" '$v | @uri'; }
+
+# ---- keys, origin ------------------------------------------------------------------------------------
+for k in key other w1 w2 w3; do
+    openssl genpkey -algorithm ed25519 -out "$work/$k.pem" 2>/dev/null
+    openssl pkey -in "$work/$k.pem" -pubout -out "$work/$k.pub.pem" 2>/dev/null
+done
+chmod 600 "$work/key.pem"; chmod 644 "$work/key.pub.pem"
+chown postgres: "$work/key.pem" "$work/key.pub.pem" 2>/dev/null || true
+settings_set=1
+psql -X -q -v ON_ERROR_STOP=1 -d "$db" -c "LOAD 'forgea_audit'" \
+     -c "ALTER SYSTEM SET forgea_audit.signing_key_file = '$work/key.pem'" \
+     -c "ALTER SYSTEM SET forgea_audit.verify_key_file = '$work/key.pub.pem'" \
+     -c "ALTER SYSTEM SET forgea_audit.log_origin = '$origin'" -c "SELECT pg_reload_conf()" >/dev/null
+for _ in $(seq 100); do
+    [ "$(q "$db" "SELECT current_setting('forgea_audit.log_origin', true)")" == "$origin" ] && break
+    sleep 0.1
+done
+vkey=$(cli vkey "$origin" 1 "$work/key.pub.pem")
+other_vkey=$(cli vkey "$origin" 1 "$work/other.pub.pem")
+w1=$(cli vkey witness-one.example/w 4 "$work/w1.pub.pem")
+w2=$(cli vkey witness-two.example/w 4 "$work/w2.pub.pem")
+w3=$(cli vkey witness-three.example/w 4 "$work/w3.pub.pem")
+
+# ---- a push from every fixture, a checkpoint, their receipts ------------------------------------------
+psql -X -q -v ON_ERROR_STOP=1 -d "$db" >/dev/null <<'SQL'
+CREATE TABLE public.rp_fixture AS
+SELECT row_number() OVER (ORDER BY name) AS i, name,
+       jsonb_set(jsonb_set(payload, '{repository,html_url}', to_jsonb('https://github.com/rcpt/lab-' || name)),
+                 '{repository,full_name}', to_jsonb('rcpt/lab-' || name)) AS payload
+FROM public.fixture_push WHERE payload ? 'after' AND payload->'repository' ? 'html_url';
+INSERT INTO "LabSession" ("id", "userId", "labId", "userForkUrl", "status", "updatedAt")
+SELECT 'rs-' || i, 'u-' || i, 'lab', 'https://github.com/rcpt/lab-' || name, 'STUCK', now() FROM public.rp_fixture;
+CREATE TABLE public.rp_push AS
+SELECT f.i, r.* FROM public.rp_fixture f,
+     LATERAL forgea_audit.record_push(f.payload, format('00000000-0000-4000-8000-%s', lpad(f.i::text, 12, '0'))) r;
+SELECT forgea_audit.append('RP_ROW', metadata => jsonb_build_object('n', 1.50, 'e', 1e3, 's', E'tab\tquote" é ✓ \u0001'),
+                           chain => 'rp:a');
+SELECT forgea_audit.checkpoint();
+SQL
+attempts=$(q "$db" "SELECT string_agg(attempt_id::text, ' ' ORDER BY i) FROM public.rp_push WHERE status = 'recorded'")
+check "fixtures: a recorded push for each fixture" "$(q "$db" "SELECT count(*) = count(*) FILTER (WHERE status = 'recorded') AND count(*) >= 5 FROM public.rp_push")" "t"
+mkdir -p "$work/r"
+for a in $attempts; do q "$db" "SELECT forgea_audit.receipt($a)" >"$work/r/$a.json"; done
+first=${attempts%% *}
+
+# ---- verify.js and forgea_audit_verify agree, receipt by receipt ----------------------------------------
+mkdir -p "$work/agree"
+cp "$work"/r/*.json "$work/agree/"
+fields="seq chain_id chain_pos prev_hash hash_version created_at_us tenant_id user_id actor_type actor_id action target_type target_id outcome severity metadata proof correlation_id parent_seq"
+alter_row() {  # field receipt -> the receipt with that row field altered, keeping its JSON type
+    case $1 in
+        prev_hash) jq -c '.row.prev_hash |= ((if .[0:1] == "0" then "1" else "0" end) + .[1:])' "$2" ;;
+        metadata) jq -c '.row.metadata |= (fromjson | .commit_sha = ("f" * 40) | tojson)' "$2" ;;
+        parent_seq|proof|tenant_id|user_id|correlation_id)
+            jq -c --arg f "$1" '.row[$f] |= (if . == null then (if $f == "parent_seq" then 1 elif $f == "proof" then "{}" else "x" end)
+                                             elif type == "number" then . + 1 else . + "x" end)' "$2" ;;
+        *) jq -c --arg f "$1" '.row[$f] |= (if type == "number" then . + 1 else . + "x" end)' "$2" ;;
+    esac
+}
+for f in $fields; do alter_row "$f" "$work/r/$first.json" >"$work/agree/row-$f.json"; done
+jq -c '.attempt_id += 1' "$work/r/$first.json" >"$work/agree/attempt.json"
+jq -c '.leaf_index += 1' "$work/r/$first.json" >"$work/agree/leaf.json"
+jq -c '.tree_size += 1' "$work/r/$first.json" >"$work/agree/size.json"
+jq -c '.inclusion_proof[0] |= ((if .[0:1] == "0" then "1" else "0" end) + .[1:])' "$work/r/$first.json" >"$work/agree/proof.json"
+jq -c '.row_hash |= ((if .[0:1] == "0" then "1" else "0" end) + .[1:])' "$work/r/$first.json" >"$work/agree/rowhash.json"
+len=$(stat -c %s "$work/r/$first.json")
+for ((b = 0; b < len; b += 5)); do
+    python3 -c "import sys; d=bytearray(open(sys.argv[1],'rb').read()); d[int(sys.argv[2])]^=0x01; open(sys.argv[3],'wb').write(d)" \
+        "$work/r/$first.json" "$b" "$work/agree/byte-$b.json"
+done
+files=$(ls "$work/agree"/*.json)
+for f in $files; do
+    line=$(tools/forgea_audit_verify --receipt "$f" --public-key "$work/key.pub.pem" --key-name "$origin" 2>&1); rc=$?
+    echo "exit $rc ${line%, public key $work/key.pub.pem}"
+done >"$work/agree.tool"
+cli check "$vkey" $files >"$work/agree.js"
+check "agree: verify.js and forgea_audit_verify, same exit and line on $(wc -l <"$work/agree.tool") receipts" \
+      "$(diff "$work/agree.tool" "$work/agree.js" | head -20)" ""
+check "agree: the set covers ok, failed and bad input" "$(cut -d' ' -f2 "$work/agree.tool" | sort -u | tr '\n' ' ')" "0 1 2 "
+check "agree: each altered row field fails the row hash" \
+      "$(for f in $fields; do cli check "$vkey" "$work/agree/row-$f.json"; done | grep -c "exit 1 FAIL first_bad_seq=[0-9]*: the row's")" "19"
+check "agree: receipts of the checkpoint of the fixtures' pushes verify" "$(grep -c '^exit 0 ok: audit row' "$work/agree.tool")" "$(wc -w <<<"$attempts")"
+
+# ---- canonical JSON: verify.js against canonical_json() --------------------------------------------------
+{
+    psql -X -q -A -t -d "$db" -c "SELECT translate(encode(convert_to(body, 'UTF8'), 'base64'), E'\n', '') FROM public.fixture_push ORDER BY name"
+    psql -X -q -A -t -d "$db" -c "SELECT translate(encode(convert_to(metadata::text, 'UTF8'), 'base64'), E'\n', '') FROM forgea_audit.audit_log ORDER BY seq"
+    for t in '1e3' '1.50' '-0' '-0.0' '0.000' '1E-3' '123.456e2' '1e-10' '-12.34E+3' '0.1e1' '100e-2' '5e0' '1e40' '12345678901234567890.123' \
+             '0.0e5' '7E+0' '-1.2e-1' '[1e2, -0.5E1, 10.0e-1]' '"\u00e9\ud83d\ude00\/\u007f\u001f\u0008"' '"a\"b\\\\c\nd\te\rf\f"' \
+             '{"é":1,"z":2,"aa":3,"":0,"ä":4,"b":{"y":[],"x":{}}}' '{"ab":1,"b":2,"a":3,"aaa":4,"ba":5}' 'null' 'true' '[false,null,"",{}]' \
+             '{"k": 1.000e1, "k2": -0.00e-2, "k3": 9e-3}'; do
+        printf '%s' "$t" | base64 -w0; echo
+    done
+} >"$work/json.b64"
+while read -r b; do
+    psql -X -q -A -t -d "$db" -v b="$b" <<<"SELECT translate(encode(convert_to(forgea_audit.canonical_json(convert_from(decode(:'b', 'base64'), 'UTF8')::jsonb), 'UTF8'), 'base64'), E'\n', '')"
+done <"$work/json.b64" >"$work/canon.sql"
+cli canonical <"$work/json.b64" >"$work/canon.js"
+check "canonical: verify.js writes canonical_json()'s bytes for $(wc -l <"$work/json.b64") values (fixture payloads, every row's metadata, numbers, escapes, keys)" \
+      "$(diff "$work/canon.sql" "$work/canon.js" | head -6)" ""
+
+# ---- a log of more than 65536 leaves (3 tile levels), published, served by nginx ---------------------------
+# In statements of 2000 rows: one statement of all of them updates each chain head a thousand times
+# in one transaction, and every append walks the versions it left.
+for _ in $(seq 33); do echo "SELECT count(forgea_audit.append('RP_BULK', chain => 'rp:' || (i % 64))) FROM generate_series(1, 2000) i;"; done \
+    | psql -X -q -v ON_ERROR_STOP=1 -d "$db" >/dev/null
+q "$db" "SELECT forgea_audit.checkpoint()" >/dev/null
+publish() {  # the publisher over the plain checkpoint; then the served one cosigned by w1 and w2
+    [ -f "$work/plain" ] && cp "$work/plain" "$out/checkpoint"
+    tools/forgea_audit_publish --out "$out" >"$work/publish.log" 2>&1 || { cat "$work/publish.log"; return 1; }
+    cp "$out/checkpoint" "$work/plain"
+    cli cosign "$work/w1.pem" witness-one.example/w 1767225600 <"$work/plain" | cli cosign "$work/w2.pem" witness-two.example/w 1767225601 \
+        >"$out/checkpoint.tmp" && mv "$out/checkpoint.tmp" "$out/checkpoint"
+}
+mkdir -p "$work/srv"
+publish; check "publish: the log of $(sed -n 2p "$work/plain") leaves, 3 tile levels" "$? $(ls "$out/tile" | sort | tr '\n' ' ')" "0 0 1 2 entries "
+size1=$(sed -n 2p "$work/plain")
+
+# A log rewritten since: today's checkpoint over another root, signed with the log's own key,
+# served beside the real one (/forked/) over the same tiles.
+mkdir -p "$work/srv/forked"
+cp -a "$out/tile" "$work/srv/forked/"
+fake_root=$(sed -n 3p "$work/plain" | base64 -d | LC_ALL=C tr '\000-\377' '\001-\377\000' | base64 -w0)
+printf '%s\n%s\n%s\n' "$origin" "$size1" "$fake_root" | cli sign "$work/key.pem" "$origin" >"$work/srv/forked/checkpoint"
+
+port=${FA_RECEIPT_PORT:-6910}; lport=$((port + 1)); dead=$((port + 2))
+mkdir -p "$work/nginx"
+{
+    echo "daemon off; worker_processes 1; pid $work/nginx/nginx.pid; error_log $work/nginx/error.log;"
+    echo "events {}"
+    echo "http { include /etc/nginx/mime.types; access_log $work/nginx/access.log;"
+    for t in client_body proxy fastcgi uwsgi scgi; do echo "${t}_temp_path $work/nginx/$t;"; done
+    # The page, as any static server serves it.
+    echo "server { listen 127.0.0.1:$port; root $root/web; }"
+    # The log: the example's server block as it is, but for the address and the root.
+    sed -e "s|listen 80;|listen 127.0.0.1:$lport;|" -e "s|root /srv/forgea-audit;|root $work/srv;|" \
+        -e "s|location /audit/ {|location /forked/ { add_header Access-Control-Allow-Origin \"*\" always; }\n    location /audit/ {|" examples/publish/nginx.conf
+    echo "}"
+} >"$work/nginx/nginx.conf"
+nginx -t -q -c "$work/nginx/nginx.conf" -p "$work/nginx" 2>"$work/nginx/t.log" || cat "$work/nginx/t.log"
+nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" 2>>"$work/nginx/error.log" &
+nginx_pid=$!
+for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$lport/audit/checkpoint" && curl -s -o /dev/null "http://127.0.0.1:$port/receipt/index.html" && break; sleep 0.1; done
+log="http://127.0.0.1:$lport/audit"
+page="http://127.0.0.1:$port/receipt/index.html"
+check "nginx: serves the page's script as JavaScript" "$(curl -s -o /dev/null -w '%{content_type}' "$page/../verify.js")" "application/javascript"
+
+link() {  # receipt-file [log] [vkey] [witness...]
+    local r=$1 l=${2:-$log} k=${3:-$vkey} w=""
+    shift 3 2>/dev/null || shift $#
+    for x in "$@"; do w="$w&witness=$(uri "$x")"; done
+    printf '%s?log=%s&vkey=%s%s#receipt=%s' "$page" "$(uri "$l")" "$(uri "$k")" "$w" "$(cli b64url "$r")"
+}
+cli tlogproof "$work/r/$first.json" >"$work/first.tlog-proof"
+printf 'not base64 at all!' >"$work/garbage"
+
+{
+    printf 'valid\t%s\n' "$(link "$work/r/$first.json" "$log" "$vkey" "$w1" "$w2")"
+    printf 'valid-no-witness\t%s\n' "$(link "$work/r/$first.json")"
+    printf 'tlog-proof\t%s\n' "$(link "$work/first.tlog-proof" "$log" "$vkey" "$w1")"
+    for a in $attempts; do printf 'valid-%s\t%s\n' "$a" "$(link "$work/r/$a.json" "$log" "$vkey" "$w2")"; done
+    for f in $fields; do printf 'row-%s\t%s\n' "$f" "$(link "$work/agree/row-$f.json")"; done
+    for c in attempt leaf size proof rowhash; do printf '%s\t%s\n' "$c" "$(link "$work/agree/$c.json")"; done
+    printf 'checkpoint\t%s\n' "$(link <(jq -c '.checkpoint |= sub("\n(?<n>[0-9]+)\n"; "\n\(.n | tonumber + 1)\n")' "$work/r/$first.json"))"
+    printf 'other-key\t%s\n' "$(link "$work/r/$first.json" "$log" "$other_vkey")"
+    printf 'witness-not-cosigned\t%s\n' "$(link "$work/r/$first.json" "$log" "$vkey" "$w1" "$w3")"
+    printf 'forked\t%s\n' "$(link "$work/r/$first.json" "http://127.0.0.1:$lport/forked")"
+    printf 'unreachable\t%s\n' "$(link "$work/r/$first.json" "http://127.0.0.1:$dead/audit")"
+    printf 'malformed\t%s?log=%s&vkey=%s#receipt=%s\n' "$page" "$(uri "$log")" "$(uri "$vkey")" "$(cli b64url "$work/garbage")"
+} >"$work/cases1.tsv"
+node test/receipt_page/page.mjs "$work/cases1.tsv" "127.0.0.1:$port,127.0.0.1:$lport,127.0.0.1:$dead" >"$work/page1.tsv" 2>"$work/page1.err" \
+    || cat "$work/page1.err"
+res() { awk -F'\t' -v n="$1" -v c="$2" '$1 == n { print $c }' "$3"; }
+st() { echo "$(res "$1" 2 "$2") $(res "$1" 3 "$2")"; }
+p1="$work/page1.tsv"
+check "page: a valid receipt verifies, cosigned by both witnesses" "$(st valid "$p1")" "verified all"
+check "page: ... in plain words" "$(res valid 8 "$p1" | sed -E 's/at [0-9a-f]{40}/at <commit>/; s/recorded at [^,]*, entry [0-9]+/recorded at <t>, entry <n>/; s/log of [^w]* with [0-9]+ entries/log of <today> with <m> entries/')" \
+      "Your push to https://github.com/rcpt/lab-$(q "$db" "SELECT name FROM public.rp_fixture f JOIN public.rp_push p USING (i) WHERE p.attempt_id = $first") at <commit> was recorded at <t>, entry <n> of the log; the log of <today> with <m> entries still contains it, cosigned by witness-one.example/w, witness-two.example/w."
+check "page: ... naming the entry and today's size" "$(res valid 8 "$p1" | grep -o "entry [0-9]* of the log; the log of .* with [0-9]* entries" | sed -E 's/of the log; the log of .* with/with/')" \
+      "entry $(jq .leaf_index "$work/r/$first.json") with $size1 entries"
+check "page: without witnesses it verifies and says no one else vouches" "$(st valid-no-witness "$p1") $(res valid-no-witness 8 "$p1" | grep -c 'no witness was named')" "verified all 1"
+check "page: the tlog-proof@v1 form verifies" "$(st tlog-proof "$p1")" "verified all"
+for a in $attempts; do check "page: the receipt of attempt $a verifies" "$(st "valid-$a" "$p1")" "verified all"; done
+for f in $fields; do check "page: row field $f altered: failed at the row hash" "$(st "row-$f" "$p1")" "failed row-hash"; done
+check "page: another attempt named: failed" "$(st attempt "$p1")" "failed attempt"
+check "page: the leaf index altered: failed at the inclusion proof" "$(st leaf "$p1")" "failed inclusion"
+check "page: the tree size altered: failed" "$(st size "$p1")" "failed tree-size"
+check "page: a proof hash altered: failed at the inclusion proof" "$(st proof "$p1")" "failed inclusion"
+check "page: the row_hash altered: failed" "$(st rowhash "$p1")" "failed row-hash"
+check "page: the checkpoint altered: failed at its signature" "$(st checkpoint "$p1") $(res checkpoint 8 "$p1" | grep -c 'does not verify')" "failed receipt-signature 1"
+check "page: another log's key: failed at the signature" "$(st other-key "$p1") $(res other-key 8 "$p1" | grep -c 'not signed by the given public key')" "failed receipt-signature 1"
+check "page: a witness that did not cosign: failed, naming it" "$(st witness-not-cosigned "$p1") $(res witness-not-cosigned 8 "$p1" | grep -c 'witness-three.example/w')" "failed witness 1"
+check "page: a log rewritten since (another root, the log's key): failed at the consistency proof" "$(st forked "$p1")" "failed consistency"
+check "page: an unreachable log is an error" "$(st unreachable "$p1") $(res unreachable 8 "$p1" | grep -c 'unreachable')" "error fetch 1"
+check "page: a malformed receipt is an error" "$(st malformed "$p1")" "error receipt"
+check "page: no request to any other host, in any case" "$(cut -f6 "$p1" | sort -u | tr '\n' ' ')" "- "
+paths=$(res valid 5 "$p1")
+check "page: at most 12 requests beyond its own files at 3 tile levels (it made $(res valid 4 "$p1"))" "$(( $(res valid 4 "$p1") <= 12 ))" "1"
+echo "# valid: $(res valid 4 "$p1") requests ($paths), $(res valid 7 "$p1") ms"
+check "page: every case ended (no page error, no timeout)" "$(grep -c -e 'page errors' -e $'\ttimeout\t' "$p1")" "0"
+
+# ---- the log grows and is published again: the old receipts still verify ----------------------------------
+psql -X -q -v ON_ERROR_STOP=1 -d "$db" >/dev/null <<'SQL'
+SELECT count(forgea_audit.append('RP_LATER', metadata => jsonb_build_object('j', j), chain => 'rp:later')) FROM generate_series(1, 3000) j;
+SELECT forgea_audit.checkpoint();
+SQL
+last=${attempts##* }
+q "$db" "SELECT forgea_audit.receipt($last)" >"$work/r/late.json"   # now of the checkpoint of the grown tree
+q "$db" "SELECT count(forgea_audit.append('RP_LATER', chain => 'rp:later2')) FROM generate_series(1, 700)" >/dev/null
+q "$db" "SELECT forgea_audit.checkpoint()" >/dev/null
+publish; check "grow: published again" "$? $(( $(sed -n 2p "$work/plain") > size1 ))" "0 1"
+{
+    printf 'old\t%s\n' "$(link "$work/r/$first.json" "$log" "$vkey" "$w1" "$w2")"
+    printf 'old-tlog-proof\t%s\n' "$(link "$work/first.tlog-proof" "$log" "$vkey" "$w2")"
+    printf 'late\t%s\n' "$(link "$work/r/late.json" "$log" "$vkey" "$w1")"
+} >"$work/cases2.tsv"
+node test/receipt_page/page.mjs "$work/cases2.tsv" "127.0.0.1:$port,127.0.0.1:$lport" >"$work/page2.tsv" 2>"$work/page2.err" || cat "$work/page2.err"
+p2="$work/page2.tsv"
+check "grow: the old receipt still verifies against the grown log" "$(st old "$p2") $(res old 8 "$p2" | grep -c "with $(sed -n 2p "$work/plain") entries still contains it")" "verified all 1"
+check "grow: ... in its tlog-proof form too" "$(st old-tlog-proof "$p2")" "verified all"
+check "grow: a receipt of a later checkpoint verifies" "$(st late "$p2")" "verified all"
+check "grow: no request to any other host" "$(cut -f6 "$p2" | sort -u | tr '\n' ' ')" "- "
+check "grow: at most 12 requests each" "$(awk -F'\t' '$4 > 12' "$p2" | wc -l)" "0"
+# The late receipt's tree (more than 65536 leaves) to today's: the proof needs the subtree of the
+# first 65536 leaves, a hash of the level-2 tile.
+check "grow: the late receipt's proof reads the checkpoint and tiles of levels 0, 1 and 2, nothing else" \
+      "$(res late 5 "$p2" | tr ' ' '\n' | sed -E 's|^/audit/||; s|^tile/([0-9]+)/.*|tile \1|' | sort -u | tr '\n' ' ')" "checkpoint tile 0 tile 1 tile 2 "
+echo "# late: $(res late 4 "$p2") requests ($(res late 5 "$p2")), $(res late 7 "$p2") ms"
+
+[ "$failures" -eq 0 ] || { echo "receipt_page: $failures failure(s)" >&2; exit 1; }
+echo "receipt_page: ok"
