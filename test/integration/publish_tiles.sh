@@ -7,7 +7,9 @@
 #     is refused; the newest note is not handed out again under an origin no longer in force;
 #   - DIR/checkpoint is byte for byte the newest merkle_checkpoint note; note.Open accepts it with
 #     the log's C2SP verifier key; the root computed from the tiles is the checkpoint's; every
-#     entry bundle record hashes to its leaf; inclusion proofs from the tiles check;
+#     entry bundle record hashes to its leaf; inclusion proofs from the tiles check, and are the
+#     database's inclusion_proof() hash for hash; after growth, Go's consistency proof from the
+#     tiles (tlog.ProveTree/CheckTree) shows the first published checkpoint a prefix of the new one;
 #   - a second run with nothing new writes no file (every path, inode, mtime and size the same);
 #   - after more rows, a run adds tiles and a new checkpoint; the full tiles of the first run are
 #     unchanged (same inode, mtime and bytes); the old partial tiles stay (grace period) until a
@@ -127,6 +129,14 @@ last=$((size - 1)); mid=$((size / 2))
 res=$("$tc" verify "$out" "$vkey" 0 1 255 256 257 $mid $last 2>&1); rc=$?
 check "publish: Go's tlog/note read it (signature, root from tiles, entries, 7 inclusion proofs)" "$rc ${res%%,*}" "0 ok: $origin"
 echo "# $res"
+cp "$out/checkpoint" "$work/checkpoint.first"
+# The inclusion proofs Go makes from the tiles are the database's, hash for hash.
+for l in 0 255 256 $mid $last; do
+    check "publish: the inclusion proof of leaf $l from the tiles is inclusion_proof()'s" "$("$tc" proof "$out" "$vkey" $l 2>&1)" \
+          "$(q "$db" "SELECT string_agg(encode(u.p, 'base64'), E'\n' ORDER BY u.o) FROM forgea_audit.merkle_leaf m,
+                      LATERAL forgea_audit.inclusion_proof(m.seq, $size) ip, LATERAL unnest(ip.proof) WITH ORDINALITY AS u(p, o)
+                      WHERE m.leaf_index = $l")"
+done
 ls "$out/tile" | sort >"$work/levels"
 check "publish: levels 0 and 1 and the entry bundles (size $size)" "$(tr '\n' ' ' <"$work/levels")" "0 1 entries "
 check "publish: no row content in the bundles (34 bytes per leaf)" \
@@ -152,6 +162,9 @@ msg=$("$tool" --out "$out" 2>&1); rc=$?
 check "grow: the run publishes the new checkpoint" "$rc $(sed -n 2p "$out/checkpoint")" "0 $size2"
 res=$("$tc" verify "$out" "$vkey" 0 $size $((size2 - 1)) 2>&1); rc=$?
 check "grow: Go reads the grown log" "$rc ${res%%,*}" "0 ok: $origin"
+res=$("$tc" consistency "$out" "$vkey" "$work/checkpoint.first" 2>&1); rc=$?
+check "grow: Go's consistency proof from the tiles shows the first published checkpoint a prefix of the new one" \
+      "$rc ${res%% (*}" "0 ok: $origin, the tree of $size leaves is a prefix of the published $size2"
 check "grow: every full tile of the first run unchanged, byte for byte" \
       "$(find "$out/tile" -type f ! -path '*.p/*' -exec sha256sum {} + | sort | comm -23 "$work/full_before" - | wc -l)" "0"
 check "grow: ... and not rewritten (same inode and mtime)" \

@@ -48,6 +48,7 @@ make -s tools >"$work/make.log" 2>&1 || { cat "$work/make.log"; echo "receipt_pa
 cli() { node test/receipt_page/cli.mjs "$@"; }
 uri() { jq -rn --arg v "$1" '$v | @uri'; }
 
+echo "# ${SECONDS}s"
 # ---- keys, origin ------------------------------------------------------------------------------------
 for k in key other w1 w2 w3; do
     openssl genpkey -algorithm ed25519 -out "$work/$k.pem" 2>/dev/null
@@ -70,6 +71,7 @@ w1=$(cli vkey witness-one.example/w 4 "$work/w1.pub.pem")
 w2=$(cli vkey witness-two.example/w 4 "$work/w2.pub.pem")
 w3=$(cli vkey witness-three.example/w 4 "$work/w3.pub.pem")
 
+echo "# ${SECONDS}s"
 # ---- a push from every fixture, a checkpoint, their receipts ------------------------------------------
 psql -X -q -v ON_ERROR_STOP=1 -d "$db" >/dev/null <<'SQL'
 CREATE TABLE public.rp_fixture AS
@@ -92,6 +94,7 @@ mkdir -p "$work/r"
 for a in $attempts; do q "$db" "SELECT forgea_audit.receipt($a)" >"$work/r/$a.json"; done
 first=${attempts%% *}
 
+echo "# ${SECONDS}s"
 # ---- verify.js and forgea_audit_verify agree, receipt by receipt ----------------------------------------
 mkdir -p "$work/agree"
 cp "$work"/r/*.json "$work/agree/"
@@ -130,6 +133,7 @@ check "agree: each altered row field fails the row hash" \
       "$(for f in $fields; do cli check "$vkey" "$work/agree/row-$f.json"; done | grep -c "exit 1 FAIL first_bad_seq=[0-9]*: the row's")" "19"
 check "agree: receipts of the checkpoint of the fixtures' pushes verify" "$(grep -c '^exit 0 ok: audit row' "$work/agree.tool")" "$(wc -w <<<"$attempts")"
 
+echo "# ${SECONDS}s"
 # ---- canonical JSON: verify.js against canonical_json() --------------------------------------------------
 {
     psql -X -q -A -t -d "$db" -c "SELECT translate(encode(convert_to(body, 'UTF8'), 'base64'), E'\n', '') FROM public.fixture_push ORDER BY name"
@@ -148,6 +152,7 @@ cli canonical <"$work/json.b64" >"$work/canon.js"
 check "canonical: verify.js writes canonical_json()'s bytes for $(wc -l <"$work/json.b64") values (fixture payloads, every row's metadata, numbers, escapes, keys)" \
       "$(diff "$work/canon.sql" "$work/canon.js" | head -6)" ""
 
+echo "# ${SECONDS}s"
 # ---- a log of more than 65536 leaves (3 tile levels), published, served by nginx ---------------------------
 # In statements of 2000 rows: one statement of all of them updates each chain head a thousand times
 # in one transaction, and every append walks the versions it left.
@@ -202,6 +207,11 @@ link() {  # receipt-file [log] [vkey] [witness...]
 }
 cli tlogproof "$work/r/$first.json" >"$work/first.tlog-proof"
 printf 'not base64 at all!' >"$work/garbage"
+# docs/receipts.md's block that makes the link, as it is.
+. test/lib/doc_blocks.sh
+doc_blocks docs/receipts.md receipts | grep -v '^-- end of block' >"$work/doc_link.sh"
+check "docs/receipts.md has its link block" "$(grep -c 'forgea_audit.receipt' "$work/doc_link.sh")" "1"
+doc_link=$(attempt=$first log=$log vkey=$vkey page=$page PGDATABASE=$db bash -e "$work/doc_link.sh")
 
 {
     printf 'valid\t%s\n' "$(link "$work/r/$first.json" "$log" "$vkey" "$w1" "$w2")"
@@ -215,6 +225,7 @@ printf 'not base64 at all!' >"$work/garbage"
     printf 'witness-not-cosigned\t%s\n' "$(link "$work/r/$first.json" "$log" "$vkey" "$w1" "$w3")"
     printf 'forked\t%s\n' "$(link "$work/r/$first.json" "http://127.0.0.1:$lport/forked")"
     printf 'unreachable\t%s\n' "$(link "$work/r/$first.json" "http://127.0.0.1:$dead/audit")"
+    printf 'doc-link\t%s\n' "$doc_link"
     printf 'malformed\t%s?log=%s&vkey=%s#receipt=%s\n' "$page" "$(uri "$log")" "$(uri "$vkey")" "$(cli b64url "$work/garbage")"
 } >"$work/cases1.tsv"
 node test/receipt_page/page.mjs "$work/cases1.tsv" "127.0.0.1:$port,127.0.0.1:$lport,127.0.0.1:$dead" >"$work/page1.tsv" 2>"$work/page1.err" \
@@ -228,6 +239,7 @@ check "page: ... in plain words" "$(res valid 8 "$p1" | sed -E 's/at [0-9a-f]{40
 check "page: ... naming the entry and today's size" "$(res valid 8 "$p1" | grep -o "entry [0-9]* of the log; the log of .* with [0-9]* entries" | sed -E 's/of the log; the log of .* with/with/')" \
       "entry $(jq .leaf_index "$work/r/$first.json") with $size1 entries"
 check "page: without witnesses it verifies and says no one else vouches" "$(st valid-no-witness "$p1") $(res valid-no-witness 8 "$p1" | grep -c 'no witness was named')" "verified all 1"
+check "page: the link docs/receipts.md makes verifies" "$(st doc-link "$p1")" "verified all"
 check "page: the tlog-proof@v1 form verifies" "$(st tlog-proof "$p1")" "verified all"
 for a in $attempts; do check "page: the receipt of attempt $a verifies" "$(st "valid-$a" "$p1")" "verified all"; done
 for f in $fields; do check "page: row field $f altered: failed at the row hash" "$(st "row-$f" "$p1")" "failed row-hash"; done
@@ -248,6 +260,7 @@ check "page: at most 12 requests beyond its own files at 3 tile levels (it made 
 echo "# valid: $(res valid 4 "$p1") requests ($paths), $(res valid 7 "$p1") ms"
 check "page: every case ended (no page error, no timeout)" "$(grep -c -e 'page errors' -e $'\ttimeout\t' "$p1")" "0"
 
+echo "# ${SECONDS}s"
 # ---- the log grows and is published again: the old receipts still verify ----------------------------------
 psql -X -q -v ON_ERROR_STOP=1 -d "$db" >/dev/null <<'SQL'
 SELECT count(forgea_audit.append('RP_LATER', metadata => jsonb_build_object('j', j), chain => 'rp:later')) FROM generate_series(1, 3000) j;

@@ -153,6 +153,39 @@ async function synth(n, m) {
     const ms = performance.now() - t0;
     const levels = new Set(paths.map((p) => p.split('/')[1])).size;
     console.log(`${fetches} ${paths.length} ${levels} ${res.status} ${ms.toFixed(0)}ms ${res.status === 'verified' ? '' : res.message}`);
+    if (process.env.SYNTH_DIR) {
+        // The published directory of that log: per level one full tile file, hard-linked under
+        // every full tile's name (all are equal), and the partial tile.  No entry bundles (the
+        // page reads none).
+        const { mkdirSync, writeFileSync, linkSync } = await import('node:fs');
+        const dir = process.env.SYNTH_DIR;
+        writeFileSync(`${dir}/checkpoint`, today);
+        for (let level = 0; n >> BigInt(8 * level) > 0n; level++) {
+            const count = n >> BigInt(8 * level);
+            const fullTiles = Number(count >> 8n);
+            const width = Number(count & 255n);
+            const tile = (w) => {
+                const out = new Uint8Array(w * 32);
+                for (let i = 0; i < w; i++) out.set(full[8 * level], i * 32);
+                return out;
+            };
+            let first = null;
+            const put = (path, bytes) => {
+                const f = `${dir}/${path}`;
+                mkdirSync(f.slice(0, f.lastIndexOf('/')), { recursive: true });
+                if (bytes === null) linkSync(first, f);
+                else writeFileSync(f, bytes);
+            };
+            for (let t = 0; t < fullTiles; t++) {
+                const path = v.tilePath(level, BigInt(t), 256);
+                if (first === null) {
+                    put(path, tile(256));
+                    first = `${dir}/${path}`;
+                } else put(path, null);
+            }
+            if (width > 0) put(v.tilePath(level, BigInt(fullTiles), width), tile(width));
+        }
+    }
     if (process.env.SYNTH_OUT) {
         const { writeFileSync } = await import('node:fs');
         writeFileSync(process.env.SYNTH_OUT, JSON.stringify({ vkey, receipt: v.base64UrlEncode(enc.encode(receipt)), today: new TextDecoder().decode(today) }));

@@ -11,6 +11,13 @@
 //	                                     hashes; each LEAF's inclusion proof, made from the tiles,
 //	                                     checks; every tile the size implies (C2SP: one width per
 //	                                     tile, the size's) exists with the right length.
+//	tlog_check consistency DIR VKEY OLD  OLD (a checkpoint file) and DIR/checkpoint open with VKEY;
+//	                                     the consistency proof from OLD's size to today's, made
+//	                                     from the tiles (tlog.ProveTree), checks against both roots
+//	                                     (tlog.CheckTree): the published log extends OLD.
+//	tlog_check proof DIR VKEY LEAF       prints the inclusion proof of LEAF in the checkpoint's
+//	                                     tree made from the tiles, one base64 hash per line (the
+//	                                     test compares it with the database's inclusion_proof()).
 //	tlog_check readloop DIR STOP SEEN    until the file STOP exists: read the checkpoint, then every
 //	                                     tile and bundle it implies; a missing or short one is a
 //	                                     failure.  Each size read completely is appended to the file
@@ -204,6 +211,49 @@ func verify(dir, vkey string, leaves []int64) {
 		origin, tree.N, base64.StdEncoding.EncodeToString(root[:]), entries, len(leaves))
 }
 
+// The note in file, opened with vkey: its origin and tree.
+func openNote(file, vkey string) (string, tlog.Tree) {
+	msg, err := os.ReadFile(file)
+	if err != nil {
+		die("%v", err)
+	}
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		die("verifier key: %v", err)
+	}
+	n, err := note.Open(msg, note.VerifierList(v))
+	if err != nil {
+		die("note.Open(%s): %v", file, err)
+	}
+	return parseBody(n.Text)
+}
+
+func consistency(dir, vkey, oldFile string) {
+	_, old := openNote(oldFile, vkey)
+	origin, tree := openNote(filepath.Join(dir, "checkpoint"), vkey)
+	hr := tlog.TileHashReader(tree, dirTiles{dir})
+	p, err := tlog.ProveTree(tree.N, old.N, hr)
+	if err != nil {
+		die("ProveTree(%d, %d): %v", tree.N, old.N, err)
+	}
+	if err := tlog.CheckTree(p, tree.N, tree.Hash, old.N, old.Hash); err != nil {
+		die("CheckTree(%d -> %d): %v", old.N, tree.N, err)
+	}
+	fmt.Printf("ok: %s, the tree of %d leaves is a prefix of the published %d (%d proof hashes from the tiles)\n",
+		origin, old.N, tree.N, len(p))
+}
+
+func proof(dir, vkey string, leaf int64) {
+	_, tree := openNote(filepath.Join(dir, "checkpoint"), vkey)
+	p, err := tlog.ProveRecord(tree.N, leaf, tlog.TileHashReader(tree, dirTiles{dir}))
+	if err != nil {
+		die("ProveRecord(%d): %v", leaf, err)
+	}
+	for _, h := range p {
+		fmt.Println(base64.StdEncoding.EncodeToString(h[:]))
+	}
+}
+
 func readloop(dir, stop, seen string) {
 	sf, err := os.OpenFile(seen, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0644)
 	if err != nil {
@@ -259,10 +309,18 @@ func main() {
 			leaves = append(leaves, l)
 		}
 		verify(os.Args[2], os.Args[3], leaves)
+	} else if len(os.Args) == 5 && os.Args[1] == "consistency" {
+		consistency(os.Args[2], os.Args[3], os.Args[4])
+	} else if len(os.Args) == 5 && os.Args[1] == "proof" {
+		l, err := strconv.ParseInt(os.Args[4], 10, 64)
+		if err != nil {
+			die("leaf %q", os.Args[4])
+		}
+		proof(os.Args[2], os.Args[3], l)
 	} else if len(os.Args) == 5 && os.Args[1] == "readloop" {
 		readloop(os.Args[2], os.Args[3], os.Args[4])
 	} else {
-		fmt.Fprintln(os.Stderr, "usage: tlog_check verify DIR VKEY LEAF... | readloop DIR STOP SEEN")
+		fmt.Fprintln(os.Stderr, "usage: tlog_check verify DIR VKEY LEAF... | consistency DIR VKEY OLD | proof DIR VKEY LEAF | readloop DIR STOP SEEN")
 		os.Exit(2)
 	}
 }
