@@ -18,17 +18,8 @@ END $$;
 BEGIN;
 SELECT plan(27);
 
-
-CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS
-$$
-BEGIN
-    EXECUTE sql;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE;
-END
-$$;
-GRANT EXECUTE ON FUNCTION pg_temp.try(text) TO PUBLIC;
+\ir try.psql
+GRANT EXECUTE ON FUNCTION pg_temp.sqlstate_of(text) TO PUBLIC;
 
 -------------------------------------------------------------------------------------------------
 -- One rejection of each kind, as the writer
@@ -41,13 +32,13 @@ SELECT forgea_audit.reject_delivery('payload', '0b2c5bd4-1b4e-11ef-8a0a-6e1f0c4f
                                     '22023', '$.ref') AS payload_seq \gset
 SELECT forgea_audit.reject_delivery('delivery_id', NULL, sha256(''), 0) AS noid_seq \gset
 SELECT forgea_audit.reject_delivery('content_type', repeat('x', 10000), sha256('payload=%7B%7D'), 14) AS long_seq \gset
-SELECT pg_temp.try($$SELECT forgea_audit.reject_delivery('nonsense', 'x', sha256(''), 0)$$) AS bad_reason,
-       pg_temp.try($$SELECT forgea_audit.reject_delivery('signature', 'x', '\x00', 0)$$) AS bad_sha,
-       pg_temp.try($$SELECT forgea_audit.reject_delivery('signature', 'x', sha256(''), -1)$$) AS bad_size,
-       pg_temp.try($$SELECT forgea_audit.reject_delivery('payload', 'x', sha256(''), 0, 'not a sqlstate')$$) AS bad_state,
-       pg_temp.try($$SELECT forgea_audit.append(action => 'WEBHOOK_DELIVERY_REJECTED', target_type => 'x')$$) AS forged_action,
-       pg_temp.try($$SELECT forgea_audit.append(action => 'MINE', chain => 'webhook_rejected:signature:0')$$) AS forged_chain,
-       pg_temp.try($$SELECT count(*) FROM forgea_audit.webhook_rejection$$) AS writer_reads \gset
+SELECT pg_temp.sqlstate_of($$SELECT forgea_audit.reject_delivery('nonsense', 'x', sha256(''), 0)$$) AS bad_reason,
+       pg_temp.sqlstate_of($$SELECT forgea_audit.reject_delivery('signature', 'x', '\x00', 0)$$) AS bad_sha,
+       pg_temp.sqlstate_of($$SELECT forgea_audit.reject_delivery('signature', 'x', sha256(''), -1)$$) AS bad_size,
+       pg_temp.sqlstate_of($$SELECT forgea_audit.reject_delivery('payload', 'x', sha256(''), 0, 'not a sqlstate')$$) AS bad_state,
+       pg_temp.sqlstate_of($$SELECT forgea_audit.append(action => 'WEBHOOK_DELIVERY_REJECTED', target_type => 'x')$$) AS forged_action,
+       pg_temp.sqlstate_of($$SELECT forgea_audit.append(action => 'MINE', chain => 'webhook_rejected:signature:0')$$) AS forged_chain,
+       pg_temp.sqlstate_of($$SELECT count(*) FROM forgea_audit.webhook_rejection$$) AS writer_reads \gset
 RESET SESSION AUTHORIZATION;
 
 SELECT isnt(:'sig_seq'::text, '', 'the writer records a signature rejection and gets its seq');

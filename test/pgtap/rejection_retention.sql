@@ -17,16 +17,8 @@ END $$;
 
 SELECT plan(19);
 
-CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS
-$$
-BEGIN
-    EXECUTE sql;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE;
-END
-$$;
-GRANT EXECUTE ON FUNCTION pg_temp.try(text) TO PUBLIC;
+\ir try.psql
+GRANT EXECUTE ON FUNCTION pg_temp.sqlstate_of(text) TO PUBLIC;
 
 -- Days in UTC.  d1, d2: 100 and 95 days ago (due); edge: the start of the cutoff's own day (90
 -- days ago: not a whole day before the cutoff, stays); recent: yesterday.
@@ -109,8 +101,8 @@ SELECT is((SELECT days FROM forgea_audit.rollup_rejections(now() - interval '1 d
 SELECT is((SELECT count(*)::int FROM forgea_audit.webhook_rejection), 1, 'only yesterday''s minute is left');
 
 SET ROLE fa_rr_writer;
-SELECT pg_temp.try($$SELECT forgea_audit.append(action => 'WEBHOOK_REJECTIONS_ROLLED_UP', target_type => 'x', chain => 'mine')$$) AS forged,
-       pg_temp.try($$SELECT forgea_audit.rollup_rejections(now())$$) AS writer_rollup \gset
+SELECT pg_temp.sqlstate_of($$SELECT forgea_audit.append(action => 'WEBHOOK_REJECTIONS_ROLLED_UP', target_type => 'x', chain => 'mine')$$) AS forged,
+       pg_temp.sqlstate_of($$SELECT forgea_audit.rollup_rejections(now())$$) AS writer_rollup \gset
 RESET ROLE;
 SELECT is(:'forged'::text, '42501', 'a writer cannot append WEBHOOK_REJECTIONS_ROLLED_UP');
 SELECT is(:'writer_rollup'::text, '42501', 'nor run rollup_rejections()');
