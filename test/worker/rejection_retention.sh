@@ -11,24 +11,8 @@ set -uo pipefail
 cd "$FA_ROOT"
 export PGDATABASE=postgres
 
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
-q() { psql -X -A -t -q -v ON_ERROR_STOP=1 -c "$1"; }
-check() {  # description, actual, expected
-    if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1"; echo "#   got: $2, expected: $3" >&2; fi
-}
-eventually() {  # description, SQL that returns t, seconds
-    local deadline=$((SECONDS + $3))
-    while [ $SECONDS -lt $deadline ]; do
-        [ "$(q "$2" 2>/dev/null)" = "t" ] && { ok "$1"; return 0; }
-        sleep 0.5
-    done
-    not_ok "$1 (not within $3 s)"
-    echo "#   query: $2" >&2
-    return 1
-}
+. test/lib/checks.sh   # check, eventually (in $PGDATABASE)
+q1() { psql -X -A -t -q -v ON_ERROR_STOP=1 -c "$1"; }
 
 psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
 \i test/fixtures/app-schema/lab_session.sql
@@ -40,27 +24,27 @@ FROM (VALUES (100), (99), (95)) days(d), generate_series(0, 2) m, (VALUES ('sign
      generate_series(0, 1) s;
 INSERT INTO forgea_audit.webhook_rejection VALUES (date_trunc('minute', now()), 'signature', 0, 5, 50);
 SQL
-total=$(q "SELECT sum(deliveries) FROM forgea_audit.webhook_rejection")
-check "the worker is running" "$(q "SELECT count(*) > 0 FROM pg_stat_activity WHERE backend_type = 'forgea_audit retention'")" t
+total=$(q1 "SELECT sum(deliveries) FROM forgea_audit.webhook_rejection")
+check "the worker is running" "$(q1 "SELECT count(*) > 0 FROM pg_stat_activity WHERE backend_type = 'forgea_audit retention'")" t
 
 eventually "the worker sums the three due days into webhook_rejection_daily" \
     "SELECT count(DISTINCT day) = 3 FROM forgea_audit.webhook_rejection_daily" 60
-check "one row per day and reason" "$(q "SELECT count(*) FROM forgea_audit.webhook_rejection_daily")" 6
+check "one row per day and reason" "$(q1 "SELECT count(*) FROM forgea_audit.webhook_rejection_daily")" 6
 check "one WEBHOOK_REJECTIONS_ROLLED_UP event per day, by the retention actor on chain retention" \
-      "$(q "SELECT count(*) FROM forgea_audit.audit_log WHERE action = 'WEBHOOK_REJECTIONS_ROLLED_UP'
+      "$(q1 "SELECT count(*) FROM forgea_audit.audit_log WHERE action = 'WEBHOOK_REJECTIONS_ROLLED_UP'
             AND actor_id = 'forgea_audit.retention' AND chain_id = 'retention'")" 3
 check "only the recent minute is left in webhook_rejection" \
-      "$(q "SELECT count(*) || ' ' || sum(deliveries) FROM forgea_audit.webhook_rejection")" "1 5"
+      "$(q1 "SELECT count(*) || ' ' || sum(deliveries) FROM forgea_audit.webhook_rejection")" "1 5"
 check "no delivery is lost" \
-      "$(q "SELECT (SELECT sum(deliveries) FROM forgea_audit.webhook_rejection) + (SELECT sum(deliveries) FROM forgea_audit.webhook_rejection_daily)")" \
+      "$(q1 "SELECT (SELECT sum(deliveries) FROM forgea_audit.webhook_rejection) + (SELECT sum(deliveries) FROM forgea_audit.webhook_rejection_daily)")" \
       "$total"
 check "each day's signature count: 2 shards x 3 minutes" \
-      "$(q "SELECT string_agg(deliveries::text || '/' || minute_rows, ',' ORDER BY day) FROM forgea_audit.webhook_rejection_daily WHERE reason = 'signature'")" \
+      "$(q1 "SELECT string_agg(deliveries::text || '/' || minute_rows, ',' ORDER BY day) FROM forgea_audit.webhook_rejection_daily WHERE reason = 'signature'")" \
       "606/6,600/6,576/6"
 check "the daily rows name their events" \
-      "$(q "SELECT bool_and(EXISTS (SELECT 1 FROM forgea_audit.audit_log l WHERE l.seq = d.rollup_seq
+      "$(q1 "SELECT bool_and(EXISTS (SELECT 1 FROM forgea_audit.audit_log l WHERE l.seq = d.rollup_seq
             AND l.action = 'WEBHOOK_REJECTIONS_ROLLED_UP')) FROM forgea_audit.webhook_rejection_daily d")" t
-check "the chain verifies" "$(q "SELECT ok FROM forgea_audit.verify_chain()")" t
+check "the chain verifies" "$(q1 "SELECT ok FROM forgea_audit.verify_chain()")" t
 
-echo "rejection_retention (worker): $failed failure(s) of $n"
-[ "$failed" -eq 0 ]
+echo "rejection_retention (worker): $failures failure(s)"
+[ "$failures" -eq 0 ]
