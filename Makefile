@@ -11,9 +11,10 @@ CORE_OBJS = src/core/canonical_json_bytes.o src/core/chain_record.o src/core/pus
             src/core/redaction.o src/core/merkle_tree.o src/core/sha256.o
 
 # Core units only the offline tools use (tools/forgea_audit_verify, the fuzzers): the strict JSON
-# reader, the CSV reader, the note signature rule and the receipt check.  Pure like the rest of the
+# reader, the CSV reader, the note signature rule, the receipt check and both sides of tlog-witness.  Pure like the rest of the
 # core and unit-tested with it, but not linked into the extension, which never calls them.
-TOOL_CORE_OBJS = src/core/json_text.o src/core/csv_reader.o src/core/note_signature.o src/core/receipt_check.o
+TOOL_CORE_OBJS = src/core/json_text.o src/core/csv_reader.o src/core/note_signature.o src/core/receipt_check.o \
+                 src/core/witness.o
 
 # The PostgreSQL side, by stage.  STAGES is the one place the order is written (docs/layout.md
 # tells it in words): lowest first, each folder under src/ may include its own files and those of
@@ -94,7 +95,7 @@ override CXXFLAGS += -MMD -MP
 
 # Unit tests of the pure C++ core (no PostgreSQL linked in).
 CORE_SRCS = $(CORE_OBJS:.o=.cpp) $(TOOL_CORE_OBJS:.o=.cpp)
-UNIT_SRCS = test/unit/core_tests.cpp test/unit/merkle_tests.cpp test/unit/redaction_tests.cpp test/unit/offline_tests.cpp
+UNIT_SRCS = test/unit/core_tests.cpp test/unit/merkle_tests.cpp test/unit/redaction_tests.cpp test/unit/offline_tests.cpp test/unit/witness_tests.cpp
 test/unit/core_tests: $(UNIT_SRCS) $(CORE_SRCS) src/core/*.hpp test/unit/*.hpp
 	$(CXX) -std=c++17 -O1 -g -Wall -Wextra -fsanitize=address,undefined -Isrc -o $@ $(UNIT_SRCS) $(CORE_SRCS) -lgtest -lgtest_main -lcrypto -pthread
 

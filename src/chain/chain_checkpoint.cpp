@@ -338,7 +338,7 @@ char *fa_checkpoint_signature_problem(const forgea::core::ParsedCheckpoint &cp, 
             id = name_id;
         for (int i = 0; i < cp.signature_count; i++) {
             const forgea::core::ParsedSignature &s = cp.signatures[i];
-            if (s.key_id != name_id || s.key_name.len != name.len || memcmp(s.key_name.data, name.data, name.len) != 0)
+            if (s.timestamped || s.key_id != name_id || s.key_name.len != name.len || memcmp(s.key_name.data, name.data, name.len) != 0)
                 continue;
             if (forgea::core::ed25519_verify(public_key, cp.text_signed.data, cp.text_signed.len, s.signature))
                 return nullptr;

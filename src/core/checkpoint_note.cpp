@@ -148,6 +148,24 @@ void write_signature_line(Bytes key_name, std::uint32_t key_id, const std::uint8
     out.put_byte('\n');
 }
 
+// One cosignature line: em dash, the witness's name, base64 of key id, timestamp and signature.
+void write_cosignature_line(Bytes key_name, std::uint32_t key_id, std::uint64_t timestamp,
+                            const std::uint8_t signature[64], ByteSink &out)
+{
+    std::uint8_t blob[76];
+    for (int i = 0; i < 4; i++)
+        blob[i] = static_cast<std::uint8_t>(key_id >> (24 - 8 * i));
+    for (int i = 0; i < 8; i++)
+        blob[4 + i] = static_cast<std::uint8_t>(timestamp >> (56 - 8 * i));
+    std::memcpy(blob + 12, signature, 64);
+    out.put(kEmDash, 3);
+    out.put_byte(' ');
+    out.put(key_name.data, key_name.len);
+    out.put_byte(' ');
+    base64_encode(blob, sizeof blob, out);
+    out.put_byte('\n');
+}
+
 // Parses a note line by line, strictly (a changed byte must not parse into the same note): returns
 // what is wrong in words, or nullptr; out points into text.
 const char *parse_checkpoint(const char *text, std::size_t len, ParsedCheckpoint *out)
@@ -209,13 +227,22 @@ const char *parse_checkpoint(const char *text, std::size_t len, ParsedCheckpoint
             return "too many signature lines";
         ParsedSignature &sig = out->signatures[out->signature_count++];
         sig.key_name = Bytes{rest.data, static_cast<std::size_t>(space - rest.data)};
-        std::uint8_t blob[68];
+        std::uint8_t blob[76];
         Bytes b64{space + 1, rest.len - (sig.key_name.len + 1)};
-        if (base64_decode(b64.data, b64.len, blob, sizeof blob) != 68)
-            return "a signature is not base64 of a 4-byte key id and a 64-byte Ed25519 signature";
+        long n = base64_decode(b64.data, b64.len, blob, sizeof blob);
+        if (n != 68 && n != 76)
+            return "a signature is not base64 of a 4-byte key id and a 64-byte Ed25519 signature (or a witness's "
+                   "timestamped cosignature)";
         sig.key_id = (static_cast<std::uint32_t>(blob[0]) << 24) | (static_cast<std::uint32_t>(blob[1]) << 16) |
                      (static_cast<std::uint32_t>(blob[2]) << 8) | blob[3];
-        std::memcpy(sig.signature, blob + 4, 64);
+        sig.timestamped = n == 76;
+        if (sig.timestamped) {
+            for (int i = 0; i < 8; i++)
+                sig.timestamp = (sig.timestamp << 8) | blob[4 + i];
+            if (sig.timestamp >> 63 != 0)
+                return "a cosignature's timestamp exceeds 2^63 - 1";
+        }
+        std::memcpy(sig.signature, blob + (sig.timestamped ? 12 : 4), 64);
     }
     return nullptr;
 }

@@ -51,16 +51,28 @@ std::uint32_t note_key_id(Bytes key_name, const std::uint8_t public_key[32], Has
 // "— <name> <base64(key id || signature)>\n"
 void write_signature_line(Bytes key_name, std::uint32_t key_id, const std::uint8_t signature[64], ByteSink &out);
 
+// A C2SP tlog-cosignature/v1 line (Ed25519, key type 0x04):
+// "— <name> <base64(key id || u64be(timestamp) || signature)>\n".
+void write_cosignature_line(Bytes key_name, std::uint32_t key_id, std::uint64_t timestamp,
+                            const std::uint8_t signature[64], ByteSink &out);
+
 struct ParsedSignature {
     Bytes key_name;
     std::uint32_t key_id = 0;
+    // A witness's cosignature (tlog-cosignature/v1: 76 bytes, a timestamp before the signature)
+    // rather than a note signature (68 bytes).  A log key never verifies one: its key id is made
+    // with another type byte (0x04), and its message is not the note's text.
+    bool timestamped = false;
+    std::uint64_t timestamp = 0;
     std::uint8_t signature[64] = {};
 };
 
 struct ParsedCheckpoint {
     Bytes text_signed;        // the body: what the signatures sign
     CheckpointBody body;
-    static constexpr int kMaxSignatures = 8;
+    // The log's signature and witnesses' cosignatures (a published checkpoint carries one per
+    // witness of its quorum).
+    static constexpr int kMaxSignatures = 16;
     ParsedSignature signatures[kMaxSignatures];
     int signature_count = 0;
 };

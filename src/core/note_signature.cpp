@@ -56,7 +56,7 @@ NoteVerdict check_note_signature(const ParsedCheckpoint &note, const NotePolicy 
     }
     for (int i = 0; i < note.signature_count; i++) {
         const ParsedSignature &s = note.signatures[i];
-        if (s.key_id != key.key_id || s.key_name.len != key.name.size() ||
+        if (s.timestamped || s.key_id != key.key_id || s.key_name.len != key.name.size() ||
             std::memcmp(s.key_name.data, key.name.data(), key.name.size()) != 0)
             continue;
         if (ed25519_verify(key.public_key, note.text_signed.data, note.text_signed.len, s.signature)) {

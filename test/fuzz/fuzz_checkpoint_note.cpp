@@ -56,9 +56,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
             core::write_checkpoint_body(parsed->body, note);
         if (parsed->signature_count > 0)
             note.s += '\n';
-        for (int i = 0; i < parsed->signature_count; i++)
-            core::write_signature_line(parsed->signatures[i].key_name, parsed->signatures[i].key_id,
-                                       parsed->signatures[i].signature, note);
+        for (int i = 0; i < parsed->signature_count; i++) {
+            const core::ParsedSignature &s = parsed->signatures[i];
+            if (s.timestamped)
+                core::write_cosignature_line(s.key_name, s.key_id, s.timestamp, s.signature, note);
+            else
+                core::write_signature_line(s.key_name, s.key_id, s.signature, note);
+        }
         auto *again = new core::ParsedCheckpoint;
         const char *err2 = core::parse_checkpoint(note.s.data(), note.s.size(), again);
         if (err2 != nullptr)
@@ -68,7 +72,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
         FA_REQUIRE(again->signature_count == parsed->signature_count, "the rewritten note has other signatures");
         for (int i = 0; i < parsed->signature_count; i++) {
             const core::ParsedSignature &a = parsed->signatures[i], &b = again->signatures[i];
-            FA_REQUIRE(a.key_id == b.key_id && std::memcmp(a.signature, b.signature, 64) == 0 &&
+            FA_REQUIRE(a.key_id == b.key_id && a.timestamped == b.timestamped && a.timestamp == b.timestamp &&
+                           std::memcmp(a.signature, b.signature, 64) == 0 &&
                            a.key_name.len == b.key_name.len &&
                            std::memcmp(a.key_name.data, b.key_name.data, a.key_name.len) == 0,
                        "a rewritten signature line parses to another signature");
