@@ -10,9 +10,10 @@ CORE_OBJS = src/core/canonical_json_bytes.o src/core/chain_record.o src/core/pus
             src/core/chain_verifier.o src/core/chain_reorder.o src/core/checkpoint_note.o src/core/ed25519.o \
             src/core/redaction.o src/core/merkle_tree.o src/core/sha256.o
 
-# Core units only the offline tools use (tools/forgea_audit_verify, the fuzzers): the strict JSON
-# reader, the CSV reader, the note signature rule, the receipt check and both sides of tlog-witness.  Pure like the rest of the
-# core and unit-tested with it, but not linked into the extension, which never calls them.
+# Core units only the offline tools use (tools/forgea_audit_verify, _publish, _witness, the fuzzers):
+# the strict JSON reader, the CSV reader, the note signature rule, the receipt check and both sides
+# of tlog-witness.  Pure like the rest of the core and unit-tested with it, but not linked into the
+# extension, which never calls them.
 TOOL_CORE_OBJS = src/core/json_text.o src/core/csv_reader.o src/core/note_signature.o src/core/receipt_check.o \
                  src/core/witness.o
 
@@ -117,10 +118,15 @@ tools/forgea_audit_verify: tools/forgea_audit_verify.cpp $(CORE_SRCS) src/core/*
 
 verifier: tools/forgea_audit_verify
 
-# The publisher (tools/forgea_audit_publish.cpp, docs/publishing.md): the pure core, libpq and OpenSSL.
+# The publisher (tools/forgea_audit_publish.cpp, docs/publishing.md): the pure core, libpq, libcurl
+# (witnesses, over HTTPS too) and OpenSSL.
 PQ_INCLUDEDIR := $(shell $(PG_CONFIG) --includedir)
 tools/forgea_audit_publish: tools/forgea_audit_publish.cpp $(CORE_SRCS) src/core/*.hpp
-	g++ -std=c++17 -O2 -Wall -Wextra $(TOOL_CPPFLAGS) $(TOOL_CXXFLAGS) -Isrc -I$(PQ_INCLUDEDIR) -o $@ tools/forgea_audit_publish.cpp $(CORE_SRCS) $(TOOL_LDFLAGS) -lpq -lcrypto
+	g++ -std=c++17 -O2 -Wall -Wextra $(TOOL_CPPFLAGS) $(TOOL_CXXFLAGS) -Isrc -I$(PQ_INCLUDEDIR) -o $@ tools/forgea_audit_publish.cpp $(CORE_SRCS) $(TOOL_LDFLAGS) -lpq -lcurl -lcrypto
+
+# The witness (tools/forgea_audit_witness.cpp, docs/witnesses.md): the pure core and OpenSSL.
+tools/forgea_audit_witness: tools/forgea_audit_witness.cpp $(CORE_SRCS) src/core/*.hpp
+	g++ -std=c++17 -O2 -Wall -Wextra $(TOOL_CPPFLAGS) $(TOOL_CXXFLAGS) -Isrc -o $@ tools/forgea_audit_witness.cpp $(CORE_SRCS) $(TOOL_LDFLAGS) -lcrypto
 
 # The command-line tools, none of which links PostgreSQL: `make tools` builds them, `make
 # install-tools` installs them into $(DESTDIR)$(TOOLS_BINDIR) (/usr/local/bin unless set; the Debian
@@ -128,7 +134,7 @@ tools/forgea_audit_publish: tools/forgea_audit_publish.cpp $(CORE_SRCS) src/core
 # and their manual pages (each TOOLS entry's .1, and tools/forgea_audit_export.1) into $(DESTDIR)$(TOOLS_MANDIR)/man1.
 # `make install` does not: it installs for one PostgreSQL version, the tools serve any.
 # TOOL_CPPFLAGS, TOOL_CXXFLAGS and TOOL_LDFLAGS add flags (the package passes dpkg-buildflags').
-TOOLS = tools/forgea_audit_verify tools/forgea_audit_publish
+TOOLS = tools/forgea_audit_verify tools/forgea_audit_publish tools/forgea_audit_witness
 TOOLS_BINDIR ?= /usr/local/bin
 TOOLS_MANDIR ?= /usr/local/share/man
 

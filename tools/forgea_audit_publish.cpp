@@ -19,8 +19,20 @@
 // one extends it), and a tile that already exists equals the database's.  A failed check (exit 1)
 // publishes nothing.  Exit 2: bad usage, the database or the directory could not be used.
 //
-// Pure core (src/core: note parsing, base64, the RFC 6962 fold) + libpq + OpenSSL's SHA-256.
+// Witnesses (docs/witnesses.md): with --witness NAME+KEYHASH+KEY=URL (repeatable) and --quorum K,
+// each new checkpoint is sent to every witness's URL/add-checkpoint (C2SP tlog-witness) with the
+// size that witness last cosigned (remembered in DIR/.witnesses) and a consistency proof from
+// there; a 409 is retried from the size in its body, 400/403/404/422 stop that witness and are
+// reported; every cosignature/v1 line returned is verified with the witness's key.  The checkpoint
+// is published with the valid cosignature lines appended only if at least K witnesses cosigned;
+// otherwise the previous checkpoint stays (exit 3) and each witness's answer is printed.  Every
+// run that had a new checkpoint records it, published or not, with every witness's answer, through
+// forgea_audit.record_publication() (forgea_audit.published_checkpoint, forgea_audit.health).
+//
+// Pure core (src/core: note parsing, base64, the RFC 6962 fold, tlog-witness) + libpq + libcurl
+// (HTTP and HTTPS to witnesses) + OpenSSL's SHA-256.
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdarg>
@@ -40,6 +52,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <libpq-fe.h>
 #include <openssl/evp.h>
 
@@ -47,15 +60,18 @@
 #include "core/checkpoint_note.hpp"
 #include "core/hasher.hpp"
 #include "core/merkle_tree.hpp"
+#include "core/witness.hpp"
 
 namespace core = forgea::core;
 namespace merkle = forgea::core::merkle;
+namespace wp = forgea::core::witness;
 using core::kHashLen;
 
 namespace {
 
 constexpr int kExitRefused = 1;
 constexpr int kExitBadInput = 2;
+constexpr int kExitQuorumMissed = 3;
 constexpr int kTileWidth = merkle::kTileWidth;
 constexpr int kHashBytes = static_cast<int>(kHashLen);
 constexpr int64_t kChunkTiles = 256;  // tiles (and their bundles) read per query: 2 MB of hashes
@@ -494,14 +510,291 @@ long remove_superseded_all(Out &out, int64_t size, time_t now, long grace)
     return removed;
 }
 
+// ---- Witnesses (C2SP tlog-witness, the client side) ---------------------------------------------
+
+struct WitnessSpec {
+    std::string spec;   // as given
+    wp::Vkey vkey;      // type 0x04
+    std::string vkey_text;
+    std::string url;    // the submission prefix, without a trailing '/'
+};
+
+// "NAME+KEYHASH+KEY=URL": the vkey ends where "=http://" or "=https://" starts (a 33-byte key's
+// base64 has no '=' padding, but look for the scheme to be sure).
+WitnessSpec parse_witness(const std::string &spec, core::Hasher &h)
+{
+    WitnessSpec w;
+    w.spec = spec;
+    std::size_t eq = spec.find("=https://");
+    if (eq == std::string::npos)
+        eq = spec.find("=http://");
+    if (eq == std::string::npos)
+        fail(kExitBadInput, "--witness %s: not NAME+KEYHASH+KEY=URL (the URL starting with http:// or https://)",
+             spec.c_str());
+    w.vkey_text = spec.substr(0, eq);
+    w.url = spec.substr(eq + 1);
+    while (!w.url.empty() && w.url.back() == '/')
+        w.url.pop_back();
+    if (const char *why = wp::parse_vkey(w.vkey_text, &w.vkey, h))
+        fail(kExitBadInput, "--witness %s: %s", spec.c_str(), why);
+    if (w.vkey.type != wp::kTypeCosignatureV1)
+        fail(kExitBadInput, "--witness %s: a witness's key has type 0x04 (cosignature/v1), this one 0x%02x",
+             spec.c_str(), w.vkey.type);
+    return w;
+}
+
+// The size each witness last cosigned, by "name+keyhash": DIR/.witnesses, "<size> <name>+<keyhash>"
+// per line.  Public like the rest of DIR (it says no more than the published checkpoints do).
+const char kWitnessStateFile[] = ".witnesses";
+
+std::string witness_key(const WitnessSpec &w)
+{
+    char id[9];
+    std::snprintf(id, sizeof id, "%08x", w.vkey.key_id);
+    return w.vkey.name + "+" + id;
+}
+
+std::map<std::string, int64_t> read_witness_state(const Out &out)
+{
+    std::map<std::string, int64_t> m;
+    std::string text;
+    if (!read_file(out, kWitnessStateFile, &text))
+        return m;
+    size_t pos = 0;
+    while (pos < text.size()) {
+        size_t nl = text.find('\n', pos);
+        if (nl == std::string::npos)
+            break;
+        std::string line = text.substr(pos, nl - pos);
+        pos = nl + 1;
+        size_t sp = line.find(' ');
+        char *end = nullptr;
+        long long n = sp == std::string::npos ? -1 : std::strtoll(line.c_str(), &end, 10);
+        if (sp == std::string::npos || end != line.c_str() + sp || n < 0)
+            continue;  // damaged: a 409 tells the size again
+        m[line.substr(sp + 1)] = n;
+    }
+    return m;
+}
+
+void write_witness_state(Out &out, const std::map<std::string, int64_t> &m)
+{
+    std::string text;
+    for (const auto &kv : m)
+        text += std::to_string(kv.second) + " " + kv.first + "\n";
+    write_atomically(out, kWitnessStateFile, text.data(), text.size(), true);
+}
+
+// The consistency proof between two sizes of the database's tree (forgea_audit.consistency_proof).
+std::vector<std::array<uint8_t, kHashLen>> consistency(PGconn *db, int64_t old_size, int64_t size)
+{
+    std::vector<std::array<uint8_t, kHashLen>> proof;
+    if (old_size <= 0 || old_size >= size)
+        return proof;
+    PGresult *r = query(db, "SELECT p FROM unnest(forgea_audit.consistency_proof($1::bigint, $2::bigint)) "
+                            "WITH ORDINALITY AS t(p, i) ORDER BY i",
+                        {std::to_string(old_size), std::to_string(size)});
+    for (int i = 0; i < PQntuples(r); i++) {
+        if (PQgetisnull(r, i, 0) || PQgetlength(r, i, 0) != kHashBytes)
+            fail(kExitRefused, "consistency_proof(%" PRId64 ", %" PRId64 ") returned a hash that is not 32 bytes",
+                 old_size, size);
+        std::array<uint8_t, kHashLen> a;
+        std::memcpy(a.data(), PQgetvalue(r, i, 0), kHashLen);
+        proof.push_back(a);
+    }
+    PQclear(r);
+    return proof;
+}
+
+size_t curl_collect(char *data, size_t size, size_t n, void *user)
+{
+    auto *s = static_cast<std::string *>(user);
+    if (s->size() + size * n > wp::kMaxRequestBody)
+        return 0;  // a witness's answer is a few lines: more is refused (the transfer fails)
+    s->append(data, size * n);
+    return size * n;
+}
+
+struct HttpAnswer {
+    bool reached = false;
+    std::string error;  // transport error when !reached
+    long status = 0;
+    std::string body;
+};
+
+HttpAnswer post(CURL *curl, const std::string &url, const std::string &body, long timeout, const std::string &cacert)
+{
+    HttpAnswer a;
+    char errbuf[CURL_ERROR_SIZE] = "";
+    curl_slist *headers = nullptr;
+    headers = curl_slist_append(headers, "Content-Type: text/plain; charset=utf-8");
+    headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip
+    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(curl, CURLOPT_POST, 1L);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, timeout);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, std::min(timeout, 10L));
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_USERAGENT, "forgea_audit_publish");
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, curl_collect);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &a.body);
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (!cacert.empty())
+        curl_easy_setopt(curl, CURLOPT_CAINFO, cacert.c_str());
+    CURLcode rc = curl_easy_perform(curl);
+    curl_slist_free_all(headers);
+    if (rc != CURLE_OK) {
+        a.error = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);
+        return a;
+    }
+    a.reached = true;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &a.status);
+    return a;
+}
+
+// What one witness said about the checkpoint.
+struct WitnessAnswer {
+    std::string answer;  // cosigned | conflict | refused | invalid | unreachable
+    long status = 0;     // the last HTTP status (0: none)
+    int64_t old_size = 0;
+    std::string detail;
+    std::string lines;   // cosigned: the verified cosignature line(s)
+};
+
+// The first line of a body, printable, at most 200 bytes: for messages.
+std::string first_line(const std::string &body)
+{
+    std::string s = body.substr(0, body.find('\n'));
+    if (s.size() > 200)
+        s = s.substr(0, 200) + "...";
+    for (char &c : s)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+            c = '?';
+    return s;
+}
+
+std::string status_text(long status)
+{
+    switch (status) {
+    case 400: return "400 Bad Request";
+    case 403: return "403 Forbidden (the witness does not trust the log's key)";
+    case 404: return "404 Not Found (the witness does not know the log's origin)";
+    case 409: return "409 Conflict";
+    case 422: return "422 Unprocessable Entity (the consistency proof does not verify: not an extension)";
+    default: return std::to_string(status);
+    }
+}
+
+// add-checkpoint to one witness: from the size it last cosigned, retried from the size a 409 names
+// (twice at most), until it cosigns or refuses.
+WitnessAnswer ask_witness(CURL *curl, PGconn *db, const WitnessSpec &w, int64_t &known, const std::string &note,
+                          core::Bytes text_signed, int64_t size, long timeout, const std::string &cacert)
+{
+    WitnessAnswer a;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        a.old_size = known;
+        if (known > size) {
+            a.answer = "conflict";
+            a.detail = "the witness has cosigned a checkpoint of " + std::to_string(known) +
+                       " leaves, more than this one's " + std::to_string(size) +
+                       ": the database's log is behind or forked from what it saw";
+            return a;
+        }
+        auto proof = consistency(db, known, size);
+        std::string body = wp::format_add_checkpoint(known, reinterpret_cast<const uint8_t(*)[kHashLen]>(proof.data()),
+                                                     static_cast<int>(proof.size()), note);
+        HttpAnswer r = post(curl, w.url + "/add-checkpoint", body, timeout, cacert);
+        if (!r.reached) {
+            a.answer = "unreachable";
+            a.detail = r.error;
+            return a;
+        }
+        a.status = r.status;
+        if (r.status == 200) {
+            wp::CosignatureCheck c;
+            if (!wp::check_cosignatures(r.body.data(), r.body.size(), text_signed, w.vkey, &c)) {
+                a.answer = "invalid";
+                a.detail = "200, but the body is not signature lines: " + first_line(r.body);
+            } else if (c.valid == 0) {
+                a.answer = "invalid";
+                a.detail = "200, but no cosignature by this witness's key verifies (" + std::to_string(c.invalid) +
+                           " by its name and key id did not)";
+            } else {
+                a.answer = "cosigned";
+                a.detail = (a.detail.empty() ? "" : a.detail + "; ") + "cosigned from " + std::to_string(known) +
+                           " at " + std::to_string(c.timestamp);
+                a.lines = c.lines;
+                known = size;
+            }
+            return a;
+        }
+        if (r.status == 409) {
+            int64_t n = -1;
+            std::string b = r.body;
+            char *end = nullptr;
+            if (!b.empty() && b.back() == '\n' && b[0] >= '0' && b[0] <= '9')
+                n = std::strtoll(b.c_str(), &end, 10);
+            if (n < 0 || end != b.c_str() + b.size() - 1) {
+                a.answer = "refused";
+                a.detail = "409 Conflict without a size in its body: " + first_line(r.body);
+                return a;
+            }
+            if (n == known) {
+                a.answer = "conflict";
+                a.detail = "409 Conflict: the witness cosigned another checkpoint of " + std::to_string(n) +
+                           " leaves (another root: the log forked)";
+                return a;
+            }
+            a.detail = "409 Conflict: it last cosigned " + std::to_string(n) + ", not " + std::to_string(known);
+            known = n;  // retry from there
+            continue;
+        }
+        a.answer = "refused";
+        a.detail = status_text(r.status) + ": " + first_line(r.body);
+        return a;
+    }
+    a.answer = "conflict";
+    a.detail += " (still 409 after retrying)";
+    return a;
+}
+
+std::string json_string(const std::string &s)
+{
+    std::string o = "\"";
+    for (unsigned char c : s) {
+        if (c == '"' || c == '\\') {
+            o += '\\';
+            o += static_cast<char>(c);
+        } else if (c < 0x20) {
+            char b[8];
+            std::snprintf(b, sizeof b, "\\u%04x", c);
+            o += b;
+        } else {
+            o += static_cast<char>(c);
+        }
+    }
+    return o + "\"";
+}
+
 [[noreturn]] void usage()
 {
-    std::fputs("usage: forgea_audit_publish --out DIR [--grace SECONDS] [CONNINFO]\n"
+    std::fputs("usage: forgea_audit_publish --out DIR [--grace SECONDS] [--witness VKEY=URL ... [--quorum K]]\n"
+               "                            [--witness-timeout SECONDS] [--witness-cacert FILE] [CONNINFO]\n"
                "  Writes the newest checkpoint of the forgea_audit log and its C2SP tlog-tiles tiles and\n"
                "  entry bundles under DIR.  CONNINFO is a libpq connection string or URI (default: the\n"
                "  PG* environment); the role needs forgea_audit_admin (it reads every audit row's row_hash).\n"
                "  --grace: partial tiles an older checkpoint needed are removed this long after they were\n"
-               "  superseded (default 3600 seconds).\n",
+               "  superseded (default 3600 seconds).\n"
+               "  --witness NAME+KEYHASH+KEY=URL: a C2SP witness (its cosignature/v1 verifier key and its\n"
+               "  submission prefix; the request goes to URL/add-checkpoint), repeatable; --quorum K: how many\n"
+               "  must cosign before the checkpoint is published (default: all of them); --witness-timeout:\n"
+               "  per request (default 10 s); --witness-cacert: CA certificates (PEM) to check HTTPS witnesses\n"
+               "  with instead of the system's.  Exit 3: fewer than K cosigned, the previous checkpoint stays.\n",
                stderr);
     std::exit(kExitBadInput);
 }
@@ -511,11 +804,25 @@ long remove_superseded_all(Out &out, int64_t size, time_t now, long grace)
 int main(int argc, char **argv)
 {
     std::string dir, conninfo;
-    long grace = 3600;
+    long grace = 3600, witness_timeout = 10;
+    int quorum = -1;
+    std::vector<std::string> witness_specs;
+    std::string cacert;
     for (int i = 1; i < argc; i++) {
         std::string a = argv[i];
         if (a == "--out" && i + 1 < argc)
             dir = argv[++i];
+        else if (a == "--witness" && i + 1 < argc)
+            witness_specs.push_back(argv[++i]);
+        else if (a == "--witness-cacert" && i + 1 < argc)
+            cacert = argv[++i];
+        else if ((a == "--quorum" || a == "--witness-timeout") && i + 1 < argc) {
+            char *end = nullptr;
+            long v = std::strtol(argv[++i], &end, 10);
+            if (*end != '\0' || v < 0 || v > 3600 || (a == "--witness-timeout" && v == 0))
+                usage();
+            (a == "--quorum" ? quorum = static_cast<int>(v) : (witness_timeout = v, 0));
+        }
         else if (a == "--grace" && i + 1 < argc) {
             char *end = nullptr;
             grace = std::strtol(argv[++i], &end, 10);
@@ -530,6 +837,16 @@ int main(int argc, char **argv)
     }
     if (dir.empty())
         usage();
+    std::vector<WitnessSpec> witnesses;
+    {
+        OpensslSha256 h0;
+        for (const auto &spec : witness_specs)
+            witnesses.push_back(parse_witness(spec, h0));
+    }
+    if (quorum < 0)
+        quorum = static_cast<int>(witnesses.size());
+    if (quorum > static_cast<int>(witnesses.size()))
+        fail(kExitBadInput, "--quorum %d: only %zu witnesses given", quorum, witnesses.size());
 
     Out out;
     out.dir = dir;
@@ -564,7 +881,8 @@ int main(int argc, char **argv)
     bool have_old = read_file(out, "checkpoint", &old_note);
     OpensslSha256 h;
     time_t now = std::time(nullptr);
-    if (have_old && old_note == note) {
+    // Published already: the file is the note, plus the cosignature lines it was published with.
+    if (have_old && old_note.size() >= note.size() && old_note.compare(0, note.size(), note) == 0) {
         long removed = remove_superseded_all(out, size, now, grace);
         std::printf("nothing new: the checkpoint of %" PRId64 " leaves is published%s\n", size,
                     removed > 0 ? (", " + std::to_string(removed) + " superseded partial tiles removed").c_str() : "");
@@ -600,13 +918,88 @@ int main(int argc, char **argv)
             publish_level(db, out, level, lr, h);
     }
     PQclear(query(db, "COMMIT", {}));
-    PQfinish(db);
     if (syncfs(out.dir_fd) != 0)
         fail(kExitBadInput, "cannot flush %s: %s", dir.c_str(), std::strerror(errno));
-    write_atomically(out, "checkpoint", note.data(), note.size(), true);
+
+    // Witnesses: each is asked for a cosignature of the note; the valid ones are appended.
+    std::vector<WitnessAnswer> answers;
+    std::string cosignatures;
+    int cosigned = 0;
+    if (!witnesses.empty()) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+            fail(kExitBadInput, "libcurl could not be initialised");
+        CURL *curl = curl_easy_init();
+        if (curl == nullptr)
+            fail(kExitBadInput, "libcurl could not be initialised");
+        auto known = read_witness_state(out);
+        for (const WitnessSpec &w : witnesses) {
+            int64_t &k = known[witness_key(w)];
+            WitnessAnswer a = ask_witness(curl, db, w, k, note, parsed.text_signed, size, witness_timeout, cacert);
+            if (a.answer == "cosigned") {
+                cosigned++;
+                cosignatures += a.lines;
+            }
+            std::fprintf(stderr, "witness %s (%s): %s%s%s\n", w.vkey.name.c_str(), w.url.c_str(), a.answer.c_str(),
+                         a.detail.empty() ? "" : ": ", a.detail.c_str());
+            answers.push_back(a);
+        }
+        write_witness_state(out, known);
+        curl_easy_cleanup(curl);
+        curl_global_cleanup();
+    }
+    bool quorum_met = cosigned >= quorum;
+    std::string published = note;
+    if (!cosignatures.empty() && parsed.signature_count == 0)
+        published += "\n";  // an unsigned note gains the blank line before its first signature line
+    published += cosignatures;
+    if (quorum_met)
+        write_atomically(out, "checkpoint", published.data(), published.size(), true);
+
+    // The publication (or the missed quorum) in the database: forgea_audit.published_checkpoint.
+    int record_rc = 0;
+    PGresult *has = query(db, "SELECT to_regprocedure('forgea_audit.record_publication(text,boolean,integer,jsonb)') "
+                              "IS NOT NULL", {});
+    bool can_record = PQntuples(has) == 1 && PQgetlength(has, 0, 0) == 1 && PQgetvalue(has, 0, 0)[0] == 1;
+    PQclear(has);
+    if (can_record) {
+        std::string json = "[";
+        for (size_t i = 0; i < witnesses.size(); i++) {
+            const WitnessAnswer &a = answers[i];
+            json += (i > 0 ? "," : "");
+            json += "{\"name\":" + json_string(witnesses[i].vkey.name) + ",\"vkey\":" + json_string(witnesses[i].vkey_text) +
+                    ",\"url\":" + json_string(witnesses[i].url) + ",\"answer\":" + json_string(a.answer) +
+                    ",\"status\":" + (a.status > 0 ? std::to_string(a.status) : std::string("null")) +
+                    ",\"old_size\":" + std::to_string(a.old_size) + ",\"detail\":" + json_string(a.detail) + "}";
+        }
+        json += "]";
+        PGresult *r = PQexecParams(db, "SELECT forgea_audit.record_publication($1, $2::boolean, $3::integer, $4::jsonb)", 4,
+                                   nullptr,
+                                   std::vector<const char *>{published.c_str(), quorum_met ? "true" : "false",
+                                                             std::to_string(quorum).c_str(), json.c_str()}
+                                       .data(),
+                                   nullptr, nullptr, 0);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+            std::fprintf(stderr, "forgea_audit_publish: could not record the publication in the database: %s",
+                         PQerrorMessage(db));
+            record_rc = kExitBadInput;
+        }
+        PQclear(r);
+    } else {
+        std::fprintf(stderr, "forgea_audit_publish: note: the database's forgea_audit has no record_publication() "
+                             "(before 0.3.0): the publication is not recorded there\n");
+    }
+    PQfinish(db);
+    if (!quorum_met) {
+        std::fprintf(stderr, "forgea_audit_publish: the checkpoint of %" PRId64 " leaves is NOT published: %d of %zu "
+                     "witnesses cosigned, the quorum is %d; the previous checkpoint (%" PRId64 " leaves) stays\n",
+                     size, cosigned, witnesses.size(), quorum, old_size);
+        return kExitQuorumMissed;
+    }
     long removed = remove_superseded_all(out, size, now, grace);
     std::printf("published the checkpoint of %" PRId64 " leaves (from %" PRId64 "): %ld files written, %ld already "
-                "there and equal, %ld superseded partial tiles removed\n",
-                size, old_size, out.files_written, out.files_checked, removed);
-    return 0;
+                "there and equal, %ld superseded partial tiles removed%s\n",
+                size, old_size, out.files_written, out.files_checked, removed,
+                witnesses.empty() ? "" : (", " + std::to_string(cosigned) + " of " + std::to_string(witnesses.size()) +
+                                          " witnesses cosigned (quorum " + std::to_string(quorum) + ")").c_str());
+    return record_rc;
 }

@@ -1,7 +1,7 @@
 # Debian packages the build and the tests need; installed only when missing.
-FA_PACKAGES=(postgresql-15 postgresql-server-dev-15 postgresql-contrib postgresql-15-pgtap postgresql-15-cron libssl-dev libpq-dev openssl
+FA_PACKAGES=(postgresql-15 postgresql-server-dev-15 postgresql-contrib postgresql-15-pgtap postgresql-15-cron libssl-dev libpq-dev libcurl4-openssl-dev openssl
              libtap-parser-sourcehandler-pgtap-perl libgtest-dev g++ make clang libclang-rt-14-dev jq graphviz curl prometheus prometheus-postgres-exporter
-             golang-go golang-golang-x-mod-dev nginx chromium)
+             golang-go golang-golang-x-mod-dev nginx chromium python3-cryptography)
 
 install_deps() {
     local missing=()

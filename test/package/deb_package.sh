@@ -110,8 +110,9 @@ sed 's/^/    /' "$work/lintian.log"
 dpkg-deb -c "$deb" | awk '{ print $NF }' | sed 's,^\./,/,' | sort >"$work/contents.txt"
 expect=(/usr/lib/postgresql/15/lib/forgea_audit.so /usr/share/postgresql/15/extension/forgea_audit.control
         /usr/bin/forgea_audit_verify /usr/bin/forgea_audit_export /usr/bin/forgea_audit_publish
+        /usr/bin/forgea_audit_witness
         /usr/share/man/man1/forgea_audit_verify.1.gz /usr/share/man/man1/forgea_audit_export.1.gz
-        /usr/share/man/man1/forgea_audit_publish.1.gz
+        /usr/share/man/man1/forgea_audit_publish.1.gz /usr/share/man/man1/forgea_audit_witness.1.gz
         /usr/share/doc/postgresql-15-forgea-audit/copyright)
 for f in forgea_audit--*.sql; do expect+=("/usr/share/postgresql/15/extension/$f"); done
 for f in "${expect[@]}"; do grep -qxF "$f" "$work/contents.txt" || fail "the package lacks $f"; done

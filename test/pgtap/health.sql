@@ -15,7 +15,8 @@ SELECT has_view('forgea_audit', 'health', 'forgea_audit.health exists');
 SELECT is((SELECT array_agg(attname::text ORDER BY attnum) FROM pg_attribute
            WHERE attrelid = 'forgea_audit.health'::regclass AND attnum > 0),
           ARRAY['worker_up', 'checkpoint_age_seconds', 'integrator_lag_rows', 'verify_ok', 'verify_age_seconds',
-                'retention_backlog_rows', 'rejections_last_hour', 'published_age_seconds'],
+                'retention_backlog_rows', 'rejections_last_hour', 'published_age_seconds', 'published_cosignatures',
+                'publish_quorum_missed'],
           'its columns, in the documented order');
 
 -- One read of the view as the reader role, into h (a fresh row each time).
@@ -32,9 +33,10 @@ END $$;
 SELECT pg_temp.read_health();
 SELECT is((SELECT ARRAY[worker_up::text, coalesce(checkpoint_age_seconds::text, 'null'), integrator_lag_rows::text,
                         coalesce(verify_ok::text, 'null'), coalesce(verify_age_seconds::text, 'null'),
-                        retention_backlog_rows::text, rejections_last_hour::text, coalesce(published_age_seconds::text, 'null')]
+                        retention_backlog_rows::text, rejections_last_hour::text, coalesce(published_age_seconds::text, 'null'),
+                        coalesce(published_cosignatures::text, 'null'), coalesce(publish_quorum_missed::text, 'null')]
            FROM h),
-          ARRAY['false', 'null', '0', 'null', 'null', '0', '0', 'null'],
+          ARRAY['false', 'null', '0', 'null', 'null', '0', '0', 'null', 'null', 'null'],
           'a fresh install, read by the reader: no worker, no checkpoint, nothing to integrate or verify, no backlog');
 
 INSERT INTO "LabSession" ("id", "userId", "labId", "userForkUrl", "status", "updatedAt")
@@ -85,17 +87,17 @@ $$
 DECLARE before bigint[]; after bigint[];
 BEGIN
     SELECT array_agg(coalesce(seq_scan, 0) ORDER BY relname) INTO before FROM pg_stat_xact_user_tables
-    WHERE schemaname = 'forgea_audit' AND relname IN ('audit_log', 'merkle_leaf', 'lab_attempt', 'merkle_checkpoint', 'webhook_rejection');
+    WHERE schemaname = 'forgea_audit' AND relname IN ('audit_log', 'merkle_leaf', 'lab_attempt', 'merkle_checkpoint', 'webhook_rejection', 'published_checkpoint');
     PERFORM * FROM forgea_audit.health;
     SELECT array_agg(coalesce(seq_scan, 0) ORDER BY relname) INTO after FROM pg_stat_xact_user_tables
-    WHERE schemaname = 'forgea_audit' AND relname IN ('audit_log', 'merkle_leaf', 'lab_attempt', 'merkle_checkpoint', 'webhook_rejection');
+    WHERE schemaname = 'forgea_audit' AND relname IN ('audit_log', 'merkle_leaf', 'lab_attempt', 'merkle_checkpoint', 'webhook_rejection', 'published_checkpoint');
     RETURN ARRAY[before::text, after::text];
 END
 $$;
-SELECT is(s[2], s[1], 'reading health makes no sequential scan of audit_log, merkle_leaf, lab_attempt, merkle_checkpoint, webhook_rejection')
+SELECT is(s[2], s[1], 'reading health makes no sequential scan of audit_log, merkle_leaf, lab_attempt, merkle_checkpoint, webhook_rejection, published_checkpoint')
 FROM pg_temp.scans_for_health() s;
 SELECT is((SELECT count(*) FROM pg_stat_xact_user_tables WHERE schemaname = 'forgea_audit'
-           AND relname IN ('audit_log', 'merkle_leaf', 'lab_attempt', 'merkle_checkpoint', 'webhook_rejection')),
-          5::bigint, '... (all five are counted)');
+           AND relname IN ('audit_log', 'merkle_leaf', 'lab_attempt', 'merkle_checkpoint', 'webhook_rejection', 'published_checkpoint')),
+          6::bigint, '... (all six are counted)');
 
 SELECT * FROM finish();

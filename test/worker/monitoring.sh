@@ -5,7 +5,8 @@
 # logged in as a role that is only a forgea_audit_reader.  Its /metrics must say what the database
 # says: worker up, lag, backlog, rejections, verify_ok 1 on a sound log, and verify_ok 0 once a
 # superuser has tampered with a row and the worker's incremental verifier has run over it.  The
-# alert rules pass `promtool check rules` and their unit tests.  No sleeps: every wait polls for a
+# alert rules pass `promtool check rules` and their unit tests.  Publication: published_age_seconds
+# and publish_quorum_missed follow what the publisher recorded (a publication, a missed quorum).  No sleeps: every wait polls for a
 # state with a deadline.
 set -uo pipefail
 cd "$FA_ROOT"
@@ -73,7 +74,26 @@ age=$(metric forgea_audit_checkpoint_age_seconds)
 check "... forgea_audit_checkpoint_age_seconds is a number of seconds" \
     "$(awk -v a="$age" 'BEGIN { print (a != "" && a >= 0 && a < 600) ? "yes" : "no: " a }')" yes
 check "... forgea_audit_published_age_seconds is NaN (nothing published yet)" "$(metric forgea_audit_published_age_seconds)" NaN
+check "... forgea_audit_publish_quorum_missed is NaN (nothing published yet)" "$(metric forgea_audit_publish_quorum_missed)" NaN
 if [ "$failures" -gt 0 ]; then grep -m5 -i "panic\|error" "$work/exporter.log" | sed "s/^/#   exporter: /"; fi
+
+# Publication: the real publisher (no witnesses, quorum 0) publishes the newest checkpoint and
+# records it; then a missed quorum, recorded the way the publisher records one (one witness, down).
+make -s tools/forgea_audit_publish >/dev/null
+tools/forgea_audit_publish --out "$work/published" >/dev/null 2>"$work/publish.log"
+check "the publisher published the newest checkpoint (exit 0)" "$?" 0
+deadline=$((SECONDS + 30))
+until [ "$(metric forgea_audit_publish_quorum_missed)" = 0 ] || [ $SECONDS -ge $deadline ]; do sleep 0.2; done
+age=$(metric forgea_audit_published_age_seconds)
+check "... forgea_audit_published_age_seconds is now a number of seconds" \
+    "$(awk -v a="$age" 'BEGIN { print (a != "" && a != "NaN" && a >= 0 && a < 600) ? "yes" : "no: " a }')" yes
+check "... forgea_audit_published_cosignatures = 0, forgea_audit_publish_quorum_missed = 0" \
+    "$(metric forgea_audit_published_cosignatures) $(metric forgea_audit_publish_quorum_missed)" "0 0"
+q postgres "SELECT forgea_audit.record_publication((SELECT note FROM forgea_audit.merkle_checkpoint ORDER BY id DESC LIMIT 1),
+            false, 1, '[{\"name\": \"w.example/w\", \"answer\": \"unreachable\", \"status\": null}]')" >/dev/null
+deadline=$((SECONDS + 30))
+until [ "$(metric forgea_audit_publish_quorum_missed)" = 1 ] || [ $SECONDS -ge $deadline ]; do sleep 0.2; done
+check "a missed quorum: the exporter exposes forgea_audit_publish_quorum_missed = 1" "$(metric forgea_audit_publish_quorum_missed)" 1
 
 # Tamper with a row the incremental verifier has not seen yet: hold the integrator's lock (the
 # state row) so that the worker can neither integrate nor verify the new row until the tamper is
