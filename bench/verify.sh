@@ -20,12 +20,15 @@
 # absolute path), so nothing here depends on what `make install` put into $libdir beyond the SQL
 # objects that CREATE EXTENSION creates.  One warm-up call of each first; "cold" is the first call
 # after a restart of the server (shared buffers empty; the OS page cache is not dropped).
-# Memory: VmHWM of the backend after the call and RssShmem (the shared buffers it touched).
+# Memory: VmHWM of the backend after the call, RssShmem (the shared buffers it touched, which VmHWM
+# counts too) and the private peak (RssAnon sampled every ~10 ms by bench/lib/rss_sampler.sh,
+# minus RssAnon before the call).
 #
 # Settings: BENCH_VERIFY_ROWS (400000), BENCH_VERIFY_CHAINS (4000), BENCH_ROUNDS (3),
 #   BENCH_IMPLS ("base new ref base_cp new_cp"), BENCH_BASE (650cea0), BENCH_BASE_SO (a built
 #   base library instead of building BENCH_BASE), BENCH_COLD (1: also the cold calls),
-#   BENCH_KEEP_DB (a directory: keep the generated cluster's dump there / reuse it), PORT (6241).
+#   PORT (6241).  Development: BENCH_PGENV (a file of a running cluster's PG* variables) with
+#   BENCH_REUSE=1 (keep and reuse the generated database, BENCH_DB, default verify).
 # Results: bench/out/verify-<UTC>/report.md (and bench/out/verify-latest.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -71,13 +74,14 @@ if [ "${1:-}" != inner ]; then
 fi
 
 log() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$OUT/run.log" >&2; }
-q() { psql -X -q -A -t -v ON_ERROR_STOP=1 -d verify "$@"; }
+DB=${BENCH_DB:-verify}
+q() { psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
 symbol() { nm -D --defined-only "$1" | awk -v f="$2" '$3 ~ "^" f "_0_[0-9]+$" { print $3 }' | sort | tail -1; }
 
-if [ "${BENCH_REUSE:-0}" = 1 ] && psql -X -At -d postgres -c "SELECT 1 FROM pg_database WHERE datname = 'verify'" | grep -q 1; then
-    log "reusing database verify (BENCH_REUSE=1)"
+if [ "${BENCH_REUSE:-0}" = 1 ] && psql -X -At -d postgres -c "SELECT 1 FROM pg_database WHERE datname = '$DB'" | grep -q 1; then
+    log "reusing database $DB (BENCH_REUSE=1)"
 else
-createdb -E UTF8 -T template0 verify
+createdb -E UTF8 -T template0 "$DB"
 q -f test/fixtures/app-schema/lab_session.sql >/dev/null
 q -c 'CREATE EXTENSION forgea_audit'
 q -f bench/reference_plpgsql.sql >/dev/null
@@ -149,7 +153,7 @@ interleave=$(q -c "SELECT round(avg(n), 2) FROM (SELECT count(*) AS n FROM (SELE
     WHERE chain_id IS DISTINCT FROM prev GROUP BY chain_id) y")
 sizes=$(q -c "SELECT pg_size_pretty(pg_total_relation_size('forgea_audit.audit_log')) || ' (+ Merkle tables ' ||
     pg_size_pretty(pg_total_relation_size('forgea_audit.merkle_leaf') + pg_total_relation_size('forgea_audit.merkle_tile')) ||
-    ') / ' || pg_size_pretty(pg_total_relation_size('ref.audit_log'))")
+    ') / ' || coalesce(pg_size_pretty(pg_total_relation_size(to_regclass('ref.audit_log'))), '-')")
 nrows=$(q -c "SELECT count(*) FROM forgea_audit.audit_log")
 leaves=$(q -c "SELECT tree_size FROM forgea_audit.merkle_state")
 
@@ -163,13 +167,20 @@ call() {
         base_cp) sql="SELECT * FROM bench_lib.verify_base((SELECT note FROM bench_note))" ;;
         new_cp) sql="SELECT * FROM bench_lib.verify_new((SELECT note FROM bench_note))" ;;
     esac
+    rm -f "$OUT/rss.stop" "$OUT/rss.peak"
     q -F ' ' <<SQL
+SELECT pg_backend_pid() AS pid, substring(s from 'RssAnon:\s*(\d+) kB') AS anon0
+FROM pg_read_file('/proc/' || pg_backend_pid() || '/status') AS s \gset
+\setenv BENCH_PID :pid
+\! bash bench/lib/rss_sampler.sh $OUT/rss &
 SELECT clock_timestamp() AS t0 \gset
 $sql \g $OUT/last.out
+\! touch $OUT/rss.stop
 SELECT round(extract(epoch FROM clock_timestamp() - :'t0')::numeric, 3), substring(s from 'VmHWM:\s*(\d+) kB'),
-       substring(s from 'RssShmem:\s*(\d+) kB')
+       substring(s from 'RssShmem:\s*(\d+) kB'), :anon0
 FROM pg_read_file('/proc/' || pg_backend_pid() || '/status') AS s;
 SQL
+    while [ ! -e "$OUT/rss.peak" ]; do sleep 0.01; done
 }
 
 restart() {
@@ -177,13 +188,15 @@ restart() {
     until q -c 'SELECT 1' >/dev/null 2>&1; do sleep 0.2; done
 }
 
-echo -e "impl\tround\tseconds\tvmhwm_kb\trssshmem_kb\tresult" > "$OUT/rounds.tsv"
+echo -e "impl\tround\tseconds\tvmhwm_kb\trssshmem_kb\tprivate_peak_kb\tresult" > "$OUT/rounds.tsv"
 if [ "$COLD" = 1 ]; then
     for impl in new base; do
         restart
-        read -r s h sh < <(call "$impl")
+        read -r s h sh a0 < <(call "$impl")
+        while [ ! -e "$OUT/rss.peak" ]; do sleep 0.01; done
+        pp=$(( $(cat "$OUT/rss.peak") - a0 ))
         log "cold $impl: ${s}s $(tr '|' ' ' < "$OUT/last.out" | cut -c1-100)"
-        echo -e "$impl\tcold\t$s\t$h\t$sh\t$(tr '\t|' '  ' < "$OUT/last.out")" >> "$OUT/rounds.tsv"
+        echo -e "$impl\tcold\t$s\t$h\t$sh\t$pp\t$(tr '\t|' '  ' < "$OUT/last.out")" >> "$OUT/rounds.tsv"
     done
 fi
 for impl in $IMPLS; do call "$impl" >/dev/null; done   # warm-up
@@ -192,9 +205,11 @@ for r in $(seq 1 "$ROUNDS"); do
     seqs=("${order[@]}")
     if [ $((r % 2)) = 0 ]; then seqs=(); for ((i=${#order[@]}-1; i>=0; i--)); do seqs+=("${order[$i]}"); done; fi
     for impl in "${seqs[@]}"; do
-        read -r s h sh < <(call "$impl")
-        log "round $r $impl: ${s}s VmHWM ${h} kB (shmem ${sh}) $(tr '|' ' ' < "$OUT/last.out" | cut -c1-100)"
-        echo -e "$impl\t$r\t$s\t$h\t$sh\t$(tr '\t|' '  ' < "$OUT/last.out")" >> "$OUT/rounds.tsv"
+        read -r s h sh a0 < <(call "$impl")
+        while [ ! -e "$OUT/rss.peak" ]; do sleep 0.01; done
+        pp=$(( $(cat "$OUT/rss.peak") - a0 ))
+        log "round $r $impl: ${s}s VmHWM ${h} kB (shmem ${sh}, private peak ${pp}) $(tr '|' ' ' < "$OUT/last.out" | cut -c1-100)"
+        echo -e "$impl\t$r\t$s\t$h\t$sh\t$pp\t$(tr '\t|' '  ' < "$OUT/last.out")" >> "$OUT/rounds.tsv"
     done
 done
 
@@ -209,14 +224,15 @@ med() { awk -F'\t' -v i="$1" '$1 == i && $2 != "cold" { print $3 }' "$OUT/rounds
     echo "- log: $nrows audit rows ($leaves Merkle leaves) over $CHAINS chains, two writers (runs of one chain in heap order: $interleave per chain); $ROWS reference rows; sizes $sizes"
     echo "- cluster: shared_buffers=1GB, jit=off; each call in a fresh backend after one warm-up call of each; $ROUNDS rounds in ABBA order"
     echo
-    echo "| verifier | median s | rows/s | VmHWM MiB (max) | RssShmem MiB | result (last) |"
-    echo "|---|---:|---:|---:|---:|---|"
+    echo "| verifier | median s | rows/s | VmHWM MiB (max) | RssShmem MiB | private peak MiB (max) | result (last) |"
+    echo "|---|---:|---:|---:|---:|---:|---|"
     for impl in $IMPLS; do
         m=$(med "$impl")
         hw=$(awk -F'\t' -v i="$impl" '$1 == i && $4 > x { x = $4 } END { printf "%d", x / 1024 }' "$OUT/rounds.tsv")
         sh=$(awk -F'\t' -v i="$impl" '$1 == i && $5 > x { x = $5 } END { printf "%d", x / 1024 }' "$OUT/rounds.tsv")
-        res=$(awk -F'\t' -v i="$impl" '$1 == i { x = $6 } END { print substr(x, 1, 90) }' "$OUT/rounds.tsv")
-        echo "| $impl | $m | $(awk -v n="$nrows" -v s="$m" 'BEGIN { printf "%.0f", n / s }') | $hw | $sh | $res |"
+        pp=$(awk -F'\t' -v i="$impl" '$1 == i && $6 > x { x = $6 } END { printf "%d", x / 1024 }' "$OUT/rounds.tsv")
+        res=$(awk -F'\t' -v i="$impl" '$1 == i { x = $7 } END { print substr(x, 1, 90) }' "$OUT/rounds.tsv")
+        echo "| $impl | $m | $(awk -v n="$nrows" -v s="$m" 'BEGIN { printf "%.0f", n / s }') | $hw | $sh | $pp | $res |"
     done
     echo
     for pair in "base new" "ref new" "base_cp new_cp" "ref new_cp"; do
