@@ -16,6 +16,7 @@ sizes=${BENCH_RECEIPT_SIZES:-10000000 70000}
 rounds=${ROUNDS:-7}
 port=${PORT:-6930}; lport=$((port + 1))
 work=$(mktemp -d)
+chmod 755 "$work"   # nginx's workers (www-data) read the logs from here
 nginx_pid=""
 trap '[ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null; rm -rf "$work"' EXIT
 ( cd test/receipt_page && npm ci --no-audit --no-fund --loglevel=error >/dev/null )
@@ -46,6 +47,7 @@ for r in $(seq "$rounds"); do
 done >"$work/cases.tsv"
 node test/receipt_page/page.mjs "$work/cases.tsv" "127.0.0.1:$port,127.0.0.1:$lport" >"$work/out.tsv"
 median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+cut -f1,2,8 "$work/out.tsv" | sort -u -t"	" -k1,2 | sed "s/^/# /"
 base=""
 for n in $sizes; do
     st=$(awk -F'\t' -v n="$n" '$1 == n { print $2 }' "$work/out.tsv" | sort | uniq -c | tr -s ' ' | tr '\n' ';')
