@@ -729,9 +729,9 @@ const EM_DASH_BYTES = utf8.encode(EM_DASH);
 
 // parse_checkpoint: {note} or {error}.  note = {body: Uint8Array (the signed text), origin (string),
 // size (BigInt), root, tree (bool), signatures: [{name, keyId, blob}]}.  Signature lines are read
-// as C2SP signed-note has them (any blob of a key id and a signature); the note key's own line
-// must still be 68 bytes to verify.
-export function parseCheckpoint(bytes, maxSignatures = 8) {
+// as checkpoint_note.cpp reads them: a note signature (68 bytes) or a witness's timestamped
+// cosignature/v1 (76 bytes), at most 16 lines.
+export function parseCheckpoint(bytes, maxSignatures = 16) {
     let pos = 0;
     let l = splitLines(bytes, pos);
     if (!l || l.end === l.start) return { error: 'the first line (the origin) is missing' };
@@ -786,7 +786,8 @@ export function parseCheckpoint(bytes, maxSignatures = 8) {
         if (signatures.length === maxSignatures) return { error: 'too many signature lines' };
         const nameBytes = rest.subarray(0, sp);
         const blob = base64Decode(ascii(rest.subarray(sp + 1)));
-        if (blob === null || blob.length < 4 + 64) return { error: 'a signature is not base64 of a 4-byte key id and a 64-byte Ed25519 signature' };
+        if (blob === null || (blob.length !== 68 && blob.length !== 76))
+            return { error: "a signature is not base64 of a 4-byte key id and a 64-byte Ed25519 signature (or a witness's timestamped cosignature)" };
         const keyId = ((blob[0] << 24) | (blob[1] << 16) | (blob[2] << 8) | blob[3]) >>> 0;
         signatures.push({ nameBytes, keyId, blob });
     }
@@ -806,7 +807,7 @@ export async function checkNoteSignature(note, key) {
     if (note.signatures.length === 0)
         return { ok: false, text: `the checkpoint is not signed, but a public key was given to check it: ${keyPhrase(key)}` };
     for (const s of note.signatures) {
-        if (s.keyId !== key.keyId || !equalBytes(s.nameBytes, utf8.encode(key.name))) continue;
+        if (s.blob.length === 76 || s.keyId !== key.keyId || !equalBytes(s.nameBytes, utf8.encode(key.name))) continue;
         if (s.blob.length === 68 && (await ed25519Verify(key.key, note.body, s.blob.subarray(4))))
             return { ok: true, text: `signed by ${keyPhrase(key)}` };
         return { ok: false, text: `the checkpoint's signature by key "${key.name}" does not verify (the note was altered)` };
