@@ -4,29 +4,66 @@
 //
 // The verified point (merkle_verified, one row) is a tree size, the root of that many leaves and
 // the frontier of complete-subtree hashes it was computed from, all recomputed by this function
-// from audit_log.row_hash, never copied from merkle_tile.  One pass over the leaves [verified size,
-// tree size) then checks, for each new row: its content against its row_hash (verify_chain()'s
-// code), its link to the row before it in its chain (as stored, found by the (chain_id,
-// chain_pos) index), and appends its leaf hash to the frontier; the root at every checkpoint in
-// the range and at the end must equal the checkpoint's and the stored tree's.  Cost: the new
-// rows, plus O(log n) per row for the index lookups and O(log n) nodes for each root.  Besides, the
-// Merkle tables are checked against the whole log (merkle_check.cpp: a check per leaf, no row
-// content hashed), the verified point among the roots the recomputed tree must have, so the point
-// is trusted only once it agrees with what is there.  A failure is returned (ok = false) and the
-// point does not move.
+// from audit_log.row_hash, never copied from merkle_tile.  The leaves [verified size, tree size)
+// are then checked in batches of kBatchLeaves, each row: its content against its row_hash
+// (verify_chain()'s code), its link to the row before it in its chain (as stored), and its leaf
+// hash appended to the frontier; the root at every checkpoint in the range and at the end must
+// equal the checkpoint's and the stored tree's.
+//
+// Locks (issue 23, item 2).  The pass holds merkle_verified's row (its own: passes take turns) and
+// no lock the integrator or record_push need while it catches up: the leaves below the committed
+// tree size never change, so the batches read them, and their rows, in fresh snapshots without
+// merkle_state's lock; between batches it reports progress and passes the pause point (below).
+// Only the last step takes merkle_state's lock: it integrates at most kIntegrateRows committed
+// rows, verifies the few leaves added since the catch-up ended and moves the point, so the lock
+// is held for one small batch.  Besides, the Merkle tables are checked against the whole log
+// (merkle_check.cpp), before that last step and also without the integrator's lock.
+// A failure is returned (ok = false) and the point does not move.
+//
+// A batch: the leaves (leaf_index, seq) by the leaf index; their rows through audit_log's primary
+// key in seq order, one index range scan per run of nearby seqs (leaves are integrated in seq
+// order, so a batch is a few runs), each row's content checked and its leaf hash kept; then the
+// links, in seq order, the row before each one taken from the previous row of its chain this pass
+// read (a map by chain id), or, for a chain's first row in the pass (or a row that does not follow
+// the one read before it), from the (chain_id, chain_pos) index in one statement for the batch;
+// then the leaf hashes into the frontier in leaf order.  Cost: the new rows, plus one index
+// lookup per chain and pass, plus O(log n) nodes for each root.
 #include "pg/core_headers.hpp"  // first: see there
 
 extern "C" {
 #include "postgres.h"
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/detoast.h"
 #include "access/htup_details.h"
+#include "access/nbtree.h"
+#include "access/relscan.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "catalog/pg_type_d.h"
+#include "common/hashfn.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "storage/latch.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
+#include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/hsearch.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/rls.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 #include "utils/tuplestore.h"
+#include "utils/wait_event.h"
 }
 
 #include "chain/chain_verify.hpp"
@@ -36,6 +73,7 @@ extern "C" {
 #include "pg/boundary.hpp"
 #include "pg/lock_wait.hpp"
 #include "pg/datum_read.hpp"
+#include "pg/progress.hpp"
 #include "pg/sha256.hpp"
 #include "pg/spi_plan.hpp"
 
@@ -45,46 +83,69 @@ using forgea::core::kHashLen;
 
 namespace {
 
-// Rows fetched from the cursor at a time.
-constexpr long kFetchRows = 5000;
+// Leaves per batch: about 50 ms of work; what the pass holds between two pause points.
+constexpr int64 kBatchLeaves = 32768;
+// Rows the last, locked step integrates at most (the rest is the integrator's, or the next pass's).
+constexpr int64 kIntegrateRows = 4096;
+// The catch-up runs again (unlocked) while more than this many leaves were added meanwhile.
+constexpr int64 kLockedTailLeaves = 8192;
+// Chains remembered between batches; beyond that the map starts again (more index lookups only).
+constexpr long kMaxChains = 200000;
+// Seqs this close together are read by one index range scan.
+constexpr int64 kRunGap = 64;
+// The pause point's advisory lock (bigint form: pg_advisory_lock(kPauseLockKey) pauses catch-ups),
+// and the longest one pass waits there in all: a session holding it delays a pass, never stops it.
+constexpr int64 kPauseLockKey = 0x666f726765610017LL;  // "forgea" and issue 23
+constexpr long kPauseMaxMs = 60000;
 
 SPIPlanPtr init_plan;
 SPIPlanPtr lock_plan;
 SPIPlanPtr checkpoints_plan;
 SPIPlanPtr leaves_plan;
+SPIPlanPtr prev_plan;
 SPIPlanPtr advance_plan;
+SPIPlanPtr tile_plan;
+SPIPlanPtr below_plan;
 
-// The statements, prepared once per backend.  The leaves query returns audit_log's columns by
-// name (what FaRowHasher reads) and, prefixed fa_, the leaf and the row before it in its chain.
+// The statements, prepared once per backend.
 void prepare_plans()
 {
     if (advance_plan != nullptr)
         return;
     Oid int8_2[2] = {INT8OID, INT8OID};
+    Oid prev_types[2] = {TEXTARRAYOID, INT8ARRAYOID};
     Oid advance_types[4] = {INT8OID, BYTEAOID, BYTEAOID, INT8OID};
-    const FaPlanSpec specs[5] = {
+    Oid tile_types[2] = {INT2OID, INT8OID};
+    Oid int8_1[1] = {INT8OID};
+    const FaPlanSpec specs[8] = {
         {"INSERT INTO forgea_audit.merkle_verified DEFAULT VALUES ON CONFLICT DO NOTHING", 0, nullptr},
-        {"SELECT tree_size, root, frontier FROM forgea_audit.merkle_verified FOR UPDATE", 0, nullptr},
+        {"SELECT tree_size, root, frontier, xmin FROM forgea_audit.merkle_verified FOR UPDATE", 0, nullptr},
         {"SELECT tree_size, root FROM forgea_audit.merkle_checkpoint WHERE tree_size > $1 AND tree_size <= $2 "
          "ORDER BY tree_size, id", 2, int8_2},
-        {"SELECT a.*, m.leaf_index AS fa_leaf_index, m.seq AS fa_leaf_seq, p.chain_pos AS fa_prev_pos, "
-         "       p.seq AS fa_prev_seq, p.row_hash AS fa_prev_hash "
-         "FROM forgea_audit.merkle_leaf m "
-         "LEFT JOIN forgea_audit.audit_log a ON a.seq = m.seq "
-         "LEFT JOIN LATERAL (SELECT q.chain_pos, q.seq, q.row_hash FROM forgea_audit.audit_log q "
-         "                   WHERE q.chain_id = a.chain_id AND q.chain_pos < a.chain_pos "
-         "                   ORDER BY q.chain_pos DESC LIMIT 1) p ON true "
-         "WHERE m.leaf_index >= $1 AND m.leaf_index < $2 ORDER BY m.leaf_index", 2, int8_2},
+        {"SELECT leaf_index, seq FROM forgea_audit.merkle_leaf WHERE leaf_index >= $1 AND leaf_index < $2 "
+         "ORDER BY leaf_index", 2, int8_2},
+        // The row before each (chain, position) in its chain, as stored: what the link is checked against.
+        {"SELECT u.o, p.chain_pos, p.seq, p.row_hash "
+         "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) WITH ORDINALITY AS u(c, pos, o) "
+         "CROSS JOIN LATERAL (SELECT q.chain_pos, q.seq, q.row_hash FROM forgea_audit.audit_log q "
+         "                    WHERE q.chain_id = u.c AND q.chain_pos < u.pos "
+         "                    ORDER BY q.chain_pos DESC LIMIT 1) p", 2, prev_types},
         {"UPDATE forgea_audit.merkle_verified SET tree_size = $1, root = $2, frontier = $3, "
          "rows_checked = rows_checked + $4, verified_at = pg_catalog.clock_timestamp()", 4, advance_types},
+        {"SELECT hashes, interior FROM forgea_audit.merkle_tile WHERE level = $1 AND idx = $2", 2, tile_types},
+        // Committed rows below the horizon (an index-only count on seq's primary key).
+        {"SELECT count(*) FROM forgea_audit.audit_log WHERE seq < $1", 1, int8_1},
     };
-    SPIPlanPtr kept[5];
-    fa_keep_plans(specs, 5, kept, "the incremental verification statements");
+    SPIPlanPtr kept[8];
+    fa_keep_plans(specs, 8, kept, "the incremental verification statements");
     init_plan = kept[0];
     lock_plan = kept[1];
     checkpoints_plan = kept[2];
     leaves_plan = kept[3];
-    advance_plan = kept[4];
+    prev_plan = kept[4];
+    advance_plan = kept[5];
+    tile_plan = kept[6];
+    below_plan = kept[7];
 }
 
 // Runs a write to merkle_verified as the extension's own writer (its guard lets nothing else in).
@@ -102,13 +163,73 @@ struct CheckpointRoots {
 };
 FA_LIVES_ACROSS_PG_CALLS(CheckpointRoots);
 
+// The last row of each chain the pass has read: the row before the chain's next one.
+struct ChainEntry {
+    uint64 key;  // hash of the chain id (the table's key); id tells collisions apart
+    char *id;
+    int len;
+    int64 pos;
+    int64 seq;
+    uint8 hash[kHashLen];
+};
+
+constexpr int kTileLevels = (mk::kMaxLevels + mk::kTileHeight - 1) / mk::kTileHeight;
+
+// The nodes one append completed, compared with the stored ones after the core returned (the
+// comparison runs SPI, which may raise: not from inside core code).
+class NodeList final : public mk::NodeSink {
+public:
+    void node(int level, std::int64_t index, const std::uint8_t hash[kHashLen]) override
+    {
+        if (n < mk::kMaxLevels + 1) {
+            id[n].level = level;
+            id[n].index = index;
+            memcpy(hash_[n], hash, kHashLen);
+            n++;
+        }
+    }
+    int n = 0;
+    mk::NodeId id[mk::kMaxLevels + 1];
+    uint8 hash_[mk::kMaxLevels + 1][kHashLen];
+};
+
+// The stored tiles the new leaves' nodes are compared with, one per tile level at a time (the
+// leaves go in order, so each tile is read once a pass, twice for the one a pass ends in).
+struct TileCache {
+    int64 idx[kTileLevels];
+    bool present[kTileLevels];
+    int hashes_len[kTileLevels];
+    int interior_len[kTileLevels];
+    uint8 hashes[kTileLevels][mk::kTileWidth * kHashLen];
+    uint8 interior[kTileLevels][mk::kTileInterior * kHashLen];
+};
+
+// Where the pass reads audit_log directly (its heap and primary key), and the chain map.
+struct RowSource {
+    Relation rel = nullptr;
+    Relation pkey = nullptr;
+    AttrNumber seq_att = InvalidAttrNumber;
+    AttrNumber hash_att = InvalidAttrNumber;
+    FaRowHasher *hasher = nullptr;
+    MemoryContext map_cxt = nullptr;
+    HTAB *chains = nullptr;
+};
+
 // Everything one pass carries: plain data in the pass's memory context.
 struct Increment {
     int64 from_size = 0;
     int64 to_size = 0;
     int64 rows = 0;
+    int64 batches = 0;
+    bool full_checks = false;  // the whole-log walks ran (quick_whole_log found something changed)
+    long paused_ms = 0;  // time spent at the pause point, in all
     mk::Frontier frontier;
     CheckpointRoots checkpoints;
+    RowSource src;
+    TileCache *tiles = nullptr;
+    NodeList *nodes = nullptr;
+    TransactionId verified_xid = InvalidTransactionId;  // merkle_verified's xmin: the last pass that moved it
+    uint8 verified_root[kHashLen] = {};                  // the root at from_size, from the stored frontier
     forgea::core::FirstProblem problems;  // the rows' content and links
     char *tree_problem = nullptr;          // leaves, roots, the stored state
     int64 tree_bad_seq = 0;                // the row the tree problem names (0: none)
@@ -134,9 +255,11 @@ void load_point(Increment &inc, MemoryContext keep)
     if (SPI_processed != 1)
         elog(ERROR, "forgea_audit.merkle_verified has no row");
     FaRow point = fa_spi_row(0, "forgea_audit.merkle_verified");
+    bool isnull;
     inc.from_size = fa_get<SqlInt8>(point, 1);
     bytea *root = fa_get<SqlBytea>(point, 2);
     bytea *frontier = fa_get<SqlBytea>(point, 3);
+    inc.verified_xid = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
     inc.frontier = mk::Frontier{};
     inc.frontier.size = inc.from_size;
     inc.frontier.count = mk::range_nodes(0, inc.from_size, inc.frontier.id);
@@ -157,13 +280,14 @@ void load_point(Increment &inc, MemoryContext keep)
     SPI_freetuptable(SPI_tuptable);
 }
 
-// The checkpoints in (from_size, to_size], kept in keep.
-void load_checkpoints(Increment &inc, MemoryContext keep)
+// The checkpoints in (frontier size, to], kept in keep.
+void load_checkpoints(Increment &inc, int64 to, MemoryContext keep)
 {
-    Datum args[2] = {Int64GetDatum(inc.from_size), Int64GetDatum(inc.to_size)};
+    Datum args[2] = {Int64GetDatum(inc.frontier.size), Int64GetDatum(to)};
     fa_exec_plan(checkpoints_plan, args, nullptr, 0);
     CheckpointRoots &c = inc.checkpoints;
     c.count = static_cast<int64>(SPI_processed);
+    c.next = 0;
     c.size = static_cast<int64 *>(MemoryContextAlloc(keep, sizeof(int64) * Max(c.count, 1)));
     c.root = static_cast<uint8(*)[kHashLen]>(MemoryContextAllocZero(keep, kHashLen * Max(c.count, 1)));
     for (int64 i = 0; i < c.count; i++) {
@@ -194,119 +318,586 @@ void compare_checkpoints(Increment &inc, Sha256Sink &h, MemoryContext keep)
     }
 }
 
-// One new leaf: its row's content and link (verify_chain()'s checks), then its leaf hash into
-// the frontier.  False if the leaf or its row is missing: the pass stops there.
-bool check_leaf(HeapTuple t, TupleDesc d, Increment &inc, FaRowHasher *rh, Sha256Sink &h, int *cols,
-                MemoryContext keep)
+// Tile (level, idx) into the cache (a fresh snapshot: it sees the tiles of every leaf read).
+void load_tile(TileCache *c, int level, int64 idx)
 {
-    FaRow leaf = fa_row(d, t, "the incremental verification's leaf query");
-    int64 index = fa_get<SqlInt8>(leaf, cols[0]);
-    int64 leaf_seq = fa_get<SqlInt8>(leaf, cols[1]);
-    MemoryContext old = MemoryContextSwitchTo(keep);
-    if (index != inc.frontier.size) {
-        tree_problem(inc, leaf_seq, psprintf("the Merkle tree has no leaf " INT64_FORMAT " (merkle_leaf was altered)",
-                                             inc.frontier.size));
-        MemoryContextSwitchTo(old);
-        return false;
+    Datum args[2] = {Int16GetDatum(static_cast<int16>(level)), Int64GetDatum(idx)};
+    fa_exec_plan(tile_plan, args, nullptr, 1);
+    c->idx[level] = idx;
+    c->present[level] = false;
+    c->hashes_len[level] = c->interior_len[level] = 0;
+    if (SPI_processed == 1) {
+        FaRow row = fa_spi_row(0, "forgea_audit.merkle_tile");
+        bytea *h, *i;
+        if (fa_get_opt<SqlBytea>(row, 1, &h) && fa_get_opt<SqlBytea>(row, 2, &i)) {
+            c->hashes_len[level] = static_cast<int>(Min(VARSIZE_ANY_EXHDR(h), sizeof c->hashes[level]));
+            c->interior_len[level] = static_cast<int>(Min(VARSIZE_ANY_EXHDR(i), sizeof c->interior[level]));
+            memcpy(c->hashes[level], VARDATA_ANY(h), c->hashes_len[level]);
+            memcpy(c->interior[level], VARDATA_ANY(i), c->interior_len[level]);
+            c->present[level] = true;
+        }
     }
-    if (fa_is_null<SqlInt8>(leaf, cols[5])) {  // audit_log's seq: NULL if the row is gone
-        tree_problem(inc, leaf_seq, psprintf("leaf " INT64_FORMAT ": audit row " INT64_FORMAT " is missing (deleted "
-                                             "after it was integrated)", index, leaf_seq));
+    SPI_freetuptable(SPI_tuptable);
+}
+
+// The stored hash of a node, or nullptr if the store lacks it.  A cached tile shorter than the
+// node's place is read again (the integrator may have extended it since).
+const uint8 *stored_node(TileCache *c, mk::NodeId node)
+{
+    mk::TilePosition p = mk::tile_position(node);
+    if (p.level < 0 || p.level >= kTileLevels)
+        return nullptr;
+    int off = p.pos * static_cast<int>(kHashLen);
+    int need = off + static_cast<int>(kHashLen);
+    if (c->idx[p.level] != p.index || (p.interior ? c->interior_len[p.level] : c->hashes_len[p.level]) < need)
+        load_tile(c, p.level, p.index);
+    if (!c->present[p.level])
+        return nullptr;
+    if (p.interior)
+        return need <= c->interior_len[p.level] ? c->interior[p.level] + off : nullptr;
+    return need <= c->hashes_len[p.level] ? c->hashes[p.level] + off : nullptr;
+}
+
+// The nodes the last append completed against merkle_tile (the first difference is reported, in
+// the words of the whole-log walk, merkle_check.cpp).
+void compare_nodes(Increment &inc, int64 index, int64 seq, MemoryContext keep)
+{
+    NodeList &nodes = *inc.nodes;
+    for (int k = 0; k < nodes.n && inc.tree_problem == nullptr; k++) {
+        const uint8 *stored = stored_node(inc.tiles, nodes.id[k]);
+        if (stored != nullptr && memcmp(stored, nodes.hash_[k], kHashLen) == 0)
+            continue;
+        MemoryContext old = MemoryContextSwitchTo(keep);
+        if (nodes.id[k].level == 0)
+            tree_problem(inc, seq, psprintf("merkle_tile's hash of leaf " INT64_FORMAT " is %s the leaf hash of audit row "
+                                            INT64_FORMAT " (merkle_tile or merkle_leaf was altered)",
+                                            index, stored == nullptr ? "missing, not" : "not", seq));
+        else
+            tree_problem(inc, seq, psprintf("merkle_tile's node of level %d, index " INT64_FORMAT " is %s the hash of its "
+                                            "leaves (merkle_tile was altered; found at leaf " INT64_FORMAT ", audit row "
+                                            INT64_FORMAT ")", nodes.id[k].level, nodes.id[k].index,
+                                            stored == nullptr ? "missing, not" : "not", index, seq));
         MemoryContextSwitchTo(old);
-        return false;
+    }
+}
+
+// Opens audit_log and its primary key for the pass's direct reads, with the checks the executor
+// would make (verify_increment() runs as the extension's owner, who reads every row unless
+// row-level security was forced on the table: then a verdict over the visible rows would be wrong).
+void open_rows(Increment &inc, MemoryContext keep)
+{
+    RowSource &s = inc.src;
+    s.rel = table_openrv(makeRangeVar(const_cast<char *>("forgea_audit"), const_cast<char *>("audit_log"), -1),
+                         AccessShareLock);
+    AclResult acl = pg_class_aclcheck(RelationGetRelid(s.rel), GetUserId(), ACL_SELECT);
+    if (acl != ACLCHECK_OK)
+        aclcheck_error(acl, OBJECT_TABLE, RelationGetRelationName(s.rel));
+    if (check_enable_rls(RelationGetRelid(s.rel), InvalidOid, true) == RLS_ENABLED)
+        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                        errmsg("verify_increment() must read every row of forgea_audit.audit_log, and row-level "
+                               "security hides some from the extension's owner"),
+                        errhint("ALTER TABLE forgea_audit.audit_log NO FORCE ROW LEVEL SECURITY;")));
+    Oid pkey = RelationGetPrimaryKeyIndex(s.rel);
+    if (!OidIsValid(pkey))
+        elog(ERROR, "forgea_audit.audit_log has no primary key");
+    s.pkey = index_open(pkey, AccessShareLock);
+    TupleDesc d = RelationGetDescr(s.rel);
+    for (int i = 0; i < d->natts; i++) {
+        Form_pg_attribute a = TupleDescAttr(d, i);
+        if (a->attisdropped)
+            continue;
+        if (strcmp(NameStr(a->attname), "seq") == 0)
+            s.seq_att = static_cast<AttrNumber>(i + 1);
+        else if (strcmp(NameStr(a->attname), "row_hash") == 0)
+            s.hash_att = static_cast<AttrNumber>(i + 1);
+    }
+    if (s.seq_att == InvalidAttrNumber || s.hash_att == InvalidAttrNumber ||
+        s.pkey->rd_index->indnatts != 1 || s.pkey->rd_index->indkey.values[0] != s.seq_att)
+        elog(ERROR, "forgea_audit.audit_log's primary key is not its seq column");
+    s.hasher = fa_row_hasher_create(d, keep);
+    s.map_cxt = AllocSetContextCreate(keep, "forgea_audit verify_increment chains", ALLOCSET_DEFAULT_SIZES);
+}
+
+// The chain map, empty (created, or emptied once it holds kMaxChains chains).
+void reset_chains(RowSource &s)
+{
+    if (s.chains != nullptr && hash_get_num_entries(s.chains) < kMaxChains)
+        return;
+    if (s.chains != nullptr)
+        hash_destroy(s.chains);
+    MemoryContextReset(s.map_cxt);
+    HASHCTL ctl;
+    ctl.keysize = sizeof(uint64);
+    ctl.entrysize = sizeof(ChainEntry);
+    ctl.hcxt = s.map_cxt;
+    s.chains = hash_create("forgea_audit verify_increment chains", 1024, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+void close_rows(Increment &inc)
+{
+    RowSource &s = inc.src;
+    if (s.hasher != nullptr)
+        fa_row_hasher_release(s.hasher);
+    if (s.pkey != nullptr)
+        index_close(s.pkey, AccessShareLock);
+    if (s.rel != nullptr)
+        table_close(s.rel, AccessShareLock);
+    s = RowSource{};
+}
+
+// One batch's leaves and what was read of their rows, in the batch's memory context.
+struct Batch {
+    int64 n = 0;            // leaves read
+    int64 *seq = nullptr;   // by position in the batch (leaf index - first)
+    int64 *order = nullptr; // positions by seq
+    bool *found = nullptr;
+    uint8 (*leaf)[kHashLen] = nullptr;
+    forgea::core::RowLink *link = nullptr;
+    Bytes *chain = nullptr;
+    bool *has_prev = nullptr;  // the row before it in its chain is known (else: the chain's first row)
+    bool *need_prev = nullptr; // ... must be looked up
+    int64 *prev_pos = nullptr;
+    int64 *prev_seq = nullptr;
+    uint8 (*prev_hash)[kHashLen] = nullptr;
+};
+FA_LIVES_ACROSS_PG_CALLS(Batch);
+
+// Sorts positions by their seq (qsort_arg).
+int by_seq(const void *a, const void *b, void *arg)
+{
+    const int64 *seq = static_cast<const int64 *>(arg);
+    int64 x = seq[*static_cast<const int64 *>(a)], y = seq[*static_cast<const int64 *>(b)];
+    return x < y ? -1 : x > y ? 1 : 0;
+}
+
+// The batch's leaves [from, to), dense from `from` (a gap ends the batch: the caller reports it).
+void read_leaves(Batch &b, int64 from, int64 to)
+{
+    Datum args[2] = {Int64GetDatum(from), Int64GetDatum(to)};
+    fa_exec_plan(leaves_plan, args, nullptr, 0);
+    int64 got = static_cast<int64>(SPI_processed);
+    int64 cap = Max(got, 1);
+    b.seq = static_cast<int64 *>(palloc(sizeof(int64) * cap));
+    b.n = 0;
+    for (int64 i = 0; i < got; i++) {
+        FaRow leaf = fa_spi_row(static_cast<uint64>(i), "forgea_audit.merkle_leaf");
+        if (fa_get<SqlInt8>(leaf, 1) != from + i)
+            break;
+        b.seq[b.n++] = fa_get<SqlInt8>(leaf, 2);
+    }
+    SPI_freetuptable(SPI_tuptable);
+    cap = Max(b.n, 1);
+    b.order = static_cast<int64 *>(palloc(sizeof(int64) * cap));
+    for (int64 i = 0; i < b.n; i++)
+        b.order[i] = i;
+    qsort_arg(b.order, b.n, sizeof(int64), by_seq, b.seq);
+    b.found = static_cast<bool *>(palloc0(sizeof(bool) * cap));
+    b.leaf = static_cast<uint8(*)[kHashLen]>(palloc(kHashLen * cap));
+    b.link = static_cast<forgea::core::RowLink *>(palloc0(sizeof(forgea::core::RowLink) * cap));
+    b.chain = static_cast<Bytes *>(palloc0(sizeof(Bytes) * cap));
+    b.has_prev = static_cast<bool *>(palloc0(sizeof(bool) * cap));
+    b.need_prev = static_cast<bool *>(palloc0(sizeof(bool) * cap));
+    b.prev_pos = static_cast<int64 *>(palloc0(sizeof(int64) * cap));
+    b.prev_seq = static_cast<int64 *>(palloc0(sizeof(int64) * cap));
+    b.prev_hash = static_cast<uint8(*)[kHashLen]>(palloc0(kHashLen * cap));
+}
+
+// The batch's rows, read through audit_log's primary key in a fresh snapshot (it sees every row
+// whose leaf the leaves query saw: a row commits before its leaf), each one's content checked
+// against its row_hash and its leaf hash kept.  A leaf whose row is not there stays !found.
+void read_rows(Increment &inc, Batch &b, Sha256Sink &h, MemoryContext batch_cxt, MemoryContext per_row)
+{
+    RowSource &s = inc.src;
+    Snapshot snap = RegisterSnapshot(GetLatestSnapshot());
+    TupleTableSlot *slot = table_slot_create(s.rel, nullptr);
+    IndexScanDesc scan = index_beginscan(s.rel, s.pkey, snap, 2, 0);
+    ScanKeyData keys[2];
+    int64 k = 0;
+    while (k < b.n) {
+        // One run: sorted seqs no more than kRunGap apart.
+        int64 end = k + 1;
+        while (end < b.n && b.seq[b.order[end]] - b.seq[b.order[end - 1]] <= kRunGap)
+            end++;
+        ScanKeyInit(&keys[0], s.seq_att, BTGreaterEqualStrategyNumber, F_INT8GE, Int64GetDatum(b.seq[b.order[k]]));
+        ScanKeyInit(&keys[1], s.seq_att, BTLessEqualStrategyNumber, F_INT8LE, Int64GetDatum(b.seq[b.order[end - 1]]));
+        keys[0].sk_attno = keys[1].sk_attno = 1;  // the index's first (only) column
+        index_rescan(scan, keys, 2, nullptr, 0);
+        int64 next = k;  // the next sorted position to match
+        while (next < end && index_getnext_slot(scan, ForwardScanDirection, slot)) {
+            bool isnull;
+            int64 seq = DatumGetInt64(slot_getattr(slot, s.seq_att, &isnull));
+            if (isnull)
+                continue;
+            while (next < end && b.seq[b.order[next]] < seq)
+                next++;  // no row: stays !found
+            if (next == end || b.seq[b.order[next]] != seq)
+                continue;  // a row of another batch, or not yet a leaf
+            int64 p = b.order[next];
+            // A leaf named twice (merkle_leaf altered): every position of that seq gets the row.
+            MemoryContext old = MemoryContextSwitchTo(per_row);
+            FaRow row = fa_slot_row(slot, "forgea_audit.audit_log");
+            Bytes chain_id;
+            forgea::core::RowLink link = fa_row_hasher_check(s.hasher, row, &chain_id);
+            bytea *stored = fa_get<SqlBytea>(row, s.hash_att);
+            uint8 lh[kHashLen];
+            mk::leaf_hash(h, VARDATA_ANY(stored), Min(VARSIZE_ANY_EXHDR(stored), kHashLen), lh);
+            MemoryContextSwitchTo(batch_cxt);
+            char *id = static_cast<char *>(palloc(Max(chain_id.len, 1)));
+            memcpy(id, chain_id.data, chain_id.len);
+            MemoryContextSwitchTo(old);
+            for (; next < end && b.seq[b.order[next]] == seq; next++) {
+                p = b.order[next];
+                b.found[p] = true;
+                b.link[p] = link;
+                memcpy(b.leaf[p], lh, kHashLen);
+                b.chain[p] = Bytes{id, chain_id.len};
+            }
+            MemoryContextReset(per_row);
+            CHECK_FOR_INTERRUPTS();
+        }
+        k = end;
+    }
+    index_endscan(scan);
+    ExecDropSingleTupleTableSlot(slot);
+    UnregisterSnapshot(snap);
+}
+
+// The row before each of the batch's rows in its chain: the last row of that chain this pass read,
+// if the row follows it; else looked up in the table (one statement for the batch).  Positions at
+// or after stop are not linked (the pass ends at the first missing row).
+void find_previous(Increment &inc, Batch &b, int64 stop)
+{
+    RowSource &s = inc.src;
+    int64 lookups = 0;
+    for (int64 k = 0; k < b.n; k++) {
+        int64 p = b.order[k];
+        if (p >= stop || !b.found[p])
+            continue;
+        Bytes id = b.chain[p];
+        uint64 key = hash_bytes_extended(reinterpret_cast<const unsigned char *>(id.data), static_cast<int>(id.len), 0);
+        bool present;
+        ChainEntry *e = static_cast<ChainEntry *>(hash_search(s.chains, &key, HASH_ENTER, &present));
+        bool same = present && static_cast<size_t>(e->len) == id.len && memcmp(e->id, id.data, id.len) == 0;
+        if (same && e->pos == b.link[p].chain_pos - 1) {
+            b.has_prev[p] = true;
+            b.prev_pos[p] = e->pos;
+            b.prev_seq[p] = e->seq;
+            memcpy(b.prev_hash[p], e->hash, kHashLen);
+        } else {
+            b.need_prev[p] = true;
+            lookups++;
+        }
+        if (!same) {
+            e->id = static_cast<char *>(MemoryContextAlloc(s.map_cxt, Max(id.len, 1)));
+            memcpy(e->id, id.data, id.len);
+            e->len = static_cast<int>(id.len);
+        }
+        e->pos = b.link[p].chain_pos;
+        e->seq = b.link[p].seq;
+        memcpy(e->hash, b.link[p].hash, kHashLen);
+    }
+    if (lookups == 0)
+        return;
+    Datum *ids = static_cast<Datum *>(palloc(sizeof(Datum) * lookups));
+    Datum *pos = static_cast<Datum *>(palloc(sizeof(Datum) * lookups));
+    int64 *at = static_cast<int64 *>(palloc(sizeof(int64) * lookups));
+    int64 m = 0;
+    for (int64 k = 0; k < b.n; k++) {
+        int64 p = b.order[k];
+        if (p >= stop || !b.need_prev[p])
+            continue;
+        ids[m] = PointerGetDatum(cstring_to_text_with_len(b.chain[p].data, static_cast<int>(b.chain[p].len)));
+        pos[m] = Int64GetDatum(b.link[p].chain_pos);
+        at[m++] = p;
+    }
+    Datum args[2] = {PointerGetDatum(construct_array(ids, static_cast<int>(m), TEXTOID, -1, false, TYPALIGN_INT)),
+                     PointerGetDatum(construct_array(pos, static_cast<int>(m), INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE))};
+    fa_exec_plan(prev_plan, args, nullptr, 0);
+    for (uint64 r = 0; r < SPI_processed; r++) {
+        FaRow row = fa_spi_row(r, "the incremental verification's chain lookup");
+        int64 o = fa_get<SqlInt8>(row, 1);
+        if (o < 1 || o > m)
+            continue;
+        int64 p = at[o - 1];
+        b.has_prev[p] = true;
+        b.prev_pos[p] = fa_get<SqlInt8>(row, 2);
+        b.prev_seq[p] = fa_get<SqlInt8>(row, 3);
+        bytea *ph;
+        if (fa_get_opt<SqlBytea>(row, 4, &ph) && VARSIZE_ANY_EXHDR(ph) == kHashLen)
+            memcpy(b.prev_hash[p], VARDATA_ANY(ph), kHashLen);
+    }
+    SPI_freetuptable(SPI_tuptable);
+}
+
+// The leaves [from, to): each row's content and link (verify_chain()'s checks), then its leaf hash
+// into the frontier, in leaf order.  False if a leaf or its row is missing: the pass stops there.
+bool verify_batch(Increment &inc, int64 from, int64 to, Sha256Sink &h, MemoryContext keep, MemoryContext batch_cxt,
+                  MemoryContext per_row)
+{
+    MemoryContext old = MemoryContextSwitchTo(batch_cxt);
+    Batch b;
+    read_leaves(b, from, to);
+    read_rows(inc, b, h, batch_cxt, per_row);
+    int64 stop = 0;
+    while (stop < b.n && b.found[stop])
+        stop++;
+    reset_chains(inc.src);
+    find_previous(inc, b, stop);
+    for (int64 k = 0; k < b.n; k++) {
+        int64 p = b.order[k];
+        if (p >= stop)
+            continue;
+        forgea::core::ChainWalker walker;
+        if (b.has_prev[p])
+            walker.resume_chain(b.chain[p], b.prev_pos[p], b.prev_seq[p], b.prev_hash[p]);
+        else
+            walker.start_chain(b.chain[p]);
+        walker.link_row(b.link[p], inc.problems);
+    }
+    for (int64 p = 0; p < stop; p++) {
+        inc.nodes->n = 0;
+        inc.frontier.append(h, b.leaf[p], *inc.nodes);
+        compare_nodes(inc, from + p, b.seq[p], keep);
+        inc.last_seq = b.seq[p];
+        inc.rows++;
+        compare_checkpoints(inc, h, keep);
+    }
+    MemoryContextSwitchTo(keep);
+    bool go_on = true;
+    if (stop < b.n) {
+        tree_problem(inc, b.seq[stop], psprintf("leaf " INT64_FORMAT ": audit row " INT64_FORMAT " is missing (deleted "
+                                                "after it was integrated)", from + stop, b.seq[stop]));
+        go_on = false;
+    } else if (b.n < to - from) {
+        tree_problem(inc, 0, psprintf("the Merkle tree has no leaf " INT64_FORMAT " (merkle_leaf was altered)", from + b.n));
+        go_on = false;
     }
     MemoryContextSwitchTo(old);
+    MemoryContextReset(batch_cxt);
+    return go_on;
+}
 
-    FaRow row = fa_deformed_row(d, t, "the incremental verification's leaf query");
-    Bytes chain_id;
-    forgea::core::RowLink link = fa_row_hasher_check(rh, row, &chain_id);
-
-    forgea::core::ChainWalker walker;
-    int64 prev_pos;
-    if (!fa_get_opt<SqlInt8>(row, cols[2], &prev_pos)) {
-        walker.start_chain(chain_id);
-    } else {
-        uint8 prev[kHashLen] = {};
-        bytea *ph;
-        if (fa_get_opt<SqlBytea>(row, cols[4], &ph) && VARSIZE_ANY_EXHDR(ph) == kHashLen)
-            memcpy(prev, VARDATA_ANY(ph), kHashLen);
-        walker.resume_chain(chain_id, prev_pos, fa_get<SqlInt8>(row, cols[3]), prev);
+// Between two batches: the progress row, then the pause point.  Whoever holds the pause lock
+// (pg_advisory_lock(kPauseLockKey)) keeps the pass here, holding no lock but merkle_verified's
+// row, until it lets go or kPauseMaxMs have passed in this pass (tests stop a catch-up at a known
+// point with it; nobody can stop the worker's passes with it for good).
+void between_batches(Increment &inc, int64 target)
+{
+    char *what = psprintf("verify_increment: %lld of %lld new leaves verified, %lld batches",
+                          static_cast<long long>(inc.frontier.size - inc.from_size),
+                          static_cast<long long>(target - inc.from_size), static_cast<long long>(inc.batches));
+    fa_progress_report(what);
+    LOCKTAG tag;
+    // As pg_advisory_lock(bigint) names it (adt/lockfuncs.c, SET_LOCKTAG_INT64).
+    SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, static_cast<uint32>(static_cast<uint64>(kPauseLockKey) >> 32),
+                         static_cast<uint32>(kPauseLockKey), 1);
+    bool reported = false;
+    for (;;) {
+        if (LockAcquire(&tag, ShareLock, true, true) != LOCKACQUIRE_NOT_AVAIL) {
+            LockRelease(&tag, ShareLock, true);
+            break;
+        }
+        if (inc.paused_ms >= kPauseMaxMs)
+            break;
+        if (!reported) {
+            char *paused = psprintf("%s; paused between batches (pause lock held)", what);
+            fa_progress_report(paused);
+            pfree(paused);
+            reported = true;
+        }
+        (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10, PG_WAIT_EXTENSION);
+        ResetLatch(MyLatch);
+        inc.paused_ms += 10;
+        CHECK_FOR_INTERRUPTS();
     }
-    walker.link_row(link, inc.problems);
+    if (reported)
+        fa_progress_report(what);
+    pfree(what);
+}
 
-    // The leaf hash from the row's stored row_hash (as the integrator took it), not from merkle_tile.
-    bytea *rh_stored = fa_get<SqlBytea>(row, cols[6]);
-    uint8 lh[kHashLen];
-    mk::leaf_hash(h, VARDATA_ANY(rh_stored), Min(VARSIZE_ANY_EXHDR(rh_stored), kHashLen), lh);
-    mk::DiscardNodes drop;
-    inc.frontier.append(h, lh, drop);
-    inc.last_seq = leaf_seq;
-    inc.rows++;
-    compare_checkpoints(inc, h, keep);
+// Verifies the leaves from the frontier's size up to target, in batches; pausable between them.
+bool catch_up(Increment &inc, int64 target, bool pausable, Sha256Sink &h, MemoryContext keep, MemoryContext batch_cxt,
+              MemoryContext per_row)
+{
+    load_checkpoints(inc, target, keep);
+    bool go_on = true;
+    bool first = true;
+    while (go_on && inc.frontier.size < target) {
+        if (pausable && !first)
+            between_batches(inc, target);
+        first = false;
+        int64 to = Min(inc.frontier.size + kBatchLeaves, target);
+        go_on = verify_batch(inc, inc.frontier.size, to, h, keep, batch_cxt, per_row);
+        inc.batches++;
+        CHECK_FOR_INTERRUPTS();
+    }
+    return go_on;
+}
+
+// True if a tuple was written (inserted, or updated into this version) by a transaction whose
+// xid follows the one that last moved the verified point: after that pass began.  The raw xmin,
+// frozen or not (a version frozen after an edit is still an edit).
+bool written_since(HeapTuple t, TransactionId verified)
+{
+    TransactionId x = HeapTupleHeaderGetRawXmin(t->t_data);
+    if (!TransactionIdIsNormal(x))
+        return false;  // bootstrap or frozen before 9.4: written long before any pass
+    return TransactionIdFollows(x, verified);
+}
+
+// Attribute number of a column of a relation, by name (raises if it has none).
+AttrNumber column(Relation rel, const char *name)
+{
+    TupleDesc d = RelationGetDescr(rel);
+    for (int i = 0; i < d->natts; i++) {
+        Form_pg_attribute a = TupleDescAttr(d, i);
+        if (!a->attisdropped && strcmp(NameStr(a->attname), name) == 0)
+            return static_cast<AttrNumber>(i + 1);
+    }
+    elog(ERROR, "forgea_audit.%s has no column \"%s\"", RelationGetRelationName(rel), name);
+}
+
+// An int8 (or int2) column of a heap tuple; false if NULL.
+bool int_column(HeapTuple t, Relation rel, AttrNumber att, int64 *out)
+{
+    bool isnull;
+    Datum d = heap_getattr(t, att, RelationGetDescr(rel), &isnull);
+    if (isnull)
+        return false;
+    *out = TupleDescAttr(RelationGetDescr(rel), att - 1)->atttypid == INT2OID ? DatumGetInt16(d) : DatumGetInt64(d);
     return true;
 }
 
-// The column numbers check_leaf reads, by name: fa_leaf_index, fa_leaf_seq, fa_prev_pos,
-// fa_prev_seq, fa_prev_hash, seq, row_hash.
-void find_columns(TupleDesc d, int *cols)
-{
-    const char *names[7] = {"fa_leaf_index", "fa_leaf_seq", "fa_prev_pos", "fa_prev_seq", "fa_prev_hash", "seq", "row_hash"};
-    FaRow row = fa_row(d, static_cast<HeapTuple>(nullptr), "the incremental verification's leaf query");
-    for (int i = 0; i < 7; i++)
-        cols[i] = fa_attno(row, names[i]);
-}
+// What the whole-log checks need to know, read from the Merkle tables' heaps in one snapshot.
+struct QuickState {
+    int64 size = 0;          // merkle_state's tree size
+    int64 horizon = 1;       // and horizon
+    int64 leaves = 0;        // merkle_leaf's rows
+    int64 leaves_below = 0;  // ... naming a seq below the horizon
+    const char *changed = nullptr;  // the first thing found changed below the verified size
+};
 
-// Reads the leaves [from_size, to_size) in leaf order, checking each (check_leaf).
-void scan_leaves(Increment &inc, MemoryContext keep)
+// The incremental form of the whole-log checks (merkle_check.cpp), for the leaves below the
+// verified size, which the pass that verified them checked and which no extension code changes:
+// merkle_leaf is dense up to merkle_state's size; no leaf, tile or checkpoint wholly below the
+// verified size was written since the pass that verified it (its xmin, against merkle_verified's:
+// an edit writes a new version; the integrator only extends the tiles a level ends with, and a
+// restore is checked as it is restored); and as many committed rows lie below the horizon as
+// leaves name (with the leaves dense and their seqs unique, every such row is a leaf).  One read
+// of merkle_leaf's heap (about 40 bytes a leaf, no row content) and of merkle_tile's and
+// merkle_checkpoint's (one row per 256 leaves, per checkpoint; tiles not detoasted), and an
+// index-only count.  True if all holds; false sends the caller to the full checks, which name
+// the problem.
+bool quick_whole_log(Increment &inc, MemoryContext keep)
 {
-    Datum args[2] = {Int64GetDatum(inc.from_size), Int64GetDatum(inc.to_size)};
-    // Not read-only: a fresh snapshot, which sees the leaves this transaction just integrated.
-    Portal portal = SPI_cursor_open(nullptr, leaves_plan, args, nullptr, false);
-    MemoryContext per_batch = AllocSetContextCreate(keep, "forgea_audit verify_increment rows", ALLOCSET_DEFAULT_SIZES);
-    Sha256Sink h(keep);
-    FaRowHasher *rh = nullptr;
-    int cols[7];
-    bool go_on = true;
-    while (go_on) {
-        SPI_cursor_fetch(portal, true, kFetchRows);
-        if (SPI_processed == 0)
-            break;
-        if (rh == nullptr) {
-            rh = fa_row_hasher_create(SPI_tuptable->tupdesc, keep);
-            find_columns(SPI_tuptable->tupdesc, cols);
+    if (!TransactionIdIsNormal(inc.verified_xid))
+        return false;
+    int64 v = inc.from_size;
+    QuickState q;
+    Snapshot snap = RegisterSnapshot(GetLatestSnapshot());
+    auto open = [](const char *name) {
+        return table_openrv(makeRangeVar(const_cast<char *>("forgea_audit"), const_cast<char *>(name), -1), AccessShareLock);
+    };
+    bool state_row = false;
+    {
+        Relation rel = open("merkle_state");
+        AttrNumber size_att = column(rel, "tree_size"), horizon_att = column(rel, "horizon_seq");
+        TableScanDesc scan = table_beginscan(rel, snap, 0, nullptr);
+        HeapTuple t;
+        while ((t = heap_getnext(scan, ForwardScanDirection)) != nullptr) {
+            if (state_row || !int_column(t, rel, size_att, &q.size) || !int_column(t, rel, horizon_att, &q.horizon))
+                q.changed = "merkle_state";
+            state_row = true;
         }
-        for (uint64 i = 0; i < SPI_processed && go_on; i++) {
-            MemoryContext old = MemoryContextSwitchTo(per_batch);
-            go_on = check_leaf(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, inc, rh, h, cols, keep);
-            MemoryContextSwitchTo(old);
-            MemoryContextReset(per_batch);
+        table_endscan(scan);
+        table_close(rel, AccessShareLock);
+    }
+    {
+        Relation rel = open("merkle_leaf");
+        AttrNumber index_att = column(rel, "leaf_index"), seq_att = column(rel, "seq");
+        TableScanDesc scan = table_beginscan(rel, snap, 0, nullptr);
+        HeapTuple t;
+        while ((t = heap_getnext(scan, ForwardScanDirection)) != nullptr) {
+            int64 index, seq;
+            if (!int_column(t, rel, index_att, &index) || !int_column(t, rel, seq_att, &seq) || index < 0 ||
+                index >= q.size || (index < v && written_since(t, inc.verified_xid)))
+                q.changed = "merkle_leaf";
+            q.leaves++;
+            if (seq < q.horizon)
+                q.leaves_below++;
+            if ((q.leaves & 4095) == 0)
+                CHECK_FOR_INTERRUPTS();
         }
-        SPI_freetuptable(SPI_tuptable);
-        CHECK_FOR_INTERRUPTS();
+        table_endscan(scan);
+        table_close(rel, AccessShareLock);
     }
-    SPI_cursor_close(portal);
-    if (rh != nullptr)
-        fa_row_hasher_release(rh);
-    if (go_on && inc.frontier.size < inc.to_size) {
-        MemoryContext old = MemoryContextSwitchTo(keep);
-        tree_problem(inc, 0, psprintf("the Merkle tree has " INT64_FORMAT " leaves, merkle_leaf only " INT64_FORMAT
-                                      " (merkle_leaf was altered)", inc.to_size, inc.frontier.size));
-        MemoryContextSwitchTo(old);
-    }
-    // The end: the root recomputed from the rows must be the stored tree's.
-    if (inc.tree_problem == nullptr) {
-        uint8 computed[kHashLen], stored[kHashLen];
-        inc.frontier.root(h, computed);
-        fa_merkle_root_of(inc.to_size, stored);
-        if (memcmp(computed, stored, kHashLen) != 0) {
-            MemoryContext old = MemoryContextSwitchTo(keep);
-            tree_problem(inc, 0, psprintf("the root of the first " INT64_FORMAT " leaves recomputed from the audit rows "
-                                          "differs from the stored Merkle tree's (rows changed after they were integrated, "
-                                          "or merkle_tile was altered)", inc.to_size));
-            MemoryContextSwitchTo(old);
+    {
+        Relation rel = open("merkle_tile");
+        AttrNumber level_att = column(rel, "level"), idx_att = column(rel, "idx"), hashes_att = column(rel, "hashes");
+        TableScanDesc scan = table_beginscan(rel, snap, 0, nullptr);
+        HeapTuple t;
+        while ((t = heap_getnext(scan, ForwardScanDirection)) != nullptr) {
+            if (!written_since(t, inc.verified_xid))
+                continue;
+            int64 level, idx;
+            bool isnull;
+            Datum h = heap_getattr(t, hashes_att, RelationGetDescr(rel), &isnull);
+            if (!int_column(t, rel, level_att, &level) || !int_column(t, rel, idx_att, &idx) || isnull || level < 0 ||
+                level >= kTileLevels) {
+                q.changed = "merkle_tile";
+                continue;
+            }
+            // The tile's hashes are level-8L nodes [idx * 256, idx * 256 + width); a tree of v
+            // leaves has v >> 8L such nodes.  Wholly below them: it cannot have changed.
+            int64 width = static_cast<int64>((toast_raw_datum_size(h) - VARHDRSZ) / kHashLen);
+            if (idx * mk::kTileWidth + width <= (v >> (mk::kTileHeight * level)))
+                q.changed = "merkle_tile";
         }
+        table_endscan(scan);
+        table_close(rel, AccessShareLock);
     }
-    h.release();
+    {
+        Relation rel = open("merkle_checkpoint");
+        AttrNumber size_att = column(rel, "tree_size"), root_att = column(rel, "root");
+        TableScanDesc scan = table_beginscan(rel, snap, 0, nullptr);
+        HeapTuple t;
+        while ((t = heap_getnext(scan, ForwardScanDirection)) != nullptr) {
+            int64 size;
+            if (!int_column(t, rel, size_att, &size) || size > q.size) {
+                q.changed = "merkle_checkpoint";
+                continue;
+            }
+            if (!written_since(t, inc.verified_xid) || size > v)
+                continue;  // older than the pass; or in the range this pass compares
+            // Made since the pass: at the verified size its root must be the verified root.
+            bool isnull;
+            Datum r = heap_getattr(t, root_att, RelationGetDescr(rel), &isnull);
+            bytea *root = isnull ? nullptr : DatumGetByteaPP(r);
+            if (size < v || root == nullptr || VARSIZE_ANY_EXHDR(root) != kHashLen ||
+                memcmp(VARDATA_ANY(root), inc.verified_root, kHashLen) != 0)
+                q.changed = "merkle_checkpoint";
+        }
+        table_endscan(scan);
+        table_close(rel, AccessShareLock);
+    }
+    UnregisterSnapshot(snap);
+    if (q.changed != nullptr || !state_row || q.leaves != q.size) {
+        elog(DEBUG1, "verify_increment: the whole-log checks run in full: %s (%lld leaves, tree of %lld)",
+             q.changed != nullptr ? q.changed : "merkle_state", static_cast<long long>(q.leaves),
+             static_cast<long long>(q.size));
+        return false;
+    }
+    // As many committed rows below the horizon as leaves naming one: a fresh snapshot, which sees
+    // every row the leaves read above name (they committed before their leaves).
+    Datum arg[1] = {Int64GetDatum(q.horizon)};
+    fa_exec_plan(below_plan, arg, nullptr, 1);
+    int64 rows_below = fa_get<SqlInt8>(fa_spi_row(0, "the rows below the horizon"), 1);
+    SPI_freetuptable(SPI_tuptable);
+    (void) keep;
+    if (rows_below != q.leaves_below)
+        elog(DEBUG1, "verify_increment: the whole-log checks run in full: %lld rows below the horizon, %lld leaves name one",
+             static_cast<long long>(rows_below), static_cast<long long>(q.leaves_below));
+    return rows_below == q.leaves_below;
 }
 
 // Moves the verified point to the end of a pass that found nothing wrong.
@@ -322,11 +913,29 @@ void advance(Increment &inc)
     write_state(advance_plan, args);
 }
 
+// The end: the root recomputed from the rows must be the stored tree's at the same size.
+void compare_final_root(Increment &inc, Sha256Sink &h, MemoryContext keep)
+{
+    if (inc.tree_problem != nullptr)
+        return;
+    uint8 computed[kHashLen], stored[kHashLen];
+    inc.frontier.root(h, computed);
+    fa_merkle_root_of(inc.frontier.size, stored);
+    if (memcmp(computed, stored, kHashLen) != 0) {
+        MemoryContext old = MemoryContextSwitchTo(keep);
+        tree_problem(inc, 0, psprintf("the root of the first " INT64_FORMAT " leaves recomputed from the audit rows "
+                                      "differs from the stored Merkle tree's (rows changed after they were integrated, "
+                                      "or merkle_tile was altered)", inc.frontier.size));
+        MemoryContextSwitchTo(old);
+    }
+}
+
 }  // namespace
 
 // forgea_audit.verify_increment() RETURNS TABLE (ok, rows_checked, first_bad_seq, detail,
-// from_size, to_size): integrates what has committed, then verifies the leaves added since the
-// verified point and, if all holds, moves the point to the tree's size.
+// from_size, to_size): verifies the leaves added since the verified point (catching up without
+// the integrator's lock), integrates a last small batch of what has committed and verifies it
+// too, and, if all holds, moves the point to the tree's size.
 FA_FUNCTION(fa_verify_increment, "forgea_audit.verify_increment")
 {
     InitMaterializedSRF(fcinfo, 0);
@@ -339,12 +948,8 @@ FA_FUNCTION(fa_verify_increment, "forgea_audit.verify_increment")
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "SPI_connect failed");
     prepare_plans();
-    int64 size = 0;
-    // Its locks (merkle_verified, merkle_state) are waited for at most kPassLockWaitMs (pg/lock_wait.hpp).
-    fa_with_bounded_lock_wait("verify_increment()", [&] {
-        load_point(*inc, keep);  // first: the lock, so that integrations and passes keep one order
-        fa_merkle_integrate_all(&size);
-    });
+    // merkle_verified's lock is waited for at most kPassLockWaitMs (pg/lock_wait.hpp).
+    fa_with_bounded_lock_wait("verify_increment()", [&] { load_point(*inc, keep); });
     // The verified point is trusted only if the tree, recomputed from the rows, still has its root.
     FaMerkleRoot *verified_point = static_cast<FaMerkleRoot *>(MemoryContextAllocZero(keep, sizeof(FaMerkleRoot)));
     verified_point->size = inc->from_size;
@@ -354,32 +959,69 @@ FA_FUNCTION(fa_verify_increment, "forgea_audit.verify_increment")
         inc->frontier.root(h, verified_point->root);
         h.release();
     }
+    memcpy(inc->verified_root, verified_point->root, kHashLen);
     bool point_intact = inc->tree_problem == nullptr;
-    inc->to_size = size;
-    if (inc->tree_problem == nullptr && inc->to_size < inc->from_size)
+    int64 committed = fa_merkle_tree_size();
+    if (inc->tree_problem == nullptr && committed < inc->from_size)
         tree_problem(*inc, 0, MemoryContextStrdup(keep, psprintf("the Merkle tree has " INT64_FORMAT " leaves, fewer than "
                                                                  "the " INT64_FORMAT " already verified (merkle_state was "
-                                                                 "altered)", inc->to_size, inc->from_size)));
+                                                                 "altered)", committed, inc->from_size)));
     if (inc->tree_problem == nullptr) {
         // The stored tree must still have, at the verified size, the root this function computed.
-        uint8 stored[kHashLen], verified[kHashLen];
+        uint8 stored[kHashLen];
         fa_merkle_root_of(inc->from_size, stored);
-        Sha256Sink h(CurrentMemoryContext);
-        inc->frontier.root(h, verified);
-        h.release();
-        if (memcmp(stored, verified, kHashLen) != 0)
+        if (memcmp(stored, verified_point->root, kHashLen) != 0)
             tree_problem(*inc, 0, MemoryContextStrdup(keep, "the stored Merkle tree no longer has the root verified "
                                                             "before (merkle_tile was altered)"));
     }
-    if (inc->tree_problem == nullptr) {
-        load_checkpoints(*inc, keep);
-        scan_leaves(*inc, keep);
+    MemoryContext batch_cxt = AllocSetContextCreate(keep, "forgea_audit verify_increment batch", ALLOCSET_DEFAULT_SIZES);
+    MemoryContext per_row = AllocSetContextCreate(keep, "forgea_audit verify_increment row", ALLOCSET_DEFAULT_SIZES);
+    Sha256Sink *h = static_cast<Sha256Sink *>(MemoryContextAlloc(keep, sizeof(Sha256Sink)));
+    new (h) Sha256Sink(keep);
+    open_rows(*inc, keep);
+    inc->tiles = static_cast<TileCache *>(MemoryContextAlloc(keep, sizeof(TileCache)));
+    for (int l = 0; l < kTileLevels; l++)
+        inc->tiles->idx[l] = -1;
+    inc->nodes = static_cast<NodeList *>(MemoryContextAlloc(keep, sizeof(NodeList)));
+    new (inc->nodes) NodeList();
+    bool go_on = inc->tree_problem == nullptr;
+    // The catch-up, holding no lock the integrator or record_push need; again while the
+    // integrator added more than a small tail meanwhile (at most a few rounds).
+    for (int round = 0; go_on && round < 4; round++) {
+        go_on = catch_up(*inc, committed, true, *h, keep, batch_cxt, per_row);
+        int64 now = fa_merkle_tree_size();
+        if (now - inc->frontier.size <= kLockedTailLeaves)
+            break;
+        committed = now;
     }
     // The whole log: no committed row below the horizon is missing from the tree, and the Merkle
-    // tables agree with the rows and with the verified point.
+    // tables agree with the rows and with the verified point (still without the integrator's
+    // lock).  The leaves the catch-up read were checked against the tiles and checkpoints as it
+    // went; for those below the verified size, the incremental form (quick_whole_log), and the
+    // full walks of every leaf only if it finds anything changed (they name what).
     FaMerkleFinding *lost = static_cast<FaMerkleFinding *>(MemoryContextAllocZero(keep, sizeof(FaMerkleFinding)));
-    fa_merkle_check_unintegrated(false, keep, lost);
-    fa_merkle_check_tree(false, keep, verified_point, point_intact ? 1 : 0, lost);
+    inc->full_checks = !point_intact || !quick_whole_log(*inc, keep);
+    if (inc->full_checks) {
+        fa_merkle_check_unintegrated(false, keep, lost);
+        fa_merkle_check_tree(false, keep, verified_point, point_intact ? 1 : 0, lost);
+    }
+    // The last step, under merkle_state's lock (bounded wait): a small batch of what has committed
+    // is integrated, the leaves added since the catch-up verified, the point moved.
+    int64 size = committed;
+    if (go_on && inc->tree_problem == nullptr)
+        fa_with_bounded_lock_wait("verify_increment()", [&] {
+            fa_merkle_integrate_batch(kIntegrateRows, &size);
+            go_on = catch_up(*inc, size, false, *h, keep, batch_cxt, per_row);
+        });
+    inc->to_size = Max(size, inc->from_size);
+    if (go_on && inc->tree_problem == nullptr && inc->frontier.size < inc->to_size)
+        tree_problem(*inc, 0, MemoryContextStrdup(keep, psprintf("the Merkle tree has " INT64_FORMAT " leaves, merkle_leaf only " INT64_FORMAT
+                                       " (merkle_leaf was altered)", inc->to_size, inc->frontier.size)));
+    compare_final_root(*inc, *h, keep);
+    h->release();
+    close_rows(*inc);
+    if (inc->batches > 1)
+        fa_progress_end();
     int64 count = inc->problems.count() + (inc->tree_problem != nullptr ? 1 : 0) + lost->count;
     if (lost->count > 0 && (inc->tree_problem == nullptr || inc->tree_bad_seq == 0 || lost->seq < inc->tree_bad_seq)) {
         inc->tree_problem = lost->text;

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# verify_increment()'s catch-up holds no lock the integrator or record_push need (issue 23, item 2):
+# it verifies in batches of 32,768 leaves and, between two batches, reports progress and passes
+# its pause point (docs/transparency.md, "Incremental verification").  With 40,000 new leaves the
+# first pass has two batches; a session holding the pause lock (pg_advisory_lock(7381244102691586071))
+# stops it between them, a known point the test waits for through forgea_audit.progress (never a
+# sleep).  There, from another session: record_push() records a push, merkle_integrate()
+# integrates it and checkpoint() signs the tree, each returning while the catch-up is still
+# paused (its progress row says so before and after); then the pause lock is let go and the pass
+# ends ok, having verified every leaf, the new ones included.  On the old code (one pass holding
+# merkle_state's lock from its start) the catch-up never pauses and this fails at the first wait.
+# Runs with PGDATABASE etc. pointing at a fresh database from test/lib/in_cluster.sh; cwd = repo root.
+set -uo pipefail
+. test/lib/checks.sh
+db=$PGDATABASE
+key=7381244102691586071
+work=$(mktemp -d)
+chmod 777 "$work"
+holder=""
+trap 'exec 3>&- 2>/dev/null; [ -n "$holder" ] && kill "$holder" 2>/dev/null; rm -rf "$work"' EXIT
+
+q "$db" "SELECT count(forgea_audit.append('CATCHUP_TEST', chain => 'catchup:' || (g % 400),
+                                           metadata => jsonb_build_object('g', g, 'k', md5(g::text))))
+         FROM generate_series(1, 40000) g" >/dev/null
+q "$db" "SELECT forgea_audit.merkle_integrate()" >/dev/null
+q "$db" "SELECT forgea_audit.checkpoint()" >/dev/null
+size=$(q "$db" "SELECT tree_size FROM forgea_audit.merkle_state")
+check "40,000 rows and a checkpoint: more than one batch of leaves to verify" "$(q "$db" "SELECT $size > 32768")" t
+q "$db" "INSERT INTO \"LabSession\" (\"id\", \"userId\", \"labId\", \"userForkUrl\", \"status\", \"updatedAt\")
+         VALUES ('sess-catchup', 'student-7', 'lab-git-basics', 'https://github.com/Codertocat/Hello-World', 'STUCK', now())" >/dev/null
+
+# The pause lock, held by a session fed through a FIFO (it keeps it until told to let go).
+mkfifo "$work/hold.in"
+psql -X -q -A -t -d "$db" <"$work/hold.in" >"$work/hold.out" 2>&1 &
+holder=$!
+exec 3>"$work/hold.in"
+echo "SELECT pg_advisory_lock($key);" >&3
+eventually "the holder has the pause lock" \
+    "SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = ($key >> 32)::oid
+                    AND objid = ($key & 4294967295)::oid AND objsubid = 1 AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))" 30
+
+# The catch-up, in the background.
+psql -X -q -A -t -d "$db" -c "SELECT ok || ' ' || rows_checked || ' ' || to_size FROM forgea_audit.verify_increment()" \
+    >"$work/pass.out" 2>&1 &
+pass=$!
+eventually "the catch-up stops at its pause point after its first batch (forgea_audit.progress)" \
+    "SELECT EXISTS (SELECT FROM forgea_audit.progress WHERE progress ~ '^verify_increment: 32768 of $size new leaves verified, 1 batches; paused between batches')" 60
+paused="SELECT EXISTS (SELECT FROM forgea_audit.progress WHERE progress ~ 'paused between batches')"
+
+# At that point: record_push, the integrator and a checkpoint go through (each bounded by a
+# statement_timeout that only turns a hang into a failure).
+body=$(cat test/fixtures/github/push/api-with-new-branch.payload.json)
+recorded=$(psql -X -q -A -t -d "$db" -v body="$body" <<'SQL'
+SET statement_timeout = '30s';
+SELECT status FROM forgea_audit.record_push_json(:'body', '7c3e4f60-0000-4000-8000-000000000023');
+SQL
+)
+check "record_push() records a push while the catch-up is between batches" "$recorded" "recorded"
+integrated=$(psql -X -q -A -t -d "$db" -c "SET statement_timeout = '30s'" -c "SELECT forgea_audit.merkle_integrate()")
+check "merkle_integrate() takes merkle_state's lock and integrates the new rows meanwhile" "$(q "$db" "SELECT ${integrated:-0} > 0")" t
+note=$(psql -X -q -A -t -d "$db" -c "SET statement_timeout = '30s'" -c "SELECT forgea_audit.checkpoint() IS NOT NULL")
+check "checkpoint() signs the grown tree meanwhile" "$note" t
+check "... and the catch-up is still paused at that point" "$(q "$db" "$paused")" t
+check "... holding no lock on merkle_state (pg_locks: no relation lock of another mode than AccessShare)" \
+    "$(q "$db" "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+                WHERE a.query LIKE 'forgea\_audit progress: verify\_increment%' AND l.locktype = 'relation'
+                  AND l.relation = 'forgea_audit.merkle_state'::regclass AND l.mode <> 'AccessShareLock'")" 0
+
+# Let go: the pass ends, ok, with every leaf verified (the ones added meanwhile by the end step).
+echo "SELECT pg_advisory_unlock($key);" >&3
+exec 3>&-
+wait "$holder"; holder=""
+wait "$pass"
+now=$(q "$db" "SELECT tree_size FROM forgea_audit.merkle_state")
+check "the catch-up ends ok, every leaf of the grown tree verified" "$(cat "$work/pass.out")" "true $now $now"
+check "merkle_verified is at the tree size" "$(q "$db" "SELECT tree_size FROM forgea_audit.merkle_verified")" "$now"
+check "verify_chain() agrees" "$(q "$db" "SELECT ok FROM forgea_audit.verify_chain()")" t
+
+[ "$failures" -eq 0 ]
