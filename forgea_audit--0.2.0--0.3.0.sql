@@ -314,3 +314,152 @@ CREATE VIEW forgea_audit.health AS SELECT * FROM forgea_audit.health_row();
 COMMENT ON VIEW forgea_audit.health IS
     'One row: worker_up, checkpoint_age_seconds, integrator_lag_rows, verify_ok, verify_age_seconds, retention_backlog_rows, rejections_last_hour, published_age_seconds, published_cosignatures, publish_quorum_missed.';
 GRANT SELECT ON forgea_audit.health TO forgea_audit_reader;
+
+-- Receipts in the standard form and the receipt page's link (docs/transparency.md, "Receipts as
+-- tlog-proofs"; docs/receipt_link.md): log_vkey(), receipt_tlog_proof(), receipt_link().
+-- The log's C2SP verifier key ("<key name>+<key id>+<base64 of 0x01 || Ed25519 public key>"), the
+-- one string witnesses, Go's note.NewVerifier and the receipt page (web/receipt/) take to check the
+-- log's signatures: computed from forgea_audit.verify_key_file and the key name in force
+-- (forgea_audit.log_origin, else forgea_audit.signing_key_name), so nobody derives it by hand.
+-- The key is public: readers may ask for it (receipt_link() builds links with it).
+CREATE FUNCTION forgea_audit.log_vkey() RETURNS text
+    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'fa_log_vkey_0_3';
+COMMENT ON FUNCTION forgea_audit.log_vkey() IS
+    'The log''s C2SP verifier key (name+key id+base64 of 0x01 || Ed25519 public key) from forgea_audit.verify_key_file and the key name in force.';
+REVOKE ALL ON FUNCTION forgea_audit.log_vkey() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION forgea_audit.log_vkey() TO forgea_audit_reader;
+
+-- An attempt's receipt in the standard form, C2SP tlog-proof@v1 (docs/transparency.md, "Receipts
+-- as tlog-proofs"), so that any tlog tool and the receipt page read it, not only our verifier:
+--   c2sp.org/tlog-proof@v1
+--   extra <base64 of canonical_json(receipt(attempt_id)->'row')>   the row the entry is hashed from
+--   index <leaf index>
+--   <inclusion proof, one base64 hash a line>
+--   <empty line>
+--   <the checkpoint note, verbatim>
+-- The log's entry is the row's 32-byte row_hash (what the published entry bundles hold; leaf =
+-- SHA-256(0x00 || row_hash)); extra carries the fields row_hash is computed from (docs/chain.md),
+-- so a verifier recomputes the entry from extra and trusts nothing else in it.  The same row,
+-- rights and errors as receipt(), which it is made from.
+CREATE FUNCTION forgea_audit.receipt_tlog_proof(attempt_id bigint) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r jsonb;
+BEGIN
+    IF attempt_id IS NULL THEN
+        RAISE EXCEPTION 'receipt_tlog_proof: attempt_id must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  DETAIL = 'A receipt is of one recorded attempt.',
+                  HINT = 'Pass a lab_attempt id that record_push() returned with status recorded.';
+    END IF;
+    r := forgea_audit.receipt(attempt_id);
+    RETURN 'c2sp.org/tlog-proof@v1' || E'\n'
+        || 'extra ' || pg_catalog.translate(pg_catalog.encode(pg_catalog.convert_to(
+               forgea_audit.canonical_json(r -> 'row'), 'UTF8'), 'base64'), E'\n', '') || E'\n'
+        || 'index ' || (r ->> 'leaf_index') || E'\n'
+        || (SELECT coalesce(pg_catalog.string_agg(pg_catalog.encode(pg_catalog.decode(p.h, 'hex'), 'base64') || E'\n', ''
+                                                  ORDER BY p.o), '')
+            FROM pg_catalog.jsonb_array_elements_text(r -> 'inclusion_proof') WITH ORDINALITY AS p(h, o))
+        || E'\n'
+        || (r ->> 'checkpoint');
+END
+$$;
+COMMENT ON FUNCTION forgea_audit.receipt_tlog_proof(bigint) IS
+    'An attempt''s receipt as C2SP tlog-proof@v1 text: extra = base64 of the row''s canonical JSON (the entry is its row_hash), index, inclusion proof, checkpoint; tools/forgea_audit_verify --receipt checks it.';
+REVOKE ALL ON FUNCTION forgea_audit.receipt_tlog_proof(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION forgea_audit.receipt_tlog_proof(bigint) TO forgea_audit_reader;
+
+-- The link the platform shows a student for an attempt: the receipt page (web/receipt/index.html,
+-- served by the platform) opened on that attempt's receipt, checked in the browser against the
+-- published log (docs/receipt_link.md):
+--   <page_url>?log=<log_url>&vkey=<vkey>[&witness=<witness vkey>...]#receipt=<base64url of the receipt>
+-- Every query value is percent-encoded (RFC 3986: all but A-Z a-z 0-9 - . _ ~), the receipt is
+-- receipt()'s JSON text (form 'json') or receipt_tlog_proof()'s text (form 'tlog-proof'),
+-- base64url without padding, in the fragment (never sent to a server).  vkey defaults to
+-- log_vkey().  The URLs are arguments, not settings: the platform's configuration holds them.
+CREATE FUNCTION forgea_audit.receipt_link(attempt_id bigint, page_url text, log_url text, vkey text DEFAULT NULL,
+                                          witnesses text[] DEFAULT '{}', form text DEFAULT 'json')
+    RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    url_hint constant text := 'Pass an absolute http:// or https:// URL without spaces, a query or a fragment, e.g. https://labs.example.edu/receipt/ or https://labs.example.edu/audit-log.';
+    vkey_hint constant text := 'Pass a C2SP verifier key as forgea_audit.log_vkey() prints it: <name>+<8 hex digits>+<base64 of the key type byte and the 32-byte Ed25519 key>.';
+    arg text;
+    val text;
+    k   bytea;
+    body text;
+    i   integer;
+BEGIN
+    arg := CASE WHEN attempt_id IS NULL THEN 'attempt_id' WHEN page_url IS NULL THEN 'page_url'
+                WHEN log_url IS NULL THEN 'log_url' WHEN witnesses IS NULL OR pg_catalog.array_position(witnesses, NULL) IS NOT NULL THEN 'witnesses'
+                WHEN form IS NULL THEN 'form' END;
+    IF arg IS NOT NULL THEN
+        RAISE EXCEPTION 'receipt_link: % must not be NULL%', arg, CASE arg WHEN 'witnesses' THEN ' nor hold a NULL' ELSE '' END
+            USING ERRCODE = 'null_value_not_allowed',
+                  DETAIL = 'The link needs the attempt, the receipt page''s URL and the published log''s URL; witnesses is an array of verifier keys (empty for none), form json or tlog-proof.',
+                  HINT = 'Pass a value (witnesses => ''{}'' for no witness; leave vkey out for forgea_audit.log_vkey()).';
+    END IF;
+    FOREACH arg IN ARRAY ARRAY['page_url', 'log_url'] LOOP
+        val := CASE arg WHEN 'page_url' THEN page_url ELSE log_url END;
+        IF val !~ '^https?://[^/?#[:space:][:cntrl:]]+(/[^?#[:space:][:cntrl:]]*)?$' THEN
+            RAISE EXCEPTION 'receipt_link: % is not an absolute http(s) URL without a query or fragment', arg
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = pg_catalog.format('%s is %s.', arg, pg_catalog.quote_literal(pg_catalog.left(val, 200))),
+                      HINT = url_hint;
+        END IF;
+    END LOOP;
+    IF form NOT IN ('json', 'tlog-proof') THEN
+        RAISE EXCEPTION 'receipt_link: form must be json or tlog-proof, not %', pg_catalog.quote_literal(pg_catalog.left(form, 40))
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'json: the fragment carries receipt()''s JSON; tlog-proof: receipt_tlog_proof()''s text.',
+                  HINT = 'Leave form out for json.';
+    END IF;
+    vkey := coalesce(vkey, forgea_audit.log_vkey());
+    -- The log's key signs notes (key type 0x01); a witness may cosign with C2SP tlog-cosignature
+    -- keys (0x04) or plain note keys (0x01).
+    FOR i IN 0 .. coalesce(pg_catalog.array_length(witnesses, 1), 0) LOOP
+        val := CASE WHEN i = 0 THEN vkey ELSE witnesses[i] END;
+        k := NULL;
+        IF val ~ '^[^+[:space:][:cntrl:]]+\+[0-9a-f]{8}\+[A-Za-z0-9+/]{44}$' THEN
+            k := pg_catalog.decode(pg_catalog.substr(val, pg_catalog.length(val) - 43), 'base64');
+        END IF;
+        -- The key id is SHA-256(name || 0x0A || key type || public key)[0:4] (C2SP signed-note):
+        -- a key copied with a typo, or under another name, is caught here, not by the student.
+        IF k IS NULL OR pg_catalog.length(k) <> 33
+           OR pg_catalog.get_byte(k, 0) <> ALL (CASE WHEN i = 0 THEN ARRAY[1] ELSE ARRAY[1, 4] END)
+           OR pg_catalog.substr(pg_catalog.sha256(pg_catalog.convert_to(pg_catalog.split_part(val, '+', 1) || E'\n', 'UTF8') || k), 1, 4)
+              <> pg_catalog.decode(pg_catalog.split_part(val, '+', 2), 'hex') THEN
+            RAISE EXCEPTION 'receipt_link: % is not a C2SP verifier key of an Ed25519 %', CASE WHEN i = 0 THEN 'vkey' ELSE pg_catalog.format('witnesses[%s]', i) END,
+                  CASE WHEN i = 0 THEN 'note key (type 0x01)' ELSE 'note or cosignature key (type 0x01 or 0x04)' END
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = pg_catalog.format('It is %s.', coalesce(pg_catalog.quote_literal(pg_catalog.left(val, 200)), 'NULL')),
+                      HINT = vkey_hint;
+        END IF;
+    END LOOP;
+
+    body := CASE form WHEN 'json' THEN forgea_audit.receipt(attempt_id)::text
+                      ELSE forgea_audit.receipt_tlog_proof(attempt_id) END;
+    RETURN page_url || '?'
+        || (SELECT pg_catalog.string_agg(q.k || '=' ||
+                       (SELECT pg_catalog.string_agg(CASE WHEN b.b BETWEEN 48 AND 57 OR b.b BETWEEN 65 AND 90 OR b.b BETWEEN 97 AND 122
+                                                            OR b.b IN (45, 46, 95, 126)
+                                                          THEN pg_catalog.chr(b.b)
+                                                          ELSE '%' || pg_catalog.upper(pg_catalog.lpad(pg_catalog.to_hex(b.b), 2, '0')) END,
+                                                     '' ORDER BY b.i)
+                        FROM pg_catalog.generate_series(0, pg_catalog.length(pg_catalog.convert_to(q.v, 'UTF8')) - 1) AS s(i),
+                             LATERAL (SELECT s.i, pg_catalog.get_byte(pg_catalog.convert_to(q.v, 'UTF8'), s.i) AS b) AS b),
+                       '&' ORDER BY q.o)
+            FROM unnest(ARRAY['log', 'vkey'] || pg_catalog.array_fill('witness'::text, ARRAY[coalesce(pg_catalog.array_length(witnesses, 1), 0)]),
+                                   ARRAY[log_url, vkey] || witnesses) WITH ORDINALITY AS q(k, v, o))
+        || '#receipt='
+        || pg_catalog.translate(pg_catalog.encode(pg_catalog.convert_to(body, 'UTF8'), 'base64'), E'+/=\n', '-_');
+END
+$$;
+COMMENT ON FUNCTION forgea_audit.receipt_link(bigint, text, text, text, text[], text) IS
+    'The receipt page''s link for an attempt: <page_url>?log=<log_url>&vkey=<vkey>[&witness=<vkey>...]#receipt=<base64url of receipt() (or receipt_tlog_proof())>, values percent-encoded.';
+REVOKE ALL ON FUNCTION forgea_audit.receipt_link(bigint, text, text, text, text[], text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION forgea_audit.receipt_link(bigint, text, text, text, text[], text) TO forgea_audit_reader;

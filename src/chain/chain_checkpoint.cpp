@@ -404,3 +404,32 @@ HeadRecord *fa_checkpoint_heads(const forgea::core::ParsedCheckpoint &cp, int64 
     *count = n;
     return heads;
 }
+
+// forgea_audit.log_vkey() RETURNS text: the log's C2SP verifier key, "<key name>+<key id, 8 hex
+// digits>+<base64 of 0x01 || public key>", so that the operator hands witnesses and the receipt
+// page the exact string they check signatures with instead of deriving it by hand
+// (docs/publishing.md).  The key is forgea_audit.verify_key_file's (never the private key file),
+// the name the one new notes are signed under (fa_note_key_name()).
+FA_FUNCTION(fa_log_vkey, "forgea_audit.log_vkey")
+{
+    if (!is_set(fa_verify_key_file))
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("forgea_audit.log_vkey(): forgea_audit.verify_key_file is not set"),
+                        errdetail("The verifier key is made from the log's public key, which that setting names."),
+                        errhint("Set forgea_audit.verify_key_file to the PEM Ed25519 public key of the signing key and "
+                                "reload, or pass the verifier key yourself.")));
+    uint8 public_key[32];
+    load_verify_key(public_key);
+    const char *name = fa_note_key_name();
+    Sha256Sink h;
+    uint32 id = forgea::core::note_key_id(Bytes{name, strlen(name)}, public_key, h);
+    uint8 typed[33];
+    typed[0] = 0x01;  // Ed25519 (C2SP signed-note)
+    memcpy(typed + 1, public_key, 32);
+    StringInfoData buf;
+    initStringInfo(&buf);
+    appendStringInfo(&buf, "%s+%08x+", name, id);
+    StringInfoSink out(&buf);
+    forgea::core::base64_encode(typed, sizeof typed, out);
+    PG_RETURN_TEXT_P(cstring_to_text_with_len(buf.data, buf.len));
+}

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "core/base64.hpp"
 #include "core/byte_sink.hpp"
 #include "core/chain_record.hpp"
 #include "core/checkpoint_note.hpp"
@@ -341,7 +342,26 @@ TEST(NoteSignature, OnlyTheGivenKeysSignatureCounts)
 struct Receipt {
     std::string text;
     std::int64_t seq = 18;
+    // The same receipt as forgea_audit.receipt_tlog_proof() writes it (C2SP tlog-proof@v1), and its parts.
+    std::string tlog, row_json, proof_b64, note;
 };
+
+std::string b64(const std::string &s)
+{
+    StringSink out;
+    core::base64_encode(reinterpret_cast<const std::uint8_t *>(s.data()), s.size(), out);
+    return out.s;
+}
+
+// The tlog-proof of a row (its JSON as extra), at index, with these base64 proof lines and note.
+std::string make_tlog(const std::string &row_json, const std::string &index, const std::vector<std::string> &proof,
+                      const std::string &note)
+{
+    std::string t = "c2sp.org/tlog-proof@v1\nextra " + b64(row_json) + "\nindex " + index + "\n";
+    for (const std::string &p : proof)
+        t += p + "\n";
+    return t + "\n" + note;
+}
 
 Receipt make_receipt(const core::Ed25519Key *k)
 {
@@ -379,15 +399,19 @@ Receipt make_receipt(const core::Ed25519Key *k)
     for (char c : note)
         note_json += c == '\n' ? "\\n"s : std::string(1, c);
     Receipt r;
-    r.text = "{\"row\": {\"seq\": 18, \"proof\": null, \"action\": \"LAB_VERIFY_ATTEMPT\", \"outcome\": \"success\", "
-             "\"user_id\": null, \"actor_id\": \"github\", \"chain_id\": \"session:s-1\", \"metadata\": "
-             "\"{\\\"after\\\":\\\"x\\\"}\", \"severity\": \"INFO\", \"chain_pos\": 3, \"prev_hash\": \"" +
-             hex(prev, core::kHashLen) +
-             "\", \"tenant_id\": null, \"target_id\": \"42\", \"actor_type\": \"webhook\", \"parent_seq\": null, "
-             "\"target_type\": \"lab_attempt\", \"hash_version\": 1, \"created_at_us\": 1795402567123456, "
-             "\"correlation_id\": \"00000000-0000-4000-8000-000000000001\"}, \"version\": 1, \"row_hash\": \"" +
+    r.row_json = "{\"seq\": 18, \"proof\": null, \"action\": \"LAB_VERIFY_ATTEMPT\", \"outcome\": \"success\", "
+                 "\"user_id\": null, \"actor_id\": \"github\", \"chain_id\": \"session:s-1\", \"metadata\": "
+                 "\"{\\\"after\\\":\\\"x\\\"}\", \"severity\": \"INFO\", \"chain_pos\": 3, \"prev_hash\": \"" +
+                 hex(prev, core::kHashLen) +
+                 "\", \"tenant_id\": null, \"target_id\": \"42\", \"actor_type\": \"webhook\", \"parent_seq\": null, "
+                 "\"target_type\": \"lab_attempt\", \"hash_version\": 1, \"created_at_us\": 1795402567123456, "
+                 "\"correlation_id\": \"00000000-0000-4000-8000-000000000001\"}";
+    r.text = "{\"row\": " + r.row_json + ", \"version\": 1, \"row_hash\": \"" +
              hex(row_hash, core::kHashLen) + "\", \"tree_size\": 2, \"attempt_id\": 42, \"checkpoint\": \"" + note_json +
              "\", \"leaf_index\": 1, \"inclusion_proof\": [\"" + hex(other_leaf, core::kHashLen) + "\"]}";
+    r.proof_b64 = b64(std::string(reinterpret_cast<const char *>(other_leaf), core::kHashLen));
+    r.note = note;
+    r.tlog = make_tlog(r.row_json, "1", {r.proof_b64}, note);
     return r;
 }
 
@@ -551,6 +575,128 @@ TEST_F(ReceiptCheck, AlteredFieldsFail)
     // Every truncation of the receipt is refused, none read past its end.
     for (std::size_t n = 0; n < receipt_.text.size(); n++)
         EXPECT_EQ(check(receipt_.text.substr(0, n)).outcome, core::Outcome::kBadInput) << n;
+}
+
+// ---- the same receipt as a C2SP tlog-proof@v1 -----------------------------------------------
+
+TEST_F(ReceiptCheck, ATlogProofVerifiesWithTheSameVerdict)
+{
+    core::ReceiptVerdict json = check(receipt_.text);
+    ASSERT_EQ(json.outcome, core::Outcome::kOk) << json.text;
+    core::ReceiptVerdict v = check(receipt_.tlog);
+    ASSERT_EQ(v.outcome, core::Outcome::kOk) << v.text;
+    EXPECT_EQ(v.text, json.text) << "the attempt is the row's target_id";
+    EXPECT_TRUE(v.has_seq);
+    EXPECT_EQ(v.seq, 18);
+    EXPECT_TRUE(core::is_tlog_proof(receipt_.tlog.data(), receipt_.tlog.size()));
+    EXPECT_FALSE(core::is_tlog_proof(receipt_.text.data(), receipt_.text.size()));
+    // A row that is no attempt's is still a row of the log: the verdict then names no attempt.
+    std::string row = replaced(receipt_.row_json, "\"action\": \"LAB_VERIFY_ATTEMPT\"", "\"action\": \"LAB_NOTE\"");
+    v = check(make_tlog(row, "1", {receipt_.proof_b64}, receipt_.note));
+    EXPECT_EQ(v.outcome, core::Outcome::kFailed) << "another row: another leaf";
+}
+
+TEST_F(ReceiptCheck, EveryFieldOfATlogProofAlteredFails)
+{
+    auto failed = [&](const std::string &t, const std::string &why) {
+        core::ReceiptVerdict v = check(t);
+        EXPECT_EQ(v.outcome, core::Outcome::kFailed) << why << ": " << v.text;
+        return v;
+    };
+    // Each field of the row in extra (the row_hash, hence the leaf, changes).
+    for (const auto &pair : std::vector<std::pair<std::string, std::string>>{
+             {"\"seq\": 18", "\"seq\": 19"}, {"\"target_id\": \"42\"", "\"target_id\": \"43\""},
+             {"\"user_id\": null", "\"user_id\": \"u\""}, {"\"chain_pos\": 3", "\"chain_pos\": 4"},
+             {"\"created_at_us\": 1795402567123456", "\"created_at_us\": 1795402567123457"},
+             {"\"severity\": \"INFO\"", "\"severity\": \"LOW\""}, {"\"proof\": null", "\"proof\": \"{}\""}}) {
+        core::ReceiptVerdict v =
+            failed(make_tlog(replaced(receipt_.row_json, pair.first, pair.second), "1", {receipt_.proof_b64}, receipt_.note),
+                   pair.second);
+        EXPECT_NE(v.text.find("does not lead to the checkpoint's root"), std::string::npos) << v.text;
+    }
+    core::ReceiptVerdict v = failed(make_tlog(receipt_.row_json, "0", {receipt_.proof_b64}, receipt_.note), "index 0");
+    EXPECT_EQ(v.text, "the inclusion proof of leaf 0 does not lead to the checkpoint's root");
+    v = failed(make_tlog(receipt_.row_json, "2", {receipt_.proof_b64}, receipt_.note), "index 2");
+    EXPECT_EQ(v.text, "the tlog-proof's index 2 is not a leaf of the checkpoint of 2 leaves");
+    std::string other_hash = b64(std::string(32, 'x'));
+    failed(make_tlog(receipt_.row_json, "1", {other_hash}, receipt_.note), "another proof hash");
+    failed(make_tlog(receipt_.row_json, "1", {}, receipt_.note), "no proof hash");
+    failed(make_tlog(receipt_.row_json, "1", {receipt_.proof_b64, receipt_.proof_b64}, receipt_.note), "a hash too many");
+    // The note: its size, its root, its signature.
+    std::string note = receipt_.note;
+    std::size_t root_at = note.find('\n', note.find('\n') + 1) + 1;
+    std::string other_root = note;
+    other_root[root_at] = other_root[root_at] == 'A' ? 'B' : 'A';
+    v = failed(make_tlog(receipt_.row_json, "1", {receipt_.proof_b64}, other_root), "another root");
+    EXPECT_FALSE(v.has_seq) << "the note's signature fails first";
+    std::string other_sig = note;
+    other_sig[other_sig.size() - 5] = other_sig[other_sig.size() - 5] == 'A' ? 'B' : 'A';
+    v = failed(make_tlog(receipt_.row_json, "1", {receipt_.proof_b64}, other_sig), "another signature");
+    EXPECT_FALSE(v.has_seq);
+    // Signed by another key, or not at all.
+    core::Ed25519Key other = test_key(8);
+    Sha256 h;
+    core::NoteKey other_key = core::make_note_key("forgea_audit", other.public_key, h);
+    core::NotePolicy other_policy;
+    other_policy.key = &other_key;
+    EXPECT_EQ(check(receipt_.tlog, &other_policy).outcome, core::Outcome::kFailed);
+    Receipt unsigned_receipt = make_receipt(nullptr);
+    EXPECT_EQ(check(unsigned_receipt.tlog).outcome, core::Outcome::kFailed);
+    core::NotePolicy allow;
+    allow.allow_unsigned = true;
+    v = check(unsigned_receipt.tlog, &allow);
+    EXPECT_EQ(v.outcome, core::Outcome::kOk) << v.text;
+}
+
+TEST_F(ReceiptCheck, AMalformedTlogProofIsBadInputSayingWhy)
+{
+    const std::string &t = receipt_.tlog;
+    std::string extra_line = "extra " + b64(receipt_.row_json) + "\n";
+    for (const auto &pair : std::vector<std::pair<std::string, std::string>>{
+             {replaced(t, "c2sp.org/tlog-proof@v1\n", "c2sp.org/tlog-proof@v2\n"), "the first line must be"},
+             {replaced(t, "c2sp.org/tlog-proof@v1\n", "c2sp.org/tlog-proof@v1 \n"), "the first line must be"},
+             {replaced(t, extra_line, ""), "has no \"extra\" line"},
+             {replaced(t, extra_line, "extra\n"), "has no \"extra\" line"},
+             {replaced(t, extra_line, "extra " + b64(receipt_.row_json).substr(1) + "\n"), "extra is not standard base64"},
+             {replaced(t, extra_line, "extra " + b64("{\"seq\": 18") + "\n"), "extra is not the row's JSON"},
+             {replaced(t, extra_line, "extra " + b64("[18]") + "\n"), "is not a JSON object"},
+             {replaced(t, extra_line,
+                       "extra " + b64(replaced(receipt_.row_json, "\"seq\": 18, ", "")) + "\n"),
+              "has no \"seq\" in the tlog-proof's extra"},
+             {replaced(t, extra_line,
+                       "extra " + b64(replaced(receipt_.row_json, "\"seq\": 18", "\"seq\": 18, \"seq\": 17")) + "\n"),
+              "a key repeated in an object"},
+             {replaced(t, extra_line,
+                       "extra " + b64(replaced(receipt_.row_json, "\"seq\": 18", "\"seq\": 18.0")) + "\n"),
+              "\"seq\" in the tlog-proof's extra is not an integer"},
+             {replaced(t, "index 1\n", "index 01\n"), "is not a decimal without leading zeroes"},
+             {replaced(t, "index 1\n", "index -1\n"), "is not a decimal without leading zeroes"},
+             {replaced(t, "index 1\n", "index 1e0\n"), "is not a decimal without leading zeroes"},
+             {replaced(t, "index 1\n", "index \n"), "is not a decimal without leading zeroes"},
+             {replaced(t, "index 1\n", "index 99999999999999999999\n"), "is not a decimal without leading zeroes"},
+             {replaced(t, "index 1\n", ""), "has no \"index\" line"},
+             {replaced(t, receipt_.proof_b64 + "\n", receipt_.proof_b64.substr(0, 40) + "\n"), "line 1 of the tlog-proof's inclusion proof"},
+             {replaced(t, receipt_.proof_b64 + "\n", b64(std::string(31, 'x')) + "\n"), "line 1 of the tlog-proof's inclusion proof"},
+             {replaced(t, receipt_.proof_b64 + "\n\n", receipt_.proof_b64 + "\n"), "line 2 of the tlog-proof's inclusion proof"},
+             {t.substr(0, t.find("\n\n") + 1), "has no empty line between"},
+             {replaced(t, "index 1\n", "index 1\r\n"), "carriage return"},
+             {"c2sp.org/tlog-proof@v1", "the first line must be"},
+         }) {
+        core::ReceiptVerdict v = check(pair.first);
+        EXPECT_EQ(v.outcome, core::Outcome::kBadInput) << pair.second << ": " << v.text;
+        EXPECT_NE(v.text.find(pair.second), std::string::npos) << pair.second << " / " << v.text;
+    }
+    // A 0.1.0 note has no tree.
+    std::string heads_note = "forgea_audit/1/app\n1\n" + b64(std::string(32, 'r')) + "\nseq 1\nchains 1\ntime 1\n";
+    core::NotePolicy allow;
+    allow.allow_unsigned = true;
+    core::ReceiptVerdict v = check(make_tlog(receipt_.row_json, "1", {receipt_.proof_b64}, heads_note), &allow);
+    EXPECT_EQ(v.outcome, core::Outcome::kBadInput) << v.text;
+    EXPECT_NE(v.text.find("0.1.0 chain-heads checkpoint"), std::string::npos) << v.text;
+    // 64 proof lines: more than a tree of int64 size has levels.
+    std::vector<std::string> many(64, receipt_.proof_b64);
+    v = check(make_tlog(receipt_.row_json, "1", many, receipt_.note));
+    EXPECT_EQ(v.outcome, core::Outcome::kBadInput) << v.text;
 }
 
 }  // namespace
