@@ -356,7 +356,7 @@ struct Options {
     bool has_checkpoint = false;
     bool has_public_key = false;
     bool allow_unsigned = false;  // --allow-unsigned: accept a note with no signature (content checked only)
-    std::string receipt;          // --receipt FILE: a forgea_audit.receipt() document
+    std::string receipt;          // --receipt FILE: a forgea_audit.receipt() document, or a tlog-proof
     std::string consistency;      // --consistency FILE: hex hashes, one per line
     std::string old_note, new_note;
     std::string note;             // --note FILE: a note alone, its signature checked
@@ -365,7 +365,7 @@ struct Options {
 void usage(std::FILE *out)
 {
     std::fputs("usage: forgea_audit_verify --dir OUTDIR [--checkpoint FILE] KEY\n"
-               "       forgea_audit_verify --receipt RECEIPT.json KEY\n"
+               "       forgea_audit_verify --receipt RECEIPT KEY\n"
                "       forgea_audit_verify --consistency PROOF.txt --old NOTE --new NOTE KEY\n"
                "       forgea_audit_verify --note NOTE KEY\n"
                "where KEY is --public-key PUB.pem [--key-name NAME], or --allow-unsigned\n"
@@ -378,9 +378,12 @@ void usage(std::FILE *out)
                "--receipt: a receipt from forgea_audit.receipt(attempt_id): version 1, no key repeated, the\n"
                "row's fields must hash to its row_hash, the row must be the LAB_VERIFY_ATTEMPT row of the\n"
                "attempt_id it names (null: no attempt claimed), and its leaf's RFC 6962 inclusion proof must\n"
-               "lead to the note's root (docs/transparency.md).  --consistency: the RFC 6962 consistency proof\n"
-               "(hex hashes, one per line, from forgea_audit.consistency_proof(old, new)) must show that the\n"
-               "tree of the --old note is a prefix of the tree of the --new note.  --note: the note parses\n"
+               "lead to the note's root (docs/transparency.md).  Or the same receipt as C2SP tlog-proof@v1\n"
+               "text (forgea_audit.receipt_tlog_proof(attempt_id); first line c2sp.org/tlog-proof@v1):\n"
+               "its extra is the row, whose row_hash is the entry the proof at its index must include.\n"
+               "--consistency: the RFC 6962 consistency proof (hex hashes, one per line, from\n"
+               "forgea_audit.consistency_proof(old, new)) must show that the tree of the --old note is a\n"
+               "prefix of the tree of the --new note.  --note: the note parses\n"
                "and is signed by the key (what a checkpoint listener checks, docs/checkpoints.md).\n"
                "\n"
                "--dir verifies an export of forgea_audit's log (tools/export_audit.sh DBNAME OUTDIR\n"

@@ -295,10 +295,10 @@ ReceiptVerdict check_tlog(const char *text, std::size_t len, const NotePolicy &p
 {
     std::size_t at = 0;
     std::string line;
-    if (!next_line(text, len, &at, &line) || line != kTlogProofHeader)
-        bad_input(format("not a tlog-proof: the first line must be \"%s\"", kTlogProofHeader));
     if (std::memchr(text, '\r', len) != nullptr)
         bad_input("the tlog-proof has a carriage return: its lines end with a newline (U+000A) alone");
+    if (!next_line(text, len, &at, &line) || line != kTlogProofHeader)
+        bad_input(format("not a tlog-proof: the first line must be \"%s\"", kTlogProofHeader));
     if (!next_line(text, len, &at, &line) || line.compare(0, 6, "extra ") != 0)
         bad_input("the tlog-proof has no \"extra\" line: this log's proofs carry the audit row there (the entry is its "
                   "row_hash, which is computed from the row), so there is nothing to check without it");
