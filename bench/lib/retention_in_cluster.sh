@@ -1,0 +1,322 @@
+#!/usr/bin/env bash
+# Runs inside pg_virtualenv (started by bench/retention.sh, which sets BENCH_ROOT and BENCH_OUT and
+# preloads forgea_audit).  See bench/retention.sh for what it measures and its settings.
+set -euo pipefail
+cd "$BENCH_ROOT"
+OUT=$BENCH_OUT
+mkdir -p "$OUT/logs"
+
+ROWS=${BENCH_RET_ROWS:-1000000}
+CONFIGS=${BENCH_RET_CONFIGS-"before:archive_batch_size=1000,archive_batch_delay=0 after:"}
+REPEATS=${BENCH_RET_REPEATS:-1}
+CLIENTS=${BENCH_RET_CLIENTS:-8}
+IDLE_SECS=${BENCH_RET_IDLE_SECS:-15}
+TAIL_SECS=${BENCH_RET_TAIL_SECS:-3}
+CHECK_ARCHIVE=${BENCH_RET_CHECK_ARCHIVE:-1}
+PAYLOADS=${BENCH_PAYLOADS:-2000}
+FORKS=${BENCH_FORKS:-200}
+RETRY_PCT=${BENCH_RETRY_PCT:-10}
+FIXTURE=test/fixtures/github/push/api-with-new-branch.payload.json
+SERVER_LOG="$(dirname "$PG_CLUSTER_CONF_ROOT")/log/postgresql-15-regress.log"
+REPORT=$OUT/report.md
+SUMMARY=$OUT/summary.tsv
+
+log() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$OUT/run.log"; }
+psqlq() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+val() { psql -X -At -v ON_ERROR_STOP=1 "$@"; }
+now() { date +%s.%N; }
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+
+# Polls SQL (in database $1) until it returns t, for at most $3 seconds: a hang becomes an error.
+wait_for() {
+    local db=$1 sql=$2 secs=$3 deadline=$((SECONDS + $3))
+    until [ "$(val -d "$db" -c "$sql" 2>/dev/null)" = t ]; do
+        [ $SECONDS -lt $deadline ] || { log "timed out after ${secs}s waiting for: $sql"; return 1; }
+        sleep 0.2
+    done
+}
+
+# ---- the template: bench's sessions and payloads, the extension, a warm-up, ROWS expired rows ----
+# The expired rows are copies of the attempts the warm-up's record_push calls wrote (every column
+# as record_push fills it: changed_files, delivery headers, pushed_at, ...), with a fresh
+# delivery_id, sessions of their own ('sess-expired-<n>', long finished) and recorded_at 100 days
+# ago in (recorded_at, id) order, by one INSERT ... SELECT over generate_series: a million in about
+# 20 s where record_push would take ten minutes.  Inserting into lab_attempt is what the
+# extension's own restore path does too (plain table, no write guard; the audit log is not
+# touched: retention never archives it).  Then VACUUM (FREEZE, ANALYZE): 100-day-old rows have long
+# been frozen and their hint bits set, so the archiving does not pay for that.
+write_script() {
+    cat > "$OUT/record_push.pgbench" <<'EOF'
+\set r random(1, 100)
+\if :r <= :retry_pct and :n > 0
+\set k random(1, :n)
+\else
+\set n :n + 1
+\set k :n
+\endif
+\set pid 1 + abs(hash(:client_id * 1000003 + :k)) % :npayloads
+\set cid :client_id + :cbase
+SELECT status FROM forgea_audit.record_push((SELECT body FROM bench.payload WHERE id = :pid)::jsonb, bench.guid(:cid, :k));
+EOF
+}
+
+make_template() {
+    local t0 t1
+    t0=$(now)
+    log "== template rb_tpl: $FORKS forks, $PAYLOADS payloads, 1000 warm-up deliveries, $ROWS expired attempts"
+    createdb -E UTF8 -T template0 rb_tpl
+    psqlq -d rb_tpl -v nforks="$FORKS" -v npayloads="$PAYLOADS" -v fixture="$(cat "$FIXTURE")" -f bench/setup.sql >/dev/null
+    psqlq -d rb_tpl -c 'TRUNCATE "LabSession"' -c 'INSERT INTO "LabSession" SELECT * FROM bench.session_seed' \
+        -c 'CREATE EXTENSION forgea_audit' -c 'SELECT forgea_audit.bind_lab_session_table()' -c 'ANALYZE' >/dev/null
+    write_script
+    pgbench -n -M prepared -c 2 -j 2 -t 500 -D n=0 -D cbase=1000 -D npayloads="$PAYLOADS" -D retry_pct="$RETRY_PCT" \
+        -f "$OUT/record_push.pgbench" rb_tpl > "$OUT/logs/warmup.out" 2>&1 || { cat "$OUT/logs/warmup.out"; exit 1; }
+    # lab_attempt's secondary indexes and its UNIQUE (delivery_id) are dropped for the load and made
+    # again from their own definitions afterwards (a sorted build instead of a million random
+    # inserts into a uuid B-tree and a GIN index): the same table, in a fifth of the time.
+    local rebuild
+    rebuild=$(val -d rb_tpl -c "
+        SELECT string_agg(sql, ' ' ORDER BY sql) FROM (
+            SELECT 'ALTER TABLE forgea_audit.lab_attempt ADD CONSTRAINT ' || quote_ident(conname) || ' ' || pg_get_constraintdef(oid) || ';' AS sql
+            FROM pg_constraint WHERE conrelid = 'forgea_audit.lab_attempt'::regclass AND contype = 'u'
+            UNION ALL
+            SELECT pg_get_indexdef(indexrelid) || ';' FROM pg_index i
+            WHERE indrelid = 'forgea_audit.lab_attempt'::regclass AND NOT indisprimary
+              AND NOT EXISTS (SELECT FROM pg_constraint c WHERE c.conindid = i.indexrelid)) d")
+    val -d rb_tpl -c "
+        SELECT string_agg(sql, ' ') FROM (
+            SELECT 'ALTER TABLE forgea_audit.lab_attempt DROP CONSTRAINT ' || quote_ident(conname) || ';' AS sql
+            FROM pg_constraint WHERE conrelid = 'forgea_audit.lab_attempt'::regclass AND contype = 'u'
+            UNION ALL
+            SELECT 'DROP INDEX ' || indexrelid::regclass || ';' FROM pg_index i
+            WHERE indrelid = 'forgea_audit.lab_attempt'::regclass AND NOT indisprimary
+              AND NOT EXISTS (SELECT FROM pg_constraint c WHERE c.conindid = i.indexrelid)) d" | psqlq -d rb_tpl
+    psqlq -d rb_tpl -c "
+        INSERT INTO forgea_audit.lab_attempt (session_id, delivery_id, commit_sha, before_sha, ref, base_ref,
+               changed_paths, changed_files, commit_count, commits_truncated, files_truncated, created, deleted,
+               forced, pusher_name, pusher_email, sender_login, sender_id, repository_id, repository_url,
+               repository_full_name, repository_key, payload_sha256, delivery, pushed_at, recorded_at)
+        SELECT 'sess-expired-' || (g % 1000), gen_random_uuid(), s.commit_sha, s.before_sha, s.ref, s.base_ref,
+               s.changed_paths, s.changed_files, s.commit_count, s.commits_truncated, s.files_truncated, s.created,
+               s.deleted, s.forced, s.pusher_name, s.pusher_email, s.sender_login, s.sender_id, s.repository_id,
+               s.repository_url, s.repository_full_name, s.repository_key, s.payload_sha256, s.delivery,
+               s.pushed_at - interval '100 days', now() - interval '100 days' + g * interval '1 ms'
+        FROM generate_series(1, $ROWS) g
+        JOIN (SELECT row_number() OVER (ORDER BY id) - 1 AS k, count(*) OVER () AS n, a.* FROM forgea_audit.lab_attempt a) s
+          ON s.k = g % s.n"
+    psqlq -d rb_tpl -c "SET maintenance_work_mem = '512MB'" -c "$rebuild"
+    psqlq -d rb_tpl -c 'VACUUM (FREEZE, ANALYZE)' -c 'CHECKPOINT'
+    t1=$(now)
+    log "   template made in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s: lab_attempt $(val -d rb_tpl -c \
+        "SELECT count(*) || ' rows, ' || pg_size_pretty(pg_total_relation_size('forgea_audit.lab_attempt')) || ' with indexes' FROM forgea_audit.lab_attempt")"
+}
+
+# ---- one configuration ---------------------------------------------------------------------------
+# p50/p99 (ms), count and TPS of the pgbench transactions (log columns: client, n, latency us,
+# script, end s, end us) that started at or after $1 and ended at or before $2 (epoch seconds).
+window_stats() {
+    local t0=$1 t1=$2
+    shift 2
+    cat "$@" | awk -v a="$t0" -v b="$t1" 'NF == 6 { e = $5 + $6 / 1e6; s = e - $3 / 1e6; if (s >= a && e <= b) print $3 }' \
+        | sort -n | awk -v w="$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" '
+        { v[NR] = $1 }
+        END {
+            if (NR == 0) { print "NA NA 0 NA"; exit }
+            i = int(0.50 * NR); if (i < 0.50 * NR) i++
+            j = int(0.99 * NR); if (j < 0.99 * NR) j++
+            printf "%.2f %.2f %d %.1f\n", v[i] / 1000, v[j] / 1000, NR, NR / w
+        }'
+}
+
+# The counters each window's edges are read from: WAL, checkpoints, buffers, the database.
+stats() {  # db
+    val -F ' ' -d "$1" -c "SELECT w.wal_records, w.wal_fpi, w.wal_bytes, w.wal_buffers_full, w.wal_write, w.wal_sync,
+            round(w.wal_write_time), round(w.wal_sync_time), b.checkpoints_timed + b.checkpoints_req, b.buffers_backend,
+            d.xact_commit, d.blks_read
+        FROM pg_stat_wal w, pg_stat_bgwriter b, pg_stat_database d WHERE d.datname = current_database()"
+}
+
+# One line of per-second rates between two stats() lines over $3 seconds.
+stats_delta() {
+    awk -v s="$3" -v a="$1" -v b="$2" 'BEGIN {
+        split(a, x, " "); split(b, y, " ")
+        printf "WAL %.1f MB/s, %.0f records/s, %.0f FPI/s, wal_buffers_full %.0f/s, wal_write %.0f/s, wal_sync %.0f/s (%.0f ms write, %.0f ms sync per s), checkpoints %d, backend buffer writes %.0f/s",
+            (y[3] - x[3]) / s / 1e6, (y[1] - x[1]) / s, (y[2] - x[2]) / s, (y[4] - x[4]) / s, (y[5] - x[5]) / s,
+            (y[6] - x[6]) / s, (y[7] - x[7]) / s, (y[8] - x[8]) / s, y[9] - x[9], (y[10] - x[10]) / s }'
+}
+
+# Samples pg_stat_activity every 0.2 s (one psql, \watch) until killed: time|who|state|wait|blockers,
+# who = pgbench (record_push's backends), worker, autovacuum, or the process type.
+sampler() {  # db, file
+    echo "SELECT round(extract(epoch FROM clock_timestamp()), 3),
+                 CASE WHEN a.application_name = 'pgbench' THEN 'pgbench' WHEN a.backend_type LIKE 'forgea_audit%' THEN 'worker'
+                      WHEN a.backend_type = 'autovacuum worker' THEN 'autovacuum' ELSE a.backend_type END,
+                 coalesce(a.state, '-'), coalesce(a.wait_event_type || ':' || a.wait_event, 'CPU'),
+                 CASE WHEN a.wait_event_type = 'Lock' THEN (SELECT string_agg(CASE WHEN b.application_name = 'pgbench' THEN 'pgbench'
+                      WHEN b.backend_type LIKE 'forgea_audit%' THEN 'worker' ELSE b.backend_type END, ',')
+                      FROM pg_stat_activity b WHERE b.pid = ANY (pg_blocking_pids(a.pid))) END
+          FROM pg_stat_activity a
+          WHERE a.pid <> pg_backend_pid() AND (a.datname = '$1' OR a.backend_type IN ('checkpointer', 'walwriter'))
+          \\watch 0.2" | psql -X -At -F '|' -d postgres > "$2" 2>/dev/null
+}
+
+# Wait-event histogram of one kind of process ($4) in the samples ($1) between $2 and $3:
+# "CPU 61%, LWLock:WALWrite 20%, ..." over its samples while active.
+waits() {
+    awk -F'|' -v a="$2" -v b="$3" -v who="$4" '$1 >= a && $1 <= b && $2 == who && $3 == "active" { n++; c[$4]++ }
+        END { if (n == 0) { print "-"; exit }
+              for (k in c) printf "%s %.0f%%\n", k, 100 * c[k] / n }' "$1" | sort -k2 -t' ' -rn | head -6 | paste -sd, - | sed 's/,/, /g'
+}
+
+lock_waits() {  # samples, t0, t1: pgbench samples waiting on a Lock, and who blocked them
+    awk -F'|' -v a="$2" -v b="$3" '$1 >= a && $1 <= b && $2 == "pgbench" && $3 == "active" { n++ }
+        $1 >= a && $1 <= b && $2 == "pgbench" && $4 ~ /^Lock:/ { l++; c[$4 " by " $5]++ }
+        END { printf "%d of %d", l, n; for (k in c) printf "; %s x%d", k, c[k]; print "" }' "$1"
+}
+
+run_config() {  # label, settings, round
+    local label=$1 settings=$2 round=$3 db="rb_${1//[^a-z0-9_]/_}_$3" kv k v
+    local prefix="$OUT/logs/$db"
+    log "-- $label (round $round): ${settings:-defaults}"
+    # (Autovacuum may be in the template for a moment: CREATE DATABASE then fails; try again.)
+    local tries=0
+    until psql -X -q -d postgres -c "CREATE DATABASE $db TEMPLATE rb_tpl STRATEGY FILE_COPY" 2>"$prefix.createdb.err"; do
+        tries=$((tries + 1))
+        [ $tries -lt 100 ] || { cat "$prefix.createdb.err"; exit 1; }
+        sleep 0.3
+    done
+    psqlq -d postgres -c "ALTER SYSTEM RESET ALL" >/dev/null
+    IFS=',' read -r -a kv <<< "$settings"
+    for k in "${kv[@]}"; do
+        [ -n "$k" ] || continue
+        v=${k#*=}; k=${k%%=*}
+        case $k in
+            pg.*) psqlq -d postgres -c "ALTER SYSTEM SET ${k#pg.} = '$v'" >/dev/null ;;   # a server setting
+            *) psqlq -d postgres -c "ALTER SYSTEM SET forgea_audit.$k = '$v'" >/dev/null ;;
+        esac
+    done
+    psqlq -d postgres -c "ALTER SYSTEM SET forgea_audit.database = '$db'" \
+        -c "ALTER SYSTEM SET forgea_audit.retention_interval = 0" -c "SELECT pg_reload_conf()" >/dev/null
+    wait_for postgres "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE backend_type = 'forgea_audit retention' AND datname = '$db')" 60
+    psqlq -d "$db" -c CHECKPOINT
+    local in_force
+    in_force=$(val -d "$db" -c "SELECT string_agg(replace(name, 'forgea_audit.', '') || '=' || setting || coalesce(unit, ''), ', ' ORDER BY name)
+        FROM pg_settings WHERE name LIKE 'forgea_audit.archive%' OR source = 'configuration file' AND name IN ('wal_compression')")
+    sampler "$db" "$prefix.samples" &
+    local sampler_pid=$!
+    local load_idle t_start s0 s1 s2
+    load_idle=$(load)
+    t_start=$(now)
+    pgbench -n -M prepared -c "$CLIENTS" -j 2 -T 600 -D n=0 -D cbase=$((20000 + round * 1000)) -D npayloads="$PAYLOADS" \
+        -D retry_pct="$RETRY_PCT" --log --log-prefix="$prefix" -f "$OUT/record_push.pgbench" "$db" > "$prefix.pgbench.out" 2>&1 &
+    local pgb=$!
+    sleep 2
+    s0=$(stats "$db")
+    sleep "$IDLE_SECS"
+    local t_idle_end load_during
+    t_idle_end=$(now)
+    s1=$(stats "$db")
+    load_during=$(load)
+    # Start a run now: retention_interval 1s schedules one a second later; back to 0 once it has
+    # started (the worker reads its settings again only after the run).
+    psqlq -d postgres -c "ALTER SYSTEM SET forgea_audit.retention_interval = '1s'" -c "SELECT pg_reload_conf()" >/dev/null
+    wait_for "$db" "SELECT EXISTS (SELECT FROM forgea_audit.retention_run WHERE driver = 'worker')" 60
+    psqlq -d postgres -c "ALTER SYSTEM SET forgea_audit.retention_interval = 0" -c "SELECT pg_reload_conf()" >/dev/null
+    wait_for "$db" "SELECT EXISTS (SELECT FROM forgea_audit.retention_run WHERE driver = 'worker' AND finished_at IS NOT NULL)" 400
+    s2=$(stats "$db")
+    local load_end
+    load_end=$(load)
+    sleep "$TAIL_SECS"
+    kill "$pgb" "$sampler_pid" 2>/dev/null || true
+    wait "$pgb" "$sampler_pid" 2>/dev/null || true
+    grep -m3 -e aborted -e ERROR "$prefix.pgbench.out" && { log "pgbench failed"; exit 1; }
+
+    local r a0 a1 archived batches err secs
+    r=$(val -F ' ' -d "$db" -c "SELECT extract(epoch FROM started_at), extract(epoch FROM finished_at), archived, batches,
+            coalesce(error, '-') FROM forgea_audit.retention_run WHERE driver = 'worker' ORDER BY id LIMIT 1")
+    read -r a0 a1 archived batches err <<< "$r"
+    secs=$(awk -v a="$a0" -v b="$a1" 'BEGIN { printf "%.1f", b - a }')
+    local i_p50 i_p99 i_n i_tps d_p50 d_p99 d_n d_tps ratio
+    read -r i_p50 i_p99 i_n i_tps < <(window_stats "$(awk -v a="$t_start" 'BEGIN { printf "%.6f", a + 2 }')" "$t_idle_end" "$prefix".[0-9]*)
+    read -r d_p50 d_p99 d_n d_tps < <(window_stats "$a0" "$a1" "$prefix".[0-9]*)
+    ratio=$(awk -v a="$d_p99" -v b="$i_p99" 'BEGIN { if (a != "NA" && b > 0) printf "%.2f", a / b; else print "NA" }')
+    local idle_secs
+    idle_secs=$(awk -v a="$t_start" -v b="$t_idle_end" 'BEGIN { print b - a - 2 }')
+    log "   archived $archived in $batches batches, ${secs} s ($(awk -v n="$archived" -v s="$secs" 'BEGIN { printf "%.0f", n / s }') rows/s), error: $err"
+    log "   record_push idle: p50 $i_p50 ms, p99 $i_p99 ms, $i_tps TPS ($i_n); during: p50 $d_p50 ms, p99 $d_p99 ms, $d_tps TPS ($d_n); p99 during/idle $ratio"
+    local w_idle w_during
+    w_idle=$(stats_delta "$s0" "$s1" "$idle_secs")
+    w_during=$(stats_delta "$s1" "$s2" "$(awk -v a="$t_idle_end" -v b="$a1" 'BEGIN { print b - a }')")
+    log "   idle:   $w_idle"
+    log "   during: $w_during"
+    local pw_idle pw_during ww lw_idle lw_during av
+    pw_idle=$(waits "$prefix.samples" "$t_start" "$t_idle_end" pgbench)
+    pw_during=$(waits "$prefix.samples" "$a0" "$a1" pgbench)
+    ww=$(waits "$prefix.samples" "$a0" "$a1" worker)
+    av=$(waits "$prefix.samples" "$a0" "$a1" autovacuum)
+    lw_idle=$(lock_waits "$prefix.samples" "$t_start" "$t_idle_end")
+    lw_during=$(lock_waits "$prefix.samples" "$a0" "$a1")
+    log "   record_push backends (active samples) idle: $pw_idle; lock waits $lw_idle"
+    log "   record_push backends (active samples) during: $pw_during; lock waits $lw_during"
+    log "   worker during: $ww; autovacuum during: $av"
+
+    # No row lost, nothing archived twice, what was due is gone, the archive matches its events.
+    local checks
+    checks=$(val -F ' ' -d "$db" -c "
+        SELECT (SELECT count(*) FROM forgea_audit.lab_attempt) + (SELECT count(*) FROM forgea_audit.lab_attempt_archive)
+               = $ROWS + (SELECT count(*) FROM forgea_audit.audit_log WHERE action = 'LAB_VERIFY_ATTEMPT'),
+               (SELECT count(*) FROM forgea_audit.lab_attempt l JOIN forgea_audit.lab_attempt_archive a USING (id)),
+               (SELECT count(*) FROM forgea_audit.lab_attempt WHERE recorded_at < now() - interval '90 days'),
+               (SELECT count(*) FROM forgea_audit.audit_log WHERE action = 'RETENTION_ARCHIVE') = $batches,
+               $( [ "$CHECK_ARCHIVE" = 1 ] && echo "(SELECT ok FROM forgea_audit.verify_archive())" || echo "'skipped'" ),
+               (SELECT ok FROM forgea_audit.verify_chain())")
+    log "   checks (live + archived = expected, in both, due left live, one event per batch, verify_archive, verify_chain): $checks"
+    local lockwait_log
+    lockwait_log=$(awk -v a="$(date -u -d "@${a0%.*}" '+%F %T')" -v b="$(date -u -d "@$(( ${a1%.*} + 1 ))" '+%F %T')" \
+        '($1 " " substr($2, 1, 8)) >= a && ($1 " " substr($2, 1, 8)) <= b && /still waiting for/' "$SERVER_LOG" | wc -l)
+    printf '%s\n' "$label|$round|$in_force|$archived|$batches|$secs|$err|$i_p50|$i_p99|$i_tps|$d_p50|$d_p99|$d_tps|$ratio|$load_idle|$load_during / $load_end|$pw_idle|$pw_during|$lw_during|$ww|$w_idle|$w_during|$checks|$lockwait_log" >> "$SUMMARY"
+    psqlq -d postgres -c "ALTER SYSTEM RESET ALL" -c "SELECT pg_reload_conf()" >/dev/null
+    psqlq -d postgres -c "DROP DATABASE $db WITH (FORCE)"
+}
+
+# ---- the run -------------------------------------------------------------------------------------
+{
+    echo "# forgea_audit retention benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo
+    echo "- nproc $(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(free -m | awk '/^Mem:/ { print $2 }') MiB, kernel $(uname -r)"
+    echo "- $(psql -XAtc 'SELECT version()')"
+    echo "- forgea_audit built from $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(
+        n=$(git status --porcelain -- src Makefile '*.sql' 2>/dev/null | wc -l); [ "$n" -gt 0 ] && echo " + $n uncommitted files")"
+    echo "- cluster: $(psql -XAtc "SELECT string_agg(name || '=' || current_setting(name), ', ' ORDER BY name) FROM pg_settings
+        WHERE name IN ('shared_buffers', 'synchronous_commit', 'fsync', 'max_wal_size', 'checkpoint_timeout', 'wal_buffers',
+                       'wal_compression', 'full_page_writes', 'autovacuum', 'deadlock_timeout')")"
+    echo "- $ROWS expired attempts; record_push under pgbench, $CLIENTS clients, -j 2; idle window ${IDLE_SECS} s"
+    echo "- load at start: $(uptime)"
+    echo
+} > "$REPORT"
+: > "$SUMMARY"
+make_template
+for r in $(seq 1 "$REPEATS"); do
+    order=$CONFIGS
+    [ $((r % 2)) -eq 0 ] && order=$(echo "$CONFIGS" | tr ' ' '\n' | tac | tr '\n' ' ')
+    for c in $order; do
+        run_config "${c%%:*}" "${c#*:}" "$r"
+    done
+done
+
+{
+    echo "| config | round | settings | archived | batches | seconds | idle p50 / p99 ms | idle TPS | during p50 / p99 ms | during TPS | p99 during / idle | load idle, during / end |"
+    echo "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    awk -F'|' '{ printf "| %s | %s | %s | %s | %s | %s | %s / %s | %s | %s / %s | %s | **%s** | %s, %s |\n", $1, $2, $3, $4, $5, $6, $8, $9, $10, $11, $12, $13, $14, $15, $16 }' "$SUMMARY"
+    echo
+    awk -F'|' '{ printf "- %s round %s: checks %s (error: %s); lock waits logged (> deadlock_timeout): %s\n  - record_push idle: %s\n  - record_push during: %s; Lock waits: %s\n  - worker: %s\n  - idle: %s\n  - during: %s\n", $1, $2, $23, $7, $24, $17, $18, $19, $20, $21, $22 }' "$SUMMARY"
+    echo
+    echo "Medians per config (over rounds): seconds, idle p99, during p99, ratio"
+    awk -F'|' '{ s[$1] = s[$1] " " $6; i[$1] = i[$1] " " $9; d[$1] = d[$1] " " $12; q[$1] = q[$1] " " $14 }
+        function med(str,   a, n, k, j, t) { n = split(str, a, " "); for (k = 1; k <= n; k++) for (j = k + 1; j <= n; j++) if (a[j] + 0 < a[k] + 0) { t = a[k]; a[k] = a[j]; a[j] = t }
+                                 return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+        END { for (c in s) printf "- %s: %s s, idle p99 %s ms, during p99 %s ms, ratio %s\n", c, med(s[c]), med(i[c]), med(d[c]), med(q[c]) }' "$SUMMARY"
+    echo
+    echo "- load at end: $(uptime)"
+} >> "$REPORT"
+cat "$REPORT"
