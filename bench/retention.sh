@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Retention under load, with one command, as root on a Debian 12 machine:
+# Retention under load, with one command, as root on a Debian 12 machine with PostgreSQL 15:
 #
 #   bash bench/retention.sh
 #
@@ -11,44 +11,89 @@
 # pg_stat_activity is sampled every 0.2 s (wait events of record_push's backends, the worker,
 # autovacuum; who blocks a Lock wait), pg_stat_wal / pg_stat_bgwriter are read at each window's
 # edges, and lock waits longer than deadlock_timeout (50 ms here) are logged (log_lock_waits).
-# docs/benchmarks.md ("Retention under 8 clients") says what is measured and shows runs.
+# docs/benchmarks.md ("Retention at 8 clients") says what is measured and shows runs.
+#
+# The build is installed into a private copy of PostgreSQL's installation (bin, lib, share:
+# PostgreSQL finds its lib and share directories relative to its binary), and the cluster is
+# initdb'd from it in a temporary directory, listening on a Unix socket there only: the benchmark
+# neither writes the system's PostgreSQL directories nor sees someone else's `make install` of
+# another build halfway through, and it cannot collide with anyone's port.  The cluster is stopped
+# and the directory removed when the script ends, however it ends.
 #
 # Settings (environment):
 #   BENCH_RET_ROWS=1000000        expired attempts (loaded once into a template database; each
 #                                 configuration archives its own copy, CREATE DATABASE ... TEMPLATE)
 #   BENCH_RET_CONFIGS="before:archive_batch_size=1000,archive_batch_delay=0 after:"
-#                                 name:setting=value,... (forgea_audit.* settings, ALTER SYSTEM; an
-#                                 empty list = the defaults of this build); run in this order
-#   BENCH_RET_REPEATS=1           the list is run this many times, reversed every second time (ABBA)
+#                                 name:setting=value,... (forgea_audit.* settings by ALTER SYSTEM;
+#                                 pg.<name>=value for a server setting; nothing after the colon =
+#                                 this build's defaults); run in this order
+#   BENCH_RET_REPEATS=1           rounds; the list is reversed every second round (ABBA)
 #   BENCH_RET_CLIENTS=8  BENCH_RET_IDLE_SECS=15  BENCH_RET_TAIL_SECS=3
-#   BENCH_RET_CHECK_ARCHIVE=1     0 skips verify_archive() (it recomputes 1M digests: ~20 s)
-#   BENCH_SKIP_BUILD=1            use the installed build
-#   BENCH_PORT                    the throwaway cluster's port (default: pg_virtualenv's choice)
-#   BENCH_PG_OPTS="-o ..."        the cluster's settings (replaces the defaults below)
+#   BENCH_RET_CHECK_ARCHIVE=1     0 skips verify_archive() (it recomputes every digest: ~20 s at 1M)
+#   BENCH_LOCK=<file>             take flock on it for the template and for each configuration's
+#                                 run (a shared machine's benchmark lock: released in between)
+#   BENCH_PG_CONF="..."           the cluster's settings, one per line (replaces the defaults below)
 # Results: bench/out/retention-<UTC timestamp>/ (report.md, summary.tsv, samples, pgbench logs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
-if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
-    echo "== building and installing forgea_audit"
-    make -s -j"$(nproc)" >/dev/null
-    make -s install >/dev/null
-fi
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+BINDIR=$($PG_CONFIG --bindir)
+SHAREDIR=$($PG_CONFIG --sharedir)
+PKGLIBDIR=$($PG_CONFIG --pkglibdir)
 
 export BENCH_ROOT="$ROOT"
 export BENCH_OUT="$ROOT/bench/out/retention-$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$BENCH_OUT"
+WORK=$(mktemp -d /tmp/forgea_retbench.XXXXXX)
+chmod 755 "$WORK"
+as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+PRIVATE=$WORK/install
+PGBIN=$PRIVATE$BINDIR
+export PGDATA_DIR=$WORK/data SERVER_LOG=$WORK/server.log
+cleanup() {
+    [ -f "$PGDATA_DIR/postmaster.pid" ] && as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" stop -m immediate >/dev/null 2>&1
+    cp "$SERVER_LOG" "$BENCH_OUT/server.log" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+echo "== building forgea_audit; installing it into a private copy of PostgreSQL ($PRIVATE)"
+make -s -j"$(nproc)" >/dev/null
+mkdir -p "$PRIVATE$(dirname "$BINDIR")" "$PRIVATE$(dirname "$SHAREDIR")"
+cp -a "$(dirname "$BINDIR")" "$PRIVATE$(dirname "$(dirname "$BINDIR")")/"
+cp -a "$SHAREDIR" "$PRIVATE$(dirname "$SHAREDIR")/"
+[ "$PKGLIBDIR" = "$(dirname "$BINDIR")/lib" ] || { echo "unexpected layout: $PKGLIBDIR"; exit 1; }
+make -s install DESTDIR="$PRIVATE" >/dev/null
+[ "$("$PGBIN/pg_config" --sharedir)" = "$PRIVATE$SHAREDIR" ] || { echo "the private copy is not relocatable"; exit 1; }
 
 # bench/run.sh's cluster (durable commits, checkpoints kept out of the run, 512 MB of buffers)
 # plus the worker preloaded and the statistics the report reads.
-# shellcheck disable=SC2206
-PG_OPTS=(${BENCH_PG_OPTS:--o shared_buffers=512MB -o synchronous_commit=on -o fsync=on -o max_wal_size=8GB
-         -o checkpoint_timeout=30min -o max_connections=100 -o work_mem=16MB})
-PG_OPTS+=(-o shared_preload_libraries=forgea_audit -o track_wal_io_timing=on -o track_io_timing=on
-          -o log_lock_waits=on -o deadlock_timeout=50ms -o log_autovacuum_min_duration=0 -o log_checkpoints=on)
-echo "== throwaway cluster: pg_virtualenv -t -v 15 ${PG_OPTS[*]}"
-PORT_OPT=()
-[ -n "${BENCH_PORT:-}" ] && PORT_OPT=(-c "--port=$BENCH_PORT")
-pg_virtualenv -t -v 15 "${PORT_OPT[@]}" "${PG_OPTS[@]}" bash "$ROOT/bench/lib/retention_in_cluster.sh"
+chown postgres: "$WORK"
+as_pg "$PGBIN/initdb" -D "$PGDATA_DIR" -A trust -U postgres -E UTF8 --locale=C.UTF-8 >/dev/null
+{
+    echo "listen_addresses = ''"
+    echo "unix_socket_directories = '$WORK'"
+    echo "port = 5432"
+    echo "${BENCH_PG_CONF:-shared_buffers = 512MB
+synchronous_commit = on
+fsync = on
+max_wal_size = 8GB
+min_wal_size = 4GB
+checkpoint_timeout = 30min
+max_connections = 100
+work_mem = 16MB}"
+    echo "shared_preload_libraries = 'forgea_audit'"
+    echo "track_wal_io_timing = on"
+    echo "track_io_timing = on"
+    echo "log_lock_waits = on"
+    echo "deadlock_timeout = 50ms"
+    echo "log_autovacuum_min_duration = 0"
+    echo "log_checkpoints = on"
+    echo "log_line_prefix = '%m [%p] %b '"
+} >> "$PGDATA_DIR/postgresql.conf"
+as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -l "$SERVER_LOG" -w -t 60 start >/dev/null
+export PGHOST=$WORK PGPORT=5432 PGUSER=postgres
+bash "$ROOT/bench/lib/retention_in_cluster.sh"
 echo "report: $BENCH_OUT/report.md"

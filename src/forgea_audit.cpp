@@ -93,6 +93,15 @@ FA_MODULE_INIT()
         "archived. run_retention() (one transaction) does not pause.",
         &fa_archive_batch_delay_ms, 0, 0, 60 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
 
+    DefineCustomEnumVariable(
+        "forgea_audit.archive_wal_compression",
+        "The wal_compression the background worker's archive batches run with; server: the server's own.",
+        "Only the worker's archiving transactions: their full-page images (the first change to each "
+        "lab_attempt page after a checkpoint) are most of what archiving adds to the WAL that every "
+        "commit waits for. run_retention() runs with the caller's setting.",
+        &fa_archive_wal_compression, fa_archive_wal_compression, fa_archive_wal_compression_options, PGC_SIGHUP, 0,
+        nullptr, nullptr, nullptr);
+
     DefineCustomStringVariable(
         "forgea_audit.database",
         "The database the retention worker connects to.",

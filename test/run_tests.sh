@@ -75,6 +75,12 @@ echo "== worker: rejected deliveries summed per day (shared_preload_libraries = 
 record_result rejection_retention in_cluster_with test/worker/rejection_retention.sh \
     -o shared_preload_libraries=forgea_audit -o forgea_audit.database=postgres -o forgea_audit.retention_interval=1s
 
+# The worker's archive batches with their own wal_compression (forgea_audit.archive_wal_compression).
+echo "== worker: archive batches with archive_wal_compression (shared_preload_libraries = forgea_audit)"
+record_result archive_wal_compression in_cluster_with test/worker/archive_wal_compression.sh \
+    -o shared_preload_libraries=forgea_audit -o forgea_audit.database=postgres -o forgea_audit.retention_interval=0 \
+    -o forgea_audit.archive_batch_size=10 -o wal_compression=off
+
 # Monitoring: forgea_audit.health through the real prometheus-postgres-exporter, the alert rules.
 echo "== monitoring (prometheus-postgres-exporter against a preloading cluster)"
 record_result monitoring in_cluster_with test/worker/monitoring.sh \

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs inside pg_virtualenv (started by bench/retention.sh, which sets BENCH_ROOT and BENCH_OUT and
-# preloads forgea_audit).  See bench/retention.sh for what it measures and its settings.
+# Runs against the cluster bench/retention.sh started (PGHOST/PGPORT/PGUSER; BENCH_ROOT, BENCH_OUT,
+# SERVER_LOG; forgea_audit preloaded).  See bench/retention.sh for what it measures and its settings.
 set -euo pipefail
 cd "$BENCH_ROOT"
 OUT=$BENCH_OUT
@@ -17,7 +17,6 @@ PAYLOADS=${BENCH_PAYLOADS:-2000}
 FORKS=${BENCH_FORKS:-200}
 RETRY_PCT=${BENCH_RETRY_PCT:-10}
 FIXTURE=test/fixtures/github/push/api-with-new-branch.payload.json
-SERVER_LOG="$(dirname "$PG_CLUSTER_CONF_ROOT")/log/postgresql-15-regress.log"
 REPORT=$OUT/report.md
 SUMMARY=$OUT/summary.tsv
 
@@ -102,10 +101,26 @@ make_template() {
                s.repository_url, s.repository_full_name, s.repository_key, s.payload_sha256, s.delivery,
                s.pushed_at - interval '100 days', now() - interval '100 days' + g * interval '1 ms'
         FROM generate_series(1, $ROWS) g
-        JOIN (SELECT row_number() OVER (ORDER BY id) - 1 AS k, count(*) OVER () AS n, a.* FROM forgea_audit.lab_attempt a) s
-          ON s.k = g % s.n"
+        JOIN (SELECT row_number() OVER (ORDER BY id) - 1 AS k, a.* FROM forgea_audit.lab_attempt a) s
+          ON s.k = g % $(val -d rb_tpl -c 'SELECT count(*) FROM forgea_audit.lab_attempt')"   # a constant: a hash join
+    log "   inserted: $(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }') s"
     psqlq -d rb_tpl -c "SET maintenance_work_mem = '512MB'" -c "$rebuild"
+    log "   indexes made: $(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }') s"
     psqlq -d rb_tpl -c 'VACUUM (FREEZE, ANALYZE)' -c 'CHECKPOINT'
+    # The WAL segments every configuration will find ready: about 3 kB per row (archiving writes
+    # 1.9-2.4), made now (pg_switch_wal creates the next one) and kept by min_wal_size at the
+    # checkpoints.  Without this the first configuration of a fresh cluster creates and zero-fills
+    # a new 16 MB segment every ~0.5 s halfway through its run, holding WALWriteLock each time, and
+    # every commit waits (seen as IO:WALInitWrite / WALInitSync samples and p99 x4 from then on),
+    # while the next configuration reuses them: an order effect, not the configuration's.
+    local segs have
+    segs=$(( ROWS * 3000 / 16777216 + 8 ))
+    have=$(val -d rb_tpl -c "SELECT count(*) FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}\$'")
+    log "   WAL segments: $have, making $(( segs > have ? segs - have : 0 )) more"
+    for _ in $(seq $(( segs > have ? segs - have : 0 ))); do echo "SELECT pg_switch_wal(); SELECT txid_current();"; done \
+        | psql -X -q -d rb_tpl >/dev/null
+    psqlq -d rb_tpl -c 'CHECKPOINT'
+    log "   WAL segments now: $(val -d rb_tpl -c "SELECT count(*) FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}\$'")"
     t1=$(now)
     log "   template made in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s: lab_attempt $(val -d rb_tpl -c \
         "SELECT count(*) || ' rows, ' || pg_size_pretty(pg_total_relation_size('forgea_audit.lab_attempt')) || ' with indexes' FROM forgea_audit.lab_attempt")"
@@ -258,7 +273,9 @@ run_config() {  # label, settings, round
     lw_during=$(lock_waits "$prefix.samples" "$a0" "$a1")
     log "   record_push backends (active samples) idle: $pw_idle; lock waits $lw_idle"
     log "   record_push backends (active samples) during: $pw_during; lock waits $lw_during"
-    log "   worker during: $ww; autovacuum during: $av"
+    local walinit
+    walinit=$(awk -F'|' -v a="$a0" -v b="$a1" '$1 >= a && $1 <= b && $4 ~ /WALInit/' "$prefix.samples" | wc -l)
+    log "   worker during: $ww; autovacuum during: $av; samples of any process creating a WAL segment (IO:WALInit*): $walinit"
 
     # No row lost, nothing archived twice, what was due is gone, the archive matches its events.
     local checks
@@ -274,7 +291,7 @@ run_config() {  # label, settings, round
     local lockwait_log
     lockwait_log=$(awk -v a="$(date -u -d "@${a0%.*}" '+%F %T')" -v b="$(date -u -d "@$(( ${a1%.*} + 1 ))" '+%F %T')" \
         '($1 " " substr($2, 1, 8)) >= a && ($1 " " substr($2, 1, 8)) <= b && /still waiting for/' "$SERVER_LOG" | wc -l)
-    printf '%s\n' "$label|$round|$in_force|$archived|$batches|$secs|$err|$i_p50|$i_p99|$i_tps|$d_p50|$d_p99|$d_tps|$ratio|$load_idle|$load_during / $load_end|$pw_idle|$pw_during|$lw_during|$ww|$w_idle|$w_during|$checks|$lockwait_log" >> "$SUMMARY"
+    printf '%s\n' "$label|$round|$in_force|$archived|$batches|$secs|$err|$i_p50|$i_p99|$i_tps|$d_p50|$d_p99|$d_tps|$ratio|$load_idle|$load_during / $load_end|$pw_idle|$pw_during|$lw_during|$ww|$w_idle|$w_during|$checks|$lockwait_log|$walinit|$av" >> "$SUMMARY"
     psqlq -d postgres -c "ALTER SYSTEM RESET ALL" -c "SELECT pg_reload_conf()" >/dev/null
     psqlq -d postgres -c "DROP DATABASE $db WITH (FORCE)"
 }
@@ -295,13 +312,32 @@ run_config() {  # label, settings, round
     echo
 } > "$REPORT"
 : > "$SUMMARY"
-make_template
-for r in $(seq 1 "$REPEATS"); do
-    order=$CONFIGS
-    [ $((r % 2)) -eq 0 ] && order=$(echo "$CONFIGS" | tr ' ' '\n' | tac | tr '\n' ' ')
+# Runs "$@" holding BENCH_LOCK (if set): the template is one go, each configuration's run another
+# (about 2.5 minutes at 1M rows); others may measure in between, the cluster waits.
+with_lock() {
+    if [ -n "${BENCH_LOCK:-}" ]; then
+        log "   waiting for $BENCH_LOCK"
+        exec 9>>"$BENCH_LOCK"
+        flock 9
+        "$@"
+        flock -u 9
+        exec 9>&-
+    else
+        "$@"
+    fi
+}
+
+round() {  # r
+    local order=$CONFIGS c
+    [ $(($1 % 2)) -eq 0 ] && order=$(echo "$CONFIGS" | tr ' ' '\n' | tac | tr '\n' ' ')
     for c in $order; do
-        run_config "${c%%:*}" "${c#*:}" "$r"
+        with_lock run_config "${c%%:*}" "${c#*:}" "$1"
     done
+}
+
+with_lock make_template
+for r in $(seq 1 "$REPEATS"); do
+    round "$r"
 done
 
 {
@@ -309,7 +345,7 @@ done
     echo "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
     awk -F'|' '{ printf "| %s | %s | %s | %s | %s | %s | %s / %s | %s | %s / %s | %s | **%s** | %s, %s |\n", $1, $2, $3, $4, $5, $6, $8, $9, $10, $11, $12, $13, $14, $15, $16 }' "$SUMMARY"
     echo
-    awk -F'|' '{ printf "- %s round %s: checks %s (error: %s); lock waits logged (> deadlock_timeout): %s\n  - record_push idle: %s\n  - record_push during: %s; Lock waits: %s\n  - worker: %s\n  - idle: %s\n  - during: %s\n", $1, $2, $23, $7, $24, $17, $18, $19, $20, $21, $22 }' "$SUMMARY"
+    awk -F'|' '{ printf "- %s round %s: checks %s (error: %s); lock waits logged (> deadlock_timeout): %s; WAL segment creation samples: %s\n  - record_push idle: %s\n  - record_push during: %s; Lock waits: %s\n  - worker: %s; autovacuum: %s\n  - idle: %s\n  - during: %s\n", $1, $2, $23, $7, $24, $25, $17, $18, $19, $20, $26, $21, $22 }' "$SUMMARY"
     echo
     echo "Medians per config (over rounds): seconds, idle p99, during p99, ratio"
     awk -F'|' '{ s[$1] = s[$1] " " $6; i[$1] = i[$1] " " $9; d[$1] = d[$1] " " $12; q[$1] = q[$1] " " $14 }

@@ -6,6 +6,7 @@
 
 extern "C" {
 #include "postgres.h"
+#include "utils/guc.h"
 }
 
 // The platform's session table, as a possibly schema-qualified SQL name.  Superuser-only: whoever
@@ -18,6 +19,10 @@ extern int fa_rejection_retention_s; // webhook_rejection minutes older than thi
 extern int fa_archive_batch_size;    // rows per batch (one transaction each in the worker)
 extern int fa_retention_interval_s;  // worker period; 0 = the worker does not archive
 extern int fa_archive_batch_delay_ms; // worker pause between two batches of a run
+// The wal_compression the worker's archive batches run with (an index into
+// fa_archive_wal_compression_options; 0 = "server": the server's own setting).
+extern int fa_archive_wal_compression;
+extern const struct config_enum_entry fa_archive_wal_compression_options[];
 extern char *fa_worker_database;     // the database the worker serves
 
 // Checkpoints (chain/chain_checkpoint.cpp).

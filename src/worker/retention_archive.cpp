@@ -15,6 +15,7 @@ extern "C" {
 #include "pgstat.h"
 #include "storage/latch.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/timestamp.h"
 }
 
@@ -50,6 +51,22 @@ void roll_up_rejections()
     }
 }
 
+// Sets wal_compression for the rest of this transaction to forgea_audit.archive_wal_compression
+// (nothing for "server").  The worker is a superuser, which wal_compression asks for; a value the
+// server refuses is reported once per run as a WARNING, and the batches then run with the server's.
+void use_archive_wal_compression(bool *refused)
+{
+    if (fa_archive_wal_compression == 0 || *refused)
+        return;
+    const char *name = nullptr;
+    for (const config_enum_entry *e = fa_archive_wal_compression_options; e->name != nullptr; e++)
+        if (e->val == fa_archive_wal_compression)
+            name = e->name;
+    if (name == nullptr ||
+        set_config_option("wal_compression", name, PGC_SUSET, PGC_S_SESSION, GUC_ACTION_LOCAL, true, WARNING, false) <= 0)
+        *refused = true;
+}
+
 }  // namespace
 
 // Runs retention once: a run row, one transaction per batch, the run row completed.
@@ -71,10 +88,12 @@ void fa_retention_run_once()
     int64 archived = 0;
     int batches = 0;
     bool skipped = false;
+    bool compression_refused = false;
 
     for (;;) {
         CHECK_FOR_INTERRUPTS();
         begin_tx("forgea_audit retention: archiving a batch");
+        use_archive_wal_compression(&compression_refused);
         rc = SPI_execute_with_args(
             "SELECT b.archived, b.skipped, s.archive_batch_size::int8, b.resume_recorded_at, b.resume_id "
             "FROM forgea_audit.retention_run r, forgea_audit.retention_settings() s, "
