@@ -113,12 +113,11 @@ make_template() {
     # a new 16 MB segment every ~0.5 s halfway through its run, holding WALWriteLock each time, and
     # every commit waits (seen as IO:WALInitWrite / WALInitSync samples and p99 x4 from then on),
     # while the next configuration reuses them: an order effect, not the configuration's.
-    local segs have
+    # (A switch reuses a recycled segment first: as many switches as segments wanted.)
+    local segs
     segs=$(( ROWS * 3000 / 16777216 + 8 ))
-    have=$(val -d rb_tpl -c "SELECT count(*) FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}\$'")
-    log "   WAL segments: $have, making $(( segs > have ? segs - have : 0 )) more"
-    for _ in $(seq $(( segs > have ? segs - have : 0 ))); do echo "SELECT pg_switch_wal(); SELECT txid_current();"; done \
-        | psql -X -q -d rb_tpl >/dev/null
+    log "   WAL segments: $(val -d rb_tpl -c "SELECT count(*) FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}\$'"), switching $segs times"
+    for _ in $(seq "$segs"); do echo "SELECT pg_switch_wal(); SELECT txid_current();"; done | psql -X -q -d rb_tpl >/dev/null
     psqlq -d rb_tpl -c 'CHECKPOINT'
     log "   WAL segments now: $(val -d rb_tpl -c "SELECT count(*) FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}\$'")"
     t1=$(now)
@@ -160,7 +159,8 @@ stats_delta() {
             (y[6] - x[6]) / s, (y[7] - x[7]) / s, (y[8] - x[8]) / s, y[9] - x[9], (y[10] - x[10]) / s }'
 }
 
-# Samples pg_stat_activity every 0.2 s (one psql, \watch) until killed: time|who|state|wait|blockers,
+# The query that samples pg_stat_activity every 0.2 s (one psql, \watch, until killed), written to
+# $2.sql: time|who|state|wait|blockers,
 # who = pgbench (record_push's backends), worker, autovacuum, or the process type.
 sampler() {  # db, file
     echo "SELECT round(extract(epoch FROM clock_timestamp()), 3),
@@ -172,7 +172,7 @@ sampler() {  # db, file
                       FROM pg_stat_activity b WHERE b.pid = ANY (pg_blocking_pids(a.pid))) END
           FROM pg_stat_activity a
           WHERE a.pid <> pg_backend_pid() AND (a.datname = '$1' OR a.backend_type IN ('checkpointer', 'walwriter'))
-          \\watch 0.2" | psql -X -At -F '|' -d postgres > "$2" 2>/dev/null
+          \\watch 0.2" > "$2.sql"
 }
 
 # Wait-event histogram of one kind of process ($4) in the samples ($1) between $2 and $3:
@@ -217,12 +217,15 @@ run_config() {  # label, settings, round
     local in_force
     in_force=$(val -d "$db" -c "SELECT string_agg(replace(name, 'forgea_audit.', '') || '=' || setting || coalesce(unit, ''), ', ' ORDER BY name)
         FROM pg_settings WHERE name LIKE 'forgea_audit.archive%' OR source = 'configuration file' AND name IN ('wal_compression')")
-    sampler "$db" "$prefix.samples" &
+    # psql itself in the background (its pid is what is killed), without the lock's descriptor:
+    # a sampler that outlived its run would hold BENCH_LOCK for everyone.
+    sampler "$db" "$prefix.samples"
+    psql -X -At -F '|' -d postgres -f "$prefix.samples.sql" > "$prefix.samples" 2>/dev/null 9>&- &
     local sampler_pid=$!
     local load_idle t_start s0 s1 s2
     load_idle=$(load)
     t_start=$(now)
-    pgbench -n -M prepared -c "$CLIENTS" -j 2 -T 600 -D n=0 -D cbase=$((20000 + round * 1000)) -D npayloads="$PAYLOADS" \
+    pgbench 9>&- -n -M prepared -c "$CLIENTS" -j 2 -T 600 -D n=0 -D cbase=$((20000 + round * 1000)) -D npayloads="$PAYLOADS" \
         -D retry_pct="$RETRY_PCT" --log --log-prefix="$prefix" -f "$OUT/record_push.pgbench" "$db" > "$prefix.pgbench.out" 2>&1 &
     local pgb=$!
     sleep 2
@@ -264,6 +267,12 @@ run_config() {  # label, settings, round
     w_during=$(stats_delta "$s1" "$s2" "$(awk -v a="$t_idle_end" -v b="$a1" 'BEGIN { print b - a }')")
     log "   idle:   $w_idle"
     log "   during: $w_during"
+    # p99 per 10 s from the archiving's start: a cliff shows as a step (WAL segments created, autovacuum).
+    local series
+    series=$(cat "$prefix".[0-9]* | awk -v a="$a0" -v b="$a1" 'NF == 6 { e = $5 + $6 / 1e6; if (e >= a && e <= b) print int((e - a) / 10) * 10, $3 }' \
+        | sort -k1,1n -k2,2n | awk '{ if ($1 != w && n) { printf "%s:%.0f ", w, v[int(0.99 * n) > 0 ? int(0.99 * n) : 1] / 1000; n = 0 } w = $1; v[++n] = $2 }
+                                 END { if (n) printf "%s:%.0f", w, v[int(0.99 * n) > 0 ? int(0.99 * n) : 1] / 1000 }')
+    log "   record_push p99 (ms) per 10 s of the archiving: $series"
     local pw_idle pw_during ww lw_idle lw_during av
     pw_idle=$(waits "$prefix.samples" "$t_start" "$t_idle_end" pgbench)
     pw_during=$(waits "$prefix.samples" "$a0" "$a1" pgbench)
@@ -291,7 +300,7 @@ run_config() {  # label, settings, round
     local lockwait_log
     lockwait_log=$(awk -v a="$(date -u -d "@${a0%.*}" '+%F %T')" -v b="$(date -u -d "@$(( ${a1%.*} + 1 ))" '+%F %T')" \
         '($1 " " substr($2, 1, 8)) >= a && ($1 " " substr($2, 1, 8)) <= b && /still waiting for/' "$SERVER_LOG" | wc -l)
-    printf '%s\n' "$label|$round|$in_force|$archived|$batches|$secs|$err|$i_p50|$i_p99|$i_tps|$d_p50|$d_p99|$d_tps|$ratio|$load_idle|$load_during / $load_end|$pw_idle|$pw_during|$lw_during|$ww|$w_idle|$w_during|$checks|$lockwait_log|$walinit|$av" >> "$SUMMARY"
+    printf '%s\n' "$label|$round|$in_force|$archived|$batches|$secs|$err|$i_p50|$i_p99|$i_tps|$d_p50|$d_p99|$d_tps|$ratio|$load_idle|$load_during / $load_end|$pw_idle|$pw_during|$lw_during|$ww|$w_idle|$w_during|$checks|$lockwait_log|$walinit|$av|$series" >> "$SUMMARY"
     psqlq -d postgres -c "ALTER SYSTEM RESET ALL" -c "SELECT pg_reload_conf()" >/dev/null
     psqlq -d postgres -c "DROP DATABASE $db WITH (FORCE)"
 }
@@ -345,7 +354,7 @@ done
     echo "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
     awk -F'|' '{ printf "| %s | %s | %s | %s | %s | %s | %s / %s | %s | %s / %s | %s | **%s** | %s, %s |\n", $1, $2, $3, $4, $5, $6, $8, $9, $10, $11, $12, $13, $14, $15, $16 }' "$SUMMARY"
     echo
-    awk -F'|' '{ printf "- %s round %s: checks %s (error: %s); lock waits logged (> deadlock_timeout): %s; WAL segment creation samples: %s\n  - record_push idle: %s\n  - record_push during: %s; Lock waits: %s\n  - worker: %s; autovacuum: %s\n  - idle: %s\n  - during: %s\n", $1, $2, $23, $7, $24, $25, $17, $18, $19, $20, $26, $21, $22 }' "$SUMMARY"
+    awk -F'|' '{ printf "- %s round %s: checks %s (error: %s); lock waits logged (> deadlock_timeout): %s; WAL segment creation samples: %s\n  - record_push idle: %s\n  - record_push during: %s; Lock waits: %s\n  - worker: %s; autovacuum: %s\n  - idle: %s\n  - during: %s\n  - record_push p99 (ms) per 10 s of the archiving: %s\n", $1, $2, $23, $7, $24, $25, $17, $18, $19, $20, $26, $21, $22, $27 }' "$SUMMARY"
     echo
     echo "Medians per config (over rounds): seconds, idle p99, during p99, ratio"
     awk -F'|' '{ s[$1] = s[$1] " " $6; i[$1] = i[$1] " " $9; d[$1] = d[$1] " " $12; q[$1] = q[$1] " " $14 }
