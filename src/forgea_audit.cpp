@@ -178,6 +178,12 @@ FA_MODULE_INIT()
         &fa_progress_rows, 100000, 1, INT_MAX, PGC_USERSET, 0, nullptr, nullptr, nullptr);
 
     DefineCustomBoolVariable(
+        "forgea_audit.catchup_pause_point",
+        "Let verify_increment()'s catch-up wait between batches while pg_advisory_lock(7381244102691586071) is held.",
+        "A pause point for tests (at most 60 s per pass). Off: nobody can delay a pass with the lock.",
+        &fa_catchup_pause_point, false, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+
+    DefineCustomBoolVariable(
         "forgea_audit.progress_notices",
         "Send verify_chain()'s and run_retention()'s progress reports to the caller as NOTICEs too.",
         nullptr, &fa_progress_notices, false, PGC_USERSET, 0, nullptr, nullptr, nullptr);

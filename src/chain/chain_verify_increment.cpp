@@ -74,6 +74,7 @@ extern "C" {
 #include "pg/lock_wait.hpp"
 #include "pg/datum_read.hpp"
 #include "pg/progress.hpp"
+#include "pg/settings.hpp"
 #include "pg/sha256.hpp"
 #include "pg/spi_plan.hpp"
 
@@ -677,7 +678,8 @@ bool verify_batch(Increment &inc, int64 from, int64 to, Sha256Sink &h, MemoryCon
     return go_on;
 }
 
-// Between two batches: the progress row, then the pause point.  Whoever holds the pause lock
+// Between two batches: the progress row, then the pause point (when forgea_audit.catchup_pause_point
+// is on).  Whoever holds the pause lock
 // (pg_advisory_lock(kPauseLockKey)) keeps the pass here, holding no lock but merkle_verified's
 // row, until it lets go or kPauseMaxMs have passed in this pass (tests stop a catch-up at a known
 // point with it; nobody can stop the worker's passes with it for good).
@@ -692,7 +694,9 @@ void between_batches(Increment &inc, int64 target)
     SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, static_cast<uint32>(static_cast<uint64>(kPauseLockKey) >> 32),
                          static_cast<uint32>(kPauseLockKey), 1);
     bool reported = false;
-    for (;;) {
+    // Only when a superuser asked for the pause point (forgea_audit.catchup_pause_point): else any
+    // session that can take an advisory lock could hold every pass up to kPauseMaxMs.
+    for (; fa_catchup_pause_point;) {
         if (LockAcquire(&tag, ShareLock, true, true) != LOCKACQUIRE_NOT_AVAIL) {
             LockRelease(&tag, ShareLock, true);
             break;

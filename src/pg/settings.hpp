@@ -41,6 +41,9 @@ const char *fa_note_key_name();
 extern int fa_checkpoint_interval_s; // worker period for checkpoint(); 0 = never
 extern int fa_verify_interval_s;     // worker period for verify_increment(); 0 = never
 extern int fa_verify_full_interval_s; // worker period for the full verify_chain(); 0 = never
+// Whether verify_increment()'s catch-up honours its pause point (tests stop it there); superuser-only,
+// off by default, so no other session can delay the worker's passes with an advisory lock.
+extern bool fa_catchup_pause_point;
 
 // Audit metadata (chain/chain_append.cpp).
 extern int fa_max_metadata_bytes;

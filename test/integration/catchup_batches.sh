@@ -40,6 +40,14 @@ eventually "the holder has the pause lock" \
                     AND objid = ($key & 4294967295)::oid AND objsubid = 1 AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))" 30
 
 # The catch-up, in the background.
+# The pause point works only for a session that a superuser gave forgea_audit.catchup_pause_point
+# (off by default: else anyone who can take an advisory lock could hold up the worker's passes).
+check "forgea_audit.catchup_pause_point is off by default" "$(q "$db" "LOAD 'forgea_audit'; SHOW forgea_audit.catchup_pause_point")" off
+check "a login that is not a superuser cannot turn it on" \
+    "$(q "$db" "LOAD 'forgea_audit'; CREATE ROLE catchup_nobody LOGIN; SET ROLE catchup_nobody;
+                DO \$\$ BEGIN SET forgea_audit.catchup_pause_point = on; RAISE NOTICE 'set';
+                EXCEPTION WHEN insufficient_privilege THEN RAISE WARNING '42501'; END \$\$" 2>&1 | grep -c 42501)" 1
+PGOPTIONS="${PGOPTIONS:-} -c forgea_audit.catchup_pause_point=on" \
 psql -X -q -A -t -d "$db" -c "SELECT ok || ' ' || rows_checked || ' ' || to_size FROM forgea_audit.verify_increment()" \
     >"$work/pass.out" 2>&1 &
 pass=$!
