@@ -256,11 +256,13 @@ void load_point(Increment &inc, MemoryContext keep)
     if (SPI_processed != 1)
         elog(ERROR, "forgea_audit.merkle_verified has no row");
     FaRow point = fa_spi_row(0, "forgea_audit.merkle_verified");
-    bool isnull;
     inc.from_size = fa_get<SqlInt8>(point, 1);
     bytea *root = fa_get<SqlBytea>(point, 2);
     bytea *frontier = fa_get<SqlBytea>(point, 3);
-    inc.verified_xid = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
+    Datum xmin = 0;
+    if (fa_read_column(point, 4, XIDOID, &xmin))
+        fa_refuse_null_column(point, 4);
+    inc.verified_xid = DatumGetTransactionId(xmin);
     inc.frontier = mk::Frontier{};
     inc.frontier.size = inc.from_size;
     inc.frontier.count = mk::range_nodes(0, inc.from_size, inc.frontier.id);
@@ -525,9 +527,8 @@ void read_rows(Increment &inc, Batch &b, Sha256Sink &h, MemoryContext batch_cxt,
         index_rescan(scan, keys, 2, nullptr, 0);
         int64 next = k;  // the next sorted position to match
         while (next < end && index_getnext_slot(scan, ForwardScanDirection, slot)) {
-            bool isnull;
-            int64 seq = DatumGetInt64(slot_getattr(slot, s.seq_att, &isnull));
-            if (isnull)
+            int64 seq;
+            if (!fa_get_opt<SqlInt8>(fa_slot_row(slot, "forgea_audit.audit_log"), s.seq_att, &seq))
                 continue;
             while (next < end && b.seq[b.order[next]] < seq)
                 next++;  // no row: stays !found
@@ -764,11 +765,12 @@ AttrNumber column(Relation rel, const char *name)
 // An int8 (or int2) column of a heap tuple; false if NULL.
 bool int_column(HeapTuple t, Relation rel, AttrNumber att, int64 *out)
 {
-    bool isnull;
-    Datum d = heap_getattr(t, att, RelationGetDescr(rel), &isnull);
-    if (isnull)
-        return false;
-    *out = TupleDescAttr(RelationGetDescr(rel), att - 1)->atttypid == INT2OID ? DatumGetInt16(d) : DatumGetInt64(d);
+    FaRow row = fa_row(RelationGetDescr(rel), t, RelationGetRelationName(rel));
+    Oid type = TupleDescAttr(RelationGetDescr(rel), att - 1)->atttypid;
+    Datum d = 0;
+    if ((type != INT2OID && type != INT8OID) || fa_read_column(row, att, type, &d))
+        return false;  // NULL, or not the type the install script gives it: "changed"
+    *out = type == INT2OID ? DatumGetInt16(d) : DatumGetInt64(d);
     return true;
 }
 
@@ -844,8 +846,9 @@ bool quick_whole_log(Increment &inc, MemoryContext keep)
             if (!written_since(t, inc.verified_xid))
                 continue;
             int64 level, idx;
-            bool isnull;
-            Datum h = heap_getattr(t, hashes_att, RelationGetDescr(rel), &isnull);
+            Datum h = 0;
+            bool isnull = fa_read_column(fa_row(RelationGetDescr(rel), t, "forgea_audit.merkle_tile"), hashes_att,
+                                         BYTEAOID, &h);
             if (!int_column(t, rel, level_att, &level) || !int_column(t, rel, idx_att, &idx) || isnull || level < 0 ||
                 level >= kTileLevels) {
                 q.changed = "merkle_tile";
@@ -874,8 +877,9 @@ bool quick_whole_log(Increment &inc, MemoryContext keep)
             if (!written_since(t, inc.verified_xid) || size > v)
                 continue;  // older than the pass; or in the range this pass compares
             // Made since the pass: at the verified size its root must be the verified root.
-            bool isnull;
-            Datum r = heap_getattr(t, root_att, RelationGetDescr(rel), &isnull);
+            Datum r = 0;
+            bool isnull = fa_read_column(fa_row(RelationGetDescr(rel), t, "forgea_audit.merkle_checkpoint"), root_att,
+                                         BYTEAOID, &r);
             bytea *root = isnull ? nullptr : DatumGetByteaPP(r);
             if (size < v || root == nullptr || VARSIZE_ANY_EXHDR(root) != kHashLen ||
                 memcmp(VARDATA_ANY(root), inc.verified_root, kHashLen) != 0)

@@ -297,13 +297,12 @@ static void write_canonical_iterated(const Jsonb *jb, Sink &out)
 
 // fa_canonical_json_iterated(jsonb) RETURNS text: the old writer's bytes, for that test alone (it
 // binds the symbol to a function of its own; the extension's SQL does not name it).
-extern "C" {
-PG_FUNCTION_INFO_V1(fa_canonical_json_iterated);
-}
-extern "C" Datum fa_canonical_json_iterated(PG_FUNCTION_ARGS)
+// Exported under this exact name (no version suffix: no SQL version serves it), through the
+// boundary's guard like every entry point.
+FA_FUNCTION_SYMBOL(fa_canonical_json_iterated, fa_canonical_json_iterated_body, "canonical_json_iterated (test oracle)")
 {
     StringInfo buf = makeStringInfo();
     StringInfoSink sink(buf);
-    write_canonical_iterated(PG_GETARG_JSONB_P(0), sink);
+    write_canonical_iterated(fa_arg<SqlJsonb>(fcinfo, 0, "value"), sink);
     PG_RETURN_TEXT_P(cstring_to_text_with_len(buf->data, buf->len));
 }

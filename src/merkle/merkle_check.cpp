@@ -494,9 +494,10 @@ void fa_log_hashes_read_leaves(FaLogHashes *log)
     while (log->usable && table_scan_getnextslot(scan, ForwardScanDirection, slot)) {
         if (++n % 10000 == 0)
             CHECK_FOR_INTERRUPTS();
-        bool index_null, seq_null;
-        int64 index = DatumGetInt64(slot_getattr(slot, index_att, &index_null));
-        int64 seq = DatumGetInt64(slot_getattr(slot, seq_att, &seq_null));
+        FaRow leaf = fa_slot_row(slot, "forgea_audit.merkle_leaf");
+        int64 index = 0, seq = 0;
+        bool index_null = !fa_get_opt<SqlInt8>(leaf, index_att, &index);
+        bool seq_null = !fa_get_opt<SqlInt8>(leaf, seq_att, &seq);
         if (index_null || seq_null || index < 0 || index >= log->tree_size || log->leaf_seq[index] != kFaNoLeaf) {
             log->usable = false;
             break;
