@@ -480,10 +480,12 @@ TEST(MerkleExhaustive, ConsistencyForEveryPairOfSizesUpTo70)
             Hash bad_new = roots[n];
             bad_new[5] ^= 1;
             EXPECT_FALSE(consistency_ok(m, n, roots[m], bad_new, proof));
-            if (m > 1)
+            if (m > 1) {
                 EXPECT_FALSE(consistency_ok(m - 1, n, roots[m], roots[n], proof));
-            if (m + 1 < n)
+            }
+            if (m + 1 < n) {
                 EXPECT_FALSE(consistency_ok(m + 1, n, roots[m], roots[n], proof));
+            }
             std::vector<Hash> longer = proof;
             longer.push_back(some);
             EXPECT_FALSE(consistency_ok(m, n, roots[m], roots[n], longer));
