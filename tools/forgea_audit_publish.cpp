@@ -54,12 +54,12 @@
 
 #include <curl/curl.h>
 #include <libpq-fe.h>
-#include <openssl/evp.h>
 
 #include "core/base64.hpp"
 #include "core/checkpoint_note.hpp"
 #include "core/hasher.hpp"
 #include "core/merkle_tree.hpp"
+#include "core/sha256.hpp"
 #include "core/witness.hpp"
 
 namespace core = forgea::core;
@@ -87,37 +87,6 @@ constexpr int64_t kChunkTiles = 256;  // tiles (and their bundles) read per quer
     va_end(ap);
     std::exit(code);
 }
-
-// ---- SHA-256 through OpenSSL ----------------------------------------------------------------
-
-class OpensslSha256 final : public core::Hasher {
-public:
-    OpensslSha256() : ctx_(EVP_MD_CTX_new())
-    {
-        if (ctx_ == nullptr || EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr) != 1)
-            fail(kExitBadInput, "OpenSSL: could not set up SHA-256");
-    }
-    ~OpensslSha256() { EVP_MD_CTX_free(ctx_); }
-    OpensslSha256(const OpensslSha256 &) = delete;
-    OpensslSha256 &operator=(const OpensslSha256 &) = delete;
-
-    void put(const void *data, std::size_t len) override
-    {
-        if (len > 0 && EVP_DigestUpdate(ctx_, data, len) != 1)
-            fail(kExitBadInput, "OpenSSL: SHA-256 update failed");
-    }
-
-    void finish(std::uint8_t out[kHashLen]) override
-    {
-        unsigned int n = 0;
-        if (EVP_DigestFinal_ex(ctx_, out, &n) != 1 || n != kHashLen ||
-            EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr) != 1)
-            fail(kExitBadInput, "OpenSSL: SHA-256 finish failed");
-    }
-
-private:
-    EVP_MD_CTX *ctx_;
-};
 
 // ---- Paths (C2SP tlog-tiles) ------------------------------------------------------------------
 
@@ -839,7 +808,7 @@ int main(int argc, char **argv)
         usage();
     std::vector<WitnessSpec> witnesses;
     {
-        OpensslSha256 h0;
+        core::Sha256 h0;
         for (const auto &spec : witness_specs)
             witnesses.push_back(parse_witness(spec, h0));
     }
@@ -879,7 +848,7 @@ int main(int argc, char **argv)
     int64_t old_size = 0;
     std::string old_note;
     bool have_old = read_file(out, "checkpoint", &old_note);
-    OpensslSha256 h;
+    core::Sha256 h;
     time_t now = std::time(nullptr);
     // Published already: the file is the note, plus the cosignature lines it was published with.
     if (have_old && old_note.size() >= note.size() && old_note.compare(0, note.size(), note) == 0) {

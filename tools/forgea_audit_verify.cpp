@@ -13,7 +13,6 @@
 // Exit status: 0 ok, 1 the verification failed, 2 bad usage or unreadable input.
 //
 // Builds from src/core and OpenSSL only (make verifier); no PostgreSQL.
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -38,6 +37,7 @@
 #include "core/merkle_tree.hpp"
 #include "core/note_signature.hpp"
 #include "core/receipt_check.hpp"
+#include "core/sha256.hpp"
 
 namespace core = forgea::core;
 using core::Bytes;
@@ -61,38 +61,6 @@ constexpr int kExitBadInput = 2;
     va_end(ap);
     std::exit(kExitBadInput);
 }
-
-// ---- SHA-256 through OpenSSL ----------------------------------------------------------------
-
-class OpensslSha256 final : public core::Hasher {
-public:
-    OpensslSha256() : ctx_(EVP_MD_CTX_new())
-    {
-        if (ctx_ == nullptr || EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr) != 1)
-            die("OpenSSL: could not set up SHA-256");
-    }
-    ~OpensslSha256() { EVP_MD_CTX_free(ctx_); }
-    OpensslSha256(const OpensslSha256 &) = delete;
-    OpensslSha256 &operator=(const OpensslSha256 &) = delete;
-
-    void put(const void *data, std::size_t len) override
-    {
-        if (len > 0 && EVP_DigestUpdate(ctx_, data, len) != 1)
-            die("OpenSSL: SHA-256 update failed");
-    }
-
-    void finish(std::uint8_t out[kHashLen]) override
-    {
-        unsigned int n = 0;
-        if (EVP_DigestFinal_ex(ctx_, out, &n) != 1 || n != kHashLen ||
-            EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr) != 1)
-            die("OpenSSL: SHA-256 finish failed");
-    }
-
-private:
-    EVP_MD_CTX *ctx_;
-};
-
 
 // ---- CSV files (core::CsvReader: COPY ... CSV as tools/export_audit.sh writes it) -----------
 
@@ -495,7 +463,7 @@ void check_signature(const Options &o, Checkpoint &cp)
         char err[512];
         if (!core::load_ed25519_pem(o.public_key.c_str(), &pem, err, sizeof err))
             die("cannot use --public-key: %s", err);
-        OpensslSha256 h;
+        core::Sha256 h;
         key = core::make_note_key(o.key_name, pem.public_key, h);
         policy.key = &key;
     }
@@ -549,7 +517,7 @@ void load_checkpoint_heads(const Options &o, Checkpoint &cp)
     // to the note's lines: core::check_sealed_heads, as verify_chain() checks them.
     const char *mismatch = nullptr;
     if (well_formed) {
-        OpensslSha256 h;
+        core::Sha256 h;
         mismatch = core::check_sealed_heads(cp.parsed.body, cp.sealed.recs.data(), cp.sealed.recs.size(), h);
     }
     if (!well_formed || mismatch != nullptr)
@@ -604,7 +572,7 @@ void walk(const std::string &path, Pass &p)
     csv.expect_header(kAuditColumns);
     std::vector<Field> f;
     std::vector<std::uint8_t> prev, stored;
-    OpensslSha256 hasher;
+    core::Sha256 hasher;
     while (csv.next(f)) {
         long line = csv.record_line();
         if (f.size() != kColumns)
@@ -682,7 +650,7 @@ std::string check_tree(const Options &o, const Checkpoint &cp, const Pass &p, st
     std::int64_t size = cp.parsed.body.size;
     core::merkle::Frontier *f = new core::merkle::Frontier();
     core::merkle::DiscardNodes drop;
-    OpensslSha256 h;
+    core::Sha256 h;
     std::vector<Field> row;
     std::vector<std::uint8_t> node;
     std::string problem;
@@ -752,7 +720,7 @@ int verify_consistency_proof(const Options &o)
         n++;
     }
     path.resize(kHashLen * (n + 1));
-    OpensslSha256 h;
+    core::Sha256 h;
     if (!core::merkle::verify_consistency(h, a.size, b.size, a.root, b.root,
                                           reinterpret_cast<const std::uint8_t(*)[kHashLen]>(path.data()),
                                           static_cast<int>(n)))
@@ -775,11 +743,11 @@ int verify_receipt(const Options &o)
         char err[512];
         if (!core::load_ed25519_pem(o.public_key.c_str(), &pem, err, sizeof err))
             die("cannot use --public-key: %s", err);
-        OpensslSha256 h;
+        core::Sha256 h;
         key = core::make_note_key(o.key_name, pem.public_key, h);
         policy.key = &key;
     }
-    OpensslSha256 h;
+    core::Sha256 h;
     core::ReceiptVerdict v = core::check_receipt(text.data(), text.size(), policy, h);
     switch (v.outcome) {
     case core::Outcome::kOk:

@@ -45,11 +45,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "core/checkpoint_note.hpp"
 #include "core/ed25519.hpp"
 #include "core/hasher.hpp"
+#include "core/sha256.hpp"
 #include "core/witness.hpp"
 
 namespace core = forgea::core;
@@ -88,32 +87,6 @@ void log_line(const char *fmt, ...)
     std::fputc('\n', stderr);
     std::fflush(stderr);
 }
-
-class OpensslSha256 final : public core::Hasher {
-public:
-    OpensslSha256() : ctx_(EVP_MD_CTX_new())
-    {
-        if (ctx_ == nullptr || EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr) != 1)
-            fail("OpenSSL: could not set up SHA-256");
-    }
-    ~OpensslSha256() { EVP_MD_CTX_free(ctx_); }
-    OpensslSha256(const OpensslSha256 &) = delete;
-    OpensslSha256 &operator=(const OpensslSha256 &) = delete;
-    void put(const void *data, std::size_t len) override
-    {
-        if (len > 0 && EVP_DigestUpdate(ctx_, data, len) != 1)
-            fail("OpenSSL: SHA-256 update failed");
-    }
-    void finish(std::uint8_t out[core::kHashLen]) override
-    {
-        unsigned int n = 0;
-        if (EVP_DigestFinal_ex(ctx_, out, &n) != 1 || EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr) != 1)
-            fail("OpenSSL: SHA-256 finish failed");
-    }
-
-private:
-    EVP_MD_CTX *ctx_;
-};
 
 struct StringSink final : core::ByteSink {
     std::string s;
@@ -273,7 +246,7 @@ std::string handle(Witness &wit, const w::HttpHead &hd, const char *body, std::s
         log_line("%s 400: %s", peer.c_str(), why);
         return response(400, "text/plain; charset=utf-8", std::string(why) + "\n", close_after);
     }
-    OpensslSha256 h;
+    core::Sha256 h;
     w::Decision d = w::decide(req, wit.logs, wit.state, h);
     if (d.status == 409) {
         log_line("%s 409 %s old %" PRId64 " size %" PRId64 ": %s", peer.c_str(), d.origin.c_str(), req.old_size, d.size,
@@ -557,7 +530,7 @@ int main(int argc, char **argv)
     }
     if (wit.name.empty() || key_path.empty())
         usage();
-    OpensslSha256 h;
+    core::Sha256 h;
     {
         w::Vkey probe;
         std::uint8_t zero[32] = {};
