@@ -177,6 +177,14 @@ FA_MODULE_INIT()
         "(view forgea_audit.progress), and is a NOTICE too when forgea_audit.progress_notices is on.",
         &fa_progress_rows, 100000, 1, INT_MAX, PGC_USERSET, 0, nullptr, nullptr, nullptr);
 
+    DefineCustomIntVariable(
+        "forgea_audit.verify_workers",
+        "How many parallel workers verify_chain() asks for (0: it reads the log alone).",
+        "-1: max_parallel_workers_per_gather of them once audit_log is at least min_parallel_table_scan_size, "
+        "none below it. The workers come from max_parallel_workers; the caller reads too unless "
+        "parallel_leader_participation is off.",
+        &fa_verify_workers, -1, -1, 64, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+
     DefineCustomBoolVariable(
         "forgea_audit.catchup_pause_point",
         "Let verify_increment()'s catch-up wait between batches while pg_advisory_lock(7381244102691586071) is held.",

@@ -15,6 +15,8 @@
 
 extern "C" {
 #include "postgres.h"
+#include "access/parallel.h"
+#include "access/relscan.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/namespace.h"
@@ -25,6 +27,13 @@ extern "C" {
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "optimizer/cost.h"
+#include "optimizer/optimizer.h"
+#include "optimizer/paths.h"
+#include "pgstat.h"
+#include "storage/bufmgr.h"
+#include "storage/shm_mq.h"
+#include "storage/shm_toc.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
@@ -48,6 +57,9 @@ extern "C" {
 #include "pg/boundary.hpp"
 #include "pg/datum_read.hpp"
 #include "pg/progress.hpp"
+#include "pg/settings.hpp"
+
+#include <dlfcn.h>
 
 using forgea::core::Bytes;
 using forgea::core::HeadRecord;
@@ -148,6 +160,8 @@ struct Pass {
     StringInfoData proof;
     forgea::core::Sha256 hasher;  // the core's SHA-256: no allocation, no lock, reused row after row
     FaLogHashes *log = nullptr;  // every row's row_hash by seq, for the Merkle checks (nullptr: none kept)
+    int64 rows_read = 0;         // for the progress reports
+    double estimate = 0;         // the planner's idea of the total
 };
 FA_LIVES_ACROSS_PG_CALLS(Pass);
 
@@ -233,17 +247,15 @@ forgea::core::RowLink row_content(const FaRow &row, Pass &p, Bytes *chain_id)
         rec, reinterpret_cast<const uint8 *>(VARDATA_ANY(stored)), VARSIZE_ANY_EXHDR(stored), version, p.hasher);
 }
 
-// One heap row: its content checked (row_content), then its link handed to its chain's reorder
-// buffer, since the heap is not in chain order.
-void check_row(const FaRow &row, Pass &p)
+// A row's link, its content checked (here or in a parallel worker): its row_hash kept for the
+// Merkle checks, then handed to its chain's reorder buffer, since the heap is not in chain order.
+void link_row(Pass &p, Bytes chain_id, const forgea::core::RowLink &link)
 {
-    forgea::core::AuditRecord rec;
-    forgea::core::RowLink link = row_content(row, p, &rec.chain_id);
     if (p.log != nullptr)
         fa_log_hashes_add(p.log, link.seq, link.stored_ok ? link.hash : nullptr);
 
     bool added;
-    forgea::core::ChainInOrder *c = p.chains->find_or_add(rec.chain_id, &added);
+    forgea::core::ChainInOrder *c = p.chains->find_or_add(chain_id, &added);
     if (added) {
         int64 s = p.sealed.find(c->chain_id);
         c->walker.start_chain(c->chain_id, s >= 0 ? &p.sealed.heads[s] : nullptr);
@@ -251,8 +263,271 @@ void check_row(const FaRow &row, Pass &p)
     c->add(link, *p.arena, p.problems);
 }
 
-// Reads every row of audit_log visible to the caller's snapshot, in physical order.
-void scan_log(Pass &p, MemoryContext per_row)
+// One heap row: its content checked (row_content), then linked.
+void check_row(const FaRow &row, Pass &p)
+{
+    Bytes chain_id;
+    forgea::core::RowLink link = row_content(row, p, &chain_id);
+    link_row(p, chain_id, link);
+}
+
+// Progress, every forgea_audit.progress_rows rows, against the planner's estimate of the total.
+void count_row(Pass &p)
+{
+    if (++p.rows_read % fa_progress_rows != 0)
+        return;
+    char *what = p.estimate > 0 ? psprintf("verify_chain: %lld rows read of about %.0f", static_cast<long long>(p.rows_read), p.estimate)
+                                : psprintf("verify_chain: %lld rows read", static_cast<long long>(p.rows_read));
+    fa_progress_report(what);
+    pfree(what);
+}
+
+// Checks, in this process, the rows a scan hands out (the whole heap, or this process's share of
+// a parallel scan), at most limit of them (-1: all); returns how many.
+int64 scan_rows(TableScanDesc scan, TupleTableSlot *slot, Pass &p, MemoryContext per_row, int64 limit)
+{
+    int64 n = 0;
+    for (; limit < 0 || n < limit; n++) {
+        if (!table_scan_getnextslot(scan, ForwardScanDirection, slot))
+            break;
+        CHECK_FOR_INTERRUPTS();
+        count_row(p);
+        FaRow row = fa_slot_row(slot, "forgea_audit.audit_log");
+        MemoryContext old = MemoryContextSwitchTo(per_row);
+        check_row(row, p);
+        MemoryContextSwitchTo(old);
+        MemoryContextReset(per_row);  // detoasted values
+    }
+    return n;
+}
+
+// ---- The parallel pass (forgea_audit.verify_workers) ----
+//
+// The content checks (canonical JSON, SHA-256 of each row's encoding) need no order and are most
+// of the work; the links need each chain's rows in chain_pos order, and are cheap.  So workers
+// share one parallel heap scan (PostgreSQL's: block chunks handed out in turn, in the leader's
+// snapshot) and check each row's content; each sends what the link checks need of a row (a
+// RowLink and the chain id, ~100 bytes) to the leader through its own shm_mq, in batches.  The
+// leader links them exactly as the serial pass links its own rows, and, unless
+// parallel_leader_participation is off, takes blocks of the same scan itself between batches.
+// The workers run no user-controlled code: a heap scan of a relation OID, this file's readers
+// and the core's hashing, nothing looked up by name (no operator, function or cast); PostgreSQL
+// starts them as the leader's user and security context with its settings, so search_path is
+// verify_chain()'s pinned one.
+
+constexpr uint64 kKeyShared = UINT64CONST(0xFA0A7E0000000001);
+constexpr uint64 kKeyScan = UINT64CONST(0xFA0A7E0000000002);
+constexpr uint64 kKeyQueues = UINT64CONST(0xFA0A7E0000000003);
+constexpr Size kQueueBytes = 1024 * 1024;  // per worker
+constexpr int kBatchBytes = 64 * 1024;     // a worker sends its rows in messages of about this size
+constexpr int64 kLeaderRows = 256;         // the leader's own rows between two looks at the queues
+
+struct VerifyShared {
+    Oid relid;
+};
+
+// One row on the wire: what RowLink holds, then chain_id_len bytes of chain id.
+struct WireRow {
+    int64 seq;
+    int64 chain_pos;
+    uint32 chain_id_len;
+    int16 hash_version;
+    uint8 flags;  // 1 prev_ok, 2 stored_ok, 4 content_ok
+    uint8 pad;
+    uint8 prev_hash[kHashLen];
+    uint8 hash[kHashLen];
+};
+
+// Appends one checked row to a worker's batch.
+void put_wire_row(StringInfo out, const forgea::core::RowLink &link, Bytes chain_id)
+{
+    WireRow w;
+    w.seq = link.seq;
+    w.chain_pos = link.chain_pos;
+    w.chain_id_len = static_cast<uint32>(chain_id.len);
+    w.hash_version = static_cast<int16>(link.hash_version);
+    w.flags = static_cast<uint8>((link.prev_ok ? 1 : 0) | (link.stored_ok ? 2 : 0) | (link.content_ok ? 4 : 0));
+    w.pad = 0;
+    memcpy(w.prev_hash, link.prev_hash, kHashLen);
+    memcpy(w.hash, link.hash, kHashLen);
+    appendBinaryStringInfoNT(out, reinterpret_cast<const char *>(&w), sizeof w);
+    if (chain_id.len > 0)
+        appendBinaryStringInfoNT(out, chain_id.data, static_cast<int>(chain_id.len));
+}
+
+// Links the rows of one worker's message, in the order the worker read them.
+void link_batch(Pass &p, const char *data, Size nbytes)
+{
+    Size at = 0;
+    while (at < nbytes) {
+        WireRow w;
+        if (nbytes - at < sizeof w)
+            elog(ERROR, "verify_chain: a parallel worker sent a truncated row");
+        memcpy(&w, data + at, sizeof w);
+        at += sizeof w;
+        if (nbytes - at < w.chain_id_len)
+            elog(ERROR, "verify_chain: a parallel worker sent a truncated row");
+        forgea::core::RowLink link;
+        link.seq = w.seq;
+        link.chain_pos = w.chain_pos;
+        link.hash_version = w.hash_version;
+        link.prev_ok = (w.flags & 1) != 0;
+        link.stored_ok = (w.flags & 2) != 0;
+        link.content_ok = (w.flags & 4) != 0;
+        memcpy(link.prev_hash, w.prev_hash, kHashLen);
+        memcpy(link.hash, w.hash, kHashLen);
+        Bytes chain_id{data + at, w.chain_id_len};
+        at += w.chain_id_len;
+        count_row(p);
+        link_row(p, chain_id, link);
+    }
+}
+
+// Links every message waiting in the workers' queues; returns whether there was any.  A queue
+// whose worker has detached (done, or failed: WaitForParallelWorkersToFinish then raises its
+// error) is dropped once it is empty.
+bool drain_queues(Pass &p, shm_mq_handle **queues, int n, int *active)
+{
+    bool any = false;
+    for (int i = 0; i < n; i++) {
+        while (queues[i] != nullptr) {
+            Size nbytes;
+            void *data;
+            shm_mq_result r = shm_mq_receive(queues[i], &nbytes, &data, true);
+            if (r == SHM_MQ_WOULD_BLOCK)
+                break;
+            if (r == SHM_MQ_DETACHED) {
+                queues[i] = nullptr;
+                (*active)--;
+                break;
+            }
+            any = true;
+            link_batch(p, static_cast<const char *>(data), nbytes);
+            CHECK_FOR_INTERRUPTS();
+        }
+    }
+    return any;
+}
+
+// The path of this library as loaded, for the workers to load the same file (a build loaded
+// from elsewhere than $libdir, as bench/verify.sh does, runs its own code in its workers).
+const char *this_library()
+{
+    Dl_info info;
+    if (dladdr(reinterpret_cast<void *>(&link_batch), &info) == 0 || info.dli_fname == nullptr)
+        return "forgea_audit";
+    return info.dli_fname;
+}
+
+// How many workers to ask for (forgea_audit.verify_workers); 0: read alone.
+int workers_for(Relation rel)
+{
+    if (fa_verify_workers == 0 || IsInParallelMode() || max_parallel_workers == 0)
+        return 0;
+    if (fa_verify_workers > 0)
+        return fa_verify_workers;
+    if (RelationGetNumberOfBlocks(rel) < static_cast<BlockNumber>(min_parallel_table_scan_size))
+        return 0;
+    return max_parallel_workers_per_gather;
+}
+
+// The parallel pass over rel (see above): afterwards p holds what the serial pass would have
+// (every row's content checked and linked, the Merkle map filled).
+void scan_parallel(Relation rel, Snapshot snapshot, Pass &p, MemoryContext per_row, int nworkers)
+{
+    EnterParallelMode();
+    ParallelContext *pcxt = CreateParallelContext(this_library(), "fa_verify_worker_main", nworkers);
+    Size scan_bytes = table_parallelscan_estimate(rel, snapshot);
+    shm_toc_estimate_chunk(&pcxt->estimator, sizeof(VerifyShared));
+    shm_toc_estimate_chunk(&pcxt->estimator, scan_bytes);
+    shm_toc_estimate_chunk(&pcxt->estimator, mul_size(kQueueBytes, nworkers));
+    shm_toc_estimate_keys(&pcxt->estimator, 3);
+    InitializeParallelDSM(pcxt);  // without a DSM segment, pcxt->nworkers becomes 0
+
+    auto *shared = static_cast<VerifyShared *>(shm_toc_allocate(pcxt->toc, sizeof(VerifyShared)));
+    shared->relid = RelationGetRelid(rel);
+    shm_toc_insert(pcxt->toc, kKeyShared, shared);
+    auto pscan = static_cast<ParallelTableScanDesc>(shm_toc_allocate(pcxt->toc, scan_bytes));
+    table_parallelscan_initialize(rel, pscan, snapshot);
+    shm_toc_insert(pcxt->toc, kKeyScan, pscan);
+    char *queue_space = nullptr;
+    if (pcxt->nworkers > 0) {
+        queue_space = static_cast<char *>(shm_toc_allocate(pcxt->toc, mul_size(kQueueBytes, pcxt->nworkers)));
+        for (int i = 0; i < pcxt->nworkers; i++)
+            shm_mq_set_receiver(shm_mq_create(queue_space + i * kQueueBytes, kQueueBytes), MyProc);
+        shm_toc_insert(pcxt->toc, kKeyQueues, queue_space);
+    }
+    LaunchParallelWorkers(pcxt);
+
+    int launched = pcxt->nworkers_launched;
+    auto **queues = static_cast<shm_mq_handle **>(palloc0(Max(launched, 1) * sizeof(shm_mq_handle *)));
+    for (int i = 0; i < launched; i++)
+        queues[i] = shm_mq_attach(reinterpret_cast<shm_mq *>(queue_space + i * kQueueBytes), pcxt->seg,
+                                  pcxt->worker[i].bgwhandle);
+    int active = launched;
+
+    // The leader's share, with a look at the queues every kLeaderRows rows (so that no worker
+    // waits long on a full queue); alone if no worker could be launched.
+    int64 leader_rows = 0;
+    bool leader_reads = parallel_leader_participation || launched == 0;
+    if (leader_reads) {
+        TupleTableSlot *slot = table_slot_create(rel, nullptr);
+        TableScanDesc scan = table_beginscan_parallel(rel, pscan);
+        for (;;) {
+            int64 n = scan_rows(scan, slot, p, per_row, kLeaderRows);
+            leader_rows += n;
+            drain_queues(p, queues, launched, &active);
+            if (n < kLeaderRows)
+                break;
+        }
+        table_endscan(scan);
+        ExecDropSingleTupleTableSlot(slot);
+    }
+    while (active > 0) {
+        if (drain_queues(p, queues, launched, &active))
+            continue;
+        if (active == 0)
+            break;
+        (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH, -1, WAIT_EVENT_MQ_RECEIVE);
+        ResetLatch(MyLatch);
+        CHECK_FOR_INTERRUPTS();
+    }
+    WaitForParallelWorkersToFinish(pcxt);  // raises a worker's error, if one failed
+    DestroyParallelContext(pcxt);
+    ExitParallelMode();
+    elog(DEBUG1, "verify_chain: parallel pass with %d of %d workers%s: %lld rows, %lld of them checked by the workers",
+         launched, nworkers, leader_reads ? " and the leader" : "", static_cast<long long>(p.rows_read),
+         static_cast<long long>(p.rows_read - leader_rows));
+}
+
+// After a pass: every chain's end against its head, then the heads and sealed heads no chain
+// reached; returns the rows the chains hold.
+int64 finish_chains(Pass &p)
+{
+    int64 rows = 0;
+    for (size_t i = 0; i < p.chains->size(); i++) {
+        forgea::core::ChainInOrder &c = p.chains->at(i);
+        end_chain(c, p);
+        rows += c.walker.rows();
+    }
+    for (int64 i = 0; i < p.heads.count; i++)
+        if (!p.heads.seen[i])
+            forgea::core::report_chain_removed(p.heads.heads[i], p.problems);
+    for (int64 i = 0; i < p.sealed.count; i++)
+        if (!p.sealed.seen[i])
+            forgea::core::report_sealed_chain_missing(p.sealed.heads[i], p.problems);
+    return rows;
+}
+
+// Reads every row of audit_log visible to the caller's snapshot, in physical order (the serial
+// pass), or shared out to parallel workers (forgea_audit.verify_workers).  A parallel pass that
+// found a problem in the chains is followed by the serial pass, whose verdict is the one given:
+// the parallel pass links each chain's rows in the same chain_pos order, but they arrive in
+// another order, which (in a damaged log only: duplicate positions, two problems at one seq)
+// could word or count the problems differently.  So the verdict stays byte for byte the serial
+// one, and a clean log, the case that matters for speed, is read once.  The Merkle map the
+// parallel pass filled is the same in any order and is kept.
+int64 scan_log(Pass &p, MemoryContext per_row, MemoryContext keep)
 {
     Relation rel = table_openrv(makeRangeVar(const_cast<char *>("forgea_audit"), const_cast<char *>("audit_log"), -1),
                                 AccessShareLock);
@@ -268,35 +543,104 @@ void scan_log(Pass &p, MemoryContext per_row)
                                "hides some from the extension's owner"),
                         errhint("ALTER TABLE forgea_audit.audit_log NO FORCE ROW LEVEL SECURITY;")));
     map_columns(RelationGetDescr(rel), p);
+    p.estimate = rel->rd_rel->reltuples;
+    p.rows_read = 0;
 
-    // Progress, every forgea_audit.progress_rows rows, against the planner's estimate of the total.
-    double estimate = rel->rd_rel->reltuples;
-    int64 rows_read = 0;
-
-    TupleTableSlot *slot = table_slot_create(rel, nullptr);
-    TableScanDesc scan = table_beginscan(rel, GetActiveSnapshot(), 0, nullptr);
-    while (table_scan_getnextslot(scan, ForwardScanDirection, slot)) {
-        CHECK_FOR_INTERRUPTS();
-        if (++rows_read % fa_progress_rows == 0) {
-            char *what = estimate > 0 ? psprintf("verify_chain: %lld rows read of about %.0f", static_cast<long long>(rows_read), estimate)
-                                      : psprintf("verify_chain: %lld rows read", static_cast<long long>(rows_read));
-            fa_progress_report(what);
-            pfree(what);
-        }
-        FaRow row = fa_slot_row(slot, "forgea_audit.audit_log");
-        MemoryContext old = MemoryContextSwitchTo(per_row);
-        check_row(row, p);
-        MemoryContextSwitchTo(old);
-        MemoryContextReset(per_row);  // detoasted values
+    int nworkers = workers_for(rel);
+    bool serial = true;
+    int64 rows = 0;
+    if (nworkers > 0) {
+        scan_parallel(rel, GetActiveSnapshot(), p, per_row, nworkers);
+        rows = finish_chains(p);
+        serial = p.problems.count() > 0;
+        elog(DEBUG1, "verify_chain: the parallel pass found %lld problems, first at seq %lld%s",
+             static_cast<long long>(p.problems.count()), static_cast<long long>(p.problems.first_seq()),
+             serial ? "; the serial pass words the verdict" : "");
     }
-    table_endscan(scan);
-    ExecDropSingleTupleTableSlot(slot);
+    if (serial && nworkers > 0) {
+        new (&p.problems) forgea::core::FirstProblem();
+        MemoryContext old = MemoryContextSwitchTo(keep);
+        p.chains = new (palloc(sizeof(forgea::core::ChainTable))) forgea::core::ChainTable(*p.arena);
+        MemoryContextSwitchTo(old);
+        memset(p.heads.seen, 0, Max(p.heads.count, 1) * sizeof(bool));
+        if (p.sealed.seen != nullptr)
+            memset(p.sealed.seen, 0, Max(p.sealed.count, 1) * sizeof(bool));
+        p.log = nullptr;
+        p.rows_read = 0;
+    }
+    if (serial) {
+        TupleTableSlot *slot = table_slot_create(rel, nullptr);
+        TableScanDesc scan = table_beginscan(rel, GetActiveSnapshot(), 0, nullptr);
+        scan_rows(scan, slot, p, per_row, -1);
+        table_endscan(scan);
+        ExecDropSingleTupleTableSlot(slot);
+        rows = finish_chains(p);
+        if (nworkers > 0)
+            elog(DEBUG1, "verify_chain: the serial pass found %lld problems, first at seq %lld",
+                 static_cast<long long>(p.problems.count()), static_cast<long long>(p.problems.first_seq()));
+    }
     table_close(rel, AccessShareLock);
-    if (rows_read >= fa_progress_rows)
+    if (p.rows_read >= fa_progress_rows)
         fa_progress_end();
+    return rows;
 }
 
 }  // namespace
+
+// Sends a worker's batch of rows to the leader.
+static void send_batch(shm_mq_handle *queue, StringInfo batch)
+{
+    if (batch->len == 0)
+        return;
+    if (shm_mq_send(queue, batch->len, batch->data, false, true) != SHM_MQ_SUCCESS)
+        ereport(ERROR, (errcode(ERRCODE_ADMIN_SHUTDOWN), errmsg("verify_chain: the leader stopped reading")));
+    resetStringInfo(batch);
+}
+
+// A parallel worker of verify_chain() (see scan_parallel): its share of the leader's heap scan,
+// each row's content checked here, and what the links need sent to the leader.  An error here
+// reaches the leader as its own ERROR (PostgreSQL's parallel infrastructure carries it).
+FA_PARALLEL_MAIN(fa_verify_worker_main)
+{
+    auto *shared = static_cast<VerifyShared *>(shm_toc_lookup(toc, kKeyShared, false));
+    auto pscan = static_cast<ParallelTableScanDesc>(shm_toc_lookup(toc, kKeyScan, false));
+    char *queue_space = static_cast<char *>(shm_toc_lookup(toc, kKeyQueues, false));
+    shm_mq *mq = reinterpret_cast<shm_mq *>(queue_space + ParallelWorkerNumber * kQueueBytes);
+    shm_mq_set_sender(mq, MyProc);
+    shm_mq_handle *queue = shm_mq_attach(mq, seg, nullptr);
+
+    Relation rel = table_open(shared->relid, AccessShareLock);
+    Pass *p = static_cast<Pass *>(palloc0(sizeof(Pass)));
+    new (p) Pass();
+    map_columns(RelationGetDescr(rel), *p);
+    initStringInfo(&p->metadata);
+    initStringInfo(&p->proof);
+    MemoryContext per_row = AllocSetContextCreate(CurrentMemoryContext, "forgea_audit verify row", ALLOCSET_DEFAULT_SIZES);
+    StringInfoData batch;
+    initStringInfo(&batch);
+    enlargeStringInfo(&batch, kBatchBytes + 1024);
+
+    TupleTableSlot *slot = table_slot_create(rel, nullptr);
+    TableScanDesc scan = table_beginscan_parallel(rel, pscan);
+    while (table_scan_getnextslot(scan, ForwardScanDirection, slot)) {
+        CHECK_FOR_INTERRUPTS();
+        FaRow row = fa_slot_row(slot, "forgea_audit.audit_log");
+        MemoryContext old = MemoryContextSwitchTo(per_row);
+        Bytes chain_id;
+        forgea::core::RowLink link = row_content(row, *p, &chain_id);
+        MemoryContextSwitchTo(old);
+        put_wire_row(&batch, link, chain_id);
+        MemoryContextReset(per_row);  // detoasted values (chain_id among them), now copied
+        if (batch.len >= kBatchBytes)
+            send_batch(queue, &batch);
+    }
+    send_batch(queue, &batch);
+    table_endscan(scan);
+    ExecDropSingleTupleTableSlot(slot);
+    table_close(rel, AccessShareLock);
+    p->hasher.reset();
+    shm_mq_detach(queue);
+}
 
 // For the write guard's restore check (chain_write_guard.cpp): one audit_log tuple's content
 // against its own row_hash, exactly as verify_chain() checks it.
@@ -432,19 +776,9 @@ FA_FUNCTION(fa_verify_chain, "forgea_audit.verify_chain")
     // not at all.
     MemoryContext per_row = AllocSetContextCreate(keep, "forgea_audit verify row", ALLOCSET_DEFAULT_SIZES);
     new (&p->hasher) forgea::core::Sha256();
-    scan_log(*p, per_row);
-    int64 rows = 0;
-    for (size_t i = 0; i < p->chains->size(); i++) {
-        forgea::core::ChainInOrder &c = p->chains->at(i);
-        end_chain(c, *p);
-        rows += c.walker.rows();
-    }
-    for (int64 i = 0; i < p->heads.count; i++)
-        if (!p->heads.seen[i])
-            forgea::core::report_chain_removed(p->heads.heads[i], p->problems);
-    for (int64 i = 0; i < p->sealed.count; i++)
-        if (!p->sealed.seen[i])
-            forgea::core::report_sealed_chain_missing(p->sealed.heads[i], p->problems);
+    FaLogHashes *log = p->log;
+    int64 rows = scan_log(*p, per_row, keep);
+    p->log = log;
     p->hasher.reset();
     fa_log_hashes_read_leaves(p->log);
     // The Merkle tables against the rows just read (same snapshot), and a transparency-log

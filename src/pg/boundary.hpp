@@ -7,7 +7,7 @@
 // The rules this extension keeps, and what holds each one:
 //   * Every extern "C" symbol PostgreSQL calls is defined by one of the macros below
 //     (FA_FUNCTION for SQL-callable functions, FA_WORKER_MAIN for a background worker's main,
-//     FA_MODULE_INIT for _PG_init).  The macro defines the C symbol and makes the body the
+//     FA_PARALLEL_MAIN for a parallel worker's entry point, FA_MODULE_INIT for _PG_init).  The macro defines the C symbol and makes the body the
 //     argument of fa_guard(): any C++ exception is caught there and turned into an ereport(ERROR)
 //     *after* the catch block has ended, so the exception object is gone before PostgreSQL
 //     longjmps.  `make check-boundary` (run by test/run_tests.sh) fails if PG_FUNCTION_INFO_V1 or an extern "C"
@@ -121,6 +121,18 @@ R fa_guard(const char *function_name, R (*body)(Args...), Args... args)
         fa_guard<void, Datum>(#name, name##_guarded, arg);            \
     }                                                                 \
     static void name##_guarded(Datum arg)
+
+// Defines a parallel worker's entry point (the function name CreateParallelContext() is given;
+// PostgreSQL's ParallelWorkerMain calls it in each worker once the leader's state is restored):
+//     FA_PARALLEL_MAIN(fa_verify_worker_main) { ... }   // the arguments are `seg` and `toc`
+#define FA_PARALLEL_MAIN(name)                                                          \
+    extern "C" PGDLLEXPORT void name(dsm_segment *seg, shm_toc *toc);                   \
+    static void name##_guarded(dsm_segment *seg, shm_toc *toc);                        \
+    extern "C" void name(dsm_segment *seg, shm_toc *toc)                                \
+    {                                                                                   \
+        fa_guard<void, dsm_segment *, shm_toc *>(#name, name##_guarded, seg, toc);      \
+    }                                                                                   \
+    static void name##_guarded(dsm_segment *seg, shm_toc *toc)
 
 // Defines _PG_init, the library's load hook, and opens its body: FA_MODULE_INIT() { ... }
 #define FA_MODULE_INIT()                                              \

@@ -44,6 +44,9 @@ extern int fa_verify_full_interval_s; // worker period for the full verify_chain
 // Whether verify_increment()'s catch-up honours its pause point (tests stop it there); superuser-only,
 // off by default, so no other session can delay the worker's passes with an advisory lock.
 extern bool fa_catchup_pause_point;
+// verify_chain()'s parallel workers (forgea_audit.verify_workers): 0 = one process, -1 = PostgreSQL's
+// max_parallel_workers_per_gather once audit_log reaches min_parallel_table_scan_size, n = n workers.
+extern int fa_verify_workers;
 
 // Audit metadata (chain/chain_append.cpp).
 extern int fa_max_metadata_bytes;

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# verify_chain()'s parallel pass (forgea_audit.verify_workers, docs/operations.md; the design in
+# src/chain/chain_verify.cpp, "The parallel pass"), on a small log where it is forced on:
+#   * with two workers asked for and the leader not reading (parallel_leader_participation off),
+#     its DEBUG1 line says two workers were launched and checked every row: the path really ran;
+#   * on the same rows, intact and after each tamper (in a transaction that is rolled back), the
+#     verdict (ok, rows_checked, first_bad_seq, detail) is byte for byte the serial pass's, and the
+#     parallel pass's own count and first bad seq of the chain problems (its DEBUG1 line) are those
+#     of the serial pass that then words the verdict;
+#   * an error in a worker (a NULL where audit_log is NOT NULL) is the leader's clean ERROR, the
+#     same SQLSTATE and message as the serial pass's;
+#   * forgea_audit.verify_workers = 0, and the default on a log below min_parallel_table_scan_size:
+#     no parallel pass.
+# Runs with PGDATABASE etc. pointing at a fresh database from test/lib/in_cluster.sh; cwd = repo root.
+set -uo pipefail
+. test/lib/checks.sh
+db=$PGDATABASE
+
+# 600 rows over 7 chains, with the webhook's kind of metadata, all of them Merkle leaves.
+q "$db" "SELECT count(forgea_audit.append(action => 'LAB_STEP_CHECKED', actor_type => 'webhook', actor_id => 'github',
+             target_type => 'lab_step', target_id => g::text, chain => 'lab:sess-' || (g % 7),
+             metadata => jsonb_build_object('delivery_id', md5(g::text)::uuid, 'attempt_id', g, 'ref', 'refs/heads/main',
+                                            'forced', g % 2 = 0, 'note', repeat('x', g % 50))))
+         FROM generate_series(1, 600) g" >/dev/null
+q "$db" "SELECT forgea_audit.checkpoint() IS NOT NULL" >/dev/null
+n=$(q "$db" "SELECT count(*) FROM forgea_audit.audit_log")
+
+# One verify_chain() call with `workers`, after `tamper` (SQL, in the same transaction, rolled back):
+# the verdict on stdout, the pass's DEBUG1 lines (verify_chain: ...) in $work/debug.
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+verdict() {  # workers, tamper SQL
+    psql -X -q -A -t -d "$db" 2>"$work/stderr" <<SQL
+BEGIN;
+ALTER TABLE forgea_audit.audit_log DISABLE TRIGGER ALL;
+\o /dev/null
+$2;
+\o
+SET LOCAL forgea_audit.verify_workers = $1;
+SET LOCAL parallel_leader_participation = off;
+SET LOCAL client_min_messages = debug1;
+SELECT ok, rows_checked, first_bad_seq, detail FROM forgea_audit.verify_chain();
+ROLLBACK;
+SQL
+    grep -o 'verify_chain: .*' "$work/stderr" > "$work/debug"
+}
+
+serial=$(verdict 0 "SELECT 1")
+check "intact: the serial pass verifies every row" "$(cut -d'|' -f1,2 <<<"$serial")" "t|$n"
+check "forgea_audit.verify_workers = 0: no parallel pass" "$(grep -c 'parallel pass' "$work/debug")" 0
+parallel=$(verdict 2 "SELECT 1")
+check "intact: the parallel pass gives the serial verdict, byte for byte" "$parallel" "$serial"
+check "... and it ran: two workers launched, the leader out, the workers checked every row" \
+    "$(grep -o 'parallel pass with .*' "$work/debug")" "parallel pass with 2 of 2 workers: $n rows, $n of them checked by the workers"
+check "... and found nothing, so the log was read once" "$(grep -c 'serial pass' "$work/debug")" 0
+
+# Each tamper: the verdicts agree, and the parallel pass found the chain problems the serial pass did.
+tamper() {  # description, SQL
+    local s p found redone
+    s=$(verdict 0 "$2")
+    p=$(verdict 2 "$2")
+    check "$1: verify_chain() says not ok" "$(cut -d'|' -f1 <<<"$s")" f
+    check "$1: the parallel pass gives the serial verdict, byte for byte" "$p" "$s"
+    found=$(sed -n 's/.*the parallel pass found \([0-9]*\) problems, first at seq \([0-9]*\).*/\1 \2/p' "$work/debug")
+    redone=$(sed -n 's/.*the serial pass found \([0-9]*\) problems, first at seq \([0-9]*\).*/\1 \2/p' "$work/debug")
+    check "$1: the workers ran, and the parallel pass found the serial pass's chain problems (count, first seq)" \
+        "$(grep -c 'parallel pass with 2 of 2 workers' "$work/debug") $found" "1 $redone"
+}
+mid="(SELECT seq FROM forgea_audit.audit_log WHERE chain_id = 'lab:sess-3' ORDER BY chain_pos OFFSET 40 LIMIT 1)"
+tamper "one row's metadata changed" \
+    "UPDATE forgea_audit.audit_log SET metadata = metadata || '{\"ref\": \"refs/heads/evil\"}' WHERE seq = $mid"
+tamper "a row removed" "DELETE FROM forgea_audit.audit_log WHERE seq = $mid"
+tamper "a chain's last row removed" \
+    "DELETE FROM forgea_audit.audit_log WHERE seq = (SELECT last_seq FROM forgea_audit.chain_head WHERE chain_id = 'lab:sess-5')"
+tamper "a whole chain removed" "DELETE FROM forgea_audit.audit_log WHERE chain_id = 'lab:sess-6'"
+tamper "a row_hash cut short (the Merkle checks fall back to SQL)" \
+    "ALTER TABLE forgea_audit.audit_log DROP CONSTRAINT audit_log_hash_len_check;
+     UPDATE forgea_audit.audit_log SET row_hash = '\\x00' WHERE seq = $mid"
+tamper "two rows of one chain changed, far apart" \
+    "UPDATE forgea_audit.audit_log SET actor_id = 'mallory' WHERE seq IN ($mid, (SELECT max(seq) - 3 FROM forgea_audit.audit_log))"
+tamper "the log rewritten in reverse seq order, then one row changed" \
+    "CREATE TEMP TABLE saved_log AS SELECT * FROM forgea_audit.audit_log; DELETE FROM forgea_audit.audit_log;
+     INSERT INTO forgea_audit.audit_log SELECT * FROM saved_log ORDER BY seq DESC;
+     UPDATE forgea_audit.audit_log SET target_id = 'x' WHERE seq = 2"
+
+# An error in a worker: the leader's ERROR, as the serial pass raises it.
+null="ALTER TABLE forgea_audit.audit_log ALTER COLUMN actor_type DROP NOT NULL;
+      UPDATE forgea_audit.audit_log SET actor_type = NULL WHERE seq = $mid"
+err() {  # workers
+    psql -X -q -A -t -d "$db" -v VERBOSITY=verbose 2>&1 <<SQL | grep '^ERROR'
+\set VERBOSITY verbose
+BEGIN;
+ALTER TABLE forgea_audit.audit_log DISABLE TRIGGER ALL;
+$null;
+SET LOCAL forgea_audit.verify_workers = $1;
+SET LOCAL parallel_leader_participation = off;
+SELECT ok FROM forgea_audit.verify_chain();
+ROLLBACK;
+SQL
+}
+serial_err=$(err 0)
+check "a NULL actor_type: the serial pass raises 23502 naming the column" "$(grep -c '23502.*actor_type' <<<"$serial_err")" 1
+check "... and with the workers reading every row, the leader raises the same ERROR" "$(err 2)" "$serial_err"
+check "the session is fine afterwards (no worker left, no parallel mode)" \
+    "$(psql -X -q -A -t -d "$db" -c "SET forgea_audit.verify_workers = 2" -c "SELECT ok FROM forgea_audit.verify_chain()")" t
+
+# The default (-1) on this small log: below min_parallel_table_scan_size, no parallel pass; with
+# that threshold at 0, max_parallel_workers_per_gather workers.
+psql -X -q -A -t -d "$db" -c "SET client_min_messages = debug1" -c "SELECT ok FROM forgea_audit.verify_chain()" \
+    2>"$work/stderr" >/dev/null
+check "the default on a small log: no parallel pass" "$(grep -c 'parallel pass' "$work/stderr")" 0
+psql -X -q -A -t -d "$db" -c "SET client_min_messages = debug1" -c "SET min_parallel_table_scan_size = 0" \
+    -c "SET max_parallel_workers_per_gather = 1" -c "SELECT ok FROM forgea_audit.verify_chain()" 2>"$work/stderr" >/dev/null
+check "the default with min_parallel_table_scan_size = 0: max_parallel_workers_per_gather (1) workers" \
+    "$(grep -o 'parallel pass with [0-9]* of [0-9]* workers' "$work/stderr")" "parallel pass with 1 of 1 workers"
+
+exit $((failures > 0))
