@@ -23,7 +23,6 @@ q "$db" "SELECT count(forgea_audit.append(action => 'LAB_STEP_CHECKED', actor_ty
                                             'forced', g % 2 = 0, 'note', repeat('x', g % 50))))
          FROM generate_series(1, 600) g" >/dev/null
 q "$db" "SELECT forgea_audit.checkpoint() IS NOT NULL" >/dev/null
-n=$(q "$db" "SELECT count(*) FROM forgea_audit.audit_log")
 
 # One verify_chain() call with `workers`, after `tamper` (SQL, in the same transaction, rolled back):
 # the verdict on stdout, the pass's DEBUG1 lines (verify_chain: ...) in $work/debug.
@@ -39,14 +38,16 @@ $2;
 SET LOCAL forgea_audit.verify_workers = $1;
 SET LOCAL parallel_leader_participation = off;
 SET LOCAL client_min_messages = debug1;
-SELECT ok, rows_checked, first_bad_seq, detail FROM forgea_audit.verify_chain();
+SELECT ok, rows_checked, rows_checked = (SELECT count(*) FROM forgea_audit.audit_log), first_bad_seq, detail
+FROM forgea_audit.verify_chain();
 ROLLBACK;
 SQL
     grep -o 'verify_chain: .*' "$work/stderr" > "$work/debug"
 }
 
 serial=$(verdict 0 "SELECT 1")
-check "intact: the serial pass verifies every row" "$(cut -d'|' -f1,2 <<<"$serial")" "t|$n"
+check "intact: the serial pass verifies every row the transaction sees" "$(cut -d'|' -f1,3 <<<"$serial")" "t|t"
+n=$(cut -d'|' -f2 <<<"$serial")
 check "forgea_audit.verify_workers = 0: no parallel pass" "$(grep -c 'parallel pass' "$work/debug")" 0
 parallel=$(verdict 2 "SELECT 1")
 check "intact: the parallel pass gives the serial verdict, byte for byte" "$parallel" "$serial"
