@@ -185,6 +185,12 @@ FA_MODULE_INIT()
         "parallel_leader_participation is off.",
         &fa_verify_workers, -1, -1, 64, PGC_USERSET, 0, nullptr, nullptr, nullptr);
 
+    DefineCustomRealVariable(
+        "forgea_audit.catchup_delay",
+        "How long verify_increment()'s catch-up sleeps after every 1,000 rows it checks; 0 disables the sleep.",
+        "A cost delay as VACUUM's: the catch-up leaves CPU to record_push. A DBA's interactive call can SET it to 0.",
+        &fa_catchup_delay_ms, 0, 0, 100, PGC_USERSET, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+
     DefineCustomBoolVariable(
         "forgea_audit.catchup_pause_point",
         "Let verify_increment()'s catch-up wait between batches while pg_advisory_lock(7381244102691586071) is held.",

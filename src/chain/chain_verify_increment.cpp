@@ -70,6 +70,7 @@ extern "C" {
 #include "chain/chain_write_guard.hpp"
 #include "merkle/merkle_store.hpp"
 #include "core/merkle_tree.hpp"
+#include "core/sha256.hpp"
 #include "pg/boundary.hpp"
 #include "pg/lock_wait.hpp"
 #include "pg/datum_read.hpp"
@@ -81,6 +82,7 @@ extern "C" {
 namespace mk = forgea::core::merkle;
 using forgea::core::Bytes;
 using forgea::core::kHashLen;
+using forgea::core::Sha256;
 
 namespace {
 
@@ -102,7 +104,6 @@ constexpr long kPauseMaxMs = 60000;
 SPIPlanPtr init_plan;
 SPIPlanPtr lock_plan;
 SPIPlanPtr checkpoints_plan;
-SPIPlanPtr leaves_plan;
 SPIPlanPtr prev_plan;
 SPIPlanPtr advance_plan;
 SPIPlanPtr tile_plan;
@@ -118,13 +119,11 @@ void prepare_plans()
     Oid advance_types[4] = {INT8OID, BYTEAOID, BYTEAOID, INT8OID};
     Oid tile_types[2] = {INT2OID, INT8OID};
     Oid int8_1[1] = {INT8OID};
-    const FaPlanSpec specs[8] = {
+    const FaPlanSpec specs[7] = {
         {"INSERT INTO forgea_audit.merkle_verified DEFAULT VALUES ON CONFLICT DO NOTHING", 0, nullptr},
         {"SELECT tree_size, root, frontier, xmin FROM forgea_audit.merkle_verified FOR UPDATE", 0, nullptr},
         {"SELECT tree_size, root FROM forgea_audit.merkle_checkpoint WHERE tree_size > $1 AND tree_size <= $2 "
          "ORDER BY tree_size, id", 2, int8_2},
-        {"SELECT leaf_index, seq FROM forgea_audit.merkle_leaf WHERE leaf_index >= $1 AND leaf_index < $2 "
-         "ORDER BY leaf_index", 2, int8_2},
         // The row before each (chain, position) in its chain, as stored: what the link is checked against.
         {"SELECT u.o, p.chain_pos, p.seq, p.row_hash "
          "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) WITH ORDINALITY AS u(c, pos, o) "
@@ -137,16 +136,15 @@ void prepare_plans()
         // Committed rows below the horizon (an index-only count on seq's primary key).
         {"SELECT count(*) FROM forgea_audit.audit_log WHERE seq < $1", 1, int8_1},
     };
-    SPIPlanPtr kept[8];
-    fa_keep_plans(specs, 8, kept, "the incremental verification statements");
+    SPIPlanPtr kept[7];
+    fa_keep_plans(specs, 7, kept, "the incremental verification statements");
     init_plan = kept[0];
     lock_plan = kept[1];
     checkpoints_plan = kept[2];
-    leaves_plan = kept[3];
-    prev_plan = kept[4];
-    advance_plan = kept[5];
-    tile_plan = kept[6];
-    below_plan = kept[7];
+    prev_plan = kept[3];
+    advance_plan = kept[4];
+    tile_plan = kept[5];
+    below_plan = kept[6];
 }
 
 // Runs a write to merkle_verified as the extension's own writer (its guard lets nothing else in).
@@ -211,10 +209,17 @@ struct RowSource {
     Relation pkey = nullptr;
     AttrNumber seq_att = InvalidAttrNumber;
     AttrNumber hash_att = InvalidAttrNumber;
+    Relation leaf_rel = nullptr;   // merkle_leaf and its primary key (leaf_index)
+    Relation leaf_pkey = nullptr;
+    AttrNumber leaf_index_att = InvalidAttrNumber;
+    AttrNumber leaf_seq_att = InvalidAttrNumber;
     FaRowHasher *hasher = nullptr;
     MemoryContext map_cxt = nullptr;
     HTAB *chains = nullptr;
 };
+
+struct Batch;
+AttrNumber column(Relation rel, const char *name);
 
 // Everything one pass carries: plain data in the pass's memory context.
 struct Increment {
@@ -224,11 +229,15 @@ struct Increment {
     int64 batches = 0;
     bool full_checks = false;  // the whole-log walks ran (quick_whole_log found something changed)
     long paused_ms = 0;  // time spent at the pause point, in all
+    bool throttled = false;  // in the unlocked catch-up: forgea_audit.catchup_delay applies
+    int64 since_delay = 0;   // rows checked since the last sleep
+    int64 sleeps = 0;        // how many sleeps, in all
     mk::Frontier frontier;
     CheckpointRoots checkpoints;
     RowSource src;
     TileCache *tiles = nullptr;
     NodeList *nodes = nullptr;
+    Batch *batch = nullptr;  // the batch arrays, reused batch after batch
     TransactionId verified_xid = InvalidTransactionId;  // merkle_verified's xmin: the last pass that moved it
     uint8 verified_root[kHashLen] = {};                  // the root at from_size, from the stored frontier
     forgea::core::FirstProblem problems;  // the rows' content and links
@@ -273,10 +282,9 @@ void load_point(Increment &inc, MemoryContext keep)
         return;
     }
     memcpy(inc.frontier.hash, VARDATA_ANY(frontier), inc.frontier.count * kHashLen);
-    Sha256Sink h(CurrentMemoryContext);
+    Sha256 h;  // the core's: no allocation, no OpenSSL context per digest
     uint8 computed[kHashLen];
     inc.frontier.root(h, computed);  // the empty tree's root at size 0
-    h.release();
     if (memcmp(computed, VARDATA_ANY(root), kHashLen) != 0)
         tree_problem(inc, 0, MemoryContextStrdup(keep, "forgea_audit.merkle_verified was altered (its frontier does not "
                                                        "hash to its root)"));
@@ -303,7 +311,7 @@ void load_checkpoints(Increment &inc, int64 to, MemoryContext keep)
 }
 
 // The frontier has reached a checkpoint's size: its root must be the checkpoint's.
-void compare_checkpoints(Increment &inc, Sha256Sink &h, MemoryContext keep)
+void compare_checkpoints(Increment &inc, Sha256 &h, MemoryContext keep)
 {
     CheckpointRoots &c = inc.checkpoints;
     while (c.next < c.count && c.size[c.next] == inc.frontier.size) {
@@ -418,6 +426,24 @@ void open_rows(Increment &inc, MemoryContext keep)
         s.pkey->rd_index->indnatts != 1 || s.pkey->rd_index->indkey.values[0] != s.seq_att)
         elog(ERROR, "forgea_audit.audit_log's primary key is not its seq column");
     s.hasher = fa_row_hasher_create(d, keep);
+    s.leaf_rel = table_openrv(makeRangeVar(const_cast<char *>("forgea_audit"), const_cast<char *>("merkle_leaf"), -1),
+                              AccessShareLock);
+    acl = pg_class_aclcheck(RelationGetRelid(s.leaf_rel), GetUserId(), ACL_SELECT);
+    if (acl != ACLCHECK_OK)
+        aclcheck_error(acl, OBJECT_TABLE, RelationGetRelationName(s.leaf_rel));
+    if (check_enable_rls(RelationGetRelid(s.leaf_rel), InvalidOid, true) == RLS_ENABLED)
+        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                        errmsg("verify_increment() must read every row of forgea_audit.merkle_leaf, and row-level "
+                               "security hides some from the extension's owner"),
+                        errhint("ALTER TABLE forgea_audit.merkle_leaf NO FORCE ROW LEVEL SECURITY;")));
+    s.leaf_index_att = column(s.leaf_rel, "leaf_index");
+    s.leaf_seq_att = column(s.leaf_rel, "seq");
+    Oid leaf_pkey = RelationGetPrimaryKeyIndex(s.leaf_rel);
+    if (!OidIsValid(leaf_pkey))
+        elog(ERROR, "forgea_audit.merkle_leaf has no primary key");
+    s.leaf_pkey = index_open(leaf_pkey, AccessShareLock);
+    if (s.leaf_pkey->rd_index->indnatts != 1 || s.leaf_pkey->rd_index->indkey.values[0] != s.leaf_index_att)
+        elog(ERROR, "forgea_audit.merkle_leaf's primary key is not its leaf_index column");
     s.map_cxt = AllocSetContextCreate(keep, "forgea_audit verify_increment chains", ALLOCSET_DEFAULT_SIZES);
 }
 
@@ -443,12 +469,17 @@ void close_rows(Increment &inc)
         fa_row_hasher_release(s.hasher);
     if (s.pkey != nullptr)
         index_close(s.pkey, AccessShareLock);
+    if (s.leaf_pkey != nullptr)
+        index_close(s.leaf_pkey, AccessShareLock);
+    if (s.leaf_rel != nullptr)
+        table_close(s.leaf_rel, AccessShareLock);
     if (s.rel != nullptr)
         table_close(s.rel, AccessShareLock);
     s = RowSource{};
 }
 
-// One batch's leaves and what was read of their rows, in the batch's memory context.
+// One batch's leaves and what was read of their rows: arrays of kBatchLeaves, allocated once a
+// pass (a fresh megabyte or two per batch was a tenth of the catch-up's time in page faults).
 struct Batch {
     int64 n = 0;            // leaves read
     int64 *seq = nullptr;   // by position in the batch (leaf index - first)
@@ -473,42 +504,83 @@ int by_seq(const void *a, const void *b, void *arg)
     return x < y ? -1 : x > y ? 1 : 0;
 }
 
-// The batch's leaves [from, to), dense from `from` (a gap ends the batch: the caller reports it).
-void read_leaves(Batch &b, int64 from, int64 to)
+// The batch arrays, for batches of up to kBatchLeaves leaves, in keep.
+Batch *batch_alloc(MemoryContext keep)
 {
-    Datum args[2] = {Int64GetDatum(from), Int64GetDatum(to)};
-    fa_exec_plan(leaves_plan, args, nullptr, 0);
-    int64 got = static_cast<int64>(SPI_processed);
-    int64 cap = Max(got, 1);
-    b.seq = static_cast<int64 *>(palloc(sizeof(int64) * cap));
+    MemoryContext old = MemoryContextSwitchTo(keep);
+    Batch *b = static_cast<Batch *>(palloc(sizeof(Batch)));
+    new (b) Batch();
+    int64 cap = kBatchLeaves;
+    b->seq = static_cast<int64 *>(palloc(sizeof(int64) * cap));
+    b->order = static_cast<int64 *>(palloc(sizeof(int64) * cap));
+    b->found = static_cast<bool *>(palloc(sizeof(bool) * cap));
+    b->leaf = static_cast<uint8(*)[kHashLen]>(palloc(kHashLen * cap));
+    b->link = static_cast<forgea::core::RowLink *>(palloc(sizeof(forgea::core::RowLink) * cap));
+    b->chain = static_cast<Bytes *>(palloc(sizeof(Bytes) * cap));
+    b->has_prev = static_cast<bool *>(palloc(sizeof(bool) * cap));
+    b->need_prev = static_cast<bool *>(palloc(sizeof(bool) * cap));
+    b->prev_pos = static_cast<int64 *>(palloc(sizeof(int64) * cap));
+    b->prev_seq = static_cast<int64 *>(palloc(sizeof(int64) * cap));
+    b->prev_hash = static_cast<uint8(*)[kHashLen]>(palloc(kHashLen * cap));
+    MemoryContextSwitchTo(old);
+    return b;
+}
+
+// The batch's leaves [from, to) (to - from <= kBatchLeaves), dense from `from` (a gap ends the
+// batch: the caller reports it), read through merkle_leaf's primary key in a fresh snapshot.
+void read_leaves(RowSource &s, Batch &b, int64 from, int64 to)
+{
+    Snapshot snap = RegisterSnapshot(GetLatestSnapshot());
+    TupleTableSlot *slot = table_slot_create(s.leaf_rel, nullptr);
+    IndexScanDesc scan = index_beginscan(s.leaf_rel, s.leaf_pkey, snap, 2, 0);
+    ScanKeyData keys[2];
+    ScanKeyInit(&keys[0], 1, BTGreaterEqualStrategyNumber, F_INT8GE, Int64GetDatum(from));
+    ScanKeyInit(&keys[1], 1, BTLessStrategyNumber, F_INT8LT, Int64GetDatum(to));
+    index_rescan(scan, keys, 2, nullptr, 0);
     b.n = 0;
-    for (int64 i = 0; i < got; i++) {
-        FaRow leaf = fa_spi_row(static_cast<uint64>(i), "forgea_audit.merkle_leaf");
-        if (fa_get<SqlInt8>(leaf, 1) != from + i)
+    while (b.n < to - from && index_getnext_slot(scan, ForwardScanDirection, slot)) {
+        if (fa_slot_get<SqlInt8>(slot, s.leaf_index_att, "forgea_audit.merkle_leaf") != from + b.n)
             break;
-        b.seq[b.n++] = fa_get<SqlInt8>(leaf, 2);
+        b.seq[b.n++] = fa_slot_get<SqlInt8>(slot, s.leaf_seq_att, "forgea_audit.merkle_leaf");
     }
-    SPI_freetuptable(SPI_tuptable);
-    cap = Max(b.n, 1);
-    b.order = static_cast<int64 *>(palloc(sizeof(int64) * cap));
+    index_endscan(scan);
+    ExecDropSingleTupleTableSlot(slot);
+    UnregisterSnapshot(snap);
     for (int64 i = 0; i < b.n; i++)
         b.order[i] = i;
     qsort_arg(b.order, b.n, sizeof(int64), by_seq, b.seq);
-    b.found = static_cast<bool *>(palloc0(sizeof(bool) * cap));
-    b.leaf = static_cast<uint8(*)[kHashLen]>(palloc(kHashLen * cap));
-    b.link = static_cast<forgea::core::RowLink *>(palloc0(sizeof(forgea::core::RowLink) * cap));
-    b.chain = static_cast<Bytes *>(palloc0(sizeof(Bytes) * cap));
-    b.has_prev = static_cast<bool *>(palloc0(sizeof(bool) * cap));
-    b.need_prev = static_cast<bool *>(palloc0(sizeof(bool) * cap));
-    b.prev_pos = static_cast<int64 *>(palloc0(sizeof(int64) * cap));
-    b.prev_seq = static_cast<int64 *>(palloc0(sizeof(int64) * cap));
-    b.prev_hash = static_cast<uint8(*)[kHashLen]>(palloc0(kHashLen * cap));
+    size_t n = static_cast<size_t>(b.n);
+    memset(b.found, 0, sizeof(bool) * n);
+    for (int64 i = 0; i < b.n; i++) {
+        b.link[i] = forgea::core::RowLink{};
+        b.chain[i] = Bytes{};
+    }
+    memset(b.has_prev, 0, sizeof(bool) * n);
+    memset(b.need_prev, 0, sizeof(bool) * n);
+    memset(b.prev_pos, 0, sizeof(int64) * n);
+    memset(b.prev_seq, 0, sizeof(int64) * n);
+    memset(b.prev_hash, 0, kHashLen * n);
+}
+
+// The cost delay (forgea_audit.catchup_delay): after every kCatchupDelayRows rows of the unlocked
+// catch-up, a sleep, as vacuum_delay_point() does (no lock is held here but merkle_verified's row
+// and buffer pins: nobody waits for it).  The locked last step never sleeps.
+void delay_point(Increment &inc)
+{
+    if (!inc.throttled || fa_catchup_delay_ms <= 0 || ++inc.since_delay < kCatchupDelayRows)
+        return;
+    inc.since_delay = 0;
+    pgstat_report_wait_start(PG_WAIT_EXTENSION);
+    pg_usleep(static_cast<long>(fa_catchup_delay_ms * 1000));
+    pgstat_report_wait_end();
+    inc.sleeps++;
+    CHECK_FOR_INTERRUPTS();
 }
 
 // The batch's rows, read through audit_log's primary key in a fresh snapshot (it sees every row
 // whose leaf the leaves query saw: a row commits before its leaf), each one's content checked
 // against its row_hash and its leaf hash kept.  A leaf whose row is not there stays !found.
-void read_rows(Increment &inc, Batch &b, Sha256Sink &h, MemoryContext batch_cxt, MemoryContext per_row)
+void read_rows(Increment &inc, Batch &b, Sha256 &h, MemoryContext batch_cxt, MemoryContext per_row)
 {
     RowSource &s = inc.src;
     Snapshot snap = RegisterSnapshot(GetLatestSnapshot());
@@ -528,7 +600,7 @@ void read_rows(Increment &inc, Batch &b, Sha256Sink &h, MemoryContext batch_cxt,
         int64 next = k;  // the next sorted position to match
         while (next < end && index_getnext_slot(scan, ForwardScanDirection, slot)) {
             int64 seq;
-            if (!fa_get_opt<SqlInt8>(fa_slot_row(slot, "forgea_audit.audit_log"), s.seq_att, &seq))
+            if (!fa_slot_get_opt<SqlInt8>(slot, s.seq_att, &seq, "forgea_audit.audit_log"))
                 continue;
             while (next < end && b.seq[b.order[next]] < seq)
                 next++;  // no row: stays !found
@@ -556,6 +628,7 @@ void read_rows(Increment &inc, Batch &b, Sha256Sink &h, MemoryContext batch_cxt,
             }
             MemoryContextReset(per_row);
             CHECK_FOR_INTERRUPTS();
+            delay_point(inc);
         }
         k = end;
     }
@@ -633,12 +706,14 @@ void find_previous(Increment &inc, Batch &b, int64 stop)
 
 // The leaves [from, to): each row's content and link (verify_chain()'s checks), then its leaf hash
 // into the frontier, in leaf order.  False if a leaf or its row is missing: the pass stops there.
-bool verify_batch(Increment &inc, int64 from, int64 to, Sha256Sink &h, MemoryContext keep, MemoryContext batch_cxt,
+bool verify_batch(Increment &inc, int64 from, int64 to, Sha256 &h, MemoryContext keep, MemoryContext batch_cxt,
                   MemoryContext per_row)
 {
     MemoryContext old = MemoryContextSwitchTo(batch_cxt);
-    Batch b;
-    read_leaves(b, from, to);
+    if (inc.batch == nullptr)
+        inc.batch = batch_alloc(keep);
+    Batch &b = *inc.batch;
+    read_leaves(inc.src, b, from, to);
     read_rows(inc, b, h, batch_cxt, per_row);
     int64 stop = 0;
     while (stop < b.n && b.found[stop])
@@ -721,10 +796,11 @@ void between_batches(Increment &inc, int64 target)
 }
 
 // Verifies the leaves from the frontier's size up to target, in batches; pausable between them.
-bool catch_up(Increment &inc, int64 target, bool pausable, Sha256Sink &h, MemoryContext keep, MemoryContext batch_cxt,
+bool catch_up(Increment &inc, int64 target, bool pausable, Sha256 &h, MemoryContext keep, MemoryContext batch_cxt,
               MemoryContext per_row)
 {
     load_checkpoints(inc, target, keep);
+    inc.throttled = pausable;
     bool go_on = true;
     bool first = true;
     while (go_on && inc.frontier.size < target) {
@@ -736,6 +812,7 @@ bool catch_up(Increment &inc, int64 target, bool pausable, Sha256Sink &h, Memory
         inc.batches++;
         CHECK_FOR_INTERRUPTS();
     }
+    inc.throttled = false;
     return go_on;
 }
 
@@ -911,10 +988,9 @@ bool quick_whole_log(Increment &inc, MemoryContext keep)
 // Moves the verified point to the end of a pass that found nothing wrong.
 void advance(Increment &inc)
 {
-    Sha256Sink h(CurrentMemoryContext);
+    Sha256 h;  // the core's: no allocation, no OpenSSL context per digest
     uint8 root[kHashLen];
     inc.frontier.root(h, root);
-    h.release();
     Datum args[4] = {Int64GetDatum(inc.to_size), PointerGetDatum(bytea_from_bytes(root, kHashLen)),
                      PointerGetDatum(bytea_from_bytes(&inc.frontier.hash[0][0], inc.frontier.count * kHashLen)),
                      Int64GetDatum(inc.rows)};
@@ -922,7 +998,7 @@ void advance(Increment &inc)
 }
 
 // The end: the root recomputed from the rows must be the stored tree's at the same size.
-void compare_final_root(Increment &inc, Sha256Sink &h, MemoryContext keep)
+void compare_final_root(Increment &inc, Sha256 &h, MemoryContext keep)
 {
     if (inc.tree_problem != nullptr)
         return;
@@ -963,9 +1039,8 @@ FA_FUNCTION(fa_verify_increment, "forgea_audit.verify_increment")
     verified_point->size = inc->from_size;
     verified_point->what = "the last verified point (merkle_verified)";
     {
-        Sha256Sink h(CurrentMemoryContext);
+        Sha256 h;  // the core's: no allocation, no OpenSSL context per digest
         inc->frontier.root(h, verified_point->root);
-        h.release();
     }
     memcpy(inc->verified_root, verified_point->root, kHashLen);
     bool point_intact = inc->tree_problem == nullptr;
@@ -984,8 +1059,8 @@ FA_FUNCTION(fa_verify_increment, "forgea_audit.verify_increment")
     }
     MemoryContext batch_cxt = AllocSetContextCreate(keep, "forgea_audit verify_increment batch", ALLOCSET_DEFAULT_SIZES);
     MemoryContext per_row = AllocSetContextCreate(keep, "forgea_audit verify_increment row", ALLOCSET_DEFAULT_SIZES);
-    Sha256Sink *h = static_cast<Sha256Sink *>(MemoryContextAlloc(keep, sizeof(Sha256Sink)));
-    new (h) Sha256Sink(keep);
+    Sha256 *h = static_cast<Sha256 *>(MemoryContextAlloc(keep, sizeof(Sha256)));
+    new (h) Sha256();
     open_rows(*inc, keep);
     inc->tiles = static_cast<TileCache *>(MemoryContextAlloc(keep, sizeof(TileCache)));
     for (int l = 0; l < kTileLevels; l++)
@@ -1026,10 +1101,12 @@ FA_FUNCTION(fa_verify_increment, "forgea_audit.verify_increment")
         tree_problem(*inc, 0, MemoryContextStrdup(keep, psprintf("the Merkle tree has " INT64_FORMAT " leaves, merkle_leaf only " INT64_FORMAT
                                        " (merkle_leaf was altered)", inc->to_size, inc->frontier.size)));
     compare_final_root(*inc, *h, keep);
-    h->release();
     close_rows(*inc);
     if (inc->batches > 1)
         fa_progress_end();
+    elog(DEBUG1, "verify_increment: %lld rows checked in %lld batches, %lld sleeps (forgea_audit.catchup_delay = %g ms)",
+         static_cast<long long>(inc->rows), static_cast<long long>(inc->batches), static_cast<long long>(inc->sleeps),
+         fa_catchup_delay_ms);
     int64 count = inc->problems.count() + (inc->tree_problem != nullptr ? 1 : 0) + lost->count;
     if (lost->count > 0 && (inc->tree_problem == nullptr || inc->tree_bad_seq == 0 || lost->seq < inc->tree_bad_seq)) {
         inc->tree_problem = lost->text;

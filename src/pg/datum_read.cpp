@@ -93,6 +93,19 @@ void fa_refuse_null_column(const FaRow &row, int attno)
     pg_unreachable();
 }
 
+// A scan slot's row, named for a refusal: the caller's words, else its table's qualified name.
+const char *fa_slot_what(TupleTableSlot *slot, const char *what)
+{
+    if (what != nullptr)
+        return what;
+    Oid rel = slot->tts_tableOid;
+    char *name = OidIsValid(rel) ? get_rel_name(rel) : nullptr;
+    if (name == nullptr)
+        return "a scanned row";
+    char *schema = get_namespace_name(get_rel_namespace(rel));
+    return schema != nullptr ? quote_qualified_identifier(schema, name) : name;
+}
+
 // The attribute number of a column by name.
 int fa_attno(const FaRow &row, const char *column)
 {

@@ -199,6 +199,55 @@ inline bool fa_read_column(const FaRow &row, int attno, Oid type, Datum *out)
     return isnull;
 }
 
+// ---- one column of a scan slot ---------------------------------------------------------------------
+
+// The name a slot's row goes by in a refusal: what if given, else its table's ("forgea_audit.audit_log").
+const char *fa_slot_what(TupleTableSlot *slot, const char *what);
+
+// Column attno (from 1) of a scan slot's row, with fa_read_column's checks (exists, of the SQL
+// type `type`), deforming the slot only up to that column (slot_getattr), not the whole row as
+// fa_slot_row does: for a scan that looks at one column of a row to decide whether to read the
+// rest.  Returns whether it is NULL, and its Datum in *out when it is not.
+inline bool fa_read_slot_column(TupleTableSlot *slot, int attno, Oid type, Datum *out, const char *what)
+{
+    TupleDesc desc = slot->tts_tupleDescriptor;
+    if (attno < 1 || attno > desc->natts || TupleDescAttr(desc, attno - 1)->attisdropped)
+        fa_refuse_missing_column(FaRow{desc, nullptr, nullptr, nullptr, fa_slot_what(slot, what)}, attno, nullptr);
+    Oid actual = TupleDescAttr(desc, attno - 1)->atttypid;
+    if (type == InvalidOid)
+        fa_check_composite(FaRow{desc, nullptr, nullptr, nullptr, fa_slot_what(slot, what)}, attno);
+    else if (type != ANYOID && actual != type)
+        fa_refuse_column_type(FaRow{desc, nullptr, nullptr, nullptr, fa_slot_what(slot, what)}, attno, type);
+    bool isnull;
+    Datum d = slot_getattr(slot, attno, &isnull);
+    if (!isnull)
+        *out = d;
+    return isnull;
+}
+
+// One column of a scan slot the caller needs a value of: NULL is refused with 23502 naming it.
+// what names the row in errors (nullptr: its table's name).
+template <typename T>
+[[nodiscard]] typename T::C fa_slot_get(TupleTableSlot *slot, int attno, const char *what = nullptr)
+{
+    Datum d = 0;
+    if (fa_read_slot_column(slot, attno, T::oid, &d, what))
+        fa_refuse_null_column(FaRow{slot->tts_tupleDescriptor, nullptr, nullptr, nullptr, fa_slot_what(slot, what)},
+                              attno);
+    return T::from(d);
+}
+
+// One column of a scan slot that may be NULL: false when it is (*out untouched), else true.
+template <typename T>
+[[nodiscard]] bool fa_slot_get_opt(TupleTableSlot *slot, int attno, typename T::C *out, const char *what = nullptr)
+{
+    Datum d = 0;
+    if (fa_read_slot_column(slot, attno, T::oid, &d, what))
+        return false;
+    *out = T::from(d);
+    return true;
+}
+
 // A column the caller needs a value of: NULL is refused with 23502 naming it.
 template <typename T>
 [[nodiscard]] typename T::C fa_get(const FaRow &row, int attno)

@@ -47,6 +47,11 @@ extern bool fa_catchup_pause_point;
 // verify_chain()'s parallel workers (forgea_audit.verify_workers): 0 = one process, -1 = PostgreSQL's
 // max_parallel_workers_per_gather once audit_log reaches min_parallel_table_scan_size, n = n workers.
 extern int fa_verify_workers;
+// How long verify_increment()'s catch-up sleeps after every kCatchupDelayRows rows it checks
+// (VACUUM's cost delay, for the same reason: background work that must leave the CPU to the
+// writers); 0: no sleep.  Not in the last, locked step.
+extern double fa_catchup_delay_ms;
+constexpr int kCatchupDelayRows = 1000;
 
 // Audit metadata (chain/chain_append.cpp).
 extern int fa_max_metadata_bytes;

@@ -84,4 +84,22 @@ check "the catch-up ends ok, every leaf of the grown tree verified" "$(cat "$wor
 check "merkle_verified is at the tree size" "$(q "$db" "SELECT tree_size FROM forgea_audit.merkle_verified")" "$now"
 check "verify_chain() agrees" "$(q "$db" "SELECT ok FROM forgea_audit.verify_chain()")" t
 
+# The cost delay (forgea_audit.catchup_delay): a sleep after every 1,000 rows of the unlocked
+# catch-up, none in the locked last step.  Counted from the pass's DEBUG1 summary, not timed.
+sleeps() {  # $1: delay (ms); prints the sleeps the pass reports
+    PGOPTIONS="${PGOPTIONS:-} -c forgea_audit.catchup_delay=$1 -c client_min_messages=debug1" \
+        psql -X -q -A -t -d "$db" -c "SELECT ok FROM forgea_audit.verify_increment()" 2>&1 |
+        sed -n 's/.*verify_increment: [0-9]* rows checked in [0-9]* batches, \([0-9]*\) sleeps.*/\1/p'
+}
+check "forgea_audit.catchup_delay's default (docs/operations.md)" "$(q "$db" "LOAD 'forgea_audit'; SHOW forgea_audit.catchup_delay")" "0"
+q "$db" "SELECT count(forgea_audit.append('CATCHUP_DELAY', chain => 'delay:' || (g % 7))) FROM generate_series(1, 3500) g" >/dev/null
+q "$db" "SELECT forgea_audit.merkle_integrate()" >/dev/null
+check "3,500 integrated rows, catchup_delay 0.01 ms: the catch-up sleeps 3 times" "$(sleeps 0.01)" 3
+q "$db" "SELECT count(forgea_audit.append('CATCHUP_DELAY', chain => 'delay:' || (g % 7))) FROM generate_series(1, 3500) g" >/dev/null
+check "3,500 rows left to the locked last step (not integrated before): it never sleeps" "$(sleeps 0.01)" 0
+q "$db" "SELECT count(forgea_audit.append('CATCHUP_DELAY', chain => 'delay:' || (g % 7))) FROM generate_series(1, 3500) g" >/dev/null
+q "$db" "SELECT forgea_audit.merkle_integrate()" >/dev/null
+check "catchup_delay 0: no sleep" "$(sleeps 0)" 0
+check "verify_chain() agrees" "$(q "$db" "SELECT ok FROM forgea_audit.verify_chain()")" t
+
 [ "$failures" -eq 0 ]

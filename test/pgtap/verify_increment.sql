@@ -6,11 +6,13 @@
 --   2. tampering with a new row (its content, its link, its row_hash) is caught, first_bad_seq
 --      names it, and the point does not move;
 --   3. a checkpoint whose stored root disagrees with the rows is caught;
---   4. who may call it.
+--   4. who may call it;
+--   5. what it does not promise: an old row rewritten in place below the verified point is not
+--      seen by it, and verify_chain() (the worker's full pass) finds it.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 
-SELECT plan(21);
+SELECT plan(26);
 
 \ir try.psql
 
@@ -125,5 +127,50 @@ SELECT is(ARRAY[has_function_privilege('forgea_audit_admin', 'forgea_audit.verif
           ARRAY[true, false, false], 'verify_increment(): admins may run it, readers and PUBLIC may not');
 SELECT matches(pg_temp.try($q$UPDATE forgea_audit.merkle_verified SET tree_size = 0$q$), 'audit',
                'merkle_verified cannot be written directly (guarded like the other Merkle tables)');
+
+-------------------------------------------------------------------------------------------------
+-- 5. What it does not promise (docs/transparency.md, "What verify_increment() promises, and what
+--    it does not"): an old row, below the verified point, rewritten in place by a superuser with
+--    the guards off is NOT seen by verify_increment(); verify_chain(), which the worker runs every
+--    forgea_audit.verify_full_interval, finds it (test/worker/worker_and_cron.sh shows the
+--    worker's passes doing so).  The first two assertions of each case pin the documented gap: a
+--    change that makes verify_increment() catch these must update the doc with them.
+-------------------------------------------------------------------------------------------------
+INSERT INTO pass SELECT 6, * FROM forgea_audit.verify_increment();
+SELECT is((SELECT ok FROM pass WHERE n = 6), true, 'before the rewrites: everything verified');
+-- The first INC_SETUP row: long verified, and no row a later pass checks links to it (its
+-- chain's next row was verified in pass 1 too).
+SELECT seq AS old_row FROM forgea_audit.audit_log WHERE action = 'INC_SETUP' ORDER BY seq LIMIT 1 \gset
+CREATE TEMP TABLE old_rewrite (what text PRIMARY KEY, inc_ok boolean, inc_detail text, below boolean,
+                               chain_ok boolean, chain_bad bigint);
+CREATE FUNCTION pg_temp.rewrite_old(what text, sql text) RETURNS void LANGUAGE plpgsql AS
+$$
+DECLARE r record; c record; below boolean;
+BEGIN
+    BEGIN
+        SELECT l.leaf_index < v.tree_size INTO below FROM forgea_audit.merkle_leaf l, forgea_audit.merkle_verified v
+         WHERE l.seq = (SELECT min(seq) FROM forgea_audit.audit_log WHERE action = 'INC_SETUP');
+        ALTER TABLE forgea_audit.audit_log DISABLE TRIGGER USER;
+        EXECUTE sql;
+        SELECT * INTO r FROM forgea_audit.verify_increment();
+        SELECT * INTO c FROM forgea_audit.verify_chain();
+        RAISE EXCEPTION USING ERRCODE = 'FAT01';
+    EXCEPTION WHEN SQLSTATE 'FAT01' THEN NULL;
+    END;
+    INSERT INTO old_rewrite VALUES (what, r.ok, r.detail, below, c.ok, c.first_bad_seq);
+END
+$$;
+SELECT pg_temp.rewrite_old('content', format($q$UPDATE forgea_audit.audit_log SET metadata = '{"rewritten": true}'
+                                               WHERE seq = %s$q$, :old_row));
+SELECT pg_temp.rewrite_old('row_hash', format($q$UPDATE forgea_audit.audit_log SET metadata = '{"rewritten": true}',
+                                                row_hash = sha256('forged') WHERE seq = %s$q$, :old_row));
+SELECT is((SELECT ARRAY[below::text, inc_ok::text] FROM old_rewrite WHERE what = 'content'), ARRAY['true', 'true'],
+          'an old row''s content rewritten below the verified point: verify_increment() does not see it (documented)');
+SELECT is((SELECT ARRAY[chain_ok::text, chain_bad::text] FROM old_rewrite WHERE what = 'content'),
+          ARRAY['false', :'old_row'], '... verify_chain() (the worker''s full pass) finds it and names the row');
+SELECT is((SELECT ARRAY[below::text, inc_ok::text] FROM old_rewrite WHERE what = 'row_hash'), ARRAY['true', 'true'],
+          'an old row''s content and row_hash (so its leaf) rewritten below the verified point: verify_increment() does not see it (documented)');
+SELECT is((SELECT ARRAY[chain_ok::text, chain_bad::text] FROM old_rewrite WHERE what = 'row_hash'),
+          ARRAY['false', :'old_row'], '... verify_chain() finds it and names the row');
 
 SELECT * FROM finish();
