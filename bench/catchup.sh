@@ -1,38 +1,111 @@
 #!/usr/bin/env bash
-# verify_increment()'s first catch-up (issue 23, item 2; docs/benchmarks.md, "Catch-up"), in a
-# throwaway cluster, one command:
-#   flock /tmp/forgea_bench.lock bash bench/catchup.sh        (as root, after make install)
+# verify_increment()'s first catch-up (issue 23, item 2; docs/benchmarks.md, "Catch-up"), one
+# command, as root on a Debian 12 machine with PostgreSQL 15:
+#   flock /tmp/forgea_bench.lock bash bench/catchup.sh
+#
+# Two builds side by side in one cluster: BASE (a git ref, built in a temporary checkout) and this
+# working tree (NEW).  Both are installed into a private copy of PostgreSQL's installation (as
+# bench/retention.sh does: nothing is written to the system's directories, nobody's `make install`
+# swaps the library halfway), the cluster listens on a Unix socket in a temporary directory only.
+# The library is not preloaded, so every new session loads whatever file $libdir/forgea_audit.so
+# is then: the script switches builds by renaming the other build's file over it (atomic; running
+# sessions keep the one they mapped).  The SQL objects are NEW's (BASE must have the same functions).
+#
 #   1. the log of the issue: ROWS audit rows (400,000) in CHAINS chains (4,000), written by two
 #      concurrent sessions (so the chains interleave), each row with 15 metadata keys as the
 #      webhook writes them; then merkle_integrate() and checkpoint(), VACUUM ANALYZE, a warm read;
-#   2. side by side in this run: verify_chain() over the log, then the first verify_increment()
-#      (rows/s of both), then verify_increment() with nothing new (median of 5);
+#   2. the first verify_increment() (a catch-up from size 0: merkle_verified put back to its
+#      initial row, guards off for that UPDATE only, in this throwaway database), per build and
+#      setting in ABBA order, REPEATS times each: wall ms and the backend's CPU ms (/proc), median;
 #   3. record_push p99 under pgbench (8 clients, GitHub payloads from bench/setup.sql) in windows
-#      of SECS seconds, idle / during back-to-back catch-ups / idle / during, in one run: each
-#      catch-up of the window starts from size 0 again (merkle_verified put back to its initial
-#      row, guards off for that UPDATE only, in this throwaway database); the integrator runs
-#      merkle_integrate() every 0.2 s beside it, and the longest wait it saw for merkle_state is
-#      reported (how long a catch-up held the integrator's lock).
-# Settings: BENCH_CATCHUP_ROWS (400000), BENCH_CATCHUP_CHAINS (4000), BENCH_CATCHUP_SECS (15),
-#           PORT (5650).
+#      of SECS seconds: idle, then one window of back-to-back catch-ups per configuration in ABBA
+#      order with idle windows between the halves and at the end; the integrator runs
+#      merkle_integrate() every 0.2 s beside it and its longest call is reported (how long a
+#      catch-up held the integrator's lock).  p99 ratios against the median of the idle windows.
+#
+# Settings (environment):
+#   BENCH_CATCHUP_BASE (main)            the ref BASE is built from
+#   BENCH_CATCHUP_BASE_SO                BASE's forgea_audit.so, built before (skips that build)
+#   BENCH_CATCHUP_CONFIGS ("base new:0 new:2")
+#                                        build:forgea_audit.catchup_delay (ms), in this order (then
+#                                        reversed); "base" runs BASE with its own defaults, "new"
+#                                        alone NEW's default
+#   BENCH_CATCHUP_ROWS (400000)  BENCH_CATCHUP_CHAINS (4000)  BENCH_CATCHUP_SECS (10)
+#   BENCH_CATCHUP_REPEATS (2)    BENCH_CATCHUP_CLIENTS (8)
 set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+BASE=${BENCH_CATCHUP_BASE:-main}
+CONFIGS=${BENCH_CATCHUP_CONFIGS:-base new:0 new:2}
 ROWS=${BENCH_CATCHUP_ROWS:-400000}
 CHAINS=${BENCH_CATCHUP_CHAINS:-4000}
-SECS=${BENCH_CATCHUP_SECS:-15}
-PORT=${PORT:-5650}
-if [ "${1:-}" != inner ]; then
-    export ROWS CHAINS SECS
-    exec pg_virtualenv -t -v 15 -c "--port=$PORT" -o shared_buffers=512MB -o max_wal_size=8GB \
-        -o checkpoint_timeout=30min -o synchronous_commit=on -o fsync=on -o max_connections=50 \
-        bash "$0" inner
-fi
-echo "# machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), load $(cut -d' ' -f1-3 /proc/loadavg), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+SECS=${BENCH_CATCHUP_SECS:-10}
+REPEATS=${BENCH_CATCHUP_REPEATS:-2}
+CLIENTS=${BENCH_CATCHUP_CLIENTS:-8}
+
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+BINDIR=$($PG_CONFIG --bindir)
+SHAREDIR=$($PG_CONFIG --sharedir)
+PKGLIBDIR=$($PG_CONFIG --pkglibdir)
+WORK=$(mktemp -d /tmp/forgea_catchup.XXXXXX)
+chmod 755 "$WORK"
+as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+PRIVATE=$WORK/install
+PGBIN=$PRIVATE$BINDIR
+LIB=$PRIVATE$PKGLIBDIR
+PGDATA_DIR=$WORK/data
+cleanup() {
+    [ -f "$PGDATA_DIR/postmaster.pid" ] && as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" stop -m immediate >/dev/null 2>&1
+    [ -d "$WORK/base_src" ] && git -C "$ROOT" worktree remove --force "$WORK/base_src" >/dev/null 2>&1
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+echo "# builds: base = $BASE ($(git rev-parse --short "$BASE")), new = this tree ($(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src || echo ', modified'))"
+make -s -j"$(nproc)" >/dev/null
+mkdir -p "$PRIVATE$(dirname "$BINDIR")" "$PRIVATE$(dirname "$SHAREDIR")"
+cp -a "$(dirname "$BINDIR")" "$PRIVATE$(dirname "$(dirname "$BINDIR")")/"
+cp -a "$SHAREDIR" "$PRIVATE$(dirname "$SHAREDIR")/"
+[ "$PKGLIBDIR" = "$(dirname "$BINDIR")/lib" ] || { echo "unexpected layout: $PKGLIBDIR"; exit 1; }
+make -s install DESTDIR="$PRIVATE" >/dev/null
+cp "$LIB/forgea_audit.so" "$WORK/new.so"
+case " $CONFIGS " in *" base"*)
+    if [ -n "${BENCH_CATCHUP_BASE_SO:-}" ]; then
+        cp "$BENCH_CATCHUP_BASE_SO" "$WORK/base.so"
+    else
+        git -C "$ROOT" worktree add --detach "$WORK/base_src" "$BASE" >/dev/null 2>&1
+        make -s -C "$WORK/base_src" -j"$(nproc)" forgea_audit.so >/dev/null
+        cp "$WORK/base_src/forgea_audit.so" "$WORK/base.so"
+    fi ;;
+esac
+use_build() {  # $1: base or new; new sessions load it from then on
+    cp "$WORK/$1.so" "$LIB/.forgea_audit.so.next" && mv -f "$LIB/.forgea_audit.so.next" "$LIB/forgea_audit.so"
+}
+
+chown postgres: "$WORK"
+as_pg "$PGBIN/initdb" -D "$PGDATA_DIR" -A trust -U postgres -E UTF8 --locale=C.UTF-8 >/dev/null
+cat >> "$PGDATA_DIR/postgresql.conf" <<CONF
+listen_addresses = ''
+unix_socket_directories = '$WORK'
+port = 5432
+shared_buffers = 512MB
+max_wal_size = 8GB
+checkpoint_timeout = 30min
+synchronous_commit = on
+fsync = on
+max_connections = 50
+CONF
+as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -l "$WORK/server.log" -w -t 60 start >/dev/null
+export PGHOST=$WORK PGPORT=5432 PGUSER=postgres
+echo "# machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%FT%TZ)"
 createdb -E UTF8 -T template0 cu
 psql -X -q -d cu -v nforks=200 -v npayloads=2000 \
      -v fixture="$(cat test/fixtures/github/push/api-with-new-branch.payload.json)" -f bench/setup.sql >/dev/null
+use_build new
 psql -X -q -d cu -c "CREATE EXTENSION forgea_audit" >/dev/null
 q() { psql -X -q -A -t -d cu -c "$1"; }
 ms() { date +%s%3N; }
+median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 
 echo "# 1. $ROWS rows in $CHAINS chains, two concurrent writers"
 half=$((ROWS / 2))
@@ -52,43 +125,61 @@ echo "integrate_and_checkpoint_ms=$((t1 - t0))"
 q "VACUUM ANALYZE" >/dev/null
 q "SELECT count(*), sum(length(metadata::text)) FROM forgea_audit.audit_log" >/dev/null   # warm
 
-echo "# 2. verify_chain() and the first verify_increment(), same log, same run"
-n=$(q "SELECT count(*) FROM forgea_audit.audit_log")
-t0=$(ms); vc=$(q "SELECT ok FROM forgea_audit.verify_chain()"); t1=$(ms)
-echo "verify_chain ok=$vc rows=$n ms=$((t1 - t0)) rows_per_s=$(( n * 1000 / (t1 - t0 + 1) ))"
-t0=$(ms); vi=$(q "SELECT ok || ' ' || rows_checked FROM forgea_audit.verify_increment()"); t1=$(ms)
-r=${vi#* }
-echo "first_verify_increment ok=${vi% *} rows=$r ms=$((t1 - t0)) rows_per_s=$(( r * 1000 / (t1 - t0 + 1) ))"
-idle=()
-for i in 1 2 3 4 5; do
-    t0=$(ms); q "SELECT ok FROM forgea_audit.verify_increment()" >/dev/null; t1=$(ms); idle+=($((t1 - t0)))
-done
-echo "verify_increment_nothing_new_ms=$(printf '%s\n' "${idle[@]}" | sort -n | sed -n 3p) (all: ${idle[*]})"
+# The configurations in ABBA order: "build:delay" words; PGOPTIONS for NEW's setting.
+read -r -a order <<<"$CONFIGS"
+abba=("${order[@]}")
+for ((i = ${#order[@]} - 1; i >= 0; i--)); do abba+=("${order[$i]}"); done
+options() {  # $1: a configuration
+    case $1 in *:*) echo "-c forgea_audit.catchup_delay=${1#*:}" ;; *) echo "" ;; esac
+}
+# One catch-up from size 0 in a new session: prints "wall_ms cpu_ms rows ok".
+reset_point="ALTER TABLE forgea_audit.merkle_verified DISABLE TRIGGER USER;
+UPDATE forgea_audit.merkle_verified SET tree_size = 0, frontier = '\x',
+    root = '\xe3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+ALTER TABLE forgea_audit.merkle_verified ENABLE ALWAYS TRIGGER merkle_verified_guard_rows;
+ALTER TABLE forgea_audit.merkle_verified ENABLE ALWAYS TRIGGER merkle_verified_guard_truncate;"
+catchup_once() {
+    psql -X -q -d cu -c "$reset_point" >/dev/null
+    PGOPTIONS="$(options "$1")" psql -X -q -A -t -F ' ' -d cu 2>/dev/null <<'SQL'
+SELECT split_part(s, ' ', 14)::bigint + split_part(s, ' ', 15)::bigint AS c0 FROM pg_read_file('/proc/self/stat') s \gset
+SELECT clock_timestamp() AS w0 \gset
+SELECT rows_checked AS r, ok FROM forgea_audit.verify_increment() \gset
+SELECT round(extract(epoch FROM clock_timestamp() - :'w0') * 1000),
+       (split_part(s, ' ', 14)::bigint + split_part(s, ' ', 15)::bigint - :c0) * 1000 / 100, :r, :'ok'
+FROM pg_read_file('/proc/self/stat') s;
+SQL
+}
 
-echo "# 3. record_push p99, 8 clients, ${SECS}s windows: idle, catch-ups, idle, catch-ups"
-cat > /tmp/catchup_bench_push.pgbench <<'PGB'
+echo "# 2. the first verify_increment(), $REPEATS catch-ups per configuration and half, ABBA: ${abba[*]}"
+n=$(q "SELECT count(*) FROM forgea_audit.audit_log")
+declare -A WALL CPU
+for c in "${abba[@]}"; do
+    use_build "${c%%:*}"
+    for ((r = 0; r < REPEATS; r++)); do
+        read -r w u rows ok < <(catchup_once "$c")
+        WALL[$c]+="$w "; CPU[$c]+="$u "
+        echo "catchup config=$c wall_ms=$w cpu_ms=$u rows=$rows ok=$ok"
+    done
+done
+for c in "${order[@]}"; do
+    w=$(tr ' ' '\n' <<<"${WALL[$c]}" | grep . | median); u=$(tr ' ' '\n' <<<"${CPU[$c]}" | grep . | median)
+    echo "catchup_median config=$c wall_ms=$w cpu_ms=$u rows_per_s_wall=$(awk -v n="$n" -v w="$w" 'BEGIN {printf "%d", n * 1000 / w}') rows_per_s_cpu=$(awk -v n="$n" -v u="$u" 'BEGIN {printf "%d", n * 1000 / u}')"
+done
+
+echo "# 3. record_push p99, $CLIENTS clients, ${SECS}s windows"
+cat > "$WORK/push.pgbench" <<'PGB'
 \set k random(1, 1000000000)
 \set pid 1 + abs(hash(:client_id * 1000003 + :k)) % 2000
 SELECT status FROM forgea_audit.record_push((SELECT body FROM bench.payload WHERE id = :pid)::jsonb, bench.guid(:client_id + 100, :k));
 PGB
-# A catch-up from size 0, again and again, until the file $1 disappears.
+# Catch-ups from size 0 of configuration $2, back to back, until the file $1 disappears.
 catchups() {
     local n=0
-    while [ -e "$1" ]; do
-        psql -X -q -A -t -d cu >/dev/null <<'SQL'
-ALTER TABLE forgea_audit.merkle_verified DISABLE TRIGGER USER;
-UPDATE forgea_audit.merkle_verified SET tree_size = 0, frontier = '\x',
-    root = '\xe3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
-ALTER TABLE forgea_audit.merkle_verified ENABLE ALWAYS TRIGGER merkle_verified_guard_rows;
-ALTER TABLE forgea_audit.merkle_verified ENABLE ALWAYS TRIGGER merkle_verified_guard_truncate;
-SELECT ok FROM forgea_audit.verify_increment();
-SQL
-        n=$((n + 1))
-    done
+    while [ -e "$1" ]; do catchup_once "$2" >/dev/null; n=$((n + 1)); done
     echo "$n" > "$1.count"
 }
 # The integrator every 0.2 s, in one session (a DO block committing after each call) until
-# bench.stop has a row; prints its longest merkle_integrate() call in ms.
+# bench.stop has a row for the window; writes its longest merkle_integrate() call in ms.
 q "CREATE TABLE bench.stop (round text)"
 integrator() {
     psql -X -q -A -t -d cu -c "DO \$\$
@@ -103,26 +194,39 @@ BEGIN
         PERFORM pg_sleep(0.2);
     END LOOP;
     RAISE NOTICE 'worst=%', round(worst::numeric, 1);
-END \$\$" 2>&1 | sed -n 's/.*worst=//p' > "$dir/$1.max"
+END \$\$" 2>&1 | sed -n 's/.*worst=//p' > "$WORK/$1.max"
 }
 p99() {  # pgbench per-transaction log lines: client txno latency_us ...
     cat "$@" | awk '{print $3}' | sort -n | awk '{a[NR]=$1} END {i=int(NR*0.99); if (i<1) i=1; printf "%.2f", a[i]/1000}'
 }
-dir=$(mktemp -d); chmod 777 "$dir"
-declare -A P99 TPS
-for round in idle1 catchup1 idle2 catchup2; do
-    flag=$dir/$round.running; touch "$flag"
-    integrator "$round" & ipid=$!
-    case $round in catchup*) catchups "$flag" & cpid=$! ;; esac
-    (cd "$dir" && pgbench -n -c 8 -j 2 -T "$SECS" -f /tmp/catchup_bench_push.pgbench -l --log-prefix="$round.log" cu > "$round.out" 2>&1)
-    rm -f "$flag"; q "INSERT INTO bench.stop VALUES ('$round')"; wait $ipid; case $round in catchup*) wait $cpid ;; esac
-    P99[$round]=$(p99 "$dir/$round.log".*)
-    TPS[$round]=$(grep -o 'tps = [0-9.]*' "$dir/$round.out" | head -1 | cut -d' ' -f3)
-    extra=""; [ -e "$flag.count" ] && extra=" catchups=$(cat "$flag.count")"
-    echo "$round record_push_p99_ms=${P99[$round]} tps=${TPS[$round]} integrator_longest_call_ms=$(cat "$dir/$round.max")$extra"
+windows=(idle)
+half=${#order[@]}
+for ((i = 0; i < ${#abba[@]}; i++)); do
+    windows+=("${abba[$i]}")
+    [ $((i + 1)) -eq "$half" ] && windows+=(idle)
 done
-awk -v a="${P99[idle1]}" -v b="${P99[idle2]}" -v c="${P99[catchup1]}" -v d="${P99[catchup2]}" \
-    'BEGIN { idle = (a + b) / 2; busy = (c + d) / 2; printf "p99 idle=%.2f ms, during catch-ups=%.2f ms, ratio=%.2f (target <= 1.5)\n", idle, busy, busy / idle }'
+windows+=(idle)
+declare -A P99S
+w=0
+for c in "${windows[@]}"; do
+    w=$((w + 1)); name="w$w"
+    flag=$WORK/$name.running; touch "$flag"
+    integrator "$name" & ipid=$!
+    if [ "$c" != idle ]; then use_build "${c%%:*}"; catchups "$flag" "$c" & cpid=$!; fi
+    (cd "$WORK" && pgbench -n -c "$CLIENTS" -j 2 -T "$SECS" -f push.pgbench -l --log-prefix="$name.log" cu > "$name.out" 2>&1)
+    rm -f "$flag"; q "INSERT INTO bench.stop VALUES ('$name')"; wait $ipid; [ "$c" != idle ] && wait $cpid
+    p=$(p99 "$WORK/$name.log".*)
+    P99S[$c]+="$p "
+    tps=$(grep -o 'tps = [0-9.]*' "$WORK/$name.out" | head -1 | cut -d' ' -f3)
+    extra=""; [ -e "$flag.count" ] && extra=" catchups=$(cat "$flag.count")"
+    echo "window=$name config=$c record_push_p99_ms=$p tps=$tps integrator_longest_call_ms=$(cat "$WORK/$name.max")$extra"
+    rm -f "$WORK/$name.log".*
+done
+idle=$(tr ' ' '\n' <<<"${P99S[idle]}" | grep . | median)
+echo "p99 idle (median of windows ${P99S[idle]}) = $idle ms"
+for c in "${order[@]}"; do
+    m=$(tr ' ' '\n' <<<"${P99S[$c]}" | grep . | median)
+    echo "p99 config=$c windows=${P99S[$c]% } median=$m ratio=$(awk -v a="$m" -v b="$idle" 'BEGIN {printf "%.2f", a / b}') (target <= 1.5)"
+done
+use_build new
 q "SELECT ok FROM forgea_audit.verify_chain()" | sed 's/^/verify_chain at the end: ok=/'
-rm -rf "$dir"
-dropdb cu

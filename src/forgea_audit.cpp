@@ -187,9 +187,18 @@ FA_MODULE_INIT()
 
     DefineCustomRealVariable(
         "forgea_audit.catchup_delay",
-        "How long verify_increment()'s catch-up sleeps after every 1,000 rows it checks; 0 disables the sleep.",
-        "A cost delay as VACUUM's: the catch-up leaves CPU to record_push. A DBA's interactive call can SET it to 0.",
+        "How long a session's verify_increment() catch-up sleeps after every 1,000 rows it checks; 0 disables it.",
+        "A cost delay as vacuum_cost_delay's: the catch-up leaves CPU to record_push. The worker's passes use "
+        "forgea_audit.worker_catchup_delay.",
         &fa_catchup_delay_ms, 0, 0, 100, PGC_USERSET, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+
+    DefineCustomRealVariable(
+        "forgea_audit.worker_catchup_delay",
+        "How long the background worker's verify_increment() catch-up sleeps after every 1,000 rows it checks; "
+        "-1 uses forgea_audit.catchup_delay.",
+        "As autovacuum_vacuum_cost_delay: the worker's catch-up is background work and leaves CPU to record_push.",
+        &fa_worker_catchup_delay_ms, kDefaultWorkerCatchupDelayMs, -1, 100, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr,
+        nullptr);
 
     DefineCustomBoolVariable(
         "forgea_audit.catchup_pause_point",

@@ -20,14 +20,17 @@
 // (merkle_check.cpp), before that last step and also without the integrator's lock.
 // A failure is returned (ok = false) and the point does not move.
 //
-// A batch: the leaves (leaf_index, seq) by the leaf index; their rows through audit_log's primary
+// A batch: the leaves (leaf_index, seq) through merkle_leaf's primary key; their rows through audit_log's primary
 // key in seq order, one index range scan per run of nearby seqs (leaves are integrated in seq
 // order, so a batch is a few runs), each row's content checked and its leaf hash kept; then the
 // links, in seq order, the row before each one taken from the previous row of its chain this pass
 // read (a map by chain id), or, for a chain's first row in the pass (or a row that does not follow
 // the one read before it), from the (chain_id, chain_pos) index in one statement for the batch;
-// then the leaf hashes into the frontier in leaf order.  Cost: the new rows, plus one index
-// lookup per chain and pass, plus O(log n) nodes for each root.
+// then the leaf hashes into the frontier in leaf order, each node an append completes compared
+// with merkle_tile by the comparison the whole-log walk uses (merkle_check.cpp).  Cost: the new
+// rows, plus one index lookup per chain and pass, plus O(log n) nodes for each root.  The unlocked
+// catch-up sleeps forgea_audit.(worker_)catchup_delay after every 1,000 rows (a cost delay as
+// VACUUM's: it is background work that must leave the CPU to record_push).
 #include "pg/core_headers.hpp"  // first: see there
 
 extern "C" {
@@ -106,7 +109,6 @@ SPIPlanPtr lock_plan;
 SPIPlanPtr checkpoints_plan;
 SPIPlanPtr prev_plan;
 SPIPlanPtr advance_plan;
-SPIPlanPtr tile_plan;
 SPIPlanPtr below_plan;
 
 // The statements, prepared once per backend.
@@ -117,9 +119,8 @@ void prepare_plans()
     Oid int8_2[2] = {INT8OID, INT8OID};
     Oid prev_types[2] = {TEXTARRAYOID, INT8ARRAYOID};
     Oid advance_types[4] = {INT8OID, BYTEAOID, BYTEAOID, INT8OID};
-    Oid tile_types[2] = {INT2OID, INT8OID};
     Oid int8_1[1] = {INT8OID};
-    const FaPlanSpec specs[7] = {
+    const FaPlanSpec specs[6] = {
         {"INSERT INTO forgea_audit.merkle_verified DEFAULT VALUES ON CONFLICT DO NOTHING", 0, nullptr},
         {"SELECT tree_size, root, frontier, xmin FROM forgea_audit.merkle_verified FOR UPDATE", 0, nullptr},
         {"SELECT tree_size, root FROM forgea_audit.merkle_checkpoint WHERE tree_size > $1 AND tree_size <= $2 "
@@ -132,19 +133,17 @@ void prepare_plans()
          "                    ORDER BY q.chain_pos DESC LIMIT 1) p", 2, prev_types},
         {"UPDATE forgea_audit.merkle_verified SET tree_size = $1, root = $2, frontier = $3, "
          "rows_checked = rows_checked + $4, verified_at = pg_catalog.clock_timestamp()", 4, advance_types},
-        {"SELECT hashes, interior FROM forgea_audit.merkle_tile WHERE level = $1 AND idx = $2", 2, tile_types},
         // Committed rows below the horizon (an index-only count on seq's primary key).
         {"SELECT count(*) FROM forgea_audit.audit_log WHERE seq < $1", 1, int8_1},
     };
-    SPIPlanPtr kept[7];
-    fa_keep_plans(specs, 7, kept, "the incremental verification statements");
+    SPIPlanPtr kept[6];
+    fa_keep_plans(specs, 6, kept, "the incremental verification statements");
     init_plan = kept[0];
     lock_plan = kept[1];
     checkpoints_plan = kept[2];
     prev_plan = kept[3];
     advance_plan = kept[4];
-    tile_plan = kept[5];
-    below_plan = kept[6];
+    below_plan = kept[5];
 }
 
 // Runs a write to merkle_verified as the extension's own writer (its guard lets nothing else in).
@@ -173,35 +172,6 @@ struct ChainEntry {
 };
 
 constexpr int kTileLevels = (mk::kMaxLevels + mk::kTileHeight - 1) / mk::kTileHeight;
-
-// The nodes one append completed, compared with the stored ones after the core returned (the
-// comparison runs SPI, which may raise: not from inside core code).
-class NodeList final : public mk::NodeSink {
-public:
-    void node(int level, std::int64_t index, const std::uint8_t hash[kHashLen]) override
-    {
-        if (n < mk::kMaxLevels + 1) {
-            id[n].level = level;
-            id[n].index = index;
-            memcpy(hash_[n], hash, kHashLen);
-            n++;
-        }
-    }
-    int n = 0;
-    mk::NodeId id[mk::kMaxLevels + 1];
-    uint8 hash_[mk::kMaxLevels + 1][kHashLen];
-};
-
-// The stored tiles the new leaves' nodes are compared with, one per tile level at a time (the
-// leaves go in order, so each tile is read once a pass, twice for the one a pass ends in).
-struct TileCache {
-    int64 idx[kTileLevels];
-    bool present[kTileLevels];
-    int hashes_len[kTileLevels];
-    int interior_len[kTileLevels];
-    uint8 hashes[kTileLevels][mk::kTileWidth * kHashLen];
-    uint8 interior[kTileLevels][mk::kTileInterior * kHashLen];
-};
 
 // Where the pass reads audit_log directly (its heap and primary key), and the chain map.
 struct RowSource {
@@ -235,8 +205,8 @@ struct Increment {
     mk::Frontier frontier;
     CheckpointRoots checkpoints;
     RowSource src;
-    TileCache *tiles = nullptr;
-    NodeList *nodes = nullptr;
+    FaTileCache *tiles = nullptr;
+    FaNodeList *nodes = nullptr;
     Batch *batch = nullptr;  // the batch arrays, reused batch after batch
     TransactionId verified_xid = InvalidTransactionId;  // merkle_verified's xmin: the last pass that moved it
     uint8 verified_root[kHashLen] = {};                  // the root at from_size, from the stored frontier
@@ -329,67 +299,16 @@ void compare_checkpoints(Increment &inc, Sha256 &h, MemoryContext keep)
     }
 }
 
-// Tile (level, idx) into the cache (a fresh snapshot: it sees the tiles of every leaf read).
-void load_tile(TileCache *c, int level, int64 idx)
-{
-    Datum args[2] = {Int16GetDatum(static_cast<int16>(level)), Int64GetDatum(idx)};
-    fa_exec_plan(tile_plan, args, nullptr, 1);
-    c->idx[level] = idx;
-    c->present[level] = false;
-    c->hashes_len[level] = c->interior_len[level] = 0;
-    if (SPI_processed == 1) {
-        FaRow row = fa_spi_row(0, "forgea_audit.merkle_tile");
-        bytea *h, *i;
-        if (fa_get_opt<SqlBytea>(row, 1, &h) && fa_get_opt<SqlBytea>(row, 2, &i)) {
-            c->hashes_len[level] = static_cast<int>(Min(VARSIZE_ANY_EXHDR(h), sizeof c->hashes[level]));
-            c->interior_len[level] = static_cast<int>(Min(VARSIZE_ANY_EXHDR(i), sizeof c->interior[level]));
-            memcpy(c->hashes[level], VARDATA_ANY(h), c->hashes_len[level]);
-            memcpy(c->interior[level], VARDATA_ANY(i), c->interior_len[level]);
-            c->present[level] = true;
-        }
-    }
-    SPI_freetuptable(SPI_tuptable);
-}
-
-// The stored hash of a node, or nullptr if the store lacks it.  A cached tile shorter than the
-// node's place is read again (the integrator may have extended it since).
-const uint8 *stored_node(TileCache *c, mk::NodeId node)
-{
-    mk::TilePosition p = mk::tile_position(node);
-    if (p.level < 0 || p.level >= kTileLevels)
-        return nullptr;
-    int off = p.pos * static_cast<int>(kHashLen);
-    int need = off + static_cast<int>(kHashLen);
-    if (c->idx[p.level] != p.index || (p.interior ? c->interior_len[p.level] : c->hashes_len[p.level]) < need)
-        load_tile(c, p.level, p.index);
-    if (!c->present[p.level])
-        return nullptr;
-    if (p.interior)
-        return need <= c->interior_len[p.level] ? c->interior[p.level] + off : nullptr;
-    return need <= c->hashes_len[p.level] ? c->hashes[p.level] + off : nullptr;
-}
-
-// The nodes the last append completed against merkle_tile (the first difference is reported, in
-// the words of the whole-log walk, merkle_check.cpp).
+// The nodes the last append completed against merkle_tile (merkle_check.cpp's comparison, which
+// the whole-log walk uses too), each tile read in a fresh snapshot: it sees the tiles of every
+// leaf the pass read.  The first difference is the tree problem.
 void compare_nodes(Increment &inc, int64 index, int64 seq, MemoryContext keep)
 {
-    NodeList &nodes = *inc.nodes;
-    for (int k = 0; k < nodes.n && inc.tree_problem == nullptr; k++) {
-        const uint8 *stored = stored_node(inc.tiles, nodes.id[k]);
-        if (stored != nullptr && memcmp(stored, nodes.hash_[k], kHashLen) == 0)
-            continue;
-        MemoryContext old = MemoryContextSwitchTo(keep);
-        if (nodes.id[k].level == 0)
-            tree_problem(inc, seq, psprintf("merkle_tile's hash of leaf " INT64_FORMAT " is %s the leaf hash of audit row "
-                                            INT64_FORMAT " (merkle_tile or merkle_leaf was altered)",
-                                            index, stored == nullptr ? "missing, not" : "not", seq));
-        else
-            tree_problem(inc, seq, psprintf("merkle_tile's node of level %d, index " INT64_FORMAT " is %s the hash of its "
-                                            "leaves (merkle_tile was altered; found at leaf " INT64_FORMAT ", audit row "
-                                            INT64_FORMAT ")", nodes.id[k].level, nodes.id[k].index,
-                                            stored == nullptr ? "missing, not" : "not", index, seq));
-        MemoryContextSwitchTo(old);
-    }
+    if (inc.tree_problem != nullptr)
+        return;
+    char *problem = fa_tile_compare(inc.tiles, *inc.nodes, index, seq, false, keep);
+    if (problem != nullptr)
+        tree_problem(inc, seq, problem);
 }
 
 // Opens audit_log and its primary key for the pass's direct reads, with the checks the executor
@@ -562,16 +481,26 @@ void read_leaves(RowSource &s, Batch &b, int64 from, int64 to)
     memset(b.prev_hash, 0, kHashLen * n);
 }
 
+// The delay this pass sleeps (settings.hpp): the worker's setting in the background worker
+// (the only background worker that calls verify_increment()), else the session's.
+double catchup_delay_ms()
+{
+    if (IsBackgroundWorker && fa_worker_catchup_delay_ms >= 0)
+        return fa_worker_catchup_delay_ms;
+    return fa_catchup_delay_ms;
+}
+
 // The cost delay (forgea_audit.catchup_delay): after every kCatchupDelayRows rows of the unlocked
 // catch-up, a sleep, as vacuum_delay_point() does (no lock is held here but merkle_verified's row
 // and buffer pins: nobody waits for it).  The locked last step never sleeps.
 void delay_point(Increment &inc)
 {
-    if (!inc.throttled || fa_catchup_delay_ms <= 0 || ++inc.since_delay < kCatchupDelayRows)
+    double ms = catchup_delay_ms();
+    if (!inc.throttled || ms <= 0 || ++inc.since_delay < kCatchupDelayRows)
         return;
     inc.since_delay = 0;
     pgstat_report_wait_start(PG_WAIT_EXTENSION);
-    pg_usleep(static_cast<long>(fa_catchup_delay_ms * 1000));
+    pg_usleep(static_cast<long>(ms * 1000));
     pgstat_report_wait_end();
     inc.sleeps++;
     CHECK_FOR_INTERRUPTS();
@@ -1062,11 +991,13 @@ FA_FUNCTION(fa_verify_increment, "forgea_audit.verify_increment")
     Sha256 *h = static_cast<Sha256 *>(MemoryContextAlloc(keep, sizeof(Sha256)));
     new (h) Sha256();
     open_rows(*inc, keep);
-    inc->tiles = static_cast<TileCache *>(MemoryContextAlloc(keep, sizeof(TileCache)));
-    for (int l = 0; l < kTileLevels; l++)
-        inc->tiles->idx[l] = -1;
-    inc->nodes = static_cast<NodeList *>(MemoryContextAlloc(keep, sizeof(NodeList)));
-    new (inc->nodes) NodeList();
+    {
+        MemoryContext old = MemoryContextSwitchTo(keep);
+        inc->tiles = fa_tile_cache_create();
+        MemoryContextSwitchTo(old);
+    }
+    inc->nodes = static_cast<FaNodeList *>(MemoryContextAlloc(keep, sizeof(FaNodeList)));
+    new (inc->nodes) FaNodeList();
     bool go_on = inc->tree_problem == nullptr;
     // The catch-up, holding no lock the integrator or record_push need; again while the
     // integrator added more than a small tail meanwhile (at most a few rounds).
@@ -1106,7 +1037,7 @@ FA_FUNCTION(fa_verify_increment, "forgea_audit.verify_increment")
         fa_progress_end();
     elog(DEBUG1, "verify_increment: %lld rows checked in %lld batches, %lld sleeps (forgea_audit.catchup_delay = %g ms)",
          static_cast<long long>(inc->rows), static_cast<long long>(inc->batches), static_cast<long long>(inc->sleeps),
-         fa_catchup_delay_ms);
+         catchup_delay_ms());
     int64 count = inc->problems.count() + (inc->tree_problem != nullptr ? 1 : 0) + lost->count;
     if (lost->count > 0 && (inc->tree_problem == nullptr || inc->tree_bad_seq == 0 || lost->seq < inc->tree_bad_seq)) {
         inc->tree_problem = lost->text;

@@ -72,27 +72,8 @@ void prepare_plans()
 
 constexpr int kTileLevels = (mk::kMaxLevels + mk::kTileHeight - 1) / mk::kTileHeight;
 
-// The nodes one append completed, kept so that they are compared after the core returned (the
-// comparison runs SPI, which may raise: not from inside core code).
-class NodeList final : public mk::NodeSink {
-public:
-    void node(int level, std::int64_t index, const std::uint8_t hash[kHashLen]) override
-    {
-        if (n < mk::kMaxLevels + 1) {
-            id[n].level = level;
-            id[n].index = index;
-            memcpy(hash_[n], hash, kHashLen);
-            n++;
-        }
-    }
-    int n = 0;
-    mk::NodeId id[mk::kMaxLevels + 1];
-    uint8 hash_[mk::kMaxLevels + 1][kHashLen];
-};
-
-// The stored tiles one walk reads, one per tile level at a time: the walk visits each level's
-// tiles in index order, so each tile is read once.
-struct TileCache {
+// See merkle_store.hpp.
+struct FaTileCacheData {
     int64 idx[kTileLevels];
     bool present[kTileLevels];
     int hashes_len[kTileLevels];
@@ -102,7 +83,7 @@ struct TileCache {
 };
 
 // Tile (level, idx) into the cache.
-void load_tile(TileCache *c, int level, int64 idx, bool read_only)
+void load_tile(FaTileCacheData *c, int level, int64 idx, bool read_only)
 {
     Datum args[2] = {Int16GetDatum(static_cast<int16>(level)), Int64GetDatum(idx)};
     int rc = SPI_execute_plan(tile_plan, args, nullptr, read_only, 1);
@@ -126,19 +107,20 @@ void load_tile(TileCache *c, int level, int64 idx, bool read_only)
 }
 
 // The stored hash of a node, or nullptr if the store lacks it.
-const uint8 *stored_node(TileCache *c, mk::NodeId node, bool read_only)
+const uint8 *stored_node(FaTileCacheData *c, mk::NodeId node, bool read_only)
 {
     mk::TilePosition p = mk::tile_position(node);
     if (p.level < 0 || p.level >= kTileLevels)
         return nullptr;
-    if (c->idx[p.level] != p.index)
+    int off = p.pos * static_cast<int>(kHashLen);
+    int need = off + static_cast<int>(kHashLen);
+    if (c->idx[p.level] != p.index || (p.interior ? c->interior_len[p.level] : c->hashes_len[p.level]) < need)
         load_tile(c, p.level, p.index, read_only);
     if (!c->present[p.level])
         return nullptr;
-    int off = p.pos * static_cast<int>(kHashLen);
     if (p.interior)
-        return off + static_cast<int>(kHashLen) <= c->interior_len[p.level] ? c->interior[p.level] + off : nullptr;
-    return off + static_cast<int>(kHashLen) <= c->hashes_len[p.level] ? c->hashes[p.level] + off : nullptr;
+        return need <= c->interior_len[p.level] ? c->interior[p.level] + off : nullptr;
+    return need <= c->hashes_len[p.level] ? c->hashes[p.level] + off : nullptr;
 }
 
 // A root the walk must meet at a size: the checkpoints', then the callers'.
@@ -156,6 +138,43 @@ int by_size(const void *a, const void *b)
 }
 
 }  // namespace
+
+struct FaTileCache : FaTileCacheData {};
+
+FaTileCache *fa_tile_cache_create()
+{
+    prepare_plans();
+    FaTileCache *c = static_cast<FaTileCache *>(palloc(sizeof(FaTileCache)));
+    for (int l = 0; l < kTileLevels; l++) {
+        c->idx[l] = -1;
+        c->present[l] = false;
+        c->hashes_len[l] = c->interior_len[l] = 0;
+    }
+    return c;
+}
+
+char *fa_tile_compare(FaTileCache *c, const FaNodeList &nodes, int64 index, int64 seq, bool read_only, MemoryContext keep)
+{
+    for (int k = 0; k < nodes.n; k++) {
+        const uint8 *stored = stored_node(c, nodes.id[k], read_only);
+        if (stored != nullptr && memcmp(stored, nodes.hash_[k], kHashLen) == 0)
+            continue;
+        MemoryContext old = MemoryContextSwitchTo(keep);
+        char *problem;
+        if (nodes.id[k].level == 0)
+            problem = psprintf("merkle_tile's hash of leaf " INT64_FORMAT " is %s the leaf hash of audit row " INT64_FORMAT
+                               " (merkle_tile or merkle_leaf was altered)",
+                               index, stored == nullptr ? "missing, not" : "not", seq);
+        else
+            problem = psprintf("merkle_tile's node of level %d, index " INT64_FORMAT " is %s the hash of its leaves "
+                               "(merkle_tile was altered; found at leaf " INT64_FORMAT ", audit row " INT64_FORMAT ")",
+                               nodes.id[k].level, nodes.id[k].index, stored == nullptr ? "missing, not" : "not",
+                               index, seq);
+        MemoryContextSwitchTo(old);
+        return problem;
+    }
+    return nullptr;
+}
 
 // The leaves as a query returns them (leaf_index, seq, row_hash), fetched 10,000 at a time through
 // a cursor; a row_hash stays valid until the next call.  The walks run statements of their own
@@ -278,11 +297,9 @@ void fa_merkle_check_tree(bool read_only, MemoryContext keep, const FaMerkleRoot
 
     mk::Frontier *fr = static_cast<mk::Frontier *>(palloc0(sizeof(mk::Frontier)));
     *fr = mk::Frontier{};
-    TileCache *tiles = static_cast<TileCache *>(palloc(sizeof(TileCache)));
-    for (int l = 0; l < kTileLevels; l++)
-        tiles->idx[l] = -1;
-    NodeList *nodes = static_cast<NodeList *>(palloc(sizeof(NodeList)));
-    new (nodes) NodeList();
+    FaTileCache *tiles = fa_tile_cache_create();
+    FaNodeList *nodes = static_cast<FaNodeList *>(palloc(sizeof(FaNodeList)));
+    new (nodes) FaNodeList();
     forgea::core::Sha256 h;  // the core's: no allocation per digest (core/sha256.hpp)
     int64 next = 0;
     int64 last_seq = 0;
@@ -330,21 +347,7 @@ void fa_merkle_check_tree(bool read_only, MemoryContext keep, const FaMerkleRoot
         nodes->n = 0;
         fr->append(h, lh, *nodes);
         last_seq = seq;
-        for (int k = 0; k < nodes->n && !tile_reported; k++) {
-            const uint8 *stored = stored_node(tiles, nodes->id[k], read_only);
-            if (stored != nullptr && memcmp(stored, nodes->hash_[k], kHashLen) == 0)
-                continue;
-            old = MemoryContextSwitchTo(keep);
-            if (nodes->id[k].level == 0)
-                problem = psprintf("merkle_tile's hash of leaf " INT64_FORMAT " is %s the leaf hash of audit row "
-                                   INT64_FORMAT " (merkle_tile or merkle_leaf was altered)",
-                                   index, stored == nullptr ? "missing, not" : "not", seq);
-            else
-                problem = psprintf("merkle_tile's node of level %d, index " INT64_FORMAT " is %s the hash of its leaves "
-                                   "(merkle_tile was altered; found at leaf " INT64_FORMAT ", audit row " INT64_FORMAT ")",
-                                   nodes->id[k].level, nodes->id[k].index, stored == nullptr ? "missing, not" : "not",
-                                   index, seq);
-            MemoryContextSwitchTo(old);
+        if (!tile_reported && (problem = fa_tile_compare(tiles, *nodes, index, seq, read_only, keep)) != nullptr) {
             fa_merkle_finding(f, seq, problem);
             tile_reported = true;
         }

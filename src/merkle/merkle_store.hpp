@@ -12,6 +12,7 @@ extern "C" {
 }
 
 #include "core/chain_record.hpp"
+#include "core/merkle_tree.hpp"
 
 // Rows the integrator takes per batch when the caller sets no limit (each batch is one pass of
 // its statements; checkpoint() runs batches until one comes back short).
@@ -126,6 +127,38 @@ struct FaMerkleRoot {
 // With log (usable), the leaves and their rows' row_hash come from it (see FaLogHashes).
 void fa_merkle_check_tree(bool read_only, MemoryContext keep, const FaMerkleRoot *extra, int nextra,
                           FaMerkleFinding *f, const FaLogHashes *log = nullptr);
+
+// The nodes one append completed (the core's Frontier::append reports them here), kept so that
+// they are compared with the stored ones after the core returned: the comparison runs SPI, which
+// may raise, and must not from inside core code.
+class FaNodeList final : public forgea::core::merkle::NodeSink {
+public:
+    void node(int level, std::int64_t index, const std::uint8_t hash[forgea::core::kHashLen]) override
+    {
+        if (n < forgea::core::merkle::kMaxLevels + 1) {
+            id[n].level = level;
+            id[n].index = index;
+            memcpy(hash_[n], hash, forgea::core::kHashLen);
+            n++;
+        }
+    }
+    int n = 0;
+    forgea::core::merkle::NodeId id[forgea::core::merkle::kMaxLevels + 1];
+    uint8 hash_[forgea::core::merkle::kMaxLevels + 1][forgea::core::kHashLen];
+};
+
+// The one comparison of recomputed nodes with merkle_tile, for both walks: verify_chain()'s over
+// every leaf (fa_merkle_check_tree) and verify_increment()'s over the new ones.  The cache holds
+// one tile per tile level: a walk goes in leaf order, so it reads each tile once (a cached tile
+// shorter than a node's place is read again: the integrator may have extended it since).
+struct FaTileCache;
+FaTileCache *fa_tile_cache_create();  // palloc'd in the current memory context
+
+// The nodes the append of leaf `index` (audit row seq) completed, against merkle_tile: nullptr if
+// each is stored and equal, else the first difference in the DBA's words, palloc'd in keep.
+// read_only: tiles read in the caller's snapshot, else each in a fresh one.
+char *fa_tile_compare(FaTileCache *c, const FaNodeList &nodes, int64 index, int64 seq, bool read_only,
+                      MemoryContext keep);
 
 // Where the leaf walks read the leaves from: in leaf_index order, each with the seq it names and
 // that row's row_hash (nullptr: no such row), as "merkle_leaf LEFT JOIN audit_log ORDER BY

@@ -51,6 +51,7 @@ int fa_verify_interval_s = 0;
 bool fa_catchup_pause_point = false;
 int fa_verify_workers = -1;
 double fa_catchup_delay_ms = 0;
+double fa_worker_catchup_delay_ms = 0;
 int fa_verify_full_interval_s = 0;
 int fa_max_metadata_bytes = 65536;
 int fa_rejected_audit_per_minute = 60;

@@ -49,9 +49,14 @@ extern bool fa_catchup_pause_point;
 extern int fa_verify_workers;
 // How long verify_increment()'s catch-up sleeps after every kCatchupDelayRows rows it checks
 // (VACUUM's cost delay, for the same reason: background work that must leave the CPU to the
-// writers); 0: no sleep.  Not in the last, locked step.
+// writers); 0: no sleep.  Not in the last, locked step.  As vacuum_cost_delay and
+// autovacuum_vacuum_cost_delay: a session's call uses the first (default 0: a DBA's call runs at
+// full speed), the background worker's passes the second (-1: the first).
 extern double fa_catchup_delay_ms;
+extern double fa_worker_catchup_delay_ms;
 constexpr int kCatchupDelayRows = 1000;
+// The worker's default, from bench/catchup.sh (docs/benchmarks.md, "Catch-up").
+constexpr double kDefaultWorkerCatchupDelayMs = 10;
 
 // Audit metadata (chain/chain_append.cpp).
 extern int fa_max_metadata_bytes;

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # verify_increment()'s catch-up holds no lock the integrator or record_push need (issue 23, item 2):
 # it verifies in batches of 32,768 leaves and, between two batches, reports progress and passes
-# its pause point (docs/transparency.md, "Incremental verification").  With 40,000 new leaves the
+# its pause point (docs/transparency.md, "Incremental verification"), and sleeps its cost delay
+# (forgea_audit.catchup_delay) after every 1,000 rows, never in its locked last step, counted from
+# the pass's DEBUG1 summary at the end of this test.  With 40,000 new leaves the
 # first pass has two batches; a session holding the pause lock (pg_advisory_lock(7381244102691586071))
 # stops it between them, a known point the test waits for through forgea_audit.progress (never a
 # sleep).  There, from another session: record_push() records a push, merkle_integrate()
@@ -92,6 +94,8 @@ sleeps() {  # $1: delay (ms); prints the sleeps the pass reports
         sed -n 's/.*verify_increment: [0-9]* rows checked in [0-9]* batches, \([0-9]*\) sleeps.*/\1/p'
 }
 check "forgea_audit.catchup_delay's default (docs/operations.md)" "$(q "$db" "LOAD 'forgea_audit'; SHOW forgea_audit.catchup_delay")" "0"
+check "forgea_audit.worker_catchup_delay's default (the worker's passes; docs/operations.md)" \
+    "$(q "$db" "LOAD 'forgea_audit'; SHOW forgea_audit.worker_catchup_delay")" "10ms"
 q "$db" "SELECT count(forgea_audit.append('CATCHUP_DELAY', chain => 'delay:' || (g % 7))) FROM generate_series(1, 3500) g" >/dev/null
 q "$db" "SELECT forgea_audit.merkle_integrate()" >/dev/null
 check "3,500 integrated rows, catchup_delay 0.01 ms: the catch-up sleeps 3 times" "$(sleeps 0.01)" 3
@@ -99,7 +103,7 @@ q "$db" "SELECT count(forgea_audit.append('CATCHUP_DELAY', chain => 'delay:' || 
 check "3,500 rows left to the locked last step (not integrated before): it never sleeps" "$(sleeps 0.01)" 0
 q "$db" "SELECT count(forgea_audit.append('CATCHUP_DELAY', chain => 'delay:' || (g % 7))) FROM generate_series(1, 3500) g" >/dev/null
 q "$db" "SELECT forgea_audit.merkle_integrate()" >/dev/null
-check "catchup_delay 0: no sleep" "$(sleeps 0)" 0
+check "catchup_delay 0: no sleep (a session's call ignores worker_catchup_delay)" "$(sleeps 0)" 0
 check "verify_chain() agrees" "$(q "$db" "SELECT ok FROM forgea_audit.verify_chain()")" t
 
 [ "$failures" -eq 0 ]
