@@ -13,9 +13,12 @@
 # The verifiers, each call in a fresh backend, rounds in ABBA order, medians and ratios:
 #   base      verify_chain() of the library built from BENCH_BASE (a git revision, default 650cea0,
 #             the build issue 23 measured), loaded from its own file: the same rows, the same run
-#   new       verify_chain() of the library built in this checkout (./forgea_audit.so)
+#   new0, new1, new2   verify_chain() of the library built in this checkout (./forgea_audit.so) with
+#             forgea_audit.verify_workers = 0 (one process), 1 and 2 parallel workers (the caller
+#             reads too: parallel_leader_participation on, PostgreSQL's default); "new" is the
+#             default setting (-1: max_parallel_workers_per_gather workers on a log this size)
 #   ref       ref.verify_chain(), PL/pgSQL + pgcrypto
-#   base_cp, new_cp   verify_chain(<the checkpoint's note>)
+#   base_cp, new_cp   verify_chain(<the checkpoint's note>) (new_cp: the default setting)
 # Both libraries are bound to functions of their own (bench_lib.verify_base / verify_new, by
 # absolute path), so nothing here depends on what `make install` put into $libdir beyond the SQL
 # objects that CREATE EXTENSION creates.  One warm-up call of each first; "cold" is the first call
@@ -24,11 +27,16 @@
 # counts too) and the private peak (RssAnon sampled every ~10 ms by bench/lib/rss_sampler.sh,
 # minus RssAnon before the call).
 #
+# Memory is the calling backend's; each parallel worker adds its own process (its per-row buffers,
+# a 64 KB batch, and the 1 MB queue in the DSM segment), not sampled here.
+#
 # Settings: BENCH_VERIFY_ROWS (400000), BENCH_VERIFY_CHAINS (4000), BENCH_ROUNDS (3),
-#   BENCH_IMPLS ("base new ref base_cp new_cp"), BENCH_BASE (650cea0), BENCH_BASE_SO (a built
-#   base library instead of building BENCH_BASE), BENCH_COLD (1: also the cold calls),
-#   PORT (6241).  Development: BENCH_PGENV (a file of a running cluster's PG* variables) with
-#   BENCH_REUSE=1 (keep and reuse the generated database, BENCH_DB, default verify).
+#   BENCH_IMPLS ("base new0 new1 new2 ref base_cp new_cp"), BENCH_BASE (650cea0), BENCH_BASE_SO (a
+#   built base library instead of building BENCH_BASE), BENCH_COLD (1: also the cold calls of
+#   BENCH_COLD_IMPLS, "new0 new2 base"), PORT (6241).  Development: BENCH_PGENV (a file of a
+#   running cluster's PG* variables) with BENCH_REUSE=1 (keep and reuse the generated database,
+#   BENCH_DB, default verify) and BENCH_PGDATA (that cluster's data directory, owned by postgres,
+#   for the cold calls' restarts).
 # Results: bench/out/verify-<UTC>/report.md (and bench/out/verify-latest.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,7 +44,8 @@ ROOT=$(pwd)
 ROWS=${BENCH_VERIFY_ROWS:-400000}
 CHAINS=${BENCH_VERIFY_CHAINS:-4000}
 ROUNDS=${BENCH_ROUNDS:-3}
-IMPLS=${BENCH_IMPLS:-"base new ref base_cp new_cp"}
+IMPLS=${BENCH_IMPLS:-"base new0 new1 new2 ref base_cp new_cp"}
+COLD_IMPLS=${BENCH_COLD_IMPLS:-"new0 new2 base"}
 BASE=${BENCH_BASE:-650cea0}
 COLD=${BENCH_COLD:-1}
 PORT=${PORT:-6241}
@@ -57,7 +66,7 @@ if [ "${1:-}" != inner ]; then
     [ -f forgea_audit.so ] || make -s -j2 >/dev/null
     cp forgea_audit.so "$LIBDIR/new.so"
     chmod 644 "$LIBDIR"/*.so
-    export LIBDIR ROWS CHAINS ROUNDS IMPLS BASE COLD
+    export LIBDIR ROWS CHAINS ROUNDS IMPLS COLD_IMPLS BASE COLD
     export OUT="$ROOT/bench/out/verify-$(date -u +%Y%m%dT%H%M%SZ)"
     mkdir -p "$OUT"
     if [ -n "${BENCH_PGENV:-}" ]; then   # a running cluster's PG* variables (development: BENCH_REUSE=1)
@@ -163,6 +172,7 @@ call() {
     case $1 in
         base) sql="SELECT * FROM bench_lib.verify_base()" ;;
         new) sql="SELECT * FROM bench_lib.verify_new()" ;;
+        new[0-9]) sql="SET forgea_audit.verify_workers = ${1#new}; SELECT * FROM bench_lib.verify_new()" ;;
         ref) sql="SELECT * FROM ref.verify_chain()" ;;
         base_cp) sql="SELECT * FROM bench_lib.verify_base((SELECT note FROM bench_note))" ;;
         new_cp) sql="SELECT * FROM bench_lib.verify_new((SELECT note FROM bench_note))" ;;
@@ -184,13 +194,17 @@ SQL
 }
 
 restart() {
-    pg_ctlcluster 15 regress restart 2>/dev/null || pg_ctlcluster "$(ls /etc/postgresql 2>/dev/null | head -1)" regress restart
+    if [ -n "${BENCH_PGDATA:-}" ]; then
+        su postgres -c "/usr/lib/postgresql/15/bin/pg_ctl -D '$BENCH_PGDATA' -w -m fast restart" >/dev/null
+    else
+        pg_ctlcluster 15 regress restart 2>/dev/null || pg_ctlcluster "$(ls /etc/postgresql 2>/dev/null | head -1)" regress restart
+    fi
     until q -c 'SELECT 1' >/dev/null 2>&1; do sleep 0.2; done
 }
 
 echo -e "impl\tround\tseconds\tvmhwm_kb\trssshmem_kb\tprivate_peak_kb\tresult" > "$OUT/rounds.tsv"
 if [ "$COLD" = 1 ]; then
-    for impl in new base; do
+    for impl in $COLD_IMPLS; do
         restart
         read -r s h sh a0 < <(call "$impl")
         while [ ! -e "$OUT/rss.peak" ]; do sleep 0.01; done
@@ -213,7 +227,7 @@ for r in $(seq 1 "$ROUNDS"); do
     done
 done
 
-median() { sort -n | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+median() { sort -n | awk '{ a[NR] = $1 } END { if (NR == 0) exit; if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 med() { awk -F'\t' -v i="$1" '$1 == i && $2 != "cold" { print $3 }' "$OUT/rounds.tsv" | median; }
 {
     echo "# verify_chain on issue 23's log, $(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -222,7 +236,7 @@ med() { awk -F'\t' -v i="$1" '$1 == i && $2 != "cold" { print $3 }' "$OUT/rounds
     echo "- base: $BASE; new: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(
         [ -n "$(git status --porcelain -- src 2>/dev/null)" ] && echo ' + uncommitted changes in src/')"
     echo "- log: $nrows audit rows ($leaves Merkle leaves) over $CHAINS chains, two writers (runs of one chain in heap order: $interleave per chain); $ROWS reference rows; sizes $sizes"
-    echo "- cluster: shared_buffers=1GB, jit=off; each call in a fresh backend after one warm-up call of each; $ROUNDS rounds in ABBA order"
+    echo "- cluster: shared_buffers=1GB, jit=off, max_parallel_workers_per_gather $(q -c 'SHOW max_parallel_workers_per_gather'), max_parallel_workers $(q -c 'SHOW max_parallel_workers'); each call in a fresh backend after one warm-up call of each; $ROUNDS rounds in ABBA order"
     echo
     echo "| verifier | median s | rows/s | VmHWM MiB (max) | RssShmem MiB | private peak MiB (max) | result (last) |"
     echo "|---|---:|---:|---:|---:|---:|---|"
@@ -235,7 +249,7 @@ med() { awk -F'\t' -v i="$1" '$1 == i && $2 != "cold" { print $3 }' "$OUT/rounds
         echo "| $impl | $m | $(awk -v n="$nrows" -v s="$m" 'BEGIN { printf "%.0f", n / s }') | $hw | $sh | $pp | $res |"
     done
     echo
-    for pair in "base new" "ref new" "base_cp new_cp" "ref new_cp"; do
+    for pair in "base new" "ref new" "base new0" "base new2" "new0 new1" "new0 new2" "new1 new2" "ref new0" "ref new1" "ref new2" "base_cp new_cp" "ref new_cp"; do
         set -- $pair
         a=$(med "$1"); b=$(med "$2")
         [ -n "$a" ] && [ -n "$b" ] && echo "- $2 vs $1: $(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", a / b }')x faster (median $b s vs $a s)"
