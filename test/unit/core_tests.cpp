@@ -1768,3 +1768,31 @@ TEST(CoreSha256, KnownAnswers)
     forgea::core::write_hex(out, 32, hex);
     EXPECT_STREQ("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", hex);
 }
+
+// first_escape (the canonical JSON writer's scan for a byte to escape) at every length 0-47 and
+// every position of one byte that needs escaping, among bytes that do not (ASCII, 0x20, 0x7f and
+// bytes >= 0x80), against a byte-by-byte scan; from an exact-size buffer, so a read past the end
+// shows under a sanitizer.  The tail of a string is read as overlapping 16- and 8-byte loads.
+TEST(CanonicalJson, FirstEscapeAtEveryLengthAndPosition)
+{
+    const char plain[] = {'a', ' ', '\x7f', '\x80', '\xff', 'Z', '/', '~'};
+    const char special[] = {'"', '\\', '\x00', '\x01', '\x1f', '\n'};
+    for (std::size_t len = 0; len < 48; len++) {
+        std::string s(len, 'x');
+        for (std::size_t i = 0; i < len; i++)
+            s[i] = plain[(i * 7 + len) % sizeof plain];
+        {
+            ExactBuf b(s);
+            EXPECT_EQ(core::first_escape(b.data(), b.size()), len) << "len " << len;
+        }
+        for (std::size_t pos = 0; pos < len; pos++)
+            for (char c : special) {
+                std::string t = s;
+                t[pos] = c;
+                if (pos + 3 < len)
+                    t[pos + 3] = '"';  // a second one after it changes nothing
+                ExactBuf b(t);
+                EXPECT_EQ(core::first_escape(b.data(), b.size()), pos) << "len " << len << " pos " << pos << " byte " << int(c);
+            }
+    }
+}
