@@ -7,6 +7,8 @@
 
 #include "worker/retention_archive.hpp"
 
+#include <malloc.h>
+
 extern "C" {
 #include "postgres.h"
 #include "catalog/pg_type_d.h"
@@ -67,11 +69,32 @@ void use_archive_wal_compression(bool *refused)
         *refused = true;
 }
 
+// Keeps the memory a batch frees in this process for the next batch instead of giving it back to
+// the kernel.  Every batch allocates a few MB (the deleted rows' tuplestore, the digest's text,
+// sorts) and frees them at its commit; with glibc's default thresholds the freed top of the heap is
+// trimmed and large blocks are unmapped, so the next batch takes every page again as a fresh page
+// fault: 8% of the worker's time archiving 200,000 rows (perf, docs/benchmarks.md).  The worker's
+// resident memory then stays at the largest batch's (plus at most 64 MB kept free), which is
+// bounded by archive_batch_size; once per process (mallopt is process-wide: this is the
+// retention worker's own process, which also runs the other worker passes).
+void keep_freed_memory()
+{
+    static bool done = false;
+    if (done)
+        return;
+    done = true;
+#if defined(M_TRIM_THRESHOLD) && defined(M_MMAP_THRESHOLD)
+    (void) mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+    (void) mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
+#endif
+}
+
 }  // namespace
 
 // Runs retention once: a run row, one transaction per batch, the run row completed.
 void fa_retention_run_once()
 {
+    keep_freed_memory();
     begin_tx("forgea_audit retention: starting a run");
     int rc = SPI_execute("INSERT INTO forgea_audit.retention_run (driver, started_at, cutoff) "
                          "SELECT 'worker', clock_timestamp(), now() - s.attempt_retention "
