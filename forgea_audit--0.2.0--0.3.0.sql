@@ -463,3 +463,131 @@ COMMENT ON FUNCTION forgea_audit.receipt_link(bigint, text, text, text, text[], 
     'The receipt page''s link for an attempt: <page_url>?log=<log_url>&vkey=<vkey>[&witness=<vkey>...]#receipt=<base64url of receipt() (or receipt_tlog_proof())>, values percent-encoded.';
 REVOKE ALL ON FUNCTION forgea_audit.receipt_link(bigint, text, text, text, text[], text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION forgea_audit.receipt_link(bigint, text, text, text, text[], text) TO forgea_audit_reader;
+
+-- Retention (issue 23): the archive digest hashed row by row (rows_sha256), archive_seq's index a BRIN.
+-- The archive's digest (archive_batch(): rows_sha256 of the moved rows ORDER BY id) as an aggregate:
+-- the SHA-256 of the rows' canonical_row_json texts joined by newlines, in UTF-8, which is exactly
+-- sha256(convert_to(string_agg(canonical_row_json(row), E'\n' ORDER BY ...), 'UTF8')), the digest's
+-- definition; it hashes row by row instead of building that text (1.5 MB per batch of 1,000).
+-- NULL for no rows.  verify_archive() still recomputes every digest the documented way.
+CREATE FUNCTION forgea_audit.rows_sha256_step(state internal, row_value record) RETURNS internal
+    LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'fa_rows_sha256_step_0_3';
+CREATE FUNCTION forgea_audit.rows_sha256_final(state internal) RETURNS bytea
+    LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'fa_rows_sha256_final_0_3';
+CREATE AGGREGATE forgea_audit.rows_sha256(record) (
+    SFUNC = forgea_audit.rows_sha256_step, STYPE = internal, FINALFUNC = forgea_audit.rows_sha256_final
+);
+COMMENT ON AGGREGATE forgea_audit.rows_sha256(record) IS
+    'sha256 of the rows'' canonical_row_json texts joined by newlines (UTF-8), in the aggregate''s ORDER BY: the archive digest of archive_batch.';
+REVOKE ALL ON FUNCTION forgea_audit.rows_sha256_step(internal, record) FROM PUBLIC;
+REVOKE ALL ON FUNCTION forgea_audit.rows_sha256_final(internal) FROM PUBLIC;
+REVOKE ALL ON FUNCTION forgea_audit.rows_sha256(record) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION forgea_audit.rows_sha256(record) TO forgea_audit_reader;
+
+DROP INDEX forgea_audit.lab_attempt_archive_archive_seq_idx;
+-- verify_archive(): the archive rows of one RETENTION_ARCHIVE event (GROUP BY / WHERE archive_seq).
+-- BRIN, not a B-tree: archive_seq only grows, batch after batch, in the order the rows are appended
+-- to the archive (nothing updates it; restores copy it in that order), so a block range's min/max
+-- finds one event's rows; a B-tree cost every archived row an index insert and 67 bytes of WAL.
+CREATE INDEX lab_attempt_archive_archive_seq_idx ON forgea_audit.lab_attempt_archive USING brin (archive_seq);
+
+-- One batch, in the caller's transaction.  The row lock on forgea_audit.retention_lock makes
+-- concurrent runs (worker and cron, two crons) take turns: the one that does not get it reports
+-- skipped and moves nothing (run_retention() and the worker then record retention_lock_holder()).
+-- SKIP LOCKED and lock_timeout keep a batch from ever waiting on a row someone else holds.
+--
+-- after_recorded_at/after_id (both or neither): start after this (recorded_at, id) position, the
+-- resume_recorded_at/resume_id the previous batch returned.  A run that passes them on reads only
+-- rows it has not deleted yet: without them, the index scan of every batch steps again over the
+-- entries of all the rows the same transaction already deleted (they cannot be marked dead before
+-- it commits), so one transaction of many batches does work that grows with the square of the rows.
+-- Rows a run passed over because someone held them (SKIP LOCKED) wait for the next run.
+--
+-- The whole batch is one statement: the rows deleted, their count, id range and digest, the audit
+-- event, and the same rows inserted into the archive naming that event.  The digest is the
+-- documented canonical_json(to_jsonb(row)) per row, computed by canonical_row_json(row), which
+-- writes the same bytes without building the jsonb, and hashed row by row by rows_sha256()
+-- (verify_archive() recomputes it the long way).
+CREATE OR REPLACE FUNCTION forgea_audit.archive_batch(cutoff timestamptz, batch_size integer,
+                                           after_recorded_at timestamptz DEFAULT NULL, after_id bigint DEFAULT NULL)
+    RETURNS TABLE (archived bigint, first_id bigint, last_id bigint, audit_seq bigint, skipped boolean,
+                   resume_recorded_at timestamptz, resume_id bigint)
+    LANGUAGE plpgsql
+    SET TimeZone = 'UTC'          -- the rows' digest uses to_jsonb() of timestamps: keep it fixed
+    SET bytea_output = 'hex'      -- ... and of bytea
+    SET lock_timeout = '5s'
+    -- One generic plan, made once per session: a custom plan per call (what PostgreSQL keeps
+    -- choosing here) costs each batch a planning whose histogram probe of recorded_at walks the
+    -- index entries of every row the previous batches deleted (not yet vacuumed): a fifth of the
+    -- worker's time on 1M expired rows (issue 13).  The plan is the same index range scan.
+    SET plan_cache_mode = 'force_generic_plan'
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+BEGIN
+    IF batch_size IS NULL OR batch_size < 1 THEN
+        RAISE EXCEPTION 'archive batch size must be at least 1, not %', batch_size
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF (after_recorded_at IS NULL) <> (after_id IS NULL) THEN
+        RAISE EXCEPTION 'archive_batch: after_recorded_at and after_id go together (both or neither)'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM 1 FROM forgea_audit.retention_lock FOR UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+        IF NOT EXISTS (SELECT FROM forgea_audit.retention_lock) THEN
+            RAISE EXCEPTION 'archive_batch: the row of forgea_audit.retention_lock is missing'
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'INSERT INTO forgea_audit.retention_lock DEFAULT VALUES; as the extension''s owner.';
+        END IF;
+        RETURN QUERY SELECT 0::bigint, NULL::bigint, NULL::bigint, NULL::bigint, true, after_recorded_at, after_id;
+        RETURN;
+    END IF;
+
+    -- (recorded_at, id) >= (position's recorded_at, position's id + 1) is "after the position" for
+    -- integer ids, and with no position (-infinity, min bigint) admits every row; one statement
+    -- (and one cached plan, an index range scan either way) serves both.
+    WITH due AS (
+        SELECT a.ctid AS tid FROM forgea_audit.lab_attempt a
+        WHERE a.recorded_at < cutoff
+          AND (a.recorded_at, a.id) >= (coalesce(after_recorded_at, '-infinity'::timestamptz),
+                                        coalesce(after_id + 1, -9223372036854775808))
+        ORDER BY a.recorded_at, a.id
+        LIMIT batch_size
+        FOR UPDATE SKIP LOCKED
+    ), gone AS (
+        -- The locked rows by their ctid: one TID scan, no descent of the primary key per row, and
+        -- no join whose plan could turn into a sequential scan of lab_attempt.
+        DELETE FROM forgea_audit.lab_attempt a WHERE a.ctid = ANY (ARRAY(SELECT d.tid FROM due d)) RETURNING a.*
+    ), summary AS (
+        SELECT pg_catalog.count(*) AS n, pg_catalog.min(g.id) AS lo, pg_catalog.max(g.id) AS hi,
+               forgea_audit.rows_sha256(g ORDER BY g.id) AS digest
+        FROM gone g
+    ), last AS (
+        SELECT g.recorded_at, g.id FROM gone g ORDER BY g.recorded_at DESC, g.id DESC LIMIT 1
+    ), event AS (
+        SELECT forgea_audit.append_system(
+                   action => 'RETENTION_ARCHIVE', actor_type => 'system', actor_id => 'forgea_audit.retention',
+                   target_type => 'lab_attempt_archive', chain => 'retention',
+                   metadata => pg_catalog.jsonb_build_object(
+                       'count', s.n, 'first_id', s.lo, 'last_id', s.hi, 'cutoff', cutoff,
+                       'rows_sha256', pg_catalog.encode(s.digest, 'hex'),
+                       'digest', 'sha256 of canonical_json(to_jsonb(row)) of the moved lab_attempt rows, ordered by id, joined by newlines, TimeZone UTC')) AS seq
+        FROM summary s WHERE s.n > 0
+    ), stored AS (
+        INSERT INTO forgea_audit.lab_attempt_archive
+        SELECT g.*, pg_catalog.now(), e.seq FROM gone g CROSS JOIN event e
+    )
+    SELECT s.n, s.lo, s.hi, e.seq, l.recorded_at, l.id INTO r
+    FROM summary s LEFT JOIN event e ON true LEFT JOIN last l ON true;
+
+    RETURN QUERY SELECT r.n, r.lo, r.hi, r.seq, false,
+                        coalesce(r.recorded_at, after_recorded_at), coalesce(r.id, after_id);
+END
+$$;
+COMMENT ON FUNCTION forgea_audit.archive_batch(timestamptz, integer, timestamptz, bigint) IS
+    'Moves up to batch_size attempts recorded before cutoff (and after the position after_recorded_at, after_id if given) to the archive, with a RETENTION_ARCHIVE audit event; resume_recorded_at, resume_id are the position for the next batch.';
+
+REVOKE ALL ON FUNCTION forgea_audit.archive_batch(timestamptz, integer, timestamptz, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION forgea_audit.archive_batch(timestamptz, integer, timestamptz, bigint) TO forgea_audit_admin;

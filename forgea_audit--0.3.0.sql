@@ -828,6 +828,25 @@ COMMENT ON FUNCTION forgea_audit.canonical_row_json(record) IS
 REVOKE ALL ON FUNCTION forgea_audit.canonical_row_json(record) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION forgea_audit.canonical_row_json(record) TO forgea_audit_reader;
 
+-- The archive's digest (archive_batch(): rows_sha256 of the moved rows ORDER BY id) as an aggregate:
+-- the SHA-256 of the rows' canonical_row_json texts joined by newlines, in UTF-8, which is exactly
+-- sha256(convert_to(string_agg(canonical_row_json(row), E'\n' ORDER BY ...), 'UTF8')), the digest's
+-- definition; it hashes row by row instead of building that text (1.5 MB per batch of 1,000).
+-- NULL for no rows.  verify_archive() still recomputes every digest the documented way.
+CREATE FUNCTION forgea_audit.rows_sha256_step(state internal, row_value record) RETURNS internal
+    LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'fa_rows_sha256_step_0_3';
+CREATE FUNCTION forgea_audit.rows_sha256_final(state internal) RETURNS bytea
+    LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'fa_rows_sha256_final_0_3';
+CREATE AGGREGATE forgea_audit.rows_sha256(record) (
+    SFUNC = forgea_audit.rows_sha256_step, STYPE = internal, FINALFUNC = forgea_audit.rows_sha256_final
+);
+COMMENT ON AGGREGATE forgea_audit.rows_sha256(record) IS
+    'sha256 of the rows'' canonical_row_json texts joined by newlines (UTF-8), in the aggregate''s ORDER BY: the archive digest of archive_batch.';
+REVOKE ALL ON FUNCTION forgea_audit.rows_sha256_step(internal, record) FROM PUBLIC;
+REVOKE ALL ON FUNCTION forgea_audit.rows_sha256_final(internal) FROM PUBLIC;
+REVOKE ALL ON FUNCTION forgea_audit.rows_sha256(record) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION forgea_audit.rows_sha256(record) TO forgea_audit_reader;
+
 -------------------------------------------------------------------------------------------------
 -- Retention: attempts older than forgea_audit.attempt_retention move to lab_attempt_archive in
 -- batches.  Each batch deletes and inserts the same rows in one transaction and appends a
@@ -850,7 +869,10 @@ CREATE INDEX lab_attempt_archive_session_recorded_idx ON forgea_audit.lab_attemp
 -- No commit_sha index here: no documented query looks archived attempts up by commit (README's
 -- "who pushed this commit" reads lab_attempt), and it was the archiving's costliest index insert.
 -- verify_archive(): the archive rows of one RETENTION_ARCHIVE event (GROUP BY / WHERE archive_seq).
-CREATE INDEX lab_attempt_archive_archive_seq_idx ON forgea_audit.lab_attempt_archive (archive_seq);
+-- BRIN, not a B-tree: archive_seq only grows, batch after batch, in the order the rows are appended
+-- to the archive (nothing updates it; restores copy it in that order), so a block range's min/max
+-- finds one event's rows; a B-tree cost every archived row an index insert and 67 bytes of WAL.
+CREATE INDEX lab_attempt_archive_archive_seq_idx ON forgea_audit.lab_attempt_archive USING brin (archive_seq);
 GRANT SELECT ON forgea_audit.lab_attempt_archive TO forgea_audit_reader;
 
 -- Live and archived attempts together, for DBAs.
@@ -950,7 +972,8 @@ GRANT EXECUTE ON FUNCTION forgea_audit.retention_settings() TO forgea_audit_admi
 -- The whole batch is one statement: the rows deleted, their count, id range and digest, the audit
 -- event, and the same rows inserted into the archive naming that event.  The digest is the
 -- documented canonical_json(to_jsonb(row)) per row, computed by canonical_row_json(row), which
--- writes the same bytes without building the jsonb (verify_archive() recomputes it the long way).
+-- writes the same bytes without building the jsonb, and hashed row by row by rows_sha256()
+-- (verify_archive() recomputes it the long way).
 CREATE FUNCTION forgea_audit.archive_batch(cutoff timestamptz, batch_size integer,
                                            after_recorded_at timestamptz DEFAULT NULL, after_id bigint DEFAULT NULL)
     RETURNS TABLE (archived bigint, first_id bigint, last_id bigint, audit_seq bigint, skipped boolean,
@@ -1005,9 +1028,7 @@ BEGIN
         DELETE FROM forgea_audit.lab_attempt a WHERE a.ctid = ANY (ARRAY(SELECT d.tid FROM due d)) RETURNING a.*
     ), summary AS (
         SELECT pg_catalog.count(*) AS n, pg_catalog.min(g.id) AS lo, pg_catalog.max(g.id) AS hi,
-               pg_catalog.sha256(pg_catalog.convert_to(
-                   pg_catalog.string_agg(forgea_audit.canonical_row_json(g), E'\n' ORDER BY g.id),
-                   'UTF8')) AS digest
+               forgea_audit.rows_sha256(g ORDER BY g.id) AS digest
         FROM gone g
     ), last AS (
         SELECT g.recorded_at, g.id FROM gone g ORDER BY g.recorded_at DESC, g.id DESC LIMIT 1
