@@ -237,10 +237,16 @@ run_config() {  # label, settings, round
     load_during=$(load)
     # Start a run now: retention_interval 1s schedules one a second later; back to 0 once it has
     # started (the worker reads its settings again only after the run).
+    # The worker's own CPU time over the run (utime + stime of its process, /proc/<pid>/stat): on a
+    # shared machine its CPU seconds per row are steadier than the wall time.
+    local wpid cpu0 cpu1
+    wpid=$(val -d postgres -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'forgea_audit retention' AND datname = '$db' LIMIT 1")
+    cpu0=$(awk '{ print $14 + $15 }' "/proc/$wpid/stat" 2>/dev/null || echo NA)
     psqlq -d postgres -c "ALTER SYSTEM SET forgea_audit.retention_interval = '1s'" -c "SELECT pg_reload_conf()" >/dev/null
     wait_for "$db" "SELECT EXISTS (SELECT FROM forgea_audit.retention_run WHERE driver = 'worker')" 60
     psqlq -d postgres -c "ALTER SYSTEM SET forgea_audit.retention_interval = 0" -c "SELECT pg_reload_conf()" >/dev/null
     wait_for "$db" "SELECT EXISTS (SELECT FROM forgea_audit.retention_run WHERE driver = 'worker' AND finished_at IS NOT NULL)" 400
+    cpu1=$(awk '{ print $14 + $15 }' "/proc/$wpid/stat" 2>/dev/null || echo NA)
     s2=$(stats "$db")
     local load_end
     load_end=$(load)
@@ -260,7 +266,9 @@ run_config() {  # label, settings, round
     ratio=$(awk -v a="$d_p99" -v b="$i_p99" 'BEGIN { if (a != "NA" && b > 0) printf "%.2f", a / b; else print "NA" }')
     local idle_secs
     idle_secs=$(awk -v a="$t_start" -v b="$t_idle_end" 'BEGIN { print b - a - 2 }')
-    log "   archived $archived in $batches batches, ${secs} s ($(awk -v n="$archived" -v s="$secs" 'BEGIN { printf "%.0f", n / s }') rows/s), error: $err"
+    local wcpu
+    wcpu=$(awk -v a="$cpu0" -v b="$cpu1" -v hz="$(getconf CLK_TCK)" 'BEGIN { if (a == "NA" || b == "NA") print "NA"; else printf "%.1f", (b - a) / hz }')
+    log "   archived $archived in $batches batches, ${secs} s ($(awk -v n="$archived" -v s="$secs" 'BEGIN { printf "%.0f", n / s }') rows/s), error: $err; worker CPU ${wcpu} s"
     log "   record_push idle: p50 $i_p50 ms, p99 $i_p99 ms, $i_tps TPS ($i_n); during: p50 $d_p50 ms, p99 $d_p99 ms, $d_tps TPS ($d_n); p99 during/idle $ratio"
     local w_idle w_during
     w_idle=$(stats_delta "$s0" "$s1" "$idle_secs")
@@ -270,8 +278,8 @@ run_config() {  # label, settings, round
     # p99 per 10 s from the archiving's start: a cliff shows as a step (WAL segments created, autovacuum).
     local series
     series=$(cat "$prefix".[0-9]* | awk -v a="$a0" -v b="$a1" 'NF == 6 { e = $5 + $6 / 1e6; if (e >= a && e <= b) print int((e - a) / 10) * 10, $3 }' \
-        | sort -k1,1n -k2,2n | awk '{ if ($1 != w && n) { printf "%s:%.0f ", w, v[int(0.99 * n) > 0 ? int(0.99 * n) : 1] / 1000; n = 0 } w = $1; v[++n] = $2 }
-                                 END { if (n) printf "%s:%.0f", w, v[int(0.99 * n) > 0 ? int(0.99 * n) : 1] / 1000 }')
+        | sort -k1,1n -k2,2n | awk '{ if ($1 != w && n) { printf "%s:%.0f ", w, v[(int(0.99 * n) > 0) ? int(0.99 * n) : 1] / 1000; n = 0 } w = $1; v[++n] = $2 }
+                                 END { if (n) printf "%s:%.0f", w, v[(int(0.99 * n) > 0) ? int(0.99 * n) : 1] / 1000 }')
     log "   record_push p99 (ms) per 10 s of the archiving: $series"
     local pw_idle pw_during ww lw_idle lw_during av
     pw_idle=$(waits "$prefix.samples" "$t_start" "$t_idle_end" pgbench)
@@ -300,7 +308,7 @@ run_config() {  # label, settings, round
     local lockwait_log
     lockwait_log=$(awk -v a="$(date -u -d "@${a0%.*}" '+%F %T')" -v b="$(date -u -d "@$(( ${a1%.*} + 1 ))" '+%F %T')" \
         '($1 " " substr($2, 1, 8)) >= a && ($1 " " substr($2, 1, 8)) <= b && /still waiting for/' "$SERVER_LOG" | wc -l)
-    printf '%s\n' "$label|$round|$in_force|$archived|$batches|$secs|$err|$i_p50|$i_p99|$i_tps|$d_p50|$d_p99|$d_tps|$ratio|$load_idle|$load_during / $load_end|$pw_idle|$pw_during|$lw_during|$ww|$w_idle|$w_during|$checks|$lockwait_log|$walinit|$av|$series" >> "$SUMMARY"
+    printf '%s\n' "$label|$round|$in_force|$archived|$batches|$secs|$err|$i_p50|$i_p99|$i_tps|$d_p50|$d_p99|$d_tps|$ratio|$load_idle|$load_during / $load_end|$pw_idle|$pw_during|$lw_during|$ww|$w_idle|$w_during|$checks|$lockwait_log|$walinit|$av|$series|$wcpu" >> "$SUMMARY"
     psqlq -d postgres -c "ALTER SYSTEM RESET ALL" -c "SELECT pg_reload_conf()" >/dev/null
     psqlq -d postgres -c "DROP DATABASE $db WITH (FORCE)"
 }
@@ -350,17 +358,17 @@ for r in $(seq 1 "$REPEATS"); do
 done
 
 {
-    echo "| config | round | settings | archived | batches | seconds | idle p50 / p99 ms | idle TPS | during p50 / p99 ms | during TPS | p99 during / idle | load idle, during / end |"
-    echo "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
-    awk -F'|' '{ printf "| %s | %s | %s | %s | %s | %s | %s / %s | %s | %s / %s | %s | **%s** | %s, %s |\n", $1, $2, $3, $4, $5, $6, $8, $9, $10, $11, $12, $13, $14, $15, $16 }' "$SUMMARY"
+    echo "| config | round | settings | archived | batches | seconds | worker CPU s | idle p50 / p99 ms | idle TPS | during p50 / p99 ms | during TPS | p99 during / idle | load idle, during / end |"
+    echo "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    awk -F'|' '{ printf "| %s | %s | %s | %s | %s | %s | %s | %s / %s | %s | %s / %s | %s | **%s** | %s, %s |\n", $1, $2, $3, $4, $5, $6, $28, $8, $9, $10, $11, $12, $13, $14, $15, $16 }' "$SUMMARY"
     echo
     awk -F'|' '{ printf "- %s round %s: checks %s (error: %s); lock waits logged (> deadlock_timeout): %s; WAL segment creation samples: %s\n  - record_push idle: %s\n  - record_push during: %s; Lock waits: %s\n  - worker: %s; autovacuum: %s\n  - idle: %s\n  - during: %s\n  - record_push p99 (ms) per 10 s of the archiving: %s\n", $1, $2, $23, $7, $24, $25, $17, $18, $19, $20, $26, $21, $22, $27 }' "$SUMMARY"
     echo
-    echo "Medians per config (over rounds): seconds, idle p99, during p99, ratio"
-    awk -F'|' '{ s[$1] = s[$1] " " $6; i[$1] = i[$1] " " $9; d[$1] = d[$1] " " $12; q[$1] = q[$1] " " $14 }
+    echo "Medians per config (over rounds): seconds, worker CPU, idle p99, during p99, ratio"
+    awk -F'|' '{ s[$1] = s[$1] " " $6; i[$1] = i[$1] " " $9; d[$1] = d[$1] " " $12; q[$1] = q[$1] " " $14; u[$1] = u[$1] " " $28 }
         function med(str,   a, n, k, j, t) { n = split(str, a, " "); for (k = 1; k <= n; k++) for (j = k + 1; j <= n; j++) if (a[j] + 0 < a[k] + 0) { t = a[k]; a[k] = a[j]; a[j] = t }
                                  return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
-        END { for (c in s) printf "- %s: %s s, idle p99 %s ms, during p99 %s ms, ratio %s\n", c, med(s[c]), med(i[c]), med(d[c]), med(q[c]) }' "$SUMMARY"
+        END { for (c in s) printf "- %s: %s s, worker CPU %s s, idle p99 %s ms, during p99 %s ms, ratio %s\n", c, med(s[c]), med(u[c]), med(i[c]), med(d[c]), med(q[c]) }' "$SUMMARY"
     echo
     echo "- load at end: $(uptime)"
 } >> "$REPORT"
