@@ -94,6 +94,22 @@ installcheck-pgtap:
 override CXXFLAGS += -MMD -MP
 -include $(OBJS:.o=.d)
 
+# The canonical-JSON test oracle (test/modules/forgea_audit_test_oracle.cpp: the writer before
+# issue 23, which test/pgtap/canonical_json_bytes.sql compares the shipped one with).  Built by
+# `make`, like PostgreSQL's regress.so, and never installed: `make install` and the Debian package
+# carry only forgea_audit.so; the test loads the module by its path (FA_TEST_ORACLE, set by
+# test/lib/pgtap_installcheck.sh, which builds it if it is missing).  Self-contained: the two
+# pieces of the extension it calls are linked in.
+TEST_ORACLE = test/modules/forgea_audit_test_oracle$(DLSUFFIX)
+TEST_ORACLE_OBJS = test/modules/forgea_audit_test_oracle.o src/pg/datum_read.o src/core/canonical_json_bytes.o
+all: $(TEST_ORACLE)
+test-oracle: $(TEST_ORACLE)
+$(TEST_ORACLE): $(TEST_ORACLE_OBJS)
+	$(CXX) $(CXXFLAGS) -shared -o $@ $(TEST_ORACLE_OBJS) $(LDFLAGS) $(LDFLAGS_SL) -lstdc++
+-include test/modules/forgea_audit_test_oracle.d
+
+.PHONY: test-oracle
+
 # Unit tests of the pure C++ core (no PostgreSQL linked in).
 CORE_SRCS = $(CORE_OBJS:.o=.cpp) $(TOOL_CORE_OBJS:.o=.cpp)
 UNIT_SRCS = test/unit/core_tests.cpp test/unit/merkle_tests.cpp test/unit/redaction_tests.cpp test/unit/offline_tests.cpp test/unit/witness_tests.cpp
@@ -148,7 +164,7 @@ install-tools: tools
 	install -m 644 $(TOOLS:=.1) tools/forgea_audit_export.1 '$(DESTDIR)$(TOOLS_MANDIR)/man1/'
 
 .PHONY: verifier tools install-tools
-EXTRA_CLEAN = test/unit/core_tests $(OBJS:.o=.d) $(TOOLS)
+EXTRA_CLEAN = test/unit/core_tests $(OBJS:.o=.d) $(TOOLS) $(TEST_ORACLE) $(TEST_ORACLE_OBJS:.o=.d) test/modules/forgea_audit_test_oracle.o
 
 # The C++/PostgreSQL boundary (src/pg/boundary.hpp), checked rather than trusted:
 #  1. every C symbol PostgreSQL calls is defined through boundary.hpp's macros (FA_FUNCTION,

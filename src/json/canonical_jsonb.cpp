@@ -15,35 +15,6 @@ extern "C" {
 
 using forgea::core::ByteSink;
 
-template <typename Sink>
-static void write_scalar(const JsonbValue &v, Sink &out)
-{
-    switch (v.type) {
-        case jbvNull:
-            out.put("null", 4);
-            break;
-        case jbvBool:
-            if (v.val.boolean)
-                out.put("true", 4);
-            else
-                out.put("false", 5);
-            break;
-        case jbvNumeric: {
-            // numeric_out is independent of every session setting and round-trips through
-            // dump/restore: the digits PostgreSQL prints are the digits it stored.
-            char *text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v.val.numeric)));
-            out.put(text, strlen(text));
-            pfree(text);
-            break;
-        }
-        case jbvString:
-            forgea::core::write_json_string_to(out, v.val.string.val, v.val.string.len);
-            break;
-        default:
-            elog(ERROR, "unexpected jsonb value type %d", static_cast<int>(v.type));
-    }
-}
-
 // The digits of a numeric that is an integer in the short on-disk format (every integer below
 // 10^256 that jsonb stores), written as numeric_out prints it: sign, the first base-10000 digit
 // without leading zeros, every further one as four digits.  False for any other numeric, which
@@ -232,77 +203,4 @@ FA_FUNCTION(fa_canonical_json, "forgea_audit.canonical_json")
 {
     StringInfo text = canonical_jsonb_text(fa_arg<SqlJsonb>(fcinfo, 0, "value"));
     PG_RETURN_TEXT_P(cstring_to_text_with_len(text->data, text->len));
-}
-
-// The writer as it was before issue 23 (through JsonbIterator): kept as the oracle that
-// test/pgtap/canonical_json_bytes.sql compares write_canonical() with, value by value.
-template <typename Sink>
-static void write_canonical_iterated(const Jsonb *jb, Sink &out)
-{
-    JsonbIterator *it = JsonbIteratorInit(const_cast<JsonbContainer *>(&jb->root));
-    JsonbValue v;
-    JsonbIteratorToken tok;
-    JsonbIteratorToken prev = WJB_DONE;
-    bool raw_scalar = false;
-
-    // jsonb hands object keys over sorted by (length, bytes) with duplicates removed: exactly the
-    // canonical order, so the walk only has to add punctuation.
-    while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE) {
-        CHECK_FOR_INTERRUPTS();
-        bool after_value = prev == WJB_VALUE || prev == WJB_ELEM || prev == WJB_END_OBJECT ||
-                           prev == WJB_END_ARRAY;
-        switch (tok) {
-            case WJB_BEGIN_ARRAY:
-                if (v.val.array.rawScalar) {
-                    raw_scalar = true;
-                    break;
-                }
-                if (after_value)
-                    out.put_byte(',');
-                out.put_byte('[');
-                break;
-            case WJB_BEGIN_OBJECT:
-                if (after_value)
-                    out.put_byte(',');
-                out.put_byte('{');
-                break;
-            case WJB_KEY:
-                if (after_value)
-                    out.put_byte(',');
-                forgea::core::write_json_string_to(out, v.val.string.val, v.val.string.len);
-                out.put_byte(':');
-                break;
-            case WJB_VALUE:
-                write_scalar(v, out);
-                break;
-            case WJB_ELEM:
-                if (after_value && !raw_scalar)
-                    out.put_byte(',');
-                write_scalar(v, out);
-                break;
-            case WJB_END_ARRAY:
-                if (!raw_scalar)
-                    out.put_byte(']');
-                break;
-            case WJB_END_OBJECT:
-                out.put_byte('}');
-                break;
-            case WJB_DONE:
-                break;
-        }
-        prev = tok;
-    }
-}
-
-
-// fa_canonical_json_iterated(jsonb) RETURNS text: the old writer's bytes, for that test alone (it
-// binds the symbol to a function of its own; the extension's SQL does not name it).
-// Exported under this exact name (no version suffix: no SQL version serves it), through the
-// boundary's guard like every entry point.
-FA_FUNCTION_SYMBOL(fa_canonical_json_iterated, fa_canonical_json_iterated_body, "canonical_json_iterated (test oracle)")
-{
-    StringInfo buf = makeStringInfo();
-    StringInfoSink sink(buf);
-    write_canonical_iterated(fa_arg<SqlJsonb>(fcinfo, 0, "value"), sink);
-    PG_RETURN_TEXT_P(cstring_to_text_with_len(buf->data, buf->len));
 }

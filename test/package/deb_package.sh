@@ -116,6 +116,8 @@ expect=(/usr/lib/postgresql/15/lib/forgea_audit.so /usr/share/postgresql/15/exte
         /usr/share/doc/postgresql-15-forgea-audit/copyright)
 for f in forgea_audit--*.sql; do expect+=("/usr/share/postgresql/15/extension/$f"); done
 for f in "${expect[@]}"; do grep -qxF "$f" "$work/contents.txt" || fail "the package lacks $f"; done
+# Test code stays out: the canonical-JSON oracle module is built for the tests only.
+! grep -n 'test_oracle' "$work/contents.txt" || fail "the package ships the test-only module above"
 sql_in_deb=$(grep -c '^/usr/share/postgresql/15/extension/forgea_audit--.*\.sql$' "$work/contents.txt")
 [ "$sql_in_deb" = "$(ls forgea_audit--*.sql | wc -l)" ] || fail "the package holds $sql_in_deb SQL scripts, the tree $(ls forgea_audit--*.sql | wc -l)"
 dpkg-deb -f "$deb" Depends | grep -q 'postgresql-15' || fail "the package does not depend on postgresql-15: $(dpkg-deb -f "$deb" Depends)"

@@ -1,7 +1,7 @@
 -- Canonical JSON from jsonb (issue 23): the writer now walks the jsonb binary container itself, and
 -- prints integers of the short numeric format without numeric_out.  The bytes must be the ones the
--- old writer (through JsonbIterator, kept in the library as fa_canonical_json_iterated, the oracle
--- here) produced, since every row_hash and payload_sha256 covers them: value by value over the
+-- old writer (through JsonbIterator, kept as fa_canonical_json_iterated in the test-only module
+-- test/modules/forgea_audit_test_oracle.so, the oracle here; FA_TEST_ORACLE is its path) produced, since every row_hash and payload_sha256 covers them: value by value over the
 -- fixtures' payloads (and every object and array inside them), numbers of every shape, strings with
 -- every escape at every offset, unicode, nesting, raw scalars and a few thousand random documents.
 -- Numbers are also compared with numeric_out (n::text), which is what the old writer printed.
@@ -10,8 +10,9 @@ SET client_min_messages = warning;
 
 SELECT plan(6);
 
+\getenv oracle_module FA_TEST_ORACLE
 CREATE FUNCTION pg_temp.old_canonical(jsonb) RETURNS text LANGUAGE c IMMUTABLE STRICT
-    AS '$libdir/forgea_audit', 'fa_canonical_json_iterated';
+    AS :'oracle_module', 'fa_canonical_json_iterated';
 
 CREATE TEMP TABLE v (what text, value jsonb);
 
