@@ -425,10 +425,12 @@ TEST(MerkleExhaustive, InclusionForEveryLeafOfEveryTreeUpTo70)
             Hash bad_root = root;
             bad_root[0] ^= 0x80;
             EXPECT_FALSE(inclusion_ok(m, n, leaf, proof, bad_root));
-            if (m + 1 < n)
+            if (m + 1 < n) {
                 EXPECT_FALSE(inclusion_ok(m + 1, n, leaf, proof, root));
-            if (m > 0)
+            }
+            if (m > 0) {
                 EXPECT_FALSE(inclusion_ok(m - 1, n, leaf, proof, root));
+            }
             EXPECT_FALSE(inclusion_ok(m, 2 * n, leaf, proof, root));
             std::vector<Hash> longer = proof;
             longer.push_back(some);

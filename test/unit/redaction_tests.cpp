@@ -74,7 +74,7 @@ TEST(SecretValue, AuthorizationHeaderValues)
 
 TEST(SecretValue, GitHubTokensAnywhere)
 {
-    for (const std::string &p : {"ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"}) {
+    for (const std::string p : {"ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"}) {
         EXPECT_TRUE(secret_value(p + kTok36)) << p;
         EXPECT_TRUE(secret_value("fix: remove " + p + kTok36 + " from config")) << p;
         EXPECT_TRUE(secret_value("token=" + p + kTok36)) << p;
