@@ -1127,7 +1127,12 @@ COMMENT ON FUNCTION forgea_audit.run_retention(timestamptz) IS
 REVOKE ALL ON FUNCTION forgea_audit.run_retention(timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION forgea_audit.run_retention(timestamptz) TO forgea_audit_admin;
 
--- Every RETENTION_ARCHIVE event against the archive rows it names.
+-- Every RETENTION_ARCHIVE event against the archive rows it names, and every
+-- WEBHOOK_REJECTIONS_ROLLED_UP event against webhook_rejection_daily: the minute rows a roll-up
+-- replaced are gone (its rows_sha256 cannot be recomputed), but its per-reason totals are in the
+-- chained event, so each day and reason's deliveries and bytes must be the sum of that day's
+-- events, its minute_rows the day's (per day: the events give them per day only), and rollup_seq
+-- the last event that summed that reason.  batches_checked counts the archive batches.
 CREATE FUNCTION forgea_audit.verify_archive()
     RETURNS TABLE (ok boolean, batches_checked bigint, first_bad_seq bigint, detail text)
     LANGUAGE plpgsql STABLE
@@ -1138,6 +1143,7 @@ AS $$
 DECLARE
     bad record;
     n   bigint;
+    ndays bigint;
 BEGIN
     SELECT pg_catalog.count(*) INTO n FROM forgea_audit.audit_log WHERE action = 'RETENTION_ARCHIVE';
     WITH batches AS (
@@ -1160,15 +1166,56 @@ BEGIN
     FROM batches b FULL JOIN rows r ON r.seq = b.seq
     WHERE b.seq IS NULL OR r.seq IS NULL OR b.count <> r.count OR b.digest <> r.digest
     ORDER BY 1 LIMIT 1;
-    IF bad IS NULL THEN
+    IF bad IS NOT NULL THEN
+        RETURN QUERY SELECT false, n, bad.seq, bad.detail;
+        RETURN;
+    END IF;
+
+    SELECT pg_catalog.count(DISTINCT (l.metadata->>'day')) INTO ndays
+    FROM forgea_audit.audit_log l WHERE l.action = 'WEBHOOK_REJECTIONS_ROLLED_UP';
+    WITH events AS (
+        SELECT l.seq, (l.metadata->>'day')::date AS day, (l.metadata->>'minute_rows')::bigint AS minute_rows,
+               l.metadata->'deliveries' AS deliveries, l.metadata->'bytes' AS bytes
+        FROM forgea_audit.audit_log l WHERE l.action = 'WEBHOOK_REJECTIONS_ROLLED_UP'
+    ), by_reason AS (
+        SELECT e.day, r.key AS reason, pg_catalog.sum(r.value::bigint) AS deliveries,
+               pg_catalog.sum((e.bytes->>r.key)::bigint) AS bytes, pg_catalog.max(e.seq) AS seq
+        FROM events e, pg_catalog.jsonb_each_text(e.deliveries) r GROUP BY e.day, r.key
+    ), by_day AS (
+        SELECT e.day, pg_catalog.sum(e.minute_rows) AS minute_rows, pg_catalog.max(e.seq) AS seq FROM events e GROUP BY e.day
+    ), daily_by_day AS (
+        SELECT d.day, pg_catalog.sum(d.minute_rows) AS minute_rows FROM forgea_audit.webhook_rejection_daily d GROUP BY d.day
+    )
+    SELECT x.seq, x.detail INTO bad FROM (
+        SELECT coalesce(e.seq, d.rollup_seq) AS seq,
+               CASE WHEN e.day IS NULL THEN 'webhook_rejection_daily holds ' || d.day || ' ' || d.reason
+                                            || ', which no WEBHOOK_REJECTIONS_ROLLED_UP event summed'
+                    WHEN d.day IS NULL THEN 'WEBHOOK_REJECTIONS_ROLLED_UP event ' || e.seq || ' summed ' || e.day || ' ' || e.reason
+                                            || ', webhook_rejection_daily holds no such row'
+                    WHEN d.rollup_seq <> e.seq THEN 'webhook_rejection_daily ' || d.day || ' ' || d.reason || ' names event '
+                                            || d.rollup_seq || ', the last event that summed it is ' || e.seq
+                    ELSE 'webhook_rejection_daily ' || d.day || ' ' || d.reason || ' holds ' || d.deliveries || ' deliveries, '
+                         || d.bytes || ' bytes; its WEBHOOK_REJECTIONS_ROLLED_UP events say ' || e.deliveries || ', ' || e.bytes
+               END AS detail
+        FROM by_reason e FULL JOIN forgea_audit.webhook_rejection_daily d ON d.day = e.day AND d.reason = e.reason
+        WHERE e.day IS NULL OR d.day IS NULL OR d.rollup_seq <> e.seq OR d.deliveries <> e.deliveries OR d.bytes <> e.bytes
+        UNION ALL
+        SELECT e.seq, 'webhook_rejection_daily ' || e.day || ' sums ' || coalesce(d.minute_rows, 0) || ' minute rows; its WEBHOOK_REJECTIONS_ROLLED_UP events say '
+                      || e.minute_rows
+        FROM by_day e LEFT JOIN daily_by_day d ON d.day = e.day
+        WHERE d.minute_rows IS DISTINCT FROM e.minute_rows
+    ) x ORDER BY x.seq LIMIT 1;
+    IF bad IS NOT NULL THEN
+        RETURN QUERY SELECT false, n, bad.seq, bad.detail;
+    ELSIF ndays = 0 THEN
         RETURN QUERY SELECT true, n, NULL::bigint, 'verified ' || n || ' archive batches';
     ELSE
-        RETURN QUERY SELECT false, n, bad.seq, bad.detail;
+        RETURN QUERY SELECT true, n, NULL::bigint, 'verified ' || n || ' archive batches and ' || ndays || ' days of rejected deliveries';
     END IF;
 END
 $$;
 COMMENT ON FUNCTION forgea_audit.verify_archive() IS
-    'Checks every RETENTION_ARCHIVE event''s count and digest against the archive rows it moved.';
+    'Checks every RETENTION_ARCHIVE event''s count and digest against the archive rows it moved, and webhook_rejection_daily against the WEBHOOK_REJECTIONS_ROLLED_UP events that summed it.';
 REVOKE ALL ON FUNCTION forgea_audit.verify_archive() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION forgea_audit.verify_archive() TO forgea_audit_reader;
 

@@ -15,7 +15,7 @@ DO $$ BEGIN
     CREATE ROLE fa_rr_reader LOGIN IN ROLE forgea_audit_reader;
 END $$;
 
-SELECT plan(19);
+SELECT plan(23);
 
 \ir try.psql
 GRANT EXECUTE ON FUNCTION pg_temp.sqlstate_of(text) TO PUBLIC;
@@ -99,6 +99,25 @@ SELECT is((SELECT days FROM forgea_audit.rollup_rejections(now() - interval '1 d
           'rollup_rejections() sums one day per call');
 SELECT is((SELECT days FROM forgea_audit.rollup_rejections(now() - interval '1 day')), 0, '... and 0 when none is due');
 SELECT is((SELECT count(*)::int FROM forgea_audit.webhook_rejection), 1, 'only yesterday''s minute is left');
+
+-- verify_archive() holds webhook_rejection_daily to the chained events that summed it (the minute
+-- rows are gone; the events' per-reason totals are not): a changed count or a lost row fails it,
+-- naming the event.
+SELECT is((SELECT ok::text || ': ' || detail FROM forgea_audit.verify_archive()),
+          'true: verified 0 archive batches and 3 days of rejected deliveries',
+          'verify_archive() checks the 3 summed days against their events');
+UPDATE forgea_audit.webhook_rejection_daily SET deliveries = deliveries + 1 WHERE reason = 'event';
+SELECT results_eq($$SELECT ok, first_bad_seq FROM forgea_audit.verify_archive()$$,
+                  $$SELECT false, seq FROM forgea_audit.audit_log WHERE action = 'WEBHOOK_REJECTIONS_ROLLED_UP' AND metadata->'deliveries' ? 'event'$$,
+                  'a changed daily count fails verify_archive(), naming the event that summed that day');
+UPDATE forgea_audit.webhook_rejection_daily SET deliveries = deliveries - 1 WHERE reason = 'event';
+CREATE TEMP TABLE payload_row AS SELECT * FROM forgea_audit.webhook_rejection_daily WHERE reason = 'payload';
+DELETE FROM forgea_audit.webhook_rejection_daily WHERE reason = 'payload';
+SELECT results_eq($$SELECT ok, first_bad_seq FROM forgea_audit.verify_archive()$$,
+                  $$SELECT false, seq FROM forgea_audit.audit_log WHERE action = 'WEBHOOK_REJECTIONS_ROLLED_UP' AND metadata->'deliveries' ? 'payload'$$,
+                  'a lost daily row fails verify_archive(), naming the event that summed it');
+INSERT INTO forgea_audit.webhook_rejection_daily SELECT * FROM payload_row;
+SELECT is((SELECT ok FROM forgea_audit.verify_archive()), true, 'put back, verify_archive() is ok again');
 
 SET ROLE fa_rr_writer;
 SELECT pg_temp.sqlstate_of($$SELECT forgea_audit.append(action => 'WEBHOOK_REJECTIONS_ROLLED_UP', target_type => 'x', chain => 'mine')$$) AS forged,
