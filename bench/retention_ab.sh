@@ -10,7 +10,8 @@
 # bench/ copied over it, so both are measured by the same harness), in the order of
 # BENCH_AB_ORDER (default "new base base new": ABBA), each run a go of its own under BENCH_LOCK if
 # set (bench/retention.sh takes it for its template and its configuration), then prints every run's
-# summary line and the medians per build.  Every other BENCH_RET_* setting is passed on
+# summary line and the medians per build (BENCH_AB_PREPARE=1 BENCH_AB_SRC=<dir>: only make and
+# build the base tree, for a later run with the same BENCH_AB_SRC).  Every other BENCH_RET_* setting is passed on
 # (BENCH_RET_ROWS, BENCH_RET_IDLE_SECS, ...); each run makes its own template (about 50 s at 1M).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,10 +20,21 @@ BASE=${BENCH_AB_BASE:?set BENCH_AB_BASE to the git revision to compare with}
 ORDER=${BENCH_AB_ORDER:-new base base new}
 OUT="$ROOT/bench/out/retention-ab-$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$OUT"
-SRC=$(mktemp -d /tmp/forgea_retab.XXXXXX)
-trap 'rm -rf "$SRC"' EXIT
-git archive "$BASE" | tar -x -C "$SRC"
-rm -rf "$SRC/bench" && cp -a "$ROOT/bench" "$SRC/bench" && rm -rf "$SRC/bench/out"
+# BENCH_AB_SRC: keep the base tree there (made if missing, reused if it holds BENCH_AB_BASE), so it
+# can be built before a quiet window in which nobody compiles.
+if [ -n "${BENCH_AB_SRC:-}" ]; then
+    SRC=$BENCH_AB_SRC
+    if [ "$(cat "$SRC/.bench_ab_rev" 2>/dev/null)" != "$(git rev-parse "$BASE")" ]; then
+        rm -rf "$SRC" && mkdir -p "$SRC" && git archive "$BASE" | tar -x -C "$SRC"
+        git rev-parse "$BASE" > "$SRC/.bench_ab_rev"
+    fi
+else
+    SRC=$(mktemp -d /tmp/forgea_retab.XXXXXX)
+    trap 'rm -rf "$SRC"' EXIT
+    git archive "$BASE" | tar -x -C "$SRC"
+fi
+rm -rf "$SRC/bench.new" && cp -a "$ROOT/bench" "$SRC/bench.new" && rm -rf "$SRC/bench.new/out" "$SRC/bench" && mv "$SRC/bench.new" "$SRC/bench"
+[ "${BENCH_AB_PREPARE:-0}" = 1 ] && { (cd "$SRC" && make -s -j2 >/dev/null) && echo "base tree built in $SRC"; exit 0; }
 echo "base: $(git rev-parse --short "$BASE") ($SRC); new: $(git rev-parse --short HEAD)$(
     n=$(git status --porcelain -- src Makefile '*.sql' | wc -l); [ "$n" -gt 0 ] && echo " + $n uncommitted files")" | tee "$OUT/builds.txt"
 : > "$OUT/summary.tsv"
