@@ -124,16 +124,35 @@ struct Out {
     int dir_fd = -1;
     long files_written = 0;
     long files_checked = 0;
+    std::set<std::string> dirs_known;      // directories known to exist (made or found) this run
+    std::set<std::string> dirs_made;       // directories this run created (nothing in them before)
+    std::vector<std::string> unsynced;     // files written without fsync, for sync_written()
+    std::set<std::string> unsynced_dirs;   // their directories
 };
 
-// mkdir -p of the directories above rel (relative to the output directory).
-void make_parents(const Out &out, const std::string &rel)
+// mkdir -p of the directories above rel (relative to the output directory), each looked at once
+// per run; true if rel's own directory was created now (so rel cannot exist yet).
+bool make_parents(Out &out, const std::string &rel)
 {
+    bool made = false;
     for (size_t slash = rel.find('/'); slash != std::string::npos; slash = rel.find('/', slash + 1)) {
         std::string d = rel.substr(0, slash);
-        if (mkdirat(out.dir_fd, d.c_str(), 0755) != 0 && errno != EEXIST)
+        if (out.dirs_known.count(d) != 0) {
+            made = out.dirs_made.count(d) != 0;
+            continue;
+        }
+        made = mkdirat(out.dir_fd, d.c_str(), 0755) == 0;
+        if (!made && errno != EEXIST)
             fail(kExitBadInput, "cannot create %s/%s: %s", out.dir.c_str(), d.c_str(), std::strerror(errno));
+        out.dirs_known.insert(d);
+        if (made) {
+            out.dirs_made.insert(d);
+            // The new directory's entry in its parent must reach the disk before the checkpoint too.
+            size_t up = d.rfind('/');
+            out.unsynced_dirs.insert(up == std::string::npos ? std::string(".") : d.substr(0, up));
+        }
     }
+    return made;
 }
 
 // The content of a file under the output directory; false if it does not exist.
@@ -187,7 +206,41 @@ void write_atomically(Out &out, const std::string &rel, const void *data, size_t
         fail(kExitBadInput, "cannot rename %s/%s: %s", out.dir.c_str(), tmp.c_str(), std::strerror(errno));
     if (sync && fsync(out.dir_fd) != 0)
         fail(kExitBadInput, "cannot fsync %s: %s", out.dir.c_str(), std::strerror(errno));
+    if (!sync) {
+        out.unsynced.push_back(rel);
+        size_t up = rel.rfind('/');
+        out.unsynced_dirs.insert(up == std::string::npos ? std::string(".") : rel.substr(0, up));
+    }
     out.files_written++;
+}
+
+// Flushes to disk every file written without fsync and the directories holding them (their new
+// names), before the checkpoint that needs them is written.  A few files (an incremental run)
+// are fsync'ed one by one: syncfs() would also flush everything else dirty on the file system,
+// the database's own pages included, every second.  Many files (a first publication) are flushed
+// with one syncfs(), far cheaper than tens of thousands of fsyncs.  (Writing every file first and
+// fsyncing afterwards lets the first fsync's journal commit carry the others.)
+constexpr size_t kSyncfsAbove = 4096;
+
+void sync_written(Out &out)
+{
+    if (out.unsynced.size() > kSyncfsAbove) {
+        if (syncfs(out.dir_fd) != 0)
+            fail(kExitBadInput, "cannot flush %s: %s", out.dir.c_str(), std::strerror(errno));
+    } else {
+        auto sync_one = [&](const std::string &rel, int flags) {
+            int fd = openat(out.dir_fd, rel.c_str(), flags | O_CLOEXEC);
+            if (fd < 0 || fsync(fd) != 0)
+                fail(kExitBadInput, "cannot fsync %s/%s: %s", out.dir.c_str(), rel.c_str(), std::strerror(errno));
+            close(fd);
+        };
+        for (const auto &f : out.unsynced)
+            sync_one(f, O_RDONLY);
+        for (const auto &d : out.unsynced_dirs)
+            sync_one(d, O_RDONLY | O_DIRECTORY);
+    }
+    out.unsynced.clear();
+    out.unsynced_dirs.clear();
 }
 
 // Publishes one tile (or bundle): a new file is written; an existing one must hold exactly this
@@ -196,7 +249,7 @@ void write_atomically(Out &out, const std::string &rel, const void *data, size_t
 void put_tile(Out &out, const std::string &rel, const std::string &content)
 {
     std::string existing;
-    if (read_file(out, rel, &existing)) {
+    if (!make_parents(out, rel) && read_file(out, rel, &existing)) {
         out.files_checked++;
         if (existing != content)
             fail(kExitRefused,
@@ -234,27 +287,50 @@ int64_t int8_at(PGresult *r, int row, int col)
     return static_cast<int64_t>(v);
 }
 
-// The hashes of the level-8L nodes [first, first + count) (count <= 256, all in one tile), from
-// merkle_tile's hashes column.
-std::string tile_slice(PGconn *db, int level, int64_t first, int count)
+// One run of hashes of a tile level that a root needs: the level-8L nodes [first, first + count)
+// (count <= 256, all in one tile).
+struct Slice {
+    int level;
+    int64_t first;
+    int count;
+};
+
+// The hashes of every slice, in order, from merkle_tile's hashes column in one query (a root
+// needs up to 63 slices: one round trip instead of 63, each a parse and plan in the backend).
+std::vector<std::string> tile_slices(PGconn *db, const std::vector<Slice> &slices)
 {
-    int64_t tile = first / kTileWidth;
-    int64_t offset = first % kTileWidth;
+    std::string levels = "{", idxs = "{", offs = "{", counts = "{";
+    for (size_t i = 0; i < slices.size(); i++) {
+        const char *sep = i > 0 ? "," : "";
+        levels += sep + std::to_string(slices[i].level);
+        idxs += sep + std::to_string(slices[i].first / kTileWidth);
+        offs += sep + std::to_string(slices[i].first % kTileWidth);
+        counts += sep + std::to_string(slices[i].count);
+    }
     PGresult *r = query(db,
-                        "SELECT substring(hashes FROM $3::int * 32 + 1 FOR $4::int * 32) FROM forgea_audit.merkle_tile "
-                        "WHERE level = $1::smallint AND idx = $2::bigint",
-                        {std::to_string(level), std::to_string(tile), std::to_string(offset), std::to_string(count)});
-    if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0) || PQgetlength(r, 0, 0) != count * kHashBytes)
-        fail(kExitRefused, "merkle_tile (%d, %" PRId64 ") does not hold the hashes %" PRId64 "..%" PRId64
-             " the checkpoint needs", level, tile, offset, offset + count - 1);
-    std::string s(PQgetvalue(r, 0, 0), static_cast<size_t>(count) * kHashLen);
+                        "SELECT substring(t.hashes FROM u.off * 32 + 1 FOR u.n * 32) "
+                        "FROM unnest($1::smallint[], $2::bigint[], $3::int[], $4::int[]) WITH ORDINALITY AS u(level, idx, off, n, o) "
+                        "LEFT JOIN forgea_audit.merkle_tile t ON t.level = u.level AND t.idx = u.idx ORDER BY u.o",
+                        {levels + "}", idxs + "}", offs + "}", counts + "}"});
+    if (PQntuples(r) != static_cast<int>(slices.size()))
+        fail(kExitBadInput, "the tile slice query returned %d rows for %zu slices", PQntuples(r), slices.size());
+    std::vector<std::string> out;
+    for (size_t i = 0; i < slices.size(); i++) {
+        const Slice &sl = slices[i];
+        int row = static_cast<int>(i);
+        if (PQgetisnull(r, row, 0) || PQgetlength(r, row, 0) != sl.count * kHashBytes)
+            fail(kExitRefused, "merkle_tile (%d, %" PRId64 ") does not hold the hashes %" PRId64 "..%" PRId64
+                 " the checkpoint needs", sl.level, sl.first / kTileWidth, sl.first % kTileWidth,
+                 sl.first % kTileWidth + sl.count - 1);
+        out.emplace_back(PQgetvalue(r, row, 0), static_cast<size_t>(sl.count) * kHashLen);
+    }
     PQclear(r);
-    return s;
+    return out;
 }
 
 // The RFC 6962 root of the first `size` leaves, from the stored tiles only: each complete subtree
 // of range_nodes(0, size) of height 8L + r is the fold of 2^r consecutive hashes of a level-L
-// tile (r < 8), so at most 63 slices of at most 128 hashes are read and folded.
+// tile (r < 8), so at most 63 slices of at most 128 hashes are read (one query) and folded.
 void root_from_tiles(PGconn *db, int64_t size, core::Hasher &h, uint8_t root[kHashLen])
 {
     if (size == 0) {
@@ -263,14 +339,16 @@ void root_from_tiles(PGconn *db, int64_t size, core::Hasher &h, uint8_t root[kHa
     }
     merkle::NodeId nodes[merkle::kMaxLevels];
     int count = merkle::range_nodes(0, size, nodes);
+    std::vector<Slice> slices;
+    for (int i = 0; i < count; i++) {
+        int r = nodes[i].level % merkle::kTileHeight;
+        slices.push_back(Slice{nodes[i].level / merkle::kTileHeight, nodes[i].index << r, 1 << r});
+    }
+    std::vector<std::string> got = tile_slices(db, slices);
     std::vector<uint8_t> hashes(static_cast<size_t>(count) * kHashLen);
     for (int i = 0; i < count; i++) {
-        int level = nodes[i].level / merkle::kTileHeight;
-        int r = nodes[i].level % merkle::kTileHeight;
-        int width = 1 << r;
-        std::string slice = tile_slice(db, level, nodes[i].index << r, width);
-        std::vector<uint8_t> row(slice.begin(), slice.end());
-        for (; width > 1; width /= 2)
+        std::vector<uint8_t> row(got[i].begin(), got[i].end());
+        for (int width = slices[i].count; width > 1; width /= 2)
             for (int j = 0; j < width / 2; j++)
                 merkle::node_hash(h, &row[2 * j * kHashLen], &row[(2 * j + 1) * kHashLen], &row[j * kHashLen]);
         std::memcpy(&hashes[static_cast<size_t>(i) * kHashLen], row.data(), kHashLen);
@@ -887,8 +965,7 @@ int main(int argc, char **argv)
             publish_level(db, out, level, lr, h);
     }
     PQclear(query(db, "COMMIT", {}));
-    if (syncfs(out.dir_fd) != 0)
-        fail(kExitBadInput, "cannot flush %s: %s", dir.c_str(), std::strerror(errno));
+    sync_written(out);
 
     // Witnesses: each is asked for a cosignature of the note; the valid ones are appended.
     std::vector<WitnessAnswer> answers;
