@@ -155,8 +155,15 @@ check "idle: no file written, moved or removed (paths, inodes, mtimes, sizes)" "
 find "$out/tile" -type f ! -path '*.p/*' -exec sha256sum {} + | sort >"$work/full_before"
 find "$out/tile" -type f ! -path '*.p/*' -printf '%p %i %T@\n' | sort >"$work/full_stat_before"
 old_partials=$(find "$out/tile" -path '*.p/*' -type f | sort)
+# A rolled-back batch first: 2,000 seqs drawn and never committed, so the leaves of the chunk the
+# grow run reads span more than twice as many seqs as they number (the publisher then reads their
+# rows by their seqs, not by a seq range).
+psql -X -q -d "$db" -c "BEGIN" -c "SELECT count(forgea_audit.append('PUB_GONE', chain => 'pub:gone')) FROM generate_series(1, 2000)" \
+     -c "ROLLBACK" >/dev/null
 q "$db" "SELECT forgea_audit.append('PUB_ROW', metadata => jsonb_build_object('j', j), chain => 'pub:x') FROM generate_series(1, 700) j" >/dev/null
 q "$db" "SELECT forgea_audit.checkpoint()" >/dev/null
+check "grow: the new leaves' chunk spans more than twice its leaves in seqs (the rolled-back gap)" \
+      "$(q "$db" "SELECT max(seq) - min(seq) > 2 * count(*) FROM forgea_audit.merkle_leaf WHERE leaf_index >= $size / 256 * 256")" "t"
 size2=$(q "$db" "SELECT tree_size FROM forgea_audit.merkle_checkpoint ORDER BY id DESC LIMIT 1")
 msg=$("$tool" --out "$out" 2>&1); rc=$?
 check "grow: the run publishes the new checkpoint" "$rc $(sed -n 2p "$out/checkpoint")" "0 $size2"
