@@ -98,6 +98,12 @@ echo "== worker: a reader never stalls the log (shared_preload_libraries = forge
 record_result reader_never_stalls in_cluster_with test/worker/reader_never_stalls.sh \
     -o shared_preload_libraries=forgea_audit -o forgea_audit.database=postgres -o logging_collector=on
 
+# The worker's catch-up sleeps its own cost delay (forgea_audit.worker_catchup_delay), counted in the log.
+echo "== worker: verify_increment()'s cost delay in the worker's passes (shared_preload_libraries = forgea_audit)"
+record_result worker_catchup_delay in_cluster_with test/worker/worker_catchup_delay.sh \
+    -o shared_preload_libraries=forgea_audit -o forgea_audit.database=postgres -o forgea_audit.verify_interval=1s \
+    -o log_min_messages=debug1 -o logging_collector=on
+
 # Key files that are not usable keys: refused at once, saying why; the server stays up and stops.
 echo "== worker: unusable key files (shared_preload_libraries = forgea_audit)"
 record_result key_files in_cluster_with test/worker/key_files.sh \

@@ -490,6 +490,12 @@ double catchup_delay_ms()
     return fa_catchup_delay_ms;
 }
 
+// Which setting catchup_delay_ms() read, for the pass's summary.
+const char *catchup_delay_setting()
+{
+    return IsBackgroundWorker && fa_worker_catchup_delay_ms >= 0 ? "worker_catchup_delay" : "catchup_delay";
+}
+
 // The cost delay (forgea_audit.catchup_delay): after every kCatchupDelayRows rows of the unlocked
 // catch-up, a sleep, as vacuum_delay_point() does (no lock is held here but merkle_verified's row
 // and buffer pins: nobody waits for it).  The locked last step never sleeps.
@@ -1035,9 +1041,9 @@ FA_FUNCTION(fa_verify_increment, "forgea_audit.verify_increment")
     close_rows(*inc);
     if (inc->batches > 1)
         fa_progress_end();
-    elog(DEBUG1, "verify_increment: %lld rows checked in %lld batches, %lld sleeps (forgea_audit.catchup_delay = %g ms)",
+    elog(DEBUG1, "verify_increment: %lld rows checked in %lld batches, %lld sleeps of %g ms (forgea_audit.%s)",
          static_cast<long long>(inc->rows), static_cast<long long>(inc->batches), static_cast<long long>(inc->sleeps),
-         catchup_delay_ms());
+         catchup_delay_ms(), catchup_delay_setting());
     int64 count = inc->problems.count() + (inc->tree_problem != nullptr ? 1 : 0) + lost->count;
     if (lost->count > 0 && (inc->tree_problem == nullptr || inc->tree_bad_seq == 0 || lost->seq < inc->tree_bad_seq)) {
         inc->tree_problem = lost->text;
