@@ -27,13 +27,14 @@ struct JsonEscapeTable {
     {
         for (int c = 0; c < 0x20; c++)
             esc[c] = 'u';
-        esc['"'] = '"';
-        esc['\\'] = '\\';
-        esc['\b'] = 'b';
-        esc['\f'] = 'f';
-        esc['\n'] = 'n';
-        esc['\r'] = 'r';
-        esc['\t'] = 't';
+        // int subscripts: a char one is signed on x86 (clang's -Wchar-subscripts)
+        esc[int{'"'}] = '"';
+        esc[int{'\\'}] = '\\';
+        esc[int{'\b'}] = 'b';
+        esc[int{'\f'}] = 'f';
+        esc[int{'\n'}] = 'n';
+        esc[int{'\r'}] = 'r';
+        esc[int{'\t'}] = 't';
     }
 };
 inline constexpr JsonEscapeTable kJsonEscapes;
