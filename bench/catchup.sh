@@ -17,6 +17,7 @@
 #   2. the first verify_increment() (a catch-up from size 0: merkle_verified put back to its
 #      initial row, guards off for that UPDATE only, in this throwaway database), per build and
 #      setting in ABBA order, REPEATS times each: wall ms and the backend's CPU ms (/proc), median;
+#      then verify_increment() with nothing new (NEW, median of 5);
 #   3. record_push p99 under pgbench (8 clients, GitHub payloads from bench/setup.sql) in windows
 #      of SECS seconds: idle, then one window of back-to-back catch-ups per configuration in ABBA
 #      order with idle windows between the halves and at the end; the integrator runs
@@ -165,6 +166,13 @@ for c in "${order[@]}"; do
     w=$(tr ' ' '\n' <<<"${WALL[$c]}" | grep . | median); u=$(tr ' ' '\n' <<<"${CPU[$c]}" | grep . | median)
     echo "catchup_median config=$c wall_ms=$w cpu_ms=$u rows_per_s_wall=$(awk -v n="$n" -v w="$w" 'BEGIN {printf "%d", n * 1000 / w}') rows_per_s_cpu=$(awk -v n="$n" -v u="$u" 'BEGIN {printf "%d", n * 1000 / u}')"
 done
+
+use_build new
+nothing=()
+for i in 1 2 3 4 5; do
+    t0=$(ms); q "SELECT ok FROM forgea_audit.verify_increment()" >/dev/null; t1=$(ms); nothing+=($((t1 - t0)))
+done
+echo "verify_increment_nothing_new_ms (new, each a new session)=$(printf '%s\n' "${nothing[@]}" | median) (all: ${nothing[*]})"
 
 echo "# 3. record_push p99, $CLIENTS clients, ${SECS}s windows"
 cat > "$WORK/push.pgbench" <<'PGB'
