@@ -329,6 +329,18 @@ COMMENT ON FUNCTION forgea_audit.log_vkey() IS
 REVOKE ALL ON FUNCTION forgea_audit.log_vkey() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION forgea_audit.log_vkey() TO forgea_audit_reader;
 
+-- Every verifier key of the log: log_vkey() first, then one per file of
+-- forgea_audit.retired_verify_key_files (the log's earlier keys, after a rotation), under the same
+-- name.  A receipt's checkpoint is signed by the key of its day and today's checkpoint by the
+-- current one, so the receipt page needs them all (receipt_link() passes them; docs/witnesses.md,
+-- "Keys, and rotating the log's key").
+CREATE FUNCTION forgea_audit.log_vkeys() RETURNS text[]
+    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'fa_log_vkeys_0_3';
+COMMENT ON FUNCTION forgea_audit.log_vkeys() IS
+    'Every C2SP verifier key of the log: log_vkey(), then those of forgea_audit.retired_verify_key_files (earlier keys, after a rotation).';
+REVOKE ALL ON FUNCTION forgea_audit.log_vkeys() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION forgea_audit.log_vkeys() TO forgea_audit_reader;
+
 -- An attempt's receipt in the standard form, C2SP tlog-proof@v1 (docs/transparency.md, "Receipts
 -- as tlog-proofs"), so that any tlog tool and the receipt page read it, not only our verifier:
 --   c2sp.org/tlog-proof@v1
@@ -340,7 +352,8 @@ GRANT EXECUTE ON FUNCTION forgea_audit.log_vkey() TO forgea_audit_reader;
 -- The log's entry is the row's 32-byte row_hash (what the published entry bundles hold; leaf =
 -- SHA-256(0x00 || row_hash)); extra carries the fields row_hash is computed from (docs/chain.md),
 -- so a verifier recomputes the entry from extra and trusts nothing else in it.  The same row,
--- rights and errors as receipt(), which it is made from.
+-- checkpoint (as published, with its witnesses' cosignature lines, when it was), rights and errors
+-- as receipt(), which it is made from.
 CREATE FUNCTION forgea_audit.receipt_tlog_proof(attempt_id bigint) RETURNS text
     LANGUAGE plpgsql STABLE
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -374,13 +387,16 @@ GRANT EXECUTE ON FUNCTION forgea_audit.receipt_tlog_proof(bigint) TO forgea_audi
 -- The link the platform shows a student for an attempt: the receipt page (web/receipt/index.html,
 -- served by the platform) opened on that attempt's receipt, checked in the browser against the
 -- published log (docs/receipt_link.md):
---   <page_url>?log=<log_url>&vkey=<vkey>[&witness=<witness vkey>...]#receipt=<base64url of the receipt>
+--   <page_url>?log=<log_url>&vkey=<vkey>[&vkey=<retired vkey>...][&witness=<witness vkey>...]#receipt=<base64url>
 -- Every query value is percent-encoded (RFC 3986: all but A-Z a-z 0-9 - . _ ~), the receipt is
 -- receipt()'s JSON text (form 'json') or receipt_tlog_proof()'s text (form 'tlog-proof'),
 -- base64url without padding, in the fragment (never sent to a server).  vkey defaults to
--- log_vkey().  The URLs are arguments, not settings: the platform's configuration holds them.
+-- log_vkey(); retired_vkeys, the log's earlier keys (same name), so that a receipt signed before a
+-- key rotation still verifies, defaults to the rest of log_vkeys() when vkey is left out, else to
+-- none.  The URLs are arguments, not settings: the platform's configuration holds them.
 CREATE FUNCTION forgea_audit.receipt_link(attempt_id bigint, page_url text, log_url text, vkey text DEFAULT NULL,
-                                          witnesses text[] DEFAULT '{}', form text DEFAULT 'json')
+                                          witnesses text[] DEFAULT '{}', form text DEFAULT 'json',
+                                          retired_vkeys text[] DEFAULT NULL)
     RETURNS text
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
@@ -393,12 +409,15 @@ DECLARE
     k   bytea;
     body text;
     i   integer;
+    n_keys integer;
+    keys text[];
 BEGIN
     arg := CASE WHEN attempt_id IS NULL THEN 'attempt_id' WHEN page_url IS NULL THEN 'page_url'
                 WHEN log_url IS NULL THEN 'log_url' WHEN witnesses IS NULL OR pg_catalog.array_position(witnesses, NULL) IS NOT NULL THEN 'witnesses'
-                WHEN form IS NULL THEN 'form' END;
+                WHEN form IS NULL THEN 'form'
+                WHEN pg_catalog.array_position(retired_vkeys, NULL) IS NOT NULL THEN 'retired_vkeys' END;
     IF arg IS NOT NULL THEN
-        RAISE EXCEPTION 'receipt_link: % must not be NULL%', arg, CASE arg WHEN 'witnesses' THEN ' nor hold a NULL' ELSE '' END
+        RAISE EXCEPTION 'receipt_link: % must not be NULL%', arg, CASE WHEN arg IN ('witnesses', 'retired_vkeys') THEN ' nor hold a NULL' ELSE '' END
             USING ERRCODE = 'null_value_not_allowed',
                   DETAIL = 'The link needs the attempt, the receipt page''s URL and the published log''s URL; witnesses is an array of verifier keys (empty for none), form json or tlog-proof.',
                   HINT = 'Pass a value (witnesses => ''{}'' for no witness; leave vkey out for forgea_audit.log_vkey()).';
@@ -418,11 +437,20 @@ BEGIN
                   DETAIL = 'json: the fragment carries receipt()''s JSON; tlog-proof: receipt_tlog_proof()''s text.',
                   HINT = 'Leave form out for json.';
     END IF;
-    vkey := coalesce(vkey, forgea_audit.log_vkey());
-    -- The log's key signs notes (key type 0x01); a witness may cosign with C2SP tlog-cosignature
-    -- keys (0x04) or plain note keys (0x01).
-    FOR i IN 0 .. coalesce(pg_catalog.array_length(witnesses, 1), 0) LOOP
-        val := CASE WHEN i = 0 THEN vkey ELSE witnesses[i] END;
+    IF vkey IS NULL THEN
+        keys := forgea_audit.log_vkeys();
+        vkey := keys[1];
+        retired_vkeys := coalesce(retired_vkeys, keys[2:]);
+    END IF;
+    retired_vkeys := coalesce(retired_vkeys, '{}');
+    -- The log's keys sign notes (key type 0x01), all under the log's name; a witness may cosign
+    -- with C2SP tlog-cosignature keys (0x04) or plain note keys (0x01).
+    keys := ARRAY[vkey] || retired_vkeys;
+    n_keys := pg_catalog.cardinality(keys);
+    FOR i IN 1 .. n_keys + coalesce(pg_catalog.array_length(witnesses, 1), 0) LOOP
+        val := CASE WHEN i <= n_keys THEN keys[i] ELSE witnesses[i - n_keys] END;
+        arg := CASE WHEN i = 1 THEN 'vkey' WHEN i <= n_keys THEN pg_catalog.format('retired_vkeys[%s]', i - 1)
+                    ELSE pg_catalog.format('witnesses[%s]', i - n_keys) END;
         k := NULL;
         IF val ~ '^[^+[:space:][:cntrl:]]+\+[0-9a-f]{8}\+[A-Za-z0-9+/]{44}$' THEN
             k := pg_catalog.decode(pg_catalog.substr(val, pg_catalog.length(val) - 43), 'base64');
@@ -430,14 +458,22 @@ BEGIN
         -- The key id is SHA-256(name || 0x0A || key type || public key)[0:4] (C2SP signed-note):
         -- a key copied with a typo, or under another name, is caught here, not by the student.
         IF k IS NULL OR pg_catalog.length(k) <> 33
-           OR pg_catalog.get_byte(k, 0) <> ALL (CASE WHEN i = 0 THEN ARRAY[1] ELSE ARRAY[1, 4] END)
+           OR pg_catalog.get_byte(k, 0) <> ALL (CASE WHEN i <= n_keys THEN ARRAY[1] ELSE ARRAY[1, 4] END)
            OR pg_catalog.substr(pg_catalog.sha256(pg_catalog.convert_to(pg_catalog.split_part(val, '+', 1) || E'\n', 'UTF8') || k), 1, 4)
               <> pg_catalog.decode(pg_catalog.split_part(val, '+', 2), 'hex') THEN
-            RAISE EXCEPTION 'receipt_link: % is not a C2SP verifier key of an Ed25519 %', CASE WHEN i = 0 THEN 'vkey' ELSE pg_catalog.format('witnesses[%s]', i) END,
-                  CASE WHEN i = 0 THEN 'note key (type 0x01)' ELSE 'note or cosignature key (type 0x01 or 0x04)' END
+            RAISE EXCEPTION 'receipt_link: % is not a C2SP verifier key of an Ed25519 %', arg,
+                  CASE WHEN i <= n_keys THEN 'note key (type 0x01)' ELSE 'note or cosignature key (type 0x01 or 0x04)' END
                 USING ERRCODE = 'invalid_parameter_value',
                       DETAIL = pg_catalog.format('It is %s.', coalesce(pg_catalog.quote_literal(pg_catalog.left(val, 200)), 'NULL')),
                       HINT = vkey_hint;
+        END IF;
+        IF i > 1 AND i <= n_keys AND pg_catalog.split_part(val, '+', 1) <> pg_catalog.split_part(vkey, '+', 1) THEN
+            RAISE EXCEPTION 'receipt_link: % is not a key of the log named by vkey', arg
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = pg_catalog.format('Its name is %s, vkey''s %s: a rotation keeps the log''s origin, and with it the key name.',
+                                                 pg_catalog.quote_literal(pg_catalog.left(pg_catalog.split_part(val, '+', 1), 100)),
+                                                 pg_catalog.quote_literal(pg_catalog.left(pg_catalog.split_part(vkey, '+', 1), 100))),
+                      HINT = 'Pass the log''s earlier keys (forgea_audit.log_vkeys() lists them), or a witness in witnesses.';
         END IF;
     END LOOP;
 
@@ -453,16 +489,17 @@ BEGIN
                         FROM pg_catalog.generate_series(0, pg_catalog.length(pg_catalog.convert_to(q.v, 'UTF8')) - 1) AS s(i),
                              LATERAL (SELECT s.i, pg_catalog.get_byte(pg_catalog.convert_to(q.v, 'UTF8'), s.i) AS b) AS b),
                        '&' ORDER BY q.o)
-            FROM unnest(ARRAY['log', 'vkey'] || pg_catalog.array_fill('witness'::text, ARRAY[coalesce(pg_catalog.array_length(witnesses, 1), 0)]),
-                                   ARRAY[log_url, vkey] || witnesses) WITH ORDINALITY AS q(k, v, o))
+            FROM unnest(ARRAY['log'] || pg_catalog.array_fill('vkey'::text, ARRAY[n_keys])
+                            || pg_catalog.array_fill('witness'::text, ARRAY[coalesce(pg_catalog.array_length(witnesses, 1), 0)]),
+                        ARRAY[log_url] || keys || witnesses) WITH ORDINALITY AS q(k, v, o))
         || '#receipt='
         || pg_catalog.translate(pg_catalog.encode(pg_catalog.convert_to(body, 'UTF8'), 'base64'), E'+/=\n', '-_');
 END
 $$;
-COMMENT ON FUNCTION forgea_audit.receipt_link(bigint, text, text, text, text[], text) IS
-    'The receipt page''s link for an attempt: <page_url>?log=<log_url>&vkey=<vkey>[&witness=<vkey>...]#receipt=<base64url of receipt() (or receipt_tlog_proof())>, values percent-encoded.';
-REVOKE ALL ON FUNCTION forgea_audit.receipt_link(bigint, text, text, text, text[], text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION forgea_audit.receipt_link(bigint, text, text, text, text[], text) TO forgea_audit_reader;
+COMMENT ON FUNCTION forgea_audit.receipt_link(bigint, text, text, text, text[], text, text[]) IS
+    'The receipt page''s link for an attempt: <page_url>?log=<log_url>&vkey=<vkey>[&vkey=<retired vkey>...][&witness=<vkey>...]#receipt=<base64url of receipt() (or receipt_tlog_proof())>, values percent-encoded.';
+REVOKE ALL ON FUNCTION forgea_audit.receipt_link(bigint, text, text, text, text[], text, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION forgea_audit.receipt_link(bigint, text, text, text, text[], text, text[]) TO forgea_audit_reader;
 
 -- Retention (issue 23): the archive digest hashed row by row (rows_sha256), archive_seq's index a BRIN.
 -- The archive's digest (archive_batch(): rows_sha256 of the moved rows ORDER BY id) as an aggregate:
@@ -684,3 +721,71 @@ COMMENT ON FUNCTION forgea_audit.verify_archive() IS
     'Checks every RETENTION_ARCHIVE event''s count and digest against the archive rows it moved, and webhook_rejection_daily against the WEBHOOK_REJECTIONS_ROLLED_UP events that summed it.';
 REVOKE ALL ON FUNCTION forgea_audit.verify_archive() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION forgea_audit.verify_archive() TO forgea_audit_reader;
+
+-- receipt() carries the checkpoint as published, with its witnesses' cosignatures (0.2.0: the
+-- stored note only); its privileges stay.
+-- A receipt for one attempt: its LAB_VERIFY_ATTEMPT audit row's fields (what the row_hash is
+-- computed from, docs/chain.md), the row's leaf, its inclusion proof in the newest checkpoint
+-- that covers it, and that checkpoint's note: as published, with its witnesses' cosignature lines,
+-- when forgea_audit_publish published it (published_checkpoint; record_publication() checked it is
+-- the stored note followed by signature lines only), else the stored note.  tools/forgea_audit_verify
+-- --receipt checks it offline with the public key only (and the cosignatures with --witness).  A student's receipt is their proof, and the platform fetches
+-- it for them: readers and admins get the receipt of any attempt.  SECURITY DEFINER, since the
+-- LAB_VERIFY_ATTEMPT rows carry no tenant and row-level security shows them to admins only; a
+-- reader may read every lab_attempt row already, and the audit row repeats what that row says
+-- (plus the session's user id).  Writers may not (they read nothing of the log).
+CREATE OR REPLACE FUNCTION forgea_audit.receipt(attempt_id bigint) RETURNS jsonb
+    LANGUAGE plpgsql STABLE STRICT
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    SET TimeZone = 'UTC'
+AS $$
+DECLARE
+    r    record;
+    leaf bigint;
+    cp   record;
+    pr   record;
+    published text;
+BEGIN
+    SELECT l.* INTO r FROM forgea_audit.audit_log l
+    WHERE l.action = 'LAB_VERIFY_ATTEMPT' AND l.target_type = 'lab_attempt' AND l.target_id = attempt_id::text
+    ORDER BY l.seq LIMIT 1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no LAB_VERIFY_ATTEMPT audit row for attempt % is visible', attempt_id
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'No attempt has this id (or it was recorded as a duplicate or conflict, which have no receipt).',
+                  HINT = 'Pass a lab_attempt id that record_push() returned with status recorded.';
+    END IF;
+    SELECT m.leaf_index INTO leaf FROM forgea_audit.merkle_leaf m WHERE m.seq = r.seq;
+    SELECT c.tree_size, c.note INTO cp FROM forgea_audit.merkle_checkpoint c
+    WHERE c.tree_size > leaf ORDER BY c.tree_size DESC, c.id DESC LIMIT 1;
+    IF leaf IS NULL OR cp IS NULL THEN
+        RAISE EXCEPTION 'audit row % of attempt % is not covered by a checkpoint yet', r.seq, attempt_id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Ask again after the next checkpoint (forgea_audit.checkpoint(), or the worker''s forgea_audit.checkpoint_interval).';
+    END IF;
+    SELECT * INTO pr FROM forgea_audit.inclusion_proof(r.seq, cp.tree_size);
+    SELECT p.note INTO published FROM forgea_audit.published_checkpoint p
+    WHERE p.tree_size = cp.tree_size AND p.published AND pg_catalog.starts_with(p.note, cp.note)
+    ORDER BY p.id DESC LIMIT 1;
+    RETURN pg_catalog.jsonb_build_object(
+        'version', 1,
+        'attempt_id', attempt_id,
+        'row_hash', pg_catalog.encode(r.row_hash, 'hex'),
+        'leaf_index', leaf,
+        'tree_size', cp.tree_size,
+        'inclusion_proof', (SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.encode(p.h, 'hex') ORDER BY p.o), '[]')
+                            FROM pg_catalog.unnest(pr.proof) WITH ORDINALITY AS p(h, o)),
+        'checkpoint', coalesce(published, cp.note),
+        'row', pg_catalog.jsonb_build_object(
+            'seq', r.seq, 'chain_id', r.chain_id, 'chain_pos', r.chain_pos,
+            'prev_hash', pg_catalog.encode(r.prev_hash, 'hex'), 'hash_version', r.hash_version,
+            'created_at_us', (EXTRACT(epoch FROM r.created_at) * 1000000)::bigint,
+            'tenant_id', r.tenant_id, 'user_id', r.user_id, 'actor_type', r.actor_type, 'actor_id', r.actor_id,
+            'action', r.action, 'target_type', r.target_type, 'target_id', r.target_id,
+            'outcome', r.outcome, 'severity', r.severity,
+            'metadata', forgea_audit.canonical_json(r.metadata), 'proof', forgea_audit.canonical_json(r.proof),
+            'correlation_id', r.correlation_id, 'parent_seq', r.parent_seq));
+END
+$$;
+COMMENT ON FUNCTION forgea_audit.receipt(bigint) IS
+    'A receipt for one attempt (its LAB_VERIFY_ATTEMPT row, leaf, inclusion proof and signed checkpoint, with its witnesses'' cosignatures when published) that tools/forgea_audit_verify --receipt checks offline.';

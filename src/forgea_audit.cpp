@@ -126,6 +126,14 @@ FA_MODULE_INIT()
         &fa_verify_key_file, "", PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
 
     DefineCustomStringVariable(
+        "forgea_audit.retired_verify_key_files",
+        "PEM files (comma-separated) with the log's earlier Ed25519 public keys, after a key rotation.",
+        "verify_chain(checkpoint) accepts a note signed by one of them (under the same key name) as well as by "
+        "forgea_audit.verify_key_file's key, and log_vkeys() lists them, so receipts signed before the rotation keep "
+        "verifying. New checkpoints are always signed with forgea_audit.signing_key_file.",
+        &fa_retired_verify_key_files, "", PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+
+    DefineCustomStringVariable(
         "forgea_audit.signing_key_name",
         "The key name written in checkpoint signature lines (C2SP signed note).",
         nullptr, &fa_signing_key_name, "forgea_audit", PGC_SIGHUP, 0, nullptr, nullptr, nullptr);

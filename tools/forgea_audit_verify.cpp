@@ -3,7 +3,7 @@
 // section 4; docs/checkpoints.md), with the same code: src/core's ChainWalker, FirstProblem,
 // checkpoint parser, root and Ed25519 verification, here over CSV files and with OpenSSL's SHA-256.
 //
-//   forgea_audit_verify --dir OUTDIR [--checkpoint FILE] [--public-key PUB.pem] [--key-name NAME]
+//   forgea_audit_verify --dir OUTDIR [--checkpoint FILE] [--public-key PUB.pem ...] [--key-name NAME]
 //
 // OUTDIR holds audit_log.csv and chain_head.csv (and, for --checkpoint, checkpoint.txt and
 // checkpoint_heads.csv), as COPY ... CSV HEADER writes them.  Prints one line, the verdict
@@ -38,6 +38,7 @@
 #include "core/note_signature.hpp"
 #include "core/receipt_check.hpp"
 #include "core/sha256.hpp"
+#include "core/witness.hpp"
 
 namespace core = forgea::core;
 using core::Bytes;
@@ -319,7 +320,8 @@ std::string format(const char *fmt, ...)
 struct Options {
     std::string dir;
     std::string checkpoint;
-    std::string public_key;
+    std::vector<std::string> public_keys;  // --public-key, repeatable: the log's keys (after a rotation, all of them)
+    std::vector<std::string> witnesses;    // --witness VKEY, repeatable (--receipt): cosignatures required
     std::string key_name = "forgea_audit";
     bool has_checkpoint = false;
     bool has_public_key = false;
@@ -336,11 +338,13 @@ void usage(std::FILE *out)
                "       forgea_audit_verify --receipt RECEIPT KEY\n"
                "       forgea_audit_verify --consistency PROOF.txt --old NOTE --new NOTE KEY\n"
                "       forgea_audit_verify --note NOTE KEY\n"
-               "where KEY is --public-key PUB.pem [--key-name NAME], or --allow-unsigned\n"
+               "       (--receipt also takes --witness VKEY ...)\n"
+               "where KEY is --public-key PUB.pem [--public-key PUB.pem ...] [--key-name NAME], or --allow-unsigned\n"
                "\n"
                "Every checkpoint note given (--checkpoint, the receipt's, --old, --new, --note) must carry a\n"
                "signature by the public key (its line named NAME, default forgea_audit, with the key's C2SP\n"
-               "key id) that verifies; an unsigned note fails (exit 1) unless --allow-unsigned is given, which\n"
+               "key id) that verifies (after a key rotation, give every key of the log: a note signed by any of\n"
+               "them holds); an unsigned note fails (exit 1) unless --allow-unsigned is given, which\n"
                "checks an unsigned note's content only.  The ok verdict names the key it checked against.\n"
                "\n"
                "--receipt: a receipt from forgea_audit.receipt(attempt_id): version 1, no key repeated, the\n"
@@ -349,6 +353,8 @@ void usage(std::FILE *out)
                "lead to the note's root (docs/transparency.md).  Or the same receipt as C2SP tlog-proof@v1\n"
                "text (forgea_audit.receipt_tlog_proof(attempt_id); first line c2sp.org/tlog-proof@v1):\n"
                "its extra is the row, whose row_hash is the entry the proof at its index must include.\n"
+               "--witness VKEY (repeatable): the receipt's checkpoint must carry a cosignature/v1 line by that\n"
+               "witness (its C2SP verifier key, type 0x04) that verifies (C2SP tlog-cosignature).\n"
                "--consistency: the RFC 6962 consistency proof (hex hashes, one per line, from\n"
                "forgea_audit.consistency_proof(old, new)) must show that the tree of the --old note is a\n"
                "prefix of the tree of the --new note.  --note: the note parses\n"
@@ -386,7 +392,8 @@ Options parse_args(int argc, char **argv)
         std::size_t eq = a.find('=');
         std::string name = a.substr(0, eq);
         if (name != "--dir" && name != "--checkpoint" && name != "--public-key" && name != "--key-name" &&
-            name != "--receipt" && name != "--consistency" && name != "--old" && name != "--new" && name != "--note") {
+            name != "--receipt" && name != "--consistency" && name != "--old" && name != "--new" && name != "--note" &&
+            name != "--witness") {
             usage(stderr);
             die("unknown argument \"%s\"", a.c_str());
         }
@@ -413,8 +420,10 @@ Options parse_args(int argc, char **argv)
         } else if (name == "--note") {
             o.note = value;
         } else if (name == "--public-key") {
-            o.public_key = value;
+            o.public_keys.push_back(value);
             o.has_public_key = true;
+        } else if (name == "--witness") {
+            o.witnesses.push_back(value);
         } else {
             o.key_name = value;
         }
@@ -424,6 +433,8 @@ Options parse_args(int argc, char **argv)
     if (o.allow_unsigned && o.has_public_key)
         die("--allow-unsigned and --public-key contradict each other: give the key to check signatures, or "
             "--allow-unsigned to accept unsigned notes");
+    if (!o.witnesses.empty() && o.receipt.empty())
+        die("--witness checks the cosignatures on a receipt's checkpoint: give --receipt");
     int modes = !o.receipt.empty() + !o.consistency.empty() + !o.note.empty();
     if (modes > 0) {
         if (!o.dir.empty() || o.has_checkpoint || modes > 1)
@@ -441,6 +452,30 @@ Options parse_args(int argc, char **argv)
     return o;
 }
 
+// The keys of --public-key (each PEM file), under --key-name, for a NotePolicy: after a key
+// rotation the log has several (the receipt's checkpoint signed by an earlier one).
+std::vector<core::NoteKey> load_keys(const Options &o)
+{
+    std::vector<core::NoteKey> keys;
+    for (const std::string &file : o.public_keys) {
+        core::Ed25519Key pem;
+        char err[512];
+        if (!core::load_ed25519_pem(file.c_str(), &pem, err, sizeof err))
+            die("cannot use --public-key %s: %s", file.c_str(), err);
+        core::Sha256 h;
+        keys.push_back(core::make_note_key(o.key_name, pem.public_key, h));
+    }
+    return keys;
+}
+
+// ", public key FILE" of the key that signed (the verdict names the file it checked against).
+std::string signer_suffix(const Options &o, int signer)
+{
+    if (signer < 0 || static_cast<std::size_t>(signer) >= o.public_keys.size())
+        return "";
+    return ", public key " + o.public_keys[static_cast<std::size_t>(signer)];
+}
+
 // The checkpoint, its signature and its sealed heads, checked in verify_chain()'s order.  Fails
 // (exit 1, first_bad_seq NULL) where verify_chain() returns before reading any row.
 struct Checkpoint {
@@ -455,17 +490,12 @@ struct Checkpoint {
 // the verdict (exit 1), a signed note with no key to check it bad usage (exit 2).
 void check_signature(const Options &o, Checkpoint &cp)
 {
-    core::NoteKey key;
+    std::vector<core::NoteKey> keys = load_keys(o);
     core::NotePolicy policy;
     policy.allow_unsigned = o.allow_unsigned;
-    if (o.has_public_key) {
-        core::Ed25519Key pem;
-        char err[512];
-        if (!core::load_ed25519_pem(o.public_key.c_str(), &pem, err, sizeof err))
-            die("cannot use --public-key: %s", err);
-        core::Sha256 h;
-        key = core::make_note_key(o.key_name, pem.public_key, h);
-        policy.key = &key;
+    if (!keys.empty()) {
+        policy.key = keys.data();
+        policy.key_count = static_cast<int>(keys.size());
     }
     core::NoteVerdict v = core::check_note_signature(cp.parsed, policy);
     cp.is_signed = v.is_signed;
@@ -473,9 +503,7 @@ void check_signature(const Options &o, Checkpoint &cp)
         die("%s", v.text.c_str());
     if (v.outcome == core::Outcome::kFailed)
         verdict_fail("NULL", v.text);
-    cp.accepted = v.text;
-    if (o.has_public_key)
-        cp.accepted += format(", public key %s", o.public_key.c_str());
+    cp.accepted = v.text + signer_suffix(o, v.signer);
 }
 
 // A note given to --consistency or --note: parsed, and signed as the options require.
@@ -731,28 +759,59 @@ int verify_consistency_proof(const Options &o)
     return kExitOk;
 }
 
-// --receipt FILE: core::check_receipt, with the key the options name.
+// The receipt's checkpoint against each --witness: a cosignature/v1 line by that witness (its
+// name and key id) must verify over the note's body (C2SP tlog-cosignature).  "" when every
+// witness cosigned (*said lists them), else what is missing or wrong.
+std::string check_receipt_witnesses(const Options &o, const std::string &note, std::string *said)
+{
+    core::ParsedCheckpoint cp;
+    if (const char *why = core::parse_checkpoint(note.data(), note.size(), &cp))
+        return std::string("the receipt's checkpoint does not parse: ") + why;
+    std::size_t lines_at = cp.text_signed.len + 1;  // after the body and its blank line
+    for (const std::string &text : o.witnesses) {
+        core::witness::Vkey w;
+        core::Sha256 h;
+        if (const char *why = core::witness::parse_vkey(text, &w, h))
+            die("--witness %s: %s", text.c_str(), why);
+        if (w.type != core::witness::kTypeCosignatureV1)
+            die("--witness %s: a witness's key has type 0x04 (cosignature/v1), this one 0x%02x", text.c_str(), w.type);
+        core::witness::CosignatureCheck c;
+        if (lines_at > note.size() ||
+            !core::witness::check_cosignatures(note.data() + lines_at, note.size() - lines_at, cp.text_signed, w, &c))
+            return "the receipt's checkpoint has something else than signature lines after its body";
+        if (c.valid == 0)
+            return c.invalid > 0 ? format("witness \"%s\"'s cosignature on the receipt's checkpoint does not verify (the checkpoint "
+                                          "or the cosignature was altered)", w.name.c_str())
+                                 : format("the receipt's checkpoint carries no cosignature by witness \"%s\" (key id %08x)",
+                                          w.name.c_str(), w.key_id);
+        *said += format("; cosigned by witness \"%s\" at %" PRIu64, w.name.c_str(), c.timestamp);
+    }
+    return "";
+}
+
+// --receipt FILE: core::check_receipt, with the keys the options name, then the witnesses'
+// cosignatures on its checkpoint (the receipt carries the checkpoint as published).
 int verify_receipt(const Options &o)
 {
     std::string text = read_file(o.receipt, nullptr);
-    core::NoteKey key;
+    std::vector<core::NoteKey> keys = load_keys(o);
     core::NotePolicy policy;
     policy.allow_unsigned = o.allow_unsigned;
-    if (o.has_public_key) {
-        core::Ed25519Key pem;
-        char err[512];
-        if (!core::load_ed25519_pem(o.public_key.c_str(), &pem, err, sizeof err))
-            die("cannot use --public-key: %s", err);
-        core::Sha256 h;
-        key = core::make_note_key(o.key_name, pem.public_key, h);
-        policy.key = &key;
+    if (!keys.empty()) {
+        policy.key = keys.data();
+        policy.key_count = static_cast<int>(keys.size());
     }
     core::Sha256 h;
     core::ReceiptVerdict v = core::check_receipt(text.data(), text.size(), policy, h);
     switch (v.outcome) {
-    case core::Outcome::kOk:
-        std::printf("ok: %s%s\n", v.text.c_str(), o.has_public_key ? (", public key " + o.public_key).c_str() : "");
+    case core::Outcome::kOk: {
+        std::string cosigned;
+        std::string problem = check_receipt_witnesses(o, v.note, &cosigned);
+        if (!problem.empty())
+            verdict_fail(std::to_string(v.seq).c_str(), problem);
+        std::printf("ok: %s%s%s\n", v.text.c_str(), signer_suffix(o, v.signer).c_str(), cosigned.c_str());
         return kExitOk;
+    }
     case core::Outcome::kFailed:
         verdict_fail(v.has_seq ? std::to_string(v.seq).c_str() : "NULL", v.text);
     case core::Outcome::kBadInput:

@@ -12,8 +12,10 @@ extern "C" {
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/array.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
+#include "utils/varlena.h"
 }
 
 #include "chain/chain_append.hpp"
@@ -61,23 +63,45 @@ void load_signing_key(forgea::core::Ed25519Key *key)
                                 "server, e.g. made with: openssl genpkey -algorithm ed25519 -out key.pem")));
 }
 
-// Loads the public key signatures are checked with (forgea_audit.verify_key_file).  Checking never
+// Loads a public key signatures are checked with (forgea_audit.verify_key_file, or one of
+// forgea_audit.retired_verify_key_files: `setting` names which, for the message).  Checking never
 // needs the private key, so it never opens the signing key file: a verifier may run where that
 // file is unreadable, and the secret is not read into memory just to derive its public half.
-void load_verify_key(uint8 public_key[32])
+void load_public_key(const char *path, const char *setting, uint8 public_key[32])
 {
     forgea::core::Ed25519Key key;
     char err[1024];
-    bool ok = forgea::core::load_ed25519_pem(fa_verify_key_file, &key, err, sizeof err);
+    bool ok = forgea::core::load_ed25519_pem(path, &key, err, sizeof err);
     bool was_private = key.has_private;
     explicit_bzero(key.private_key, sizeof key.private_key);
     if (!ok || was_private)
         ereport(ERROR, (errcode(ERRCODE_CONFIG_FILE_ERROR),
                         errmsg("could not load the checkpoint verification key: %s",
                                was_private ? "the file holds a private key, not a public one" : err),
-                        errhint("forgea_audit.verify_key_file must name a PEM Ed25519 public key, e.g. made with: "
-                                "openssl pkey -in key.pem -pubout -out key.pub.pem")));
+                        errhint("%s must name %s, e.g. made with: openssl pkey -in key.pem -pubout -out key.pub.pem",
+                                setting, strcmp(setting, "forgea_audit.verify_key_file") == 0
+                                             ? "a PEM Ed25519 public key"
+                                             : "PEM Ed25519 public keys, separated by commas")));
     memcpy(public_key, key.public_key, 32);
+}
+
+void load_verify_key(uint8 public_key[32])
+{
+    load_public_key(fa_verify_key_file, "forgea_audit.verify_key_file", public_key);
+}
+
+// forgea_audit.retired_verify_key_files as a list of paths (palloc'd; empty when unset).  A
+// malformed list (an unterminated quote) is a configuration error.
+List *retired_key_files()
+{
+    List *files = NIL;
+    if (fa_retired_verify_key_files == nullptr || fa_retired_verify_key_files[0] == '\0')
+        return NIL;
+    if (!SplitDirectoriesString(pstrdup(fa_retired_verify_key_files), ',', &files))
+        ereport(ERROR, (errcode(ERRCODE_CONFIG_FILE_ERROR),
+                        errmsg("forgea_audit.retired_verify_key_files is not a list of file names"),
+                        errhint("Separate the PEM files with commas; quote a name that holds a comma with double quotes.")));
+    return files;
 }
 
 // Signs note with the configured key, loaded only now and wiped in PG_FINALLY: whatever raises
@@ -312,8 +336,35 @@ FA_FUNCTION(fa_checkpoint, "forgea_audit.checkpoint")
     PG_RETURN_TEXT_P(result);
 }
 
+// What one public key says of a note's signatures: 1 a line of this key (under one of the names,
+// with the key id they give it) verifies, -1 such a line does not verify (*bad_name is its name),
+// 0 the note has no line of this key.  *first_id: the key id under names[0].
+static int key_verdict(const forgea::core::ParsedCheckpoint &cp, const uint8 public_key[32], const char *const *names,
+                int name_count, const char **bad_name, uint32 *first_id)
+{
+    Sha256Sink h;
+    for (int n = 0; n < name_count; n++) {
+        Bytes name{names[n], strlen(names[n])};
+        uint32 name_id = forgea::core::note_key_id(name, public_key, h);
+        if (n == 0)
+            *first_id = name_id;
+        for (int i = 0; i < cp.signature_count; i++) {
+            const forgea::core::ParsedSignature &s = cp.signatures[i];
+            if (s.timestamped || s.key_id != name_id || s.key_name.len != name.len || memcmp(s.key_name.data, name.data, name.len) != 0)
+                continue;
+            if (forgea::core::ed25519_verify(public_key, cp.text_signed.data, cp.text_signed.len, s.signature))
+                return 1;
+            *bad_name = names[n];
+            return -1;
+        }
+    }
+    return 0;
+}
+
 // See the header.  Decides from the settings alone whether this server signs, so that checking a
 // note never opens the private key file; the public key comes from forgea_audit.verify_key_file.
+// After a key rotation a note signed by one of forgea_audit.retired_verify_key_files' keys is
+// accepted too: a receipt's checkpoint keeps its signature of the day (docs/witnesses.md).
 char *fa_checkpoint_signature_problem(const forgea::core::ParsedCheckpoint &cp, bool *is_signed)
 {
     *is_signed = cp.signature_count > 0;
@@ -329,22 +380,27 @@ char *fa_checkpoint_signature_problem(const forgea::core::ParsedCheckpoint &cp, 
     // The key's name now (forgea_audit.log_origin when set), or the one it signed under before
     // log_origin was set (forgea_audit.signing_key_name): old checkpoints keep verifying.
     const char *names[2] = {fa_note_key_name(), fa_signing_key_name};
-    Sha256Sink h;
-    uint32 id = 0;
-    for (int n = 0; n < (strcmp(names[0], names[1]) == 0 ? 1 : 2); n++) {
-        Bytes name{names[n], strlen(names[n])};
-        uint32 name_id = forgea::core::note_key_id(name, public_key, h);
-        if (n == 0)
-            id = name_id;
-        for (int i = 0; i < cp.signature_count; i++) {
-            const forgea::core::ParsedSignature &s = cp.signatures[i];
-            if (s.timestamped || s.key_id != name_id || s.key_name.len != name.len || memcmp(s.key_name.data, name.data, name.len) != 0)
-                continue;
-            if (forgea::core::ed25519_verify(public_key, cp.text_signed.data, cp.text_signed.len, s.signature))
-                return nullptr;
-            return psprintf("the checkpoint's signature by key \"%s\" does not verify (the note was altered)", names[n]);
-        }
+    int name_count = strcmp(names[0], names[1]) == 0 ? 1 : 2;
+    const char *bad_name = nullptr;
+    uint32 id = 0, retired_id = 0;
+    int v = key_verdict(cp, public_key, names, name_count, &bad_name, &id);
+    StringInfoData retired_ids;
+    initStringInfo(&retired_ids);
+    ListCell *lc;
+    foreach (lc, retired_key_files()) {
+        if (v != 0)
+            break;
+        load_public_key(static_cast<const char *>(lfirst(lc)), "forgea_audit.retired_verify_key_files", public_key);
+        v = key_verdict(cp, public_key, names, name_count, &bad_name, &retired_id);
+        appendStringInfo(&retired_ids, "%s%08x", retired_ids.len > 0 ? ", " : "", retired_id);
     }
+    if (v == 1)
+        return nullptr;
+    if (v == -1)
+        return psprintf("the checkpoint's signature by key \"%s\" does not verify (the note was altered)", bad_name);
+    if (retired_ids.len > 0)
+        return psprintf("the checkpoint is not signed by this server's key \"%s\" (key id %08x) nor by a retired key of "
+                        "forgea_audit.retired_verify_key_files (key ids %s)", names[0], id, retired_ids.data);
     return psprintf("the checkpoint is not signed by this server's key \"%s\" (key id %08x)", names[0], id);
 }
 
@@ -405,21 +461,12 @@ HeadRecord *fa_checkpoint_heads(const forgea::core::ParsedCheckpoint &cp, int64 
     return heads;
 }
 
-// forgea_audit.log_vkey() RETURNS text: the log's C2SP verifier key, "<key name>+<key id, 8 hex
-// digits>+<base64 of 0x01 || public key>", so that the operator hands witnesses and the receipt
-// page the exact string they check signatures with instead of deriving it by hand
-// (docs/publishing.md).  The key is forgea_audit.verify_key_file's (never the private key file),
-// the name the one new notes are signed under (fa_note_key_name()).
-FA_FUNCTION(fa_log_vkey, "forgea_audit.log_vkey")
+namespace {
+
+// The C2SP verifier key of a log public key under the key name new notes are signed under
+// (fa_note_key_name()): "<name>+<key id, 8 hex digits>+<base64 of 0x01 || public key>".
+text *vkey_text(const uint8 public_key[32])
 {
-    if (!is_set(fa_verify_key_file))
-        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                        errmsg("forgea_audit.log_vkey(): forgea_audit.verify_key_file is not set"),
-                        errdetail("The verifier key is made from the log's public key, which that setting names."),
-                        errhint("Set forgea_audit.verify_key_file to the PEM Ed25519 public key of the signing key and "
-                                "reload, or pass the verifier key yourself.")));
-    uint8 public_key[32];
-    load_verify_key(public_key);
     const char *name = fa_note_key_name();
     Sha256Sink h;
     uint32 id = forgea::core::note_key_id(Bytes{name, strlen(name)}, public_key, h);
@@ -431,5 +478,53 @@ FA_FUNCTION(fa_log_vkey, "forgea_audit.log_vkey")
     appendStringInfo(&buf, "%s+%08x+", name, id);
     StringInfoSink out(&buf);
     forgea::core::base64_encode(typed, sizeof typed, out);
-    PG_RETURN_TEXT_P(cstring_to_text_with_len(buf.data, buf.len));
+    return cstring_to_text_with_len(buf.data, buf.len);
+}
+
+// log_vkey() and log_vkeys() need forgea_audit.verify_key_file.
+void require_verify_key_file(const char *function)
+{
+    if (!is_set(fa_verify_key_file))
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("forgea_audit.%s(): forgea_audit.verify_key_file is not set", function),
+                        errdetail("The verifier key is made from the log's public key, which that setting names."),
+                        errhint("Set forgea_audit.verify_key_file to the PEM Ed25519 public key of the signing key and "
+                                "reload, or pass the verifier key yourself.")));
+}
+
+}  // namespace
+
+// forgea_audit.log_vkey() RETURNS text: the log's C2SP verifier key, "<key name>+<key id, 8 hex
+// digits>+<base64 of 0x01 || public key>", so that the operator hands witnesses and the receipt
+// page the exact string they check signatures with instead of deriving it by hand
+// (docs/publishing.md).  The key is forgea_audit.verify_key_file's (never the private key file),
+// the name the one new notes are signed under (fa_note_key_name()).
+FA_FUNCTION(fa_log_vkey, "forgea_audit.log_vkey")
+{
+    require_verify_key_file("log_vkey");
+    uint8 public_key[32];
+    load_verify_key(public_key);
+    PG_RETURN_TEXT_P(vkey_text(public_key));
+}
+
+// forgea_audit.log_vkeys() RETURNS text[]: every verifier key of the log, log_vkey() first, then
+// one per file of forgea_audit.retired_verify_key_files, in its order, under the same name.  After
+// a key rotation a receipt's checkpoint is signed by an earlier key and today's by the current one:
+// the receipt page needs both (receipt_link() passes them all, docs/receipt_link.md).
+FA_FUNCTION(fa_log_vkeys, "forgea_audit.log_vkeys")
+{
+    require_verify_key_file("log_vkeys");
+    List *files = retired_key_files();
+    int n = 1 + list_length(files);
+    Datum *keys = static_cast<Datum *>(palloc(n * sizeof(Datum)));
+    uint8 public_key[32];
+    load_verify_key(public_key);
+    keys[0] = PointerGetDatum(vkey_text(public_key));
+    ListCell *lc;
+    int i = 1;
+    foreach (lc, files) {
+        load_public_key(static_cast<const char *>(lfirst(lc)), "forgea_audit.retired_verify_key_files", public_key);
+        keys[i++] = PointerGetDatum(vkey_text(public_key));
+    }
+    PG_RETURN_ARRAYTYPE_P(construct_array(keys, n, TEXTOID, -1, false, TYPALIGN_INT));
 }

@@ -54,24 +54,37 @@ NoteVerdict check_note_signature(const ParsedCheckpoint &note, const NotePolicy 
         v.text = "the checkpoint is not signed, but a public key was given to check it: " + key_phrase(key);
         return v;
     }
-    for (int i = 0; i < note.signature_count; i++) {
-        const ParsedSignature &s = note.signatures[i];
-        if (s.timestamped || s.key_id != key.key_id || s.key_name.len != key.name.size() ||
-            std::memcmp(s.key_name.data, key.name.data(), key.name.size()) != 0)
-            continue;
-        if (ed25519_verify(key.public_key, note.text_signed.data, note.text_signed.len, s.signature)) {
-            v.outcome = Outcome::kOk;
-            v.text = "signed by " + key_phrase(key);
-        } else {
-            // verify_chain()'s words for the same finding (the tool's verdicts agree with it).
-            v.text = "the checkpoint's signature by key \"" + key.name + "\" does not verify (the note was altered)";
+    for (int k = 0; k < policy.key_count; k++) {
+        const NoteKey &kk = policy.key[k];
+        for (int i = 0; i < note.signature_count; i++) {
+            const ParsedSignature &s = note.signatures[i];
+            if (s.timestamped || s.key_id != kk.key_id || s.key_name.len != kk.name.size() ||
+                std::memcmp(s.key_name.data, kk.name.data(), kk.name.size()) != 0)
+                continue;
+            if (ed25519_verify(kk.public_key, note.text_signed.data, note.text_signed.len, s.signature)) {
+                v.outcome = Outcome::kOk;
+                v.signer = k;
+                v.text = "signed by " + key_phrase(kk);
+            } else {
+                // verify_chain()'s words for the same finding (the tool's verdicts agree with it).
+                v.text = "the checkpoint's signature by key \"" + kk.name + "\" does not verify (the note was altered)";
+            }
+            return v;
         }
+    }
+    char id[16];
+    if (policy.key_count == 1) {
+        v.text = "the checkpoint is not signed by the given public key \"" + key.name + "\" (key id ";
+        std::snprintf(id, sizeof id, "%08x)", key.key_id);
+        v.text += id;
         return v;
     }
-    v.text = "the checkpoint is not signed by the given public key \"" + key.name + "\" (key id ";
-    char id[16];
-    std::snprintf(id, sizeof id, "%08x)", key.key_id);
-    v.text += id;
+    v.text = "the checkpoint is not signed by any of the given public keys \"" + key.name + "\" (key ids ";
+    for (int k = 0; k < policy.key_count; k++) {
+        std::snprintf(id, sizeof id, "%s%08x", k > 0 ? ", " : "", policy.key[k].key_id);
+        v.text += id;
+    }
+    v.text += ")";
     return v;
 }
 

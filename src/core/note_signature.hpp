@@ -31,7 +31,10 @@ struct NoteKey {
 NoteKey make_note_key(const std::string &name, const std::uint8_t public_key[32], Hasher &hasher);
 
 struct NotePolicy {
-    const NoteKey *key = nullptr;  // the key the note must be signed by; nullptr: none was given
+    // The keys the note must be signed by (one of them): key[0] .. key[key_count - 1], e.g. a log's
+    // current key and the ones it had before a rotation, all under one name; nullptr: none given.
+    const NoteKey *key = nullptr;
+    int key_count = 1;
     bool allow_unsigned = false;   // with no key: an unsigned note is accepted, its content only checked
 };
 
@@ -41,11 +44,13 @@ struct NoteVerdict {
     // 1a2b3c4d)" or "unsigned, accepted with --allow-unsigned"); otherwise what is wrong.
     std::string text;
     bool is_signed = false;  // the note carries at least one signature line
+    int signer = -1;         // kOk with keys given: the index of the key that signed
 };
 
 // The note's signatures against the policy:
-//   a key given: a signature line with the key's name and id must verify under it (kFailed if
-//     the note is unsigned, has no such line, or the line does not verify);
+//   keys given: a signature line with one key's name and id must verify under it (kFailed if the
+//     note is unsigned, has no such line for any key, or such a line does not verify); the
+//     verdict names the key that signed;
 //   no key: an unsigned note is kFailed unless allow_unsigned; a signed note is kBadInput (the
 //     key to check it with is missing).
 NoteVerdict check_note_signature(const ParsedCheckpoint &note, const NotePolicy &policy);

@@ -220,6 +220,7 @@ ReceiptVerdict ok_verdict(const AuditRecord &rec, bool has_attempt, std::int64_t
     ok.outcome = Outcome::kOk;
     ok.has_seq = true;
     ok.seq = rec.seq;
+    ok.signer = signature.signer;
     std::string claim = has_attempt ? format(" of attempt %" PRId64, attempt) : "";
     ok.text = format("audit row %" PRId64 " (%.*s)%s is leaf %" PRId64 " of the checkpoint of %" PRId64 " leaves, %s",
                      rec.seq, static_cast<int>(rec.action.len < 100 ? rec.action.len : 100),
@@ -276,7 +277,9 @@ ReceiptVerdict check_json(const char *text, std::size_t len, const NotePolicy &p
         failed(rec.seq, format("the receipt's tree_size %" PRId64 " is not the checkpoint's %" PRId64, tree_size,
                                note.body.size));
     check_inclusion(h, rec, row_hash, leaf_index, note, path.data(), proof.items.size());
-    return ok_verdict(rec, attempt_v.kind != Value::Null, attempt, leaf_index, tree_size, signature);
+    ReceiptVerdict v = ok_verdict(rec, attempt_v.kind != Value::Null, attempt, leaf_index, tree_size, signature);
+    v.note = note_v.text;
+    return v;
 }
 
 // One line of a tlog-proof: from *at to the next newline (which must be there), *at moved past it.
@@ -347,7 +350,9 @@ ReceiptVerdict check_tlog(const char *text, std::size_t len, const NotePolicy &p
     check_inclusion(h, rec, row_hash, leaf_index, note, path.data(), n);
     std::int64_t attempt = 0;
     bool has_attempt = attempt_of_row(rec, &attempt);
-    return ok_verdict(rec, has_attempt, attempt, leaf_index, note.body.size, signature);
+    ReceiptVerdict v = ok_verdict(rec, has_attempt, attempt, leaf_index, note.body.size, signature);
+    v.note.assign(text + at, len - at);
+    return v;
 }
 
 }  // namespace

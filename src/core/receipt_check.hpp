@@ -25,6 +25,8 @@ struct ReceiptVerdict {
     std::string text;
     bool has_seq = false;  // the row's seq is known (kFailed: first_bad_seq; else NULL)
     std::int64_t seq = 0;
+    int signer = -1;       // kOk with keys given: the index of the key that signed the checkpoint
+    std::string note;      // kOk: the receipt's checkpoint note as it holds it (cosignature lines too)
 };
 
 // Checks, in order: the JSON (strict), the members and their types, the note (parsed, a

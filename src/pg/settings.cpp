@@ -46,6 +46,7 @@ char *fa_reader_tenant = nullptr;
 char *fa_signing_key_name = nullptr;
 char *fa_log_origin = nullptr;
 char *fa_verify_key_file = nullptr;
+char *fa_retired_verify_key_files = nullptr;
 int fa_checkpoint_interval_s = 0;
 int fa_verify_interval_s = 0;
 bool fa_catchup_pause_point = false;

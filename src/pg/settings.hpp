@@ -28,6 +28,9 @@ extern char *fa_worker_database;     // the database the worker serves
 // Checkpoints (chain/chain_checkpoint.cpp).
 extern char *fa_signing_key_file;    // PEM Ed25519 private key; empty: checkpoints are unsigned
 extern char *fa_verify_key_file;     // PEM Ed25519 public key verify_chain(checkpoint) checks with
+// The log's earlier public keys (PEM files, comma-separated) whose notes verify_chain(checkpoint)
+// still accepts after a rotation, and that log_vkeys() lists (docs/witnesses.md).
+extern char *fa_retired_verify_key_files;
 extern char *fa_signing_key_name;    // the key's name in signature lines
 extern char *fa_log_origin;          // the log's origin (and key name); empty: the default origin below
 

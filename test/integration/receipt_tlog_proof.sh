@@ -7,7 +7,12 @@
 #     from extra, changed, encoded again), its index and its proof lines changed one at a time;
 #   - malformed ones are refused with exit 2 and a message saying what is wrong;
 #   - log_vkey() is the verifier key docs/publishing.md derives with openssl by hand;
-#   - receipt_link()'s fragment decodes to a receipt (either form) that verifies.
+#   - receipt_link()'s fragment decodes to a receipt (either form) that verifies;
+#   - the log's key rotated (docs/witnesses.md): the old receipt fails with the new key alone and
+#     verifies with both (--public-key twice, the verdict naming the old key); verify_chain(checkpoint
+#     => the old note) fails until forgea_audit.retired_verify_key_files names the old key, then
+#     holds, as does the new note; log_vkeys() lists both and receipt_link() passes both; a
+#     retired key file that is missing is an error naming the setting.
 set -uo pipefail
 
 db=$PGDATABASE
@@ -22,8 +27,17 @@ set_key_file() {  # private key file, public key file; "" resets
     psql -X -q -v ON_ERROR_STOP=1 -d "$db" -c "LOAD 'forgea_audit'" -c "$set" -c "$set_pub" -c "SELECT pg_reload_conf()" >/dev/null
 }
 cleanup() {
-    [ "$key_set" -eq 1 ] && set_key_file "" 2>/dev/null
+    [ "$key_set" -eq 1 ] && set_key_file "" 2>/dev/null && set_retired "" 2>/dev/null
     rm -rf "$work"
+}
+set_retired() {  # value; "" resets
+    local set="ALTER SYSTEM RESET forgea_audit.retired_verify_key_files"
+    [ -n "$1" ] && set="ALTER SYSTEM SET forgea_audit.retired_verify_key_files = '$1'"
+    psql -X -q -v ON_ERROR_STOP=1 -d "$db" -c "LOAD 'forgea_audit'" -c "$set" -c "SELECT pg_reload_conf()" >/dev/null
+    for _ in $(seq 50); do   # until the reload reached new sessions
+        [ "$(q "$db" "SELECT current_setting('forgea_audit.retired_verify_key_files', true)")" == "$1" ] && return 0
+        sleep 0.1
+    done
 }
 trap cleanup EXIT
 . test/lib/checks.sh
@@ -165,6 +179,53 @@ for form in json tlog-proof; do
     out=$("$tool" --receipt "$work/from_link" --public-key "$work/pub.pem" 2>&1); rc=$?
     check "receipt_link (form $form): the fragment decodes to a receipt that verifies" "$rc $out" "0 $out_json"
 done
+
+# ---- the log's key rotated --------------------------------------------------------------------------
+old_note=$(jq -r .checkpoint "$work/receipt.json")
+old_id=$(sed -n '$p' <<<"$old_note" | awk '{print $3}' | base64 -d | head -c 4 | od -An -tx1 | tr -d ' \n')
+openssl genpkey -algorithm ed25519 -out "$work/key2.pem" 2>/dev/null
+openssl pkey -in "$work/key2.pem" -pubout -out "$work/pub2.pem" 2>/dev/null
+chmod 644 "$work/pub2.pem"; chmod 600 "$work/key2.pem"
+chown postgres: "$work/key2.pem" "$work/pub2.pem" 2>/dev/null || true
+set_key_file "$work/key2.pem" "$work/pub2.pem"
+for _ in $(seq 50); do
+    [ "$(q "$db" "SELECT current_setting('forgea_audit.verify_key_file', true)")" == "$work/pub2.pem" ] && break
+    sleep 0.1
+done
+new_note=$(q "$db" "SELECT forgea_audit.checkpoint()")
+check "rotation: the next checkpoint is signed by the new key (another key id)" \
+      "$(sed -n '$p' <<<"$new_note" | awk '{print $3}' | base64 -d | head -c 4 | od -An -tx1 | tr -d ' \n' | grep -vc "^$old_id\$")" "1"
+out=$("$tool" --receipt "$work/receipt.json" --public-key "$work/pub2.pem" 2>&1); rc=$?
+check "rotation: the old receipt with the new key alone: fails at its signature" "$rc $(grep -c 'is not signed by the given public key' <<<"$out")" "1 1"
+out=$("$tool" --receipt "$work/receipt.json" --public-key "$work/pub2.pem" --public-key "$work/pub.pem" 2>&1); rc=$?
+check "rotation: ... with both keys: verifies, naming the old key and its file" \
+      "$rc $(grep -c "signed by key \"[^\"]*\" (key id $old_id), public key $work/pub.pem\$" <<<"$out")" "0 1"
+out=$("$tool" --receipt "$work/proof.tlog-proof" --public-key "$work/pub2.pem" --public-key "$work/pub.pem" 2>&1); rc=$?
+check "rotation: ... its tlog-proof too" "$rc" "0"
+printf '%s\n' "$new_note" >"$work/new_note"
+out=$("$tool" --note "$work/new_note" --public-key "$work/pub2.pem" --public-key "$work/pub.pem" 2>&1); rc=$?
+check "rotation: the new note with both keys: verifies, naming the new key's file" "$rc $(grep -c "public key $work/pub2.pem\$" <<<"$out")" "0 1"
+vc() { psql -X -A -t -v ON_ERROR_STOP=1 -d "$db" -v note="$1" <<<"SELECT CASE WHEN ok THEN 't' ELSE 'f' END || ' ' || coalesce(detail, '') FROM forgea_audit.verify_chain(checkpoint => :'note')" 2>&1; }
+check "rotation: verify_chain(checkpoint => the old note) without the retired key: fails, naming the server's key" \
+      "$(vc "$old_note" | grep -c '^f .*is not signed by this server.s key')" "1"
+set_retired "$work/pub.pem"
+check "rotation: ... with forgea_audit.retired_verify_key_files naming the old key: holds" "$(vc "$old_note" | cut -c1-2)" "t "
+check "rotation: ... and the new note holds" "$(vc "$new_note" | cut -c1-2)" "t "
+check "rotation: an altered old note still fails (the retired key's signature does not verify)" \
+      "$(vc "$(sed '2s/.*/1/' <<<"$old_note")" | grep -c '^f .*does not verify')" "1"
+p_old=$(openssl pkey -pubin -in "$work/pub.pem" -outform DER | tail -c 32 | base64 -w0)
+h_old=$({ printf '%s\n\x01' "$name"; echo "$p_old" | base64 -d; } | sha256sum | cut -c1-8)
+vk_old="$name+$h_old+$({ printf '\x01'; echo "$p_old" | base64 -d; } | base64 -w0)"
+check "rotation: log_vkeys() is the new key's vkey, then the retired one's" \
+      "$(q "$db" "SELECT array_to_string(forgea_audit.log_vkeys(), ' ')")" "$(q "$db" "SELECT forgea_audit.log_vkey()") $vk_old"
+link=$(q "$db" "SELECT forgea_audit.receipt_link($attempt, 'https://labs.example.edu/receipt/', 'https://labs.example.edu/log')")
+check "rotation: receipt_link() passes both keys, the current one first" \
+      "$(python3 -c 'import sys, urllib.parse as u; print(" ".join(u.parse_qs(u.urlsplit(sys.argv[1]).query)["vkey"]))' "$link")" \
+      "$(q "$db" "SELECT array_to_string(forgea_audit.log_vkeys(), ' ')")"
+set_retired "$work/missing.pem,$work/pub.pem"
+check "rotation: a missing retired key file: an error naming the setting" \
+      "$(vc "$old_note" | grep -c 'retired_verify_key_files must name')" "1"
+set_retired ""
 
 if [ "$failures" -gt 0 ]; then
     echo "receipt_tlog_proof: FAIL: $failures checks failed" >&2

@@ -5,6 +5,9 @@
 --     line per hash of its inclusion proof, an empty line, its checkpoint verbatim;
 --   * receipt_link(): <page>?log=<log>&vkey=<vkey>[&witness=<vkey>...]#receipt=<base64url>, every
 --     query value percent-encoded, the fragment receipt()'s JSON (or the tlog-proof) in base64url;
+--   * both forms carry the checkpoint as published (record_publication(): the stored note and its
+--     witnesses' cosignature lines) when it was published, byte for byte, else the stored note;
+--   * receipt_link(retired_vkeys => ...): one vkey= per key of the log, the current one first;
 --   * the same rights as receipt(): the reader and the admin get what the superuser gets, the
 --     writer and a role with none of the extension's roles 42501;
 --   * bad input is refused with a class-22 SQLSTATE, a detail and a hint, and writes nothing.
@@ -12,7 +15,7 @@
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 
-SELECT plan(43);
+SELECT plan(60);
 
 DO $$
 DECLARE
@@ -74,6 +77,43 @@ SELECT is((SELECT t FROM tlog),
           (SELECT concat_ws(E'\n', VARIADIC head) || E'\n\n' || note FROM tlog),
           'tlog-proof: nothing else (lines end with a newline alone, no carriage return)');
 
+CREATE FUNCTION pg_temp.refusal_state(sql text) RETURNS text LANGUAGE plpgsql AS
+$$ BEGIN EXECUTE sql; RETURN 'no error'; EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE; END $$;
+
+-------------------------------------------------------------------------------------------------
+-- The checkpoint as published: with its cosignatures once record_publication() recorded it
+-------------------------------------------------------------------------------------------------
+SELECT c.note AS stored_note, c.tree_size AS stored_size FROM forgea_audit.merkle_checkpoint c ORDER BY c.id DESC LIMIT 1 \gset
+SELECT is((SELECT r ->> 'checkpoint' FROM super_receipt), :'stored_note', 'no publication: receipt() carries the stored note');
+SELECT is((SELECT note FROM tlog), :'stored_note', 'no publication: ... and so does the tlog-proof');
+-- A publication that missed its quorum (never served) changes nothing.
+SELECT ok(forgea_audit.record_publication(:'stored_note' || E'\u2014 w9.example/w AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n',
+                                         false, 2, '[{"name": "w9.example/w", "answer": "unreachable"}]') > 0,
+          'setup: a publication that missed its quorum recorded');
+SELECT is(forgea_audit.receipt(:rf_attempt) ->> 'checkpoint', :'stored_note', 'a missed quorum: still the stored note');
+-- Published with two cosignature lines (their bytes are the witnesses' business: record_publication
+-- checks only that they are signature lines after the stored note).
+SELECT :'stored_note' || E'\u2014 w1.example/w ' || translate(encode(sha512('w1') || substr(sha256('t1'), 1, 12), 'base64'), E'\n', '') || E'\n'
+       || E'\u2014 w2.example/w ' || translate(encode(sha512('w2') || substr(sha256('t2'), 1, 12), 'base64'), E'\n', '') || E'\n' AS cosigned \gset
+SELECT ok(forgea_audit.record_publication(:'cosigned', true, 2,
+                                         '[{"name": "w1.example/w", "answer": "cosigned"}, {"name": "w2.example/w", "answer": "cosigned"}]') > 0,
+          'setup: a publication with two cosignature lines recorded');
+SELECT is((SELECT note FROM forgea_audit.published_checkpoint ORDER BY id DESC LIMIT 1), :'cosigned', 'setup: (recorded as given)');
+SELECT is(forgea_audit.receipt(:rf_attempt) ->> 'checkpoint', :'cosigned', 'published: receipt() carries the note as published, byte for byte');
+SELECT is(substr(forgea_audit.receipt_tlog_proof(:rf_attempt), strpos(forgea_audit.receipt_tlog_proof(:rf_attempt), E'\n\n') + 2), :'cosigned',
+          'published: the tlog-proof ends with the note as published, cosignatures and all, byte for byte');
+SELECT is(split_part(forgea_audit.receipt_tlog_proof(:rf_attempt), E'\n\n', 1), (SELECT split_part(t, E'\n\n', 1) FROM super_receipt),
+          'published: ... the rest of the tlog-proof unchanged');
+SELECT is(forgea_audit.receipt(:rf_attempt) - 'checkpoint', (SELECT r - 'checkpoint' FROM super_receipt),
+          'published: ... and of receipt() too');
+-- A note of another origin of the same size is refused by record_publication (not a stored
+-- checkpoint), and receipt() takes a published note only if it begins with its stored one.
+SELECT is(pg_temp.refusal_state(format('SELECT forgea_audit.record_publication(%L, true, 0, %L)',
+                                       replace(:'stored_note', split_part(:'stored_note', E'\n', 1), 'other.example/log'), '[]')),
+          '22023', 'a note of another origin is refused by record_publication, so never carried');
+-- Back to no publication for the rest of the file: the receipts compared below were made before.
+DELETE FROM forgea_audit.published_checkpoint;
+
 -------------------------------------------------------------------------------------------------
 -- receipt_link()
 -------------------------------------------------------------------------------------------------
@@ -113,6 +153,19 @@ SELECT is(split_part(:'link2', '#', 1),
           'receipt_link: one witness=<vkey> per witness, in order (a cosignature key 0x04 or a note key 0x01)');
 SELECT is(pg_temp.unb64url(substr(split_part(:'link2', '#', 2), 9)), (SELECT t FROM super_receipt),
           'receipt_link: form tlog-proof puts receipt_tlog_proof()''s text in the fragment');
+
+-- retired_vkeys: the log's earlier keys (after a rotation), one vkey= each after the current one.
+SELECT pg_temp.vkey('labs.example.edu/audit', 1, 'old log key') AS old_vkey, pg_temp.vkey('labs.example.edu/audit', 1, 'older') AS older_vkey \gset
+SELECT forgea_audit.receipt_link(:rf_attempt, 'https://p.example/r', 'https://l.example/log', :'log_vkey', ARRAY[:'w1'],
+                                 retired_vkeys => ARRAY[:'old_vkey', :'older_vkey']) AS link3 \gset
+SELECT is(split_part(:'link3', '#', 1),
+          'https://p.example/r?log=' || pg_temp.pct('https://l.example/log') || '&vkey=' || pg_temp.pct(:'log_vkey')
+          || '&vkey=' || pg_temp.pct(:'old_vkey') || '&vkey=' || pg_temp.pct(:'older_vkey') || '&witness=' || pg_temp.pct(:'w1'),
+          'receipt_link: retired_vkeys: one vkey= per key, the current one first, then the witnesses');
+SELECT is(split_part(:'link3', '#', 2), split_part(:'link', '#', 2), 'receipt_link: ... the same fragment');
+SELECT is(forgea_audit.receipt_link(:rf_attempt, 'https://p.example/r', 'https://l.example/log', :'log_vkey', retired_vkeys => '{}'),
+          forgea_audit.receipt_link(:rf_attempt, 'https://p.example/r', 'https://l.example/log', :'log_vkey'),
+          'receipt_link: an explicit vkey without retired_vkeys: that key alone (the old call)');
 
 -------------------------------------------------------------------------------------------------
 -- The same rights as receipt()
@@ -209,6 +262,16 @@ SELECT is(pg_temp.refusal(format(:'link_of' || '%L, %L, %L, ARRAY[%L])', 'https:
                                  pg_temp.vkey('w1.example', 2, 'w1'))),
           '22023|receipt_link: witnesses[1] is not a C2SP verifier key of an Ed25519 note or cosignature key (type 0x01 or 0x04)|true|true',
           'link: a witness key of another type: 22023');
+SELECT is(pg_temp.refusal(format(:'link_of' || '%L, %L, %L, retired_vkeys => ARRAY[%L])', 'https://p.example/r', 'https://l.example/', :'log_vkey',
+                                 pg_temp.vkey('other.example/log', 1, 'old'))),
+          '22023|receipt_link: retired_vkeys[1] is not a key of the log named by vkey|true|true',
+          'link: a retired key of another log (another name): 22023');
+SELECT is(pg_temp.refusal(format(:'link_of' || '%L, %L, %L, retired_vkeys => ARRAY[%L])', 'https://p.example/r', 'https://l.example/', :'log_vkey',
+                                 pg_temp.vkey('labs.example.edu/audit', 4, 'old'))),
+          '22023|receipt_link: retired_vkeys[1] is not a C2SP verifier key of an Ed25519 note key (type 0x01)|true|true',
+          'link: a retired key that is not a note key: 22023');
+SELECT is(pg_temp.refusal(format(:'link_of' || '%L, %L, %L, retired_vkeys => ARRAY[NULL])', 'https://p.example/r', 'https://l.example/', :'log_vkey')),
+          '22004|receipt_link: retired_vkeys must not be NULL nor hold a NULL|true|true', 'link: a NULL retired key: 22004');
 SELECT is(pg_temp.refusal(format(:'link_of' || '%L, %L, %L, form => %L)', 'https://p.example/r', 'https://l.example/', :'log_vkey', 'pdf')),
           '22023|receipt_link: form must be json or tlog-proof, not ''pdf''|true|true', 'link: an unknown form: 22023');
 SELECT is(pg_temp.refusal(format('SELECT forgea_audit.receipt_link(999999, %L, %L, %L)', 'https://p.example/r', 'https://l.example/', :'log_vkey')),
@@ -220,7 +283,7 @@ SELECT is(pg_temp.refusal('SELECT forgea_audit.log_vkey()'),
           '55000|forgea_audit.log_vkey(): forgea_audit.verify_key_file is not set|true|true',
           'log_vkey() without verify_key_file: 55000, with a hint');
 SELECT is(pg_temp.refusal(format(:'link_of' || '%L, %L)', 'https://p.example/r', 'https://l.example/')),
-          '55000|forgea_audit.log_vkey(): forgea_audit.verify_key_file is not set|true|true',
-          'link without a vkey falls back to log_vkey()');
+          '55000|forgea_audit.log_vkeys(): forgea_audit.verify_key_file is not set|true|true',
+          'link without a vkey falls back to log_vkeys()');
 
 SELECT * FROM finish();
