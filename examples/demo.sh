@@ -5,7 +5,7 @@
 # sends one real GitHub push payload through record_push twice (a delivery and GitHub's redelivery
 # of it), prints the attempt, the audit rows and verify_chain(), signs a checkpoint with a fresh
 # Ed25519 key, fetches the attempt's receipt and checks it with the offline verifier, as a student
-# would.
+# would, and prints the link to the receipt page the platform would show them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -55,3 +55,8 @@ attempt=$(psql -X -A -t -v ON_ERROR_STOP=1 -c "SELECT id FROM forgea_audit.lab_a
 psql -X -A -t -v ON_ERROR_STOP=1 -c "SELECT forgea_audit.receipt($attempt)" >"$FA_DEMO_DIR/receipt.json"
 echo "tools/forgea_audit_verify --receipt receipt.json --public-key forgea_audit_pub.pem"
 tools/forgea_audit_verify --receipt "$FA_DEMO_DIR/receipt.json" --public-key "$pub"
+
+echo '-- The link the platform shows the student (docs/receipt_link.md): the receipt page, web/receipt/,'
+echo '-- opened on this receipt; it checks it in the browser against the log tools/forgea_audit_publish'
+echo '-- publishes. Here with example addresses for the page and the log:'
+psql -X -A -t -v ON_ERROR_STOP=1 -c "SELECT forgea_audit.receipt_link($attempt, 'https://labs.example.edu/receipt/index.html', 'https://labs.example.edu/audit')"

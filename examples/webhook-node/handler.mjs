@@ -8,7 +8,9 @@
 //   200 ping (GitHub sends one when the hook is created; the extension is not called)
 //   202 any other event (accepted, nothing written)
 //   200 push: one forgea_audit.record_push_json call with the raw body; every status (recorded,
-//       duplicate, unmatched, conflict) is a 2xx, so that GitHub does not retry it
+//       duplicate, unmatched, conflict) is a 2xx, so that GitHub does not retry it.  With receipts
+//       configured, the answer for an attempt also carries its receipt page link (receipt_link;
+//       null until a checkpoint covers the attempt: a redelivery, or the platform's UI, asks again)
 //   400 the extension refused the payload (SQLSTATE class 22: retrying cannot help)
 //   500 anything else (database down, serialization failure, ...): GitHub retries, the GUID makes
 //       the retry idempotent
@@ -40,10 +42,44 @@ function deliveryHeaders(get) {
 // BigInt, which JSON.stringify refuses.  Either way the answer carries strings (or null).
 const idString = (v) => (v == null ? null : String(v));
 
+// The receipt page's link for an attempt (docs/receipt_link.md): forgea_audit.receipt_link() with the
+// platform's page and log URLs and the witnesses the page should require.  pool: a role in
+// forgea_audit_reader (the webhook's writer role may not read receipts).  Resolves to the link, or
+// null while no checkpoint covers the attempt yet (SQLSTATE 55000; the worker signs one every
+// forgea_audit.checkpoint_interval).  Other errors are thrown.  For the platform's UI too.
+export function createReceiptLinker({ pool, pageUrl, logUrl, witnesses = [] }) {
+    if (!pageUrl || !logUrl) throw new Error("receipts need the receipt page's URL and the published log's URL");
+    return async function receiptLink(attemptId) {
+        try {
+            const { rows: [r] } = await pool.query(
+                "SELECT forgea_audit.receipt_link($1, $2, $3, witnesses => $4::text[]) AS link",
+                [attemptId, pageUrl, logUrl, witnesses]);
+            return r.link;
+        } catch (err) {
+            if (err.code === "55000" && /not covered by a checkpoint/.test(err.message)) return null;
+            throw err;
+        }
+    };
+}
+
 // pool: a pg.Pool (or anything with query(text, values)); secret: the hook's secret.
 // log: where failures to record a rejection go (default console.error).
-export function createHandler({ pool, secret, log = console.error }) {
+// receipts: optional {pool, pageUrl, logUrl, witnesses} (createReceiptLinker): the answer to a push
+// that names an attempt carries "receipt_link".
+export function createHandler({ pool, secret, log = console.error, receipts = null }) {
     if (!secret) throw new Error("GITHUB_WEBHOOK_SECRET is empty: refusing to accept unsigned deliveries");
+    const receiptLink = receipts ? createReceiptLinker(receipts) : null;
+
+    // The link for the answer: never fails the delivery (it is recorded already).
+    async function linkFor(attemptId) {
+        if (attemptId == null) return null;
+        try {
+            return await receiptLink(idString(attemptId));
+        } catch (err) {
+            log(`forgea_audit.receipt_link failed (${err.code ?? err.message}); answering without the link`);
+            return null;
+        }
+    }
 
     // One audit row for a 4xx.  Never throws: the HTTP answer does not depend on it.
     async function reject(status, reason, message, ctx, extra = {}) {
@@ -94,11 +130,10 @@ export function createHandler({ pool, secret, log = console.error }) {
             const { rows: [r] } = await pool.query(
                 "SELECT * FROM forgea_audit.record_push_json($1::json, $2, $3::jsonb)",
                 [text, ctx.deliveryId, JSON.stringify(ctx.headers)]);
-            return {
-                status: 200,
-                body: { status: r.status, attempt_id: idString(r.attempt_id), session_id: idString(r.session_id),
-                        audit_seq: idString(r.audit_seq) },
-            };
+            const body = { status: r.status, attempt_id: idString(r.attempt_id), session_id: idString(r.session_id),
+                           audit_seq: idString(r.audit_seq) };
+            if (receiptLink) body.receipt_link = await linkFor(r.attempt_id);
+            return { status: 200, body };
         } catch (err) {
             if (isPayloadRefusal(err))
                 return reject(400, "payload", err.message, ctx, { sqlstate: err.code, jsonPath: jsonPathOf(err) });

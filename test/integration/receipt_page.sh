@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The receipt page (web/receipt/, docs/receipts.md) in real components: a log published by
-# tools/forgea_audit_publish, served by nginx (examples/publish/nginx.conf's block, CORS and cache
+# The receipt page (web/receipt/, docs/receipts.md) in real components: receipts from
+# forgea_audit.receipt() and receipt_tlog_proof(), links from receipt_link(), a log published by
+# tools/forgea_audit_publish with two tools/forgea_audit_witness processes cosigning (quorum 2), served by nginx (examples/publish/nginx.conf's block, CORS and cache
 # headers), the page served by a second nginx server (another origin), opened in Debian's headless
 # Chromium driven by puppeteer-core (test/receipt_page/, npm ci from its lockfile):
 #   - web/receipt/verify.js agrees with tools/forgea_audit_verify --receipt on the same receipts:
@@ -8,9 +9,10 @@
 #     every 5 bytes of a receipt changed: the same exit and the same line;
 #   - its canonical JSON equals forgea_audit.canonical_json() for every fixture payload (as GitHub
 #     sent it), every row's metadata, and numbers, escapes and keys chosen to differ;
+#   - the receipts carry their checkpoint as published, with both witnesses' cosignatures, byte
+#     for byte; forgea_audit_verify --witness checks them (and names a witness that did not cosign);
 #   - in Chromium: a valid receipt verifies, in both forms (receipt() JSON and c2sp.org/tlog-proof@v1),
-#     cosigned by test witnesses (cosignature/v1 lines made with a test key, as C2SP
-#     tlog-cosignature says); every field of the row altered, the attempt, the row_hash, the leaf
+#     today's checkpoint cosigned by the witnesses; every field of the row altered, the attempt, the row_hash, the leaf
 #     index, the proof, the tree size, the checkpoint, another log's key, a witness that did not
 #     cosign, a log rewritten since (a checkpoint over another root, signed with the log's key),
 #     each fail (data-status=failed, data-check naming the check); an unreachable log and a
@@ -18,6 +20,10 @@
 #   - the log has 3 tile levels (more than 65536 leaves): the verdict takes at most 12 requests
 #     beyond the page's own files and reads tiles of all three levels; after the log grew and was
 #     published again, the old receipts still verify;
+#   - the log's key rotated (docs/witnesses.md): the old receipt, today's checkpoint signed by the
+#     new key, verifies with both vkeys (receipt_link() passes them, from log_vkeys()), the verdict
+#     naming each checkpoint's key; with the new key alone it fails at the receipt's signature, with
+#     the old alone at today's;
 #   - no request leaves for any host but the page's and the log's (every request intercepted).
 set -uo pipefail
 
@@ -27,15 +33,16 @@ work=$(mktemp -d)
 chmod 711 "$work"   # the server (OS user postgres) reads the signing key from here
 out="$work/srv/audit"
 origin="labs.example.edu/receipts-$$"
-nginx_pid=""
+nginx_pid=""; w1_pid=""; w2_pid=""
 settings_set=0
 reset_settings() {
     psql -X -q -d "$db" -c "LOAD 'forgea_audit'" -c "ALTER SYSTEM RESET forgea_audit.signing_key_file" \
          -c "ALTER SYSTEM RESET forgea_audit.verify_key_file" -c "ALTER SYSTEM RESET forgea_audit.log_origin" \
+         -c "ALTER SYSTEM RESET forgea_audit.retired_verify_key_files" \
          -c "SELECT pg_reload_conf()" >/dev/null
 }
 cleanup() {
-    [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null && wait "$nginx_pid" 2>/dev/null
+    for p in "$nginx_pid" "$w1_pid" "$w2_pid"; do [ -n "$p" ] && kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
     [ "$settings_set" -eq 1 ] && reset_settings 2>/dev/null
     rm -rf "$work"
 }
@@ -50,12 +57,12 @@ uri() { jq -rn --arg v "$1" '$v | @uri'; }
 
 echo "# ${SECONDS}s"
 # ---- keys, origin ------------------------------------------------------------------------------------
-for k in key other w1 w2 w3; do
+for k in key key2 other w1 w2 w3; do
     openssl genpkey -algorithm ed25519 -out "$work/$k.pem" 2>/dev/null
     openssl pkey -in "$work/$k.pem" -pubout -out "$work/$k.pub.pem" 2>/dev/null
 done
-chmod 600 "$work/key.pem"; chmod 644 "$work/key.pub.pem"
-chown postgres: "$work/key.pem" "$work/key.pub.pem" 2>/dev/null || true
+chmod 600 "$work/key.pem" "$work/key2.pem"; chmod 644 "$work/key.pub.pem" "$work/key2.pub.pem"
+chown postgres: "$work/key.pem" "$work/key.pub.pem" "$work/key2.pem" "$work/key2.pub.pem" 2>/dev/null || true
 settings_set=1
 psql -X -q -v ON_ERROR_STOP=1 -d "$db" -c "LOAD 'forgea_audit'" \
      -c "ALTER SYSTEM SET forgea_audit.signing_key_file = '$work/key.pem'" \
@@ -65,11 +72,33 @@ for _ in $(seq 100); do
     [ "$(q "$db" "SELECT current_setting('forgea_audit.log_origin', true)")" == "$origin" ] && break
     sleep 0.1
 done
-vkey=$(cli vkey "$origin" 1 "$work/key.pub.pem")
+vkey=$(q "$db" "SELECT forgea_audit.log_vkey()")
+vkey2=$(cli vkey "$origin" 1 "$work/key2.pub.pem")   # the key the log rotates to, below
 other_vkey=$(cli vkey "$origin" 1 "$work/other.pub.pem")
-w1=$(cli vkey witness-one.example/w 4 "$work/w1.pub.pem")
-w2=$(cli vkey witness-two.example/w 4 "$work/w2.pub.pem")
-w3=$(cli vkey witness-three.example/w 4 "$work/w3.pub.pem")
+witness=tools/forgea_audit_witness
+w1=$("$witness" --name witness-one.example/w --key "$work/w1.pem" --print-vkey)
+w2=$("$witness" --name witness-two.example/w --key "$work/w2.pem" --print-vkey)
+w3=$("$witness" --name witness-three.example/w --key "$work/w3.pem" --print-vkey)
+check "keys: log_vkey() is the log's key as cli.mjs derives it" "$vkey" "$(cli vkey "$origin" 1 "$work/key.pub.pem")"
+
+# ---- two witnesses, trusting the log's key and the one it rotates to ---------------------------------
+port=${FA_RECEIPT_PORT:-6910}; lport=$((port + 1)); dead=$((port + 2)); wport1=$((port + 3)); wport2=$((port + 4))
+start_witness() {  # n name port
+    "$witness" --name "$2" --key "$work/w$1.pem" --state "$work/w$1.state" --log "$vkey" --log "$vkey2" \
+        --listen "127.0.0.1:$3" --init 2>>"$work/w$1.log" &
+    printf -v "w${1}_pid" '%s' "$!"
+}
+start_witness 1 witness-one.example/w "$wport1"
+start_witness 2 witness-two.example/w "$wport2"
+for _ in $(seq 100); do
+    curl -s -o /dev/null "http://127.0.0.1:$wport1/" && curl -s -o /dev/null "http://127.0.0.1:$wport2/" && break
+    sleep 0.1
+done
+publish() {  # the publisher, both witnesses cosigning (quorum 2)
+    tools/forgea_audit_publish --out "$out" --witness "$w1=http://127.0.0.1:$wport1" --witness "$w2=http://127.0.0.1:$wport2" \
+        --quorum 2 >"$work/publish.log" 2>&1 || { cat "$work/publish.log"; return 1; }
+}
+mkdir -p "$work/srv"
 
 echo "# ${SECONDS}s"
 # ---- a push from every fixture, a checkpoint, their receipts ------------------------------------------
@@ -90,9 +119,22 @@ SELECT forgea_audit.checkpoint();
 SQL
 attempts=$(q "$db" "SELECT string_agg(attempt_id::text, ' ' ORDER BY i) FROM public.rp_push WHERE status = 'recorded'")
 check "fixtures: a recorded push for each fixture" "$(q "$db" "SELECT count(*) = count(*) FILTER (WHERE status = 'recorded') AND count(*) >= 5 FROM public.rp_push")" "t"
+# Published at once, cosigned: the receipts carry their checkpoint as published.
+publish; check "publish: the fixtures' checkpoint, cosigned by both witnesses" "$? $(grep -c $'^\u2014 witness-' "$out/checkpoint")" "0 2"
 mkdir -p "$work/r"
 for a in $attempts; do q "$db" "SELECT forgea_audit.receipt($a)" >"$work/r/$a.json"; done
 first=${attempts%% *}
+q "$db" "SELECT forgea_audit.receipt_tlog_proof($first)" >"$work/first.tlog-proof"
+check "receipts: receipt()'s checkpoint is the one published, cosignatures and all, byte for byte" \
+      "$(jq -r .checkpoint "$work/r/$first.json")" "$(cat "$out/checkpoint")"
+check "receipts: ... and the tlog-proof's" "$(sed -n '/^$/,$p' "$work/first.tlog-proof" | tail -n +2)" "$(cat "$out/checkpoint")"
+for f in "$work/r/$first.json" "$work/first.tlog-proof"; do
+    line=$(tools/forgea_audit_verify --receipt "$f" --public-key "$work/key.pub.pem" --key-name "$origin" --witness "$w1" --witness "$w2" 2>&1); rc=$?
+    check "forgea_audit_verify --witness: ${f##*.} form, both witnesses' cosignatures verify" \
+          "$rc $(grep -c 'cosigned by witness "witness-one.example/w" at [0-9]*; cosigned by witness "witness-two.example/w" at [0-9]*$' <<<"$line")" "0 1"
+done
+line=$(tools/forgea_audit_verify --receipt "$work/first.tlog-proof" --public-key "$work/key.pub.pem" --key-name "$origin" --witness "$w3" 2>&1); rc=$?
+check "forgea_audit_verify --witness: a witness that did not cosign: failed, naming it" "$rc $(grep -c 'no cosignature by witness "witness-three.example/w"' <<<"$line")" "1 1"
 
 echo "# ${SECONDS}s"
 # ---- verify.js and forgea_audit_verify agree, receipt by receipt ----------------------------------------
@@ -134,7 +176,22 @@ check "agree: verify.js and forgea_audit_verify, same exit and line on $(wc -l <
 check "agree: the set covers ok, failed and bad input" "$(cut -d' ' -f2 "$work/agree.tool" | sort -u | tr '\n' ' ')" "0 1 2 "
 check "agree: each altered row field fails the row hash" \
       "$(paste -d' ' <(tr ' ' '\n' <<<"$files") "$work/agree.js" | grep -c "/row-[a-z_]*.json exit 1 FAIL first_bad_seq=[0-9]*: the row's")" "19"
-check "agree: receipts of the checkpoint of the fixtures' pushes verify" "$(grep -c '^exit 0 ok: audit row' "$work/agree.tool")" "$(wc -w <<<"$attempts")"
+# (A byte changed in a witness's cosignature line may change nothing: without --witness only the
+# log's signature is checked, and a line of an unknown name is skipped, as C2SP signed-note says.)
+check "agree: receipts of the checkpoint of the fixtures' pushes verify" \
+      "$(paste -d' ' <(tr ' ' '\n' <<<"$files") "$work/agree.tool" | grep -Ec '/agree/[0-9]+\.json exit 0 ok: audit row')" "$(wc -w <<<"$attempts")"
+
+# With several keys of the log (after a rotation): the same verdicts, naming the key that signed.
+for keys in "key2 key" "key2 other"; do
+    set -- $keys
+    for f in "$work/r/$first.json" "$work/agree/proof.json"; do
+        line=$(tools/forgea_audit_verify --receipt "$f" --public-key "$work/$1.pub.pem" --public-key "$work/$2.pub.pem" --key-name "$origin" 2>&1)
+        echo "exit $? ${line%, public key $work/*.pub.pem}"
+    done
+done >"$work/agree2.tool"
+{ cli check "$vkey2,$vkey" "$work/r/$first.json" "$work/agree/proof.json"; cli check "$vkey2,$other_vkey" "$work/r/$first.json" "$work/agree/proof.json"; } >"$work/agree2.js"
+check "agree: with two keys, the same exit and line (signed by the second; by neither)" "$(diff "$work/agree2.tool" "$work/agree2.js")" ""
+check "agree: ... by neither: named as not signed by any of the given keys" "$(grep -c 'not signed by any of the given public keys' "$work/agree2.js")" "2"
 
 echo "# ${SECONDS}s"
 # ---- the fetch bound at 10 M leaves: verifyAll over a synthetic log (every entry the same row hash,
@@ -176,25 +233,17 @@ echo "# ${SECONDS}s"
 for _ in $(seq 33); do echo "SELECT count(forgea_audit.append('RP_BULK', chain => 'rp:' || (i % 64))) FROM generate_series(1, 2000) i;"; done \
     | psql -X -q -v ON_ERROR_STOP=1 -d "$db" >/dev/null
 q "$db" "SELECT forgea_audit.checkpoint()" >/dev/null
-publish() {  # the publisher over the plain checkpoint; then the served one cosigned by w1 and w2
-    [ -f "$work/plain" ] && cp "$work/plain" "$out/checkpoint"
-    tools/forgea_audit_publish --out "$out" >"$work/publish.log" 2>&1 || { cat "$work/publish.log"; return 1; }
-    cp "$out/checkpoint" "$work/plain"
-    cli cosign "$work/w1.pem" witness-one.example/w 1767225600 <"$work/plain" | cli cosign "$work/w2.pem" witness-two.example/w 1767225601 \
-        >"$out/checkpoint.tmp" && mv "$out/checkpoint.tmp" "$out/checkpoint"
-}
-mkdir -p "$work/srv"
-publish; check "publish: the log of $(sed -n 2p "$work/plain") leaves, 3 tile levels" "$? $(ls "$out/tile" | sort | tr '\n' ' ')" "0 0 1 2 entries "
-size1=$(sed -n 2p "$work/plain")
+publish; check "publish: the log of $(sed -n 2p "$out/checkpoint") leaves, 3 tile levels, cosigned" \
+                "$? $(ls "$out/tile" | sort | tr '\n' ' ')$(grep -c $'^\u2014 witness-' "$out/checkpoint")" "0 0 1 2 entries 2"
+size1=$(sed -n 2p "$out/checkpoint")
 
 # A log rewritten since: today's checkpoint over another root, signed with the log's own key,
 # served beside the real one (/forked/) over the same tiles.
 mkdir -p "$work/srv/forked"
 cp -a "$out/tile" "$work/srv/forked/"
-fake_root=$(sed -n 3p "$work/plain" | base64 -d | LC_ALL=C tr '\000-\377' '\001-\377\000' | base64 -w0)
+fake_root=$(sed -n 3p "$out/checkpoint" | base64 -d | LC_ALL=C tr '\000-\377' '\001-\377\000' | base64 -w0)
 printf '%s\n%s\n%s\n' "$origin" "$size1" "$fake_root" | cli sign "$work/key.pem" "$origin" >"$work/srv/forked/checkpoint"
 
-port=${FA_RECEIPT_PORT:-6910}; lport=$((port + 1)); dead=$((port + 2))
 mkdir -p "$work/nginx"
 {
     echo "daemon off; worker_processes 1; pid $work/nginx/nginx.pid; error_log $work/nginx/error.log;"
@@ -216,13 +265,18 @@ log="http://127.0.0.1:$lport/audit"
 page="http://127.0.0.1:$port/receipt/index.html"
 check "nginx: serves the page's script as JavaScript" "$(curl -s -o /dev/null -w '%{content_type}' "$page/../verify.js")" "application/javascript"
 
-link() {  # receipt-file [log] [vkey] [witness...]
-    local r=$1 l=${2:-$log} k=${3:-$vkey} w=""
-    shift 3 2>/dev/null || shift $#
-    for x in "$@"; do w="$w&witness=$(uri "$x")"; done
-    printf '%s?log=%s&vkey=%s%s#receipt=%s' "$page" "$(uri "$l")" "$(uri "$k")" "$w" "$(basenc --base64url -w0 <"$r" | tr -d =)"
+# The links of unaltered receipts as the platform makes them: receipt_link().  Altered receipts
+# go in the fragment of receipt_link()'s own query.
+rlink() {  # attempt [sql arguments after page and log]
+    q "$db" "SELECT forgea_audit.receipt_link($1, '$page', '${3:-$log}'${2:+, $2})"
 }
-cli tlogproof "$work/r/$first.json" >"$work/first.tlog-proof"
+# receipt_link()'s query with another receipt in its fragment: link FILE [sql arguments] [log].
+link() {
+    local base
+    base=$(rlink "$first" "${2:-}" "${3:-}")
+    printf '%s#receipt=%s' "${base%%#*}" "$(basenc --base64url -w0 <"$1" | tr -d =)"
+}
+wl() { printf "witnesses => ARRAY[%s]" "$(for x in "$@"; do printf "'%s'," "$x"; done | sed 's/,$//')"; }
 printf 'not base64 at all!' >"$work/garbage"
 # docs/receipts.md's block that makes the link, as it is.
 . test/lib/doc_blocks.sh
@@ -231,17 +285,17 @@ check "docs/receipts.md has its link block" "$(grep -c 'forgea_audit.receipt' "$
 doc_link=$(attempt=$first log=$log vkey=$vkey page=$page PGDATABASE=$db bash -e "$work/doc_link.sh")
 
 {
-    printf 'valid\t%s\n' "$(link "$work/r/$first.json" "$log" "$vkey" "$w1" "$w2")"
-    printf 'valid-no-witness\t%s\n' "$(link "$work/r/$first.json")"
-    printf 'tlog-proof\t%s\n' "$(link "$work/first.tlog-proof" "$log" "$vkey" "$w1")"
-    for a in $attempts; do printf 'valid-%s\t%s\n' "$a" "$(link "$work/r/$a.json" "$log" "$vkey" "$w2")"; done
+    printf 'valid\t%s\n' "$(rlink "$first" "$(wl "$w1" "$w2")")"
+    printf 'valid-no-witness\t%s\n' "$(rlink "$first")"
+    printf 'tlog-proof\t%s\n' "$(rlink "$first" "$(wl "$w1"), form => 'tlog-proof'")"
+    for a in $attempts; do printf 'valid-%s\t%s\n' "$a" "$(rlink "$a" "$(wl "$w2")")"; done
     for f in $fields; do printf 'row-%s\t%s\n' "$f" "$(link "$work/agree/row-$f.json")"; done
     for c in attempt leaf size proof rowhash; do printf '%s\t%s\n' "$c" "$(link "$work/agree/$c.json")"; done
     printf 'checkpoint\t%s\n' "$(link <(jq -c '.checkpoint |= sub("\n(?<n>[0-9]+)\n"; "\n\(.n | tonumber + 1)\n")' "$work/r/$first.json"))"
-    printf 'other-key\t%s\n' "$(link "$work/r/$first.json" "$log" "$other_vkey")"
-    printf 'witness-not-cosigned\t%s\n' "$(link "$work/r/$first.json" "$log" "$vkey" "$w1" "$w3")"
-    printf 'forked\t%s\n' "$(link "$work/r/$first.json" "http://127.0.0.1:$lport/forked")"
-    printf 'unreachable\t%s\n' "$(link "$work/r/$first.json" "http://127.0.0.1:$dead/audit")"
+    printf 'other-key\t%s\n' "$(rlink "$first" "'$other_vkey'")"
+    printf 'witness-not-cosigned\t%s\n' "$(rlink "$first" "$(wl "$w1" "$w3")")"
+    printf 'forked\t%s\n' "$(rlink "$first" "" "http://127.0.0.1:$lport/forked")"
+    printf 'unreachable\t%s\n' "$(rlink "$first" "" "http://127.0.0.1:$dead/audit")"
     printf 'doc-link\t%s\n' "$doc_link"
     printf 'malformed\t%s?log=%s&vkey=%s#receipt=%s\n' "$page" "$(uri "$log")" "$(uri "$vkey")" "$(basenc --base64url -w0 <"$work/garbage")"
 } >"$work/cases1.tsv"
@@ -287,15 +341,41 @@ last=${attempts##* }
 q "$db" "SELECT forgea_audit.receipt($last)" >"$work/r/late.json"   # now of the checkpoint of the grown tree
 q "$db" "SELECT count(forgea_audit.append('RP_LATER', chain => 'rp:later2')) FROM generate_series(1, 700)" >/dev/null
 q "$db" "SELECT forgea_audit.checkpoint()" >/dev/null
-publish; check "grow: published again" "$? $(( $(sed -n 2p "$work/plain") > size1 ))" "0 1"
+publish; check "grow: published again" "$? $(( $(sed -n 2p "$out/checkpoint") > size1 ))" "0 1"
+
+# ---- the log's key rotated (docs/witnesses.md): the witnesses trust both keys, the server signs with
+# the new one and still accepts notes of the old one; the old receipt needs both vkeys ------------
+psql -X -q -v ON_ERROR_STOP=1 -d "$db" -c "LOAD 'forgea_audit'" \
+     -c "ALTER SYSTEM SET forgea_audit.signing_key_file = '$work/key2.pem'" \
+     -c "ALTER SYSTEM SET forgea_audit.verify_key_file = '$work/key2.pub.pem'" \
+     -c "ALTER SYSTEM SET forgea_audit.retired_verify_key_files = '$work/key.pub.pem'" -c "SELECT pg_reload_conf()" >/dev/null
+for _ in $(seq 100); do
+    [ "$(q "$db" "SELECT current_setting('forgea_audit.retired_verify_key_files', true)")" == "$work/key.pub.pem" ] && break
+    sleep 0.1
+done
+check "rotate: log_vkeys() is the new key, then the old one" "$(q "$db" "SELECT array_to_string(forgea_audit.log_vkeys(), ' ')")" "$vkey2 $vkey"
+q "$db" "SELECT forgea_audit.checkpoint()" >/dev/null
+old_id=$(cut -d+ -f2 <<<"$vkey"); new_id=$(cut -d+ -f2 <<<"$vkey2")
+publish; check "rotate: today's checkpoint, signed by the new key, published cosigned by both witnesses" \
+               "$? $(grep "^— $origin " "$out/checkpoint" | awk '{print $3}' | base64 -d | head -c 4 | od -An -tx1 | tr -d ' \n') $(grep -c $'^\u2014 witness-' "$out/checkpoint")" "0 $new_id 2"
 {
-    printf 'old\t%s\n' "$(link "$work/r/$first.json" "$log" "$vkey" "$w1" "$w2")"
-    printf 'old-tlog-proof\t%s\n' "$(link "$work/first.tlog-proof" "$log" "$vkey" "$w2")"
-    printf 'late\t%s\n' "$(link "$work/r/late.json" "$log" "$vkey" "$w1")"
+    printf 'old\t%s\n' "$(link "$work/r/$first.json" "$(wl "$w1" "$w2")")"
+    printf 'old-tlog-proof\t%s\n' "$(link "$work/first.tlog-proof" "$(wl "$w2")")"
+    printf 'late\t%s\n' "$(link "$work/r/late.json" "$(wl "$w1")")"
+    printf 'rot-new-only\t%s\n' "$(link "$work/r/$first.json" "'$vkey2'")"
+    printf 'rot-old-only\t%s\n' "$(link "$work/r/$first.json" "'$vkey'")"
+    printf 'rot-new\t%s\n' "$(rlink "$first" "$(wl "$w1")")"
 } >"$work/cases2.tsv"
 node test/receipt_page/page.mjs "$work/cases2.tsv" "127.0.0.1:$port,127.0.0.1:$lport" >"$work/page2.tsv" 2>"$work/page2.err" || cat "$work/page2.err"
 p2="$work/page2.tsv"
-check "grow: the old receipt still verifies against the grown log" "$(st old "$p2") $(res old 8 "$p2" | grep -c "with $(sed -n 2p "$work/plain") entries still contains it")" "verified all 1"
+check "grow: the old receipt still verifies against the grown log (with both keys)" "$(st old "$p2") $(res old 8 "$p2" | grep -c "with $(sed -n 2p "$out/checkpoint") entries still contains it")" "verified all 1"
+check "rotate: ... the verdict names each checkpoint's key" \
+      "$(res old 8 "$p2" | grep -c "Your receipt's checkpoint is signed by the log's key $old_id, today's by its key $new_id")" "1"
+check "rotate: the old receipt with the new key alone: failed at the receipt's signature" \
+      "$(st rot-new-only "$p2") $(res rot-new-only 8 "$p2" | grep -c "not signed by the given public key")" "failed receipt-signature 1"
+check "rotate: ... with the old key alone: failed at today's signature" "$(st rot-old-only "$p2")" "failed today-signature"
+check "rotate: a receipt made after the rotation verifies (both checkpoints by the new key)" \
+      "$(st rot-new "$p2") $(res rot-new 8 "$p2" | grep -c "Both checkpoints are signed by the log's key $new_id")" "verified all 1"
 check "grow: ... in its tlog-proof form too" "$(st old-tlog-proof "$p2")" "verified all"
 check "grow: a receipt of a later checkpoint verifies" "$(st late "$p2")" "verified all"
 check "grow: no request to any other host" "$(cut -f6 "$p2" | sort -u | tr '\n' ' ')" "- "

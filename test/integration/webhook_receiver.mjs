@@ -2,7 +2,8 @@
 // every fixture signed with the hook's secret and sent with GitHub's headers, then the rows checked
 // in SQL.  Started by webhook_receiver.sh, which runs the server(s) and passes:
 //   RECEIVER_URL (the running receiver), DOWN_URL (a receiver whose database does not answer),
-//   WEBHOOK_SECRET, and PG* for the checks (a superuser).
+//   WEBHOOK_SECRET, RECEIPT_PAGE_URL, RECEIPT_LOG_URL and RECEIPT_WITNESSES (the receiver's receipt
+//   link configuration), and PG* for the checks (a superuser).
 // The signatures are computed here with node:crypto, not with the receiver's library.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -13,7 +14,7 @@ import { createRequire } from "node:module";
 const require = createRequire(new URL("../../examples/webhook-node/package.json", import.meta.url));
 const pg = require("pg");
 
-const { RECEIVER_URL, DOWN_URL, WEBHOOK_SECRET } = process.env;
+const { RECEIVER_URL, DOWN_URL, WEBHOOK_SECRET, RECEIPT_PAGE_URL, RECEIPT_LOG_URL, RECEIPT_WITNESSES } = process.env;
 const fixtureDir = new URL("../fixtures/github/", import.meta.url);
 const fixtures = (kind) => readdirSync(new URL(kind, fixtureDir)).filter((f) => f.endsWith(".json")).sort()
     .map((f) => ({ name: f, body: readFileSync(new URL(`${kind}/${f}`, fixtureDir)) }));
@@ -68,8 +69,9 @@ test("every push fixture, first delivery: 200 recorded, ids as strings, the row 
         const r = await deliver(f.body);
         assert.equal(r.status, 200, `${f.name}: ${JSON.stringify(r.json)}`);
         assert.match(r.contentType, /^application\/json/);
-        assert.deepEqual(Object.keys(r.json).sort(), ["attempt_id", "audit_seq", "session_id", "status"]);
+        assert.deepEqual(Object.keys(r.json).sort(), ["attempt_id", "audit_seq", "receipt_link", "session_id", "status"]);
         assert.equal(r.json.status, "recorded", f.name);
+        assert.equal(r.json.receipt_link, null, `${f.name}: no checkpoint covers the attempt yet, so no link`);
         assert.equal(typeof r.json.attempt_id, "string");
         assert.equal(typeof r.json.audit_seq, "string");
         const row = await one("SELECT id::text, session_id, delivery_id::text FROM forgea_audit.lab_attempt WHERE id = $1",
@@ -92,6 +94,27 @@ test("redelivery of each: 200 duplicate naming the first attempt, no new attempt
     assert.equal(after.pushAudit, before.pushAudit + pushes.length);
 });
 
+test("after a checkpoint, the answer to a redelivery carries the attempt's receipt link, as receipt_link() makes it", async () => {
+    await db.query("SELECT forgea_audit.checkpoint()");
+    const witnesses = RECEIPT_WITNESSES.split(" ").filter(Boolean);
+    assert.ok(witnesses.length > 0, "the receiver is configured with a witness");
+    for (const f of pushes.slice(0, 3)) {
+        const r = await deliver(f.body, { guid: first.get(f.name).guid });
+        assert.equal(r.json.status, "duplicate", f.name);
+        const attempt = first.get(f.name).json.attempt_id;
+        const sql = await one("SELECT forgea_audit.receipt_link($1, $2, $3, witnesses => $4::text[]) AS link, forgea_audit.receipt($1)::text AS receipt",
+                              [attempt, RECEIPT_PAGE_URL, RECEIPT_LOG_URL, witnesses]);
+        assert.equal(r.json.receipt_link, sql.link, f.name);
+        const url = new URL(r.json.receipt_link);
+        assert.equal(`${url.origin}${url.pathname}`, RECEIPT_PAGE_URL);
+        assert.equal(url.searchParams.get("log"), RECEIPT_LOG_URL);
+        assert.deepEqual(url.searchParams.getAll("witness"), witnesses);
+        assert.equal(url.searchParams.getAll("vkey").length, 1, "the log's key (log_vkeys(): no key retired here)");
+        const fragment = url.hash.replace(/^#receipt=/, "");
+        assert.equal(Buffer.from(fragment, "base64url").toString("utf8"), sql.receipt, "the fragment is the attempt's receipt()");
+    }
+});
+
 test("a GUID redelivered with another payload: 200 conflict, a HIGH audit row", async () => {
     const a = pushes.find((f) => f.name === "api-with-new-branch.payload.json");
     const b = pushes.find((f) => f.name === "api-payload.json");
@@ -109,7 +132,7 @@ test("a push to a fork nobody works in: 200 unmatched, attempt_id null", async (
     const r = await deliver(JSON.stringify(p));
     assert.equal(r.status, 200);
     assert.deepEqual({ ...r.json, audit_seq: typeof r.json.audit_seq },
-                     { status: "unmatched", attempt_id: null, session_id: null, audit_seq: "string" });
+                     { status: "unmatched", attempt_id: null, session_id: null, audit_seq: "string", receipt_link: null });
     assert.equal((await written()).attempts, before.attempts);
 });
 

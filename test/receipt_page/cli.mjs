@@ -1,16 +1,15 @@
 // web/receipt/verify.js outside the browser, for test/integration/receipt_page.sh and
 // bench/receipt_page.sh:
 //
-//   node cli.mjs check VKEY FILE...       each receipt's verdict in forgea_audit_verify's words:
+//   node cli.mjs check VKEY[,VKEY] FILE...  each receipt's verdict in forgea_audit_verify's words:
 //                                         "exit <0|1|2> <its line>" (ok: / FAIL first_bad_seq=S: /
 //                                         forgea_audit_verify: FILE: ...), one line per file
 //   node cli.mjs canonical                stdin: one base64 JSON text per line; stdout: base64 of
 //                                         canonicalJson() of each (the test compares canonical_json())
 //   node cli.mjs vkey NAME TYPE PUB.pem   the C2SP verifier key of an Ed25519 public key
-//   node cli.mjs cosign KEY.pem NAME TIME  stdin: a signed checkpoint; stdout: it with a
-//                                         cosignature/v1 line by KEY appended (C2SP tlog-cosignature)
 //   node cli.mjs sign KEY.pem NAME         stdin: a note body; stdout: the note signed by KEY as NAME
-//   node cli.mjs tlogproof FILE           a receipt() JSON as a c2sp.org/tlog-proof@v1 text
+//                                         (receipt_page.sh's forged log: what an attacker holding
+//                                         the key could serve)
 //   node cli.mjs b64url FILE              base64url of the file
 //   node cli.mjs synth N M                a synthetic log of N leaves (every entry the same row
 //                                         hash), a receipt at tree size M: counts the fetches
@@ -31,9 +30,13 @@ function vkeyOf(name, type, pub) {
     return `${name}+${id.toString('hex')}+${Buffer.concat([Buffer.from([type]), pub]).toString('base64')}`;
 }
 
-async function check(vkey, files) {
-    const key = await v.parseVkey(vkey, 0x01);
-    if (key.error) throw new Error(key.error);
+async function check(vkeys, files) {
+    const key = [];
+    for (const t of vkeys.split(',')) {
+        const k = await v.parseVkey(t, 0x01);
+        if (k.error) throw new Error(k.error);
+        key.push(k);
+    }
     for (const f of files) {
         const r = await v.checkReceipt(new Uint8Array(readFileSync(f)), key);
         if (r.outcome === 'ok') console.log(`exit 0 ok: ${r.text}`);
@@ -52,34 +55,6 @@ function canonical() {
         }
         console.log(Buffer.from(v.canonicalJson(p.value)).toString('base64'));
     }
-}
-
-function cosign(keyFile, name, time) {
-    const note = readFileSync(0);
-    const text = note.toString('utf8');
-    const body = text.slice(0, text.indexOf('\n\n') + 1);
-    const key = createPrivateKey(readFileSync(keyFile));
-    const pub = createPublicKey(key).export({ type: 'spki', format: 'der' }).subarray(-32);
-    const id = createHash('sha256').update(Buffer.concat([Buffer.from(`${name}\n`), Buffer.from([0x04]), pub])).digest().subarray(0, 4);
-    const t = BigInt(time);
-    const ts = Buffer.alloc(8);
-    ts.writeBigUInt64BE(t);
-    const sig = sign(null, Buffer.concat([Buffer.from(`cosignature/v1\ntime ${t}\n`), Buffer.from(body)]), key);
-    const out = text.endsWith('\n') ? text : `${text}\n`;
-    process.stdout.write(`${out}\u2014 ${name} ${Buffer.concat([id, ts, sig]).toString('base64')}\n`);
-}
-
-// The tlog-proof form of a receipt (the format agreed on /work/wt/BOARD.md): extra = the
-// canonical JSON of the receipt's row object.
-function tlogproof(file) {
-    const p = v.parseJson(new Uint8Array(readFileSync(file)));
-    if (p.error) throw new Error(p.error.what);
-    const get = (o, k) => o.members.find(([n]) => n === k)[1];
-    const row = get(p.value, 'row');
-    const extra = Buffer.from(v.canonicalJson(row)).toString('base64');
-    const hashes = get(p.value, 'inclusion_proof').items.map((h) => Buffer.from(h.str, 'hex').toString('base64'));
-    const note = get(p.value, 'checkpoint').str;
-    process.stdout.write(`c2sp.org/tlog-proof@v1\nextra ${extra}\nindex ${get(p.value, 'leaf_index').text}\n${hashes.map((h) => `${h}\n`).join('')}\n${note}`);
 }
 
 // A log of n leaves whose entries are all `entry`: every complete subtree of height h has the same
@@ -213,12 +188,6 @@ switch (cmd) {
     case 'vkey':
         console.log(vkeyOf(args[0], Number(args[1]), rawPublic(args[2])));
         break;
-    case 'cosign':
-        cosign(args[0], args[1], args[2]);
-        break;
-    case 'tlogproof':
-        tlogproof(args[0]);
-        break;
     case 'b64url':
         console.log(v.base64UrlEncode(new Uint8Array(readFileSync(args[0]))));
         break;
@@ -226,6 +195,6 @@ switch (cmd) {
         await synth(BigInt(args[0]), BigInt(args[1]));
         break;
     default:
-        console.error('usage: node cli.mjs check|canonical|vkey|cosign|tlogproof|b64url|synth ...');
+        console.error('usage: node cli.mjs check|canonical|vkey|sign|b64url|synth ...');
         process.exit(2);
 }

@@ -8,7 +8,7 @@ function linkParams(loc) {
     const encoded = frag.get('receipt');
     return {
         log: q.get('log'),
-        vkey: q.get('vkey'),
+        vkeys: q.getAll('vkey'),
         witnesses: q.getAll('witness'),
         receipt: encoded === null ? null : base64UrlDecode(encoded),
     };

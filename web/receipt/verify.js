@@ -802,17 +802,26 @@ export function parseCheckpoint(bytes, maxSignatures = 16) {
 
 const keyPhrase = (k) => `key "${k.name}" (key id ${k.keyId.toString(16).padStart(8, '0')})`;
 
-// check_note_signature with a key given (the page always has the log's key): {ok, text}.
-export async function checkNoteSignature(note, key) {
+const idHex = (id) => id.toString(16).padStart(8, '0');
+
+// check_note_signature with keys given (the page always has the log's keys: after a rotation, all
+// of them, one name): {ok, text, signer (the key that signed)}.  keys: one key or an array.
+export async function checkNoteSignature(note, keys) {
+    const list = Array.isArray(keys) ? keys : [keys];
+    const key = list[0];
     if (note.signatures.length === 0)
         return { ok: false, text: `the checkpoint is not signed, but a public key was given to check it: ${keyPhrase(key)}` };
-    for (const s of note.signatures) {
-        if (s.blob.length === 76 || s.keyId !== key.keyId || !equalBytes(s.nameBytes, utf8.encode(key.name))) continue;
-        if (s.blob.length === 68 && (await ed25519Verify(key.key, note.body, s.blob.subarray(4))))
-            return { ok: true, text: `signed by ${keyPhrase(key)}` };
-        return { ok: false, text: `the checkpoint's signature by key "${key.name}" does not verify (the note was altered)` };
+    for (const k of list) {
+        for (const s of note.signatures) {
+            if (s.blob.length === 76 || s.keyId !== k.keyId || !equalBytes(s.nameBytes, utf8.encode(k.name))) continue;
+            if (s.blob.length === 68 && (await ed25519Verify(k.key, note.body, s.blob.subarray(4))))
+                return { ok: true, text: `signed by ${keyPhrase(k)}`, signer: k };
+            return { ok: false, text: `the checkpoint's signature by key "${k.name}" does not verify (the note was altered)` };
+        }
     }
-    return { ok: false, text: `the checkpoint is not signed by the given public key "${key.name}" (key id ${key.keyId.toString(16).padStart(8, '0')})` };
+    if (list.length === 1)
+        return { ok: false, text: `the checkpoint is not signed by the given public key "${key.name}" (key id ${idHex(key.keyId)})` };
+    return { ok: false, text: `the checkpoint is not signed by any of the given public keys "${key.name}" (key ids ${list.map((k) => idHex(k.keyId)).join(', ')})` };
 }
 
 // A witness's cosignature/v1 (C2SP tlog-cosignature) on a note: {ok, time (BigInt seconds), text}.
@@ -932,6 +941,7 @@ async function checkParts(p, key) {
     const claim = attempt === null ? '' : ` of attempt ${attempt}`;
     return {
         outcome: 'ok',
+        signer: signature.signer,
         seq: rec.seq,
         text: `audit row ${rec.seq} (${str(rec.action)?.slice(0, 100) ?? ''})${claim} is leaf ${p.leafIndex} of the checkpoint of ${p.treeSize} leaves, ${signature.text}`,
         rec, rowHash, note: p.note, leafIndex: p.leafIndex, treeSize: p.treeSize, attempt,
@@ -1092,15 +1102,25 @@ function describe(rec) {
 }
 
 // The page's whole verdict: {status: 'verified'|'failed'|'error', check, message, details: [..]}.
-// params: {log, vkey, witnesses: [vkey], receipt: Uint8Array}; fetchBytes(url, what).
+// params: {log, vkeys: [vkey] (or vkey: one), witnesses: [vkey], receipt: Uint8Array}; fetchBytes(url, what).
+// vkeys: the log's keys, all under the log's name (after a key rotation the receipt's checkpoint
+// is signed by an earlier one, today's by the current one): each checkpoint must be signed by one.
 export async function verifyAll(params, fetchBytes, now = () => new Date()) {
     const steps = [];
     const done = (status, check, message) => ({ status, check, message, steps });
     if (!params.log) return done('error', 'parameters', 'The link has no log= parameter: the address of the published log is missing.');
-    if (!params.vkey) return done('error', 'parameters', "The link has no vkey= parameter: the log's verifier key is missing.");
+    const vkeyTexts = params.vkeys ?? (params.vkey ? [params.vkey] : []);
+    if (vkeyTexts.length === 0) return done('error', 'parameters', "The link has no vkey= parameter: the log's verifier key is missing.");
     if (!params.receipt || params.receipt.length === 0) return done('error', 'receipt', 'The link carries no receipt (#receipt=… is missing or not base64url).');
-    const key = await parseVkey(params.vkey, 0x01);
-    if (key.error) return done('error', 'parameters', `The log's key cannot be used: ${key.error}.`);
+    const keys = [];
+    for (const t of vkeyTexts) {
+        const k = await parseVkey(t, 0x01);
+        if (k.error) return done('error', 'parameters', `The log's key cannot be used: ${k.error}.`);
+        if (keys.length > 0 && k.name !== keys[0].name)
+            return done('error', 'parameters', `The link's log keys name two logs, "${keys[0].name}" and "${k.name}": give the keys of one log (its current and earlier keys share its name).`);
+        keys.push(k);
+    }
+    const key = keys[0];
     const witnesses = [];
     for (const w of params.witnesses ?? []) {
         const wk = await parseVkey(w, 0x04);
@@ -1109,7 +1129,7 @@ export async function verifyAll(params, fetchBytes, now = () => new Date()) {
     }
 
     // 1. The receipt by itself.
-    const r = await checkReceipt(params.receipt, key);
+    const r = await checkReceipt(params.receipt, keys);
     if (r.outcome === 'bad_input') return done('error', 'receipt', `The receipt cannot be read: ${r.text}.`);
     if (r.outcome === 'failed') return done('failed', r.check, `The receipt does not hold: ${r.text}.`);
     const what = describe(r.rec);
@@ -1130,9 +1150,14 @@ export async function verifyAll(params, fetchBytes, now = () => new Date()) {
     if (parsedToday.error || !parsedToday.note.tree) return done('failed', 'today-checkpoint', `The log's current checkpoint is malformed: ${parsedToday.error ?? 'not a tree checkpoint'}.`);
     const today = parsedToday.note;
     if (today.origin !== key.name) return done('failed', 'today-checkpoint', `The log's current checkpoint is of "${today.origin}", not of "${key.name}".`);
-    const todaySig = await checkNoteSignature(today, key);
+    const todaySig = await checkNoteSignature(today, keys);
     if (!todaySig.ok) return done('failed', 'today-signature', `The log's current checkpoint does not hold: ${todaySig.text}.`);
     steps.push(`today's checkpoint: ${today.size} entries, ${todaySig.text}`);
+    // The receipt carries its checkpoint as published: the witnesses named who cosigned it then.
+    for (const w of witnesses) {
+        const c = await checkCosignature(r.note, w);
+        if (c.ok) steps.push(`your receipt's checkpoint was ${c.text}`);
+    }
     const cosigners = [];
     for (const w of witnesses) {
         const c = await checkCosignature(today, w);
@@ -1168,6 +1193,14 @@ export async function verifyAll(params, fetchBytes, now = () => new Date()) {
         ? `Your push to ${what.repository}${what.commit ? ` at ${what.commit}` : ''}`
         : `Audit row ${what.seq} (${what.action})`;
     const witnessed = cosigners.length ? `, cosigned by ${cosigners.join(', ')}` : ' (no witness was named in the link, so no one else vouches for it)';
-    const message = `${whose} was recorded at ${what.when}, entry ${r.leafIndex} of the log; the log of ${todayWhen} with ${today.size} entries still contains it${witnessed}.`;
-    return { ...done('verified', 'all', message), receipt: what, todaySize: today.size, cosigners };
+    let signers = '';
+    if (keys.length > 1) {
+        const a = idHex(r.signer.keyId);
+        const b = idHex(todaySig.signer.keyId);
+        signers = a === b ? ` Both checkpoints are signed by the log's key ${a}.`
+            : ` Your receipt's checkpoint is signed by the log's key ${a}, today's by its key ${b} (the log's key was rotated since).`;
+    }
+    const message = `${whose} was recorded at ${what.when}, entry ${r.leafIndex} of the log; the log of ${todayWhen} with ${today.size} entries still contains it${witnessed}.${signers}`;
+    return { ...done('verified', 'all', message), receipt: what, todaySize: today.size, cosigners,
+        receiptKey: idHex(r.signer.keyId), todayKey: idHex(todaySig.signer.keyId) };
 }
