@@ -35,6 +35,7 @@
 #include <array>
 #include <cerrno>
 #include <cinttypes>
+#include <csignal>
 #include <cstdarg>
 #include <cstdint>
 #include <cstdio>
@@ -892,7 +893,8 @@ std::string json_string(const std::string &s)
 [[noreturn]] void usage()
 {
     std::fputs("usage: forgea_audit_publish --out DIR [--grace SECONDS] [--witness VKEY=URL ... [--quorum K]]\n"
-               "                            [--witness-timeout SECONDS] [--witness-cacert FILE] [CONNINFO]\n"
+               "                            [--witness-timeout SECONDS] [--witness-cacert FILE] [--interval SECONDS]\n"
+               "                            [CONNINFO]\n"
                "  Writes the newest checkpoint of the forgea_audit log and its C2SP tlog-tiles tiles and\n"
                "  entry bundles under DIR.  CONNINFO is a libpq connection string or URI (default: the\n"
                "  PG* environment); the role needs forgea_audit_admin (it reads every audit row's row_hash).\n"
@@ -902,76 +904,38 @@ std::string json_string(const std::string &s)
                "  submission prefix; the request goes to URL/add-checkpoint), repeatable; --quorum K: how many\n"
                "  must cosign before the checkpoint is published (default: all of them); --witness-timeout:\n"
                "  per request (default 10 s); --witness-cacert: CA certificates (PEM) to check HTTPS witnesses\n"
-               "  with instead of the system's.  Exit 3: fewer than K cosigned, the previous checkpoint stays.\n",
+               "  with instead of the system's.  Exit 3: fewer than K cosigned, the previous checkpoint stays.\n"
+               "  --interval SECONDS: keep running, one connection, a run every SECONDS (no line when nothing is\n"
+               "  new; a missed quorum is retried; a refusal or a database or directory error ends it with its\n"
+               "  exit code, 1 or 2, as a single run would: run it under a supervisor that restarts it;\n"
+               "  SIGTERM ends it between two runs).\n",
                stderr);
     std::exit(kExitBadInput);
 }
 
-}  // namespace
-
-int main(int argc, char **argv)
-{
-    std::string dir, conninfo;
-    long grace = 3600, witness_timeout = 10;
+// What a run publishes with: the command line, once parsed.
+struct Options {
+    std::string dir;
+    long grace = 3600;
+    long witness_timeout = 10;
     int quorum = -1;
-    std::vector<std::string> witness_specs;
-    std::string cacert;
-    for (int i = 1; i < argc; i++) {
-        std::string a = argv[i];
-        if (a == "--out" && i + 1 < argc)
-            dir = argv[++i];
-        else if (a == "--witness" && i + 1 < argc)
-            witness_specs.push_back(argv[++i]);
-        else if (a == "--witness-cacert" && i + 1 < argc)
-            cacert = argv[++i];
-        else if ((a == "--quorum" || a == "--witness-timeout") && i + 1 < argc) {
-            char *end = nullptr;
-            long v = std::strtol(argv[++i], &end, 10);
-            if (*end != '\0' || v < 0 || v > 3600 || (a == "--witness-timeout" && v == 0))
-                usage();
-            (a == "--quorum" ? quorum = static_cast<int>(v) : (witness_timeout = v, 0));
-        }
-        else if (a == "--grace" && i + 1 < argc) {
-            char *end = nullptr;
-            grace = std::strtol(argv[++i], &end, 10);
-            if (*end != '\0' || grace < 0)
-                usage();
-        } else if (a == "--help" || a == "-h" || (a.size() > 1 && a[0] == '-'))
-            usage();
-        else if (conninfo.empty())
-            conninfo = a;
-        else
-            usage();
-    }
-    if (dir.empty())
-        usage();
     std::vector<WitnessSpec> witnesses;
-    {
-        core::Sha256 h0;
-        for (const auto &spec : witness_specs)
-            witnesses.push_back(parse_witness(spec, h0));
-    }
-    if (quorum < 0)
-        quorum = static_cast<int>(witnesses.size());
-    if (quorum > static_cast<int>(witnesses.size()))
-        fail(kExitBadInput, "--quorum %d: only %zu witnesses given", quorum, witnesses.size());
+    std::string cacert;
+    bool quiet_idle = false;  // --interval: no line for a run with nothing new
+};
 
-    Out out;
-    out.dir = dir;
-    if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
-        fail(kExitBadInput, "cannot create %s: %s", dir.c_str(), std::strerror(errno));
-    out.dir_fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (out.dir_fd < 0)
-        fail(kExitBadInput, "cannot open %s: %s", dir.c_str(), std::strerror(errno));
-
-    PGconn *db = PQconnectdb(conninfo.c_str());
-    if (PQstatus(db) != CONNECTION_OK)
-        fail(kExitBadInput, "cannot connect: %s", PQerrorMessage(db));
+// One publication (the whole of a run without --interval): the newest checkpoint, checked, its
+// tiles, the witnesses, the checkpoint file, the record in the database.  Returns the exit code
+// (0, or 3 for a missed quorum); a refusal or an unusable database or directory exits (1, 2).
+int publish_once(PGconn *db, Out &out, const Options &o)
+{
     // One snapshot for the checkpoint, the tiles and the rows.
     PQclear(query(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", {}));
     PGresult *cp = query(db, "SELECT tree_size, note FROM forgea_audit.merkle_checkpoint ORDER BY id DESC LIMIT 1", {});
     if (PQntuples(cp) == 0) {
-        std::printf("no checkpoint yet: nothing to publish\n");
+        if (!o.quiet_idle)
+            std::printf("no checkpoint yet: nothing to publish\n");
+        PQclear(cp);
         return 0;
     }
     int64_t size = int8_at(cp, 0, 0);
@@ -991,22 +955,23 @@ int main(int argc, char **argv)
     time_t now = std::time(nullptr);
     // Published already: the file is the note, plus the cosignature lines it was published with.
     if (have_old && old_note.size() >= note.size() && old_note.compare(0, note.size(), note) == 0) {
-        long removed = remove_superseded_all(out, size, now, grace);
-        std::printf("nothing new: the checkpoint of %" PRId64 " leaves is published%s\n", size,
-                    removed > 0 ? (", " + std::to_string(removed) + " superseded partial tiles removed").c_str() : "");
+        long removed = remove_superseded_all(out, size, now, o.grace);
+        if (!o.quiet_idle || removed > 0)
+            std::printf("nothing new: the checkpoint of %" PRId64 " leaves is published%s\n", size,
+                        removed > 0 ? (", " + std::to_string(removed) + " superseded partial tiles removed").c_str() : "");
         return 0;
     }
     if (have_old) {
         core::ParsedCheckpoint op;
         if (const char *why = core::parse_checkpoint(old_note.data(), old_note.size(), &op))
-            fail(kExitRefused, "%s/checkpoint is not a checkpoint (%s): nothing was written", dir.c_str(), why);
+            fail(kExitRefused, "%s/checkpoint is not a checkpoint (%s): nothing was written", o.dir.c_str(), why);
         if (!op.body.tree)
-            fail(kExitRefused, "%s/checkpoint is not a transparency-log checkpoint: nothing was written", dir.c_str());
+            fail(kExitRefused, "%s/checkpoint is not a transparency-log checkpoint: nothing was written", o.dir.c_str());
         old_size = op.body.size;
         if (old_size > size)
             fail(kExitRefused, "%s/checkpoint has %" PRId64 " leaves, the database's newest only %" PRId64
                  ": not the same log, or the database went back in time; nothing was written",
-                 dir.c_str(), old_size, size);
+                 o.dir.c_str(), old_size, size);
         uint8_t old_root[kHashLen];
         root_from_tiles(db, old_size, h, old_root);
         if (std::memcmp(old_root, op.body.root, kHashLen) != 0)
@@ -1032,16 +997,16 @@ int main(int argc, char **argv)
     std::vector<WitnessAnswer> answers;
     std::string cosignatures;
     int cosigned = 0;
-    if (!witnesses.empty()) {
+    if (!o.witnesses.empty()) {
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
             fail(kExitBadInput, "libcurl could not be initialised");
         CURL *curl = curl_easy_init();
         if (curl == nullptr)
             fail(kExitBadInput, "libcurl could not be initialised");
         auto known = read_witness_state(out);
-        for (const WitnessSpec &w : witnesses) {
+        for (const WitnessSpec &w : o.witnesses) {
             int64_t &k = known[witness_key(w)];
-            WitnessAnswer a = ask_witness(curl, db, w, k, note, parsed.text_signed, size, witness_timeout, cacert);
+            WitnessAnswer a = ask_witness(curl, db, w, k, note, parsed.text_signed, size, o.witness_timeout, o.cacert);
             if (a.answer == "cosigned") {
                 cosigned++;
                 cosignatures += a.lines;
@@ -1054,7 +1019,7 @@ int main(int argc, char **argv)
         curl_easy_cleanup(curl);
         curl_global_cleanup();
     }
-    bool quorum_met = cosigned >= quorum;
+    bool quorum_met = cosigned >= o.quorum;
     std::string published = note;
     if (!cosignatures.empty() && parsed.signature_count == 0)
         published += "\n";  // an unsigned note gains the blank line before its first signature line
@@ -1062,7 +1027,7 @@ int main(int argc, char **argv)
     if (quorum_met)
         write_atomically(out, "checkpoint", published.data(), published.size(), true);
 
-    // The publication (or the missed quorum) in the database: forgea_audit.published_checkpoint.
+    // The publication (or the missed o.quorum) in the database: forgea_audit.published_checkpoint.
     int record_rc = 0;
     PGresult *has = query(db, "SELECT to_regprocedure('forgea_audit.record_publication(text,boolean,integer,jsonb)') "
                               "IS NOT NULL", {});
@@ -1070,11 +1035,11 @@ int main(int argc, char **argv)
     PQclear(has);
     if (can_record) {
         std::string json = "[";
-        for (size_t i = 0; i < witnesses.size(); i++) {
+        for (size_t i = 0; i < o.witnesses.size(); i++) {
             const WitnessAnswer &a = answers[i];
             json += (i > 0 ? "," : "");
-            json += "{\"name\":" + json_string(witnesses[i].vkey.name) + ",\"vkey\":" + json_string(witnesses[i].vkey_text) +
-                    ",\"url\":" + json_string(witnesses[i].url) + ",\"answer\":" + json_string(a.answer) +
+            json += "{\"name\":" + json_string(o.witnesses[i].vkey.name) + ",\"vkey\":" + json_string(o.witnesses[i].vkey_text) +
+                    ",\"url\":" + json_string(o.witnesses[i].url) + ",\"answer\":" + json_string(a.answer) +
                     ",\"status\":" + (a.status > 0 ? std::to_string(a.status) : std::string("null")) +
                     ",\"old_size\":" + std::to_string(a.old_size) + ",\"detail\":" + json_string(a.detail) + "}";
         }
@@ -1082,7 +1047,7 @@ int main(int argc, char **argv)
         PGresult *r = PQexecParams(db, "SELECT forgea_audit.record_publication($1, $2::boolean, $3::integer, $4::jsonb)", 4,
                                    nullptr,
                                    std::vector<const char *>{published.c_str(), quorum_met ? "true" : "false",
-                                                             std::to_string(quorum).c_str(), json.c_str()}
+                                                             std::to_string(o.quorum).c_str(), json.c_str()}
                                        .data(),
                                    nullptr, nullptr, 0);
         if (PQresultStatus(r) != PGRES_TUPLES_OK) {
@@ -1095,18 +1060,121 @@ int main(int argc, char **argv)
         std::fprintf(stderr, "forgea_audit_publish: note: the database's forgea_audit has no record_publication() "
                              "(before 0.3.0): the publication is not recorded there\n");
     }
-    PQfinish(db);
     if (!quorum_met) {
         std::fprintf(stderr, "forgea_audit_publish: the checkpoint of %" PRId64 " leaves is NOT published: %d of %zu "
                      "witnesses cosigned, the quorum is %d; the previous checkpoint (%" PRId64 " leaves) stays\n",
-                     size, cosigned, witnesses.size(), quorum, old_size);
+                     size, cosigned, o.witnesses.size(), o.quorum, old_size);
         return kExitQuorumMissed;
     }
-    long removed = remove_superseded_all(out, size, now, grace);
+    long removed = remove_superseded_all(out, size, now, o.grace);
     std::printf("published the checkpoint of %" PRId64 " leaves (from %" PRId64 "): %ld files written, %ld already "
                 "there and equal, %ld superseded partial tiles removed%s\n",
                 size, old_size, out.files_written, out.files_checked, removed,
-                witnesses.empty() ? "" : (", " + std::to_string(cosigned) + " of " + std::to_string(witnesses.size()) +
-                                          " witnesses cosigned (quorum " + std::to_string(quorum) + ")").c_str());
+                o.witnesses.empty() ? "" : (", " + std::to_string(cosigned) + " of " + std::to_string(o.witnesses.size()) +
+                                          " witnesses cosigned (quorum " + std::to_string(o.quorum) + ")").c_str());
     return record_rc;
+}
+
+// --interval: set by SIGTERM / SIGINT, read between two runs.
+volatile std::sig_atomic_t stop_requested = 0;
+void on_stop_signal(int) { stop_requested = 1; }
+
+}  // namespace
+
+int main(int argc, char **argv)
+{
+    Options o;
+    std::string conninfo;
+    long interval = 0;
+    std::vector<std::string> witness_specs;
+    for (int i = 1; i < argc; i++) {
+        std::string a = argv[i];
+        if (a == "--out" && i + 1 < argc)
+            o.dir = argv[++i];
+        else if (a == "--witness" && i + 1 < argc)
+            witness_specs.push_back(argv[++i]);
+        else if (a == "--witness-cacert" && i + 1 < argc)
+            o.cacert = argv[++i];
+        else if ((a == "--quorum" || a == "--witness-timeout") && i + 1 < argc) {
+            char *end = nullptr;
+            long v = std::strtol(argv[++i], &end, 10);
+            if (*end != '\0' || v < 0 || v > 3600 || (a == "--witness-timeout" && v == 0))
+                usage();
+            (a == "--quorum" ? o.quorum = static_cast<int>(v) : (o.witness_timeout = v, 0));
+        }
+        else if (a == "--grace" && i + 1 < argc) {
+            char *end = nullptr;
+            o.grace = std::strtol(argv[++i], &end, 10);
+            if (*end != '\0' || o.grace < 0)
+                usage();
+        } else if (a == "--interval" && i + 1 < argc) {
+            char *end = nullptr;
+            interval = std::strtol(argv[++i], &end, 10);
+            if (*end != '\0' || interval < 1 || interval > 86400)
+                usage();
+        } else if (a == "--help" || a == "-h" || (a.size() > 1 && a[0] == '-'))
+            usage();
+        else if (conninfo.empty())
+            conninfo = a;
+        else
+            usage();
+    }
+    if (o.dir.empty())
+        usage();
+    {
+        core::Sha256 h0;
+        for (const auto &spec : witness_specs)
+            o.witnesses.push_back(parse_witness(spec, h0));
+    }
+    if (o.quorum < 0)
+        o.quorum = static_cast<int>(o.witnesses.size());
+    if (o.quorum > static_cast<int>(o.witnesses.size()))
+        fail(kExitBadInput, "--quorum %d: only %zu witnesses given", o.quorum, o.witnesses.size());
+
+    Out out;
+    out.dir = o.dir;
+    if (mkdir(o.dir.c_str(), 0755) != 0 && errno != EEXIST)
+        fail(kExitBadInput, "cannot create %s: %s", o.dir.c_str(), std::strerror(errno));
+    out.dir_fd = open(o.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (out.dir_fd < 0)
+        fail(kExitBadInput, "cannot open %s: %s", o.dir.c_str(), std::strerror(errno));
+
+    PGconn *db = PQconnectdb(conninfo.c_str());
+    if (PQstatus(db) != CONNECTION_OK)
+        fail(kExitBadInput, "cannot connect: %s", PQerrorMessage(db));
+    if (interval == 0) {
+        int rc = publish_once(db, out, o);
+        PQfinish(db);
+        return rc;
+    }
+    // --interval: one process and one connection, a run every `interval` seconds (a run that
+    // takes longer is followed by the next at once).  SIGTERM or SIGINT end it between two runs.
+    std::signal(SIGTERM, on_stop_signal);
+    std::signal(SIGINT, on_stop_signal);
+    o.quiet_idle = true;
+    while (!stop_requested) {
+        struct timespec start;
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        if (PQstatus(db) != CONNECTION_OK) {
+            PQreset(db);
+            if (PQstatus(db) != CONNECTION_OK)
+                std::fprintf(stderr, "forgea_audit_publish: cannot connect (retrying in %ld s): %s", interval,
+                             PQerrorMessage(db));
+        }
+        if (PQstatus(db) == CONNECTION_OK) {
+            out.dirs_known.clear();  // remove_superseded may have removed .p directories since
+            out.dirs_made.clear();
+            out.files_written = out.files_checked = 0;
+            (void) publish_once(db, out, o);  // a missed quorum (3) is retried at the next interval
+            if (PQtransactionStatus(db) != PQTRANS_IDLE)
+                PQclear(PQexec(db, "ROLLBACK"));
+        }
+        std::fflush(stdout);
+        struct timespec next = start;
+        next.tv_sec += interval;
+        while (!stop_requested && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, nullptr) == EINTR) {
+        }
+    }
+    PQfinish(db);
+    return 0;
 }

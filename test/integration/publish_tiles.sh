@@ -29,6 +29,7 @@ chmod 711 "$work"   # the server (OS user postgres) reads the signing key from h
 out="$work/log"
 origin="labs.example.edu/audit-$$"
 reader_pid=""
+loop_pid=""
 nginx_pid=""
 settings_set=0
 reset_settings() {
@@ -38,6 +39,7 @@ reset_settings() {
 }
 cleanup() {
     [ -n "$reader_pid" ] && kill "$reader_pid" 2>/dev/null
+    [ -n "$loop_pid" ] && kill "$loop_pid" 2>/dev/null
     [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null
     [ "$settings_set" -eq 1 ] && reset_settings 2>/dev/null
     rm -rf "$work"
@@ -225,6 +227,24 @@ check "reader: it read each of the 12 published sizes" \
 cat "$work/reader.out" | sed 's/^/# /'
 res=$("$tc" verify "$out" "$vkey" 0 $(( $(sed -n 2p "$out/checkpoint") - 1 )) 2>&1); rc=$?
 check "reader: the final log reads in Go" "$rc ${res%%,*}" "0 ok: $origin"
+
+# ---- --interval: one process publishing every second ----------------------------------------------
+"$tool" --out "$out" --interval 1 >"$work/interval.out" 2>&1 &
+loop_pid=$!
+q "$db" "SELECT forgea_audit.append('PUB_ROW', metadata => jsonb_build_object('l', l), chain => 'pub:l') FROM generate_series(1, 300) l" >/dev/null
+q "$db" "SELECT forgea_audit.checkpoint()" >/dev/null
+size3=$(q "$db" "SELECT tree_size FROM forgea_audit.merkle_checkpoint ORDER BY id DESC LIMIT 1")
+# Polls for the published size; the deadline only turns a hang into a failure.
+for _ in $(seq 300); do [ "$(sed -n 2p "$out/checkpoint")" = "$size3" ] && break; kill -0 "$loop_pid" 2>/dev/null || break; sleep 0.1; done
+check "interval: the running publisher published the new checkpoint" "$(sed -n 2p "$out/checkpoint")" "$size3"
+kill -0 "$loop_pid" 2>/dev/null; check "interval: ... and is still running" "$?" "0"
+kill -TERM "$loop_pid"; wait "$loop_pid"; rc=$?; loop_pid=""
+check "interval: SIGTERM ends it, exit 0" "$rc" "0"
+check "interval: one line, for the one publication (none for the runs with nothing new)" \
+      "$(wc -l <"$work/interval.out") $(grep -c "^published the checkpoint of $size3 leaves" "$work/interval.out")" "1 1"
+check "interval: no temporary file left" "$(find "$out" -name '*.tmp.*' | wc -l)" "0"
+res=$("$tc" verify "$out" "$vkey" 0 $((size3 - 1)) 2>&1); rc=$?
+check "interval: Go reads the log it published" "$rc ${res%%,*}" "0 ok: $origin"
 
 # ---- served by nginx with examples/publish/nginx.conf's headers -------------------------------------
 # The example's server block as it is, but for the address and the root; nginx in the foreground
