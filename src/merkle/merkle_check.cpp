@@ -92,6 +92,10 @@ void load_tile(FaTileCacheData *c, int level, int64 idx, bool read_only)
     c->idx[level] = idx;
     c->present[level] = false;
     c->hashes_len[level] = c->interior_len[level] = 0;
+    // The tile's columns are toasted: their detoasted copies go in a context of their own, freed
+    // once copied (left in the caller's, they added ~64 bytes per leaf until the walk ended).
+    MemoryContext scratch = AllocSetContextCreate(CurrentMemoryContext, "forgea_audit tile", ALLOCSET_DEFAULT_SIZES);
+    MemoryContext old = MemoryContextSwitchTo(scratch);
     if (SPI_processed == 1) {
         FaRow row = fa_spi_row(0, "forgea_audit.merkle_tile");
         bytea *h, *i;
@@ -103,6 +107,8 @@ void load_tile(FaTileCacheData *c, int level, int64 idx, bool read_only)
             c->present[level] = true;
         }
     }
+    MemoryContextSwitchTo(old);
+    MemoryContextDelete(scratch);
     SPI_freetuptable(SPI_tuptable);
 }
 
