@@ -66,6 +66,8 @@ export function createReceiptLinker({ pool, pageUrl, logUrl, witnesses = [] }) {
 // log: where failures to record a rejection go (default console.error).
 // receipts: optional {pool, pageUrl, logUrl, witnesses} (createReceiptLinker): the answer to a push
 // that names an attempt carries "receipt_link".
+/** @param {{pool: any, secret: string, log?: (message: string) => void,
+ *           receipts?: {pool: any, pageUrl: string, logUrl: string, witnesses?: string[]} | null}} options */
 export function createHandler({ pool, secret, log = console.error, receipts = null }) {
     if (!secret) throw new Error("GITHUB_WEBHOOK_SECRET is empty: refusing to accept unsigned deliveries");
     const receiptLink = receipts ? createReceiptLinker(receipts) : null;

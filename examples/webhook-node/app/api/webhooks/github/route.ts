@@ -9,7 +9,14 @@ export const dynamic = "force-dynamic";
 
 // One pool per server process (module scope survives between requests).
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 10 });
-const handle = createHandler({ pool, secret: process.env.GITHUB_WEBHOOK_SECRET ?? "" });
+// Receipt links in the answers (docs/receipt_link.md), when RECEIPT_PAGE_URL is set: a pool of a role
+// in forgea_audit_reader (RECEIPT_DATABASE_URL), the page's and the log's URLs, the witnesses' keys.
+const receipts = process.env.RECEIPT_PAGE_URL
+    ? { pool: new pg.Pool({ connectionString: process.env.RECEIPT_DATABASE_URL, max: 4 }),
+        pageUrl: process.env.RECEIPT_PAGE_URL, logUrl: process.env.RECEIPT_LOG_URL ?? "",
+        witnesses: (process.env.RECEIPT_WITNESSES ?? "").split(/\s+/).filter(Boolean) }
+    : null;
+const handle = createHandler({ pool, secret: process.env.GITHUB_WEBHOOK_SECRET ?? "", receipts });
 
 export async function POST(req: Request): Promise<Response> {
     // The raw bytes: the signature is over them, and record_push_json takes them as sent.
