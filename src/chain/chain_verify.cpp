@@ -7,7 +7,9 @@
 // the row before it waits, if need be, until that row has been read (core::ChainInOrder), so the
 // log is read once, in physical order, through a ring buffer, without an index or SPI tuple
 // copies (docs/benchmarks.md has the profile that led here).  The checks themselves are
-// core::ChainWalker, which the offline verifier runs too.  Problems do not stop the pass: the
+// core::ChainWalker, which the offline verifier runs too.  With forgea_audit.verify_workers, parallel
+// workers share the heap scan and check the rows' content, and this backend links them (see "The
+// parallel pass" below; the verdict stays the serial one).  Problems do not stop the pass: the
 // result names the lowest seq at which anything is wrong and counts the rest.  Then, in the same
 // snapshot, the Merkle tables against the log (merkle_check.cpp): no committed row below the
 // horizon left out, leaves, tiles and checkpoints recomputed from the rows' row_hash.
