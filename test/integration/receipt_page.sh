@@ -271,12 +271,18 @@ rlink() {  # attempt [sql arguments after page and log]
     q "$db" "SELECT forgea_audit.receipt_link($1, '$page', '${3:-$log}'${2:+, $2})"
 }
 # receipt_link()'s query with another receipt in its fragment: link FILE [sql arguments] [log].
+# (The query without arguments, made once: the altered receipts all use it.)
 link() {
     local base
-    base=$(rlink "$first" "${2:-}" "${3:-}")
+    if [ -z "${2:-}${3:-}" ]; then
+        base=$plain_link
+    else
+        base=$(rlink "$first" "${2:-}" "${3:-}")
+    fi
     printf '%s#receipt=%s' "${base%%#*}" "$(basenc --base64url -w0 <"$1" | tr -d =)"
 }
 wl() { printf "witnesses => ARRAY[%s]" "$(for x in "$@"; do printf "'%s'," "$x"; done | sed 's/,$//')"; }
+plain_link=$(rlink "$first")   # before the rotation below; link() with no arguments uses it
 printf 'not base64 at all!' >"$work/garbage"
 # docs/receipts.md's block that makes the link, as it is.
 . test/lib/doc_blocks.sh
