@@ -201,6 +201,7 @@ for c in $CLIENTS; do
         pub0=$(q "SELECT count(*) FROM forgea_audit.published_checkpoint")
         cbase=$((cbase + 100))
         wpid=$(worker_pid); w0=$(cpu_of "$wpid"); t0=$(date +%s.%N)
+        lsn0=$(q "SELECT pg_current_wal_lsn()"); fl0=$(q "SELECT wal_sync FROM pg_stat_wal")
         prof=""
         last_c=${CLIENTS##* }
         if [ "$PROFILE" = 1 ] && [ "$c" = "$last_c" ] && [ ! -e "$OUT/c$c-$m.perf.data" ]; then
@@ -211,7 +212,8 @@ for c in $CLIENTS; do
         if [ -n "$prof" ]; then wait "$prof" || true; fi
         secs=$(echo "$(date +%s.%N) - $t0" | bc)
         wcpu=$(echo "scale=3; ($(cpu_of "$wpid") - $w0) / $secs" | bc)
-        extra=" worker_cpu_per_s=$wcpu"
+        walb=$(q "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '$lsn0')"); fl1=$(q "SELECT wal_sync FROM pg_stat_wal")
+        extra=" wal_bytes_per_push=$(echo "$walb / ($tps * $SECS)" | bc) wal_syncs_per_s=$(echo "($fl1 - $fl0) / $secs" | bc) worker_cpu_per_s=$wcpu"
         if [ "$m" != off ]; then
             rm -f "$flag"; wait $ppid
             extra="$extra publisher_cpu_per_s=$(echo "scale=3; $(cat "$flag.cpu") / $secs" | bc) checkpoints=$(( $(q "SELECT count(*) FROM forgea_audit.merkle_checkpoint") - cp0 )) published=$(( $(q "SELECT count(*) FROM forgea_audit.published_checkpoint") - pub0 )) verified_to=$(q "SELECT tree_size FROM forgea_audit.merkle_verified") of=$(q "SELECT tree_size FROM forgea_audit.merkle_state")"
