@@ -337,6 +337,40 @@ TEST(NoteSignature, OnlyTheGivenKeysSignatureCounts)
     EXPECT_EQ(v.outcome, core::Outcome::kBadInput) << "--allow-unsigned does not skip a signature that is there";
 }
 
+// After a key rotation: a note signed by any of the given keys holds, the verdict names that key
+// (signer is its index); signed by none, the verdict names every key id.
+TEST(NoteSignature, AnyOfSeveralKeysOfTheLog)
+{
+    Sha256 h;
+    core::Ed25519Key now = test_key(11), before = test_key(12), stranger = test_key(13);
+    std::uint8_t root[core::kHashLen] = {4, 5, 6};
+    core::NoteKey keys[2] = {core::make_note_key("forgea_audit", now.public_key, h),
+                             core::make_note_key("forgea_audit", before.public_key, h)};
+    core::NotePolicy both;
+    both.key = keys;
+    both.key_count = 2;
+    char ids[2][16];
+    for (int i = 0; i < 2; i++)
+        std::snprintf(ids[i], sizeof ids[i], "%08x", keys[i].key_id);
+
+    core::NoteVerdict v = core::check_note_signature(parsed(make_note(10, root, &before)), both);
+    EXPECT_EQ(v.outcome, core::Outcome::kOk);
+    EXPECT_EQ(v.signer, 1);
+    EXPECT_EQ(v.text, "signed by key \"forgea_audit\" (key id "s + ids[1] + ")");
+    v = core::check_note_signature(parsed(make_note(10, root, &now)), both);
+    EXPECT_EQ(v.outcome, core::Outcome::kOk);
+    EXPECT_EQ(v.signer, 0);
+    v = core::check_note_signature(parsed(make_note(10, root, &stranger)), both);
+    EXPECT_EQ(v.outcome, core::Outcome::kFailed);
+    EXPECT_EQ(v.text, "the checkpoint is not signed by any of the given public keys \"forgea_audit\" (key ids "s + ids[0] + ", " +
+                          ids[1] + ")");
+    std::string altered = make_note(10, root, &before);
+    altered[altered.find("\n10\n") + 2] = '1';
+    v = core::check_note_signature(parsed(altered), both);
+    EXPECT_EQ(v.outcome, core::Outcome::kFailed) << "a retired key's signature on an altered note does not hold";
+    EXPECT_EQ(v.text, "the checkpoint's signature by key \"forgea_audit\" does not verify (the note was altered)");
+}
+
 // A receipt as forgea_audit.receipt() writes it (jsonb's output: ", " and ": " separators), for
 // the attempt 42 row, leaf 1 of a tree of 2 leaves, signed by k.
 struct Receipt {
