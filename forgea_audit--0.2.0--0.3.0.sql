@@ -733,7 +733,11 @@ GRANT EXECUTE ON FUNCTION forgea_audit.verify_archive() TO forgea_audit_reader;
 -- it for them: readers and admins get the receipt of any attempt.  SECURITY DEFINER, since the
 -- LAB_VERIFY_ATTEMPT rows carry no tenant and row-level security shows them to admins only; a
 -- reader may read every lab_attempt row already, and the audit row repeats what that row says
--- (plus the session's user id).  Writers may not (they read nothing of the log).
+-- (plus the session's user id).  Writers may not (they read nothing of the log).  Attempts are
+-- not a tenant's: record_push() writes their rows with no tenant, and append() refuses the action
+-- to everyone else, so receipt() takes only such a row (a LAB_VERIFY_ATTEMPT row with a tenant,
+-- which only a superuser's append_system() could write, is no receipt: that tenant's readers
+-- alone may read it).  receipt_tlog_proof() and receipt_link() are made from receipt().
 CREATE OR REPLACE FUNCTION forgea_audit.receipt(attempt_id bigint) RETURNS jsonb
     LANGUAGE plpgsql STABLE STRICT
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -746,8 +750,11 @@ DECLARE
     pr   record;
     published text;
 BEGIN
+    -- Only the row record_push() wrote (actor webhook, no tenant): a tenant's row is never a
+    -- receipt, whoever asks (docs/roles.md, "Receipts and tenants").
     SELECT l.* INTO r FROM forgea_audit.audit_log l
     WHERE l.action = 'LAB_VERIFY_ATTEMPT' AND l.target_type = 'lab_attempt' AND l.target_id = attempt_id::text
+      AND l.tenant_id IS NULL AND l.actor_type = 'webhook'
     ORDER BY l.seq LIMIT 1;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no LAB_VERIFY_ATTEMPT audit row for attempt % is visible', attempt_id
@@ -789,3 +796,67 @@ END
 $$;
 COMMENT ON FUNCTION forgea_audit.receipt(bigint) IS
     'A receipt for one attempt (its LAB_VERIFY_ATTEMPT row, leaf, inclusion proof and signed checkpoint, with its witnesses'' cosignatures when published) that tools/forgea_audit_verify --receipt checks offline.';
+
+-------------------------------------------------------------------------------------------------
+-- The attempts' guard.  A lab_attempt row is the evidence its LAB_VERIFY_ATTEMPT audit row points
+-- to (the row names it by id and repeats its delivery, commit and payload digest), and an archived
+-- one is covered by its RETENTION_ARCHIVE event's digest (verify_archive()).  So, for every role,
+-- the table owner and superusers included, in any session_replication_role (ENABLE ALWAYS):
+--   * UPDATE and TRUNCATE of either table, and DELETE from lab_attempt_archive, are refused;
+--   * a DELETE from lab_attempt is accepted only as a move: every row it deleted must be in
+--     lab_attempt_archive (same id and delivery) when the statement ends, which archive_batch's
+--     one statement (DELETE ... RETURNING into the archive's INSERT) is; anything else is refused
+--     and undone.
+-- INSERT is not guarded: record_push() writes lab_attempt, archive_batch() the archive, and a
+-- superuser's restore (pg_restore, psql < dump.sql) both, as COPY; an attempt row that no audit
+-- row records is no receipt (receipt() reads the audit row) and changes no chain.
+-- Statement-level triggers only: a push pays nothing, a retention batch one check of its rows by
+-- the archive's primary key (docs/security.md, "The attempts").
+-------------------------------------------------------------------------------------------------
+CREATE FUNCTION forgea_audit.guard_attempts() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    n_gone bigint;
+    n_kept bigint;
+BEGIN
+    IF TG_TABLE_NAME = 'lab_attempt' AND TG_OP = 'DELETE' AND TG_WHEN = 'AFTER' THEN
+        SELECT count(*) INTO n_gone FROM gone;
+        SELECT count(*) INTO n_kept
+        FROM forgea_audit.lab_attempt_archive a JOIN gone g ON g.id = a.id AND g.delivery_id = a.delivery_id
+        WHERE a.id = ANY (ARRAY(SELECT g2.id FROM gone g2));
+        IF n_kept < n_gone THEN
+            RAISE EXCEPTION 'DELETE on forgea_audit.lab_attempt is refused: an attempt leaves lab_attempt only into lab_attempt_archive'
+                USING ERRCODE = 'insufficient_privilege',
+                      DETAIL = format('%s of the %s rows deleted are not in lab_attempt_archive at the end of the statement; an attempt row is the evidence its LAB_VERIFY_ATTEMPT audit row points to.',
+                                      n_gone - n_kept, n_gone),
+                      HINT = 'Archive old attempts with forgea_audit.run_retention() (or the worker''s forgea_audit.attempt_retention).';
+        END IF;
+        RETURN NULL;
+    END IF;
+    RAISE EXCEPTION '% on forgea_audit.% is refused: recorded attempts are never changed or removed', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = 'insufficient_privilege',
+              DETAIL = format('%s is refused for every role, the table owner and superusers included: an attempt row is the evidence its audit rows point to.', TG_OP),
+              HINT = CASE WHEN TG_TABLE_NAME = 'lab_attempt' AND TG_OP = 'TRUNCATE'
+                          THEN 'Archive old attempts with forgea_audit.run_retention(); record a correcting event with forgea_audit.append(...).'
+                          ELSE 'Record a correcting event with forgea_audit.append(...).' END;
+END
+$$;
+COMMENT ON FUNCTION forgea_audit.guard_attempts() IS
+    'Trigger of lab_attempt and lab_attempt_archive: refuses UPDATE, TRUNCATE and DELETE, except a DELETE from lab_attempt whose rows are in lab_attempt_archive when it ends (retention''s move).';
+REVOKE ALL ON FUNCTION forgea_audit.guard_attempts() FROM PUBLIC;   -- fired by the triggers only
+CREATE TRIGGER lab_attempt_guard_statements BEFORE UPDATE ON forgea_audit.lab_attempt
+    FOR EACH STATEMENT EXECUTE FUNCTION forgea_audit.guard_attempts();
+ALTER TABLE forgea_audit.lab_attempt ENABLE ALWAYS TRIGGER lab_attempt_guard_statements;
+CREATE TRIGGER lab_attempt_guard_truncate BEFORE TRUNCATE ON forgea_audit.lab_attempt
+    FOR EACH STATEMENT EXECUTE FUNCTION forgea_audit.guard_attempts();
+ALTER TABLE forgea_audit.lab_attempt ENABLE ALWAYS TRIGGER lab_attempt_guard_truncate;
+CREATE TRIGGER lab_attempt_guard_moved AFTER DELETE ON forgea_audit.lab_attempt
+    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION forgea_audit.guard_attempts();
+ALTER TABLE forgea_audit.lab_attempt ENABLE ALWAYS TRIGGER lab_attempt_guard_moved;
+CREATE TRIGGER lab_attempt_archive_guard_statements BEFORE UPDATE OR DELETE ON forgea_audit.lab_attempt_archive
+    FOR EACH STATEMENT EXECUTE FUNCTION forgea_audit.guard_attempts();
+ALTER TABLE forgea_audit.lab_attempt_archive ENABLE ALWAYS TRIGGER lab_attempt_archive_guard_statements;
+CREATE TRIGGER lab_attempt_archive_guard_truncate BEFORE TRUNCATE ON forgea_audit.lab_attempt_archive
+    FOR EACH STATEMENT EXECUTE FUNCTION forgea_audit.guard_attempts();
+ALTER TABLE forgea_audit.lab_attempt_archive ENABLE ALWAYS TRIGGER lab_attempt_archive_guard_truncate;

@@ -46,8 +46,10 @@ FROM forgea_audit.record_push(jsonb_build_object('ref', 'refs/heads/main', 'afte
 SELECT driver, archived, batches, skipped, error, finished_at >= started_at AS finished
 FROM forgea_audit.retention_status WHERE cutoff > now() ORDER BY id;
 
--- An archived row changed after the fact is caught by verify_archive.
+-- An archived row changed after the fact is caught by verify_archive.  (The guard refuses the
+-- UPDATE; a superuser who switches it off first, as here, is what verify_archive is for.)
 BEGIN;
+ALTER TABLE forgea_audit.lab_attempt_archive DISABLE TRIGGER lab_attempt_archive_guard_statements;
 UPDATE forgea_audit.lab_attempt_archive SET commit_sha = repeat('f', 40) WHERE delivery_id = '0000feed-0000-4000-8000-000000000003';
 SELECT ok, first_bad_seq = (SELECT archive_seq FROM forgea_audit.lab_attempt_archive
                             WHERE delivery_id = '0000feed-0000-4000-8000-000000000003') AS names_the_batch, detail

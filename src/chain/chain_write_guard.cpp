@@ -254,8 +254,34 @@ FA_FUNCTION(fa_guard_write, "forgea_audit.guard_write")
 // one, so the COPY that follows would still run (checked, the guards being on) and so would the
 // ENABLE TRIGGER ALL after it (turning the ENABLE ALWAYS guards into ordinary ones).  FATAL ends
 // the session before any row of that restore is written, and says which restore works.
+//
+// Only then: a superuser who calls it directly (SELECT forgea_audit.end_unchecked_restore(...))
+// gets an ERROR and keeps the session.  The function checks the two things the guard checked
+// before calling it, which no direct call can make true: the statement running is an ALTER TABLE
+// that disables or enables triggers (current_query(), the guard's own test, anchored at the
+// start so a SELECT that merely mentions one is not it) and the log has no row.
 FA_FUNCTION(fa_end_unchecked_restore, "forgea_audit.end_unchecked_restore")
 {
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "SPI_connect failed");
+    int rc = SPI_execute("SELECT NOT EXISTS (SELECT 1 FROM forgea_audit.audit_log) AND pg_catalog.current_query() ~* "
+                         "'^\\s*ALTER\\s+TABLE\\M.*\\m(DISABLE|ENABLE)\\s+(ALWAYS\\s+|REPLICA\\s+)?TRIGGER\\M'",
+                         true, 1);
+    if (rc != SPI_OK_SELECT || SPI_processed != 1)
+        elog(ERROR, "end_unchecked_restore: its check failed: %s", SPI_result_code_string(rc));
+    bool isnull = true;
+    Datum from_guard = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+    bool ends = !isnull && DatumGetBool(from_guard);
+    SPI_finish();
+    if (!ends)
+        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_EVENT_TRIGGER_PROTOCOL_VIOLATED),
+                        errmsg("forgea_audit.end_unchecked_restore() is called only by forgea_audit's DDL guard"),
+                        errdetail("It ends the session of a restore that switches the guard triggers off (ALTER TABLE ... "
+                                  "DISABLE/ENABLE TRIGGER on the extension's tables while the log has no row); the "
+                                  "statement running is not such an ALTER TABLE, or the log has rows.  Nothing was done "
+                                  "and the session goes on."),
+                        errhint("There is nothing to call: the DDL guard (forgea_audit.guard_ddl) calls it when needed.")));
+
     text *target_arg, *verb_arg;
     const char *target = fa_arg_opt<SqlText>(fcinfo, 0, &target_arg) ? text_to_cstring(target_arg) : "a forgea_audit table";
     const char *verb = fa_arg_opt<SqlText>(fcinfo, 1, &verb_arg) ? text_to_cstring(verb_arg) : "DISABLE";

@@ -273,6 +273,15 @@ ReceiptVerdict check_json(const char *text, std::size_t len, const NotePolicy &p
                                "LAB_VERIFY_ATTEMPT row (action %s, target_type %s, target_id %s)",
                                attempt, quoted(rec.action).c_str(), quoted(rec.target_type).c_str(),
                                quoted(rec.target_id).c_str()));
+    // receipt() always names the attempt whose row it holds: a receipt of an attempt's row with
+    // attempt_id null was altered (or made by something else), and would let a page show the
+    // row's proof without the attempt the student was given it for.  Null stays "no attempt
+    // claimed" for a row that is no attempt's.
+    std::int64_t row_attempt = 0;
+    if (attempt_v.kind == Value::Null && attempt_of_row(rec, &row_attempt))
+        failed(rec.seq, format("the receipt's row is attempt %" PRId64 "'s LAB_VERIFY_ATTEMPT row, but its attempt_id "
+                               "is null (receipt() always names the attempt)",
+                               row_attempt));
     if (tree_size != note.body.size)
         failed(rec.seq, format("the receipt's tree_size %" PRId64 " is not the checkpoint's %" PRId64, tree_size,
                                note.body.size));

@@ -31,8 +31,9 @@ struct ReceiptVerdict {
 
 // Checks, in order: the JSON (strict), the members and their types, the note (parsed, a
 // transparency-log note, signed per policy), the row's hash_version, its fields hashing to
-// row_hash, the attempt (attempt_id null claims none; a number must be the row's: a
-// LAB_VERIFY_ATTEMPT row of target lab_attempt whose target_id is that number), tree_size being
+// row_hash, the attempt (a number must be the row's: a LAB_VERIFY_ATTEMPT row of target
+// lab_attempt whose target_id is that number; null claims none, and fails for such a row, since
+// receipt() always names the attempt of the row it holds), tree_size being
 // the note's, and the inclusion proof of leaf(row_hash) at leaf_index leading to the note's root.
 //
 // A text that starts with "c2sp.org/tlog-proof@" is read as a tlog-proof (is_tlog_proof): the

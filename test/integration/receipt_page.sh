@@ -153,6 +153,7 @@ alter_row() {  # field receipt -> the receipt with that row field altered, keepi
 }
 for f in $fields; do alter_row "$f" "$work/r/$first.json" >"$work/agree/row-$f.json"; done
 jq -c '.attempt_id += 1' "$work/r/$first.json" >"$work/agree/attempt.json"
+jq -c '.attempt_id = null' "$work/r/$first.json" >"$work/agree/attempt-null.json"
 jq -c '.leaf_index += 1' "$work/r/$first.json" >"$work/agree/leaf.json"
 jq -c '.tree_size += 1' "$work/r/$first.json" >"$work/agree/size.json"
 jq -c '.inclusion_proof[0] |= ((if .[0:1] == "0" then "1" else "0" end) + .[1:])' "$work/r/$first.json" >"$work/agree/proof.json"
@@ -176,6 +177,8 @@ check "agree: verify.js and forgea_audit_verify, same exit and line on $(wc -l <
 check "agree: the set covers ok, failed and bad input" "$(cut -d' ' -f2 "$work/agree.tool" | sort -u | tr '\n' ' ')" "0 1 2 "
 check "agree: each altered row field fails the row hash" \
       "$(paste -d' ' <(tr ' ' '\n' <<<"$files") "$work/agree.js" | grep -c "/row-[a-z_]*.json exit 1 FAIL first_bad_seq=[0-9]*: the row's")" "19"
+check "agree: a receipt of an attempt's row with attempt_id null fails (receipt() always names it)" \
+      "$(paste -d' ' <(tr ' ' '\n' <<<"$files") "$work/agree.js" | grep -c "/attempt-null.json exit 1 FAIL first_bad_seq=[0-9]*: the receipt's row is attempt $first's LAB_VERIFY_ATTEMPT row, but its attempt_id is null")" "1"
 # (A byte changed in a witness's cosignature line may change nothing: without --witness only the
 # log's signature is checked, and a line of an unknown name is skipped, as C2SP signed-note says.)
 check "agree: receipts of the checkpoint of the fixtures' pushes verify" \

@@ -66,9 +66,13 @@ SELECT forgea_audit.append_system('CHAIN_VERIFY_FAILED', actor_id => 'forgea_aud
 SELECT pg_temp.read_health();
 SELECT is((SELECT verify_ok FROM h), false, 'a CHAIN_VERIFY_FAILED row after the verified point: verify_ok is false');
 
--- Retention: an attempt recorded long ago is due.
-UPDATE forgea_audit.lab_attempt SET recorded_at = now() - interval '400 days'
-WHERE id = (SELECT min(id) FROM forgea_audit.lab_attempt);
+-- Retention: an attempt recorded long ago is due.  (Attempts are never updated, the guard refuses
+-- it; a superuser inserts one, as a restore does.)
+INSERT INTO forgea_audit.lab_attempt (session_id, delivery_id, commit_sha, ref, changed_paths, changed_files,
+       commit_count, commits_truncated, files_truncated, created, deleted, forced, repository_url, repository_key,
+       payload_sha256, recorded_at)
+VALUES ('s-old', gen_random_uuid(), repeat('0', 40), 'refs/heads/main', '{}', '{}', 0, false, false, false, false, false,
+        'https://github.com/old/fork', 'github.com/old/fork', sha256('old'::bytea), now() - interval '400 days');
 SELECT pg_temp.read_health();
 SELECT is((SELECT retention_backlog_rows FROM h),
           (SELECT count(*) FROM forgea_audit.lab_attempt WHERE recorded_at < now() - interval '90 days'),

@@ -491,10 +491,18 @@ TEST_F(ReceiptCheck, AGenuineReceiptVerifiesAndTheVerdictNamesTheKey)
     std::snprintf(id, sizeof id, "%08x", note_key_.key_id);
     EXPECT_EQ(v.text, "audit row 18 (LAB_VERIFY_ATTEMPT) of attempt 42 is leaf 1 of the checkpoint of 2 leaves, signed by "
                       "key \"forgea_audit\" (key id "s + id + ")");
-    // attempt_id null claims no attempt: the verdict then names none.
-    v = check(replaced(receipt_.text, "\"attempt_id\": 42", "\"attempt_id\": null"));
-    ASSERT_EQ(v.outcome, core::Outcome::kOk) << v.text;
-    EXPECT_EQ(v.text.find("attempt"), std::string::npos);
+}
+
+// receipt() always names the attempt of the row it holds: a receipt of attempt 42's row whose
+// attempt_id was set to null is altered, and fails (it used to pass as "no attempt claimed").
+TEST_F(ReceiptCheck, AnAttemptsRowWithAttemptIdNullFails)
+{
+    core::ReceiptVerdict v = check(replaced(receipt_.text, "\"attempt_id\": 42", "\"attempt_id\": null"));
+    ASSERT_EQ(v.outcome, core::Outcome::kFailed) << v.text;
+    EXPECT_TRUE(v.has_seq);
+    EXPECT_EQ(v.seq, 18);
+    EXPECT_EQ(v.text, "the receipt's row is attempt 42's LAB_VERIFY_ATTEMPT row, but its attempt_id is null "
+                      "(receipt() always names the attempt)");
 }
 
 TEST_F(ReceiptCheck, RepeatedKeysAreRefusedWhereverTheyAre)

@@ -43,7 +43,13 @@ for i in 1 2 3; do
     q postgres "SELECT status FROM forgea_audit.record_push_json('$(sed "s/'/''/g" <<<"$body")', gen_random_uuid()::text)" >/dev/null
 done
 q postgres "SELECT forgea_audit.reject_delivery('signature', gen_random_uuid()::text, sha256('x'), 10)" >/dev/null
-q postgres "UPDATE forgea_audit.lab_attempt SET recorded_at = now() - interval '400 days' WHERE id = (SELECT min(id) FROM forgea_audit.lab_attempt)" >/dev/null
+# One attempt recorded long ago (attempts are never updated, the guard refuses it; a superuser
+# inserts one, as a restore does).
+q postgres "INSERT INTO forgea_audit.lab_attempt (session_id, delivery_id, commit_sha, ref, changed_paths, changed_files,
+                commit_count, commits_truncated, files_truncated, created, deleted, forced, repository_url, repository_key,
+                payload_sha256, recorded_at)
+            VALUES ('s-old', gen_random_uuid(), repeat('0', 40), 'refs/heads/main', '{}', '{}', 0, false, false, false, false, false,
+                    'https://github.com/old/fork', 'github.com/old/fork', sha256('old'::bytea), now() - interval '400 days')" >/dev/null
 # Keep the one due attempt due: retention would archive it (the worker runs it too).
 q postgres "ALTER SYSTEM SET forgea_audit.retention_interval = 0" >/dev/null; q postgres "SELECT pg_reload_conf()" >/dev/null
 

@@ -919,6 +919,15 @@ function recordOf(row) {
     return rec;
 }
 
+// The attempt a row is the LAB_VERIFY_ATTEMPT row of (target lab_attempt, target_id a plain
+// integer), or null (check_receipt's attempt_of_row).
+function attemptOfRow(rec) {
+    if (!(same(rec.action, 'LAB_VERIFY_ATTEMPT') && same(rec.target_type, 'lab_attempt') && rec.target_id !== null))
+        return null;
+    const a = plainInt64Text(str(rec.target_id));
+    return a !== null && same(rec.target_id, a.toString()) ? a : null;
+}
+
 // What check_receipt checks, for a receipt of either form (already read into its parts).
 async function checkParts(p, key) {
     const signature = await checkNoteSignature(p.note, key);
@@ -932,6 +941,11 @@ async function checkParts(p, key) {
     const attempt = p.attempt;
     if (attempt !== null && !(same(rec.action, 'LAB_VERIFY_ATTEMPT') && same(rec.target_type, 'lab_attempt') && same(rec.target_id, attempt.toString())))
         failed(rec.seq, `the receipt names attempt ${attempt}, but its row is not that attempt's LAB_VERIFY_ATTEMPT row (action ${quoted(rec.action)}, target_type ${quoted(rec.target_type)}, target_id ${quoted(rec.target_id)})`, 'attempt');
+    // receipt() always names the attempt of the row it holds (check_receipt's rule): a JSON
+    // receipt of an attempt's row with attempt_id null was altered.
+    const ownAttempt = attemptOfRow(rec);
+    if (attempt === null && p.form === 'json' && ownAttempt !== null)
+        failed(rec.seq, `the receipt's row is attempt ${ownAttempt}'s LAB_VERIFY_ATTEMPT row, but its attempt_id is null (receipt() always names the attempt)`, 'attempt');
     if (p.treeSize !== p.note.size)
         failed(rec.seq, `the receipt's tree_size ${p.treeSize} is not the checkpoint's ${p.note.size}`, 'tree-size');
     const leaf = await leafHash(rowHash);
@@ -990,7 +1004,7 @@ async function finishJsonReceipt({ r, row, note }, key) {
     const proofV = get(r, 'inclusion_proof');
     if (proofV.kind !== 'array' || proofV.items.length > 64) badInput("the receipt's inclusion_proof is not an array of hashes");
     const proof = proofV.items.map((v) => hexHash(v, 'inclusion_proof element'));
-    return checkParts({ note, rec, hashVersion, attempt, rowHash, leafIndex, treeSize, proof }, key);
+    return checkParts({ form: 'json', note, rec, hashVersion, attempt, rowHash, leafIndex, treeSize, proof }, key);
 }
 
 export const TLOG_PROOF_HEADER = 'c2sp.org/tlog-proof@v1\n';
@@ -1044,10 +1058,8 @@ async function finishTlogProof({ row, note, leafIndex, proof }, key) {
     const rec = recordOf(row);
     const hashVersion = intMember(row, 'hash_version', 'row');
     // The attempt a tlog-proof is about: its row's, if it is a LAB_VERIFY_ATTEMPT row.
-    let attempt = null;
-    if (same(rec.action, 'LAB_VERIFY_ATTEMPT') && same(rec.target_type, 'lab_attempt') && rec.target_id !== null)
-        attempt = plainInt64Text(str(rec.target_id));
-    return checkParts({ note, rec, hashVersion, attempt, rowHash: null, leafIndex, treeSize: note.size, proof }, key);
+    const attempt = attemptOfRow(rec);
+    return checkParts({ form: 'tlog-proof', note, rec, hashVersion, attempt, rowHash: null, leafIndex, treeSize: note.size, proof }, key);
 }
 
 // The receipt alone, checked against the log's key: the offline verifier's verdict.
