@@ -26,7 +26,8 @@ ORDER BY indexrelid::regclass::text;   -- by name: "1::text" would be a constant
 
 -- The guards fire always, whatever session_replication_role says.
 SELECT tgrelid::regclass, tgname, tgenabled FROM pg_trigger
-WHERE tgrelid IN ('forgea_audit.audit_log'::regclass, 'forgea_audit.chain_head'::regclass) AND NOT tgisinternal
+WHERE tgrelid IN ('forgea_audit.audit_log'::regclass, 'forgea_audit.chain_head'::regclass,
+                  'forgea_audit.lab_attempt'::regclass, 'forgea_audit.lab_attempt_archive'::regclass) AND NOT tgisinternal
 ORDER BY tgrelid::regclass::text, tgname;
 
 -- The setting, visible in pg_settings.

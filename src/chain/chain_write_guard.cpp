@@ -269,9 +269,9 @@ FA_FUNCTION(fa_end_unchecked_restore, "forgea_audit.end_unchecked_restore")
                          true, 1);
     if (rc != SPI_OK_SELECT || SPI_processed != 1)
         elog(ERROR, "end_unchecked_restore: its check failed: %s", SPI_result_code_string(rc));
-    bool isnull = true;
-    Datum from_guard = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-    bool ends = !isnull && DatumGetBool(from_guard);
+    bool ends = false;
+    if (!fa_get_opt<SqlBool>(fa_spi_row(0, "end_unchecked_restore's check"), 1, &ends))
+        ends = false;
     SPI_finish();
     if (!ends)
         ereport(ERROR, (errcode(ERRCODE_E_R_I_E_EVENT_TRIGGER_PROTOCOL_VIOLATED),

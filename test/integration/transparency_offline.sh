@@ -180,7 +180,9 @@ check "receipt: every one of $tried single-byte alterations of the row, the proo
 
 # ---- inclusion of every leaf in every checkpoint's tree ----------------------------------------
 q "$db" "SELECT c.tree_size || E'\t' || pg_catalog.jsonb_build_object(
-             'version', 1, 'attempt_id', NULL::bigint,
+             'version', 1,
+             -- no attempt claimed for a row that is none; an attempt's row names it, as receipt() does
+             'attempt_id', CASE WHEN a.action = 'LAB_VERIFY_ATTEMPT' AND a.target_type = 'lab_attempt' THEN a.target_id::bigint END,
              'row_hash', encode(a.row_hash, 'hex'), 'leaf_index', m.leaf_index, 'tree_size', c.tree_size,
              'checkpoint', c.note,
              'inclusion_proof', (SELECT coalesce(jsonb_agg(encode(h, 'hex') ORDER BY o), '[]')
