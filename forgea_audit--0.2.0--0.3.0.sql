@@ -860,3 +860,7 @@ ALTER TABLE forgea_audit.lab_attempt_archive ENABLE ALWAYS TRIGGER lab_attempt_a
 CREATE TRIGGER lab_attempt_archive_guard_truncate BEFORE TRUNCATE ON forgea_audit.lab_attempt_archive
     FOR EACH STATEMENT EXECUTE FUNCTION forgea_audit.guard_attempts();
 ALTER TABLE forgea_audit.lab_attempt_archive ENABLE ALWAYS TRIGGER lab_attempt_archive_guard_truncate;
+
+-- checkpoint(): how long it waits for the integrator's locks (the caller's lock_timeout, when set).
+COMMENT ON FUNCTION forgea_audit.checkpoint() IS
+    'For an admin (a member of forgea_audit_admin, a superuser, the background worker): integrates every committed audit row into the Merkle tree, signs a note of its size and root (C2SP checkpoint; Ed25519, forgea_audit.signing_key_file), records it (merkle_checkpoint, a CHECKPOINT event), sends it out (NOTIFY forgea_audit_checkpoint, server log) and returns it; returns the newest note again, writing nothing, if nothing but that checkpoint''s own CHECKPOINT row was added since; waits for the integrator''s locks 5 s, or as long as the caller''s lock_timeout when it set one (a background worker 5 s at most), 55P03 after that. For a reader: the newest stored note as stored (NULL before the first), taking no lock and writing nothing.';

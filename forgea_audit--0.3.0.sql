@@ -342,7 +342,7 @@ CREATE FUNCTION forgea_audit.checkpoint() RETURNS text
     SET enable_seqscan = off SET jit = off
     AS 'MODULE_PATHNAME', 'fa_checkpoint_0_3';
 COMMENT ON FUNCTION forgea_audit.checkpoint() IS
-    'For an admin (a member of forgea_audit_admin, a superuser, the background worker): integrates every committed audit row into the Merkle tree, signs a note of its size and root (C2SP checkpoint; Ed25519, forgea_audit.signing_key_file), records it (merkle_checkpoint, a CHECKPOINT event), sends it out (NOTIFY forgea_audit_checkpoint, server log) and returns it; returns the newest note again, writing nothing, if nothing but that checkpoint''s own CHECKPOINT row was added since; waits at most 5 s for the integrator''s locks (55P03 after that). For a reader: the newest stored note as stored (NULL before the first), taking no lock and writing nothing.';
+    'For an admin (a member of forgea_audit_admin, a superuser, the background worker): integrates every committed audit row into the Merkle tree, signs a note of its size and root (C2SP checkpoint; Ed25519, forgea_audit.signing_key_file), records it (merkle_checkpoint, a CHECKPOINT event), sends it out (NOTIFY forgea_audit_checkpoint, server log) and returns it; returns the newest note again, writing nothing, if nothing but that checkpoint''s own CHECKPOINT row was added since; waits for the integrator''s locks 5 s, or as long as the caller''s lock_timeout when it set one (a background worker 5 s at most), 55P03 after that. For a reader: the newest stored note as stored (NULL before the first), taking no lock and writing nothing.';
 REVOKE ALL ON FUNCTION forgea_audit.checkpoint() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION forgea_audit.checkpoint() TO forgea_audit_admin;
 

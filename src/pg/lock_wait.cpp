@@ -23,7 +23,10 @@ void fa_rethrow_pass_error(const char *pass, int wait_ms, MemoryContext context)
                             "verify_increment(), the background worker) holds merkle_state, merkle_verified or the "
                             "checkpoint chain's head until its transaction ends: another one is running, or a "
                             "transaction was left open after one.");
-    edata->hint = pstrdup("Try again once that transaction has ended (pg_locks and pg_stat_activity show it); the "
-                          "background worker tries again at its next interval.");
+    edata->hint = pstrdup("Try again once that transaction has ended: forgea_audit.progress shows a verification or "
+                          "retention that is running and how far it got, pg_stat_activity a transaction left open "
+                          "(state 'idle in transaction'). To wait longer, SET lock_timeout (e.g. '5min') in this "
+                          "session first; the background worker waits 5 s at most and tries again at its next "
+                          "interval.");
     ReThrowError(edata);
 }
