@@ -41,8 +41,7 @@ void ChainWalker::resume_chain(Bytes chain_id, std::int64_t last_pos, std::int64
     std::memcpy(last_hash_, last_hash, kHashLen);
 }
 
-RowLink check_row_content(const AuditRecord &r, const std::uint8_t *stored_hash, std::size_t stored_len,
-                          int hash_version, Hasher &hasher)
+RowLink row_link_of(const AuditRecord &r, int hash_version)
 {
     RowLink l;
     l.seq = r.seq;
@@ -51,12 +50,25 @@ RowLink check_row_content(const AuditRecord &r, const std::uint8_t *stored_hash,
     l.prev_ok = r.prev_hash != nullptr;
     if (l.prev_ok)
         std::memcpy(l.prev_hash, r.prev_hash, kHashLen);
-    hash_record_v1(r, hasher, l.hash);
+    return l;
+}
+
+void settle_row_content(RowLink &l, const std::uint8_t computed[kHashLen], const std::uint8_t *stored_hash,
+                        std::size_t stored_len)
+{
     l.stored_ok = stored_hash != nullptr && stored_len == kHashLen;
-    l.content_ok = l.stored_ok && std::memcmp(stored_hash, l.hash, kHashLen) == 0;
+    l.content_ok = l.stored_ok && std::memcmp(stored_hash, computed, kHashLen) == 0;
     // Link the next row to what this row claims, so one altered row is reported once.
-    if (l.stored_ok)
-        std::memcpy(l.hash, stored_hash, kHashLen);
+    std::memcpy(l.hash, l.stored_ok ? stored_hash : computed, kHashLen);
+}
+
+RowLink check_row_content(const AuditRecord &r, const std::uint8_t *stored_hash, std::size_t stored_len,
+                          int hash_version, Hasher &hasher)
+{
+    RowLink l = row_link_of(r, hash_version);
+    std::uint8_t computed[kHashLen];
+    hash_record_v1(r, hasher, computed);
+    settle_row_content(l, computed, stored_hash, stored_len);
     return l;
 }
 

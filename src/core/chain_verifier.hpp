@@ -74,6 +74,13 @@ struct RowLink {
 RowLink check_row_content(const AuditRecord &r, const std::uint8_t *stored_hash, std::size_t stored_len,
                           int hash_version, Hasher &hasher);
 
+// check_row_content in two steps, for a caller that hashes the encodings itself (verify_chain()
+// hashes two rows at a time, core/sha256.hpp's sha256_pair): the link's fields from the row, then
+// the computed hash against the stored row_hash.  check_row_content is these two around the hash.
+RowLink row_link_of(const AuditRecord &r, int hash_version);
+void settle_row_content(RowLink &l, const std::uint8_t computed[kHashLen], const std::uint8_t *stored_hash,
+                        std::size_t stored_len);
+
 // The state of one chain walk.  Plain data: safe to keep across PostgreSQL calls.
 class ChainWalker {
 public:

@@ -1756,6 +1756,34 @@ TEST(CoreSha256, EqualsOpenSslAtEveryLengthAndSplit)
                 forgea::core::Sha256::hardware() ? "the SHA-NI" : "(no SHA extensions here) the portable");
 }
 
+// sha256_pair (two messages at once, interleaved on SHA-NI) against OpenSSL: every length 0-1,100
+// for the first message against lengths that give it fewer, as many and more blocks than the
+// second (the longer one's rest compressed alone, on either side), with the SHA extensions and
+// with the portable compression.
+TEST(CoreSha256, PairEqualsOpenSslAtEveryLength)
+{
+    std::mt19937 rng(2323);
+    std::vector<std::uint8_t> a(1100), b(1100);
+    for (auto &x : a)
+        x = static_cast<std::uint8_t>(rng());
+    for (auto &x : b)
+        x = static_cast<std::uint8_t>(rng());
+    for (bool portable : {false, true}) {
+        forgea::core::Sha256::force_portable(portable);
+        for (std::size_t alen = 0; alen <= a.size(); alen++) {
+            for (std::size_t blen : {std::size_t{0}, alen / 3, alen, (alen * 7 + 55) % 1101, a.size() - alen}) {
+                std::uint8_t want_a[32], want_b[32], got_a[32], got_b[32];
+                SHA256(a.data(), alen, want_a);
+                SHA256(b.data(), blen, want_b);
+                forgea::core::sha256_pair(a.data(), alen, got_a, b.data(), blen, got_b);
+                ASSERT_EQ(0, std::memcmp(want_a, got_a, 32)) << "lengths " << alen << ", " << blen << (portable ? " portable" : "");
+                ASSERT_EQ(0, std::memcmp(want_b, got_b, 32)) << "lengths " << alen << ", " << blen << (portable ? " portable" : "");
+            }
+        }
+    }
+    forgea::core::Sha256::force_portable(false);
+}
+
 // FIPS 180-4's examples: "abc" and the empty string.
 TEST(CoreSha256, KnownAnswers)
 {
