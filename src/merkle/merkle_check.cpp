@@ -253,8 +253,33 @@ void meet_targets(const mk::Frontier &fr, forgea::core::Hasher &h, Target *t, in
 
 }  // namespace
 
-void fa_merkle_check_tree(bool read_only, MemoryContext keep, const FaMerkleRoot *extra, int nextra,
-                          FaMerkleFinding *f, const FaLogHashes *log)
+// A walk over the leaves in leaf order, in steps (see merkle_store.hpp): what fa_merkle_check_tree
+// keeps between leaves.
+struct FaTreeWalk {
+    bool read_only;
+    MemoryContext keep;
+    FaMerkleFinding *f;
+    int64 size;  // merkle_state's
+    Target *t;
+    int64 nt;
+    int64 next;  // the next target
+    mk::Frontier fr;
+    FaTileCache *tiles;
+    FaNodeList nodes;
+    forgea::core::Sha256 h;  // the core's: no allocation per digest (core/sha256.hpp)
+    int64 last_seq;
+    FaSpiLeaves *spi;
+    FaMemLeaves *mem;
+    FaLeafSource *leaves;
+    bool stop;
+    bool tile_reported;
+    bool done;
+    int64 walked;
+};
+FA_LIVES_ACROSS_PG_CALLS(FaTreeWalk);
+
+FaTreeWalk *fa_merkle_walk_begin(bool read_only, MemoryContext keep, const FaMerkleRoot *extra, int nextra,
+                                 FaMerkleFinding *f, const FaLogHashes *log)
 {
     prepare_plans();
     MemoryContext old;
@@ -301,73 +326,101 @@ void fa_merkle_check_tree(bool read_only, MemoryContext keep, const FaMerkleRoot
         }
     pg_qsort(t, nt, sizeof(Target), by_size);
 
-    mk::Frontier *fr = static_cast<mk::Frontier *>(palloc0(sizeof(mk::Frontier)));
-    *fr = mk::Frontier{};
-    FaTileCache *tiles = fa_tile_cache_create();
-    FaNodeList *nodes = static_cast<FaNodeList *>(palloc(sizeof(FaNodeList)));
-    new (nodes) FaNodeList();
-    forgea::core::Sha256 h;  // the core's: no allocation per digest (core/sha256.hpp)
-    int64 next = 0;
-    int64 last_seq = 0;
-    meet_targets(*fr, h, t, nt, &next, last_seq, keep, f);
+    FaTreeWalk *w = static_cast<FaTreeWalk *>(palloc0(sizeof(FaTreeWalk)));
+    w->read_only = read_only;
+    w->keep = keep;
+    w->f = f;
+    w->size = size;
+    w->t = t;
+    w->nt = nt;
+    w->next = 0;
+    w->fr = mk::Frontier{};
+    w->tiles = fa_tile_cache_create();
+    new (&w->nodes) FaNodeList();
+    new (&w->h) forgea::core::Sha256();
+    w->last_seq = 0;
+    meet_targets(w->fr, w->h, t, nt, &w->next, w->last_seq, keep, f);
 
     // One walk over the leaves in leaf order: each the next one, naming a row that is there, its
     // leaf hash (from the row's row_hash) and every node it completes equal to the stored ones.
-    FaSpiLeaves *spi = nullptr;
-    FaMemLeaves *mem = nullptr;
-    FaLeafSource *leaves;
     if (log != nullptr && log->usable) {
-        mem = static_cast<FaMemLeaves *>(palloc(sizeof(FaMemLeaves)));
-        leaves = new (mem) FaMemLeaves(log, PG_INT64_MAX);
+        w->mem = static_cast<FaMemLeaves *>(palloc(sizeof(FaMemLeaves)));
+        w->leaves = new (w->mem) FaMemLeaves(log, PG_INT64_MAX);
     } else {
-        spi = static_cast<FaSpiLeaves *>(palloc(sizeof(FaSpiLeaves)));
-        leaves = new (spi) FaSpiLeaves(leaves_plan, nullptr, read_only, "the Merkle leaves walk");
+        w->spi = static_cast<FaSpiLeaves *>(palloc(sizeof(FaSpiLeaves)));
+        w->leaves = new (w->spi) FaSpiLeaves(leaves_plan, nullptr, read_only, "the Merkle leaves walk");
     }
-    bool stop = false, tile_reported = false;
+    return w;
+}
+
+void fa_merkle_walk_advance(FaTreeWalk *w, bool final)
+{
     int64 index, seq;
     const uint8 *rh;
     int rh_len;
-    int64 walked = 0;
-    while (!stop && leaves->next(&index, &seq, &rh, &rh_len)) {
-        if (++walked % 10000 == 0)
+    while (!w->stop && !w->done) {
+        if (!final && (w->mem == nullptr || !w->mem->ready()))
+            return;  // the scan has not read the next leaf's row yet
+        if (!w->leaves->next(&index, &seq, &rh, &rh_len)) {
+            w->done = true;
+            break;
+        }
+        if (++w->walked % 10000 == 0)
             CHECK_FOR_INTERRUPTS();
         char *problem = nullptr;
-        old = MemoryContextSwitchTo(keep);
-        if (index != fr->size)
+        MemoryContext old = MemoryContextSwitchTo(w->keep);
+        if (index != w->fr.size)
             problem = psprintf("the Merkle tree has no leaf " INT64_FORMAT " (merkle_leaf was altered; the next leaf is "
-                               INT64_FORMAT ", audit row " INT64_FORMAT ")", fr->size, index, seq);
-        else if (index >= size)
+                               INT64_FORMAT ", audit row " INT64_FORMAT ")", w->fr.size, index, seq);
+        else if (index >= w->size)
             problem = psprintf("merkle_leaf holds leaf " INT64_FORMAT " (audit row " INT64_FORMAT "), beyond merkle_state's "
-                               "tree of " INT64_FORMAT " leaves (one of them was altered)", index, seq, size);
+                               "tree of " INT64_FORMAT " leaves (one of them was altered)", index, seq, w->size);
         else if (rh == nullptr || rh_len != static_cast<int>(kHashLen))
             problem = psprintf("leaf " INT64_FORMAT ": audit row " INT64_FORMAT " is missing (merkle_leaf names a row "
                                "audit_log does not hold)", index, seq);
         MemoryContextSwitchTo(old);
         if (problem != nullptr) {
-            fa_merkle_finding(f, seq, problem);
-            stop = true;
+            fa_merkle_finding(w->f, seq, problem);
+            w->stop = true;
             break;
         }
         uint8 lh[kHashLen];
-        mk::leaf_hash(h, rh, kHashLen, lh);
-        nodes->n = 0;
-        fr->append(h, lh, *nodes);
-        last_seq = seq;
-        if (!tile_reported && (problem = fa_tile_compare(tiles, *nodes, index, seq, read_only, keep)) != nullptr) {
-            fa_merkle_finding(f, seq, problem);
-            tile_reported = true;
+        mk::leaf_hash(w->h, rh, kHashLen, lh);
+        w->nodes.n = 0;
+        w->fr.append(w->h, lh, w->nodes);
+        w->last_seq = seq;
+        if (!w->tile_reported &&
+            (problem = fa_tile_compare(w->tiles, w->nodes, index, seq, w->read_only, w->keep)) != nullptr) {
+            fa_merkle_finding(w->f, seq, problem);
+            w->tile_reported = true;
         }
-        meet_targets(*fr, h, t, nt, &next, last_seq, keep, f);
+        meet_targets(w->fr, w->h, w->t, w->nt, &w->next, w->last_seq, w->keep, w->f);
     }
-    if (spi != nullptr)
-        spi->close();
-    if (!stop && fr->size < size) {
-        old = MemoryContextSwitchTo(keep);
-        fa_merkle_finding(f, 0, psprintf("the Merkle tree has no leaf " INT64_FORMAT ": merkle_state's tree has " INT64_FORMAT
-                                         " leaves, merkle_leaf " INT64_FORMAT " (merkle_leaf was altered)",
-                                         fr->size, size, fr->size));
+}
+
+void fa_merkle_walk_end(FaTreeWalk *w)
+{
+    fa_merkle_walk_advance(w, true);
+    if (w->spi != nullptr)
+        w->spi->close();
+    if (!w->stop && w->fr.size < w->size) {
+        MemoryContext old = MemoryContextSwitchTo(w->keep);
+        fa_merkle_finding(w->f, 0, psprintf("the Merkle tree has no leaf " INT64_FORMAT ": merkle_state's tree has " INT64_FORMAT
+                                            " leaves, merkle_leaf " INT64_FORMAT " (merkle_leaf was altered)",
+                                            w->fr.size, w->size, w->fr.size));
         MemoryContextSwitchTo(old);
     }
+}
+
+int64 fa_merkle_walk_leaves(const FaTreeWalk *w)
+{
+    return w->walked;
+}
+
+void fa_merkle_check_tree(bool read_only, MemoryContext keep, const FaMerkleRoot *extra, int nextra,
+                          FaMerkleFinding *f, const FaLogHashes *log)
+{
+    fa_merkle_walk_end(fa_merkle_walk_begin(read_only, keep, extra, nextra, f, log));
 }
 
 void fa_merkle_finding(FaMerkleFinding *f, int64 seq, char *text)

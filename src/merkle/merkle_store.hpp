@@ -128,6 +128,21 @@ struct FaMerkleRoot {
 void fa_merkle_check_tree(bool read_only, MemoryContext keep, const FaMerkleRoot *extra, int nextra,
                           FaMerkleFinding *f, const FaLogHashes *log = nullptr);
 
+// fa_merkle_check_tree in steps, so that verify_chain()'s parallel pass walks the leaves while the
+// scan still fills log: begin (merkle_state, the checkpoints, the targets: as above), advance
+// (the leaves in leaf order as long as the next one's row has been read; every leaf left if
+// final), end (the rest, and the check that the leaves reach merkle_state's size).  The same
+// leaves in the same order with the same data: the findings are those of fa_merkle_check_tree,
+// which is begin + end.  A log that becomes unusable while the walk runs (a seq read twice, a
+// row_hash not 32 bytes) invalidates it: the caller then discards f and walks again by SQL.
+// Tiles are read by SPI (read only) as the walk reaches them.
+struct FaTreeWalk;
+FaTreeWalk *fa_merkle_walk_begin(bool read_only, MemoryContext keep, const FaMerkleRoot *extra, int nextra,
+                                 FaMerkleFinding *f, const FaLogHashes *log);
+void fa_merkle_walk_advance(FaTreeWalk *w, bool final);
+void fa_merkle_walk_end(FaTreeWalk *w);
+int64 fa_merkle_walk_leaves(const FaTreeWalk *w);  // leaves walked so far
+
 // The nodes one append completed (the core's Frontier::append reports them here), kept so that
 // they are compared with the stored ones after the core returned: the comparison runs SPI, which
 // may raise, and must not from inside core code.
@@ -175,6 +190,17 @@ protected:
 class FaMemLeaves final : public FaLeafSource {
 public:
     FaMemLeaves(const FaLogHashes *log, int64 limit) : log_(log), end_(Min(limit, log->tree_size)) {}
+    // Whether next() would hand over a leaf whose row the scan has read, or the end (a walk that
+    // runs beside the scan waits otherwise).
+    bool ready()
+    {
+        while (pos_ < end_ && log_->leaf_seq[pos_] == kFaNoLeaf)
+            pos_++;
+        if (pos_ >= end_)
+            return true;
+        int64 slot = log_->leaf_seq[pos_] - log_->min_seq;
+        return slot >= 0 && slot < log_->slots && (log_->flags[slot] & kFaRowPresent) != 0;
+    }
     bool next(int64 *index, int64 *seq, const uint8 **row_hash, int *row_hash_len) override
     {
         // A missing index is skipped: the next one present is what the join hands over after a gap.

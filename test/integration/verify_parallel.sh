@@ -7,6 +7,11 @@
 #     verdict (ok, rows_checked, first_bad_seq, detail) is byte for byte the serial pass's, and the
 #     parallel pass's own count and first bad seq of the chain problems (its DEBUG1 line) are those
 #     of the serial pass that then words the verdict;
+#   * the Merkle walk, which the leader now advances while the workers scan (as their rows
+#     arrive): after each tamper of the Merkle tables (a leaf deleted, two swapped, a tile's leaf
+#     hash or interior node changed, a checkpoint's or the state's size edited, a leaf naming a
+#     missing row), verify_chain() and verify_chain(<checkpoint>) give the serial verdicts byte
+#     for byte, with the leader reading blocks too and without;
 #   * an error in a worker (a NULL where audit_log is NOT NULL) is the leader's clean ERROR, the
 #     same SQLSTATE and message as the serial pass's;
 #   * forgea_audit.verify_workers = 0, and the default on a log below min_parallel_table_scan_size:
@@ -22,24 +27,31 @@ q "$db" "SELECT count(forgea_audit.append(action => 'LAB_STEP_CHECKED', actor_ty
              metadata => jsonb_build_object('delivery_id', md5(g::text)::uuid, 'attempt_id', g, 'ref', 'refs/heads/main',
                                             'forced', g % 2 = 0, 'note', repeat('x', g % 50))))
          FROM generate_series(1, 600) g" >/dev/null
-q "$db" "SELECT forgea_audit.checkpoint() IS NOT NULL" >/dev/null
+q "$db" "CREATE TABLE pv_note AS SELECT forgea_audit.checkpoint() AS note" >/dev/null
 
 # One verify_chain() call with `workers`, after `tamper` (SQL, in the same transaction, rolled back):
 # the verdict on stdout, the pass's DEBUG1 lines (verify_chain: ...) in $work/debug.
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-verdict() {  # workers, tamper SQL
+verdict() {  # workers, tamper SQL[, parallel_leader_participation (off)[, also verify_chain(<checkpoint>) (no)]]
+    local with_note=""
+    [ "${4:-no}" = yes ] && with_note="SELECT ok, rows_checked, first_bad_seq, detail FROM forgea_audit.verify_chain((SELECT note FROM pv_note));"
     psql -X -q -A -t -d "$db" 2>"$work/stderr" <<SQL
 BEGIN;
 ALTER TABLE forgea_audit.audit_log DISABLE TRIGGER ALL;
+ALTER TABLE forgea_audit.merkle_leaf DISABLE TRIGGER USER;
+ALTER TABLE forgea_audit.merkle_tile DISABLE TRIGGER USER;
+ALTER TABLE forgea_audit.merkle_checkpoint DISABLE TRIGGER USER;
+ALTER TABLE forgea_audit.merkle_state DISABLE TRIGGER USER;
 \o /dev/null
 $2;
 \o
 SET LOCAL forgea_audit.verify_workers = $1;
-SET LOCAL parallel_leader_participation = off;
+SET LOCAL parallel_leader_participation = ${3:-off};
 SET LOCAL client_min_messages = debug1;
 SELECT ok, rows_checked, rows_checked = (SELECT count(*) FROM forgea_audit.audit_log), first_bad_seq, detail
 FROM forgea_audit.verify_chain();
+$with_note
 ROLLBACK;
 SQL
     grep -o 'verify_chain: .*' "$work/stderr" > "$work/debug"
@@ -52,7 +64,7 @@ check "forgea_audit.verify_workers = 0: no parallel pass" "$(grep -c 'parallel p
 parallel=$(verdict 2 "SELECT 1")
 check "intact: the parallel pass gives the serial verdict, byte for byte" "$parallel" "$serial"
 check "... and it ran: two workers launched, the leader out, the workers checked every row" \
-    "$(grep -o 'parallel pass with .*' "$work/debug")" "parallel pass with 2 of 2 workers: $n rows, $n of them checked by the workers"
+    "$(grep -o 'parallel pass with [^;]*' "$work/debug")" "parallel pass with 2 of 2 workers: $n rows, $n of them checked by the workers"
 check "... and found nothing, so the log was read once" "$(grep -c 'serial pass' "$work/debug")" 0
 
 # Each tamper: the verdicts agree, and the parallel pass found the chain problems the serial pass did.
@@ -83,6 +95,37 @@ tamper "the log rewritten in reverse seq order, then one row changed" \
     "CREATE TEMP TABLE saved_log AS SELECT * FROM forgea_audit.audit_log; DELETE FROM forgea_audit.audit_log;
      INSERT INTO forgea_audit.audit_log SELECT * FROM saved_log ORDER BY seq DESC;
      UPDATE forgea_audit.audit_log SET target_id = 'x' WHERE seq = 2"
+
+# The Merkle tables tampered with: the leader walks the tree while the workers scan; the verdicts,
+# with and without the checkpoint, are the serial pass's, byte for byte, the leader reading blocks
+# of its own (parallel_leader_participation on) or only linking and walking (off).
+tamper_merkle() {  # description, SQL
+    local s p leader
+    s=$(verdict 0 "$2" off yes)
+    check "$1: verify_chain() and verify_chain(<checkpoint>) say not ok" "$(cut -d'|' -f1 <<<"$s" | sort -u | tr '\n' ' ')" "f "
+    for leader in on off; do
+        p=$(verdict 2 "$2" $leader yes)
+        check "$1, leader reading $leader: the parallel pass gives the serial verdicts, byte for byte" "$p" "$s"
+        check "$1, leader reading $leader: the workers ran" "$(grep -c 'parallel pass with 2 of 2 workers' "$work/debug")" 2
+    done
+}
+tamper_merkle "a leaf in the middle deleted" "DELETE FROM forgea_audit.merkle_leaf WHERE leaf_index = 300"
+tamper_merkle "the last leaf deleted" \
+    "DELETE FROM forgea_audit.merkle_leaf WHERE leaf_index = (SELECT max(leaf_index) FROM forgea_audit.merkle_leaf)"
+tamper_merkle "leaves 5 and 6 swapped" \
+    "CREATE TEMP TABLE sw AS SELECT leaf_index, seq FROM forgea_audit.merkle_leaf WHERE leaf_index IN (5, 6);
+     UPDATE forgea_audit.merkle_leaf SET seq = -1 WHERE leaf_index = 5;
+     UPDATE forgea_audit.merkle_leaf SET seq = (SELECT seq FROM sw WHERE leaf_index = 5) WHERE leaf_index = 6;
+     UPDATE forgea_audit.merkle_leaf SET seq = (SELECT seq FROM sw WHERE leaf_index = 6) WHERE leaf_index = 5"
+tamper_merkle "a leaf hash byte of the second tile" \
+    "UPDATE forgea_audit.merkle_tile SET hashes = set_byte(hashes, 40, (get_byte(hashes, 40) + 1) % 256) WHERE level = 0 AND idx = 1"
+tamper_merkle "an interior node byte" \
+    "UPDATE forgea_audit.merkle_tile SET interior = set_byte(interior, 64, (get_byte(interior, 64) + 1) % 256) WHERE level = 0 AND idx = 0"
+tamper_merkle "the checkpoint's tree_size edited" "UPDATE forgea_audit.merkle_checkpoint SET tree_size = tree_size - 1"
+tamper_merkle "merkle_state's tree_size edited" "UPDATE forgea_audit.merkle_state SET tree_size = tree_size + 1"
+tamper_merkle "a leaf naming a row that is not there" "UPDATE forgea_audit.merkle_leaf SET seq = 100000 WHERE leaf_index = 450"
+tamper_merkle "a leaf's row deleted" \
+    "DELETE FROM forgea_audit.audit_log WHERE seq = (SELECT seq FROM forgea_audit.merkle_leaf WHERE leaf_index = 200)"
 
 # An error in a worker: the leader's ERROR, as the serial pass raises it.
 null="ALTER TABLE forgea_audit.audit_log ALTER COLUMN actor_type DROP NOT NULL;
