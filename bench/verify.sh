@@ -164,6 +164,8 @@ sizes=$(q -c "SELECT pg_size_pretty(pg_total_relation_size('forgea_audit.audit_l
     pg_size_pretty(pg_total_relation_size('forgea_audit.merkle_leaf') + pg_total_relation_size('forgea_audit.merkle_tile')) ||
     ') / ' || coalesce(pg_size_pretty(pg_total_relation_size(to_regclass('ref.audit_log'))), '-')")
 nrows=$(q -c "SELECT count(*) FROM forgea_audit.audit_log")
+refrows=0
+[ -n "$(q -c "SELECT to_regclass('ref.audit_log')")" ] && refrows=$(q -c "SELECT count(*) FROM ref.audit_log")
 leaves=$(q -c "SELECT tree_size FROM forgea_audit.merkle_state")
 
 # One call in a fresh backend: "seconds VmHWM_kB RssShmem_kB result".
@@ -235,7 +237,7 @@ med() { awk -F'\t' -v i="$1" '$1 == i && $2 != "cold" { print $3 }' "$OUT/rounds
     echo "- machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')), load at end $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "- base: $BASE; new: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(
         [ -n "$(git status --porcelain -- src 2>/dev/null)" ] && echo ' + uncommitted changes in src/')"
-    echo "- log: $nrows audit rows ($leaves Merkle leaves) over $CHAINS chains, two writers (runs of one chain in heap order: $interleave per chain); $ROWS reference rows; sizes $sizes"
+    echo "- log: $nrows audit rows ($leaves Merkle leaves) over $CHAINS chains, two writers (runs of one chain in heap order: $interleave per chain); $refrows reference rows; sizes $sizes"
     echo "- cluster: shared_buffers=1GB, jit=off, max_parallel_workers_per_gather $(q -c 'SHOW max_parallel_workers_per_gather'), max_parallel_workers $(q -c 'SHOW max_parallel_workers'); each call in a fresh backend after one warm-up call of each; $ROUNDS rounds in ABBA order"
     echo
     echo "| verifier | median s | rows/s | VmHWM MiB (max) | RssShmem MiB | private peak MiB (max) | result (last) |"

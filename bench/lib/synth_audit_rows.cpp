@@ -15,6 +15,15 @@
 //                                                     last_hash) on stdout
 // STATE is a file holding each chain's position, last seq and last row_hash between calls (one
 // line per chain); it is created on the first call and rewritten (atomically) after each.
+//
+// With --webhook (last argument, in both forms) the rows are those of issue 23's log instead
+// (bench/verify.sh's fill_forgea: append(action => 'LAB_STEP_CHECKED', actor_type => 'webhook',
+// actor_id => 'github', target_type => 'lab_step', target_id, user_id, correlation_id, the
+// webhook's 15-key metadata, chain => 'lab:sess-<seq % CHAINS>')), ~1 KB each, written in canonical
+// JSON (keys by length, then bytewise: docs/chain.md section 3) so that the jsonb COPY reads back
+// to the same bytes; the columns are then seq, chain_id, chain_pos, prev_hash, row_hash,
+// created_at, actor_type, action, outcome, severity, metadata, user_id, actor_id, target_type,
+// target_id, correlation_id.
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
@@ -103,10 +112,47 @@ void write_state(const char *path, const std::vector<Head> &heads)
 
 core::Bytes text(const std::string &s) { return core::Bytes{s.data(), s.size()}; }
 
+// 64 hex digits derived from seq and a salt (the metadata's SHAs and ids).
+std::string digest_hex(int64_t seq, char salt)
+{
+    std::string in = std::to_string(seq) + salt;
+    uint8_t d[core::kHashLen];
+    core::sha256(in.data(), in.size(), d);
+    char h[65];
+    hex(d, core::kHashLen, h);
+    return std::string(h);
+}
+
+// The webhook's 15-key metadata of a LAB_STEP_CHECKED row (bench/verify.sh's fill_meta), in
+// canonical JSON: keys by length, then bytewise.
+std::string webhook_metadata(int64_t seq)
+{
+    std::string a = digest_hex(seq, 'a'), c = digest_hex(seq, 'c'), e = digest_hex(seq, 'e');
+    std::string uuid = a.substr(0, 8) + "-" + a.substr(8, 4) + "-" + a.substr(12, 4) + "-" + a.substr(16, 4) + "-" + a.substr(20, 12);
+    std::string student = std::to_string(seq % 10000);
+    std::string m = "{\"ref\":\"refs/heads/main\",\"forced\":false,\"sender\":\"Student-" + student + "\"";
+    m += ",\"created\":false,\"deleted\":false";
+    m += ",\"attempt_id\":" + std::to_string(seq);
+    m += ",\"before_sha\":\"" + e.substr(0, 40) + "\"";
+    m += ",\"commit_sha\":\"" + a.substr(24, 40) + "\"";
+    m += ",\"repository\":\"https://github.com/Student-" + student + "/git-basics\"";
+    m += ",\"session_id\":\"sess-" + student + "\"";
+    m += ",\"delivery_id\":\"" + uuid + "\"";
+    m += ",\"commit_count\":" + std::to_string(1 + seq % 4);
+    m += ",\"repository_id\":" + std::to_string(700000000 + seq % 10000);
+    m += ",\"payload_sha256\":\"" + c + "\"";
+    m += ",\"changed_path_count\":" + std::to_string(1 + seq % 9) + "}";
+    return m;
+}
+
 }  // namespace
 
 int main(int argc, char **argv)
 {
+    bool webhook = argc > 1 && std::strcmp(argv[argc - 1], "--webhook") == 0;
+    if (webhook)
+        argc--;
+    const std::string prefix = webhook ? "lab:sess-" : "bench:";
     if (argc == 4 && std::strcmp(argv[2], "--heads") == 0) {
         size_t chains = std::strtoull(argv[3], nullptr, 10);
         std::vector<Head> heads = read_state(argv[1], chains);
@@ -115,7 +161,7 @@ int main(int argc, char **argv)
             if (heads[i].pos == 0)
                 continue;
             hex(heads[i].hash, core::kHashLen, h);
-            std::printf("bench:%zu\t%" PRId64 "\t%" PRId64 "\t\\\\x%s\n", i, heads[i].pos, heads[i].last_seq, h);
+            std::printf("%s%zu\t%" PRId64 "\t%" PRId64 "\t\\\\x%s\n", prefix.c_str(), i, heads[i].pos, heads[i].last_seq, h);
         }
         return 0;
     }
@@ -127,15 +173,20 @@ int main(int argc, char **argv)
     int64_t count = std::strtoll(argv[3], nullptr, 10);
     size_t chains = std::strtoull(argv[4], nullptr, 10);
     std::vector<Head> heads = read_state(argv[1], chains);
-    const std::string actor_type = "system", action = "BENCH_ROW", outcome = "success", severity = "INFO";
+    const std::string actor_type = webhook ? "webhook" : "system", action = webhook ? "LAB_STEP_CHECKED" : "BENCH_ROW",
+                      outcome = "success", severity = "INFO", actor_id = "github", target_type = "lab_step";
     core::Sha256 sha;
     std::string line;
     static char buf[1 << 16];
     std::setvbuf(stdout, buf, _IOFBF, sizeof buf);
     for (int64_t seq = first; seq < first + count; seq++) {
         Head &head = heads[static_cast<size_t>(seq) % chains];
-        std::string chain_id = "bench:" + std::to_string(static_cast<size_t>(seq) % chains);
-        std::string metadata = "{\"n\":" + std::to_string(seq) + "}";
+        std::string chain_id = prefix + std::to_string(static_cast<size_t>(seq) % chains);
+        std::string metadata = webhook ? webhook_metadata(seq) : "{\"n\":" + std::to_string(seq) + "}";
+        std::string user_id = "user-" + std::to_string(seq % 4000), target_id = std::to_string(seq);
+        std::string corr = webhook ? digest_hex(seq, 'u') : std::string();
+        if (webhook)
+            corr = corr.substr(0, 8) + "-" + corr.substr(8, 4) + "-" + corr.substr(12, 4) + "-" + corr.substr(16, 4) + "-" + corr.substr(20, 12);
         int64_t created_us = kBaseUnixUs + seq * 1000;
         core::AuditRecord r;
         r.seq = seq;
@@ -148,6 +199,13 @@ int main(int argc, char **argv)
         r.outcome = text(outcome);
         r.severity = text(severity);
         r.metadata_json = text(metadata);
+        if (webhook) {
+            r.user_id = text(user_id);
+            r.actor_id = text(actor_id);
+            r.target_type = text(target_type);
+            r.target_id = text(target_id);
+            r.correlation_id = text(corr);
+        }
         uint8_t row_hash[core::kHashLen];
         core::hash_record_v1(r, sha, row_hash);
         char prev_hex[65], row_hex[65];
@@ -160,9 +218,13 @@ int main(int argc, char **argv)
         std::snprintf(ts, sizeof ts, "%04d-%02d-%02d %02d:%02d:%02d.%06d+00", tm.tm_year + 1900, tm.tm_mon + 1,
                       tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(created_us % 1000000));
         // seq, chain_id, chain_pos, prev_hash, row_hash, created_at, actor_type, action, outcome, severity, metadata
-        std::printf("%" PRId64 "\t%s\t%" PRId64 "\t\\\\x%s\t\\\\x%s\t%s\t%s\t%s\t%s\t%s\t%s\n", seq, chain_id.c_str(),
+        std::printf("%" PRId64 "\t%s\t%" PRId64 "\t\\\\x%s\t\\\\x%s\t%s\t%s\t%s\t%s\t%s\t%s", seq, chain_id.c_str(),
                     r.chain_pos, prev_hex, row_hex, ts, actor_type.c_str(), action.c_str(), outcome.c_str(),
                     severity.c_str(), metadata.c_str());
+        if (webhook)  // ... user_id, actor_id, target_type, target_id, correlation_id
+            std::printf("\t%s\t%s\t%s\t%s\t%s", user_id.c_str(), actor_id.c_str(), target_type.c_str(), target_id.c_str(),
+                        corr.c_str());
+        std::putchar('\n');
         head.pos = r.chain_pos;
         head.last_seq = seq;
         std::memcpy(head.hash, row_hash, core::kHashLen);

@@ -2,7 +2,8 @@
 -- (issue 23 item 4): DateStyle, IntervalStyle, TimeZone, extra_float_digits, lc_messages,
 -- lc_monetary, lc_numeric, lc_time, bytea_output and search_path (a schema ahead of pg_catalog
 -- with its own = operator on bytea and its own sha256 function) set to unusual
--- values, one at a time and all at once.  Under each: verify_chain() and verify_chain(note) on an
+-- values, one at a time and all at once (all at once also with the parallel pass,
+-- forgea_audit.verify_workers = 2, whose workers take the session's settings).  Under each: verify_chain() and verify_chain(note) on an
 -- intact log and on one with a row changed (in a subtransaction rolled back), rows appended under
 -- that setting (timestamps, numbers, floats, unicode in the metadata) and then checked under the
 -- defaults, and the canonical JSON of every row's metadata: all identical to the defaults'.
@@ -65,7 +66,9 @@ CREATE TEMP TABLE settings (name text, value text);
 INSERT INTO settings VALUES ('DateStyle', 'SQL, DMY'), ('DateStyle', 'German'), ('IntervalStyle', 'sql_standard'),
     ('TimeZone', 'Pacific/Chatham'), ('TimeZone', 'America/St_Johns'), ('extra_float_digits', '-15'),
     ('extra_float_digits', '3'), ('bytea_output', 'escape'), ('lc_messages', 'C.utf8'), ('lc_monetary', 'C.utf8'),
-    ('lc_numeric', 'C.utf8'), ('lc_time', 'C.utf8'), ('search_path', 'evil, pg_catalog, public');
+    ('lc_numeric', 'C.utf8'), ('lc_time', 'C.utf8'), ('search_path', 'evil, pg_catalog, public'),
+    -- the parallel pass (workers started with the session's settings), alone and with all the others
+    ('forgea_audit.verify_workers', '2');
 
 -- One at a time, each in its own transaction-scoped setting, rows appended under it.
 CREATE FUNCTION pg_temp.under(name text, value text, note text) RETURNS void LANGUAGE plpgsql AS
