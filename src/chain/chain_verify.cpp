@@ -281,36 +281,6 @@ forgea::core::RowLink row_content(const FaRow &row, Pass &p, Bytes *chain_id)
         rec, reinterpret_cast<const uint8 *>(VARDATA_ANY(stored)), VARSIZE_ANY_EXHDR(stored), version, p.hasher);
 }
 
-// Writes into memory sized beforehand (encoding_bound): the encoding of a pending row, ~50 small
-// pieces, each a copy with no check or growth.
-class EncodingSink final : public forgea::core::ByteSink {
-public:
-    explicit EncodingSink(char *at) : at_(at) {}
-    void put(const void *data, std::size_t len) override
-    {
-        memcpy(at_, data, len);
-        at_ += len;
-    }
-    char *at() const { return at_; }
-
-private:
-    char *at_;
-};
-FA_LIVES_ACROSS_PG_CALLS(EncodingSink);
-
-// At least the length of rec's encoding (core encode_record_v1: a version byte, each field a tag
-// and an 8-byte integer or a 4-byte length and its bytes).
-size_t encoding_bound(const forgea::core::AuditRecord &r)
-{
-    const Bytes *var[] = {&r.chain_id, &r.tenant_id, &r.user_id, &r.actor_type, &r.actor_id, &r.action,
-                          &r.target_type, &r.target_id, &r.outcome, &r.severity, &r.metadata_json,
-                          &r.proof_json, &r.correlation_id};
-    size_t n = 1 + 4 * 9 + 5 + kHashLen;  // version; seq, chain_pos, created_at, parent_seq; prev_hash
-    for (const Bytes *b : var)
-        n += 5 + b->len;
-    return n;
-}
-
 // One row read and encoded into the next pending slot (its hash comes with the next row's).
 void pend_row(const FaRow &row, Pass &p)
 {
@@ -321,14 +291,12 @@ void pend_row(const FaRow &row, Pass &p)
     read_record(row, p, rec, &stored, &version);
     r.link = forgea::core::row_link_of(rec, version);
     resetStringInfo(&r.encoding);
-    size_t bound = encoding_bound(rec);
+    size_t bound = forgea::core::encoded_length_bound_v1(rec);
     if (bound >= MaxAllocSize)
         ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
                         errmsg("audit row %lld is too large to verify", static_cast<long long>(rec.seq))));
     enlargeStringInfo(&r.encoding, static_cast<int>(bound));
-    EncodingSink sink(r.encoding.data);
-    forgea::core::encode_record_v1(rec, sink);
-    r.encoding.len = static_cast<int>(sink.at() - r.encoding.data);
+    r.encoding.len = static_cast<int>(forgea::core::encode_record_v1_into(rec, reinterpret_cast<uint8 *>(r.encoding.data)));
     Assert(static_cast<size_t>(r.encoding.len) <= bound);
     resetStringInfo(&r.chain_id);
     appendBinaryStringInfoNT(&r.chain_id, rec.chain_id.data, static_cast<int>(rec.chain_id.len));

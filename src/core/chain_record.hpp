@@ -67,4 +67,9 @@ enum class FieldTag : std::uint8_t {
 // Writes the version byte followed by every field of r, each as tag + payload.
 void encode_record_v1(const AuditRecord &r, ByteSink &out);
 
+// The same bytes into plain memory of at least encoded_length_bound_v1(r) bytes (no sink, no
+// virtual call per piece: verify_chain()'s rows); returns their length.
+std::size_t encoded_length_bound_v1(const AuditRecord &r);
+std::size_t encode_record_v1_into(const AuditRecord &r, std::uint8_t *out);
+
 }  // namespace forgea::core

@@ -1402,6 +1402,36 @@ TEST(EncodeRecordV1, AppendsToTheSinkWithoutResettingIt)
     EXPECT_EQ(sink.bytes, "prefix" + encode(f.r) + encode(f.r));
 }
 
+// encode_record_v1_into (plain memory, verify_chain()'s rows) writes exactly encode_record_v1's
+// bytes, within encoded_length_bound_v1, for the full record and with every field in turn NULL
+// (text), empty, or long; from an exact-size buffer, so a write past the bound shows under ASan.
+TEST(EncodeRecordV1, IntoMemoryEqualsTheSinkWithinTheBound)
+{
+    std::string big(70000, 'x');
+    core::Bytes core::AuditRecord::*fields[] = {&core::AuditRecord::chain_id, &core::AuditRecord::tenant_id,
+        &core::AuditRecord::user_id, &core::AuditRecord::actor_type, &core::AuditRecord::actor_id,
+        &core::AuditRecord::action, &core::AuditRecord::target_type, &core::AuditRecord::target_id,
+        &core::AuditRecord::outcome, &core::AuditRecord::severity, &core::AuditRecord::metadata_json,
+        &core::AuditRecord::proof_json, &core::AuditRecord::correlation_id};
+    std::vector<core::AuditRecord> records;
+    FullRecord f;
+    records.push_back(f.r);
+    for (auto field : fields)
+        for (core::Bytes v : {core::Bytes{}, core::Bytes{"", 0}, core::Bytes{big.data(), big.size()}}) {
+            core::AuditRecord r = f.r;
+            r.*field = v;
+            records.push_back(r);
+        }
+    records.back().parent_seq.is_null = true;
+    for (const core::AuditRecord &r : records) {
+        std::size_t bound = core::encoded_length_bound_v1(r);
+        std::vector<std::uint8_t> out(bound);
+        std::size_t n = core::encode_record_v1_into(r, out.data());
+        ASSERT_LE(n, bound);
+        EXPECT_EQ(std::string(reinterpret_cast<const char *>(out.data()), n), encode(r));
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // ChainInOrder / ChainTable: rows of many chains in any order, linked in chain_pos order
 // ---------------------------------------------------------------------------------------------
