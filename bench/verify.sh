@@ -32,7 +32,8 @@
 #
 # Settings: BENCH_VERIFY_ROWS (400000), BENCH_VERIFY_CHAINS (4000), BENCH_ROUNDS (3),
 #   BENCH_IMPLS ("base new0 new1 new2 ref base_cp new_cp"), BENCH_BASE (650cea0), BENCH_BASE_SO (a
-#   built base library instead of building BENCH_BASE), BENCH_COLD (1: also the cold calls of
+#   built base library instead of building BENCH_BASE), BENCH_PREWARM (1: pg_prewarm the log into
+#   shared buffers after the cold calls, before the warm rounds), BENCH_COLD (1: also the cold calls of
 #   BENCH_COLD_IMPLS, "new0 new2 base"), PORT (6241).  Development: BENCH_PGENV (a file of a
 #   running cluster's PG* variables) with BENCH_REUSE=1 (keep and reuse the generated database,
 #   BENCH_DB, default verify) and BENCH_PGDATA (that cluster's data directory, owned by postgres,
@@ -215,6 +216,17 @@ if [ "$COLD" = 1 ]; then
         echo -e "$impl\tcold\t$s\t$h\t$sh\t$pp\t$(tr '\t|' '  ' < "$OUT/last.out")" >> "$OUT/rounds.tsv"
     done
 fi
+# BENCH_PREWARM=1: the log's heap read into shared buffers first (pg_prewarm), so that the scans
+# find it there ("warm" in PostgreSQL's sense).  Without it, a heap larger than a quarter of
+# shared_buffers is read through the scan's ring buffer and never kept, so after a restart every
+# call reads it from the OS page cache (verify_chain() keeps the ring on purpose:
+# docs/benchmarks.md, "verify_chain, round 3").
+if [ "${BENCH_PREWARM:-0}" = 1 ]; then
+    q -c "CREATE EXTENSION IF NOT EXISTS pg_prewarm" -c "SELECT pg_prewarm('forgea_audit.audit_log'), pg_prewarm('forgea_audit.merkle_leaf'),
+        pg_prewarm('forgea_audit.merkle_tile')" >/dev/null
+    [ -n "$(q -c "SELECT to_regclass('ref.audit_log')")" ] && q -c "SELECT pg_prewarm('ref.audit_log')" >/dev/null
+    log "prewarmed: audit_log, merkle_leaf, merkle_tile (and ref.audit_log) read into shared buffers"
+fi
 for impl in $IMPLS; do call "$impl" >/dev/null; done   # warm-up
 order=($IMPLS)
 for r in $(seq 1 "$ROUNDS"); do
@@ -238,6 +250,7 @@ med() { awk -F'\t' -v i="$1" '$1 == i && $2 != "cold" { print $3 }' "$OUT/rounds
     echo "- base: $BASE; new: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(
         [ -n "$(git status --porcelain -- src 2>/dev/null)" ] && echo ' + uncommitted changes in src/')"
     echo "- log: $nrows audit rows ($leaves Merkle leaves) over $CHAINS chains, two writers (runs of one chain in heap order: $interleave per chain); $refrows reference rows; sizes $sizes"
+    echo "- warm rounds: $([ "${BENCH_PREWARM:-0}" = 1 ] && echo 'the log prewarmed into shared buffers (pg_prewarm)' || echo 'the heap read through the scan ring, from the OS page cache')"
     echo "- cluster: shared_buffers=1GB, jit=off, max_parallel_workers_per_gather $(q -c 'SHOW max_parallel_workers_per_gather'), max_parallel_workers $(q -c 'SHOW max_parallel_workers'); each call in a fresh backend after one warm-up call of each; $ROUNDS rounds in ABBA order"
     echo
     echo "| verifier | median s | rows/s | VmHWM MiB (max) | RssShmem MiB | private peak MiB (max) | result (last) |"
