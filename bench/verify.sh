@@ -247,7 +247,7 @@ med() { awk -F'\t' -v i="$1" '$1 == i && $2 != "cold" { print $3 }' "$OUT/rounds
     echo "# verify_chain on issue 23's log, $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo
     echo "- machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')), load at end $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "- base: $BASE; new: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(
+    echo "- base: $BASE${BENCH_BASE_SO:+ (the library $BENCH_BASE_SO)}; new: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(
         [ -n "$(git status --porcelain -- src 2>/dev/null)" ] && echo ' + uncommitted changes in src/')"
     echo "- log: $nrows audit rows ($leaves Merkle leaves) over $CHAINS chains, two writers (runs of one chain in heap order: $interleave per chain); $refrows reference rows; sizes $sizes"
     echo "- warm rounds: $([ "${BENCH_PREWARM:-0}" = 1 ] && echo 'the log prewarmed into shared buffers (pg_prewarm)' || echo 'the heap read through the scan ring, from the OS page cache')"
