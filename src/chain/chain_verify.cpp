@@ -771,6 +771,7 @@ FaRowHasher *fa_row_hasher_create(TupleDesc desc, MemoryContext keep)
     map_columns(desc, rh->pass);
     initStringInfo(&rh->pass.metadata);
     initStringInfo(&rh->pass.proof);
+    init_pending(rh->pass);
     new (&rh->pass.hasher) forgea::core::Sha256();
     MemoryContextSwitchTo(old);
     return rh;
@@ -779,6 +780,27 @@ FaRowHasher *fa_row_hasher_create(TupleDesc desc, MemoryContext keep)
 forgea::core::RowLink fa_row_hasher_check(FaRowHasher *rh, const FaRow &row, Bytes *chain_id)
 {
     return row_content(row, rh->pass, chain_id);
+}
+
+// See chain_verify.hpp: pend_row / settle_pending for verify_increment()'s rows (two rows' SHA-256
+// interleaved, as verify_chain()'s scans hash them).
+int fa_row_hasher_pend(FaRowHasher *rh, const FaRow &row)
+{
+    Pass &p = rh->pass;
+    Assert(p.npending < 2);
+    pend_row(row, p);
+    return p.npending;
+}
+
+int fa_row_hasher_settle(FaRowHasher *rh, forgea::core::RowLink links[2], Bytes chain_ids[2])
+{
+    int n = 0;
+    settle_pending(rh->pass, [&](const forgea::core::RowLink &link, Bytes chain_id) {
+        links[n] = link;
+        chain_ids[n] = chain_id;
+        n++;
+    });
+    return n;
 }
 
 void fa_row_hasher_release(FaRowHasher *rh)

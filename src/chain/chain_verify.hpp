@@ -21,4 +21,11 @@ FaRowHasher *fa_row_hasher_create(TupleDesc desc, MemoryContext keep);
 // the row's (detoasted) values.
 forgea::core::RowLink fa_row_hasher_check(FaRowHasher *rh, const FaRow &row, forgea::core::Bytes *chain_id);
 
+// The same check, two rows hashed at once (core sha256_pair): pend() reads and encodes a row
+// (copies: the row may go after it) and returns how many are pending (at most 2: settle before a
+// third); settle() hashes them and gives each one's RowLink and chain id (valid until the next
+// pend()), in the order pended, and returns how many.
+int fa_row_hasher_pend(FaRowHasher *rh, const FaRow &row);
+int fa_row_hasher_settle(FaRowHasher *rh, forgea::core::RowLink links[2], forgea::core::Bytes chain_ids[2]);
+
 void fa_row_hasher_release(FaRowHasher *rh);

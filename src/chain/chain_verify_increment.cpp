@@ -512,6 +512,24 @@ void delay_point(Increment &inc)
     CHECK_FOR_INTERRUPTS();
 }
 
+// The pending rows hashed (two at once: fa_row_hasher_pend), each one's link and chain id (copied
+// into batch_cxt) given to its sorted positions pend[i][0] .. pend[i][1] - 1.
+void settle_rows(RowSource &s, Batch &b, const int64 (*pend)[2], MemoryContext batch_cxt)
+{
+    forgea::core::RowLink links[2];
+    Bytes ids[2];
+    int n = fa_row_hasher_settle(s.hasher, links, ids);
+    for (int i = 0; i < n; i++) {
+        char *id = static_cast<char *>(MemoryContextAlloc(batch_cxt, Max(ids[i].len, 1)));
+        memcpy(id, ids[i].data, ids[i].len);
+        for (int64 k = pend[i][0]; k < pend[i][1]; k++) {
+            int64 p = b.order[k];
+            b.link[p] = links[i];
+            b.chain[p] = Bytes{id, ids[i].len};
+        }
+    }
+}
+
 // The batch's rows, read through audit_log's primary key in a fresh snapshot (it sees every row
 // whose leaf the leaves query saw: a row commits before its leaf), each one's content checked
 // against its row_hash and its leaf hash kept.  A leaf whose row is not there stays !found.
@@ -522,6 +540,7 @@ void read_rows(Increment &inc, Batch &b, Sha256 &h, MemoryContext batch_cxt, Mem
     TupleTableSlot *slot = table_slot_create(s.rel, nullptr);
     IndexScanDesc scan = index_beginscan(s.rel, s.pkey, snap, 2, 0);
     ScanKeyData keys[2];
+    int64 pend[2][2];  // the pending rows' sorted positions [from, to)
     int64 k = 0;
     while (k < b.n) {
         // One run: sorted seqs no more than kRunGap apart.
@@ -541,32 +560,32 @@ void read_rows(Increment &inc, Batch &b, Sha256 &h, MemoryContext batch_cxt, Mem
                 next++;  // no row: stays !found
             if (next == end || b.seq[b.order[next]] != seq)
                 continue;  // a row of another batch, or not yet a leaf
-            int64 p = b.order[next];
             // A leaf named twice (merkle_leaf altered): every position of that seq gets the row.
             MemoryContext old = MemoryContextSwitchTo(per_row);
             FaRow row = fa_slot_row(slot, "forgea_audit.audit_log");
-            Bytes chain_id;
-            forgea::core::RowLink link = fa_row_hasher_check(s.hasher, row, &chain_id);
+            // Its link and chain id come when it is hashed, with the next row (settle_rows).
+            int n = fa_row_hasher_pend(s.hasher, row);
             bytea *stored = fa_get<SqlBytea>(row, s.hash_att);
             uint8 lh[kHashLen];
             mk::leaf_hash(h, VARDATA_ANY(stored), Min(VARSIZE_ANY_EXHDR(stored), kHashLen), lh);
-            MemoryContextSwitchTo(batch_cxt);
-            char *id = static_cast<char *>(palloc(Max(chain_id.len, 1)));
-            memcpy(id, chain_id.data, chain_id.len);
-            MemoryContextSwitchTo(old);
+            int64 first = next;
             for (; next < end && b.seq[b.order[next]] == seq; next++) {
-                p = b.order[next];
+                int64 p = b.order[next];
                 b.found[p] = true;
-                b.link[p] = link;
                 memcpy(b.leaf[p], lh, kHashLen);
-                b.chain[p] = Bytes{id, chain_id.len};
             }
+            pend[n - 1][0] = first;
+            pend[n - 1][1] = next;
+            MemoryContextSwitchTo(old);
+            if (n == 2)
+                settle_rows(s, b, pend, batch_cxt);
             MemoryContextReset(per_row);
             CHECK_FOR_INTERRUPTS();
             delay_point(inc);
         }
         k = end;
     }
+    settle_rows(s, b, pend, batch_cxt);
     index_endscan(scan);
     ExecDropSingleTupleTableSlot(slot);
     UnregisterSnapshot(snap);
