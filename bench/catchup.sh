@@ -33,6 +33,7 @@
 #                                        alone NEW's default
 #   BENCH_CATCHUP_ROWS (400000)  BENCH_CATCHUP_CHAINS (4000)  BENCH_CATCHUP_SECS (10)
 #   BENCH_CATCHUP_REPEATS (2)    BENCH_CATCHUP_CLIENTS (8)
+#   BENCH_CATCHUP_PROFILE (0)    1: a catch-up per build under perf record -g (section 2b)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -173,6 +174,36 @@ for i in 1 2 3 4 5; do
     t0=$(ms); q "SELECT ok FROM forgea_audit.verify_increment()" >/dev/null; t1=$(ms); nothing+=($((t1 - t0)))
 done
 echo "verify_increment_nothing_new_ms (new, each a new session)=$(printf '%s\n' "${nothing[@]}" | median) (all: ${nothing[*]})"
+
+# BENCH_CATCHUP_PROFILE=1: one more catch-up from 0 per build (base, then new) under
+# `perf record -g -p <its backend>`; the top symbols, self and inclusive, of each.
+if [ "${BENCH_CATCHUP_PROFILE:-0}" = 1 ]; then
+    echo "# 2b. profile: one catch-up from 0 per build, perf record -g -p <backend>"
+    for b in base new; do
+        case " $CONFIGS " in *" $b"*) ;; *) continue ;; esac
+        use_build "$b"
+        psql -X -q -d cu -c "$reset_point" >/dev/null
+        PGAPPNAME=cu_profile psql -X -q -A -t -d cu \
+            -c "SELECT pg_sleep(1)" -c "SELECT rows_checked, ok FROM forgea_audit.verify_increment()" > "$WORK/prof_$b.out" &
+        ppid=$!
+        pid=""
+        for _ in $(seq 100); do
+            pid=$(q "SELECT pid FROM pg_stat_activity WHERE application_name = 'cu_profile' LIMIT 1")
+            [ -n "$pid" ] && break
+            sleep 0.05
+        done
+        perf record -q -g -o "$WORK/perf_$b.data" -p "$pid" >/dev/null 2>&1 &
+        perfpid=$!
+        wait "$ppid"
+        kill -INT "$perfpid"; wait "$perfpid" || true
+        echo "profile build=$b result=$(tr '\n' ' ' < "$WORK/prof_$b.out")"
+        echo "profile build=$b self (top 15):"
+        perf report -q -g none -i "$WORK/perf_$b.data" --no-children --sort symbol --percent-limit 1.5 2>/dev/null | grep '%' | head -15
+        echo "profile build=$b inclusive, below fa_verify_increment_guarded (top 25):"
+        perf report -q -g none -i "$WORK/perf_$b.data" --children --sort symbol --percent-limit 3 2>/dev/null |
+            awk '$1 ~ /%$/ && $1 + 0 < 95' | head -25
+    done
+fi
 
 echo "# 3. record_push p99, $CLIENTS clients, ${SECS}s windows"
 cat > "$WORK/push.pgbench" <<'PGB'
