@@ -164,6 +164,14 @@ FA_MODULE_INIT()
         nullptr, &fa_verify_full_interval_s, 0, 0, INT_MAX, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
 
     DefineCustomIntVariable(
+        "forgea_audit.worker_nice",
+        "The nice value (CPU priority, 0-19) the background worker runs at; 0: the postmaster's.",
+        "The worker's passes (retention, catch-up, checkpoints) are background work: at a higher nice value they run "
+        "at full speed on idle CPU and yield a busy one to other processes. Only the worker process is reniced; "
+        "lowering the value restarts the worker (an unprivileged process cannot lower its own nice value).",
+        &fa_worker_nice, kDefaultWorkerNice, 0, 19, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+
+    DefineCustomIntVariable(
         "forgea_audit.max_metadata_bytes",
         "Audit metadata (canonical JSON) larger than this is replaced by a marker with its size and SHA-256.",
         nullptr, &fa_max_metadata_bytes, 65536, 256, 64 * 1024 * 1024, PGC_SUSET, GUC_UNIT_BYTE, nullptr, nullptr,

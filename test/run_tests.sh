@@ -104,6 +104,11 @@ record_result worker_catchup_delay in_cluster_with test/worker/worker_catchup_de
     -o shared_preload_libraries=forgea_audit -o forgea_audit.database=postgres -o forgea_audit.verify_interval=1s \
     -o log_min_messages=debug1 -o logging_collector=on
 
+# The worker runs at forgea_audit.worker_nice (seen in /proc), reniced on reload, restarted to lower it.
+echo "== worker: its nice value (shared_preload_libraries = forgea_audit)"
+record_result worker_nice in_cluster_with test/worker/worker_nice.sh \
+    -o shared_preload_libraries=forgea_audit -o forgea_audit.database=postgres -o logging_collector=on
+
 # Key files that are not usable keys: refused at once, saying why; the server stays up and stops.
 echo "== worker: unusable key files (shared_preload_libraries = forgea_audit)"
 record_result key_files in_cluster_with test/worker/key_files.sh \

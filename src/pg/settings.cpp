@@ -54,6 +54,7 @@ int fa_verify_workers = -1;
 double fa_catchup_delay_ms = 0;
 double fa_worker_catchup_delay_ms = 0;
 int fa_verify_full_interval_s = 0;
+int fa_worker_nice = kDefaultWorkerNice;
 int fa_max_metadata_bytes = 65536;
 int fa_rejected_audit_per_minute = 60;
 

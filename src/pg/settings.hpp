@@ -44,6 +44,10 @@ const char *fa_note_key_name();
 extern int fa_checkpoint_interval_s; // worker period for checkpoint(); 0 = never
 extern int fa_verify_interval_s;     // worker period for verify_increment(); 0 = never
 extern int fa_verify_full_interval_s; // worker period for the full verify_chain(); 0 = never
+// The nice value the background worker runs at (forgea_audit.worker_nice, worker/worker_loop.cpp): it is
+// background work and yields the CPU to record_push's backends; 0 = the postmaster's priority.
+extern int fa_worker_nice;
+constexpr int kDefaultWorkerNice = 0;
 // Whether verify_increment()'s catch-up honours its pause point (tests stop it there); superuser-only,
 // off by default, so no other session can delay the worker's passes with an advisory lock.
 extern bool fa_catchup_pause_point;

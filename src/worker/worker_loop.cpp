@@ -27,7 +27,10 @@ extern "C" {
 #include "utils/timestamp.h"
 }
 
+#include <cerrno>
 #include <cstring>
+
+#include <sys/resource.h>
 
 #include "merkle/merkle_integrator.hpp"
 #include "pg/boundary.hpp"
@@ -122,6 +125,39 @@ void run_verification(VerifyPass &pass)
     end_tx();
 }
 
+// The worker's nice value when it started (the postmaster's): forgea_audit.worker_nice never takes
+// it below that.
+int start_nice = 0;
+
+// Sets the worker process's nice value to forgea_audit.worker_nice (at least the postmaster's), so
+// that its passes (retention batches, catch-ups, checkpoints) run on idle CPU at full speed and
+// yield it to record_push's backends, as a niced batch job does.  Only this process: the launcher
+// and every session keep the postmaster's priority.  Raising the value works unprivileged;
+// lowering it needs CAP_SYS_NICE, so the worker exits instead and the launcher starts a new one
+// from the postmaster (which runs at start_nice) that raises it to the new value.  Nice, not
+// SCHED_IDLE: a niced worker holding a WAL insertion or buffer lock still gets its CPU share and
+// releases it, where SCHED_IDLE could leave it descheduled behind a saturated CPU.
+void apply_worker_nice()
+{
+    int target = Max(fa_worker_nice, start_nice);
+    errno = 0;
+    int current = getpriority(PRIO_PROCESS, 0);
+    if (current == -1 && errno != 0) {
+        elog(WARNING, "forgea_audit worker: getpriority failed: %m");
+        return;
+    }
+    if (target == current)
+        return;
+    if (target < current) {
+        elog(LOG, "forgea_audit worker: forgea_audit.worker_nice is now %d (was %d); restarting", target, current);
+        proc_exit(1);
+    }
+    if (setpriority(PRIO_PROCESS, 0, target) != 0)
+        elog(WARNING, "forgea_audit worker: could not set nice value %d: %m", target);
+    else
+        elog(DEBUG1, "forgea_audit worker: running at nice %d", target);
+}
+
 }  // namespace
 
 // The worker: one loop (WaitLatch, SIGHUP reload, due tasks), each task in transactions of its own
@@ -134,6 +170,11 @@ FA_WORKER_MAIN(fa_retention_worker_main)
     BackgroundWorkerInitializeConnection(fa_worker_database, nullptr, 0);
     pgstat_report_appname("forgea_audit retention worker");
     elog(LOG, "forgea_audit retention worker started in database \"%s\"", fa_worker_database);
+    errno = 0;
+    start_nice = getpriority(PRIO_PROCESS, 0);
+    if (start_nice == -1 && errno != 0)
+        start_nice = 0;
+    apply_worker_nice();
     // Started by the launcher (above), which restarts it when it stops.
 
     MemoryContext loop_context =
@@ -177,6 +218,7 @@ FA_WORKER_MAIN(fa_retention_worker_main)
                 proc_exit(1);
             }
             pfree(old_database);
+            apply_worker_nice();
             if (fa_retention_interval_s != old_retention) {
                 elog(LOG, "forgea_audit worker: retention_interval is now %d s", fa_retention_interval_s);
                 next_retention = after_seconds(fa_retention_interval_s);
