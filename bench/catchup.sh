@@ -183,25 +183,25 @@ if [ "${BENCH_CATCHUP_PROFILE:-0}" = 1 ]; then
         case " $CONFIGS " in *" $b"*) ;; *) continue ;; esac
         use_build "$b"
         psql -X -q -d cu -c "$reset_point" >/dev/null
-        PGAPPNAME=cu_profile psql -X -q -A -t -d cu \
+        PGAPPNAME=cu_profile_$b psql -X -q -A -t -d cu \
             -c "SELECT pg_sleep(1)" -c "SELECT rows_checked, ok FROM forgea_audit.verify_increment()" > "$WORK/prof_$b.out" &
         ppid=$!
         pid=""
         for _ in $(seq 100); do
-            pid=$(q "SELECT pid FROM pg_stat_activity WHERE application_name = 'cu_profile' LIMIT 1")
+            pid=$(q "SELECT pid FROM pg_stat_activity WHERE application_name = 'cu_profile_$b' LIMIT 1")
             [ -n "$pid" ] && break
             sleep 0.05
         done
         perf record -q -g -o "$WORK/perf_$b.data" -p "$pid" >/dev/null 2>&1 &
         perfpid=$!
         wait "$ppid"
-        kill -INT "$perfpid"; wait "$perfpid" || true
+        kill -INT "$perfpid" 2>/dev/null || true; wait "$perfpid" || true
         echo "profile build=$b result=$(tr '\n' ' ' < "$WORK/prof_$b.out")"
         echo "profile build=$b self (top 15):"
-        perf report -q -g none -i "$WORK/perf_$b.data" --no-children --sort symbol --percent-limit 1.5 2>/dev/null | grep '%' | head -15
+        perf report -q -g none -i "$WORK/perf_$b.data" --no-children --sort symbol --percent-limit 1.5 2>/dev/null | grep '%' | head -15 || true  # head ends the pipe early
         echo "profile build=$b inclusive, below fa_verify_increment_guarded (top 25):"
         perf report -q -g none -i "$WORK/perf_$b.data" --children --sort symbol --percent-limit 3 2>/dev/null |
-            awk '$1 ~ /%$/ && $1 + 0 < 95' | head -25
+            awk '$1 ~ /%$/ && $1 + 0 < 95' | head -25 || true
     done
 fi
 
