@@ -17,19 +17,8 @@ SET client_min_messages = warning;
 
 SELECT plan(60);
 
-DO $$
-DECLARE
-    r text;
-BEGIN
-    FOREACH r IN ARRAY ARRAY['fa_rf_writer', 'fa_rf_reader', 'fa_rf_admin', 'fa_rf_nobody'] LOOP
-        IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) THEN
-            EXECUTE format('DROP OWNED BY %I', r);
-            EXECUTE format('DROP ROLE %I', r);
-        END IF;
-        EXECUTE format('CREATE ROLE %I LOGIN NOSUPERUSER', r);
-    END LOOP;
-END
-$$;
+\ir fresh_roles.psql
+CALL pg_temp.fresh_roles(ARRAY['fa_rf_writer', 'fa_rf_reader', 'fa_rf_admin', 'fa_rf_nobody']);
 GRANT forgea_audit_writer TO fa_rf_writer;
 GRANT forgea_audit_reader TO fa_rf_reader;
 GRANT forgea_audit_admin TO fa_rf_admin;

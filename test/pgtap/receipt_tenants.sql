@@ -15,19 +15,8 @@ SELECT plan(13);
 
 \ir try.psql
 
-DO $$
-DECLARE
-    r text;
-BEGIN
-    FOREACH r IN ARRAY ARRAY['fa_rt_reader_a', 'fa_rt_reader_none', 'fa_rt_admin'] LOOP
-        IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) THEN
-            EXECUTE format('DROP OWNED BY %I', r);
-            EXECUTE format('DROP ROLE %I', r);
-        END IF;
-        EXECUTE format('CREATE ROLE %I LOGIN NOSUPERUSER', r);
-    END LOOP;
-END
-$$;
+\ir fresh_roles.psql
+CALL pg_temp.fresh_roles(ARRAY['fa_rt_reader_a', 'fa_rt_reader_none', 'fa_rt_admin']);
 GRANT forgea_audit_reader TO fa_rt_reader_a, fa_rt_reader_none;
 GRANT forgea_audit_admin TO fa_rt_admin;
 INSERT INTO forgea_audit.reader_tenant VALUES ('fa_rt_reader_a', 'school-1');
