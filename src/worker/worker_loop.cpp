@@ -129,6 +129,15 @@ void run_verification(VerifyPass &pass)
 // it below that.
 int start_nice = 0;
 
+// This process's nice value into *nice; false if getpriority() failed (-1 is also a valid nice
+// value, so only errno tells them apart).
+bool read_own_nice(int *nice)
+{
+    errno = 0;
+    *nice = getpriority(PRIO_PROCESS, 0);
+    return !(*nice == -1 && errno != 0);
+}
+
 // Sets the worker process's nice value to forgea_audit.worker_nice (at least the postmaster's), so
 // that its passes (retention batches, catch-ups, checkpoints) run on idle CPU at full speed and
 // yield it to record_push's backends, as a niced batch job does.  Only this process: the launcher
@@ -140,9 +149,8 @@ int start_nice = 0;
 void apply_worker_nice()
 {
     int target = Max(fa_worker_nice, start_nice);
-    errno = 0;
-    int current = getpriority(PRIO_PROCESS, 0);
-    if (current == -1 && errno != 0) {
+    int current;
+    if (!read_own_nice(&current)) {
         elog(WARNING, "forgea_audit worker: getpriority failed: %m");
         return;
     }
@@ -170,9 +178,7 @@ FA_WORKER_MAIN(fa_retention_worker_main)
     BackgroundWorkerInitializeConnection(fa_worker_database, nullptr, 0);
     pgstat_report_appname("forgea_audit retention worker");
     elog(LOG, "forgea_audit retention worker started in database \"%s\"", fa_worker_database);
-    errno = 0;
-    start_nice = getpriority(PRIO_PROCESS, 0);
-    if (start_nice == -1 && errno != 0)
+    if (!read_own_nice(&start_nice))
         start_nice = 0;
     apply_worker_nice();
     // Started by the launcher (above), which restarts it when it stops.
