@@ -28,7 +28,7 @@
 #   BENCH_CATCHUP_BASE (main)            the ref BASE is built from
 #   BENCH_CATCHUP_BASE_SO                BASE's forgea_audit.so, built before (skips that build)
 #   BENCH_CATCHUP_CONFIGS ("base new:0 new:2")
-#                                        build:forgea_audit.catchup_delay (ms)[:nice], in this order (then
+#                                        build:forgea_audit.catchup_delay (ms)[:nice|:agNICE], in this order (then
 #                                        reversed); "base" runs BASE with its own defaults, "new"
 #                                        alone NEW's default
 #   BENCH_CATCHUP_ROWS (400000)  BENCH_CATCHUP_CHAINS (4000)  BENCH_CATCHUP_SECS (10)
@@ -135,7 +135,11 @@ options() {  # $1: a configuration
     case $1 in *:*) echo "-c forgea_audit.catchup_delay=$(echo "$1" | cut -d: -f2)" ;; *) echo "" ;; esac
 }
 # A configuration's third field (build:delay:nice): the nice value its catch-up session gives its
-# own backend first, as the worker does at forgea_audit.worker_nice (0: none).
+# own backend first, as the worker does at forgea_audit.worker_nice (0: none).  "agN" sets the
+# nice value of the backend's autogroup instead (/proc/<pid>/autogroup): with the kernel's
+# sched_autogroup_enabled = 1 every backend is its own autogroup (PostgreSQL's children call
+# setsid()), and the scheduler shares the CPU between autogroups first, so a plain nice value
+# only ranks a backend against itself.
 nice_of() { case $1 in *:*:*) echo "${1##*:}" ;; *) echo 0 ;; esac; }
 # One catch-up from size 0 in a new session: prints "wall_ms cpu_ms rows ok".
 reset_point="ALTER TABLE forgea_audit.merkle_verified DISABLE TRIGGER USER;
@@ -147,7 +151,9 @@ catchup_once() {
     psql -X -q -d cu -c "$reset_point" >/dev/null
     PGOPTIONS="$(options "$1")" psql -X -q -A -t -F ' ' -d cu -v nice="$(nice_of "$1")" 2>/dev/null <<'SQL'
 SELECT format('COPY (SELECT 1) TO PROGRAM %L', 'renice -n ' || :'nice' || ' -p ' || pg_backend_pid() || ' >/dev/null')
-WHERE :'nice' <> '0' \gexec
+WHERE :'nice' <> '0' AND :'nice' NOT LIKE 'ag%' \gexec
+SELECT format('COPY (SELECT 1) TO PROGRAM %L', 'echo ' || substr(:'nice', 3) || ' > /proc/' || pg_backend_pid() || '/autogroup')
+WHERE :'nice' LIKE 'ag%' \gexec
 SELECT split_part(s, ' ', 14)::bigint + split_part(s, ' ', 15)::bigint AS c0 FROM pg_read_file('/proc/self/stat') s \gset
 SELECT clock_timestamp() AS w0 \gset
 SELECT rows_checked AS r, ok FROM forgea_audit.verify_increment() \gset

@@ -214,6 +214,7 @@ struct Increment {
     char *tree_problem = nullptr;          // leaves, roots, the stored state
     int64 tree_bad_seq = 0;                // the row the tree problem names (0: none)
     int64 last_seq = 0;                    // the seq of the last leaf read
+    int64 heap_rows = 0;                   // rows read by a batch's TID-range scan (the rest: the index)
 };
 FA_LIVES_ACROSS_PG_CALLS(Increment);
 
@@ -445,24 +446,71 @@ Batch *batch_alloc(MemoryContext keep)
     return b;
 }
 
+bool tid_of(Relation rel, Relation index, Snapshot snap, TupleTableSlot *slot, int64 key, ItemPointerData *tid);
+TableScanDesc begin_block_range(Relation rel, Snapshot snap, const ItemPointerData &first, const ItemPointerData &last,
+                                int64 wanted);
+
+// The leaves [from, to) by a TID-range scan of merkle_leaf's heap from leaf from's block to leaf
+// to - 1's (the integrator appends them in leaf order): true if it found each of them exactly
+// once, their seqs in b.seq; else false and the caller reads them through the index.
+bool read_leaves_by_blocks(RowSource &s, Batch &b, Snapshot snap, TupleTableSlot *slot, int64 from, int64 to)
+{
+    int64 want = to - from;
+    ItemPointerData first, last;
+    if (want <= 0 || !tid_of(s.leaf_rel, s.leaf_pkey, snap, slot, from, &first) ||
+        !tid_of(s.leaf_rel, s.leaf_pkey, snap, slot, to - 1, &last))
+        return false;
+    TableScanDesc scan = begin_block_range(s.leaf_rel, snap, first, last, want);
+    if (scan == nullptr)
+        return false;
+    memset(b.found, 0, sizeof(bool) * static_cast<size_t>(want));
+    int64 got = 0, others = 0;
+    bool twice = false;
+    while (!twice && others <= want && table_scan_getnextslot_tidrange(scan, ForwardScanDirection, slot)) {
+        int64 index;
+        if (!fa_slot_get_opt<SqlInt8>(slot, s.leaf_index_att, &index, "forgea_audit.merkle_leaf") || index < from ||
+            index >= to) {
+            if ((++others & 1023) == 0)
+                CHECK_FOR_INTERRUPTS();
+            continue;
+        }
+        if (b.found[index - from]) {
+            twice = true;  // the index's answer is the one that counts
+            break;
+        }
+        b.found[index - from] = true;
+        b.seq[index - from] = fa_slot_get<SqlInt8>(slot, s.leaf_seq_att, "forgea_audit.merkle_leaf");
+        got++;
+    }
+    table_endscan(scan);
+    ExecClearTuple(slot);
+    if (twice || got != want)
+        return false;
+    b.n = want;
+    return true;
+}
+
 // The batch's leaves [from, to) (to - from <= kBatchLeaves), dense from `from` (a gap ends the
-// batch: the caller reports it), read through merkle_leaf's primary key in a fresh snapshot.
+// batch: the caller reports it), in a fresh snapshot: by a TID-range scan of their heap blocks
+// when that finds all of them once, else through merkle_leaf's primary key.
 void read_leaves(RowSource &s, Batch &b, int64 from, int64 to)
 {
     Snapshot snap = RegisterSnapshot(GetLatestSnapshot());
     TupleTableSlot *slot = table_slot_create(s.leaf_rel, nullptr);
-    IndexScanDesc scan = index_beginscan(s.leaf_rel, s.leaf_pkey, snap, 2, 0);
-    ScanKeyData keys[2];
-    ScanKeyInit(&keys[0], 1, BTGreaterEqualStrategyNumber, F_INT8GE, Int64GetDatum(from));
-    ScanKeyInit(&keys[1], 1, BTLessStrategyNumber, F_INT8LT, Int64GetDatum(to));
-    index_rescan(scan, keys, 2, nullptr, 0);
-    b.n = 0;
-    while (b.n < to - from && index_getnext_slot(scan, ForwardScanDirection, slot)) {
-        if (fa_slot_get<SqlInt8>(slot, s.leaf_index_att, "forgea_audit.merkle_leaf") != from + b.n)
-            break;
-        b.seq[b.n++] = fa_slot_get<SqlInt8>(slot, s.leaf_seq_att, "forgea_audit.merkle_leaf");
+    if (!read_leaves_by_blocks(s, b, snap, slot, from, to)) {
+        IndexScanDesc scan = index_beginscan(s.leaf_rel, s.leaf_pkey, snap, 2, 0);
+        ScanKeyData keys[2];
+        ScanKeyInit(&keys[0], 1, BTGreaterEqualStrategyNumber, F_INT8GE, Int64GetDatum(from));
+        ScanKeyInit(&keys[1], 1, BTLessStrategyNumber, F_INT8LT, Int64GetDatum(to));
+        index_rescan(scan, keys, 2, nullptr, 0);
+        b.n = 0;
+        while (b.n < to - from && index_getnext_slot(scan, ForwardScanDirection, slot)) {
+            if (fa_slot_get<SqlInt8>(slot, s.leaf_index_att, "forgea_audit.merkle_leaf") != from + b.n)
+                break;
+            b.seq[b.n++] = fa_slot_get<SqlInt8>(slot, s.leaf_seq_att, "forgea_audit.merkle_leaf");
+        }
+        index_endscan(scan);
     }
-    index_endscan(scan);
     ExecDropSingleTupleTableSlot(slot);
     UnregisterSnapshot(snap);
     for (int64 i = 0; i < b.n; i++)
@@ -530,63 +578,163 @@ void settle_rows(RowSource &s, Batch &b, const int64 (*pend)[2], MemoryContext b
     }
 }
 
-// The batch's rows, read through audit_log's primary key in a fresh snapshot (it sees every row
-// whose leaf the leaves query saw: a row commits before its leaf), each one's content checked
-// against its row_hash and its leaf hash kept.  A leaf whose row is not there stays !found.
+// The TID of the visible row whose index key (the index's only column, int8) is key, through
+// the index; false if there is none.  Where a batch's heap read begins and ends.
+bool tid_of(Relation rel, Relation index, Snapshot snap, TupleTableSlot *slot, int64 key, ItemPointerData *tid)
+{
+    IndexScanDesc scan = index_beginscan(rel, index, snap, 1, 0);
+    ScanKeyData k;
+    ScanKeyInit(&k, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(key));
+    index_rescan(scan, &k, 1, nullptr, 0);
+    bool found = index_getnext_slot(scan, ForwardScanDirection, slot);
+    if (found)
+        *tid = slot->tts_tid;
+    index_endscan(scan);
+    ExecClearTuple(slot);
+    return found;
+}
+
+// A TID-range scan of the heap blocks from first's block to last's, whole blocks, or nullptr if
+// that range is not clustered enough to be worth it: more blocks than the rows wanted (rows in
+// insertion order fill a block with several), or last before first.
+TableScanDesc begin_block_range(Relation rel, Snapshot snap, const ItemPointerData &first, const ItemPointerData &last,
+                                int64 wanted)
+{
+    BlockNumber lo = ItemPointerGetBlockNumber(&first), hi = ItemPointerGetBlockNumber(&last);
+    if (hi < lo || static_cast<int64>(hi - lo) + 1 > wanted)
+        return nullptr;
+    ItemPointerData mintid, maxtid;
+    ItemPointerSet(&mintid, lo, FirstOffsetNumber);
+    ItemPointerSet(&maxtid, hi, MaxOffsetNumber);
+    return table_beginscan_tidrange(rel, snap, &mintid, &maxtid);
+}
+
+// The first sorted position whose seq is seq, or -1 if the batch has none; hint (the position
+// after the last row taken) first, as a heap read in insertion order meets the seqs in order.
+int64 sorted_position(const Batch &b, int64 seq, int64 hint)
+{
+    if (hint < b.n && b.seq[b.order[hint]] == seq && (hint == 0 || b.seq[b.order[hint - 1]] != seq))
+        return hint;
+    int64 lo = 0, hi = b.n;  // lower bound of seq
+    while (lo < hi) {
+        int64 mid = lo + (hi - lo) / 2;
+        if (b.seq[b.order[mid]] < seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < b.n && b.seq[b.order[lo]] == seq ? lo : -1;
+}
+
+// What read_rows carries from row to row.
+struct RowTaker {
+    int64 pend[2][2];  // the pending rows' sorted positions [from, to)
+    int64 hint = 0;    // the sorted position after the last row taken
+};
+
+// One row of audit_log (in the slot) for the batch: if its seq is a leaf of the batch not yet
+// read, its content is pended for hashing (its link and chain id come with the next row's,
+// settle_rows) and its leaf hash kept at each of its positions (a leaf named twice, merkle_leaf
+// altered: every position of that seq gets the row).  False if the row is not one of the batch's
+// or was read already.
+bool take_row(Increment &inc, Batch &b, Sha256 &h, TupleTableSlot *slot, RowTaker &t, MemoryContext batch_cxt,
+              MemoryContext per_row)
+{
+    RowSource &s = inc.src;
+    int64 seq;
+    if (!fa_slot_get_opt<SqlInt8>(slot, s.seq_att, &seq, "forgea_audit.audit_log"))
+        return false;
+    int64 first = sorted_position(b, seq, t.hint);
+    if (first < 0 || b.found[b.order[first]])
+        return false;  // a row of another batch, or not yet a leaf; or read already
+    MemoryContext old = MemoryContextSwitchTo(per_row);
+    FaRow row = fa_slot_row(slot, "forgea_audit.audit_log");
+    int n = fa_row_hasher_pend(s.hasher, row);
+    bytea *stored = fa_get<SqlBytea>(row, s.hash_att);
+    uint8 lh[kHashLen];
+    mk::leaf_hash(h, VARDATA_ANY(stored), Min(VARSIZE_ANY_EXHDR(stored), kHashLen), lh);
+    int64 next = first;
+    for (; next < b.n && b.seq[b.order[next]] == seq; next++) {
+        int64 p = b.order[next];
+        b.found[p] = true;
+        memcpy(b.leaf[p], lh, kHashLen);
+    }
+    t.pend[n - 1][0] = first;
+    t.pend[n - 1][1] = next;
+    t.hint = next;
+    MemoryContextSwitchTo(old);
+    if (n == 2)
+        settle_rows(s, b, t.pend, batch_cxt);
+    MemoryContextReset(per_row);
+    CHECK_FOR_INTERRUPTS();
+    delay_point(inc);
+    return true;
+}
+
+// The batch's rows, in a fresh snapshot (it sees every row whose leaf the leaves query saw: a row
+// commits before its leaf), each one's content checked against its row_hash and its leaf hash
+// kept (take_row).  Rows are appended in seq order, so a batch's rows mostly fill a range of heap
+// blocks: first that range is read by a TID-range scan (one visibility pass per page, no btree
+// descent or HOT-chain search per row), from the block of the batch's lowest seq to that of its
+// highest (found through the primary key); it stops early if it meets more rows of other seqs
+// than the batch has (not clustered after all).  Then every row not read yet (outside the range:
+// a row updated elsewhere, rows placed out of order; or none: a missing row) through the primary
+// key, one index range scan per run of nearby seqs, as before.  Both read with the one snapshot,
+// so they see the same rows an index fetch of each would.  A leaf whose row is not there stays
+// !found.
 void read_rows(Increment &inc, Batch &b, Sha256 &h, MemoryContext batch_cxt, MemoryContext per_row)
 {
     RowSource &s = inc.src;
     Snapshot snap = RegisterSnapshot(GetLatestSnapshot());
     TupleTableSlot *slot = table_slot_create(s.rel, nullptr);
-    IndexScanDesc scan = index_beginscan(s.rel, s.pkey, snap, 2, 0);
-    ScanKeyData keys[2];
-    int64 pend[2][2];  // the pending rows' sorted positions [from, to)
-    int64 k = 0;
-    while (k < b.n) {
-        // One run: sorted seqs no more than kRunGap apart.
-        int64 end = k + 1;
-        while (end < b.n && b.seq[b.order[end]] - b.seq[b.order[end - 1]] <= kRunGap)
-            end++;
-        ScanKeyInit(&keys[0], s.seq_att, BTGreaterEqualStrategyNumber, F_INT8GE, Int64GetDatum(b.seq[b.order[k]]));
-        ScanKeyInit(&keys[1], s.seq_att, BTLessEqualStrategyNumber, F_INT8LE, Int64GetDatum(b.seq[b.order[end - 1]]));
-        keys[0].sk_attno = keys[1].sk_attno = 1;  // the index's first (only) column
-        index_rescan(scan, keys, 2, nullptr, 0);
-        int64 next = k;  // the next sorted position to match
-        while (next < end && index_getnext_slot(scan, ForwardScanDirection, slot)) {
-            int64 seq;
-            if (!fa_slot_get_opt<SqlInt8>(slot, s.seq_att, &seq, "forgea_audit.audit_log"))
-                continue;
-            while (next < end && b.seq[b.order[next]] < seq)
-                next++;  // no row: stays !found
-            if (next == end || b.seq[b.order[next]] != seq)
-                continue;  // a row of another batch, or not yet a leaf
-            // A leaf named twice (merkle_leaf altered): every position of that seq gets the row.
-            MemoryContext old = MemoryContextSwitchTo(per_row);
-            FaRow row = fa_slot_row(slot, "forgea_audit.audit_log");
-            // Its link and chain id come when it is hashed, with the next row (settle_rows).
-            int n = fa_row_hasher_pend(s.hasher, row);
-            bytea *stored = fa_get<SqlBytea>(row, s.hash_att);
-            uint8 lh[kHashLen];
-            mk::leaf_hash(h, VARDATA_ANY(stored), Min(VARSIZE_ANY_EXHDR(stored), kHashLen), lh);
-            int64 first = next;
-            for (; next < end && b.seq[b.order[next]] == seq; next++) {
-                int64 p = b.order[next];
-                b.found[p] = true;
-                memcpy(b.leaf[p], lh, kHashLen);
+    RowTaker t;
+    int64 taken = 0;
+    ItemPointerData first_tid, last_tid;
+    if (b.n > 0 && tid_of(s.rel, s.pkey, snap, slot, b.seq[b.order[0]], &first_tid) &&
+        tid_of(s.rel, s.pkey, snap, slot, b.seq[b.order[b.n - 1]], &last_tid)) {
+        TableScanDesc scan = begin_block_range(s.rel, snap, first_tid, last_tid, b.n);
+        if (scan != nullptr) {
+            int64 others = 0;
+            while (others <= b.n && table_scan_getnextslot_tidrange(scan, ForwardScanDirection, slot)) {
+                if (take_row(inc, b, h, slot, t, batch_cxt, per_row))
+                    taken++;
+                else if ((++others & 1023) == 0)
+                    CHECK_FOR_INTERRUPTS();
             }
-            pend[n - 1][0] = first;
-            pend[n - 1][1] = next;
-            MemoryContextSwitchTo(old);
-            if (n == 2)
-                settle_rows(s, b, pend, batch_cxt);
-            MemoryContextReset(per_row);
-            CHECK_FOR_INTERRUPTS();
-            delay_point(inc);
+            table_endscan(scan);
+            inc.heap_rows += taken;
         }
-        k = end;
     }
-    settle_rows(s, b, pend, batch_cxt);
-    index_endscan(scan);
+    if (taken < b.n) {
+        IndexScanDesc scan = index_beginscan(s.rel, s.pkey, snap, 2, 0);
+        ScanKeyData keys[2];
+        int64 k = 0;
+        for (;;) {
+            while (k < b.n && b.found[b.order[k]])
+                k++;
+            if (k == b.n)
+                break;
+            // One run: sorted seqs not read yet, no more than kRunGap apart.
+            int64 end = k + 1, last = k;
+            for (; end < b.n; end++) {
+                if (b.found[b.order[end]])
+                    continue;
+                if (b.seq[b.order[end]] - b.seq[b.order[last]] > kRunGap)
+                    break;
+                last = end;
+            }
+            ScanKeyInit(&keys[0], s.seq_att, BTGreaterEqualStrategyNumber, F_INT8GE, Int64GetDatum(b.seq[b.order[k]]));
+            ScanKeyInit(&keys[1], s.seq_att, BTLessEqualStrategyNumber, F_INT8LE, Int64GetDatum(b.seq[b.order[last]]));
+            keys[0].sk_attno = keys[1].sk_attno = 1;  // the index's first (only) column
+            index_rescan(scan, keys, 2, nullptr, 0);
+            t.hint = k;
+            while (index_getnext_slot(scan, ForwardScanDirection, slot))
+                (void) take_row(inc, b, h, slot, t, batch_cxt, per_row);
+            k = last + 1;
+        }
+        index_endscan(scan);
+    }
+    settle_rows(s, b, t.pend, batch_cxt);
     ExecDropSingleTupleTableSlot(slot);
     UnregisterSnapshot(snap);
 }
@@ -1060,9 +1208,10 @@ FA_FUNCTION(fa_verify_increment, "forgea_audit.verify_increment")
     close_rows(*inc);
     if (inc->batches > 1)
         fa_progress_end();
-    elog(DEBUG1, "verify_increment: %lld rows checked in %lld batches, %lld sleeps of %g ms (forgea_audit.%s)",
-         static_cast<long long>(inc->rows), static_cast<long long>(inc->batches), static_cast<long long>(inc->sleeps),
-         catchup_delay_ms(), catchup_delay_setting());
+    elog(DEBUG1, "verify_increment: %lld rows checked in %lld batches, %lld sleeps of %g ms (forgea_audit.%s), %lld rows "
+         "read by block range", static_cast<long long>(inc->rows), static_cast<long long>(inc->batches),
+         static_cast<long long>(inc->sleeps), catchup_delay_ms(), catchup_delay_setting(),
+         static_cast<long long>(inc->heap_rows));
     int64 count = inc->problems.count() + (inc->tree_problem != nullptr ? 1 : 0) + lost->count;
     if (lost->count > 0 && (inc->tree_problem == nullptr || inc->tree_bad_seq == 0 || lost->seq < inc->tree_bad_seq)) {
         inc->tree_problem = lost->text;
