@@ -99,6 +99,9 @@ constexpr int64 kLockedTailLeaves = 8192;
 constexpr long kMaxChains = 200000;
 // Seqs this close together are read by one index range scan.
 constexpr int64 kRunGap = 64;
+// A batch's TID-range scan gives up once it has met this many more rows of other seqs (or other
+// leaves) than the batch has: the batch is not clustered, the index reads the rest.
+constexpr int64 kRangeSlackRows = 256;
 // The pause point's advisory lock (bigint form: pg_advisory_lock(kPauseLockKey) pauses catch-ups),
 // and the longest one pass waits there in all: a session holding it delays a pass, never stops it.
 constexpr int64 kPauseLockKey = 0x666f726765610017LL;  // "forgea" and issue 23
@@ -466,7 +469,8 @@ bool read_leaves_by_blocks(RowSource &s, Batch &b, Snapshot snap, TupleTableSlot
     memset(b.found, 0, sizeof(bool) * static_cast<size_t>(want));
     int64 got = 0, others = 0;
     bool twice = false;
-    while (!twice && others <= want && table_scan_getnextslot_tidrange(scan, ForwardScanDirection, slot)) {
+    while (!twice && others <= want + kRangeSlackRows &&
+           table_scan_getnextslot_tidrange(scan, ForwardScanDirection, slot)) {
         int64 index;
         if (!fa_slot_get_opt<SqlInt8>(slot, s.leaf_index_att, &index, "forgea_audit.merkle_leaf") || index < from ||
             index >= to) {
@@ -676,12 +680,12 @@ bool take_row(Increment &inc, Batch &b, Sha256 &h, TupleTableSlot *slot, RowTake
 // kept (take_row).  Rows are appended in seq order, so a batch's rows mostly fill a range of heap
 // blocks: first that range is read by a TID-range scan (one visibility pass per page, no btree
 // descent or HOT-chain search per row), from the block of the batch's lowest seq to that of its
-// highest (found through the primary key); it stops early if it meets more rows of other seqs
-// than the batch has (not clustered after all).  Then every row not read yet (outside the range:
-// a row updated elsewhere, rows placed out of order; or none: a missing row) through the primary
-// key, one index range scan per run of nearby seqs, as before.  Both read with the one snapshot,
-// so they see the same rows an index fetch of each would.  A leaf whose row is not there stays
-// !found.
+// highest (found through the primary key); it stops early once it has met kRangeSlackRows more
+// rows of other seqs than the batch has (not clustered after all).  Then every row not read yet
+// (outside the range: a row updated elsewhere, rows placed out of order; or none: a missing row)
+// through the primary key, one index range scan per run of nearby seqs, as before.  Both read
+// with the one snapshot, so they see the rows an index fetch of each would.  A leaf whose row is
+// not there stays !found.
 void read_rows(Increment &inc, Batch &b, Sha256 &h, MemoryContext batch_cxt, MemoryContext per_row)
 {
     RowSource &s = inc.src;
@@ -695,7 +699,8 @@ void read_rows(Increment &inc, Batch &b, Sha256 &h, MemoryContext batch_cxt, Mem
         TableScanDesc scan = begin_block_range(s.rel, snap, first_tid, last_tid, b.n);
         if (scan != nullptr) {
             int64 others = 0;
-            while (others <= b.n && table_scan_getnextslot_tidrange(scan, ForwardScanDirection, slot)) {
+            while (others <= b.n + kRangeSlackRows &&
+                   table_scan_getnextslot_tidrange(scan, ForwardScanDirection, slot)) {
                 if (take_row(inc, b, h, slot, t, batch_cxt, per_row))
                     taken++;
                 else if ((++others & 1023) == 0)
