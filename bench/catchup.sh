@@ -34,6 +34,9 @@
 #   BENCH_CATCHUP_ROWS (400000)  BENCH_CATCHUP_CHAINS (4000)  BENCH_CATCHUP_SECS (10)
 #   BENCH_CATCHUP_REPEATS (2)    BENCH_CATCHUP_CLIENTS (8)
 #   BENCH_CATCHUP_PROFILE (0)    1: a catch-up per build under perf record -g (section 2b)
+#   BENCH_CATCHUP_WAITS (0)      1: in each window of section 3, what record_push's backends are
+#                                doing, sampled from pg_stat_activity every 10 ms (wait events;
+#                                "CPU" = active with no wait event: running or waiting for a CPU)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -246,6 +249,27 @@ BEGIN
     RAISE NOTICE 'worst=%', round(worst::numeric, 1);
 END \$\$" 2>&1 | sed -n 's/.*worst=//p' > "$WORK/$1.max"
 }
+# BENCH_CATCHUP_WAITS=1: pg_stat_activity's record_push backends (pgbench's), sampled every 10 ms
+# until bench.stop has a row for the window; the five most frequent states with their shares.
+q "CREATE TABLE bench.waits (round text, what text)"
+sampler() {
+    psql -X -q -A -t -d cu -c "DO \$\$
+BEGIN
+    LOOP
+        EXIT WHEN EXISTS (SELECT FROM bench.stop WHERE round = '$1');
+        INSERT INTO bench.waits SELECT '$1', coalesce(wait_event_type || ':' || wait_event, 'CPU')
+        FROM pg_stat_activity WHERE application_name = 'pgbench' AND state = 'active';
+        COMMIT;
+        PERFORM pg_sleep(0.01);
+    END LOOP;
+END \$\$" >/dev/null 2>&1
+}
+waits_of() {
+    q "SELECT string_agg(what || ' ' || round(100.0 * n / total) || '%', ', ' ORDER BY n DESC)
+       FROM (SELECT what, count(*) AS n, sum(count(*)) OVER () AS total FROM bench.waits WHERE round = '$1'
+             GROUP BY what) w" |
+        awk -F', ' '{out = $1; for (i = 2; i <= 5 && i <= NF; i++) out = out ", " $i; print out}'
+}
 p99() {  # pgbench per-transaction log lines: client txno latency_us ...
     cat "$@" | awk '{print $3}' | sort -n | awk '{a[NR]=$1} END {i=int(NR*0.99); if (i<1) i=1; printf "%.2f", a[i]/1000}'
 }
@@ -262,13 +286,16 @@ for c in "${windows[@]}"; do
     w=$((w + 1)); name="w$w"
     flag=$WORK/$name.running; touch "$flag"
     integrator "$name" & ipid=$!
+    spid=""; [ "${BENCH_CATCHUP_WAITS:-0}" = 1 ] && { sampler "$name" & spid=$!; }
     if [ "$c" != idle ]; then use_build "${c%%:*}"; catchups "$flag" "$c" & cpid=$!; fi
     (cd "$WORK" && pgbench -n -c "$CLIENTS" -j 2 -T "$SECS" -f push.pgbench -l --log-prefix="$name.log" cu > "$name.out" 2>&1)
     rm -f "$flag"; q "INSERT INTO bench.stop VALUES ('$name')"; wait $ipid; [ "$c" != idle ] && wait $cpid
+    [ -n "$spid" ] && wait "$spid"
     p=$(p99 "$WORK/$name.log".*)
     P99S[$c]+="$p "
     tps=$(grep -o 'tps = [0-9.]*' "$WORK/$name.out" | head -1 | cut -d' ' -f3)
     extra=""; [ -e "$flag.count" ] && extra=" catchups=$(cat "$flag.count")"
+    [ -n "$spid" ] && extra="$extra waits=[$(waits_of "$name")]"
     echo "window=$name config=$c record_push_p99_ms=$p tps=$tps integrator_longest_call_ms=$(cat "$WORK/$name.max")$extra"
     rm -f "$WORK/$name.log".*
 done
