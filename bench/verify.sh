@@ -19,6 +19,7 @@
 #             default setting (-1: max_parallel_workers_per_gather workers on a log this size)
 #   ref       ref.verify_chain(), PL/pgSQL + pgcrypto
 #   base_cp, new_cp   verify_chain(<the checkpoint's note>) (new_cp: the default setting)
+#   base0, base1, base2   the base library with forgea_audit.verify_workers = 0, 1, 2 (as new0-2)
 # Both libraries are bound to functions of their own (bench_lib.verify_base / verify_new, by
 # absolute path), so nothing here depends on what `make install` put into $libdir beyond the SQL
 # objects that CREATE EXTENSION creates.  One warm-up call of each first; "cold" is the first call
@@ -174,6 +175,7 @@ call() {
     local sql
     case $1 in
         base) sql="SELECT * FROM bench_lib.verify_base()" ;;
+        base[0-9]) sql="SET forgea_audit.verify_workers = ${1#base}; SELECT * FROM bench_lib.verify_base()" ;;
         new) sql="SELECT * FROM bench_lib.verify_new()" ;;
         new[0-9]) sql="SET forgea_audit.verify_workers = ${1#new}; SELECT * FROM bench_lib.verify_new()" ;;
         ref) sql="SELECT * FROM ref.verify_chain()" ;;
@@ -264,7 +266,7 @@ med() { awk -F'\t' -v i="$1" '$1 == i && $2 != "cold" { print $3 }' "$OUT/rounds
         echo "| $impl | $m | $(awk -v n="$nrows" -v s="$m" 'BEGIN { printf "%.0f", n / s }') | $hw | $sh | $pp | $res |"
     done
     echo
-    for pair in "base new" "ref new" "base new0" "base new2" "new0 new1" "new0 new2" "new1 new2" "ref new0" "ref new1" "ref new2" "base_cp new_cp" "ref new_cp"; do
+    for pair in "base new" "base1 new1" "base2 new2" "base0 new0" "ref new" "base new0" "base new2" "new0 new1" "new0 new2" "new1 new2" "ref new0" "ref new1" "ref new2" "base_cp new_cp" "ref new_cp"; do
         set -- $pair
         a=$(med "$1"); b=$(med "$2")
         [ -n "$a" ] && [ -n "$b" ] && echo "- $2 vs $1: $(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", a / b }')x faster (median $b s vs $a s)"

@@ -400,7 +400,8 @@ int64 scan_rows(TableScanDesc scan, TupleTableSlot *slot, Pass &p, MemoryContext
 constexpr uint64 kKeyShared = UINT64CONST(0xFA0A7E0000000001);
 constexpr uint64 kKeyScan = UINT64CONST(0xFA0A7E0000000002);
 constexpr uint64 kKeyQueues = UINT64CONST(0xFA0A7E0000000003);
-constexpr Size kQueueBytes = 1024 * 1024;  // per worker
+constexpr Size kQueueBytes = 4 * 1024 * 1024;  // per worker: ~40,000 rows, what a worker sends while the leader reads the
+                                                // heads and the leaf map (scan_parallel_launch)
 constexpr int kBatchBytes = 64 * 1024;     // a worker sends its rows in messages of about this size
 constexpr int64 kLeaderRows = 256;         // the leader's own rows between two looks at the queues
 
@@ -523,9 +524,23 @@ void advance_walk(Pass &p)
         fa_merkle_walk_advance(p.walk, false);
 }
 
-// The parallel pass over rel (see above): afterwards p holds what the serial pass would have
-// (every row's content checked and linked, the Merkle map filled).
-void scan_parallel(Relation rel, Snapshot snapshot, Pass &p, MemoryContext per_row, int nworkers)
+// A parallel pass launched and not yet run (see scan_parallel_run).
+struct ParallelScan {
+    ParallelContext *pcxt = nullptr;
+    ParallelTableScanDesc pscan = nullptr;
+    shm_mq_handle **queues = nullptr;
+    int nworkers = 0;  // asked for
+    int launched = 0;
+    int active = 0;  // queues still attached
+};
+FA_LIVES_ACROSS_PG_CALLS(ParallelScan);
+
+// Starts the parallel pass over rel (see above): the workers begin to scan at once, while this
+// backend still reads what it needs before it links (the chain heads, the Merkle leaf map: ~10%
+// of a call at 400k rows, during which the other core was idle).  What they send meanwhile waits
+// in their queues, which hold that much (kQueueBytes).  Leaves the backend in parallel mode; the
+// leader's SPI reads until scan_parallel_run are read only, in the same snapshot.
+ParallelScan *scan_parallel_launch(Relation rel, Snapshot snapshot, int nworkers, MemoryContext keep)
 {
     EnterParallelMode();
     ParallelContext *pcxt = CreateParallelContext(this_library(), "fa_verify_worker_main", nworkers);
@@ -551,12 +566,38 @@ void scan_parallel(Relation rel, Snapshot snapshot, Pass &p, MemoryContext per_r
     }
     LaunchParallelWorkers(pcxt);
 
-    int launched = pcxt->nworkers_launched;
-    auto **queues = static_cast<shm_mq_handle **>(palloc0(Max(launched, 1) * sizeof(shm_mq_handle *)));
-    for (int i = 0; i < launched; i++)
-        queues[i] = shm_mq_attach(reinterpret_cast<shm_mq *>(queue_space + i * kQueueBytes), pcxt->seg,
-                                  pcxt->worker[i].bgwhandle);
-    int active = launched;
+    auto *ps = static_cast<ParallelScan *>(MemoryContextAllocZero(keep, sizeof(ParallelScan)));
+    new (ps) ParallelScan();
+    ps->pcxt = pcxt;
+    ps->pscan = pscan;
+    ps->nworkers = nworkers;
+    ps->launched = pcxt->nworkers_launched;
+    ps->queues = static_cast<shm_mq_handle **>(MemoryContextAllocZero(keep, Max(ps->launched, 1) * sizeof(shm_mq_handle *)));
+    MemoryContext old = MemoryContextSwitchTo(keep);
+    for (int i = 0; i < ps->launched; i++)
+        ps->queues[i] = shm_mq_attach(reinterpret_cast<shm_mq *>(queue_space + i * kQueueBytes), pcxt->seg,
+                                      pcxt->worker[i].bgwhandle);
+    MemoryContextSwitchTo(old);
+    ps->active = ps->launched;
+    return ps;
+}
+
+// Links what the workers have sent so far, between the leader's reads before its own share (the
+// queues then have room again).  Nothing if no parallel pass runs.
+void scan_parallel_drain(ParallelScan *ps, Pass &p)
+{
+    if (ps != nullptr)
+        drain_queues(p, ps->queues, ps->launched, &ps->active);
+}
+
+// The rest of the parallel pass: afterwards p holds what the serial pass would have (every row's
+// content checked and linked, the Merkle map filled).
+void scan_parallel_run(Relation rel, ParallelScan *ps, Pass &p, MemoryContext per_row)
+{
+    ParallelContext *pcxt = ps->pcxt;
+    int launched = ps->launched;
+    shm_mq_handle **queues = ps->queues;
+    int nworkers = ps->nworkers;
 
     // The leader's share, with a look at the queues every kLeaderRows rows (so that no worker
     // waits long on a full queue); alone if no worker could be launched.
@@ -564,11 +605,11 @@ void scan_parallel(Relation rel, Snapshot snapshot, Pass &p, MemoryContext per_r
     bool leader_reads = parallel_leader_participation || launched == 0;
     if (leader_reads) {
         TupleTableSlot *slot = table_slot_create(rel, nullptr);
-        TableScanDesc scan = table_beginscan_parallel(rel, pscan);
+        TableScanDesc scan = table_beginscan_parallel(rel, ps->pscan);
         for (;;) {
             int64 n = scan_rows(scan, slot, p, per_row, kLeaderRows);
             leader_rows += n;
-            drain_queues(p, queues, launched, &active);
+            drain_queues(p, queues, launched, &ps->active);
             advance_walk(p);
             if (n < kLeaderRows)
                 break;
@@ -576,12 +617,12 @@ void scan_parallel(Relation rel, Snapshot snapshot, Pass &p, MemoryContext per_r
         table_endscan(scan);
         ExecDropSingleTupleTableSlot(slot);
     }
-    while (active > 0) {
-        if (drain_queues(p, queues, launched, &active)) {
+    while (ps->active > 0) {
+        if (drain_queues(p, queues, launched, &ps->active)) {
             advance_walk(p);
             continue;
         }
-        if (active == 0)
+        if (ps->active == 0)
             break;
         (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH, -1, WAIT_EVENT_MQ_RECEIVE);
         ResetLatch(MyLatch);
@@ -616,18 +657,23 @@ int64 finish_chains(Pass &p)
     return rows;
 }
 
-// Reads every row of audit_log visible to the caller's snapshot, in physical order (the serial
-// pass), or shared out to parallel workers (forgea_audit.verify_workers).  A parallel pass that
-// found a problem in the chains is followed by the serial pass, whose verdict is the one given:
-// the parallel pass links each chain's rows in the same chain_pos order, but they arrive in
-// another order, which (in a damaged log only: duplicate positions, two problems at one seq)
-// could word or count the problems differently.  So the verdict stays byte for byte the serial
-// one, and a clean log, the case that matters for speed, is read once.  The Merkle map the
-// parallel pass filled is the same in any order and is kept.
-int64 scan_log(Pass &p, MemoryContext per_row, MemoryContext keep)
+// audit_log opened for the pass, and the parallel pass launched if there is one (scan_log_begin).
+struct LogScan {
+    Relation rel = nullptr;
+    int nworkers = 0;
+    ParallelScan *parallel = nullptr;  // nullptr: the serial pass only
+};
+FA_LIVES_ACROSS_PG_CALLS(LogScan);
+
+// Opens audit_log for the pass, with the checks the executor would make, and launches the
+// parallel workers (forgea_audit.verify_workers) so that they scan while this backend reads the
+// heads and the leaf map (scan_log_end does the rest).
+LogScan scan_log_begin(Pass &p, MemoryContext keep)
 {
-    Relation rel = table_openrv(makeRangeVar(const_cast<char *>("forgea_audit"), const_cast<char *>("audit_log"), -1),
-                                AccessShareLock);
+    LogScan s;
+    s.rel = table_openrv(makeRangeVar(const_cast<char *>("forgea_audit"), const_cast<char *>("audit_log"), -1),
+                         AccessShareLock);
+    Relation rel = s.rel;
     // The scan goes under the executor: make the checks it would make.  verify_chain() runs as the
     // extension's owner, who reads every row unless someone forced row-level security on the
     // table, in which case a verdict over the rows left visible would be a wrong one.
@@ -642,12 +688,28 @@ int64 scan_log(Pass &p, MemoryContext per_row, MemoryContext keep)
     map_columns(RelationGetDescr(rel), p);
     p.estimate = rel->rd_rel->reltuples;
     p.rows_read = 0;
+    s.nworkers = workers_for(rel);
+    if (s.nworkers > 0)
+        s.parallel = scan_parallel_launch(rel, GetActiveSnapshot(), s.nworkers, keep);
+    return s;
+}
 
-    int nworkers = workers_for(rel);
+// Reads every row of audit_log visible to the caller's snapshot, in physical order (the serial
+// pass), or shared out to parallel workers (forgea_audit.verify_workers).  A parallel pass that
+// found a problem in the chains is followed by the serial pass, whose verdict is the one given:
+// the parallel pass links each chain's rows in the same chain_pos order, but they arrive in
+// another order, which (in a damaged log only: duplicate positions, two problems at one seq)
+// could word or count the problems differently.  So the verdict stays byte for byte the serial
+// one, and a clean log, the case that matters for speed, is read once.  The Merkle map the
+// parallel pass filled is the same in any order and is kept.
+int64 scan_log_end(LogScan &s, Pass &p, MemoryContext per_row, MemoryContext keep)
+{
+    Relation rel = s.rel;
+    int nworkers = s.nworkers;
     bool serial = true;
     int64 rows = 0;
-    if (nworkers > 0) {
-        scan_parallel(rel, GetActiveSnapshot(), p, per_row, nworkers);
+    if (s.parallel != nullptr) {
+        scan_parallel_run(rel, s.parallel, p, per_row);
         rows = finish_chains(p);
         serial = p.problems.count() > 0;
         elog(DEBUG1, "verify_chain: the parallel pass found %lld problems, first at seq %lld%s",
@@ -694,7 +756,7 @@ static void send_batch(shm_mq_handle *queue, StringInfo batch)
     resetStringInfo(batch);
 }
 
-// A parallel worker of verify_chain() (see scan_parallel): its share of the leader's heap scan,
+// A parallel worker of verify_chain() (see scan_parallel_launch): its share of the leader's heap scan,
 // each row's content checked here, and what the links need sent to the leader.  An error here
 // reaches the leader as its own ERROR (PostgreSQL's parallel infrastructure carries it).
 FA_PARALLEL_MAIN(fa_verify_worker_main)
@@ -855,7 +917,6 @@ FA_FUNCTION(fa_verify_chain, "forgea_audit.verify_chain")
 
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "SPI_connect failed");
-    p->heads = load_heads(keep);
 
     // The Merkle checks take the leaves' row_hash from the scan instead of joining audit_log again.
     p->log = static_cast<FaLogHashes *>(MemoryContextAllocZero(keep, sizeof(FaLogHashes)));
@@ -899,7 +960,9 @@ FA_FUNCTION(fa_verify_chain, "forgea_audit.verify_chain")
     MemoryContext per_row = AllocSetContextCreate(keep, "forgea_audit verify row", ALLOCSET_DEFAULT_SIZES);
     new (&p->hasher) forgea::core::Sha256();
     FaLogHashes *log = p->log;
-    // The leaf map first (the same snapshot; the order of the two reads changes nothing in the
+    // audit_log opened and the workers launched first: they scan while this backend reads the
+    // heads and the leaf map (the same snapshot: SPI's read-only reads take the active one).
+    // Then the leaf map (the same snapshot; the order of the two reads changes nothing in the
     // map), so that the tree walk can start while the scan runs: it walks the leaves in leaf
     // order as their rows arrive (the parallel pass's leader, between batches) and finishes after
     // the scan.  From the scan's map, the tree walk meets a transparency-log checkpoint's root as
@@ -907,7 +970,11 @@ FA_FUNCTION(fa_verify_chain, "forgea_audit.verify_chain")
     // own walk would (the leaves up to its size there, each row there, each stored leaf hash
     // equal, the root equal), so that walk runs only if something was found, to give its answer
     // as before.
+    LogScan scan = scan_log_begin(*p, keep);
+    p->heads = load_heads(keep);
+    scan_parallel_drain(scan.parallel, *p);
     fa_log_hashes_read_leaves(p->log);
+    scan_parallel_drain(scan.parallel, *p);
     FaMerkleFinding *walk = static_cast<FaMerkleFinding *>(MemoryContextAllocZero(keep, sizeof(FaMerkleFinding)));
     if (p->log->usable) {
         FaMerkleRoot *target = nullptr;
@@ -921,7 +988,7 @@ FA_FUNCTION(fa_verify_chain, "forgea_audit.verify_chain")
         p->walk = fa_merkle_walk_begin(true, keep, target, target != nullptr ? 1 : 0, walk, p->log);
         MemoryContextSwitchTo(old);
     }
-    int64 rows = scan_log(*p, per_row, keep);
+    int64 rows = scan_log_end(scan, *p, per_row, keep);
     p->log = log;
     p->hasher.reset();
     // The walk stands if the map stayed usable to the end (it then gives what the walk after the
