@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "sha256.hpp"
+
 namespace forgea::core::merkle {
 
 namespace {
@@ -306,6 +308,48 @@ void Frontier::append(Hasher &h, const std::uint8_t leaf[kHashLen], NodeSink &si
         sink.node(parent.level, parent.index, hash[count - 1]);
     }
     size++;
+}
+
+void Frontier::append_subtree(Hasher &h, int level, const std::uint8_t root[kHashLen], NodeSink &sink)
+{
+    id[count] = NodeId{level, size >> level};
+    std::memcpy(hash[count], root, kHashLen);
+    count++;
+    while (count >= 2 && id[count - 1].level == id[count - 2].level) {
+        NodeId parent{id[count - 2].level + 1, id[count - 2].index >> 1};
+        node_hash(h, hash[count - 2], hash[count - 1], hash[count - 2]);
+        id[count - 2] = parent;
+        count--;
+        sink.node(parent.level, parent.index, hash[count - 1]);
+    }
+    size += std::int64_t{1} << level;
+}
+
+void hash_subtree(const std::uint8_t *const leaf_data[kSubtreeLeaves], SubtreeHashes &out)
+{
+    // The messages: 0x00 || data (33 bytes) for a leaf, 0x01 || left || right (65) for a node.
+    std::uint8_t msg[2][1 + 2 * kHashLen];
+    for (int i = 0; i < kSubtreeLeaves; i += 2) {
+        msg[0][0] = 0x00;
+        msg[1][0] = 0x00;
+        std::memcpy(msg[0] + 1, leaf_data[i], kHashLen);
+        std::memcpy(msg[1] + 1, leaf_data[i + 1], kHashLen);
+        sha256_pair(msg[0], 1 + kHashLen, out.hash[0][i], msg[1], 1 + kHashLen, out.hash[0][i + 1]);
+    }
+    for (int l = 1; l <= kSubtreeLevels; l++) {
+        int n = kSubtreeLeaves >> l;
+        for (int i = 0; i < n; i += 2) {
+            for (int k = 0; k < 2 && i + k < n; k++) {
+                msg[k][0] = 0x01;
+                std::memcpy(msg[k] + 1, out.hash[l - 1][2 * (i + k)], kHashLen);
+                std::memcpy(msg[k] + 1 + kHashLen, out.hash[l - 1][2 * (i + k) + 1], kHashLen);
+            }
+            if (i + 1 < n)
+                sha256_pair(msg[0], sizeof msg[0], out.hash[l][i], msg[1], sizeof msg[1], out.hash[l][i + 1]);
+            else
+                sha256(msg[0], sizeof msg[0], out.hash[l][i]);
+        }
+    }
 }
 
 void Frontier::root(Hasher &h, std::uint8_t out[kHashLen]) const

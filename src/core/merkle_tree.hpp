@@ -150,8 +150,25 @@ struct Frontier {
 
     // Appends one leaf (its leaf hash); every node completed by it goes to sink.
     void append(Hasher &h, const std::uint8_t leaf[kHashLen], NodeSink &sink);
+    // Appends a complete subtree of 2^level leaves at once, given its root (the tree's size a
+    // multiple of 2^level): the frontier that many appends would leave; the nodes above the
+    // subtree that it completes go to sink (the subtree's own nodes, root included, do not).
+    void append_subtree(Hasher &h, int level, const std::uint8_t root[kHashLen], NodeSink &sink);
     // The root of the current tree (of the empty tree at size 0).
     void root(Hasher &h, std::uint8_t out[kHashLen]) const;
 };
+
+// Every node of a complete subtree of kSubtreeLeaves leaves, from the leaves' data (32 bytes each:
+// the audit rows' row_hash), hashed two at a time (core sha256_pair: the SHA extensions compress
+// two independent messages in about the time of one).  hash[l][i] is node (l, first/2^l + i) of
+// the subtree at leaf `first`: the same bytes as leaf_hash and node_hash give one at a time.
+// verify_chain()'s Merkle walk takes aligned runs of leaves this way (~2 SHA-256 blocks of the
+// three a leaf costs are then paired).
+constexpr int kSubtreeLevels = 4;
+constexpr int kSubtreeLeaves = 1 << kSubtreeLevels;
+struct SubtreeHashes {
+    std::uint8_t hash[kSubtreeLevels + 1][kSubtreeLeaves][kHashLen];
+};
+void hash_subtree(const std::uint8_t *const leaf_data[kSubtreeLeaves], SubtreeHashes &out);
 
 }  // namespace forgea::core::merkle

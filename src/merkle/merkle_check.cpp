@@ -353,12 +353,59 @@ FaTreeWalk *fa_merkle_walk_begin(bool read_only, MemoryContext keep, const FaMer
     return w;
 }
 
+namespace {
+
+// The walk's step over an aligned run of kSubtreeLeaves leaves from the scan's map, all there and
+// in order, with no root to meet inside the run: the run's nodes hashed two at a time
+// (mk::hash_subtree), then leaf by leaf exactly what the step below does (the same nodes in the
+// same order compared with merkle_tile, the same findings).  False, with nothing taken, if the run
+// is not such a one: the walk then goes leaf by leaf.
+bool walk_run(FaTreeWalk *w)
+{
+    constexpr int kRun = mk::kSubtreeLeaves;
+    int64 first = w->fr.size;
+    if (w->mem == nullptr || (first & (kRun - 1)) != 0 || first + kRun > w->size ||
+        (w->next < w->nt && w->t[w->next].size < first + kRun))
+        return false;
+    int64 seqs[kRun];
+    const uint8 *row_hashes[kRun];
+    if (!w->mem->take_run(first, kRun, seqs, row_hashes))
+        return false;
+    mk::SubtreeHashes sub;
+    mk::hash_subtree(row_hashes, sub);
+    for (int j = 0; j < kRun; j++) {
+        if (++w->walked % 10000 == 0)
+            CHECK_FOR_INTERRUPTS();
+        int64 index = first + j;
+        // The nodes the append of leaf j completes: the leaf, then each level its end closes.
+        w->nodes.n = 0;
+        w->nodes.node(0, index, sub.hash[0][j]);
+        for (int l = 1; l <= mk::kSubtreeLevels && ((j + 1) & ((1 << l) - 1)) == 0; l++)
+            w->nodes.node(l, index >> l, sub.hash[l][((j + 1) >> l) - 1]);
+        if (j == kRun - 1)  // the run's root joins the frontier, completing the nodes above it
+            w->fr.append_subtree(w->h, mk::kSubtreeLevels, sub.hash[mk::kSubtreeLevels][0], w->nodes);
+        w->last_seq = seqs[j];
+        char *problem;
+        if (!w->tile_reported &&
+            (problem = fa_tile_compare(w->tiles, w->nodes, index, seqs[j], w->read_only, w->keep)) != nullptr) {
+            fa_merkle_finding(w->f, seqs[j], problem);
+            w->tile_reported = true;
+        }
+    }
+    meet_targets(w->fr, w->h, w->t, w->nt, &w->next, w->last_seq, w->keep, w->f);
+    return true;
+}
+
+}  // namespace
+
 void fa_merkle_walk_advance(FaTreeWalk *w, bool final)
 {
     int64 index, seq;
     const uint8 *rh;
     int rh_len;
     while (!w->stop && !w->done) {
+        if (walk_run(w))
+            continue;
         if (!final && (w->mem == nullptr || !w->mem->ready()))
             return;  // the scan has not read the next leaf's row yet
         if (!w->leaves->next(&index, &seq, &rh, &rh_len)) {

@@ -216,6 +216,26 @@ public:
         *row_hash_len = there ? static_cast<int>(forgea::core::kHashLen) : 0;
         return true;
     }
+    // The next n leaves, taken only if next() would hand them over as leaves first .. first + n - 1
+    // each with its row read (no index missing, none beyond the end): their seqs and row_hash.
+    // Otherwise nothing is taken, and the walk goes on leaf by leaf (and reports what is wrong).
+    bool take_run(int64 first, int n, int64 *seqs, const uint8 **row_hashes)
+    {
+        if (pos_ != first || first + n > end_)
+            return false;
+        for (int j = 0; j < n; j++) {
+            int64 seq = log_->leaf_seq[first + j];
+            if (seq == kFaNoLeaf)
+                return false;
+            int64 slot = seq - log_->min_seq;
+            if (slot < 0 || slot >= log_->slots || (log_->flags[slot] & kFaRowPresent) == 0)
+                return false;
+            seqs[j] = seq;
+            row_hashes[j] = log_->row_hash[slot];
+        }
+        pos_ += n;
+        return true;
+    }
 
 private:
     const FaLogHashes *log_;

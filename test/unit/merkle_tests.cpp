@@ -522,6 +522,62 @@ TEST(MerkleFrontier, HoldsTheRootNodesOfItsSize)
     EXPECT_EQ(t.store.nodes.size(), 596u);  // sum of floor(300 / 2^level): every complete subtree, once
 }
 
+// hash_subtree gives the bytes leaf_hash and node_hash give one at a time, and append_subtree of
+// its root leaves the frontier (and reports the nodes above the subtree) that the appends of its
+// leaves one by one do, at every aligned size up to 20 subtrees.
+TEST(MerkleSubtree, PairedHashesAndAppendEqualAppendsOneByOne)
+{
+    Sha256 h;
+    std::vector<Hash> data;
+    for (int i = 0; i < 20 * mk::kSubtreeLeaves; i++) {
+        Hash d(32);
+        for (int b = 0; b < 32; b++)
+            d[b] = static_cast<std::uint8_t>(i * 31 + b * 7 + (i >> 3));
+        data.push_back(d);
+    }
+    struct Nodes final : mk::NodeSink {
+        std::vector<std::string> seen;
+        void node(int level, std::int64_t index, const std::uint8_t hash[32]) override
+        {
+            seen.push_back(std::to_string(level) + "/" + std::to_string(index) + ":" + hex(Hash(hash, hash + 32)));
+        }
+    };
+    mk::Frontier one, batched;
+    for (int s = 0; s < 20; s++) {
+        Nodes by_one, by_batch;
+        const std::uint8_t *leaves[mk::kSubtreeLeaves];
+        std::vector<std::string> subtree_nodes;  // what the appends one by one report at level <= 4
+        for (int j = 0; j < mk::kSubtreeLeaves; j++) {
+            leaves[j] = data[s * mk::kSubtreeLeaves + j].data();
+            std::uint8_t lh[32];
+            mk::leaf_hash(h, leaves[j], 32, lh);
+            one.append(h, lh, by_one);
+        }
+        mk::SubtreeHashes sub;
+        mk::hash_subtree(leaves, sub);
+        // Every node of the subtree, as the appends reported it.
+        for (int l = 0; l <= mk::kSubtreeLevels; l++)
+            for (int i = 0; i < (mk::kSubtreeLeaves >> l); i++) {
+                std::int64_t index = (static_cast<std::int64_t>(s) * mk::kSubtreeLeaves >> l) + i;
+                std::string want = std::to_string(l) + "/" + std::to_string(index) + ":" + hex(Hash(sub.hash[l][i], sub.hash[l][i] + 32));
+                EXPECT_NE(std::find(by_one.seen.begin(), by_one.seen.end(), want), by_one.seen.end()) << s << " " << want;
+            }
+        batched.append_subtree(h, mk::kSubtreeLevels, sub.hash[mk::kSubtreeLevels][0], by_batch);
+        std::vector<std::string> above;
+        for (const std::string &n : by_one.seen)
+            if (std::stoi(n) > mk::kSubtreeLevels)
+                above.push_back(n);
+        EXPECT_EQ(by_batch.seen, above) << s;
+        ASSERT_EQ(batched.size, one.size);
+        ASSERT_EQ(batched.count, one.count);
+        for (int i = 0; i < one.count; i++) {
+            EXPECT_EQ(batched.id[i].level, one.id[i].level);
+            EXPECT_EQ(batched.id[i].index, one.id[i].index);
+            EXPECT_EQ(0, std::memcmp(batched.hash[i], one.hash[i], 32));
+        }
+    }
+}
+
 // The tile store (C2SP tlog-tiles, height 8, plus each tile's interior nodes) gives every complete
 // subtree of trees past two tile levels the hash Frontier::append computed for it, and each
 // tile's interior holds exactly tile_interior_count(width) nodes.
