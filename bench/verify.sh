@@ -29,7 +29,7 @@
 # minus RssAnon before the call).
 #
 # Memory is the calling backend's; each parallel worker adds its own process (its per-row buffers,
-# a 64 KB batch, and the 1 MB queue in the DSM segment), not sampled here.
+# a 64 KB batch, and the 4 MB queue in the DSM segment), not sampled here.
 #
 # Settings: BENCH_VERIFY_ROWS (400000), BENCH_VERIFY_CHAINS (4000), BENCH_ROUNDS (3),
 #   BENCH_IMPLS ("base new0 new1 new2 ref base_cp new_cp"), BENCH_BASE (650cea0), BENCH_BASE_SO (a
