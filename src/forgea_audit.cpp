@@ -175,7 +175,8 @@ FA_MODULE_INIT()
         "The nice value (CPU priority, 0-19) the background worker runs at; 0: the postmaster's.",
         "The worker's passes (retention, catch-up, checkpoints) are background work: at a higher nice value they run "
         "at full speed on idle CPU and yield a busy one to other processes. Only the worker process is reniced; "
-        "lowering the value restarts the worker (an unprivileged process cannot lower its own nice value).",
+        "lowering the value restarts the worker (an unprivileged process cannot lower its own nice value). With the "
+        "kernel's autogroups, the worker's autogroup gets the same nice value.",
         &fa_worker_nice, kDefaultWorkerNice, 0, 19, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
 
     DefineCustomIntVariable(

@@ -30,7 +30,9 @@ extern "C" {
 #include <cerrno>
 #include <cstring>
 
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "merkle/merkle_integrator.hpp"
 #include "pg/boundary.hpp"
@@ -138,6 +140,47 @@ bool read_own_nice(int *nice)
     return !(*nice == -1 && errno != 0);
 }
 
+// The nice value of this process's autogroup (/proc/self/autogroup, "/autogroup-N nice V") into
+// *nice; false if the kernel has no such file (no CONFIG_SCHED_AUTOGROUP) or it reads otherwise.
+bool read_autogroup_nice(int *nice)
+{
+    int fd = open("/proc/self/autogroup", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    char buf[128];
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    const char *at = strstr(buf, " nice ");
+    return at != nullptr && sscanf(at, " nice %d", nice) == 1;
+}
+
+// Sets this process's autogroup's nice value to target.  With the kernel's autogroups on
+// (sched_autogroup_enabled), the scheduler shares the CPU between autogroups first and a process's
+// own nice value only ranks it inside its group; every PostgreSQL child calls setsid() and so is
+// an autogroup of its own: without this, the worker's nice value would not make it give way to
+// record_push's backends at all (docs/benchmarks.md, "the autogroup").  Only raised here (an
+// unprivileged process cannot lower it; apply_worker_nice restarts the worker for that, and a new
+// process starts in a new group at 0).  Fails soft: no such file, nothing to do; refused, a WARNING.
+void apply_autogroup_nice(int target)
+{
+    int current;
+    // Only a session leader's group is its own (a new session, a new group): never renice others.
+    if (getsid(0) != getpid() || !read_autogroup_nice(&current) || current >= target)
+        return;
+    int fd = open("/proc/self/autogroup", O_WRONLY | O_CLOEXEC);
+    char value[16];
+    int len = snprintf(value, sizeof(value), "%d\n", target);
+    if (fd < 0 || write(fd, value, static_cast<size_t>(len)) != len)
+        elog(WARNING, "forgea_audit worker: could not set its autogroup's nice value to %d: %m", target);
+    else
+        elog(DEBUG1, "forgea_audit worker: its autogroup runs at nice %d", target);
+    if (fd >= 0)
+        close(fd);
+}
+
 // Sets the worker process's nice value to forgea_audit.worker_nice (at least the postmaster's), so
 // that its passes (retention batches, catch-ups, checkpoints) run on idle CPU at full speed and
 // yield it to record_push's backends, as a niced batch job does.  Only this process: the launcher
@@ -145,7 +188,8 @@ bool read_own_nice(int *nice)
 // lowering it needs CAP_SYS_NICE, so the worker exits instead and the launcher starts a new one
 // from the postmaster (which runs at start_nice) that raises it to the new value.  Nice, not
 // SCHED_IDLE: a niced worker holding a WAL insertion or buffer lock still gets its CPU share and
-// releases it, where SCHED_IDLE could leave it descheduled behind a saturated CPU.
+// releases it, where SCHED_IDLE could leave it descheduled behind a saturated CPU.  The worker's
+// autogroup, where the kernel has them, gets forgea_audit.worker_nice (apply_autogroup_nice).
 void apply_worker_nice()
 {
     int target = Max(fa_worker_nice, start_nice);
@@ -154,16 +198,18 @@ void apply_worker_nice()
         elog(WARNING, "forgea_audit worker: getpriority failed: %m");
         return;
     }
-    if (target == current)
-        return;
-    if (target < current) {
+    int group;
+    if (target < current || (read_autogroup_nice(&group) && group > fa_worker_nice)) {
         elog(LOG, "forgea_audit worker: forgea_audit.worker_nice is now %d (was %d); restarting", target, current);
         proc_exit(1);
     }
-    if (setpriority(PRIO_PROCESS, 0, target) != 0)
-        elog(WARNING, "forgea_audit worker: could not set nice value %d: %m", target);
-    else
-        elog(DEBUG1, "forgea_audit worker: running at nice %d", target);
+    if (target > current) {
+        if (setpriority(PRIO_PROCESS, 0, target) != 0)
+            elog(WARNING, "forgea_audit worker: could not set nice value %d: %m", target);
+        else
+            elog(DEBUG1, "forgea_audit worker: running at nice %d", target);
+    }
+    apply_autogroup_nice(fa_worker_nice);  // the sessions' groups run at 0 whatever the postmaster's nice
 }
 
 }  // namespace
