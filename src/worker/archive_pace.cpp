@@ -44,6 +44,12 @@ struct PaceState {
 FA_LIVES_ACROSS_PG_CALLS(PaceState);
 PaceState pace = {0, 0, 0};
 
+// Microseconds from `from` to `to`, never negative (the wall clock may be set back).
+double elapsed_us(TimestampTz from, TimestampTz to)
+{
+    return to > from ? static_cast<double>(to - from) : 0.0;
+}
+
 }  // namespace
 
 // forgea_audit.archive_pace(): true, after sleeping as long as this backend's WAL since the last
@@ -55,10 +61,11 @@ FA_FUNCTION(fa_archive_pace, "forgea_audit.archive_pace")
     const double bytes_per_us = static_cast<double>(fa_archive_wal_rate_kb) * 1024.0 / 1e6;
     TimestampTz now = GetCurrentTimestamp();
     uint64 wal_bytes = pgWalUsage.wal_bytes;
+    // A clock set back (now before the last call) counts as no time passed, not as a debt.
     if (pace.last_time == 0 || now - pace.last_time > kIdleResetUs || wal_bytes < pace.last_wal_bytes)
         pace.tokens = kBurstBytes;
     else
-        pace.tokens = std::min(kBurstBytes, pace.tokens + bytes_per_us * static_cast<double>(now - pace.last_time));
+        pace.tokens = std::min(kBurstBytes, pace.tokens + bytes_per_us * elapsed_us(pace.last_time, now));
     pace.tokens -= static_cast<double>(wal_bytes - pace.last_wal_bytes);
     pace.last_wal_bytes = wal_bytes;
     pace.last_time = now;
@@ -74,7 +81,7 @@ FA_FUNCTION(fa_archive_pace, "forgea_audit.archive_pace")
             pgstat_report_wait_end();
             CHECK_FOR_INTERRUPTS();
             TimestampTz after = GetCurrentTimestamp();
-            pace.tokens += bytes_per_us * static_cast<double>(after - pace.last_time);
+            pace.tokens += bytes_per_us * elapsed_us(pace.last_time, after);
             pace.last_time = after;
         }
         pace.tokens = std::min(kBurstBytes, pace.tokens);
