@@ -8,7 +8,7 @@
 # listening on a socket in its data directory only, stopped and removed at the end) gets
 # bench/retention.sh's data on a small scale: bench/setup.sql's sessions and payloads, 1,000
 # deliveries through record_push, then BENCH_WD_ROWS expired copies of them (the same
-# INSERT ... SELECT), VACUUM (FREEZE, ANALYZE), CHECKPOINT.  Then archive_batch() runs batch after
+# bench/lib/expired_attempts.sql), VACUUM (FREEZE, ANALYZE), CHECKPOINT.  Then archive_batch() runs batch after
 # batch as the worker runs it (one transaction each, wal_compression = BENCH_WD_WAL_COMPRESSION,
 # forgea_audit.archive_wal_rate = BENCH_WD_RATE, passing the resume position on), and
 # `pg_waldump --stats=record` is printed over exactly the WAL of the first BENCH_WD_SHOW batches
@@ -41,19 +41,7 @@ $P -c 'TRUNCATE "LabSession"' -c 'INSERT INTO "LabSession" SELECT * FROM bench.s
    -c 'CREATE EXTENSION forgea_audit' -c 'SELECT forgea_audit.bind_lab_session_table()' >/dev/null
 $P -c "SELECT count(*) FROM (SELECT * FROM bench.payload ORDER BY id LIMIT 1000) p,
        LATERAL forgea_audit.record_push(p.body::jsonb, gen_random_uuid()::text) r" >/dev/null
-$P -c "
-INSERT INTO forgea_audit.lab_attempt (session_id, delivery_id, commit_sha, before_sha, ref, base_ref,
-       changed_paths, changed_files, commit_count, commits_truncated, files_truncated, created, deleted,
-       forced, pusher_name, pusher_email, sender_login, sender_id, repository_id, repository_url,
-       repository_full_name, repository_key, payload_sha256, delivery, pushed_at, recorded_at)
-SELECT 'sess-expired-' || (g % 1000), gen_random_uuid(), s.commit_sha, s.before_sha, s.ref, s.base_ref,
-       s.changed_paths, s.changed_files, s.commit_count, s.commits_truncated, s.files_truncated, s.created,
-       s.deleted, s.forced, s.pusher_name, s.pusher_email, s.sender_login, s.sender_id, s.repository_id,
-       s.repository_url, s.repository_full_name, s.repository_key, s.payload_sha256, s.delivery,
-       s.pushed_at - interval '100 days', now() - interval '100 days' + g * interval '1 ms'
-FROM generate_series(1, $ROWS) g
-JOIN (SELECT row_number() OVER (ORDER BY id) - 1 AS k, a.* FROM forgea_audit.lab_attempt a) s
-  ON s.k = g % (SELECT count(*) FROM forgea_audit.lab_attempt)" >/dev/null
+$P -v rows="$ROWS" -v seeds="$($P -At -c 'SELECT count(*) FROM forgea_audit.lab_attempt')" -f bench/lib/expired_attempts.sql >/dev/null
 $P -c 'VACUUM (FREEZE, ANALYZE)' -c 'CHECKPOINT'
 $P -At -F ' ' -c "SELECT 'lab_attempt rows', count(*), 'bytes a row', avg(pg_column_size(a.*))::int, 'heap pages',
                   pg_relation_size('forgea_audit.lab_attempt') / 8192 FROM forgea_audit.lab_attempt a"

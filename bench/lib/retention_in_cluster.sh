@@ -90,19 +90,8 @@ make_template() {
             SELECT 'DROP INDEX ' || indexrelid::regclass || ';' FROM pg_index i
             WHERE indrelid = 'forgea_audit.lab_attempt'::regclass AND NOT indisprimary
               AND NOT EXISTS (SELECT FROM pg_constraint c WHERE c.conindid = i.indexrelid)) d" | psqlq -d rb_tpl
-    psqlq -d rb_tpl -c "
-        INSERT INTO forgea_audit.lab_attempt (session_id, delivery_id, commit_sha, before_sha, ref, base_ref,
-               changed_paths, changed_files, commit_count, commits_truncated, files_truncated, created, deleted,
-               forced, pusher_name, pusher_email, sender_login, sender_id, repository_id, repository_url,
-               repository_full_name, repository_key, payload_sha256, delivery, pushed_at, recorded_at)
-        SELECT 'sess-expired-' || (g % 1000), gen_random_uuid(), s.commit_sha, s.before_sha, s.ref, s.base_ref,
-               s.changed_paths, s.changed_files, s.commit_count, s.commits_truncated, s.files_truncated, s.created,
-               s.deleted, s.forced, s.pusher_name, s.pusher_email, s.sender_login, s.sender_id, s.repository_id,
-               s.repository_url, s.repository_full_name, s.repository_key, s.payload_sha256, s.delivery,
-               s.pushed_at - interval '100 days', now() - interval '100 days' + g * interval '1 ms'
-        FROM generate_series(1, $ROWS) g
-        JOIN (SELECT row_number() OVER (ORDER BY id) - 1 AS k, a.* FROM forgea_audit.lab_attempt a) s
-          ON s.k = g % $(val -d rb_tpl -c 'SELECT count(*) FROM forgea_audit.lab_attempt')"   # a constant: a hash join
+    psqlq -d rb_tpl -v rows="$ROWS" -v seeds="$(val -d rb_tpl -c 'SELECT count(*) FROM forgea_audit.lab_attempt')" \
+        -f bench/lib/expired_attempts.sql
     log "   inserted: $(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }') s"
     psqlq -d rb_tpl -c "SET maintenance_work_mem = '512MB'" -c "$rebuild"
     log "   indexes made: $(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }') s"

@@ -294,20 +294,11 @@ TilePosition tile_position(NodeId node)
     return p;
 }
 
+// One leaf is a subtree of level 0 whose root (the leaf hash) is also a node the sink gets.
 void Frontier::append(Hasher &h, const std::uint8_t leaf[kHashLen], NodeSink &sink)
 {
-    id[count] = NodeId{0, size};
-    std::memcpy(hash[count], leaf, kHashLen);
-    count++;
     sink.node(0, size, leaf);
-    while (count >= 2 && id[count - 1].level == id[count - 2].level) {
-        NodeId parent{id[count - 2].level + 1, id[count - 2].index >> 1};
-        node_hash(h, hash[count - 2], hash[count - 1], hash[count - 2]);
-        id[count - 2] = parent;
-        count--;
-        sink.node(parent.level, parent.index, hash[count - 1]);
-    }
-    size++;
+    append_subtree(h, 0, leaf, sink);
 }
 
 void Frontier::append_subtree(Hasher &h, int level, const std::uint8_t root[kHashLen], NodeSink &sink)
