@@ -355,6 +355,19 @@ FaTreeWalk *fa_merkle_walk_begin(bool read_only, MemoryContext keep, const FaMer
 
 namespace {
 
+// The nodes the append of leaf index (audit row seq) completed, in w->nodes, compared with
+// merkle_tile; the first difference is the walk's one tile finding.  Both steps of the walk end so.
+void compare_leaf_nodes(FaTreeWalk *w, int64 index, int64 seq)
+{
+    w->last_seq = seq;
+    char *problem;
+    if (!w->tile_reported &&
+        (problem = fa_tile_compare(w->tiles, w->nodes, index, seq, w->read_only, w->keep)) != nullptr) {
+        fa_merkle_finding(w->f, seq, problem);
+        w->tile_reported = true;
+    }
+}
+
 // The walk's step over an aligned run of kSubtreeLeaves leaves from the scan's map, all there and
 // in order, with no root to meet inside the run: the run's nodes hashed two at a time
 // (mk::hash_subtree), then leaf by leaf exactly what the step below does (the same nodes in the
@@ -384,13 +397,7 @@ bool walk_run(FaTreeWalk *w)
             w->nodes.node(l, index >> l, sub.hash[l][((j + 1) >> l) - 1]);
         if (j == kRun - 1)  // the run's root joins the frontier, completing the nodes above it
             w->fr.append_subtree(w->h, mk::kSubtreeLevels, sub.hash[mk::kSubtreeLevels][0], w->nodes);
-        w->last_seq = seqs[j];
-        char *problem;
-        if (!w->tile_reported &&
-            (problem = fa_tile_compare(w->tiles, w->nodes, index, seqs[j], w->read_only, w->keep)) != nullptr) {
-            fa_merkle_finding(w->f, seqs[j], problem);
-            w->tile_reported = true;
-        }
+        compare_leaf_nodes(w, index, seqs[j]);
     }
     meet_targets(w->fr, w->h, w->t, w->nt, &w->next, w->last_seq, w->keep, w->f);
     return true;
@@ -435,12 +442,7 @@ void fa_merkle_walk_advance(FaTreeWalk *w, bool final)
         mk::leaf_hash(w->h, rh, kHashLen, lh);
         w->nodes.n = 0;
         w->fr.append(w->h, lh, w->nodes);
-        w->last_seq = seq;
-        if (!w->tile_reported &&
-            (problem = fa_tile_compare(w->tiles, w->nodes, index, seq, w->read_only, w->keep)) != nullptr) {
-            fa_merkle_finding(w->f, seq, problem);
-            w->tile_reported = true;
-        }
+        compare_leaf_nodes(w, index, seq);
         meet_targets(w->fr, w->h, w->t, w->nt, &w->next, w->last_seq, w->keep, w->f);
     }
 }

@@ -198,8 +198,7 @@ public:
             pos_++;
         if (pos_ >= end_)
             return true;
-        int64 slot = log_->leaf_seq[pos_] - log_->min_seq;
-        return slot >= 0 && slot < log_->slots && (log_->flags[slot] & kFaRowPresent) != 0;
+        return row_hash_of(log_->leaf_seq[pos_]) != nullptr;
     }
     bool next(int64 *index, int64 *seq, const uint8 **row_hash, int *row_hash_len) override
     {
@@ -210,10 +209,8 @@ public:
             return false;
         *index = pos_;
         *seq = log_->leaf_seq[pos_++];
-        int64 slot = *seq - log_->min_seq;
-        bool there = slot >= 0 && slot < log_->slots && (log_->flags[slot] & kFaRowPresent) != 0;
-        *row_hash = there ? log_->row_hash[slot] : nullptr;
-        *row_hash_len = there ? static_cast<int>(forgea::core::kHashLen) : 0;
+        *row_hash = row_hash_of(*seq);
+        *row_hash_len = *row_hash != nullptr ? static_cast<int>(forgea::core::kHashLen) : 0;
         return true;
     }
     // The next n leaves, taken only if next() would hand them over as leaves first .. first + n - 1
@@ -225,19 +222,23 @@ public:
             return false;
         for (int j = 0; j < n; j++) {
             int64 seq = log_->leaf_seq[first + j];
-            if (seq == kFaNoLeaf)
-                return false;
-            int64 slot = seq - log_->min_seq;
-            if (slot < 0 || slot >= log_->slots || (log_->flags[slot] & kFaRowPresent) == 0)
+            if (seq == kFaNoLeaf || (row_hashes[j] = row_hash_of(seq)) == nullptr)
                 return false;
             seqs[j] = seq;
-            row_hashes[j] = log_->row_hash[slot];
         }
         pos_ += n;
         return true;
     }
 
 private:
+    // The row_hash the scan read for audit row seq, or nullptr if it read no such row.
+    const uint8 *row_hash_of(int64 seq) const
+    {
+        int64 slot = seq - log_->min_seq;
+        bool there = slot >= 0 && slot < log_->slots && (log_->flags[slot] & kFaRowPresent) != 0;
+        return there ? log_->row_hash[slot] : nullptr;
+    }
+
     const FaLogHashes *log_;
     int64 end_;
     int64 pos_ = 0;
