@@ -16,7 +16,9 @@
 #   new0, new1, new2   verify_chain() of the library built in this checkout (./forgea_audit.so) with
 #             forgea_audit.verify_workers = 0 (one process), 1 and 2 parallel workers (the caller
 #             reads too: parallel_leader_participation on, PostgreSQL's default); "new" is the
-#             default setting (-1: max_parallel_workers_per_gather workers on a log this size)
+#             default setting (-1: one worker per CPU beyond the caller's, at most
+#             max_parallel_workers_per_gather, on a log this size; the base build's -1 may differ:
+#             before 0.3.0's change it asked for max_parallel_workers_per_gather)
 #   ref       ref.verify_chain(), PL/pgSQL + pgcrypto
 #   base_cp, new_cp   verify_chain(<the checkpoint's note>) (new_cp: the default setting)
 #   base0, base1, base2   the base library with forgea_audit.verify_workers = 0, 1, 2 (as new0-2)
@@ -243,6 +245,8 @@ for r in $(seq 1 "$ROUNDS"); do
     done
 done
 
+# The CPUs the server may run on: verify_workers = -1 asks for one worker per CPU beyond the caller's.
+srvcpus=$(taskset -pc "$(head -n1 "$(q -c 'SHOW data_directory')/postmaster.pid")" 2>/dev/null | sed 's/.*: //') || true
 median() { sort -n | awk '{ a[NR] = $1 } END { if (NR == 0) exit; if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 med() { awk -F'\t' -v i="$1" '$1 == i && $2 != "cold" { print $3 }' "$OUT/rounds.tsv" | median; }
 {
@@ -253,7 +257,7 @@ med() { awk -F'\t' -v i="$1" '$1 == i && $2 != "cold" { print $3 }' "$OUT/rounds
         [ -n "$(git status --porcelain -- src 2>/dev/null)" ] && echo ' + uncommitted changes in src/')"
     echo "- log: $nrows audit rows ($leaves Merkle leaves) over $CHAINS chains, two writers (runs of one chain in heap order: $interleave per chain); $refrows reference rows; sizes $sizes"
     echo "- warm rounds: $([ "${BENCH_PREWARM:-0}" = 1 ] && echo 'the log prewarmed into shared buffers (pg_prewarm)' || echo 'the heap read through the scan ring, from the OS page cache')"
-    echo "- cluster: shared_buffers=1GB, jit=off, max_parallel_workers_per_gather $(q -c 'SHOW max_parallel_workers_per_gather'), max_parallel_workers $(q -c 'SHOW max_parallel_workers'); each call in a fresh backend after one warm-up call of each; $ROUNDS rounds in ABBA order"
+    echo "- cluster: shared_buffers=1GB, jit=off, max_parallel_workers_per_gather $(q -c 'SHOW max_parallel_workers_per_gather'), max_parallel_workers $(q -c 'SHOW max_parallel_workers'), server CPUs (the postmaster's affinity) $srvcpus; each call in a fresh backend after one warm-up call of each; $ROUNDS rounds in ABBA order"
     echo
     echo "| verifier | median s | rows/s | VmHWM MiB (max) | RssShmem MiB | private peak MiB (max) | result (last) |"
     echo "|---|---:|---:|---:|---:|---:|---|"

@@ -204,9 +204,10 @@ FA_MODULE_INIT()
     DefineCustomIntVariable(
         "forgea_audit.verify_workers",
         "How many parallel workers verify_chain() asks for (0: it reads the log alone).",
-        "-1: max_parallel_workers_per_gather of them once audit_log is at least min_parallel_table_scan_size, "
-        "none below it. The workers come from max_parallel_workers; the caller reads too unless "
-        "parallel_leader_participation is off.",
+        "-1: one per CPU the server may run on beyond the caller's (its CPU affinity, as nproc counts them; "
+        "none on one CPU), at most max_parallel_workers_per_gather, once audit_log is at least "
+        "min_parallel_table_scan_size, none below it. The workers come from max_parallel_workers; the caller "
+        "reads too unless parallel_leader_participation is off.",
         &fa_verify_workers, -1, -1, 64, PGC_USERSET, 0, nullptr, nullptr, nullptr);
 
     DefineCustomRealVariable(

@@ -62,6 +62,8 @@ extern "C" {
 #include "pg/settings.hpp"
 
 #include <dlfcn.h>
+#include <sched.h>
+#include <unistd.h>
 
 using forgea::core::Bytes;
 using forgea::core::HeadRecord;
@@ -502,7 +504,33 @@ const char *this_library()
     return info.dli_fname;
 }
 
-// How many workers to ask for (forgea_audit.verify_workers); 0: read alone.
+// The CPUs this backend may run on (its affinity mask, inherited from the postmaster unless
+// someone pinned it: what nproc counts), at least 1; the online CPUs if the mask cannot be read.
+int cpus_available()
+{
+    for (int ncpus = CPU_SETSIZE; ncpus <= (1 << 16); ncpus *= 2) {
+        cpu_set_t *set = CPU_ALLOC(ncpus);
+        if (set == nullptr)
+            break;
+        size_t size = CPU_ALLOC_SIZE(ncpus);
+        CPU_ZERO_S(size, set);
+        int rc = sched_getaffinity(0, size, set);
+        int n = rc == 0 ? CPU_COUNT_S(size, set) : 0;
+        int err = errno;
+        CPU_FREE(set);
+        if (rc == 0)
+            return Max(n, 1);
+        if (err != EINVAL)  // EINVAL: the kernel's mask is larger than ours
+            break;
+    }
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    return online > 0 ? static_cast<int>(Min(online, static_cast<long>(INT_MAX))) : 1;
+}
+
+// How many workers to ask for (forgea_audit.verify_workers); 0: read alone.  The default (-1) asks
+// for one per CPU beyond the leader's, at most max_parallel_workers_per_gather: the leader reads
+// blocks too, and a worker more than the CPUs made the call slower, not faster (two workers on
+// two CPUs were 0.95-0.97x of one: docs/benchmarks.md, "verify_chain, round 4").
 int workers_for(Relation rel)
 {
     if (fa_verify_workers == 0 || IsInParallelMode() || max_parallel_workers == 0)
@@ -511,7 +539,7 @@ int workers_for(Relation rel)
         return fa_verify_workers;
     if (RelationGetNumberOfBlocks(rel) < static_cast<BlockNumber>(min_parallel_table_scan_size))
         return 0;
-    return max_parallel_workers_per_gather;
+    return Min(max_parallel_workers_per_gather, cpus_available() - 1);
 }
 
 // The Merkle walk (merkle_check.cpp) over the leaves whose rows have been read: in the parallel

@@ -53,8 +53,9 @@ constexpr int kDefaultWorkerNice = 0;
 // Whether verify_increment()'s catch-up honours its pause point (tests stop it there); superuser-only,
 // off by default, so no other session can delay the worker's passes with an advisory lock.
 extern bool fa_catchup_pause_point;
-// verify_chain()'s parallel workers (forgea_audit.verify_workers): 0 = one process, -1 = PostgreSQL's
-// max_parallel_workers_per_gather once audit_log reaches min_parallel_table_scan_size, n = n workers.
+// verify_chain()'s parallel workers (forgea_audit.verify_workers): 0 = one process, -1 = one per CPU
+// beyond the caller's (its affinity mask), at most max_parallel_workers_per_gather, once audit_log
+// reaches min_parallel_table_scan_size, n = n workers.
 extern int fa_verify_workers;
 // How long verify_increment()'s catch-up sleeps after every kCatchupDelayRows rows it checks
 // (VACUUM's cost delay, for the same reason: background work that must leave the CPU to the

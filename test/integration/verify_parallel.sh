@@ -15,7 +15,10 @@
 #   * an error in a worker (a NULL where audit_log is NOT NULL) is the leader's clean ERROR, the
 #     same SQLSTATE and message as the serial pass's;
 #   * forgea_audit.verify_workers = 0, and the default on a log below min_parallel_table_scan_size:
-#     no parallel pass.
+#     no parallel pass;
+#   * the default asks for one worker per CPU beyond the caller's: none with the calling backend
+#     pinned to one CPU, one on two CPUs (not max_parallel_workers_per_gather = 2), none with that
+#     at 0; an explicit verify_workers = 2 on one CPU is obeyed.
 # Runs with PGDATABASE etc. pointing at a fresh database from test/lib/in_cluster.sh; cwd = repo root.
 set -uo pipefail
 . test/lib/checks.sh
@@ -148,14 +151,47 @@ check "... and with the workers reading every row, the leader raises the same ER
 check "the session is fine afterwards (no worker left, no parallel mode)" \
     "$(psql -X -q -A -t -d "$db" -c "SET forgea_audit.verify_workers = 2" -c "SELECT ok FROM forgea_audit.verify_chain()")" t
 
-# The default (-1) on this small log: below min_parallel_table_scan_size, no parallel pass; with
-# that threshold at 0, max_parallel_workers_per_gather workers.
+# The default (-1) on this small log: below min_parallel_table_scan_size, no parallel pass.
 psql -X -q -A -t -d "$db" -c "SET client_min_messages = debug1" -c "SELECT ok FROM forgea_audit.verify_chain()" \
     2>"$work/stderr" >/dev/null
 check "the default on a small log: no parallel pass" "$(grep -c 'parallel pass' "$work/stderr")" 0
-psql -X -q -A -t -d "$db" -c "SET client_min_messages = debug1" -c "SET min_parallel_table_scan_size = 0" \
-    -c "SET max_parallel_workers_per_gather = 1" -c "SELECT ok FROM forgea_audit.verify_chain()" 2>"$work/stderr" >/dev/null
-check "the default with min_parallel_table_scan_size = 0: max_parallel_workers_per_gather (1) workers" \
-    "$(grep -o 'parallel pass with [0-9]* of [0-9]* workers' "$work/stderr")" "parallel pass with 1 of 1 workers"
+
+# With that threshold at 0, the default asks for one worker per CPU beyond the caller's, at most
+# max_parallel_workers_per_gather: the calling backend is pinned (taskset, as `taskset -c` pins a
+# server started under it, whose backends inherit its CPUs) to the first n CPUs this script may
+# run on, then verify_chain() runs in it; its DEBUG1 line says how many workers it asked for and
+# how many were launched.  Two workers beside the leader on two CPUs were slower than one
+# (docs/benchmarks.md, "verify_chain, round 4").
+cpus=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/self/status | tr ',' '\n' |
+       awk -F- '{ for (c = $1; c <= ($2 == "" ? $1 : $2); c++) print c }')
+cat >"$work/pin.sh" <<'EOF_PIN'
+# pid, n, file: pins the process to the first n of the CPUs listed (one a line) in the file.
+taskset -pc "$(head -n "$2" "$3" | paste -sd,)" "$1" >/dev/null
+EOF_PIN
+echo "$cpus" >"$work/cpus"
+workers_pinned() {  # n CPUs, settings SQL: the DEBUG1 line's "parallel pass with X of Y workers", or nothing
+    psql -X -q -A -t -d "$db" >/dev/null 2>"$work/stderr" <<SQL
+SELECT pg_backend_pid() AS pid \gset
+\setenv FA_PIN_PID :pid
+\! bash $work/pin.sh "\$FA_PIN_PID" $1 $work/cpus || echo 'ERROR: taskset failed' >&2
+SET client_min_messages = debug1;
+SET min_parallel_table_scan_size = 0;
+$2
+SELECT ok FROM forgea_audit.verify_chain();
+SQL
+    grep -q '^ERROR' "$work/stderr" && cat "$work/stderr"
+    grep -o 'parallel pass with [0-9]* of [0-9]* workers' "$work/stderr"
+}
+check "the default, the caller on one CPU: no parallel pass" "$(workers_pinned 1 "")" ""
+check "verify_workers = 2 on one CPU: obeyed, two workers" \
+    "$(workers_pinned 1 "SET forgea_audit.verify_workers = 2;")" "parallel pass with 2 of 2 workers"
+if [ "$(wc -l <"$work/cpus")" -ge 2 ]; then
+    check "the default, the caller on two CPUs: one worker (max_parallel_workers_per_gather = 2)" \
+        "$(workers_pinned 2 "SET max_parallel_workers_per_gather = 2;")" "parallel pass with 1 of 1 workers"
+    check "the default on two CPUs with max_parallel_workers_per_gather = 0: no parallel pass" \
+        "$(workers_pinned 2 "SET max_parallel_workers_per_gather = 0;")" ""
+else
+    echo "# skipped (not passed): the default on two CPUs; this script may run on one CPU only"
+fi
 
 exit $((failures > 0))
