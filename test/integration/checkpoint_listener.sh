@@ -41,7 +41,7 @@ set_key_file "$work/key.pem" "$work/pub.pem"
 q "$db" "CREATE ROLE cl_nobody_$$ NOLOGIN" >/dev/null
 
 start_listener() {
-    node examples/checkpoint-listener/listener.mjs --public-key "$work/pub.pem" --keep "$work/kept" \
+    tied node examples/checkpoint-listener/listener.mjs --public-key "$work/pub.pem" --keep "$work/kept" \
         --verifier tools/forgea_audit_verify >>"$work/listener.log" 2>&1 &
     listener_pid=$!
     local want=$(( $(grep -c '^listening on' "$work/listener.log" 2>/dev/null) + 1 )) i

@@ -229,7 +229,7 @@ res=$("$tc" verify "$out" "$vkey" 0 $(( $(sed -n 2p "$out/checkpoint") - 1 )) 2>
 check "reader: the final log reads in Go" "$rc ${res%%,*}" "0 ok: $origin"
 
 # ---- --interval: one process publishing every second ----------------------------------------------
-"$tool" --out "$out" --interval 1 >"$work/interval.out" 2>&1 &
+tied "$tool" --out "$out" --interval 1 >"$work/interval.out" 2>&1 &
 loop_pid=$!
 q "$db" "SELECT forgea_audit.append('PUB_ROW', metadata => jsonb_build_object('l', l), chain => 'pub:l') FROM generate_series(1, 300) l" >/dev/null
 q "$db" "SELECT forgea_audit.checkpoint()" >/dev/null
@@ -261,7 +261,7 @@ ln -s "$out" "$work/srv/audit"
     echo "}"
 } >"$work/nginx/nginx.conf"
 nginx -t -q -c "$work/nginx/nginx.conf" -p "$work/nginx" 2>"$work/nginx/t.log" || cat "$work/nginx/t.log"
-nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" 2>>"$work/nginx/error.log" &
+tied nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" 2>>"$work/nginx/error.log" &
 nginx_pid=$!
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$nginx_port/" && break; sleep 0.1; done
 base="http://127.0.0.1:$nginx_port/audit"

@@ -84,7 +84,7 @@ check "keys: log_vkey() is the log's key as cli.mjs derives it" "$vkey" "$(cli v
 # ---- two witnesses, trusting the log's key and the one it rotates to ---------------------------------
 port=${FA_RECEIPT_PORT:-6910}; lport=$((port + 1)); dead=$((port + 2)); wport1=$((port + 3)); wport2=$((port + 4))
 start_witness() {  # n name port
-    "$witness" --name "$2" --key "$work/w$1.pem" --state "$work/w$1.state" --log "$vkey" --log "$vkey2" \
+    tied "$witness" --name "$2" --key "$work/w$1.pem" --state "$work/w$1.state" --log "$vkey" --log "$vkey2" \
         --listen "127.0.0.1:$3" --init 2>>"$work/w$1.log" &
     printf -v "w${1}_pid" '%s' "$!"
 }
@@ -261,7 +261,7 @@ mkdir -p "$work/nginx"
     echo "}"
 } >"$work/nginx/nginx.conf"
 nginx -t -q -c "$work/nginx/nginx.conf" -p "$work/nginx" 2>"$work/nginx/t.log" || cat "$work/nginx/t.log"
-nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" 2>>"$work/nginx/error.log" &
+tied nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" 2>>"$work/nginx/error.log" &
 nginx_pid=$!
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$lport/audit/checkpoint" && curl -s -o /dev/null "http://127.0.0.1:$port/receipt/index.html" && break; sleep 0.1; done
 log="http://127.0.0.1:$lport/audit"

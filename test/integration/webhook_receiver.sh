@@ -75,10 +75,10 @@ url="postgresql://webhook_receiver:$PASSWORD@${PGHOST:-localhost}:${PGPORT:-5432
 down_url="postgresql://webhook_receiver:$PASSWORD@127.0.0.1:1/$PGDATABASE"   # nothing listens on port 1
 
 DATABASE_URL=$url RECEIPT_DATABASE_URL=$receipt_url GITHUB_WEBHOOK_SECRET=$SECRET PORT=$PORT \
-    node examples/webhook-node/server.mjs >"$work/server.log" 2>&1 &
+    setpriv --pdeathsig TERM -- node examples/webhook-node/server.mjs >"$work/server.log" 2>&1 &
 pids+=($!)
 DATABASE_URL=$down_url GITHUB_WEBHOOK_SECRET=$SECRET PORT=$DOWN_PORT \
-    node examples/webhook-node/server.mjs >"$work/down.log" 2>&1 &
+    setpriv --pdeathsig TERM -- node examples/webhook-node/server.mjs >"$work/down.log" 2>&1 &
 pids+=($!)
 
 for _ in $(seq 1 100); do

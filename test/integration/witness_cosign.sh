@@ -97,7 +97,7 @@ vk1=$("$witness" --name w1.example.edu/witness --key "$work/w1.pem" --print-vkey
 vk2=$("$witness" --name w2.example.edu/witness --key "$work/w2.pem" --print-vkey)
 start_witness() {  # i port [extra args]
     local i=$1 p=$2; shift 2
-    "$witness" --name "w$i.example.edu/witness" --key "$work/w$i.pem" --state "$work/w$i.state" \
+    tied "$witness" --name "w$i.example.edu/witness" --key "$work/w$i.pem" --state "$work/w$i.state" \
         --log "$log_vkey" --listen "127.0.0.1:$p" --timeout 3 "$@" 2>>"$work/w$i.log" &
     printf -v "w${i}_pid" '%s' "$!"
     for _ in $(seq 100); do
@@ -220,7 +220,7 @@ mkdir -p "$work/nginx"
     sed -n '/^location = \/forgea\/add-checkpoint {/,/^}/p' docs/witnesses.md | sed "s|127.0.0.1:8620|127.0.0.1:$port1|"
     echo "} }"
 } >"$work/nginx/nginx.conf"
-nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" 2>>"$work/nginx/error.log" &
+tied nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" 2>>"$work/nginx/error.log" &
 nginx_pid=$!
 for _ in $(seq 100); do curl -s -k -o /dev/null "https://127.0.0.1:$port_tls/" && break; sleep 0.1; done
 W1TLS="$vk1=https://127.0.0.1:$port_tls/forgea"

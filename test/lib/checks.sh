@@ -12,6 +12,12 @@ check() {  # description, actual, expected
 }
 q() { local db=$1; shift; psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$db" -c "$1"; }
 
+# Runs a server a test starts in the background (`tied nginx ... &`) so that it dies with the test's
+# shell even when that shell is killed outright and its cleanup trap never runs: an orphaned nginx or
+# witness would keep its port, and any file descriptor it inherited (a caller's flock) open.  The
+# process keeps the pid $! names (the function's subshell execs it), so `kill "$pid"` still works.
+tied() { exec setpriv --pdeathsig TERM -- "$@"; }
+
 # Polls SQL in $PGDATABASE (default postgres) until it returns t, for up to $3 seconds, each try
 # bounded too: a check that turns a hang into a failure, never a wait for the machine to be slow.
 eventually() {  # description, SQL that becomes t, seconds

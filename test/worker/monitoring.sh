@@ -60,7 +60,7 @@ eventually "the worker integrated, verified and checkpointed every row" \
 
 mport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 # A clean environment: lib/pq panics on pg_virtualenv's PGSYSCONFDIR ("setting PGSYSCONFDIR not supported").
-env -i PATH="$PATH" DATA_SOURCE_NAME="postgresql://fa_monitor:monitor@127.0.0.1:$PGPORT/postgres?sslmode=disable" \
+tied env -i PATH="$PATH" DATA_SOURCE_NAME="postgresql://fa_monitor:monitor@127.0.0.1:$PGPORT/postgres?sslmode=disable" \
     prometheus-postgres-exporter --web.listen-address="127.0.0.1:$mport" --disable-default-metrics \
         --disable-settings-metrics --extend.query-path=examples/monitoring/postgres_exporter_queries.yaml \
         >"$work/exporter.log" 2>&1 &
