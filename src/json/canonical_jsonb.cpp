@@ -71,7 +71,7 @@ static bool write_short_integer(const struct varlena *num, Sink &out)
 }
 
 template <typename Sink>
-static void write_container(const JsonbContainer *jc, Sink &out);
+static void write_container(const JsonbContainer *jc, Sink &out, bool top = false);
 
 // One element of a container, from its JEntry and its bytes at base + offset.
 template <typename Sink>
@@ -118,12 +118,71 @@ static inline uint32 entry_end(JEntry entry, uint32 start)
     return JBE_HAS_OFF(entry) ? JBE_OFFLENFLD(entry) : start + JBE_OFFLENFLD(entry);
 }
 
+// The keys of the last object written that had kKeyCacheMinKeys or more, none needing an escape:
+// its key JEntries and key bytes as stored, and the text each key is written as (a comma before
+// every key but the first, the quoted key, the colon).  The log's metadata objects of one action
+// share their keys (a LAB_VERIFY_ATTEMPT row's 15, of the ~24 strings its metadata has), so the
+// verifier re-serialising every row's metadata writes the keys from here, after two memcmp, instead
+// of checking each for escapes and copying it in pieces.  An object whose key JEntries and bytes are
+// those of the cache has exactly these keys in this order (the JEntries give each key's length), so
+// the text is the same.  Per backend; an error while the object's values are written leaves it valid.
+constexpr uint32 kKeyCacheMinKeys = 4;
+constexpr uint32 kKeyCacheMaxKeys = 32;
+constexpr uint32 kKeyCacheMaxBytes = 512;
+struct KeyCache {
+    uint32 count;      // keys; 0: empty
+    uint32 key_bytes;  // the keys' bytes, as stored (an object's first value starts there)
+    JEntry entries[kKeyCacheMaxKeys];
+    char keys[kKeyCacheMaxBytes];
+    uint32 piece_end[kKeyCacheMaxKeys];  // key i's text is text[piece_end[i - 1] .. piece_end[i])
+    char text[kKeyCacheMaxBytes + 4 * kKeyCacheMaxKeys];
+};
+static KeyCache key_cache;
+
+// Whether the object's keys are the cached ones.
+static inline bool key_cache_hit(const JEntry *children, uint32 count, const char *base, uint32 key_bytes)
+{
+    return key_cache.count == count && key_cache.key_bytes == key_bytes &&
+           memcmp(key_cache.entries, children, count * sizeof(JEntry)) == 0 && memcmp(key_cache.keys, base, key_bytes) == 0;
+}
+
+// Remembers an object's keys if it has enough of them, they fit and none needs an escape.
+static void key_cache_fill(const JEntry *children, uint32 count, const char *base, uint32 key_bytes)
+{
+    if (count < kKeyCacheMinKeys || count > kKeyCacheMaxKeys || key_bytes > kKeyCacheMaxBytes)
+        return;
+    key_cache.count = 0;
+    uint32 start = 0, at = 0;
+    for (uint32 i = 0; i < count; i++) {
+        uint32 end = JBE_HAS_OFF(children[i]) ? JBE_OFFLENFLD(children[i]) : start + JBE_OFFLENFLD(children[i]);
+        if (end < start || end > key_bytes || forgea::core::first_escape(base + start, end - start) != end - start)
+            return;
+        if (i > 0)
+            key_cache.text[at++] = ',';
+        key_cache.text[at++] = '"';
+        memcpy(key_cache.text + at, base + start, end - start);
+        at += end - start;
+        key_cache.text[at++] = '"';
+        key_cache.text[at++] = ':';
+        key_cache.piece_end[i] = at;
+        start = end;
+    }
+    if (start != key_bytes)
+        return;
+    memcpy(key_cache.entries, children, count * sizeof(JEntry));
+    memcpy(key_cache.keys, base, key_bytes);
+    key_cache.key_bytes = key_bytes;
+    key_cache.count = count;
+}
+
 // Walks the binary container itself (no JsonbIterator: no JsonbValue per token, no allocation):
 // children in storage order, which for an object is its keys sorted by (length, bytes) with
 // duplicates removed, exactly the canonical order; then the values, in the same order.  A raw
-// scalar (the root of '5'::jsonb) is written without its one-element array.
+// scalar (the root of '5'::jsonb) is written without its one-element array.  Only the root object
+// (top) uses and fills the key cache: a nested one could refill it while its parent's keys are
+// written from it.
 template <typename Sink>
-static void write_container(const JsonbContainer *jc, Sink &out)
+static void write_container(const JsonbContainer *jc, Sink &out, bool top)
 {
     check_stack_depth();
     CHECK_FOR_INTERRUPTS();
@@ -135,6 +194,20 @@ static void write_container(const JsonbContainer *jc, Sink &out)
         uint32 key_start = 0;
         uint32 value_start = count > 0 ? getJsonbOffset(jc, static_cast<int>(count)) : 0;
         out.put_byte('{');
+        if (top && count >= kKeyCacheMinKeys && key_cache_hit(children, count, base, value_start)) {
+            uint32 piece_start = 0;
+            for (uint32 i = 0; i < count; i++) {
+                out.put(key_cache.text + piece_start, key_cache.piece_end[i] - piece_start);
+                piece_start = key_cache.piece_end[i];
+                uint32 value_end = entry_end(children[count + i], value_start);
+                write_entry(children[count + i], base, value_start, value_end, out);
+                value_start = value_end;
+            }
+            out.put_byte('}');
+            return;
+        }
+        if (top && count >= kKeyCacheMinKeys)
+            key_cache_fill(children, count, base, value_start);
         for (uint32 i = 0; i < count; i++) {
             if (i > 0)
                 out.put_byte(',');
@@ -171,7 +244,7 @@ static void write_container(const JsonbContainer *jc, Sink &out)
 template <typename Sink>
 static void write_canonical(const Jsonb *jb, Sink &out)
 {
-    write_container(&jb->root, out);
+    write_container(&jb->root, out, true);
 }
 
 // The canonical writer through the ByteSink interface, for callers without a concrete sink type.

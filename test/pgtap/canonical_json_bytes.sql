@@ -107,6 +107,24 @@ INSERT INTO v SELECT 'metadata', jsonb_build_object('delivery_id', md5(i::text):
     'created', false, 'deleted', i % 7 = 0, 'forced', false)
 FROM generate_series(1, 500) i;
 
+-- The writer's key cache (the root object's keys, when they are those of the object before): in
+-- this order, one after the other (the comparisons below read v in insertion order), objects whose
+-- keys hit it, or nearly do: the same key bytes split otherwise ("ab"+"cd" vs "a"+"bcd" are the
+-- same bytes), the same keys with values of other types, a nested object of as many keys, keys that
+-- need an escape, fewer keys than it takes, more than it holds, longer than it holds.
+INSERT INTO v SELECT 'key cache', x::jsonb FROM unnest(ARRAY[
+    '{"a":1,"b":2,"cd":3,"ef":4}', '{"a":1,"b":2,"cd":3,"ef":4}', '{"a":1,"b":2,"c":3,"def":4}', '{"a":1,"b":2,"cd":3,"ef":4}',
+    '{"a":1,"b":"x","c":null,"d":[1]}', '{"a":"1","b":2,"c":{"k":1},"d":true}', '{"a":1.5,"b":false,"c":"\"","d":{}}',
+    '{"a":{"p":1,"q":2,"r":3,"s":4},"b":1,"c":2,"d":3}', '{"p":1,"q":2,"r":3,"s":4}', '{"a":{"p":1,"q":2,"r":3,"s":4},"b":1,"c":2,"d":3}',
+    '{"a":{"a":1,"b":2,"c":3,"d":4},"b":1,"c":2,"d":3}', '{"a":{"a":1,"b":2,"c":3,"d":4},"b":1,"c":2,"d":3}',
+    '{"a":{"p":1,"q":2,"r":3,"s":4},"b":1,"c":2,"d":3}',
+    '{"a\"":1,"b":2,"c":3,"d\n":4}', '{"a\"":1,"b":2,"c":3,"d\n":4}', '{"a":1,"b":2,"c":3}', '{"a":1,"b":2,"c":3}',
+    '{"a":1,"b":2,"c":3,"d":4}', '{"a":[{"a":1,"b":2,"c":3,"d":4}],"b":2,"c":3,"d":4}', '{"a":1,"b":2,"c":3,"d":4}']) x;
+INSERT INTO v SELECT 'key cache', (SELECT jsonb_object_agg('k' || i, r) FROM generate_series(1, n) i)
+FROM generate_series(30, 34) n, generate_series(1, 2) r;
+INSERT INTO v SELECT 'key cache', (SELECT jsonb_object_agg(repeat(chr(97 + i), l), i) FROM generate_series(0, 4) i)
+FROM generate_series(100, 104) l, generate_series(1, 2) r;
+
 SELECT cmp_ok((SELECT count(*) FROM v), '>', 20000::bigint, 'more than 20,000 values to compare');
 SELECT cmp_ok((SELECT count(*) FROM v WHERE what LIKE 'part of %'), '>', 100::bigint,
               'the fixtures'' nested objects and arrays are among them');
