@@ -37,7 +37,9 @@
 #   BENCH_IMPLS ("base new0 new1 new2 ref base_cp new_cp"), BENCH_BASE (650cea0), BENCH_BASE_SO (a
 #   built base library instead of building BENCH_BASE), BENCH_PREWARM (1: pg_prewarm the log into
 #   shared buffers after the cold calls, before the warm rounds), BENCH_COLD (1: also the cold calls of
-#   BENCH_COLD_IMPLS, "new0 new2 base"), PORT (6241).  Development: BENCH_PGENV (a file of a
+#   BENCH_COLD_IMPLS, "new0 new2 base"), BENCH_COLD_OS_IMPLS (none: as many more cold calls, each
+#   after a restart and `echo 3 > /proc/sys/vm/drop_caches`, so that the log is read from disk: as
+#   root only, and it empties the whole machine's page cache), PORT (6241).  Development: BENCH_PGENV (a file of a
 #   running cluster's PG* variables) with BENCH_REUSE=1 (keep and reuse the generated database,
 #   BENCH_DB, default verify) and BENCH_PGDATA (that cluster's data directory, owned by postgres,
 #   for the cold calls' restarts).
@@ -219,6 +221,16 @@ if [ "$COLD" = 1 ]; then
         log "cold $impl: ${s}s $(tr '|' ' ' < "$OUT/last.out" | cut -c1-100)"
         echo -e "$impl\tcold\t$s\t$h\t$sh\t$pp\t$(tr '\t|' '  ' < "$OUT/last.out")" >> "$OUT/rounds.tsv"
     done
+    for impl in ${BENCH_COLD_OS_IMPLS:-}; do
+        restart
+        sync
+        echo 3 > /proc/sys/vm/drop_caches
+        read -r s h sh a0 < <(call "$impl")
+        while [ ! -e "$OUT/rss.peak" ]; do sleep 0.01; done
+        pp=$(( $(cat "$OUT/rss.peak") - a0 ))
+        log "cold, OS page cache dropped, $impl: ${s}s $(tr '|' ' ' < "$OUT/last.out" | cut -c1-100)"
+        echo -e "$impl\tcold_os\t$s\t$h\t$sh\t$pp\t$(tr '\t|' '  ' < "$OUT/last.out")" >> "$OUT/rounds.tsv"
+    done
 fi
 # BENCH_PREWARM=1: the log's heap read into shared buffers first (pg_prewarm), so that the scans
 # find it there ("warm" in PostgreSQL's sense).  Without it, a heap larger than a quarter of
@@ -248,7 +260,7 @@ done
 # The CPUs the server may run on: verify_workers = -1 asks for one worker per CPU beyond the caller's.
 srvcpus=$(taskset -pc "$(head -n1 "$(q -c 'SHOW data_directory')/postmaster.pid")" 2>/dev/null | sed 's/.*: //') || true
 median() { sort -n | awk '{ a[NR] = $1 } END { if (NR == 0) exit; if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-med() { awk -F'\t' -v i="$1" '$1 == i && $2 != "cold" { print $3 }' "$OUT/rounds.tsv" | median; }
+med() { awk -F'\t' -v i="$1" '$1 == i && $2 !~ /^cold/ { print $3 }' "$OUT/rounds.tsv" | median; }
 {
     echo "# verify_chain on issue 23's log, $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo
@@ -277,6 +289,9 @@ med() { awk -F'\t' -v i="$1" '$1 == i && $2 != "cold" { print $3 }' "$OUT/rounds
     done
     if [ "$COLD" = 1 ]; then
         echo "- cold (first call after a server restart): $(awk -F'\t' '$2 == "cold" { printf "%s %s s; ", $1, $3 }' "$OUT/rounds.tsv")"
+        if [ -n "${BENCH_COLD_OS_IMPLS:-}" ]; then
+            echo "- cold from disk (after a restart and dropping the OS page cache): $(awk -F'\t' '$2 == "cold_os" { printf "%s %s s; ", $1, $3 }' "$OUT/rounds.tsv")"
+        fi
     fi
     echo
     echo "Every round: $OUT/rounds.tsv"
