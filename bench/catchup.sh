@@ -36,7 +36,24 @@
 #   BENCH_CATCHUP_PROFILE (0)    1: a catch-up per build under perf record -g (section 2b)
 #   BENCH_CATCHUP_WAITS (0)      1: in each window of section 3, what record_push's backends are
 #                                doing, sampled from pg_stat_activity every 10 ms (wait events;
-#                                "CPU" = active with no wait event: running or waiting for a CPU)
+#                                "CPU" = active with no wait event: running or waiting for a CPU),
+#                                and what the integrator's session is doing (int_waits)
+#   BENCH_CATCHUP_IO (0)         1: section 2c, one catch-up per build under EXPLAIN (ANALYZE,
+#                                BUFFERS, WAL): the buffers it dirtied and wrote, its WAL, before
+#                                section 2
+#   BENCH_CATCHUP_NOVACUUM (0)   1: no VACUUM and no warm read after the load (ANALYZE only): 2c's
+#                                first catch-up is the first reader of the rows after the integrator
+# Every catch-up of section 2 also reports the WAL it wrote (wal_b: pg_current_wal_lsn() before and
+# after, in its session, nothing else running), and every window of section 3 the WAL flushes
+# (pg_stat_wal with track_wal_io_timing: fdatasyncs per second, their mean ms, WAL bytes per
+# transaction), the buffers written by backends, the bgwriter and checkpoints (pg_stat_bgwriter) and
+# the disk's writes (/proc/diskstats of the data directory's device).
+# Two more "builds" in a configuration, for control experiments in place of a catch-up: "spin"
+# (a PL/pgSQL loop, pure CPU, about 1 s, no buffer or WAL) and "scan" (a sequential scan of
+# audit_log reading every row's metadata: CPU and memory reads, no writes); e.g. "spin:0:ag19".
+# The nice field may also be "idle" (the backend's policy SCHED_IDLE, chrt -i: any waking normal
+# task preempts it at once) or combine with "+": "ag19+idle".  Section 2 prints each catch-up
+# backend's policy (0 normal, 5 idle) and autogroup nice as read back from /proc.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -83,7 +100,8 @@ case " $CONFIGS " in *" base"*)
         cp "$WORK/base_src/forgea_audit.so" "$WORK/base.so"
     fi ;;
 esac
-use_build() {  # $1: base or new; new sessions load it from then on
+use_build() {  # $1: base or new (spin, scan: new); new sessions load it from then on
+    case $1 in spin|scan) set -- new ;; esac
     cp "$WORK/$1.so" "$LIB/.forgea_audit.so.next" && mv -f "$LIB/.forgea_audit.so.next" "$LIB/forgea_audit.so"
 }
 
@@ -99,6 +117,7 @@ checkpoint_timeout = 30min
 synchronous_commit = on
 fsync = on
 max_connections = 50
+track_wal_io_timing = on
 CONF
 as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -l "$WORK/server.log" -w -t 60 start >/dev/null
 export PGHOST=$WORK PGPORT=5432 PGUSER=postgres
@@ -127,8 +146,12 @@ t0=$(ms); load 0 & load 1 & wait; t1=$(ms)
 echo "load_ms=$((t1 - t0))"
 t0=$(ms); q "SELECT forgea_audit.merkle_integrate()" >/dev/null; q "SELECT forgea_audit.checkpoint()" >/dev/null; t1=$(ms)
 echo "integrate_and_checkpoint_ms=$((t1 - t0))"
-q "VACUUM ANALYZE" >/dev/null
-q "SELECT count(*), sum(length(metadata::text)) FROM forgea_audit.audit_log" >/dev/null   # warm
+if [ "${BENCH_CATCHUP_NOVACUUM:-0}" = 1 ]; then   # 2c's first catch-up is then the log's first reader after the integrator
+    q "ANALYZE" >/dev/null
+else
+    q "VACUUM ANALYZE" >/dev/null
+    q "SELECT count(*), sum(length(metadata::text)) FROM forgea_audit.audit_log" >/dev/null   # warm
+fi
 
 # The configurations in ABBA order: "build:delay" words; PGOPTIONS for NEW's setting.
 read -r -a order <<<"$CONFIGS"
@@ -152,19 +175,43 @@ ALTER TABLE forgea_audit.merkle_verified ENABLE ALWAYS TRIGGER merkle_verified_g
 ALTER TABLE forgea_audit.merkle_verified ENABLE ALWAYS TRIGGER merkle_verified_guard_truncate;"
 catchup_once() {
     psql -X -q -d cu -c "$reset_point" >/dev/null
-    PGOPTIONS="$(options "$1")" psql -X -q -A -t -F ' ' -d cu -v nice="$(nice_of "$1")" 2>/dev/null <<'SQL'
-SELECT format('COPY (SELECT 1) TO PROGRAM %L', 'renice -n ' || :'nice' || ' -p ' || pg_backend_pid() || ' >/dev/null')
-WHERE :'nice' <> '0' AND :'nice' NOT LIKE 'ag%' \gexec
-SELECT format('COPY (SELECT 1) TO PROGRAM %L', 'echo ' || substr(:'nice', 3) || ' > /proc/' || pg_backend_pid() || '/autogroup')
-WHERE :'nice' LIKE 'ag%' \gexec
+    PGOPTIONS="$(options "$1")" psql -X -q -A -t -F ' ' -d cu -v nice="$(nice_of "$1")" -v what="${1%%:*}" 2>/dev/null <<'SQL'
+SELECT format('COPY (SELECT 1) TO PROGRAM %L', 'renice -n ' || n || ' -p ' || pg_backend_pid() || ' >/dev/null')
+FROM regexp_split_to_table(:'nice', '[+]') n WHERE n ~ '^-?[0-9]+$' AND n <> '0' \gexec
+SELECT format('COPY (SELECT 1) TO PROGRAM %L', 'echo ' || substr(n, 3) || ' > /proc/' || pg_backend_pid() || '/autogroup')
+FROM regexp_split_to_table(:'nice', '[+]') n WHERE n LIKE 'ag%' \gexec
+SELECT format('COPY (SELECT 1) TO PROGRAM %L', 'chrt -i -p 0 ' || pg_backend_pid())
+FROM regexp_split_to_table(:'nice', '[+]') n WHERE n = 'idle' \gexec
 SELECT split_part(s, ' ', 14)::bigint + split_part(s, ' ', 15)::bigint AS c0 FROM pg_read_file('/proc/self/stat') s \gset
-SELECT clock_timestamp() AS w0 \gset
-SELECT rows_checked AS r, ok FROM forgea_audit.verify_increment() \gset
+SELECT clock_timestamp() AS w0, pg_current_wal_lsn() AS l0 \gset
+SELECT CASE :'what'
+    WHEN 'spin' THEN 'DO $$DECLARE x bigint := 0; BEGIN FOR i IN 1..20000000 LOOP x := x + i; END LOOP; END$$'
+    WHEN 'scan' THEN 'SELECT 0 AS r, sum(length(metadata::text)) > 0 AS ok FROM forgea_audit.audit_log'
+    ELSE 'SELECT rows_checked AS r, ok FROM forgea_audit.verify_increment()' END AS stmt \gset
+SELECT 0 AS r, true AS ok \gset
+:stmt \gset
 SELECT round(extract(epoch FROM clock_timestamp() - :'w0') * 1000),
-       (split_part(s, ' ', 14)::bigint + split_part(s, ' ', 15)::bigint - :c0) * 1000 / 100, :r, :'ok'
+       (split_part(s, ' ', 14)::bigint + split_part(s, ' ', 15)::bigint - :c0) * 1000 / 100, :r, :'ok',
+       pg_wal_lsn_diff(pg_current_wal_lsn(), :'l0'),
+       substring(pg_read_file('/proc/self/sched') FROM 'policy\s*:\s*(\d+)') || '/' ||
+           coalesce(substring(pg_read_file('/proc/self/autogroup') FROM 'nice (-?\d+)'), '-')
 FROM pg_read_file('/proc/self/stat') s;
 SQL
 }
+
+# BENCH_CATCHUP_IO=1: one catch-up from 0 per build under EXPLAIN (ANALYZE, BUFFERS, WAL): what it
+# read, dirtied and wrote in shared buffers and the WAL it generated (nested statements included).
+if [ "${BENCH_CATCHUP_IO:-0}" = 1 ]; then
+    echo "# 2c. buffers and WAL of one catch-up from 0 per build (EXPLAIN ANALYZE, BUFFERS, WAL)"
+    for b in base new; do
+        case " $CONFIGS " in *" $b"*) ;; *) continue ;; esac
+        use_build "$b"
+        psql -X -q -d cu -c "$reset_point" >/dev/null
+        psql -X -q -A -t -d cu -c "EXPLAIN (ANALYZE, BUFFERS, WAL, COSTS OFF, TIMING OFF)
+            SELECT rows_checked, ok FROM forgea_audit.verify_increment()" | grep -E 'Buffers|WAL' | head -3 |
+            sed "s/^ */io build=$b /"
+    done
+fi
 
 echo "# 2. the first verify_increment(), $REPEATS catch-ups per configuration and half, ABBA: ${abba[*]}"
 n=$(q "SELECT count(*) FROM forgea_audit.audit_log")
@@ -172,9 +219,9 @@ declare -A WALL CPU
 for c in "${abba[@]}"; do
     use_build "${c%%:*}"
     for ((r = 0; r < REPEATS; r++)); do
-        read -r w u rows ok < <(catchup_once "$c")
+        read -r w u rows ok walb pol < <(catchup_once "$c")
         WALL[$c]+="$w "; CPU[$c]+="$u "
-        echo "catchup config=$c wall_ms=$w cpu_ms=$u rows=$rows ok=$ok"
+        echo "catchup config=$c wall_ms=$w cpu_ms=$u rows=$rows ok=$ok wal_b=$walb policy/autogroup_nice=$pol"
     done
 done
 for c in "${order[@]}"; do
@@ -235,7 +282,7 @@ catchups() {
 # bench.stop has a row for the window; writes its longest merkle_integrate() call in ms.
 q "CREATE TABLE bench.stop (round text)"
 integrator() {
-    psql -X -q -A -t -d cu -c "DO \$\$
+    PGAPPNAME=cu_integrator psql -X -q -A -t -d cu -c "DO \$\$
 DECLARE t0 timestamptz; worst double precision := 0;
 BEGIN
     LOOP
@@ -257,8 +304,10 @@ sampler() {
 BEGIN
     LOOP
         EXIT WHEN EXISTS (SELECT FROM bench.stop WHERE round = '$1');
-        INSERT INTO bench.waits SELECT '$1', coalesce(wait_event_type || ':' || wait_event, 'CPU')
-        FROM pg_stat_activity WHERE application_name = 'pgbench' AND state = 'active';
+        INSERT INTO bench.waits SELECT '$1' || CASE application_name WHEN 'cu_integrator' THEN ':int' ELSE '' END,
+            coalesce(wait_event_type || ':' || wait_event, 'CPU')
+        FROM pg_stat_activity WHERE application_name IN ('pgbench', 'cu_integrator') AND state = 'active'
+            AND pid <> pg_backend_pid() AND wait_event IS DISTINCT FROM 'PgSleep';
         COMMIT;
         PERFORM pg_sleep(0.01);
     END LOOP;
@@ -280,6 +329,30 @@ for ((i = 0; i < ${#abba[@]}; i++)); do
     [ $((i + 1)) -eq "$half" ] && windows+=(idle)
 done
 windows+=(idle)
+# The WAL flushes, buffer writes and disk writes, cumulative: "syncs sync_ms wal_bytes backend clean checkpoint ios sectors".
+DEV=$(basename "$(df --output=source "$PGDATA_DIR" | tail -1)")
+io_counters() {
+    local pg disk
+    pg=$(q "SELECT w.wal_sync, w.wal_sync_time, w.wal_bytes, b.buffers_backend, b.buffers_clean, b.buffers_checkpoint
+            FROM pg_stat_wal w, pg_stat_bgwriter b" | tr '|' ' ')
+    disk=$(awk -v d="$DEV" '$3 == d {print $8, $10}' /proc/diskstats)
+    echo "$pg ${disk:-0 0}"
+}
+io_delta() {  # $1, $2: io_counters before and after; $3: seconds, $4: transactions
+    awk -v a="$1" -v b="$2" -v secs="$3" -v tx="$4" 'BEGIN {
+        split(a, x, " "); split(b, y, " "); for (i = 1; i <= 8; i++) d[i] = y[i] - x[i]
+        printf "syncs_per_s=%.0f sync_ms=%.2f wal_b_per_tx=%.0f buf_written(backend,bgwriter,checkpoint)=%d,%d,%d disk_writes=%d disk_mb=%.1f",
+            d[1] / secs, d[1] ? d[2] / d[1] : 0, tx ? d[3] / tx : 0, d[4], d[5], d[6], d[7], d[8] * 512 / 1048576 }'
+}
+# The CPU the record_push backends used (cores), read from /proc just before the window ends.
+clients_cpu() {  # $1: file to write
+    sleep "$(awk -v s="$SECS" 'BEGIN {print s - 0.5}')"
+    local t=0 pid
+    for pid in $(q "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench'"); do
+        t=$((t + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+    done
+    awk -v t="$t" -v s="$SECS" 'BEGIN {printf "%.2f", t / 100 / (s - 0.5)}' > "$1"
+}
 declare -A P99S
 w=0
 for c in "${windows[@]}"; do
@@ -288,14 +361,20 @@ for c in "${windows[@]}"; do
     integrator "$name" & ipid=$!
     spid=""; [ "${BENCH_CATCHUP_WAITS:-0}" = 1 ] && { sampler "$name" & spid=$!; }
     if [ "$c" != idle ]; then use_build "${c%%:*}"; catchups "$flag" "$c" & cpid=$!; fi
+    io0=$(io_counters)
+    clients_cpu "$WORK/$name.cpu" &
     (cd "$WORK" && pgbench -n -c "$CLIENTS" -j 2 -T "$SECS" -f push.pgbench -l --log-prefix="$name.log" cu > "$name.out" 2>&1)
+    io1=$(io_counters)
     rm -f "$flag"; q "INSERT INTO bench.stop VALUES ('$name')"; wait $ipid; [ "$c" != idle ] && wait $cpid
     [ -n "$spid" ] && wait "$spid"
     p=$(p99 "$WORK/$name.log".*)
     P99S[$c]+="$p "
     tps=$(grep -o 'tps = [0-9.]*' "$WORK/$name.out" | head -1 | cut -d' ' -f3)
     extra=""; [ -e "$flag.count" ] && extra=" catchups=$(cat "$flag.count")"
-    [ -n "$spid" ] && extra="$extra waits=[$(waits_of "$name")]"
+    ntx=$(grep -o 'number of transactions actually processed: [0-9]*' "$WORK/$name.out" | grep -o '[0-9]*$')
+    wait  # clients_cpu
+    extra="$extra clients_cpu_cores=$(cat "$WORK/$name.cpu") $(io_delta "$io0" "$io1" "$SECS" "${ntx:-0}")"
+    [ -n "$spid" ] && extra="$extra waits=[$(waits_of "$name")] int_waits=[$(waits_of "$name:int")]"
     echo "window=$name config=$c record_push_p99_ms=$p tps=$tps integrator_longest_call_ms=$(cat "$WORK/$name.max")$extra"
     rm -f "$WORK/$name.log".*
 done
