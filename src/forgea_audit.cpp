@@ -226,6 +226,14 @@ FA_MODULE_INIT()
         nullptr);
 
     DefineCustomBoolVariable(
+        "forgea_audit.catchup_delay_always",
+        "Whether verify_increment()'s catch-up sleeps its delay even when nobody else writes WAL.",
+        "Off: after every 1,000 rows it sleeps forgea_audit.catchup_delay (worker_catchup_delay in the worker) only "
+        "if the WAL's insert position moved since the last such point (writers are committing); alone it runs at "
+        "full speed. On: it always sleeps.",
+        &fa_catchup_delay_always, false, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+
+    DefineCustomBoolVariable(
         "forgea_audit.catchup_pause_point",
         "Let verify_increment()'s catch-up wait between batches while pg_advisory_lock(7381244102691586071) is held.",
         "A pause point for tests (at most 60 s per pass). Off: nobody can delay a pass with the lock.",

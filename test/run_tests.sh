@@ -102,7 +102,7 @@ record_result reader_never_stalls in_cluster_with test/worker/reader_never_stall
 echo "== worker: verify_increment()'s cost delay in the worker's passes (shared_preload_libraries = forgea_audit)"
 record_result worker_catchup_delay in_cluster_with test/worker/worker_catchup_delay.sh \
     -o shared_preload_libraries=forgea_audit -o forgea_audit.database=postgres -o forgea_audit.verify_interval=1s \
-    -o log_min_messages=debug1 -o logging_collector=on
+    -o forgea_audit.catchup_delay_always=on -o log_min_messages=debug1 -o logging_collector=on
 
 # The worker runs at forgea_audit.worker_nice (seen in /proc), reniced on reload, restarted to lower it.
 echo "== worker: its nice value (shared_preload_libraries = forgea_audit)"

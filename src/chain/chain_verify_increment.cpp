@@ -37,6 +37,8 @@ extern "C" {
 #include "postgres.h"
 #include "access/genam.h"
 #include "access/heapam.h"
+#include "access/xlog.h"
+#include "access/xlogrecovery.h"
 #include "access/detoast.h"
 #include "access/htup_details.h"
 #include "access/nbtree.h"
@@ -203,8 +205,10 @@ struct Increment {
     bool full_checks = false;  // the whole-log walks ran (quick_whole_log found something changed)
     long paused_ms = 0;  // time spent at the pause point, in all
     bool throttled = false;  // in the unlocked catch-up: forgea_audit.catchup_delay applies
-    int64 since_delay = 0;   // rows checked since the last sleep
+    int64 since_delay = 0;   // rows checked since the last delay point
     int64 sleeps = 0;        // how many sleeps, in all
+    int64 skipped = 0;       // delay points that did not sleep: nobody else wrote WAL (catchup_delay_always off)
+    XLogRecPtr wal_seen = InvalidXLogRecPtr;  // the WAL's insert position at the last delay point
     mk::Frontier frontier;
     CheckpointRoots checkpoints;
     RowSource src;
@@ -548,19 +552,42 @@ const char *catchup_delay_setting()
     return IsBackgroundWorker && fa_worker_catchup_delay_ms >= 0 ? "worker_catchup_delay" : "catchup_delay";
 }
 
+// The WAL's insert position: it moves whenever anybody writes WAL (record_push's commits, the
+// integrator, autovacuum); the catch-up itself writes next to none (docs/benchmarks.md, "Catch-up").
+XLogRecPtr wal_position()
+{
+    return RecoveryInProgress() ? GetXLogReplayRecPtr(nullptr) : GetXLogInsertRecPtr();
+}
+
 // The cost delay (forgea_audit.catchup_delay): after every kCatchupDelayRows rows of the unlocked
 // catch-up, a sleep, as vacuum_delay_point() does (no lock is held here but merkle_verified's row
-// and buffer pins: nobody waits for it).  The locked last step never sleeps.
+// and buffer pins: nobody waits for it).  The locked last step never sleeps.  Unless
+// forgea_audit.catchup_delay_always is on, the sleep is skipped when nobody wrote WAL since the
+// last delay point: the writers the delay makes room for are not there, and a catch-up on an
+// otherwise idle server runs at full speed (on this 2-vCPU VM the delay is what keeps WAL flushes
+// fast while writers commit, docs/benchmarks.md; with nobody committing it only costs time).
 void delay_point(Increment &inc)
 {
     double ms = catchup_delay_ms();
     if (!inc.throttled || ms <= 0 || ++inc.since_delay < kCatchupDelayRows)
         return;
     inc.since_delay = 0;
+    if (!fa_catchup_delay_always) {
+        XLogRecPtr now = wal_position();
+        bool writers = now != inc.wal_seen;
+        inc.wal_seen = now;
+        if (!writers) {
+            inc.skipped++;
+            CHECK_FOR_INTERRUPTS();
+            return;
+        }
+    }
     pgstat_report_wait_start(PG_WAIT_EXTENSION);
     pg_usleep(static_cast<long>(ms * 1000));
     pgstat_report_wait_end();
     inc.sleeps++;
+    // What was written while it slept counts for the next point: were the writers still there?
+    inc.wal_seen = wal_position();
     CHECK_FOR_INTERRUPTS();
 }
 
@@ -908,6 +935,7 @@ bool catch_up(Increment &inc, int64 target, bool pausable, Sha256 &h, MemoryCont
 {
     load_checkpoints(inc, target, keep);
     inc.throttled = pausable;
+    inc.wal_seen = wal_position();
     bool go_on = true;
     bool first = true;
     while (go_on && inc.frontier.size < target) {
@@ -1213,9 +1241,10 @@ FA_FUNCTION(fa_verify_increment, "forgea_audit.verify_increment")
     close_rows(*inc);
     if (inc->batches > 1)
         fa_progress_end();
-    elog(DEBUG1, "verify_increment: %lld rows checked in %lld batches, %lld sleeps of %g ms (forgea_audit.%s), %lld rows "
-         "read by block range", static_cast<long long>(inc->rows), static_cast<long long>(inc->batches),
-         static_cast<long long>(inc->sleeps), catchup_delay_ms(), catchup_delay_setting(),
+    elog(DEBUG1, "verify_increment: %lld rows checked in %lld batches, %lld sleeps of %g ms (forgea_audit.%s), %lld "
+         "delay points without a sleep (nobody else wrote WAL), %lld rows read by block range",
+         static_cast<long long>(inc->rows), static_cast<long long>(inc->batches), static_cast<long long>(inc->sleeps),
+         catchup_delay_ms(), catchup_delay_setting(), static_cast<long long>(inc->skipped),
          static_cast<long long>(inc->heap_rows));
     int64 count = inc->problems.count() + (inc->tree_problem != nullptr ? 1 : 0) + lost->count;
     if (lost->count > 0 && (inc->tree_problem == nullptr || inc->tree_bad_seq == 0 || lost->seq < inc->tree_bad_seq)) {

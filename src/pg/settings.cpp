@@ -54,6 +54,7 @@ bool fa_catchup_pause_point = false;
 int fa_verify_workers = -1;
 double fa_catchup_delay_ms = 0;
 double fa_worker_catchup_delay_ms = 0;
+bool fa_catchup_delay_always = false;
 int fa_verify_full_interval_s = 0;
 int fa_worker_nice = kDefaultWorkerNice;
 int fa_max_metadata_bytes = 65536;

@@ -64,6 +64,9 @@ extern int fa_verify_workers;
 // full speed), the background worker's passes the second (-1: the first).
 extern double fa_catchup_delay_ms;
 extern double fa_worker_catchup_delay_ms;
+// Off (the default): a delay point sleeps only if somebody wrote WAL since the last one (writers are
+// committing); on: after every kCatchupDelayRows rows whatever else runs (before 0.3.0).
+extern bool fa_catchup_delay_always;
 constexpr int kCatchupDelayRows = 1000;
 // The worker's default, from bench/catchup.sh (docs/benchmarks.md, "Catch-up").
 constexpr double kDefaultWorkerCatchupDelayMs = 10;

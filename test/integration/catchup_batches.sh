@@ -49,9 +49,10 @@ check "a login that is not a superuser cannot turn it on" \
     "$(q "$db" "LOAD 'forgea_audit'; CREATE ROLE catchup_nobody LOGIN; SET ROLE catchup_nobody;
                 DO \$\$ BEGIN SET forgea_audit.catchup_pause_point = on; RAISE NOTICE 'set';
                 EXCEPTION WHEN insufficient_privilege THEN RAISE WARNING '42501'; END \$\$" 2>&1 | grep -c 42501)" 1
-PGOPTIONS="${PGOPTIONS:-} -c forgea_audit.catchup_pause_point=on" \
+# It sleeps a cost delay of 0.01 ms (below) and says in its DEBUG1 summary how often.
+PGOPTIONS="${PGOPTIONS:-} -c forgea_audit.catchup_pause_point=on -c forgea_audit.catchup_delay=0.01 -c client_min_messages=debug1" \
 psql -X -q -A -t -d "$db" -c "SELECT ok || ' ' || rows_checked || ' ' || to_size FROM forgea_audit.verify_increment()" \
-    >"$work/pass.out" 2>&1 &
+    >"$work/pass.out" 2>"$work/pass.err" &
 pass=$!
 eventually "the catch-up stops at its pause point after its first batch (forgea_audit.progress)" \
     "SELECT EXISTS (SELECT FROM forgea_audit.progress WHERE progress ~ '^verify_increment: 32768 of $size new leaves verified, 1 batches; paused between batches')" 60
@@ -84,26 +85,60 @@ wait "$pass"
 now=$(q "$db" "SELECT tree_size FROM forgea_audit.merkle_state")
 check "the catch-up ends ok, every leaf of the grown tree verified" "$(cat "$work/pass.out")" "true $now $now"
 check "merkle_verified is at the tree size" "$(q "$db" "SELECT tree_size FROM forgea_audit.merkle_verified")" "$now"
+check "the WAL written while it was paused (record_push, merkle_integrate, checkpoint) makes its next delay point sleep (catchup_delay_always off)" \
+    "$(sed -n 's/.*verify_increment: [0-9]* rows checked in [0-9]* batches, \([0-9]*\) sleeps of 0.01 ms (forgea_audit.catchup_delay), [0-9]* delay points without a sleep.*/\1/p' "$work/pass.err" |
+       awk '{print ($1 >= 1) ? "slept" : "never slept"}')" slept
 check "verify_chain() agrees" "$(q "$db" "SELECT ok FROM forgea_audit.verify_chain()")" t
 
 # The cost delay (forgea_audit.catchup_delay): a sleep after every 1,000 rows of the unlocked
-# catch-up, none in the locked last step.  Counted from the pass's DEBUG1 summary, not timed.
-sleeps() {  # $1: delay (ms); prints the sleeps the pass reports
-    PGOPTIONS="${PGOPTIONS:-} -c forgea_audit.catchup_delay=$1 -c client_min_messages=debug1" \
+# catch-up, none in the locked last step; unless forgea_audit.catchup_delay_always is on, only if
+# somebody else wrote WAL since the last such point (writers are committing), so a catch-up alone
+# runs at full speed.  Counted from the pass's DEBUG1 summary ("S sleeps of D ms (...), K delay
+# points without a sleep"), not timed.
+sleeps() {  # $1: delay (ms), $2: catchup_delay_always; prints "sleeps skipped"
+    PGOPTIONS="${PGOPTIONS:-} -c forgea_audit.catchup_delay=$1 -c forgea_audit.catchup_delay_always=$2 -c client_min_messages=debug1" \
         psql -X -q -A -t -d "$db" -c "SELECT ok FROM forgea_audit.verify_increment()" 2>&1 |
-        sed -n 's/.*verify_increment: [0-9]* rows checked in [0-9]* batches, \([0-9]*\) sleeps.*/\1/p'
+        sed -n 's/.*verify_increment: [0-9]* rows checked in [0-9]* batches, \([0-9]*\) sleeps of [^,]*, \([0-9]*\) delay points without a sleep.*/\1 \2/p'
+}
+more() {  # 3,500 rows more, integrated unless $1 = no
+    q "$db" "SELECT count(forgea_audit.append('CATCHUP_DELAY', chain => 'delay:' || (g % 7))) FROM generate_series(1, 3500) g" >/dev/null
+    [ "${1:-}" = no ] || q "$db" "SELECT forgea_audit.merkle_integrate()" >/dev/null
 }
 check "forgea_audit.catchup_delay's default (docs/operations.md)" "$(q "$db" "LOAD 'forgea_audit'; SHOW forgea_audit.catchup_delay")" "0"
 check "forgea_audit.worker_catchup_delay's default (the worker's passes; docs/operations.md)" \
     "$(q "$db" "LOAD 'forgea_audit'; SHOW forgea_audit.worker_catchup_delay")" "10ms"
-q "$db" "SELECT count(forgea_audit.append('CATCHUP_DELAY', chain => 'delay:' || (g % 7))) FROM generate_series(1, 3500) g" >/dev/null
-q "$db" "SELECT forgea_audit.merkle_integrate()" >/dev/null
-check "3,500 integrated rows, catchup_delay 0.01 ms: the catch-up sleeps 3 times" "$(sleeps 0.01)" 3
-q "$db" "SELECT count(forgea_audit.append('CATCHUP_DELAY', chain => 'delay:' || (g % 7))) FROM generate_series(1, 3500) g" >/dev/null
-check "3,500 rows left to the locked last step (not integrated before): it never sleeps" "$(sleeps 0.01)" 0
-q "$db" "SELECT count(forgea_audit.append('CATCHUP_DELAY', chain => 'delay:' || (g % 7))) FROM generate_series(1, 3500) g" >/dev/null
-q "$db" "SELECT forgea_audit.merkle_integrate()" >/dev/null
-check "catchup_delay 0: no sleep (a session's call ignores worker_catchup_delay)" "$(sleeps 0)" 0
+check "forgea_audit.catchup_delay_always's default" "$(q "$db" "LOAD 'forgea_audit'; SHOW forgea_audit.catchup_delay_always")" "off"
+more
+check "3,500 integrated rows, catchup_delay 0.01 ms, catchup_delay_always on: the catch-up sleeps 3 times" "$(sleeps 0.01 on)" "3 0"
+more no
+check "3,500 rows left to the locked last step (not integrated before): it never sleeps" "$(sleeps 0.01 on)" "0 0"
+more
+check "catchup_delay 0: no sleep (a session's call ignores worker_catchup_delay)" "$(sleeps 0 on)" "0 0"
+
+# catchup_delay_always off (the default) and nobody else writing WAL: no sleep at the 3 delay
+# points.  Autovacuum, the one other writer in this cluster, is kept off the tables meanwhile by a
+# session holding SHARE UPDATE EXCLUSIVE on them (autovacuum skips a table it cannot lock; the
+# pass needs no lock that conflicts: merkle_state and merkle_verified are not held).
+more
+psql -X -q -A -t -d "$db" >"$work/novac.out" 2>&1 <<'SQL' &
+BEGIN;
+DO $$ DECLARE t regclass; BEGIN
+    FOR t IN SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE c.relkind = 'r' AND n.nspname IN ('forgea_audit', 'public')
+               AND c.relname NOT IN ('merkle_state', 'merkle_verified') LOOP
+        EXECUTE format('LOCK TABLE %s IN SHARE UPDATE EXCLUSIVE MODE', t);
+    END LOOP;
+END $$;
+SELECT set_config('application_name', 'catchup_novacuum', false);
+SELECT pg_sleep(120);
+SQL
+novac=$!
+eventually "a session keeps autovacuum off the tables" \
+    "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE application_name = 'catchup_novacuum' AND wait_event = 'PgSleep')" 30
+check "3,500 integrated rows, catchup_delay 0.01 ms, nobody else writing WAL: no sleep, 3 delay points skipped" \
+    "$(sleeps 0.01 off)" "0 3"
+q "$db" "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'catchup_novacuum'" >/dev/null
+wait "$novac" 2>/dev/null
 check "verify_chain() agrees" "$(q "$db" "SELECT ok FROM forgea_audit.verify_chain()")" t
 
 [ "$failures" -eq 0 ]

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # forgea_audit.worker_catchup_delay, in a cluster started with shared_preload_libraries =
 # forgea_audit, forgea_audit.database = postgres, forgea_audit.verify_interval = 1s,
-# log_min_messages = debug1, logging_collector = on (test/run_tests.sh): the worker's
+# log_min_messages = debug1, logging_collector = on and forgea_audit.catchup_delay_always = on (a
+# delay point sleeps even though nobody else writes WAL here: test/run_tests.sh; with it off, the
+# default, test/integration/catchup_batches.sh checks that it sleeps only after others' WAL): the worker's
 # verify_increment() passes sleep the worker's setting (default 10 ms) after every 1,000 rows of
 # their unlocked catch-up, not the sessions' forgea_audit.catchup_delay (default 0); at -1 they
 # sleep catchup_delay's.  Counted from the passes' DEBUG1 summaries in the server log
@@ -24,6 +26,7 @@ psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
 CREATE EXTENSION forgea_audit;
 SQL
 check "the worker's default is 10 ms" "$(q1 "SHOW forgea_audit.worker_catchup_delay")" "10ms"
+check "the cluster sleeps the delay whatever else runs (catchup_delay_always)" "$(q1 "SHOW forgea_audit.catchup_delay_always")" "on"
 append
 eventually "a worker pass sleeps the worker's 10 ms after every 1,000 rows of its catch-up (>= 5 sleeps)" \
     "$(log_matches 'verify_increment: [0-9]+ rows checked in [0-9]+ batches, ([5-9]|[1-9][0-9]+) sleeps of 10 ms \(forgea_audit\.worker_catchup_delay\)')" 60
