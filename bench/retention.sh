@@ -10,7 +10,8 @@
 # and the archiving window after it, so "p99 during / idle" compares two windows of one pgbench run.
 # pg_stat_activity is sampled every 0.2 s (wait events of record_push's backends, the worker,
 # autovacuum; who blocks a Lock wait), pg_stat_wal / pg_stat_bgwriter are read at each window's
-# edges, and lock waits longer than deadlock_timeout (50 ms here) are logged (log_lock_waits).
+# edges (with the disk's writes, /proc/diskstats), and lock waits longer than deadlock_timeout
+# (50 ms here) are logged (log_lock_waits).
 # docs/benchmarks.md ("Retention at 8 clients") says what is measured and shows runs.
 #
 # The build is installed into a private copy of PostgreSQL's installation (bin, lib, share:
@@ -26,7 +27,17 @@
 #   BENCH_RET_CONFIGS="before:archive_batch_size=1000,archive_batch_delay=0 after:"
 #                                 name:setting=value,... (forgea_audit.* settings by ALTER SYSTEM;
 #                                 pg.<name>=value for a server setting; nothing after the colon =
-#                                 this build's defaults); run in this order
+#                                 this build's defaults); run in this order.  Lower bounds, measured
+#                                 in the same way instead of the worker (bench/lib/copy_lower_bound.sql,
+#                                 one session, archive_batch_size rows per transaction, lz4):
+#                                   bench.lower_bound=1        copy the due rows into an unindexed table
+#                                                              (the least WAL any row-copying archive writes)
+#                                   bench.lower_bound=copyidx  ... into a table with the archive's indexes
+#                                   bench.lower_bound=move     archive_batch()'s DELETE ... RETURNING into
+#                                                              lab_attempt_archive, without its row locks,
+#                                                              digest and audit event
+#                                   bench.copy_secs=N          pace any of them to take N s for all rows
+#                                 e.g. "worker: lb:bench.lower_bound=1,bench.copy_secs=57"
 #   BENCH_RET_REPEATS=1           rounds; the list is reversed every second round (ABBA)
 #   BENCH_RET_CLIENTS=8  BENCH_RET_IDLE_SECS=15  BENCH_RET_TAIL_SECS=3
 #   BENCH_RET_CHECK_ARCHIVE=1     0 skips verify_archive() (it recomputes every digest: ~20 s at 1M)

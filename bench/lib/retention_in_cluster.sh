@@ -95,6 +95,7 @@ make_template() {
     log "   inserted: $(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }') s"
     psqlq -d rb_tpl -c "SET maintenance_work_mem = '512MB'" -c "$rebuild"
     log "   indexes made: $(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }') s"
+    psqlq -d rb_tpl -f bench/lib/copy_lower_bound.sql >/dev/null
     psqlq -d rb_tpl -c 'VACUUM (FREEZE, ANALYZE)' -c 'CHECKPOINT'
     # The WAL segments every configuration will find ready: about 3 kB per row (archiving writes
     # 1.9-2.4), made now (pg_switch_wal creates the next one) and kept by min_wal_size at the
@@ -131,8 +132,14 @@ window_stats() {
         }'
 }
 
-# The counters each window's edges are read from: WAL, checkpoints, buffers, the database.
+# The block device the cluster's directory is on, for its write counters (/proc/diskstats).
+DISK=$(basename "$(df --output=source "$PGHOST" 2>/dev/null | tail -1)")
+# The counters each window's edges are read from: WAL, checkpoints, buffers, the database, and the
+# disk's sectors and requests written (0 0 if it is not in /proc/diskstats).
 stats() {  # db
+    echo "$(stats_sql "$1") $(awk -v d="$DISK" '$3 == d { print $10, $8; f = 1 } END { if (!f) print 0, 0 }' /proc/diskstats)"
+}
+stats_sql() {  # db
     val -F ' ' -d "$1" -c "SELECT w.wal_records, w.wal_fpi, w.wal_bytes, w.wal_buffers_full, w.wal_write, w.wal_sync,
             round(w.wal_write_time), round(w.wal_sync_time), b.checkpoints_timed + b.checkpoints_req, b.buffers_backend,
             d.xact_commit, d.blks_read
@@ -143,9 +150,9 @@ stats() {  # db
 stats_delta() {
     awk -v s="$3" -v a="$1" -v b="$2" 'BEGIN {
         split(a, x, " "); split(b, y, " ")
-        printf "WAL %.1f MB/s, %.0f records/s, %.0f FPI/s, wal_buffers_full %.0f/s, wal_write %.0f/s, wal_sync %.0f/s (%.0f ms write, %.0f ms sync per s), checkpoints %d, backend buffer writes %.0f/s",
+        printf "WAL %.1f MB/s, %.0f records/s, %.0f FPI/s, wal_buffers_full %.0f/s, wal_write %.0f/s, wal_sync %.0f/s (%.0f ms write, %.0f ms sync per s), checkpoints %d, backend buffer writes %.0f/s, disk writes %.1f MB/s in %.0f requests/s",
             (y[3] - x[3]) / s / 1e6, (y[1] - x[1]) / s, (y[2] - x[2]) / s, (y[4] - x[4]) / s, (y[5] - x[5]) / s,
-            (y[6] - x[6]) / s, (y[7] - x[7]) / s, (y[8] - x[8]) / s, y[9] - x[9], (y[10] - x[10]) / s }'
+            (y[6] - x[6]) / s, (y[7] - x[7]) / s, (y[8] - x[8]) / s, y[9] - x[9], (y[10] - x[10]) / s, (y[13] - x[13]) * 512 / s / 1e6, (y[14] - x[14]) / s }'
 }
 
 # The query that samples pg_stat_activity every 0.2 s (one psql, \watch, until killed), written to
@@ -153,7 +160,8 @@ stats_delta() {
 # who = pgbench (record_push's backends), worker, autovacuum, or the process type.
 sampler() {  # db, file
     echo "SELECT round(extract(epoch FROM clock_timestamp()), 3),
-                 CASE WHEN a.application_name = 'pgbench' THEN 'pgbench' WHEN a.backend_type LIKE 'forgea_audit%' THEN 'worker'
+                 CASE WHEN a.application_name = 'pgbench' THEN 'pgbench'
+                      WHEN a.backend_type LIKE 'forgea_audit%' OR a.application_name = 'bench_copy' THEN 'worker'
                       WHEN a.backend_type = 'autovacuum worker' THEN 'autovacuum' ELSE a.backend_type END,
                  coalesce(a.state, '-'), coalesce(a.wait_event_type || ':' || a.wait_event, 'CPU'),
                  CASE WHEN a.wait_event_type = 'Lock' THEN (SELECT string_agg(CASE WHEN b.application_name = 'pgbench' THEN 'pgbench'
@@ -179,7 +187,7 @@ lock_waits() {  # samples, t0, t1: pgbench samples waiting on a Lock, and who bl
 }
 
 run_config() {  # label, settings, round
-    local label=$1 settings=$2 round=$3 db="rb_${1//[^a-z0-9_]/_}_$3" kv k v
+    local label=$1 settings=$2 round=$3 db="rb_${1//[^a-z0-9_]/_}_$3" kv k v lower_bound=0 copy_secs=0
     local prefix="$OUT/logs/$db"
     log "-- $label (round $round): ${settings:-defaults}"
     # (Autovacuum may be in the template for a moment: CREATE DATABASE then fails; try again.)
@@ -196,6 +204,8 @@ run_config() {  # label, settings, round
         v=${k#*=}; k=${k%%=*}
         case $k in
             pg.*) psqlq -d postgres -c "ALTER SYSTEM SET ${k#pg.} = '$v'" >/dev/null ;;   # a server setting
+            bench.lower_bound) lower_bound=$v ;;   # 1, copyidx or move: bench/lib/copy_lower_bound.sql, not the worker
+            bench.copy_secs) copy_secs=$v ;;       # ... paced to copy ROWS in this many seconds (0: unpaced)
             *) psqlq -d postgres -c "ALTER SYSTEM SET forgea_audit.$k = '$v'" >/dev/null ;;
         esac
     done
@@ -228,7 +238,27 @@ run_config() {  # label, settings, round
     # started (the worker reads its settings again only after the run).
     # The worker's own CPU time over the run (utime + stime of its process, /proc/<pid>/stat): on a
     # shared machine its CPU seconds per row are steadier than the wall time.
-    local wpid cpu0 cpu1
+    local wpid cpu0 cpu1 copier=
+    if [ "$lower_bound" != 0 ]; then
+        # The lower bound: one session (wal_compression lz4, as the worker's batches) copies the due rows as archive_batch() would read them (its
+        # batch size and cutoff), into bench.archive_copy; its backend is this run's "worker".
+        local copy_args
+        copy_args=$(val -d "$db" -c "SELECT quote_literal(now() - attempt_retention) || '::timestamptz, ' || archive_batch_size
+            FROM forgea_audit.retention_settings()")
+        PGAPPNAME=bench_copy psql -X -q -v ON_ERROR_STOP=1 -d "$db" -c "SET wal_compression = lz4" -c "CALL bench.copy_lower_bound($copy_args,
+            $(awk -v r="$ROWS" -v s="$copy_secs" 'BEGIN { print (s > 0) ? r / s : 0 }'), '$( [ "$lower_bound" = 1 ] && echo copy || echo "$lower_bound" )')" \
+            -c "SELECT pg_sleep(30)" > "$prefix.copy.out" 2>&1 9>&- &
+        copier=$!
+        wait_for "$db" "SELECT EXISTS (SELECT FROM bench.copy_run)" 60
+        wpid=$(val -d postgres -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'bench_copy' AND datname = '$db' LIMIT 1")
+        cpu0=$(awk '{ print $14 + $15 }' "/proc/$wpid/stat" 2>/dev/null || echo NA)
+        wait_for "$db" "SELECT EXISTS (SELECT FROM bench.copy_run WHERE finished_at IS NOT NULL)" 400
+        cpu1=$(awk '{ print $14 + $15 }' "/proc/$wpid/stat" 2>/dev/null || echo NA)
+        # (its session stays 30 s after the copy, for /proc; ended here)
+        grep -q ERROR "$prefix.copy.out" && { cat "$prefix.copy.out"; exit 1; }
+        kill "$copier" 2>/dev/null || true
+        wait "$copier" 2>/dev/null || true
+    else
     wpid=$(val -d postgres -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'forgea_audit retention' AND datname = '$db' LIMIT 1")
     cpu0=$(awk '{ print $14 + $15 }' "/proc/$wpid/stat" 2>/dev/null || echo NA)
     psqlq -d postgres -c "ALTER SYSTEM SET forgea_audit.retention_interval = '1s'" -c "SELECT pg_reload_conf()" >/dev/null
@@ -236,6 +266,7 @@ run_config() {  # label, settings, round
     psqlq -d postgres -c "ALTER SYSTEM SET forgea_audit.retention_interval = 0" -c "SELECT pg_reload_conf()" >/dev/null
     wait_for "$db" "SELECT EXISTS (SELECT FROM forgea_audit.retention_run WHERE driver = 'worker' AND finished_at IS NOT NULL)" 400
     cpu1=$(awk '{ print $14 + $15 }' "/proc/$wpid/stat" 2>/dev/null || echo NA)
+    fi
     s2=$(stats "$db")
     local load_end
     load_end=$(load)
@@ -245,8 +276,13 @@ run_config() {  # label, settings, round
     grep -m3 -e aborted -e ERROR "$prefix.pgbench.out" && { log "pgbench failed"; exit 1; }
 
     local r a0 a1 archived batches err secs
+    if [ "$lower_bound" != 0 ]; then
+        r=$(val -F ' ' -d "$db" -c "SELECT extract(epoch FROM started_at), extract(epoch FROM finished_at), copied, batches, '-'
+            FROM bench.copy_run")
+    else
     r=$(val -F ' ' -d "$db" -c "SELECT extract(epoch FROM started_at), extract(epoch FROM finished_at), archived, batches,
             coalesce(error, '-') FROM forgea_audit.retention_run WHERE driver = 'worker' ORDER BY id LIMIT 1")
+    fi
     read -r a0 a1 archived batches err <<< "$r"
     secs=$(awk -v a="$a0" -v b="$a1" 'BEGIN { printf "%.1f", b - a }')
     local i_p50 i_p99 i_n i_tps d_p50 d_p99 d_n d_tps ratio
@@ -285,6 +321,14 @@ run_config() {  # label, settings, round
 
     # No row lost, nothing archived twice, what was due is gone, the archive matches its events.
     local checks
+    if [ "$lower_bound" = 1 ]; then
+        checks="copied all due rows: $(val -d "$db" -c "SELECT (SELECT count(*) FROM bench.archive_copy) = $ROWS")"
+    elif [ "$lower_bound" = copyidx ]; then
+        checks="copied all due rows: $(val -d "$db" -c "SELECT (SELECT count(*) FROM bench.archive_copy_idx) = $ROWS")"
+    elif [ "$lower_bound" = move ]; then
+        checks="moved all due rows, none left: $(val -F ' ' -d "$db" -c "SELECT (SELECT count(*) FROM forgea_audit.lab_attempt_archive) = $ROWS,
+            NOT EXISTS (SELECT FROM forgea_audit.lab_attempt WHERE recorded_at < now() - interval '90 days')")"
+    else
     checks=$(val -F ' ' -d "$db" -c "
         SELECT (SELECT count(*) FROM forgea_audit.lab_attempt) + (SELECT count(*) FROM forgea_audit.lab_attempt_archive)
                = $ROWS + (SELECT count(*) FROM forgea_audit.audit_log WHERE action = 'LAB_VERIFY_ATTEMPT'),
@@ -293,6 +337,7 @@ run_config() {  # label, settings, round
                (SELECT count(*) FROM forgea_audit.audit_log WHERE action = 'RETENTION_ARCHIVE') = $batches,
                $( [ "$CHECK_ARCHIVE" = 1 ] && echo "(SELECT ok FROM forgea_audit.verify_archive())" || echo "'skipped'" ),
                (SELECT ok FROM forgea_audit.verify_chain())")
+    fi
     log "   checks (live + archived = expected, in both, due left live, one event per batch, verify_archive, verify_chain): $checks"
     local lockwait_log
     lockwait_log=$(awk -v a="$(date -u -d "@${a0%.*}" '+%F %T')" -v b="$(date -u -d "@$(( ${a1%.*} + 1 ))" '+%F %T')" \
