@@ -540,14 +540,6 @@ CREATE INDEX lab_attempt_archive_archive_seq_idx ON forgea_audit.lab_attempt_arc
 -- it commits), so one transaction of many batches does work that grows with the square of the rows.
 -- Rows a run passed over because someone held them (SKIP LOCKED) wait for the next run.
 --
--- archive_batch()'s pacing: called once per archive row, sleeps while this backend's WAL is ahead
--- of forgea_audit.archive_wal_rate (0: never), returns true.
-CREATE FUNCTION forgea_audit.archive_pace() RETURNS boolean
-    LANGUAGE c VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'fa_archive_pace_0_3';
-COMMENT ON FUNCTION forgea_audit.archive_pace() IS
-    'archive_batch()''s pacing: sleeps while this session''s WAL is ahead of forgea_audit.archive_wal_rate; always returns true.';
-REVOKE ALL ON FUNCTION forgea_audit.archive_pace() FROM PUBLIC;
-
 -- The whole batch is one statement: the rows deleted, their count, id range and digest, the audit
 -- event, and the same rows inserted into the archive naming that event.  The digest is the
 -- documented canonical_json(to_jsonb(row)) per row, computed by canonical_row_json(row), which
@@ -604,10 +596,7 @@ BEGIN
     ), gone AS (
         -- The locked rows by their ctid: one TID scan, no descent of the primary key per row, and
         -- no join whose plan could turn into a sequential scan of lab_attempt.
-        -- archive_pace() (always true) paces the batch's WAL to forgea_audit.archive_wal_rate, row by
-        -- row, here and in the archive's INSERT below.
-        DELETE FROM forgea_audit.lab_attempt a WHERE a.ctid = ANY (ARRAY(SELECT d.tid FROM due d)) AND forgea_audit.archive_pace()
-        RETURNING a.*
+        DELETE FROM forgea_audit.lab_attempt a WHERE a.ctid = ANY (ARRAY(SELECT d.tid FROM due d)) RETURNING a.*
     ), summary AS (
         SELECT pg_catalog.count(*) AS n, pg_catalog.min(g.id) AS lo, pg_catalog.max(g.id) AS hi,
                forgea_audit.rows_sha256(g ORDER BY g.id) AS digest
@@ -626,7 +615,6 @@ BEGIN
     ), stored AS (
         INSERT INTO forgea_audit.lab_attempt_archive
         SELECT g.*, pg_catalog.now(), e.seq FROM gone g CROSS JOIN event e
-        WHERE forgea_audit.archive_pace()
     )
     SELECT s.n, s.lo, s.hi, e.seq, l.recorded_at, l.id INTO r
     FROM summary s LEFT JOIN event e ON true LEFT JOIN last l ON true;

@@ -1088,14 +1088,6 @@ GRANT EXECUTE ON FUNCTION forgea_audit.retention_settings() TO forgea_audit_admi
 -- documented canonical_json(to_jsonb(row)) per row, computed by canonical_row_json(row), which
 -- writes the same bytes without building the jsonb, and hashed row by row by rows_sha256()
 -- (verify_archive() recomputes it the long way).
--- archive_batch()'s pacing: called once per archive row, sleeps while this backend's WAL is ahead
--- of forgea_audit.archive_wal_rate (0: never), returns true.
-CREATE FUNCTION forgea_audit.archive_pace() RETURNS boolean
-    LANGUAGE c VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'fa_archive_pace_0_3';
-COMMENT ON FUNCTION forgea_audit.archive_pace() IS
-    'archive_batch()''s pacing: sleeps while this session''s WAL is ahead of forgea_audit.archive_wal_rate; always returns true.';
-REVOKE ALL ON FUNCTION forgea_audit.archive_pace() FROM PUBLIC;
-
 CREATE FUNCTION forgea_audit.archive_batch(cutoff timestamptz, batch_size integer,
                                            after_recorded_at timestamptz DEFAULT NULL, after_id bigint DEFAULT NULL)
     RETURNS TABLE (archived bigint, first_id bigint, last_id bigint, audit_seq bigint, skipped boolean,
@@ -1147,10 +1139,7 @@ BEGIN
     ), gone AS (
         -- The locked rows by their ctid: one TID scan, no descent of the primary key per row, and
         -- no join whose plan could turn into a sequential scan of lab_attempt.
-        -- archive_pace() (always true) paces the batch's WAL to forgea_audit.archive_wal_rate, row by
-        -- row, here and in the archive's INSERT below.
-        DELETE FROM forgea_audit.lab_attempt a WHERE a.ctid = ANY (ARRAY(SELECT d.tid FROM due d)) AND forgea_audit.archive_pace()
-        RETURNING a.*
+        DELETE FROM forgea_audit.lab_attempt a WHERE a.ctid = ANY (ARRAY(SELECT d.tid FROM due d)) RETURNING a.*
     ), summary AS (
         SELECT pg_catalog.count(*) AS n, pg_catalog.min(g.id) AS lo, pg_catalog.max(g.id) AS hi,
                forgea_audit.rows_sha256(g ORDER BY g.id) AS digest
@@ -1169,7 +1158,6 @@ BEGIN
     ), stored AS (
         INSERT INTO forgea_audit.lab_attempt_archive
         SELECT g.*, pg_catalog.now(), e.seq FROM gone g CROSS JOIN event e
-        WHERE forgea_audit.archive_pace()
     )
     SELECT s.n, s.lo, s.hi, e.seq, l.recorded_at, l.id INTO r
     FROM summary s LEFT JOIN event e ON true LEFT JOIN last l ON true;

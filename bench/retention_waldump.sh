@@ -10,15 +10,15 @@
 # deliveries through record_push, then BENCH_WD_ROWS expired copies of them (the same
 # bench/lib/expired_attempts.sql), VACUUM (FREEZE, ANALYZE), CHECKPOINT.  Then archive_batch() runs batch after
 # batch as the worker runs it (one transaction each, wal_compression = BENCH_WD_WAL_COMPRESSION,
-# forgea_audit.archive_wal_rate = BENCH_WD_RATE, passing the resume position on), and
+# passing the resume position on), and
 # `pg_waldump --stats=record` is printed over exactly the WAL of the first BENCH_WD_SHOW batches
 # and of the whole run (pg_current_wal_insert_lsn() before and after).  Nothing else writes WAL
 # meanwhile.  docs/benchmarks.md ("the archiving's WAL record by record") shows a run.
-#   BENCH_WD_ROWS=20000  BENCH_WD_BATCH=1000  BENCH_WD_WAL_COMPRESSION=lz4  BENCH_WD_RATE=0  BENCH_WD_SHOW=1
+#   BENCH_WD_ROWS=20000  BENCH_WD_BATCH=1000  BENCH_WD_WAL_COMPRESSION=lz4  BENCH_WD_SHOW=1
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS=${BENCH_WD_ROWS:-20000}; BATCH=${BENCH_WD_BATCH:-1000}; WALCOMP=${BENCH_WD_WAL_COMPRESSION:-lz4}
-RATE=${BENCH_WD_RATE:-0}; SHOW=${BENCH_WD_SHOW:-1}
+SHOW=${BENCH_WD_SHOW:-1}
 . bench/lib/private_pg.sh
 WORK=$(mktemp -d /tmp/forgea_waldump.XXXXXX); chmod 755 "$WORK"
 DATA=$WORK/data
@@ -51,7 +51,7 @@ cut=$($P -At -c "SELECT now() - interval '50 days'")
 pos="NULL, NULL"; b=0; moved=0; start=$(lsn); t0=$(date +%s.%N)
 while :; do
     b=$((b + 1)); l0=$(lsn)
-    out=$($P -At -F, -c "SET wal_compression = $WALCOMP; SET forgea_audit.archive_wal_rate = '$RATE';
+    out=$($P -At -F, -c "SET wal_compression = $WALCOMP;
         SELECT archived, quote_literal(resume_recorded_at) || '::timestamptz', resume_id FROM forgea_audit.archive_batch('$cut', $BATCH, $pos)")
     n=${out%%,*}; pos=${out#*,}; l1=$(lsn)
     [ "$n" -gt 0 ] || break

@@ -93,13 +93,6 @@ FA_MODULE_INIT()
         "archived. run_retention() (one transaction) does not pause.",
         &fa_archive_batch_delay_ms, 0, 0, 60 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
 
-    DefineCustomIntVariable(
-        "forgea_audit.archive_wal_rate",
-        "The WAL rate, per second, archive_batch() paces the rows it writes into the archive to; 0: no pacing.",
-        "Every commit waits for the WAL inserted before it: a batch's archive rows written at full speed "
-        "make every concurrent commit's flush longer. Pacing only the archive's writes smooths that burst.",
-        &fa_archive_wal_rate_kb, 0, 0, INT_MAX / 2, PGC_SUSET, GUC_UNIT_KB, nullptr, nullptr, nullptr);
-
     DefineCustomEnumVariable(
         "forgea_audit.archive_wal_compression",
         "The wal_compression the background worker's archive batches run with; server: the server's own.",

@@ -19,7 +19,6 @@ int fa_rejection_retention_s = 90 * 24 * 3600;
 int fa_archive_batch_size = 1000;
 int fa_retention_interval_s = 3600;
 int fa_archive_batch_delay_ms = 0;
-int fa_archive_wal_rate_kb = 0;
 // lz4 where the server has it: a 1,000-row batch's full-page images (the first change to each
 // lab_attempt page after a checkpoint, 39% of its WAL) shrink by half, at ~2% of its CPU
 // (docs/benchmarks.md, "Retention at 8 clients").

@@ -19,8 +19,6 @@ extern int fa_rejection_retention_s; // webhook_rejection minutes older than thi
 extern int fa_archive_batch_size;    // rows per batch (one transaction each in the worker)
 extern int fa_retention_interval_s;  // worker period; 0 = the worker does not archive
 extern int fa_archive_batch_delay_ms; // worker pause between two batches of a run
-// The WAL rate archive_batch() paces its archive rows to (kB per second; 0: no pacing): archive_pace.cpp.
-extern int fa_archive_wal_rate_kb;
 // The wal_compression the worker's archive batches run with (an index into
 // fa_archive_wal_compression_options; 0 = "server": the server's own setting).
 extern int fa_archive_wal_compression;
