@@ -34,6 +34,7 @@
 #   BENCH_CATCHUP_ROWS (400000)  BENCH_CATCHUP_CHAINS (4000)  BENCH_CATCHUP_SECS (10)
 #   BENCH_CATCHUP_REPEATS (2)    BENCH_CATCHUP_CLIENTS (8)
 #   BENCH_CATCHUP_PROFILE (0)    1: a catch-up per build under perf record -g (section 2b)
+#   BENCH_CATCHUP_PROFILE_KEEP   a directory: section 2b's perf data is copied there (perf_BUILD.data)
 #   BENCH_CATCHUP_WAITS (0)      1: in each window of section 3, what record_push's backends are
 #                                doing, sampled from pg_stat_activity every 10 ms (wait events;
 #                                "CPU" = active with no wait event: running or waiting for a CPU),
@@ -258,6 +259,7 @@ if [ "${BENCH_CATCHUP_PROFILE:-0}" = 1 ]; then
         wait "$ppid"
         kill -INT "$perfpid" 2>/dev/null || true; wait "$perfpid" || true
         echo "profile build=$b result=$(tr '\n' ' ' < "$WORK/prof_$b.out")"
+        [ -n "${BENCH_CATCHUP_PROFILE_KEEP:-}" ] && cp "$WORK/perf_$b.data" "$BENCH_CATCHUP_PROFILE_KEEP/perf_$b.data"
         echo "profile build=$b self (top 15):"
         perf report -q -g none -i "$WORK/perf_$b.data" --no-children --sort symbol --percent-limit 1.5 2>/dev/null | grep '%' | head -15 || true  # head ends the pipe early
         echo "profile build=$b inclusive, below fa_verify_increment_guarded (top 25):"
