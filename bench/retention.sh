@@ -36,6 +36,9 @@
 #                                   bench.lower_bound=move     archive_batch()'s DELETE ... RETURNING into
 #                                                              lab_attempt_archive, without its row locks,
 #                                                              digest and audit event
+#                                   bench.lower_bound=digest   no write: each batch's rows read and digested
+#                                                              as archive_batch() does (an archive of whole
+#                                                              partitions would still do that per row)
 #                                   bench.copy_secs=N          pace any of them to take N s for all rows
 #                                 e.g. "worker: lb:bench.lower_bound=1,bench.copy_secs=57"
 #   BENCH_RET_REPEATS=1           rounds; the list is reversed every second round (ABBA)

@@ -11,7 +11,9 @@
 # BENCH_AB_ORDER (default "new base base new": ABBA), each run a go of its own under BENCH_LOCK if
 # set (bench/retention.sh takes it for its template and its configuration), then prints every run's
 # summary line and the medians per build (BENCH_AB_PREPARE=1 BENCH_AB_SRC=<dir>: only make and
-# build the base tree, for a later run with the same BENCH_AB_SRC).  Every other BENCH_RET_* setting is passed on
+# build the base tree, for a later run with the same BENCH_AB_SRC).  BENCH_AB_NEW_EXTRA: more
+# configurations (bench/retention.sh's name:settings) run after "new" in each new run's cluster,
+# e.g. a lower bound "lb:bench.lower_bound=1,bench.copy_secs=57".  Every other BENCH_RET_* setting is passed on
 # (BENCH_RET_ROWS, BENCH_RET_IDLE_SECS, ...); each run makes its own template (about 50 s at 1M).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,10 +46,12 @@ for build in $ORDER; do
     dir=$ROOT
     [ "$build" = base ] && dir=$SRC
     echo "== run $n: $build"
-    BENCH_RET_CONFIGS="$build:" BENCH_RET_REPEATS=1 bash "$dir/bench/retention.sh" > "$OUT/run$n-$build.log" 2>&1 ||
+    configs="$build:"
+    [ "$build" = new ] && [ -n "${BENCH_AB_NEW_EXTRA:-}" ] && configs="$configs $BENCH_AB_NEW_EXTRA"
+    BENCH_RET_CONFIGS="$configs" BENCH_RET_REPEATS=1 bash "$dir/bench/retention.sh" > "$OUT/run$n-$build.log" 2>&1 ||
         { tail -20 "$OUT/run$n-$build.log"; exit 1; }
     report=$(sed -n 's/^report: //p' "$OUT/run$n-$build.log")
-    sed "s/^$build|1|/$build|$n|/" "$(dirname "$report")/summary.tsv" >> "$OUT/summary.tsv"
+    sed "s/^\([^|]*\)|1|/\1|$n|/" "$(dirname "$report")/summary.tsv" >> "$OUT/summary.tsv"
     grep -E "archived [0-9]+ in|p99 during/idle" "$OUT/run$n-$build.log"
 done
 {

@@ -8,6 +8,8 @@
 -- mode 'move' instead moves the rows into lab_attempt_archive by archive_batch()'s own statement
 -- minus its row locks, digest and audit event: the archive's WAL (delete, full-page images of
 -- lab_attempt's pages, the archive's heap row and indexes) at a fraction of the worker's CPU.
+-- mode 'digest' writes nothing: it reads and digests each batch's rows as archive_batch() does
+-- (rows_sha256(row ORDER BY id)), the per-row work left to an archive of whole partitions.
 -- rows_per_s > 0 paces it: after each batch it sleeps until (rows copied) / rows_per_s seconds
 -- have passed since its start, so it can take the archiving's own time for the same rows.
 -- bench.copy_run gets one row: started_at when it starts (committed), the rest when it ends.
@@ -38,7 +40,21 @@ BEGIN
     INSERT INTO bench.copy_run (started_at) VALUES (t0);
     COMMIT;
     LOOP
-        IF mode = 'copyidx' THEN
+        IF mode = 'digest' THEN
+            -- 'digest': no write at all; each batch's rows read and digested as archive_batch()
+            -- digests them (rows_sha256 over canonical_row_json, in id order): what would be left
+            -- per row of an archive that moves whole partitions instead of rows.
+            WITH due AS (
+                SELECT a.* FROM forgea_audit.lab_attempt a
+                WHERE a.recorded_at < cutoff AND (a.recorded_at, a.id) >= (pos_at, pos_id)
+                ORDER BY a.recorded_at, a.id LIMIT batch_size
+            ), summary AS (
+                SELECT count(*) AS n, forgea_audit.rows_sha256(d ORDER BY d.id) AS digest FROM due d
+            )
+            SELECT s.n, (SELECT d.recorded_at FROM due d ORDER BY d.recorded_at DESC, d.id DESC LIMIT 1),
+                   (SELECT d.id FROM due d ORDER BY d.recorded_at DESC, d.id DESC LIMIT 1)
+            INTO n, last_at, last_id FROM summary s;
+        ELSIF mode = 'copyidx' THEN
             WITH due AS (
                 SELECT a.* FROM forgea_audit.lab_attempt a
                 WHERE a.recorded_at < cutoff AND (a.recorded_at, a.id) >= (pos_at, pos_id)

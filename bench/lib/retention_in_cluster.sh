@@ -204,7 +204,7 @@ run_config() {  # label, settings, round
         v=${k#*=}; k=${k%%=*}
         case $k in
             pg.*) psqlq -d postgres -c "ALTER SYSTEM SET ${k#pg.} = '$v'" >/dev/null ;;   # a server setting
-            bench.lower_bound) lower_bound=$v ;;   # 1, copyidx or move: bench/lib/copy_lower_bound.sql, not the worker
+            bench.lower_bound) lower_bound=$v ;;   # 1, copyidx, move, digest: bench/lib/copy_lower_bound.sql, not the worker
             bench.copy_secs) copy_secs=$v ;;       # ... paced to copy ROWS in this many seconds (0: unpaced)
             *) psqlq -d postgres -c "ALTER SYSTEM SET forgea_audit.$k = '$v'" >/dev/null ;;
         esac
@@ -323,6 +323,8 @@ run_config() {  # label, settings, round
     local checks
     if [ "$lower_bound" = 1 ]; then
         checks="copied all due rows: $(val -d "$db" -c "SELECT (SELECT count(*) FROM bench.archive_copy) = $ROWS")"
+    elif [ "$lower_bound" = digest ]; then
+        checks="digested all due rows: $(val -d "$db" -c "SELECT copied = $ROWS FROM bench.copy_run")"
     elif [ "$lower_bound" = copyidx ]; then
         checks="copied all due rows: $(val -d "$db" -c "SELECT (SELECT count(*) FROM bench.archive_copy_idx) = $ROWS")"
     elif [ "$lower_bound" = move ]; then
