@@ -118,14 +118,17 @@ static inline uint32 entry_end(JEntry entry, uint32 start)
     return JBE_HAS_OFF(entry) ? JBE_OFFLENFLD(entry) : start + JBE_OFFLENFLD(entry);
 }
 
-// The keys of the last object written that had kKeyCacheMinKeys or more, none needing an escape:
-// its key JEntries and key bytes as stored, and the text each key is written as (a comma before
-// every key but the first, the quoted key, the colon).  The log's metadata objects of one action
-// share their keys (a LAB_VERIFY_ATTEMPT row's 15, of the ~24 strings its metadata has), so the
-// verifier re-serialising every row's metadata writes the keys from here, after two memcmp, instead
-// of checking each for escapes and copying it in pieces.  An object whose key JEntries and bytes are
-// those of the cache has exactly these keys in this order (the JEntries give each key's length), so
-// the text is the same.  Per backend; an error while the object's values are written leaves it valid.
+// The keys of the last two root objects written that had kKeyCacheMinKeys or more, none needing an
+// escape: their key JEntries and key bytes as stored, and the text each key is written as (a comma
+// before every key but the first, the quoted key, the colon).  The log's metadata objects of one
+// action share their keys (a LAB_VERIFY_ATTEMPT row's 15, of the ~24 strings its metadata has), so
+// the verifier re-serialising every row's metadata writes the keys from here, after two memcmp,
+// instead of checking each for escapes and copying it in pieces; two entries, so that a row's
+// metadata and proof, or two actions' rows in turn, do not evict each other.  An object whose key
+// JEntries and bytes are an entry's has exactly its keys in this order (the JEntries give each
+// key's length), so the text is the same.  A miss fills the older entry and writes from it (the
+// keys checked once, as without the cache).  Per backend; an error while the object's values are
+// written leaves the entry valid.
 constexpr uint32 kKeyCacheMinKeys = 4;
 constexpr uint32 kKeyCacheMaxKeys = 32;
 constexpr uint32 kKeyCacheMaxBytes = 512;
@@ -137,42 +140,51 @@ struct KeyCache {
     uint32 piece_end[kKeyCacheMaxKeys];  // key i's text is text[piece_end[i - 1] .. piece_end[i])
     char text[kKeyCacheMaxBytes + 4 * kKeyCacheMaxKeys];
 };
-static KeyCache key_cache;
+static KeyCache key_cache[2];
+static int key_cache_older;  // the entry the next miss refills
 
-// Whether the object's keys are the cached ones.
-static inline bool key_cache_hit(const JEntry *children, uint32 count, const char *base, uint32 key_bytes)
+// The entry holding the object's keys, or nullptr.  Equal key JEntries give equal key lengths, so
+// the keys' bytes (where the first value starts) are then the entry's key_bytes.
+static inline const KeyCache *key_cache_find(const JEntry *children, uint32 count, const char *base)
 {
-    return key_cache.count == count && key_cache.key_bytes == key_bytes &&
-           memcmp(key_cache.entries, children, count * sizeof(JEntry)) == 0 && memcmp(key_cache.keys, base, key_bytes) == 0;
+    for (const KeyCache &c : key_cache)
+        if (c.count == count && memcmp(c.entries, children, count * sizeof(JEntry)) == 0 &&
+            memcmp(c.keys, base, c.key_bytes) == 0)
+            return &c;
+    return nullptr;
 }
 
-// Remembers an object's keys if it has enough of them, they fit and none needs an escape.
-static void key_cache_fill(const JEntry *children, uint32 count, const char *base, uint32 key_bytes)
+// Puts an object's keys (key_bytes of them, from base) into the older entry and returns it; nullptr
+// (and the entry left empty) if they are too many or too long, or one needs an escape.
+static const KeyCache *key_cache_fill(const JEntry *children, uint32 count, const char *base, uint32 key_bytes)
 {
     if (count < kKeyCacheMinKeys || count > kKeyCacheMaxKeys || key_bytes > kKeyCacheMaxBytes)
-        return;
-    key_cache.count = 0;
+        return nullptr;
+    KeyCache &c = key_cache[key_cache_older];
+    c.count = 0;
     uint32 start = 0, at = 0;
     for (uint32 i = 0; i < count; i++) {
         uint32 end = JBE_HAS_OFF(children[i]) ? JBE_OFFLENFLD(children[i]) : start + JBE_OFFLENFLD(children[i]);
         if (end < start || end > key_bytes || forgea::core::first_escape(base + start, end - start) != end - start)
-            return;
+            return nullptr;
         if (i > 0)
-            key_cache.text[at++] = ',';
-        key_cache.text[at++] = '"';
-        memcpy(key_cache.text + at, base + start, end - start);
+            c.text[at++] = ',';
+        c.text[at++] = '"';
+        memcpy(c.text + at, base + start, end - start);
         at += end - start;
-        key_cache.text[at++] = '"';
-        key_cache.text[at++] = ':';
-        key_cache.piece_end[i] = at;
+        c.text[at++] = '"';
+        c.text[at++] = ':';
+        c.piece_end[i] = at;
         start = end;
     }
     if (start != key_bytes)
-        return;
-    memcpy(key_cache.entries, children, count * sizeof(JEntry));
-    memcpy(key_cache.keys, base, key_bytes);
-    key_cache.key_bytes = key_bytes;
-    key_cache.count = count;
+        return nullptr;
+    memcpy(c.entries, children, count * sizeof(JEntry));
+    memcpy(c.keys, base, key_bytes);
+    c.key_bytes = key_bytes;
+    c.count = count;
+    key_cache_older ^= 1;
+    return &c;
 }
 
 // Walks the binary container itself (no JsonbIterator: no JsonbValue per token, no allocation):
@@ -192,13 +204,21 @@ static void write_container(const JsonbContainer *jc, Sink &out, bool top)
     if (header & JB_FOBJECT) {
         const char *base = reinterpret_cast<const char *>(children + 2 * count);
         uint32 key_start = 0;
-        uint32 value_start = count > 0 ? getJsonbOffset(jc, static_cast<int>(count)) : 0;
         out.put_byte('{');
-        if (top && count >= kKeyCacheMinKeys && key_cache_hit(children, count, base, value_start)) {
+        const KeyCache *kc = nullptr;
+        uint32 value_start;
+        if (top && count >= kKeyCacheMinKeys && (kc = key_cache_find(children, count, base)) != nullptr) {
+            value_start = kc->key_bytes;
+        } else {
+            value_start = count > 0 ? getJsonbOffset(jc, static_cast<int>(count)) : 0;
+            if (top && count >= kKeyCacheMinKeys)
+                kc = key_cache_fill(children, count, base, value_start);
+        }
+        if (kc != nullptr) {
             uint32 piece_start = 0;
             for (uint32 i = 0; i < count; i++) {
-                out.put(key_cache.text + piece_start, key_cache.piece_end[i] - piece_start);
-                piece_start = key_cache.piece_end[i];
+                out.put(kc->text + piece_start, kc->piece_end[i] - piece_start);
+                piece_start = kc->piece_end[i];
                 uint32 value_end = entry_end(children[count + i], value_start);
                 write_entry(children[count + i], base, value_start, value_end, out);
                 value_start = value_end;
@@ -206,8 +226,6 @@ static void write_container(const JsonbContainer *jc, Sink &out, bool top)
             out.put_byte('}');
             return;
         }
-        if (top && count >= kKeyCacheMinKeys)
-            key_cache_fill(children, count, base, value_start);
         for (uint32 i = 0; i < count; i++) {
             if (i > 0)
                 out.put_byte(',');

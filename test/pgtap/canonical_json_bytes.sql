@@ -107,11 +107,13 @@ INSERT INTO v SELECT 'metadata', jsonb_build_object('delivery_id', md5(i::text):
     'created', false, 'deleted', i % 7 = 0, 'forced', false)
 FROM generate_series(1, 500) i;
 
--- The writer's key cache (the root object's keys, when they are those of the object before): in
--- this order, one after the other (the comparisons below read v in insertion order), objects whose
--- keys hit it, or nearly do: the same key bytes split otherwise ("ab"+"cd" vs "a"+"bcd" are the
--- same bytes), the same keys with values of other types, a nested object of as many keys, keys that
--- need an escape, fewer keys than it takes, more than it holds, longer than it holds.
+-- The writer's key cache (a root object's keys, when they are those of one of the last two root
+-- objects of 4 keys or more that missed it): in this order, one after the other (the comparisons
+-- below read v in insertion order), objects whose keys hit it, or nearly do: the same key bytes
+-- split otherwise ("ab"+"cd" vs "a"+"bcd" are the same bytes), the same keys with values of other
+-- types, a nested object of as many keys, keys that need an escape, fewer keys than it takes, more
+-- than it holds, longer than it holds, two key sets in turn, a nested object while its root is
+-- written from the entry a miss would refill.
 INSERT INTO v SELECT 'key cache', x::jsonb FROM unnest(ARRAY[
     '{"a":1,"b":2,"cd":3,"ef":4}', '{"a":1,"b":2,"cd":3,"ef":4}', '{"a":1,"b":2,"c":3,"def":4}', '{"a":1,"b":2,"cd":3,"ef":4}',
     '{"a":1,"b":"x","c":null,"d":[1]}', '{"a":"1","b":2,"c":{"k":1},"d":true}', '{"a":1.5,"b":false,"c":"\"","d":{}}',
@@ -119,7 +121,13 @@ INSERT INTO v SELECT 'key cache', x::jsonb FROM unnest(ARRAY[
     '{"a":{"a":1,"b":2,"c":3,"d":4},"b":1,"c":2,"d":3}', '{"a":{"a":1,"b":2,"c":3,"d":4},"b":1,"c":2,"d":3}',
     '{"a":{"p":1,"q":2,"r":3,"s":4},"b":1,"c":2,"d":3}',
     '{"a\"":1,"b":2,"c":3,"d\n":4}', '{"a\"":1,"b":2,"c":3,"d\n":4}', '{"a":1,"b":2,"c":3}', '{"a":1,"b":2,"c":3}',
-    '{"a":1,"b":2,"c":3,"d":4}', '{"a":[{"a":1,"b":2,"c":3,"d":4}],"b":2,"c":3,"d":4}', '{"a":1,"b":2,"c":3,"d":4}']) x;
+    '{"a":1,"b":2,"c":3,"d":4}', '{"a":[{"a":1,"b":2,"c":3,"d":4}],"b":2,"c":3,"d":4}', '{"a":1,"b":2,"c":3,"d":4}',
+    -- two entries: two key sets in turn both hit; a third evicts the older
+    '{"m1":1,"m2":2,"m3":3,"m4":4}', '{"p1":1,"p2":2,"p3":3,"p4":4,"p5":5}', '{"m1":"x","m2":2,"m3":3,"m4":4}',
+    '{"p1":1,"p2":"y","p3":3,"p4":4,"p5":5}', '{"t1":1,"t2":2,"t3":3,"t4":4}', '{"m1":1,"m2":2,"m3":3,"m4":4}',
+    -- two misses, then a root that hits the older entry (the one a miss would refill) with a
+    -- nested object of new keys: written from the entry while a nested fill would overwrite it
+    '{"w":1,"x":2,"y":3,"z":4}', '{"q1":1,"q2":2,"q3":3,"q4":4}', '{"w":{"n1":1,"n2":2,"n3":3,"n4":4},"x":2,"y":3,"z":4}']) x;
 INSERT INTO v SELECT 'key cache', (SELECT jsonb_object_agg('k' || i, r) FROM generate_series(1, n) i)
 FROM generate_series(30, 34) n, generate_series(1, 2) r;
 INSERT INTO v SELECT 'key cache', (SELECT jsonb_object_agg(repeat(chr(97 + i), l), i) FROM generate_series(0, 4) i)
