@@ -412,7 +412,8 @@ struct Batch {
     int64 *seq = nullptr;   // by position in the batch (leaf index - first)
     int64 *order = nullptr; // positions by seq
     bool *found = nullptr;
-    uint8 (*leaf)[kHashLen] = nullptr;
+    uint8 (*leaf)[kHashLen] = nullptr;  // the row's stored row_hash (its first kHashLen bytes): the leaf's data
+    uint8 *leaf_len = nullptr;          // ... its length
     forgea::core::RowLink *link = nullptr;
     Bytes *chain = nullptr;
     bool *has_prev = nullptr;  // the row before it in its chain is known (else: the chain's first row)
@@ -442,6 +443,7 @@ Batch *batch_alloc(MemoryContext keep)
     b->order = static_cast<int64 *>(palloc(sizeof(int64) * cap));
     b->found = static_cast<bool *>(palloc(sizeof(bool) * cap));
     b->leaf = static_cast<uint8(*)[kHashLen]>(palloc(kHashLen * cap));
+    b->leaf_len = static_cast<uint8 *>(palloc(cap));
     b->link = static_cast<forgea::core::RowLink *>(palloc(sizeof(forgea::core::RowLink) * cap));
     b->chain = static_cast<Bytes *>(palloc(sizeof(Bytes) * cap));
     b->has_prev = static_cast<bool *>(palloc(sizeof(bool) * cap));
@@ -682,13 +684,13 @@ bool take_row(Increment &inc, Batch &b, Sha256 &h, TupleTableSlot *slot, RowTake
     FaRow row = fa_slot_row(slot, "forgea_audit.audit_log");
     int n = fa_row_hasher_pend(s.hasher, row);
     bytea *stored = fa_get<SqlBytea>(row, s.hash_att);
-    uint8 lh[kHashLen];
-    mk::leaf_hash(h, VARDATA_ANY(stored), Min(VARSIZE_ANY_EXHDR(stored), kHashLen), lh);
+    size_t len = Min(VARSIZE_ANY_EXHDR(stored), kHashLen);
     int64 next = first;
     for (; next < b.n && b.seq[b.order[next]] == seq; next++) {
         int64 p = b.order[next];
         b.found[p] = true;
-        memcpy(b.leaf[p], lh, kHashLen);
+        memcpy(b.leaf[p], VARDATA_ANY(stored), len);
+        b.leaf_len[p] = static_cast<uint8>(len);
     }
     t.pend[n - 1][0] = first;
     t.pend[n - 1][1] = next;
@@ -838,8 +840,46 @@ void find_previous(Increment &inc, Batch &b, int64 stop)
     SPI_freetuptable(SPI_tuptable);
 }
 
+// The batch's aligned run of kSubtreeLeaves leaves from position p, each row read and its row_hash
+// kHashLen bytes, with no checkpoint's size inside the run: its leaf and node hashes two at a time
+// (mk::hash_subtree, as the whole-log walk's walk_run in merkle_check.cpp), then leaf by leaf
+// exactly what verify_batch()'s single step does (the same nodes in the same order compared with
+// merkle_tile, the same findings; the checkpoint at the run's end after it).  False, with nothing
+// done, if the run is not such a one: the caller then goes leaf by leaf.
+bool append_run(Increment &inc, Batch &b, int64 p, int64 stop, Sha256 &h, MemoryContext keep)
+{
+    constexpr int kRun = mk::kSubtreeLeaves;
+    int64 first = inc.frontier.size;
+    const CheckpointRoots &c = inc.checkpoints;
+    if ((first & (kRun - 1)) != 0 || p + kRun > stop || (c.next < c.count && c.size[c.next] < first + kRun))
+        return false;
+    const uint8 *data[kRun];
+    for (int j = 0; j < kRun; j++) {
+        if (b.leaf_len[p + j] != kHashLen)
+            return false;
+        data[j] = b.leaf[p + j];
+    }
+    mk::SubtreeHashes sub;
+    mk::hash_subtree(data, sub);
+    for (int j = 0; j < kRun; j++) {
+        int64 index = first + j;
+        // The nodes the append of leaf j completes: the leaf, then each level its end closes.
+        inc.nodes->n = 0;
+        inc.nodes->node(0, index, sub.hash[0][j]);
+        for (int l = 1; l <= mk::kSubtreeLevels && ((j + 1) & ((1 << l) - 1)) == 0; l++)
+            inc.nodes->node(l, index >> l, sub.hash[l][((j + 1) >> l) - 1]);
+        if (j == kRun - 1)  // the run's root joins the frontier, completing the nodes above it
+            inc.frontier.append_subtree(h, mk::kSubtreeLevels, sub.hash[mk::kSubtreeLevels][0], *inc.nodes);
+        compare_nodes(inc, index, b.seq[p + j], keep);
+        inc.last_seq = b.seq[p + j];
+        inc.rows++;
+    }
+    compare_checkpoints(inc, h, keep);
+    return true;
+}
+
 // The leaves [from, to): each row's content and link (verify_chain()'s checks), then its leaf hash
-// into the frontier, in leaf order.  False if a leaf or its row is missing: the pass stops there.
+// into the frontier, in leaf order (aligned runs of 16 hashed two at a time: append_run).  False if a leaf or its row is missing: the pass stops there.
 bool verify_batch(Increment &inc, int64 from, int64 to, Sha256 &h, MemoryContext keep, MemoryContext batch_cxt,
                   MemoryContext per_row)
 {
@@ -865,13 +905,20 @@ bool verify_batch(Increment &inc, int64 from, int64 to, Sha256 &h, MemoryContext
             walker.start_chain(b.chain[p]);
         walker.link_row(b.link[p], inc.problems);
     }
-    for (int64 p = 0; p < stop; p++) {
+    for (int64 p = 0; p < stop;) {
+        if (append_run(inc, b, p, stop, h, keep)) {
+            p += mk::kSubtreeLeaves;
+            continue;
+        }
+        uint8 lh[kHashLen];
+        mk::leaf_hash(h, b.leaf[p], b.leaf_len[p], lh);
         inc.nodes->n = 0;
-        inc.frontier.append(h, b.leaf[p], *inc.nodes);
+        inc.frontier.append(h, lh, *inc.nodes);
         compare_nodes(inc, from + p, b.seq[p], keep);
         inc.last_seq = b.seq[p];
         inc.rows++;
         compare_checkpoints(inc, h, keep);
+        p++;
     }
     MemoryContextSwitchTo(keep);
     bool go_on = true;
