@@ -212,25 +212,20 @@ restart() {
 }
 
 echo -e "impl\tround\tseconds\tvmhwm_kb\trssshmem_kb\tprivate_peak_kb\tresult" > "$OUT/rounds.tsv"
+# One cold call of impl after a restart (shared buffers empty), its round and its log line; with
+# drop_os, the OS page cache dropped too (root only), so the heap is read from disk.
+cold_call() {  # impl, round (cold | cold_os), what the log line says, drop_os (0 | 1)
+    restart
+    if [ "$4" = 1 ]; then sync; echo 3 > /proc/sys/vm/drop_caches; fi
+    read -r s h sh a0 < <(call "$1")
+    while [ ! -e "$OUT/rss.peak" ]; do sleep 0.01; done
+    pp=$(( $(cat "$OUT/rss.peak") - a0 ))
+    log "$3 $1: ${s}s $(tr '|' ' ' < "$OUT/last.out" | cut -c1-100)"
+    echo -e "$1\t$2\t$s\t$h\t$sh\t$pp\t$(tr '\t|' '  ' < "$OUT/last.out")" >> "$OUT/rounds.tsv"
+}
 if [ "$COLD" = 1 ]; then
-    for impl in $COLD_IMPLS; do
-        restart
-        read -r s h sh a0 < <(call "$impl")
-        while [ ! -e "$OUT/rss.peak" ]; do sleep 0.01; done
-        pp=$(( $(cat "$OUT/rss.peak") - a0 ))
-        log "cold $impl: ${s}s $(tr '|' ' ' < "$OUT/last.out" | cut -c1-100)"
-        echo -e "$impl\tcold\t$s\t$h\t$sh\t$pp\t$(tr '\t|' '  ' < "$OUT/last.out")" >> "$OUT/rounds.tsv"
-    done
-    for impl in ${BENCH_COLD_OS_IMPLS:-}; do
-        restart
-        sync
-        echo 3 > /proc/sys/vm/drop_caches
-        read -r s h sh a0 < <(call "$impl")
-        while [ ! -e "$OUT/rss.peak" ]; do sleep 0.01; done
-        pp=$(( $(cat "$OUT/rss.peak") - a0 ))
-        log "cold, OS page cache dropped, $impl: ${s}s $(tr '|' ' ' < "$OUT/last.out" | cut -c1-100)"
-        echo -e "$impl\tcold_os\t$s\t$h\t$sh\t$pp\t$(tr '\t|' '  ' < "$OUT/last.out")" >> "$OUT/rounds.tsv"
-    done
+    for impl in $COLD_IMPLS; do cold_call "$impl" cold cold 0; done
+    for impl in ${BENCH_COLD_OS_IMPLS:-}; do cold_call "$impl" cold_os "cold, OS page cache dropped," 1; done
 fi
 # BENCH_PREWARM=1: the log's heap read into shared buffers first (pg_prewarm), so that the scans
 # find it there ("warm" in PostgreSQL's sense).  Without it, a heap larger than a quarter of
