@@ -12,11 +12,16 @@
 #   - with a spinner on every CPU at nice 0, at SCHED_IDLE (chrt -i: the scheduler's lowest
 #     class, preempted at once by any waking task), and at SCHED_IDLE with a system call every
 #     1,000 iterations (a guest kernel entry),
-# each spinner in its own session (its own autogroup), all of them repeated ROUNDS times (2) in
-# that order.  For contrast, the round trip of a wake-up between two CPUs (pipes, as a LWLock
+# each spinner in its own session (its own autogroup, as each PostgreSQL backend is: postmaster
+# children call setsid()),
+#   - and the same spinners (nice 0, each in its own session) with the fdatasync loop, all in one
+#     cpu cgroup of their own (bench/lib/in_cpu_cgroup.sh), as a service manager runs a server,
+# all of them repeated ROUNDS times (2) in that order.  For contrast, the round trip of a wake-up between two CPUs (pipes, as a LWLock
 # wake-up through a semaphore) with spinners on both CPUs.  On the 2-vCPU VM of this project
-# (KVM, HZ=250) an fdatasync took ~0.09 ms unless every vCPU was busy, then ~4 ms: one timer tick,
-# whatever the busy process's priority; the wake-ups between CPUs did not change.
+# (kernel 6.18, HZ=250) an fdatasync took ~0.09 ms unless every vCPU was busy, then ~4 ms: one timer
+# tick, whatever the busy process's priority; the wake-ups between CPUs did not change.  In one cpu
+# cgroup it took ~0.2 ms with every vCPU busy: the 4 ms is the wake-up of the fdatasync's process
+# waiting for the tick when its CPU runs another scheduling group's task, not the disk.
 set -euo pipefail
 DIR=${BENCH_VCPU_DIR:-/tmp}
 ROUNDS=${BENCH_VCPU_ROUNDS:-2}
@@ -127,6 +132,16 @@ case_of() {  # $1: label, then spinners' arguments
     echo "case=\"$label\" $("$WORK/fsync" "$DIR/forgea_vcpu_fsync.dat" 1000) load=$(cut -d' ' -f1 /proc/loadavg)"
     stop
 }
+# The spinners of case "nice 0" and the fdatasync loop, all inside one cpu cgroup.
+case_in_cgroup() {
+    local label="spinners on all $NCPU CPUs, nice 0, in one cpu cgroup with the fdatasync loop"
+    echo "case=\"$label\" $(bash "$(dirname "$0")/lib/in_cpu_cgroup.sh" bash -c '
+        for ((c = 0; c < '"$NCPU"'; c++)); do setsid taskset -c "$c" "$1/spin" 0 </dev/null >/dev/null 2>&1 & done
+        sleep 0.2
+        "$1/fsync" "$2" 1000
+        kill $(jobs -p) 2>/dev/null; wait 2>/dev/null' x "$WORK" "$DIR/forgea_vcpu_fsync.dat") load=$(cut -d' ' -f1 /proc/loadavg)"
+    sleep 0.3
+}
 echo "# machine: $NCPU CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), kernel $(uname -r), $(date -u +%FT%TZ), disk of $DIR: $(df --output=source "$DIR" | tail -1)"
 for ((r = 1; r <= ROUNDS; r++)); do
     echo "# round $r"
@@ -135,6 +150,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
     case_of "spinners on all $NCPU CPUs, nice 0" "$NCPU" -o 0
     case_of "spinners on all $NCPU CPUs, SCHED_IDLE" "$NCPU" -i 0
     case_of "spinners on all $NCPU CPUs, SCHED_IDLE, a system call every 1,000 iterations" "$NCPU" -i 1000
+    case_in_cgroup
 done
 if [ "$NCPU" -ge 2 ]; then
     echo "case=\"wake-ups between CPU 0 and 1, no spinner\" $("$WORK/pingpong" 1000)"
