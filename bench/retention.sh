@@ -41,6 +41,11 @@
 #                                                              partitions would still do that per row)
 #                                   bench.copy_secs=N          pace any of them to take N s for all rows
 #                                 e.g. "worker: lb:bench.lower_bound=1,bench.copy_secs=57"
+#                                 bench.cpu_cgroup=1 runs that configuration with the server (the
+#                                 running postmaster and all its processes, moved) and pgbench in a
+#                                 fresh cpu cgroup, not the root one (bench/lib/in_cpu_cgroup.sh; as
+#                                 a service manager runs a server), moved back after its run; e.g.
+#                                 "root: cg:bench.cpu_cgroup=1" measures both side by side
 #   BENCH_RET_REPEATS=1           rounds; the list is reversed every second round (ABBA)
 #   BENCH_RET_CLIENTS=8  BENCH_RET_IDLE_SECS=15  BENCH_RET_TAIL_SECS=3
 #   BENCH_RET_CHECK_ARCHIVE=1     0 skips verify_archive() (it recomputes every digest: ~20 s at 1M)

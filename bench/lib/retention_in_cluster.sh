@@ -20,6 +20,11 @@ FIXTURE=test/fixtures/github/push/api-with-new-branch.payload.json
 REPORT=$OUT/report.md
 SUMMARY=$OUT/summary.tsv
 
+CGROUP=bench/lib/in_cpu_cgroup.sh
+# The cpu cgroup a configuration with bench.cpu_cgroup=1 runs the server in (empty: the root group);
+# given back if the run ends early.
+cg=
+trap '[ -z "$cg" ] || bash "$CGROUP" --release "$cg"' EXIT
 log() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$OUT/run.log"; }
 psqlq() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 val() { psql -X -At -v ON_ERROR_STOP=1 "$@"; }
@@ -187,7 +192,7 @@ lock_waits() {  # samples, t0, t1: pgbench samples waiting on a Lock, and who bl
 }
 
 run_config() {  # label, settings, round
-    local label=$1 settings=$2 round=$3 db="rb_${1//[^a-z0-9_]/_}_$3" kv k v lower_bound=0 copy_secs=0
+    local label=$1 settings=$2 round=$3 db="rb_${1//[^a-z0-9_]/_}_$3" kv k v lower_bound=0 copy_secs=0 cpu_cgroup=0
     local prefix="$OUT/logs/$db"
     log "-- $label (round $round): ${settings:-defaults}"
     # (Autovacuum may be in the template for a moment: CREATE DATABASE then fails; try again.)
@@ -206,9 +211,20 @@ run_config() {  # label, settings, round
             pg.*) psqlq -d postgres -c "ALTER SYSTEM SET ${k#pg.} = '$v'" >/dev/null ;;   # a server setting
             bench.lower_bound) lower_bound=$v ;;   # 1, copyidx, move, digest: bench/lib/copy_lower_bound.sql, not the worker
             bench.copy_secs) copy_secs=$v ;;       # ... paced to copy ROWS in this many seconds (0: unpaced)
+            bench.cpu_cgroup) cpu_cgroup=$v ;;     # 1: the server and pgbench in a cpu cgroup of their own
             *) psqlq -d postgres -c "ALTER SYSTEM SET forgea_audit.$k = '$v'" >/dev/null ;;
         esac
     done
+    # bench.cpu_cgroup=1: the running postmaster and all its processes move into a fresh cpu cgroup
+    # (what it forks from now on, the worker for $db and pgbench's backends, is born there), and
+    # pgbench starts in it; after the run everything goes back to the root group.
+    local postmaster runner=()
+    postmaster=$(head -1 "$PGDATA_DIR/postmaster.pid")
+    if [ "$cpu_cgroup" = 1 ]; then
+        cg=$(bash "$CGROUP" --new)
+        bash "$CGROUP" --move-tree "$cg" "$postmaster"
+        runner=(bash "$CGROUP" --join "$cg")
+    fi
     psqlq -d postgres -c "ALTER SYSTEM SET forgea_audit.database = '$db'" \
         -c "ALTER SYSTEM SET forgea_audit.retention_interval = 0" -c "SELECT pg_reload_conf()" >/dev/null
     wait_for postgres "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE backend_type = 'forgea_audit retention' AND datname = '$db')" 60
@@ -216,6 +232,7 @@ run_config() {  # label, settings, round
     local in_force
     in_force=$(val -d "$db" -c "SELECT string_agg(replace(name, 'forgea_audit.', '') || '=' || setting || coalesce(unit, ''), ', ' ORDER BY name)
         FROM pg_settings WHERE name LIKE 'forgea_audit.archive%' OR source = 'configuration file' AND name IN ('wal_compression')")
+    [ "$cpu_cgroup" = 1 ] && in_force="$in_force, cpu cgroup of its own"
     # psql itself in the background (its pid is what is killed), without the lock's descriptor:
     # a sampler that outlived its run would hold BENCH_LOCK for everyone.
     sampler "$db" "$prefix.samples"
@@ -224,7 +241,7 @@ run_config() {  # label, settings, round
     local load_idle t_start s0 s1 s2
     load_idle=$(load)
     t_start=$(now)
-    pgbench 9>&- -n -M prepared -c "$CLIENTS" -j 2 -T 600 -D n=0 -D cbase=$((20000 + round * 1000)) -D npayloads="$PAYLOADS" \
+    "${runner[@]}" pgbench 9>&- -n -M prepared -c "$CLIENTS" -j 2 -T 600 -D n=0 -D cbase=$((20000 + round * 1000)) -D npayloads="$PAYLOADS" \
         -D retry_pct="$RETRY_PCT" --log --log-prefix="$prefix" -f "$OUT/record_push.pgbench" "$db" > "$prefix.pgbench.out" 2>&1 &
     local pgb=$!
     sleep 2
@@ -268,6 +285,10 @@ run_config() {  # label, settings, round
     cpu1=$(awk '{ print $14 + $15 }' "/proc/$wpid/stat" 2>/dev/null || echo NA)
     fi
     s2=$(stats "$db")
+    # Which of the server's processes were in the group at the end of the archiving (all of them,
+    # or the setting did not hold), and pgbench.
+    local in_group=root
+    [ -z "$cg" ] || in_group="server $(bash "$CGROUP" --count "$cg" "$postmaster"), pgbench $(bash "$CGROUP" --count "$cg" "$pgb")"
     local load_end
     load_end=$(load)
     sleep "$TAIL_SECS"
@@ -340,13 +361,18 @@ run_config() {  # label, settings, round
                $( [ "$CHECK_ARCHIVE" = 1 ] && echo "(SELECT ok FROM forgea_audit.verify_archive())" || echo "'skipped'" ),
                (SELECT ok FROM forgea_audit.verify_chain())")
     fi
+    log "   cpu cgroup: $in_group"
     log "   checks (live + archived = expected, in both, due left live, one event per batch, verify_archive, verify_chain): $checks"
     local lockwait_log
     lockwait_log=$(awk -v a="$(date -u -d "@${a0%.*}" '+%F %T')" -v b="$(date -u -d "@$(( ${a1%.*} + 1 ))" '+%F %T')" \
         '($1 " " substr($2, 1, 8)) >= a && ($1 " " substr($2, 1, 8)) <= b && /still waiting for/' "$SERVER_LOG" | wc -l)
-    printf '%s\n' "$label|$round|$in_force|$archived|$batches|$secs|$err|$i_p50|$i_p99|$i_tps|$d_p50|$d_p99|$d_tps|$ratio|$load_idle|$load_during / $load_end|$pw_idle|$pw_during|$lw_during|$ww|$w_idle|$w_during|$checks|$lockwait_log|$walinit|$av|$series|$wcpu" >> "$SUMMARY"
+    printf '%s\n' "$label|$round|$in_force|$archived|$batches|$secs|$err|$i_p50|$i_p99|$i_tps|$d_p50|$d_p99|$d_tps|$ratio|$load_idle|$load_during / $load_end|$pw_idle|$pw_during|$lw_during|$ww|$w_idle|$w_during|$checks|$lockwait_log|$walinit|$av|$series|$wcpu|$in_group" >> "$SUMMARY"
     psqlq -d postgres -c "ALTER SYSTEM RESET ALL" -c "SELECT pg_reload_conf()" >/dev/null
     psqlq -d postgres -c "DROP DATABASE $db WITH (FORCE)"
+    if [ -n "$cg" ]; then
+        bash "$CGROUP" --release "$cg"
+        cg=
+    fi
 }
 
 # ---- the run -------------------------------------------------------------------------------------
@@ -398,7 +424,7 @@ done
     echo "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
     awk -F'|' '{ printf "| %s | %s | %s | %s | %s | %s | %s | %s / %s | %s | %s / %s | %s | **%s** | %s, %s |\n", $1, $2, $3, $4, $5, $6, $28, $8, $9, $10, $11, $12, $13, $14, $15, $16 }' "$SUMMARY"
     echo
-    awk -F'|' '{ printf "- %s round %s: checks %s (error: %s); lock waits logged (> deadlock_timeout): %s; WAL segment creation samples: %s\n  - record_push idle: %s\n  - record_push during: %s; Lock waits: %s\n  - worker: %s; autovacuum: %s\n  - idle: %s\n  - during: %s\n  - record_push p99 (ms) per 10 s of the archiving: %s\n", $1, $2, $23, $7, $24, $25, $17, $18, $19, $20, $26, $21, $22, $27 }' "$SUMMARY"
+    awk -F'|' '{ printf "- %s round %s: checks %s (error: %s); lock waits logged (> deadlock_timeout): %s; WAL segment creation samples: %s; cpu cgroup: %s\n  - record_push idle: %s\n  - record_push during: %s; Lock waits: %s\n  - worker: %s; autovacuum: %s\n  - idle: %s\n  - during: %s\n  - record_push p99 (ms) per 10 s of the archiving: %s\n", $1, $2, $23, $7, $24, $25, $29, $17, $18, $19, $20, $26, $21, $22, $27 }' "$SUMMARY"
     echo
     echo "Medians per config (over rounds): seconds, worker CPU, idle p99, during p99, ratio"
     awk -F'|' '{ s[$1] = s[$1] " " $6; i[$1] = i[$1] " " $9; d[$1] = d[$1] " " $12; q[$1] = q[$1] " " $14; u[$1] = u[$1] " " $28 }
