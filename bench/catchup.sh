@@ -55,6 +55,19 @@
 # The nice field may also be "idle" (the backend's policy SCHED_IDLE, chrt -i: any waking normal
 # task preempts it at once) or combine with "+": "ag19+idle".  Section 2 prints each catch-up
 # backend's policy (0 normal, 5 idle) and autogroup nice as read back from /proc.
+# The nice field may also hold "cg" (alone, "new:0:cg", or combined, "ag19+cg"): that configuration
+# runs with the server in a cpu cgroup of its own (bench/lib/in_cpu_cgroup.sh): before its
+# catch-ups (section 2) and its window (section 3) the postmaster with all its children and this
+# script (so the pgbench it starts next) are moved into a fresh group, and back to the root cpu
+# group after (docs/benchmarks.md, "catchup6": in the root group every backend, a session leader,
+# is its own autogroup, and a task woken across groups waits for the next tick).  With any "cg"
+# configuration section 3 has idle windows in both placements ("idle" and "idle:cg"), and each
+# configuration's p99 ratio is against the idle windows of its own placement.  Section 2 prints
+# each catch-up backend's cpu cgroup; each window of section 3 its placement ("N of M": the
+# server's processes in the group) and pgbench's cpu cgroup.  Do not combine "cg" with running
+# the whole script under in_cpu_cgroup.sh (moving back goes to the root group).
+# Every window with catch-ups reports how long those that began and ended inside it took under
+# the clients (during_ms, median) and the rows/s that gives (during_rows_per_s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -78,6 +91,7 @@ PGBIN=$PRIVATE$BINDIR
 LIB=$PRIVATE$PKGLIBDIR
 PGDATA_DIR=$WORK/data
 cleanup() {
+    [ -n "${CG:-}" ] && bash "$ROOT/bench/lib/in_cpu_cgroup.sh" --release "$CG"
     [ -f "$PGDATA_DIR/postmaster.pid" ] && as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" stop -m immediate >/dev/null 2>&1
     [ -d "$WORK/base_src" ] && git -C "$ROOT" worktree remove --force "$WORK/base_src" >/dev/null 2>&1
     rm -rf "$WORK"
@@ -168,6 +182,32 @@ options() {  # $1: a configuration
 # setsid()), and the scheduler shares the CPU between autogroups first, so a plain nice value
 # only ranks a backend against itself.
 nice_of() { case $1 in *:*:*) echo "${1##*:}" ;; *) echo 0 ;; esac; }
+# A configuration's placement: "cg" if its nice field holds the token cg (or it is "idle:cg").
+placement_of() {
+    case $1 in idle:cg) echo cg; return ;; esac
+    case "+$(nice_of "$1")+" in *+cg+*) echo cg ;; *) echo root ;; esac
+}
+# Moves the server (the postmaster and all its children) and this script into a fresh cpu cgroup
+# (place cg) or back to the root cpu group (place root); a no-op if they are there already.
+CG=""; PLACED=root
+place() {
+    [ "$1" = "$PLACED" ] && return 0
+    local pm
+    pm=$(head -1 "$PGDATA_DIR/postmaster.pid")
+    if [ "$1" = cg ]; then
+        CG=$(bash "$ROOT/bench/lib/in_cpu_cgroup.sh" --new)
+        bash "$ROOT/bench/lib/in_cpu_cgroup.sh" --move-tree "$CG" "$pm"
+        bash "$ROOT/bench/lib/in_cpu_cgroup.sh" --move-tree "$CG" "$$"
+    else
+        bash "$ROOT/bench/lib/in_cpu_cgroup.sh" --release "$CG"
+        CG=""
+    fi
+    PLACED=$1
+}
+placed_count() {  # "N of M": the server's processes in the group (or "root")
+    if [ -n "$CG" ]; then bash "$ROOT/bench/lib/in_cpu_cgroup.sh" --count "$CG" "$(head -1 "$PGDATA_DIR/postmaster.pid")"; else echo root; fi
+}
+cpu_cgroup_of() { awk -F: '$2 ~ /(^|,)cpu(,|$)/ {print $3}' "/proc/$1/cgroup"; }
 # One catch-up from size 0 in a new session: prints "wall_ms cpu_ms rows ok".
 reset_point="ALTER TABLE forgea_audit.merkle_verified DISABLE TRIGGER USER;
 UPDATE forgea_audit.merkle_verified SET tree_size = 0, frontier = '\x',
@@ -195,7 +235,8 @@ SELECT round(extract(epoch FROM clock_timestamp() - :'w0') * 1000),
        (split_part(s, ' ', 14)::bigint + split_part(s, ' ', 15)::bigint - :c0) * 1000 / 100, :r, :'ok',
        pg_wal_lsn_diff(pg_current_wal_lsn(), :'l0'),
        substring(pg_read_file('/proc/self/sched') FROM 'policy\s*:\s*(\d+)') || '/' ||
-           coalesce(substring(pg_read_file('/proc/self/autogroup') FROM 'nice (-?\d+)'), '-')
+           coalesce(substring(pg_read_file('/proc/self/autogroup') FROM 'nice (-?\d+)'), '-'),
+       coalesce(substring(pg_read_file('/proc/self/cgroup') FROM '\d+:(?:[a-z,]*,)?cpu(?:,[a-z,]*)?:([^\n]*)'), '-')
 FROM pg_read_file('/proc/self/stat') s;
 SQL
 }
@@ -219,12 +260,14 @@ n=$(q "SELECT count(*) FROM forgea_audit.audit_log")
 declare -A WALL CPU
 for c in "${abba[@]}"; do
     use_build "${c%%:*}"
+    place "$(placement_of "$c")"
     for ((r = 0; r < REPEATS; r++)); do
-        read -r w u rows ok walb pol < <(catchup_once "$c")
+        read -r w u rows ok walb pol cgr < <(catchup_once "$c")
         WALL[$c]+="$w "; CPU[$c]+="$u "
-        echo "catchup config=$c wall_ms=$w cpu_ms=$u rows=$rows ok=$ok wal_b=$walb policy/autogroup_nice=$pol"
+        echo "catchup config=$c wall_ms=$w cpu_ms=$u rows=$rows ok=$ok wal_b=$walb policy/autogroup_nice=$pol cpu_cgroup=$cgr"
     done
 done
+place root
 for c in "${order[@]}"; do
     w=$(tr ' ' '\n' <<<"${WALL[$c]}" | grep . | median); u=$(tr ' ' '\n' <<<"${CPU[$c]}" | grep . | median)
     echo "catchup_median config=$c wall_ms=$w cpu_ms=$u rows_per_s_wall=$(awk -v n="$n" -v w="$w" 'BEGIN {printf "%d", n * 1000 / w}') rows_per_s_cpu=$(awk -v n="$n" -v u="$u" 'BEGIN {printf "%d", n * 1000 / u}')"
@@ -275,9 +318,15 @@ cat > "$WORK/push.pgbench" <<'PGB'
 SELECT status FROM forgea_audit.record_push((SELECT body FROM bench.payload WHERE id = :pid)::jsonb, bench.guid(:client_id + 100, :k));
 PGB
 # Catch-ups from size 0 of configuration $2, back to back, until the file $1 disappears.
+# Each one's wall ms goes to $1.walls if the window was still on when it ended.
 catchups() {
-    local n=0
-    while [ -e "$1" ]; do catchup_once "$2" >/dev/null; n=$((n + 1)); done
+    local n=0 w rest
+    : > "$1.walls"
+    while [ -e "$1" ]; do
+        read -r w rest < <(catchup_once "$2")
+        [ -e "$1" ] && echo "$w" >> "$1.walls"
+        n=$((n + 1))
+    done
     echo "$n" > "$1.count"
 }
 # The integrator every 0.2 s, in one session (a DO block committing after each call) until
@@ -324,13 +373,15 @@ waits_of() {
 p99() {  # pgbench per-transaction log lines: client txno latency_us ...
     cat "$@" | awk '{print $3}' | sort -n | awk '{a[NR]=$1} END {i=int(NR*0.99); if (i<1) i=1; printf "%.2f", a[i]/1000}'
 }
-windows=(idle)
+idles=(idle)
+for c in "${order[@]}"; do [ "$(placement_of "$c")" = cg ] && { idles=(idle idle:cg); break; }; done
+windows=("${idles[@]}")
 half=${#order[@]}
 for ((i = 0; i < ${#abba[@]}; i++)); do
     windows+=("${abba[$i]}")
-    [ $((i + 1)) -eq "$half" ] && windows+=(idle)
+    [ $((i + 1)) -eq "$half" ] && windows+=("${idles[@]}")
 done
-windows+=(idle)
+windows+=("${idles[@]}")
 # The WAL flushes, buffer writes and disk writes, cumulative: "syncs sync_ms wal_bytes backend clean checkpoint ios sectors".
 DEV=$(basename "$(df --output=source "$PGDATA_DIR" | tail -1)")
 io_counters() {
@@ -360,19 +411,27 @@ w=0
 for c in "${windows[@]}"; do
     w=$((w + 1)); name="w$w"
     flag=$WORK/$name.running; touch "$flag"
+    place "$(placement_of "$c")"
     integrator "$name" & ipid=$!
     spid=""; [ "${BENCH_CATCHUP_WAITS:-0}" = 1 ] && { sampler "$name" & spid=$!; }
-    if [ "$c" != idle ]; then use_build "${c%%:*}"; catchups "$flag" "$c" & cpid=$!; fi
+    if [ "${c%%:*}" != idle ]; then use_build "${c%%:*}"; catchups "$flag" "$c" & cpid=$!; fi
     io0=$(io_counters)
     clients_cpu "$WORK/$name.cpu" &
-    (cd "$WORK" && pgbench -n -c "$CLIENTS" -j 2 -T "$SECS" -f push.pgbench -l --log-prefix="$name.log" cu > "$name.out" 2>&1)
+    (cpu_cgroup_of "$BASHPID" > "$WORK/$name.cg"; cd "$WORK" && exec pgbench -n -c "$CLIENTS" -j 2 -T "$SECS" -f push.pgbench -l --log-prefix="$name.log" cu > "$name.out" 2>&1)
     io1=$(io_counters)
-    rm -f "$flag"; q "INSERT INTO bench.stop VALUES ('$name')"; wait $ipid; [ "$c" != idle ] && wait $cpid
+    rm -f "$flag"; q "INSERT INTO bench.stop VALUES ('$name')"; wait $ipid; [ "${c%%:*}" != idle ] && wait $cpid
     [ -n "$spid" ] && wait "$spid"
     p=$(p99 "$WORK/$name.log".*)
     P99S[$c]+="$p "
     tps=$(grep -o 'tps = [0-9.]*' "$WORK/$name.out" | head -1 | cut -d' ' -f3)
-    extra=""; [ -e "$flag.count" ] && extra=" catchups=$(cat "$flag.count")"
+    extra=" placement=$PLACED($(placed_count)) pgbench_cpu_cgroup=$(cat "$WORK/$name.cg")"
+    if [ -e "$flag.count" ]; then
+        extra="$extra catchups=$(cat "$flag.count")"
+        if [ -s "$flag.walls" ]; then
+            dm=$(median < "$flag.walls")
+            extra="$extra during_ms=$dm (of $(grep -c . "$flag.walls"): $(tr '\n' ' ' < "$flag.walls" | sed 's/ $//')) during_rows_per_s=$(awk -v n="$n" -v w="$dm" 'BEGIN {printf "%d", n * 1000 / w}')"
+        fi
+    fi
     ntx=$(grep -o 'number of transactions actually processed: [0-9]*' "$WORK/$name.out" | grep -o '[0-9]*$')
     wait  # clients_cpu
     extra="$extra clients_cpu_cores=$(cat "$WORK/$name.cpu") $(io_delta "$io0" "$io1" "$SECS" "${ntx:-0}")"
@@ -380,11 +439,16 @@ for c in "${windows[@]}"; do
     echo "window=$name config=$c record_push_p99_ms=$p tps=$tps integrator_longest_call_ms=$(cat "$WORK/$name.max")$extra"
     rm -f "$WORK/$name.log".*
 done
-idle=$(tr ' ' '\n' <<<"${P99S[idle]}" | grep . | median)
-echo "p99 idle (median of windows ${P99S[idle]}) = $idle ms"
+place root
+declare -A IDLE
+for i in "${idles[@]}"; do
+    IDLE[$i]=$(tr ' ' '\n' <<<"${P99S[$i]}" | grep . | median)
+    echo "p99 $i (median of windows ${P99S[$i]}) = ${IDLE[$i]} ms"
+done
 for c in "${order[@]}"; do
     m=$(tr ' ' '\n' <<<"${P99S[$c]}" | grep . | median)
-    echo "p99 config=$c windows=${P99S[$c]% } median=$m ratio=$(awk -v a="$m" -v b="$idle" 'BEGIN {printf "%.2f", a / b}') (target <= 1.5)"
+    i=idle; [ "$(placement_of "$c")" = cg ] && i=idle:cg
+    echo "p99 config=$c windows=${P99S[$c]% } median=$m ratio=$(awk -v a="$m" -v b="${IDLE[$i]}" 'BEGIN {printf "%.2f", a / b}') (against $i; target <= 1.5)"
 done
 use_build new
 q "SELECT ok FROM forgea_audit.verify_chain()" | sed 's/^/verify_chain at the end: ok=/'

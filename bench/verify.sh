@@ -22,6 +22,13 @@
 #   ref       ref.verify_chain(), PL/pgSQL + pgcrypto
 #   base_cp, new_cp   verify_chain(<the checkpoint's note>) (new_cp: the default setting)
 #   base0, base1, base2   the base library with forgea_audit.verify_workers = 0, 1, 2 (as new0-2)
+#   IMPL:cg   any of these with the server in a cpu cgroup of its own (bench/lib/in_cpu_cgroup.sh):
+#             before the call the postmaster with all its children (so the new backend and its
+#             parallel workers) and this script are moved into a fresh group, and back to the root
+#             cpu group before the next call without ":cg" (docs/benchmarks.md, "verify_chain,
+#             round 6": in the root group every backend, a session leader, is its own autogroup,
+#             and a task woken across groups waits for the next tick).  E.g. BENCH_IMPLS="new1
+#             new1:cg new2 new2:cg".  Not with the whole script run under in_cpu_cgroup.sh.
 # Both libraries are bound to functions of their own (bench_lib.verify_base / verify_new, by
 # absolute path), so nothing here depends on what `make install` put into $libdir beyond the SQL
 # objects that CREATE EXTENSION creates.  One warm-up call of each first; "cold" is the first call
@@ -89,6 +96,28 @@ if [ "${1:-}" != inner ]; then
 fi
 
 log() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$OUT/run.log" >&2; }
+# An IMPL:cg call runs with the server (the postmaster and its children) and this script in a fresh
+# cpu cgroup; other calls in the root cpu group.  place_for IMPL moves them if they are not there.
+CG=""; PLACED=root
+trap '[ -z "$CG" ] || bash "$ROOT/bench/lib/in_cpu_cgroup.sh" --release "$CG"' EXIT
+postmaster_pid() { head -n1 "$(q -c 'SHOW data_directory')/postmaster.pid"; }
+place_for() {
+    local want=root
+    case $1 in *:cg) want=cg ;; esac
+    [ "$want" = "$PLACED" ] && return 0
+    if [ "$want" = cg ]; then
+        CG=$(bash "$ROOT/bench/lib/in_cpu_cgroup.sh" --new)
+        bash "$ROOT/bench/lib/in_cpu_cgroup.sh" --move-tree "$CG" "$(postmaster_pid)"
+        bash "$ROOT/bench/lib/in_cpu_cgroup.sh" --move-tree "$CG" "$$"
+    else
+        bash "$ROOT/bench/lib/in_cpu_cgroup.sh" --release "$CG"
+        CG=""
+    fi
+    PLACED=$want
+}
+placement() {  # for the log: root, or cg(N of M: the server's processes in the group)
+    if [ -n "$CG" ]; then echo "cg($(bash "$ROOT/bench/lib/in_cpu_cgroup.sh" --count "$CG" "$(postmaster_pid)"))"; else echo root; fi
+}
 DB=${BENCH_DB:-verify}
 q() { psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
 symbol() { nm -D --defined-only "$1" | awk -v f="$2" '$3 ~ "^" f "_0_[0-9]+$" { print $3 }' | sort | tail -1; }
@@ -177,6 +206,7 @@ leaves=$(q -c "SELECT tree_size FROM forgea_audit.merkle_state")
 # One call in a fresh backend: "seconds VmHWM_kB RssShmem_kB result".
 call() {
     local sql
+    set -- "${1%:cg}"   # the placement is place_for's
     case $1 in
         base) sql="SELECT * FROM bench_lib.verify_base()" ;;
         base[0-9]) sql="SET forgea_audit.verify_workers = ${1#base}; SELECT * FROM bench_lib.verify_base()" ;;
@@ -185,6 +215,7 @@ call() {
         ref) sql="SELECT * FROM ref.verify_chain()" ;;
         base_cp) sql="SELECT * FROM bench_lib.verify_base((SELECT note FROM bench_note))" ;;
         new_cp) sql="SELECT * FROM bench_lib.verify_new((SELECT note FROM bench_note))" ;;
+        *) echo "unknown verifier: $1" >&2; exit 2 ;;
     esac
     rm -f "$OUT/rss.stop" "$OUT/rss.peak"
     q -F ' ' <<SQL
@@ -217,10 +248,11 @@ echo -e "impl\tround\tseconds\tvmhwm_kb\trssshmem_kb\tprivate_peak_kb\tresult" >
 cold_call() {  # impl, round (cold | cold_os), what the log line says, drop_os (0 | 1)
     restart
     if [ "$4" = 1 ]; then sync; echo 3 > /proc/sys/vm/drop_caches; fi
+    place_for "$1"
     read -r s h sh a0 < <(call "$1")
     while [ ! -e "$OUT/rss.peak" ]; do sleep 0.01; done
     pp=$(( $(cat "$OUT/rss.peak") - a0 ))
-    log "$3 $1: ${s}s $(tr '|' ' ' < "$OUT/last.out" | cut -c1-100)"
+    log "$3 $1: ${s}s $(tr '|' ' ' < "$OUT/last.out" | cut -c1-100) placement=$(placement)"
     echo -e "$1\t$2\t$s\t$h\t$sh\t$pp\t$(tr '\t|' '  ' < "$OUT/last.out")" >> "$OUT/rounds.tsv"
 }
 if [ "$COLD" = 1 ]; then
@@ -238,19 +270,21 @@ if [ "${BENCH_PREWARM:-0}" = 1 ]; then
     [ -n "$(q -c "SELECT to_regclass('ref.audit_log')")" ] && q -c "SELECT pg_prewarm('ref.audit_log')" >/dev/null
     log "prewarmed: audit_log, merkle_leaf, merkle_tile (and ref.audit_log) read into shared buffers"
 fi
-for impl in $IMPLS; do call "$impl" >/dev/null; done   # warm-up
+for impl in $IMPLS; do place_for "$impl"; call "$impl" >/dev/null; done   # warm-up
 order=($IMPLS)
 for r in $(seq 1 "$ROUNDS"); do
     seqs=("${order[@]}")
     if [ $((r % 2)) = 0 ]; then seqs=(); for ((i=${#order[@]}-1; i>=0; i--)); do seqs+=("${order[$i]}"); done; fi
     for impl in "${seqs[@]}"; do
+        place_for "$impl"
         read -r s h sh a0 < <(call "$impl")
         while [ ! -e "$OUT/rss.peak" ]; do sleep 0.01; done
         pp=$(( $(cat "$OUT/rss.peak") - a0 ))
-        log "round $r $impl: ${s}s VmHWM ${h} kB (shmem ${sh}, private peak ${pp}) $(tr '|' ' ' < "$OUT/last.out" | cut -c1-100)"
+        log "round $r $impl: ${s}s VmHWM ${h} kB (shmem ${sh}, private peak ${pp}) $(tr '|' ' ' < "$OUT/last.out" | cut -c1-100) placement=$(placement)"
         echo -e "$impl\t$r\t$s\t$h\t$sh\t$pp\t$(tr '\t|' '  ' < "$OUT/last.out")" >> "$OUT/rounds.tsv"
     done
 done
+place_for root
 
 # The CPUs the server may run on: verify_workers = -1 asks for one worker per CPU beyond the caller's.
 srvcpus=$(taskset -pc "$(head -n1 "$(q -c 'SHOW data_directory')/postmaster.pid")" 2>/dev/null | sed 's/.*: //') || true
@@ -277,7 +311,10 @@ med() { awk -F'\t' -v i="$1" '$1 == i && $2 !~ /^cold/ { print $3 }' "$OUT/round
         echo "| $impl | $m | $(awk -v n="$nrows" -v s="$m" 'BEGIN { printf "%.0f", n / s }') | $hw | $sh | $pp | $res |"
     done
     echo
-    for pair in "base new" "base1 new1" "base2 new2" "base0 new0" "ref new" "base new0" "base new2" "new0 new1" "new0 new2" "new1 new2" "ref new0" "ref new1" "ref new2" "base_cp new_cp" "ref new_cp"; do
+    pairs=("base new" "base1 new1" "base2 new2" "base0 new0" "ref new" "base new0" "base new2" "new0 new1" "new0 new2" "new1 new2" "ref new0" "ref new1" "ref new2" "base_cp new_cp" "ref new_cp")
+    for pair in "${pairs[@]}"; do set -- $pair; pairs+=("$1:cg $2:cg"); done   # the same pairs in the cgroup
+    for impl in $IMPLS; do case $impl in *:cg) pairs+=("${impl%:cg} $impl") ;; esac; done   # root vs cgroup
+    for pair in "${pairs[@]}"; do
         set -- $pair
         a=$(med "$1"); b=$(med "$2")
         [ -n "$a" ] && [ -n "$b" ] && echo "- $2 vs $1: $(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", a / b }')x faster (median $b s vs $a s)"
