@@ -45,7 +45,10 @@
 #                                 running postmaster and all its processes, moved) and pgbench in a
 #                                 fresh cpu cgroup, not the root one (bench/lib/in_cpu_cgroup.sh; as
 #                                 a service manager runs a server), moved back after its run; e.g.
-#                                 "root: cg:bench.cpu_cgroup=1" measures both side by side
+#                                 "root: cg:bench.cpu_cgroup=1" measures both side by side;
+#                                 bench.cpu_cgroup=all moves this harness's shell too (the sampler's
+#                                 and the polls' psql are then born in the group, as when the whole
+#                                 script runs under bench/lib/in_cpu_cgroup.sh)
 #   BENCH_RET_REPEATS=1           rounds; the list is reversed every second round (ABBA)
 #   BENCH_RET_CLIENTS=8  BENCH_RET_IDLE_SECS=15  BENCH_RET_TAIL_SECS=3
 #   BENCH_RET_CHECK_ARCHIVE=1     0 skips verify_archive() (it recomputes every digest: ~20 s at 1M)

@@ -211,19 +211,21 @@ run_config() {  # label, settings, round
             pg.*) psqlq -d postgres -c "ALTER SYSTEM SET ${k#pg.} = '$v'" >/dev/null ;;   # a server setting
             bench.lower_bound) lower_bound=$v ;;   # 1, copyidx, move, digest: bench/lib/copy_lower_bound.sql, not the worker
             bench.copy_secs) copy_secs=$v ;;       # ... paced to copy ROWS in this many seconds (0: unpaced)
-            bench.cpu_cgroup) cpu_cgroup=$v ;;     # 1: the server and pgbench in a cpu cgroup of their own
+            bench.cpu_cgroup) cpu_cgroup=$v ;;     # 1: the server and pgbench in a cpu cgroup of their own; all: this harness too
             *) psqlq -d postgres -c "ALTER SYSTEM SET forgea_audit.$k = '$v'" >/dev/null ;;
         esac
     done
     # bench.cpu_cgroup=1: the running postmaster and all its processes move into a fresh cpu cgroup
     # (what it forks from now on, the worker for $db and pgbench's backends, is born there), and
-    # pgbench starts in it; after the run everything goes back to the root group.
+    # pgbench starts in it; after the run everything goes back to the root group.  all: this shell
+    # too, so the processes it starts (the sampler's and the polls' psql) are born there.
     local postmaster runner=()
     postmaster=$(head -1 "$PGDATA_DIR/postmaster.pid")
-    if [ "$cpu_cgroup" = 1 ]; then
+    if [ "$cpu_cgroup" != 0 ]; then
         cg=$(bash "$CGROUP" --new)
         bash "$CGROUP" --move-tree "$cg" "$postmaster"
         runner=(bash "$CGROUP" --join "$cg")
+        [ "$cpu_cgroup" != all ] || bash "$CGROUP" --move-tree "$cg" $$
     fi
     psqlq -d postgres -c "ALTER SYSTEM SET forgea_audit.database = '$db'" \
         -c "ALTER SYSTEM SET forgea_audit.retention_interval = 0" -c "SELECT pg_reload_conf()" >/dev/null
@@ -232,7 +234,7 @@ run_config() {  # label, settings, round
     local in_force
     in_force=$(val -d "$db" -c "SELECT string_agg(replace(name, 'forgea_audit.', '') || '=' || setting || coalesce(unit, ''), ', ' ORDER BY name)
         FROM pg_settings WHERE name LIKE 'forgea_audit.archive%' OR source = 'configuration file' AND name IN ('wal_compression')")
-    [ "$cpu_cgroup" = 1 ] && in_force="$in_force, cpu cgroup of its own"
+    [ "$cpu_cgroup" = 0 ] || in_force="$in_force, cpu cgroup of its own$( [ "$cpu_cgroup" != all ] || echo ' (the harness too)')"
     # psql itself in the background (its pid is what is killed), without the lock's descriptor:
     # a sampler that outlived its run would hold BENCH_LOCK for everyone.
     sampler "$db" "$prefix.samples"
@@ -288,7 +290,7 @@ run_config() {  # label, settings, round
     # Which of the server's processes were in the group at the end of the archiving (all of them,
     # or the setting did not hold), and pgbench.
     local in_group=root
-    [ -z "$cg" ] || in_group="server $(bash "$CGROUP" --count "$cg" "$postmaster"), pgbench $(bash "$CGROUP" --count "$cg" "$pgb")"
+    [ -z "$cg" ] || in_group="server $(bash "$CGROUP" --count "$cg" "$postmaster"), pgbench $(bash "$CGROUP" --count "$cg" "$pgb"), harness $(bash "$CGROUP" --count "$cg" $$)"
     local load_end
     load_end=$(load)
     sleep "$TAIL_SECS"
