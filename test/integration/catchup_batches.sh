@@ -135,8 +135,20 @@ SQL
 novac=$!
 eventually "a session keeps autovacuum off the tables" \
     "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE application_name = 'catchup_novacuum' AND wait_event = 'PgSleep')" 30
+# The cluster itself may still write WAL meanwhile (the background writer's running-transactions
+# record every 15 s, a checkpoint, autovacuum in another test's database): each such write makes
+# one delay point sleep, as it should.  So up to 3 passes, each over 3,500 new rows, and the first
+# that met no such write counts; a catch-up that sleeps whether or not others write never gives
+# "0 3" (the always-on check above: "3 0").
+alone=""
+for attempt in 1 2 3; do
+    [ "$attempt" -eq 1 ] || more
+    alone=$(sleeps 0.01 off)
+    [ "$alone" = "0 3" ] && break
+    echo "# pass $attempt: $alone (sleeps, skipped): somebody else wrote WAL meanwhile; again"
+done
 check "3,500 integrated rows, catchup_delay 0.01 ms, nobody else writing WAL: no sleep, 3 delay points skipped" \
-    "$(sleeps 0.01 off)" "0 3"
+    "$alone" "0 3"
 q "$db" "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'catchup_novacuum'" >/dev/null
 wait "$novac" 2>/dev/null
 check "verify_chain() agrees" "$(q "$db" "SELECT ok FROM forgea_audit.verify_chain()")" t
