@@ -195,9 +195,7 @@ place() {
     local pm
     pm=$(head -1 "$PGDATA_DIR/postmaster.pid")
     if [ "$1" = cg ]; then
-        CG=$(bash "$ROOT/bench/lib/in_cpu_cgroup.sh" --new)
-        bash "$ROOT/bench/lib/in_cpu_cgroup.sh" --move-tree "$CG" "$pm"
-        bash "$ROOT/bench/lib/in_cpu_cgroup.sh" --move-tree "$CG" "$$"
+        CG=$(bash "$ROOT/bench/lib/in_cpu_cgroup.sh" --new-tree "$pm" "$$")
     else
         bash "$ROOT/bench/lib/in_cpu_cgroup.sh" --release "$CG"
         CG=""

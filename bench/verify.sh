@@ -106,9 +106,7 @@ place_for() {
     case $1 in *:cg) want=cg ;; esac
     [ "$want" = "$PLACED" ] && return 0
     if [ "$want" = cg ]; then
-        CG=$(bash "$ROOT/bench/lib/in_cpu_cgroup.sh" --new)
-        bash "$ROOT/bench/lib/in_cpu_cgroup.sh" --move-tree "$CG" "$(postmaster_pid)"
-        bash "$ROOT/bench/lib/in_cpu_cgroup.sh" --move-tree "$CG" "$$"
+        CG=$(bash "$ROOT/bench/lib/in_cpu_cgroup.sh" --new-tree "$(postmaster_pid)" "$$")
     else
         bash "$ROOT/bench/lib/in_cpu_cgroup.sh" --release "$CG"
         CG=""
@@ -243,17 +241,22 @@ restart() {
 }
 
 echo -e "impl\tround\tseconds\tvmhwm_kb\trssshmem_kb\tprivate_peak_kb\tresult" > "$OUT/rounds.tsv"
+# One call of impl and its rounds.tsv row; sets s (seconds), h (VmHWM), sh (RssShmem) and pp (the
+# private peak) for the caller's log line.
+measured_call() {  # impl, round
+    read -r s h sh a0 < <(call "$1")
+    while [ ! -e "$OUT/rss.peak" ]; do sleep 0.01; done
+    pp=$(( $(cat "$OUT/rss.peak") - a0 ))
+    echo -e "$1\t$2\t$s\t$h\t$sh\t$pp\t$(tr '\t|' '  ' < "$OUT/last.out")" >> "$OUT/rounds.tsv"
+}
 # One cold call of impl after a restart (shared buffers empty), its round and its log line; with
 # drop_os, the OS page cache dropped too (root only), so the heap is read from disk.
 cold_call() {  # impl, round (cold | cold_os), what the log line says, drop_os (0 | 1)
     restart
     if [ "$4" = 1 ]; then sync; echo 3 > /proc/sys/vm/drop_caches; fi
     place_for "$1"
-    read -r s h sh a0 < <(call "$1")
-    while [ ! -e "$OUT/rss.peak" ]; do sleep 0.01; done
-    pp=$(( $(cat "$OUT/rss.peak") - a0 ))
+    measured_call "$1" "$2"
     log "$3 $1: ${s}s $(tr '|' ' ' < "$OUT/last.out" | cut -c1-100) placement=$(placement)"
-    echo -e "$1\t$2\t$s\t$h\t$sh\t$pp\t$(tr '\t|' '  ' < "$OUT/last.out")" >> "$OUT/rounds.tsv"
 }
 if [ "$COLD" = 1 ]; then
     for impl in $COLD_IMPLS; do cold_call "$impl" cold cold 0; done
@@ -277,11 +280,8 @@ for r in $(seq 1 "$ROUNDS"); do
     if [ $((r % 2)) = 0 ]; then seqs=(); for ((i=${#order[@]}-1; i>=0; i--)); do seqs+=("${order[$i]}"); done; fi
     for impl in "${seqs[@]}"; do
         place_for "$impl"
-        read -r s h sh a0 < <(call "$impl")
-        while [ ! -e "$OUT/rss.peak" ]; do sleep 0.01; done
-        pp=$(( $(cat "$OUT/rss.peak") - a0 ))
+        measured_call "$impl" "$r"
         log "round $r $impl: ${s}s VmHWM ${h} kB (shmem ${sh}, private peak ${pp}) $(tr '|' ' ' < "$OUT/last.out" | cut -c1-100) placement=$(placement)"
-        echo -e "$impl\t$r\t$s\t$h\t$sh\t$pp\t$(tr '\t|' '  ' < "$OUT/last.out")" >> "$OUT/rounds.tsv"
     done
 done
 place_for root

@@ -7,6 +7,8 @@
 #   group=$(bash bench/lib/in_cpu_cgroup.sh --new)          a fresh group; prints its path
 #   bash bench/lib/in_cpu_cgroup.sh --move-tree GROUP PID   PID and all its descendants into GROUP
 #                                                           (children it forks later inherit it)
+#   group=$(bash bench/lib/in_cpu_cgroup.sh --new-tree PID...)   a fresh group holding each PID
+#                                                           and its descendants; prints its path
 #   bash bench/lib/in_cpu_cgroup.sh --join GROUP COMMAND [ARG...]   runs COMMAND in GROUP (exec)
 #   bash bench/lib/in_cpu_cgroup.sh --count GROUP PID       "N of M": how many of PID and its
 #                                                           descendants are in GROUP
@@ -47,6 +49,14 @@ move() {
     shift
     for p in "$@"; do echo "$p" > "$g/cgroup.procs" 2>/dev/null || [ ! -d "/proc/$p" ] || { echo "in_cpu_cgroup.sh: cannot move $p" >&2; exit 1; }; done
 }
+# PID and all its descendants into the group: the parent first, so what it forks from now on is
+# born in the group; then what it had forked already, twice (a child forked between the two steps
+# is in either list).
+move_tree() {  # group, pid
+    move "$1" "$2"
+    move "$1" $(descendants "$2")
+    move "$1" $(descendants "$2")
+}
 descendants() {  # pid: its children, grandchildren, ...
     local c
     for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do echo "$c"; descendants "$c"; done
@@ -60,11 +70,15 @@ case $1 in
     --move-tree)
         [ $# -eq 3 ] || { echo "usage: $0 --move-tree GROUP PID" >&2; exit 2; }
         check_group "$2"
-        # The parent first, so what it forks from now on is born in the group; then what it had
-        # forked already, twice (a child forked between the two steps is in either list).
-        move "$2" "$3"
-        move "$2" $(descendants "$3")
-        move "$2" $(descendants "$3")
+        move_tree "$2" "$3"
+        exit 0 ;;
+    --new-tree)
+        [ $# -ge 2 ] || { echo "usage: $0 --new-tree PID..." >&2; exit 2; }
+        g=$top/forgea_bench.$$
+        mkdir "$g"
+        shift
+        for p in "$@"; do move_tree "$g" "$p"; done
+        echo "$g"
         exit 0 ;;
     --count)
         [ $# -eq 3 ] || { echo "usage: $0 --count GROUP PID" >&2; exit 2; }

@@ -222,8 +222,7 @@ run_config() {  # label, settings, round
     local postmaster runner=()
     postmaster=$(head -1 "$PGDATA_DIR/postmaster.pid")
     if [ "$cpu_cgroup" != 0 ]; then
-        cg=$(bash "$CGROUP" --new)
-        bash "$CGROUP" --move-tree "$cg" "$postmaster"
+        cg=$(bash "$CGROUP" --new-tree "$postmaster")
         runner=(bash "$CGROUP" --join "$cg")
         [ "$cpu_cgroup" != all ] || bash "$CGROUP" --move-tree "$cg" $$
     fi
