@@ -26,7 +26,8 @@ bash test/package/versions_agree.sh   # forgea_audit.control, META.json and debi
 
 export FA_ROOT="$ROOT"
 export FA_RESULTS=$(mktemp)
-trap 'rm -f "$FA_RESULTS"' EXIT
+export FA_TIMINGS=$(mktemp)   # "seconds name" per result, the slowest printed last
+trap 'rm -f "$FA_RESULTS" "$FA_TIMINGS"' EXIT
 passed=3   # check-boundary, the unit tests and versions_agree above (each stops the script if it fails)
 failed=0
 failures=()
@@ -35,6 +36,7 @@ failures=()
 # and UBSan, two at a time; one result per harness.
 echo "== fuzz (libFuzzer, ASan + UBSan, ${FA_FUZZ_SECONDS:-20} s per harness)"
 fuzz_log=$(mktemp)
+fuzz_started=$SECONDS
 bash test/fuzz/run.sh | tee "$fuzz_log" || true
 passed=$((passed + $(grep -c '^fuzz fuzz_[a-z0-9_]*: ok' "$fuzz_log" || true)))
 for name in $(sed -n 's/^fuzz \(fuzz_[a-z0-9_]*\): FAIL.*/\1/p' "$fuzz_log"); do
@@ -42,6 +44,7 @@ for name in $(sed -n 's/^fuzz \(fuzz_[a-z0-9_]*\): FAIL.*/\1/p' "$fuzz_log"); do
 done
 grep -q '^fuzz: .* harnesses' "$fuzz_log" || { failed=$((failed + 1)); failures+=(fuzz/run.sh); }
 rm -f "$fuzz_log"
+echo "$((SECONDS - fuzz_started)) fuzz (all harnesses)" >> "$FA_TIMINGS"
 
 # pg_regress, pgTAP and integration tests: one cluster, a fresh database per file.
 echo "0 1 in_cluster" > "$FA_RESULTS"
@@ -54,8 +57,10 @@ passed=$((passed + p)); failed=$((failed + f)); [ -n "${rest:-}" ] && failures+=
 
 # One result for one command: NAME passed or failed.
 record_result() {  # name, command...
-    local name=$1; shift
-    if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$name"); fi
+    local name=$1 started=$SECONDS rc=0; shift
+    "$@" || rc=$?
+    echo "$((SECONDS - started)) $name" >> "$FA_TIMINGS"
+    if [ $rc -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$name"); fi
 }
 # A test/worker/ script in a throwaway cluster with the given settings (-o name=value ...).
 in_cluster_with() {  # script, pg_virtualenv -o options...
@@ -134,6 +139,8 @@ record_result deb_package bash test/package/deb_package.sh
 make -s install >/dev/null
 
 echo
+echo "slowest (seconds): $(sort -rn "$FA_TIMINGS" | head -12 | awk '{printf "%s%s %s", (NR > 1 ? ", " : ""), $2, $1}')"
+echo "whole suite: $SECONDS s"
 [ ${#failures[@]} -gt 0 ] && echo "failed: ${failures[*]}"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

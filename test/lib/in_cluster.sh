@@ -5,7 +5,11 @@ passed=0
 failed=0
 failures=()
 
+# Each result's seconds since the previous one go to $FA_TIMINGS (test/run_tests.sh prints the slowest).
+last_result_at=$SECONDS
 result() {  # name, exit status
+    echo "$((SECONDS - last_result_at)) $1" >> "${FA_TIMINGS:-/dev/null}"
+    last_result_at=$SECONDS
     if [ "$2" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$1"); fi
 }
 
