@@ -21,10 +21,12 @@ install_deps() {
 }
 
 # A port no PostgreSQL (or anything else) listens on: `pg_virtualenv -t` would otherwise take 5432
-# and collide with any other cluster on this machine.
+# and collide with any other cluster on this machine.  FA_PORT_FROM (default 5440) is where the search
+# starts: test/run_tests.sh's two lanes search from 5440 and from 6000, so that two clusters being
+# started at the same moment never pick the same port.
 free_port() {
-    local p
-    for p in $(seq 5440 5999); do
+    local p from=${FA_PORT_FROM:-5440}
+    for p in $(seq "$from" $((from + 559))); do
         [ -e "/var/run/postgresql/.s.PGSQL.$p" ] && continue
         (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
         echo "$p"

@@ -31,6 +31,10 @@
 #   FA_APT_LOCK      a lock file every apt-get runs under (apt-get also waits 300 s for dpkg's lock)
 #   PGPORT           the port of the throwaway clusters (default: a free one)
 #   FA_DEB_KEEP=1    keep the work directory (the .deb files, the logs) and print where it is
+#   FA_DEB_BUILD_CHECK=0  build this version's package without its build-time installcheck
+#                    (DEB_BUILD_OPTIONS=nocheck): test/run_tests.sh does, since step 5's autopkgtest
+#                    runs the same `make installcheck` against the installed package, and the suite
+#                    has run it against the build already; refused together with FA_DEB_AUTOPKGTEST=0
 # Takes about 2 minutes on 2 cores once the build dependencies are installed (both builds 70 s, of
 # which the build-time installcheck 25 s; steps 4-6 45 s, of which the autopkgtest 30 s); installing
 # them on a fresh machine adds the time apt-get takes.  Run by test/run_tests.sh.
@@ -85,12 +89,22 @@ if ! dpkg-checkbuilddeps 2>/dev/null || ! command -v lintian >/dev/null; then
 fi
 dpkg-checkbuilddeps || fail "build dependencies still missing after apt-get build-dep ./"
 # As Debian builds it, build-time test included: dh_pgxs_test runs `make installcheck` against
-# debian/postgresql-15-forgea-audit/ (pg_virtualenv -p: extension_destdir) in a throwaway cluster.
-dpkg-buildpackage -us -uc -b -j2 >"$work/build-cur.log" 2>&1 ||
+# debian/postgresql-15-forgea-audit/ (pg_virtualenv -p: extension_destdir) in a throwaway cluster;
+# with FA_DEB_BUILD_CHECK=0 without it (nocheck), step 5 then being the package's installcheck.
+if [ "${FA_DEB_BUILD_CHECK:-1}" = 1 ]; then build_options=${DEB_BUILD_OPTIONS:-}; else
+    [ "${FA_DEB_AUTOPKGTEST:-1}" = 1 ] || fail "FA_DEB_BUILD_CHECK=0 with FA_DEB_AUTOPKGTEST=0: nothing would run the package's installcheck"
+    build_options="nocheck${DEB_BUILD_OPTIONS:+ $DEB_BUILD_OPTIONS}"
+fi
+DEB_BUILD_OPTIONS=$build_options dpkg-buildpackage -us -uc -b -j2 >"$work/build-cur.log" 2>&1 ||
     { grep -E -A3 '^not ok|^pgTAP|^ *[0-9]+ tests? failed|FAILED|failed|rror' "$work/build-cur.log" | grep -v '^[0-9-]* [0-9:.]* UTC' | tail -40
       fail "dpkg-buildpackage of $version failed (FA_DEB_KEEP=1 keeps build-cur.log)"; }
-grep -q '^### End 15 installcheck ###$' "$work/build-cur.log" || fail "the build-time installcheck did not run ($work/build-cur.log)"
-echo "ok - dpkg-buildpackage -us -uc -b, build-time installcheck: $(grep -E '^ *All [0-9]+ tests passed|^pgTAP: ' "$work/build-cur.log" | tr -s ' ' | paste -sd ';' -)"
+if [ "${FA_DEB_BUILD_CHECK:-1}" = 1 ]; then
+    grep -q '^### End 15 installcheck ###$' "$work/build-cur.log" || fail "the build-time installcheck did not run ($work/build-cur.log)"
+    echo "ok - dpkg-buildpackage -us -uc -b, build-time installcheck: $(grep -E '^ *All [0-9]+ tests passed|^pgTAP: ' "$work/build-cur.log" | tr -s ' ' | paste -sd ';' -)"
+else
+    ! grep -q '^### End 15 installcheck ###$' "$work/build-cur.log" || fail "nocheck, yet the build-time installcheck ran ($work/build-cur.log)"
+    echo "ok - dpkg-buildpackage -us -uc -b (DEB_BUILD_OPTIONS=nocheck: the installcheck runs in step 5, against the installed package)"
+fi
 deb="$work/cur/postgresql-15-forgea-audit_${version}_amd64.deb"
 [ -f "$deb" ] || fail "dpkg-buildpackage made no $(basename "$deb"): $(ls "$work/cur")"
 cd "$ROOT"
