@@ -33,12 +33,15 @@ passed=3   # check-boundary, the unit tests and versions_agree above (each stops
 failed=0
 failures=()
 
-# One result for one command: NAME passed or failed (in this shell).
+# One result for one command: "status NAME" to $result_lines (both lanes write there; counted at
+# the end), its seconds to $FA_TIMINGS.
+result_lines=$(mktemp)
+trap 'rm -f "$FA_RESULTS" "$FA_TIMINGS" "$result_lines" "$lane_b_log"' EXIT
 record_result() {  # name, command...
     local name=$1 started=$SECONDS rc=0; shift
     "$@" || rc=$?
     echo "$((SECONDS - started)) $name" >> "$FA_TIMINGS"
-    if [ $rc -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$name"); fi
+    echo "$rc $name" >> "$result_lines"
 }
 
 # Two lanes at once on CI's two cores.  This shell runs the in-cluster suite (pg_regress, pgTAP,
@@ -47,20 +50,11 @@ record_result() {  # name, command...
 # intervals), the fault scripts (clusters on Unix sockets of their own) and libFuzzer on one core.
 # Lane B's clusters take ports from 6000 up (free_port's FA_PORT_FROM) and the in-cluster suite's
 # from 5440, so the two never pick the same one.  The tools that tests of both lanes build are
-# built first, once.  Lane B writes "status name" lines to $lane_b_results and its output to
-# $lane_b_log, which is printed once it is done.
+# built first, once.  Lane B's output goes to $lane_b_log, printed once it is done; its last
+# result line is "end lane-B".
 make -s tools test-oracle >/dev/null
-lane_b_results=$(mktemp)
 lane_b_log=$(mktemp)
-trap 'rm -f "$FA_RESULTS" "$FA_TIMINGS" "$lane_b_results" "$lane_b_log"' EXIT
 
-# One result of lane B: NAME and the command's status, to $lane_b_results.
-lane_b_result() {  # name, command...
-    local name=$1 started=$SECONDS rc=0; shift
-    "$@" || rc=$?
-    echo "$((SECONDS - started)) $name" >> "$FA_TIMINGS"
-    echo "$rc $name" >> "$lane_b_results"
-}
 # A test/worker/ script in a throwaway cluster with the given settings (-o name=value ...).
 in_cluster_with() {  # script, pg_virtualenv -o options...
     local script=$1; shift
@@ -71,53 +65,53 @@ in_cluster_with() {  # script, pg_virtualenv -o options...
 lane_b() {
     # The background worker and pg_cron: a cluster that preloads both.
     echo "== worker and pg_cron (shared_preload_libraries = forgea_audit, pg_cron)"
-    lane_b_result worker_and_cron in_cluster_with test/worker/worker_and_cron.sh \
+    record_result worker_and_cron in_cluster_with test/worker/worker_and_cron.sh \
         -o shared_preload_libraries=forgea_audit,pg_cron -o forgea_audit.database=postgres \
         -o forgea_audit.retention_interval=1s -o cron.database_name=postgres -o cron.use_background_workers=on \
         -o logging_collector=on
 
     # webhook_rejection's retention as the worker runs it (one transaction per day summed).
     echo "== worker: rejected deliveries summed per day (shared_preload_libraries = forgea_audit)"
-    lane_b_result rejection_retention in_cluster_with test/worker/rejection_retention.sh \
+    record_result rejection_retention in_cluster_with test/worker/rejection_retention.sh \
         -o shared_preload_libraries=forgea_audit -o forgea_audit.database=postgres -o forgea_audit.retention_interval=1s
 
     # The worker's archive batches with their own wal_compression (forgea_audit.archive_wal_compression).
     echo "== worker: archive batches with archive_wal_compression (shared_preload_libraries = forgea_audit)"
-    lane_b_result archive_wal_compression in_cluster_with test/worker/archive_wal_compression.sh \
+    record_result archive_wal_compression in_cluster_with test/worker/archive_wal_compression.sh \
         -o shared_preload_libraries=forgea_audit -o forgea_audit.database=postgres -o forgea_audit.retention_interval=0 \
         -o forgea_audit.archive_batch_size=10 -o wal_compression=off
 
     # Monitoring: forgea_audit.health through the real prometheus-postgres-exporter, the alert rules.
     echo "== monitoring (prometheus-postgres-exporter against a preloading cluster)"
-    lane_b_result monitoring in_cluster_with test/worker/monitoring.sh \
+    record_result monitoring in_cluster_with test/worker/monitoring.sh \
         -o shared_preload_libraries=forgea_audit -o forgea_audit.database=postgres \
         -o forgea_audit.merkle_interval=1s -o forgea_audit.verify_interval=1s -o forgea_audit.checkpoint_interval=1s
 
     # The worker and a database that does not exist (logged once, waits for a reload).
     echo "== worker with a missing database (shared_preload_libraries = forgea_audit)"
-    lane_b_result missing_database in_cluster_with test/worker/missing_database.sh \
+    record_result missing_database in_cluster_with test/worker/missing_database.sh \
         -o shared_preload_libraries=forgea_audit -o forgea_audit.database=fa_missing_db \
         -o forgea_audit.retention_interval=1s -o logging_collector=on
 
     # A reader holding its transaction open never stalls the worker; passes wait for locks 5 s at most.
     echo "== worker: a reader never stalls the log (shared_preload_libraries = forgea_audit)"
-    lane_b_result reader_never_stalls in_cluster_with test/worker/reader_never_stalls.sh \
+    record_result reader_never_stalls in_cluster_with test/worker/reader_never_stalls.sh \
         -o shared_preload_libraries=forgea_audit -o forgea_audit.database=postgres -o logging_collector=on
 
     # The worker's catch-up sleeps its own cost delay (forgea_audit.worker_catchup_delay), counted in the log.
     echo "== worker: verify_increment()'s cost delay in the worker's passes (shared_preload_libraries = forgea_audit)"
-    lane_b_result worker_catchup_delay in_cluster_with test/worker/worker_catchup_delay.sh \
+    record_result worker_catchup_delay in_cluster_with test/worker/worker_catchup_delay.sh \
         -o shared_preload_libraries=forgea_audit -o forgea_audit.database=postgres -o forgea_audit.verify_interval=1s \
         -o forgea_audit.catchup_delay_always=on -o log_min_messages=debug1 -o logging_collector=on
 
     # The worker runs at forgea_audit.worker_nice (seen in /proc), reniced on reload, restarted to lower it.
     echo "== worker: its nice value (shared_preload_libraries = forgea_audit)"
-    lane_b_result worker_nice in_cluster_with test/worker/worker_nice.sh \
+    record_result worker_nice in_cluster_with test/worker/worker_nice.sh \
         -o shared_preload_libraries=forgea_audit -o forgea_audit.database=postgres -o logging_collector=on
 
     # Key files that are not usable keys: refused at once, saying why; the server stays up and stops.
     echo "== worker: unusable key files (shared_preload_libraries = forgea_audit)"
-    lane_b_result key_files in_cluster_with test/worker/key_files.sh \
+    record_result key_files in_cluster_with test/worker/key_files.sh \
         -o shared_preload_libraries=forgea_audit -o forgea_audit.database=postgres -o logging_collector=on
 
     # Faults: scripts that make, crash, copy and promote clusters of their own (test/faults/lib.sh).
@@ -125,7 +119,7 @@ lane_b() {
         name=$(basename "$t" .sh)
         [ "$name" = lib ] && continue
         echo "== faults $name"
-        lane_b_result "faults/$name" bash "$t"
+        record_result "faults/$name" bash "$t"
     done
 
     # libFuzzer over the pure core: every test/fuzz/fuzz_*.cpp for FA_FUZZ_SECONDS (20 s) under
@@ -135,12 +129,12 @@ lane_b() {
     local fuzz_log fuzz_started=$SECONDS name
     fuzz_log=$(mktemp)
     FA_FUZZ_JOBS=${FA_FUZZ_JOBS:-1} bash test/fuzz/run.sh | tee "$fuzz_log" || true
-    sed -n 's/^fuzz \(fuzz_[a-z0-9_]*\): ok.*/0 fuzz\/\1/p' "$fuzz_log" >> "$lane_b_results"
-    sed -n 's/^fuzz \(fuzz_[a-z0-9_]*\): FAIL.*/1 fuzz\/\1/p' "$fuzz_log" >> "$lane_b_results"
-    grep -q '^fuzz: .* harnesses' "$fuzz_log" || echo "1 fuzz/run.sh" >> "$lane_b_results"
+    sed -n 's/^fuzz \(fuzz_[a-z0-9_]*\): ok.*/0 fuzz\/\1/p' "$fuzz_log" >> "$result_lines"
+    sed -n 's/^fuzz \(fuzz_[a-z0-9_]*\): FAIL.*/1 fuzz\/\1/p' "$fuzz_log" >> "$result_lines"
+    grep -q '^fuzz: .* harnesses' "$fuzz_log" || echo "1 fuzz/run.sh" >> "$result_lines"
     rm -f "$fuzz_log"
     echo "$((SECONDS - fuzz_started)) fuzz (all harnesses)" >> "$FA_TIMINGS"
-    echo "end" >> "$lane_b_results"
+    echo "end lane-B" >> "$result_lines"
 }
 lane_b >"$lane_b_log" 2>&1 &
 lane_b_pid=$!
@@ -154,14 +148,10 @@ pg_virtualenv -t -v 15 -c "--port=$port" bash test/lib/in_cluster.sh || true
 read -r p f rest < "$FA_RESULTS"
 passed=$((passed + p)); failed=$((failed + f)); [ -n "${rest:-}" ] && failures+=($rest)
 
-# Lane B's output and results, once it is done.
+# Lane B's output, once it is done.
 wait "$lane_b_pid" || true
 cat "$lane_b_log"
-[ "$(tail -1 "$lane_b_results")" = end ] || { failed=$((failed + 1)); failures+=("lane-B-ended-early"); }
-while read -r rc name; do
-    [ "$rc" = end ] && continue
-    if [ "$rc" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$name"); fi
-done < "$lane_b_results"
+grep -qx 'end lane-B' "$result_lines" || record_result lane-B-ended-early false
 
 # Upgrading from every release (builds 0.1.0 and 0.2.0, installs each, then this build again; own cluster).
 echo "== upgrade from 0.1.0 and 0.2.0"
@@ -176,6 +166,10 @@ echo "== Debian package"
 record_result deb_package env FA_DEB_BUILD_CHECK=0 bash test/package/deb_package.sh
 make -s install >/dev/null
 
+while read -r rc name; do
+    [ "$rc" = end ] && continue
+    if [ "$rc" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$name"); fi
+done < "$result_lines"
 echo
 echo "slowest (seconds): $(sort -rn "$FA_TIMINGS" | head -12 | awk '{printf "%s%s %s", (NR > 1 ? ", " : ""), $2, $1}')"
 echo "whole suite: $SECONDS s"
