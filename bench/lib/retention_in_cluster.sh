@@ -147,7 +147,7 @@ stats() {  # db
 stats_sql() {  # db
     val -F ' ' -d "$1" -c "SELECT w.wal_records, w.wal_fpi, w.wal_bytes, w.wal_buffers_full, w.wal_write, w.wal_sync,
             round(w.wal_write_time), round(w.wal_sync_time), b.checkpoints_timed + b.checkpoints_req, b.buffers_backend,
-            d.xact_commit, d.blks_read
+            d.xact_commit, d.blks_read, b.buffers_clean
         FROM pg_stat_wal w, pg_stat_bgwriter b, pg_stat_database d WHERE d.datname = current_database()"
 }
 
@@ -155,9 +155,9 @@ stats_sql() {  # db
 stats_delta() {
     awk -v s="$3" -v a="$1" -v b="$2" 'BEGIN {
         split(a, x, " "); split(b, y, " ")
-        printf "WAL %.1f MB/s, %.0f records/s, %.0f FPI/s, wal_buffers_full %.0f/s, wal_write %.0f/s, wal_sync %.0f/s (%.0f ms write, %.0f ms sync per s), checkpoints %d, backend buffer writes %.0f/s, disk writes %.1f MB/s in %.0f requests/s",
+        printf "WAL %.1f MB/s, %.0f records/s, %.0f FPI/s, wal_buffers_full %.0f/s, wal_write %.0f/s, wal_sync %.0f/s (%.0f ms write, %.0f ms sync per s), checkpoints %d, backend buffer writes %.0f/s, bgwriter buffer writes (buffers_clean) %.0f/s, disk writes %.1f MB/s in %.0f requests/s",
             (y[3] - x[3]) / s / 1e6, (y[1] - x[1]) / s, (y[2] - x[2]) / s, (y[4] - x[4]) / s, (y[5] - x[5]) / s,
-            (y[6] - x[6]) / s, (y[7] - x[7]) / s, (y[8] - x[8]) / s, y[9] - x[9], (y[10] - x[10]) / s, (y[13] - x[13]) * 512 / s / 1e6, (y[14] - x[14]) / s }'
+            (y[6] - x[6]) / s, (y[7] - x[7]) / s, (y[8] - x[8]) / s, y[9] - x[9], (y[10] - x[10]) / s, (y[13] - x[13]) / s, (y[14] - x[14]) * 512 / s / 1e6, (y[15] - x[15]) / s }'
 }
 
 # The query that samples pg_stat_activity every 0.2 s (one psql, \watch, until killed), written to
@@ -183,6 +183,43 @@ waits() {
     awk -F'|' -v a="$2" -v b="$3" -v who="$4" '$1 >= a && $1 <= b && $2 == who && $3 == "active" { n++; c[$4]++ }
         END { if (n == 0) { print "-"; exit }
               for (k in c) printf "%s %.0f%%\n", k, 100 * c[k] / n }' "$1" | sort -k2 -t' ' -rn | head -6 | paste -sd, - | sed 's/,/, /g'
+}
+
+# The buffer pool once a second (one psql, \watch 1, until killed), to $1:
+# time|buffers_backend|buffers_clean|maxwritten_clean|buffers_alloc|buffers_checkpoint|dirty buffers|buffers in use
+# (pg_buffercache over all of shared_buffers: a few ms a scan, no buffer mapping locks).
+# buffers_backend counts every backend's own writes of a dirty buffer, the worker's too; it reaches
+# pg_stat_bgwriter when the checkpointer absorbs the backends' fsync requests, so it moves in steps
+# of several seconds: read it per 10 s, not per second.
+buffer_sampler_sql() {
+    echo "SELECT round(extract(epoch FROM clock_timestamp()), 3), b.buffers_backend, b.buffers_clean, b.maxwritten_clean,
+                 b.buffers_alloc, b.buffers_checkpoint, c.dirty, c.used
+          FROM pg_stat_bgwriter b,
+               (SELECT count(*) FILTER (WHERE isdirty) AS dirty, count(relfilenode) AS used FROM pg_buffercache) c
+          \\watch 1"
+}
+
+# Per 10 s of the archiving ($2..$3): the buffer samples' ($1) backend and bgwriter writes per
+# second and the dirty buffers at the slice's end, "0:be 5200/s cl 310/s dirty 41.2k", and the
+# record_push backends' share of active samples ($4) writing a data page themselves
+# (IO:DataFileWrite) and waiting for the WAL flush (LWLock:WALWrite + IO:WALSync/WALWrite).
+buffer_series() {
+    awk -F'|' -v a="$2" -v b="$3" -v act="$4" '
+        FILENAME == act { if ($2 == "pgbench" && $3 == "active" && $1 >= a && $1 <= b) { k = int(($1 - a) / 10); n[k]++
+                              if ($4 == "IO:DataFileWrite") dw[k]++; if ($4 ~ /^(LWLock:WALWrite|IO:WALSync|IO:WALWrite)$/) ww[k]++ } next }
+        NF >= 8 { t[++m] = $1; be[m] = $2; cl[m] = $3; di[m] = $7 }
+        function at(x,   i, r) { r = 1; for (i = 1; i <= m; i++) if (t[i] <= x) r = i; return r }
+        END {
+            if (m < 2) { print "-"; exit }
+            for (k = 0; a + 10 * k < b; k++) {
+                x = a + 10 * k; y = (a + 10 * k + 10 < b) ? a + 10 * k + 10 : b
+                i = at(x); j = at(y); d = t[j] - t[i]
+                printf "%s%d:be %.0f/s cl %.0f/s dirty %.1fk dfw %.0f%% wal %.0f%%", (k ? "; " : ""), 10 * k,
+                    d > 0 ? (be[j] - be[i]) / d : 0, d > 0 ? (cl[j] - cl[i]) / d : 0, di[j] / 1000,
+                    n[k] ? 100 * dw[k] / n[k] : 0, n[k] ? 100 * ww[k] / n[k] : 0
+            }
+            print ""
+        }' "$4" "$1"
 }
 
 lock_waits() {  # samples, t0, t1: pgbench samples waiting on a Lock, and who blocked them
@@ -239,6 +276,9 @@ run_config() {  # label, settings, round
     sampler "$db" "$prefix.samples"
     psql -X -At -F '|' -d postgres -f "$prefix.samples.sql" > "$prefix.samples" 2>/dev/null 9>&- &
     local sampler_pid=$!
+    buffer_sampler_sql > "$prefix.buffers.sql"
+    psql -X -At -F '|' -d postgres -f "$prefix.buffers.sql" > "$prefix.buffers" 2>/dev/null 9>&- &
+    local bufsampler_pid=$!
     local load_idle t_start s0 s1 s2
     load_idle=$(load)
     t_start=$(now)
@@ -293,8 +333,8 @@ run_config() {  # label, settings, round
     local load_end
     load_end=$(load)
     sleep "$TAIL_SECS"
-    kill "$pgb" "$sampler_pid" 2>/dev/null || true
-    wait "$pgb" "$sampler_pid" 2>/dev/null || true
+    kill "$pgb" "$sampler_pid" "$bufsampler_pid" 2>/dev/null || true
+    wait "$pgb" "$sampler_pid" "$bufsampler_pid" 2>/dev/null || true
     grep -m3 -e aborted -e ERROR "$prefix.pgbench.out" && { log "pgbench failed"; exit 1; }
 
     local r a0 a1 archived batches err secs
@@ -328,6 +368,11 @@ run_config() {  # label, settings, round
         | sort -k1,1n -k2,2n | awk '{ if ($1 != w && n) { printf "%s:%.0f ", w, v[(int(0.99 * n) > 0) ? int(0.99 * n) : 1] / 1000; n = 0 } w = $1; v[++n] = $2 }
                                  END { if (n) printf "%s:%.0f", w, v[(int(0.99 * n) > 0) ? int(0.99 * n) : 1] / 1000 }')
     log "   record_push p99 (ms) per 10 s of the archiving: $series"
+    local bseries bidle
+    bseries=$(buffer_series "$prefix.buffers" "$a0" "$a1" "$prefix.samples")
+    bidle=$(buffer_series "$prefix.buffers" "$t_start" "$t_idle_end" "$prefix.samples")
+    log "   buffers per 10 s of the archiving (be = buffers_backend, cl = buffers_clean, dirty at the slice's end, record_push samples in IO:DataFileWrite / WAL flush): $bseries"
+    log "   buffers per 10 s of the idle window: $bidle"
     local pw_idle pw_during ww lw_idle lw_during av
     pw_idle=$(waits "$prefix.samples" "$t_start" "$t_idle_end" pgbench)
     pw_during=$(waits "$prefix.samples" "$a0" "$a1" pgbench)
@@ -367,7 +412,7 @@ run_config() {  # label, settings, round
     local lockwait_log
     lockwait_log=$(awk -v a="$(date -u -d "@${a0%.*}" '+%F %T')" -v b="$(date -u -d "@$(( ${a1%.*} + 1 ))" '+%F %T')" \
         '($1 " " substr($2, 1, 8)) >= a && ($1 " " substr($2, 1, 8)) <= b && /still waiting for/' "$SERVER_LOG" | wc -l)
-    printf '%s\n' "$label|$round|$in_force|$archived|$batches|$secs|$err|$i_p50|$i_p99|$i_tps|$d_p50|$d_p99|$d_tps|$ratio|$load_idle|$load_during / $load_end|$pw_idle|$pw_during|$lw_during|$ww|$w_idle|$w_during|$checks|$lockwait_log|$walinit|$av|$series|$wcpu|$in_group" >> "$SUMMARY"
+    printf '%s\n' "$label|$round|$in_force|$archived|$batches|$secs|$err|$i_p50|$i_p99|$i_tps|$d_p50|$d_p99|$d_tps|$ratio|$load_idle|$load_during / $load_end|$pw_idle|$pw_during|$lw_during|$ww|$w_idle|$w_during|$checks|$lockwait_log|$walinit|$av|$series|$wcpu|$in_group|$bseries|$bidle" >> "$SUMMARY"
     psqlq -d postgres -c "ALTER SYSTEM RESET ALL" -c "SELECT pg_reload_conf()" >/dev/null
     psqlq -d postgres -c "DROP DATABASE $db WITH (FORCE)"
     if [ -n "$cg" ]; then
@@ -415,6 +460,8 @@ round() {  # r
     done
 }
 
+# (pg_buffercache in postgres: the buffer sampler reads it)
+psqlq -d postgres -c 'CREATE EXTENSION IF NOT EXISTS pg_buffercache'
 with_lock make_template
 for r in $(seq 1 "$REPEATS"); do
     round "$r"
@@ -425,7 +472,7 @@ done
     echo "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
     awk -F'|' '{ printf "| %s | %s | %s | %s | %s | %s | %s | %s / %s | %s | %s / %s | %s | **%s** | %s, %s |\n", $1, $2, $3, $4, $5, $6, $28, $8, $9, $10, $11, $12, $13, $14, $15, $16 }' "$SUMMARY"
     echo
-    awk -F'|' '{ printf "- %s round %s: checks %s (error: %s); lock waits logged (> deadlock_timeout): %s; WAL segment creation samples: %s; cpu cgroup: %s\n  - record_push idle: %s\n  - record_push during: %s; Lock waits: %s\n  - worker: %s; autovacuum: %s\n  - idle: %s\n  - during: %s\n  - record_push p99 (ms) per 10 s of the archiving: %s\n", $1, $2, $23, $7, $24, $25, $29, $17, $18, $19, $20, $26, $21, $22, $27 }' "$SUMMARY"
+    awk -F'|' '{ printf "- %s round %s: checks %s (error: %s); lock waits logged (> deadlock_timeout): %s; WAL segment creation samples: %s; cpu cgroup: %s\n  - record_push idle: %s\n  - record_push during: %s; Lock waits: %s\n  - worker: %s; autovacuum: %s\n  - idle: %s\n  - during: %s\n  - record_push p99 (ms) per 10 s of the archiving: %s\n  - buffers per 10 s of the archiving (be/cl: buffers_backend/buffers_clean per s; dirty buffers at the slice end; record_push samples in IO:DataFileWrite / WAL flush): %s\n  - the same in the idle window: %s\n", $1, $2, $23, $7, $24, $25, $29, $17, $18, $19, $20, $26, $21, $22, $27, $30, $31 }' "$SUMMARY"
     echo
     echo "Medians per config (over rounds): seconds, worker CPU, idle p99, during p99, ratio"
     awk -F'|' '{ s[$1] = s[$1] " " $6; i[$1] = i[$1] " " $9; d[$1] = d[$1] " " $12; q[$1] = q[$1] " " $14; u[$1] = u[$1] " " $28 }
