@@ -188,7 +188,8 @@ waits() {
 # The buffer pool once a second (one psql, \watch 1, until killed), to $1:
 # time|buffers_backend|buffers_clean|maxwritten_clean|buffers_alloc|buffers_checkpoint|dirty buffers|buffers in use
 # (pg_buffercache over all of shared_buffers: a few ms a scan, no buffer mapping locks).
-# buffers_backend counts every backend's own writes of a dirty buffer, the worker's too; it reaches
+# buffers_backend counts every backend's own writes of a dirty buffer, the worker's too, and (in
+# PostgreSQL 15) every relation extension by a backend, which also forwards an fsync request; it reaches
 # pg_stat_bgwriter when the checkpointer absorbs the backends' fsync requests, so it moves in steps
 # of several seconds: read it per 10 s, not per second.
 buffer_sampler_sql() {
@@ -199,23 +200,24 @@ buffer_sampler_sql() {
           \\watch 1"
 }
 
-# Per 10 s of the archiving ($2..$3): the buffer samples' ($1) backend and bgwriter writes per
-# second and the dirty buffers at the slice's end, "0:be 5200/s cl 310/s dirty 41.2k", and the
+# Per 10 s of the archiving ($2..$3): the buffer samples' ($1) backend and bgwriter writes and
+# buffer allocations per second, the dirty and the used buffers at the slice's end ("0:be 5200/s
+# cl 310/s alloc 6000/s dirty 41.2k used 65.5k"; shared_buffers = 512MB is 65.5k), and the
 # record_push backends' share of active samples ($4) writing a data page themselves
 # (IO:DataFileWrite) and waiting for the WAL flush (LWLock:WALWrite + IO:WALSync/WALWrite).
 buffer_series() {
     awk -F'|' -v a="$2" -v b="$3" -v act="$4" '
         FILENAME == act { if ($2 == "pgbench" && $3 == "active" && $1 >= a && $1 <= b) { k = int(($1 - a) / 10); n[k]++
                               if ($4 == "IO:DataFileWrite") dw[k]++; if ($4 ~ /^(LWLock:WALWrite|IO:WALSync|IO:WALWrite)$/) ww[k]++ } next }
-        NF >= 8 { t[++m] = $1; be[m] = $2; cl[m] = $3; di[m] = $7 }
+        NF >= 8 { t[++m] = $1; be[m] = $2; cl[m] = $3; al[m] = $5; di[m] = $7; us[m] = $8 }
         function at(x,   i, r) { r = 1; for (i = 1; i <= m; i++) if (t[i] <= x) r = i; return r }
         END {
             if (m < 2) { print "-"; exit }
             for (k = 0; a + 10 * k < b; k++) {
                 x = a + 10 * k; y = (a + 10 * k + 10 < b) ? a + 10 * k + 10 : b
                 i = at(x); j = at(y); d = t[j] - t[i]
-                printf "%s%d:be %.0f/s cl %.0f/s dirty %.1fk dfw %.0f%% wal %.0f%%", (k ? "; " : ""), 10 * k,
-                    d > 0 ? (be[j] - be[i]) / d : 0, d > 0 ? (cl[j] - cl[i]) / d : 0, di[j] / 1000,
+                printf "%s%d:be %.0f/s cl %.0f/s alloc %.0f/s dirty %.1fk used %.1fk dfw %.0f%% wal %.0f%%", (k ? "; " : ""), 10 * k,
+                    d > 0 ? (be[j] - be[i]) / d : 0, d > 0 ? (cl[j] - cl[i]) / d : 0, d > 0 ? (al[j] - al[i]) / d : 0, di[j] / 1000, us[j] / 1000,
                     n[k] ? 100 * dw[k] / n[k] : 0, n[k] ? 100 * ww[k] / n[k] : 0
             }
             print ""
@@ -371,7 +373,7 @@ run_config() {  # label, settings, round
     local bseries bidle
     bseries=$(buffer_series "$prefix.buffers" "$a0" "$a1" "$prefix.samples")
     bidle=$(buffer_series "$prefix.buffers" "$t_start" "$t_idle_end" "$prefix.samples")
-    log "   buffers per 10 s of the archiving (be = buffers_backend, cl = buffers_clean, dirty at the slice's end, record_push samples in IO:DataFileWrite / WAL flush): $bseries"
+    log "   buffers per 10 s of the archiving (be = buffers_backend incl. extensions, cl = buffers_clean, alloc = buffers_alloc, dirty/used buffers at the slice's end, dfw/wal = record_push samples in IO:DataFileWrite / WAL flush): $bseries"
     log "   buffers per 10 s of the idle window: $bidle"
     local pw_idle pw_during ww lw_idle lw_during av
     pw_idle=$(waits "$prefix.samples" "$t_start" "$t_idle_end" pgbench)
