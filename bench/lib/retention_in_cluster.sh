@@ -217,7 +217,7 @@ buffer_series() {
                 x = a + 10 * k; y = (a + 10 * k + 10 < b) ? a + 10 * k + 10 : b
                 i = at(x); j = at(y); d = t[j] - t[i]
                 printf "%s%d:be %.0f/s cl %.0f/s alloc %.0f/s dirty %.1fk used %.1fk dfw %.0f%% wal %.0f%%", (k ? "; " : ""), 10 * k,
-                    d > 0 ? (be[j] - be[i]) / d : 0, d > 0 ? (cl[j] - cl[i]) / d : 0, d > 0 ? (al[j] - al[i]) / d : 0, di[j] / 1000, us[j] / 1000,
+                    (d > 0) ? (be[j] - be[i]) / d : 0, (d > 0) ? (cl[j] - cl[i]) / d : 0, (d > 0) ? (al[j] - al[i]) / d : 0, di[j] / 1000, us[j] / 1000,
                     n[k] ? 100 * dw[k] / n[k] : 0, n[k] ? 100 * ww[k] / n[k] : 0
             }
             print ""
