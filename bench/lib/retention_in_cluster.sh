@@ -161,7 +161,7 @@ stats_delta() {
 }
 
 # The query that samples pg_stat_activity every 0.2 s (one psql, \watch, until killed), written to
-# $2.sql: time|who|state|wait|blockers,
+# $2.sql: time|who|state|wait|blockers|what an autovacuum worker does ("VACUUM forgea_audit.lab_attempt"),
 # who = pgbench (record_push's backends), worker, autovacuum, or the process type.
 sampler() {  # db, file
     echo "SELECT round(extract(epoch FROM clock_timestamp()), 3),
@@ -171,7 +171,8 @@ sampler() {  # db, file
                  coalesce(a.state, '-'), coalesce(a.wait_event_type || ':' || a.wait_event, 'CPU'),
                  CASE WHEN a.wait_event_type = 'Lock' THEN (SELECT string_agg(CASE WHEN b.application_name = 'pgbench' THEN 'pgbench'
                       WHEN b.backend_type LIKE 'forgea_audit%' THEN 'worker' ELSE b.backend_type END, ',')
-                      FROM pg_stat_activity b WHERE b.pid = ANY (pg_blocking_pids(a.pid))) END
+                      FROM pg_stat_activity b WHERE b.pid = ANY (pg_blocking_pids(a.pid))) END,
+                 CASE WHEN a.backend_type = 'autovacuum worker' THEN replace(a.query, 'autovacuum: ', '') END
           FROM pg_stat_activity a
           WHERE a.pid <> pg_backend_pid() AND (a.datname = '$1' OR a.backend_type IN ('checkpointer', 'walwriter'))
           \\watch 0.2" > "$2.sql"
@@ -222,6 +223,15 @@ buffer_series() {
             }
             print ""
         }' "$4" "$1"
+}
+
+# Per 10 s of the archiving ($2..$3): the share of the samples' ($1) ticks with an autovacuum worker
+# active, and what it did then: "0:0%; 10:40% VACUUM forgea_audit.lab_attempt_archive; ...".
+av_series() {
+    awk -F'|' -v a="$2" -v b="$3" '$1 >= a && $1 <= b { k = int(($1 - a) / 10); if (!(($1) in seen)) { seen[$1] = 1; n[k]++ }
+            if ($2 == "autovacuum" && $3 == "active") { if (!(($1) in av)) { av[$1] = 1; c[k]++ }
+                                                        if ($6 != "" && !((k, $6) in did)) { did[k, $6] = 1; w[k] = w[k] " " $6 } } }
+        END { for (k = 0; a + 10 * k < b; k++) printf "%s%d:%.0f%%%s", (k ? "; " : ""), 10 * k, n[k] ? 100 * c[k] / n[k] : 0, w[k]; print "" }' "$1"
 }
 
 lock_waits() {  # samples, t0, t1: pgbench samples waiting on a Lock, and who blocked them
@@ -375,6 +385,9 @@ run_config() {  # label, settings, round
     bidle=$(buffer_series "$prefix.buffers" "$t_start" "$t_idle_end" "$prefix.samples")
     log "   buffers per 10 s of the archiving (be = buffers_backend incl. extensions, cl = buffers_clean, alloc = buffers_alloc, dirty/used buffers at the slice's end, dfw/wal = record_push samples in IO:DataFileWrite / WAL flush): $bseries"
     log "   buffers per 10 s of the idle window: $bidle"
+    local avs
+    avs=$(av_series "$prefix.samples" "$a0" "$a1")
+    log "   autovacuum per 10 s of the archiving (share of 0.2 s samples with one active; what it did): $avs"
     local pw_idle pw_during ww lw_idle lw_during av
     pw_idle=$(waits "$prefix.samples" "$t_start" "$t_idle_end" pgbench)
     pw_during=$(waits "$prefix.samples" "$a0" "$a1" pgbench)
@@ -414,7 +427,7 @@ run_config() {  # label, settings, round
     local lockwait_log
     lockwait_log=$(awk -v a="$(date -u -d "@${a0%.*}" '+%F %T')" -v b="$(date -u -d "@$(( ${a1%.*} + 1 ))" '+%F %T')" \
         '($1 " " substr($2, 1, 8)) >= a && ($1 " " substr($2, 1, 8)) <= b && /still waiting for/' "$SERVER_LOG" | wc -l)
-    printf '%s\n' "$label|$round|$in_force|$archived|$batches|$secs|$err|$i_p50|$i_p99|$i_tps|$d_p50|$d_p99|$d_tps|$ratio|$load_idle|$load_during / $load_end|$pw_idle|$pw_during|$lw_during|$ww|$w_idle|$w_during|$checks|$lockwait_log|$walinit|$av|$series|$wcpu|$in_group|$bseries|$bidle" >> "$SUMMARY"
+    printf '%s\n' "$label|$round|$in_force|$archived|$batches|$secs|$err|$i_p50|$i_p99|$i_tps|$d_p50|$d_p99|$d_tps|$ratio|$load_idle|$load_during / $load_end|$pw_idle|$pw_during|$lw_during|$ww|$w_idle|$w_during|$checks|$lockwait_log|$walinit|$av|$series|$wcpu|$in_group|$bseries|$bidle|$avs" >> "$SUMMARY"
     psqlq -d postgres -c "ALTER SYSTEM RESET ALL" -c "SELECT pg_reload_conf()" >/dev/null
     psqlq -d postgres -c "DROP DATABASE $db WITH (FORCE)"
     if [ -n "$cg" ]; then
@@ -474,7 +487,7 @@ done
     echo "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
     awk -F'|' '{ printf "| %s | %s | %s | %s | %s | %s | %s | %s / %s | %s | %s / %s | %s | **%s** | %s, %s |\n", $1, $2, $3, $4, $5, $6, $28, $8, $9, $10, $11, $12, $13, $14, $15, $16 }' "$SUMMARY"
     echo
-    awk -F'|' '{ printf "- %s round %s: checks %s (error: %s); lock waits logged (> deadlock_timeout): %s; WAL segment creation samples: %s; cpu cgroup: %s\n  - record_push idle: %s\n  - record_push during: %s; Lock waits: %s\n  - worker: %s; autovacuum: %s\n  - idle: %s\n  - during: %s\n  - record_push p99 (ms) per 10 s of the archiving: %s\n  - buffers per 10 s of the archiving (be/cl: buffers_backend/buffers_clean per s; dirty buffers at the slice end; record_push samples in IO:DataFileWrite / WAL flush): %s\n  - the same in the idle window: %s\n", $1, $2, $23, $7, $24, $25, $29, $17, $18, $19, $20, $26, $21, $22, $27, $30, $31 }' "$SUMMARY"
+    awk -F'|' '{ printf "- %s round %s: checks %s (error: %s); lock waits logged (> deadlock_timeout): %s; WAL segment creation samples: %s; cpu cgroup: %s\n  - record_push idle: %s\n  - record_push during: %s; Lock waits: %s\n  - worker: %s; autovacuum: %s\n  - idle: %s\n  - during: %s\n  - record_push p99 (ms) per 10 s of the archiving: %s\n  - buffers per 10 s of the archiving (be/cl: buffers_backend/buffers_clean per s; dirty buffers at the slice end; record_push samples in IO:DataFileWrite / WAL flush): %s\n  - the same in the idle window: %s\n  - autovacuum per 10 s of the archiving: %s\n", $1, $2, $23, $7, $24, $25, $29, $17, $18, $19, $20, $26, $21, $22, $27, $30, $31, $32 }' "$SUMMARY"
     echo
     echo "Medians per config (over rounds): seconds, worker CPU, idle p99, during p99, ratio"
     awk -F'|' '{ s[$1] = s[$1] " " $6; i[$1] = i[$1] " " $9; d[$1] = d[$1] " " $12; q[$1] = q[$1] " " $14; u[$1] = u[$1] " " $28 }
