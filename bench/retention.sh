@@ -11,7 +11,9 @@
 # pg_stat_activity is sampled every 0.2 s (wait events of record_push's backends, the worker,
 # autovacuum; who blocks a Lock wait), pg_stat_wal / pg_stat_bgwriter are read at each window's
 # edges (with the disk's writes, /proc/diskstats), and lock waits longer than deadlock_timeout
-# (50 ms here) are logged (log_lock_waits).
+# (50 ms here) are logged (log_lock_waits).  pg_stat_bgwriter and pg_buffercache are read once a
+# second: per 10 s of the archiving the log shows backend and bgwriter buffer writes, allocations,
+# dirty and used buffers, record_push's samples writing a page, and what autovacuum is doing.
 # docs/benchmarks.md ("Retention at 8 clients") says what is measured and shows runs.
 #
 # The build is installed into a private copy of PostgreSQL's installation (bin, lib, share:
