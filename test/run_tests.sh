@@ -36,7 +36,7 @@ failures=()
 # One result for one command: "status NAME" to $result_lines (both lanes write there; counted at
 # the end), its seconds to $FA_TIMINGS.
 result_lines=$(mktemp)
-trap 'rm -f "$FA_RESULTS" "$FA_TIMINGS" "$result_lines" "$lane_b_log"' EXIT
+trap 'rm -f "$FA_RESULTS" "$FA_TIMINGS" "$result_lines" "${lane_b_log:-}" "${lane_b_log:-}.ended"' EXIT
 record_result() {  # name, command...
     local name=$1 started=$SECONDS rc=0; shift
     "$@" || rc=$?
@@ -135,6 +135,7 @@ lane_b() {
     rm -f "$fuzz_log"
     echo "$((SECONDS - fuzz_started)) fuzz (all harnesses)" >> "$FA_TIMINGS"
     echo "end lane-B" >> "$result_lines"
+    echo "$SECONDS" > "$lane_b_log.ended"   # the suite's second at which lane B ended
 }
 lane_b >"$lane_b_log" 2>&1 &
 lane_b_pid=$!
@@ -145,6 +146,7 @@ echo "0 1 in_cluster" > "$FA_RESULTS"
 # variables that `make installcheck` and the scripts use inside), else on a free port.
 port=${PGPORT:-$(free_port)}
 pg_virtualenv -t -v 15 -c "--port=$port" bash test/lib/in_cluster.sh || true
+in_cluster_ended=$SECONDS
 read -r p f rest < "$FA_RESULTS"
 passed=$((passed + p)); failed=$((failed + f)); [ -n "${rest:-}" ] && failures+=($rest)
 
@@ -172,7 +174,7 @@ while read -r rc name; do
 done < "$result_lines"
 echo
 echo "slowest (seconds): $(sort -rn "$FA_TIMINGS" | head -12 | awk '{printf "%s%s %s", (NR > 1 ? ", " : ""), $2, $1}')"
-echo "whole suite: $SECONDS s"
+echo "whole suite: $SECONDS s (the lanes ended at $in_cluster_ended s, in-cluster suite, and $(cat "$lane_b_log.ended" 2>/dev/null || echo '?') s, lane B)"
 [ ${#failures[@]} -gt 0 ] && echo "failed: ${failures[*]}"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
