@@ -160,7 +160,7 @@ echo "== upgrade from 0.1.0 and 0.2.0"
 record_result upgrade bash test/upgrade/upgrade.sh
 
 # The Debian package: builds it (and the 0.2.0 one), lintian, installs it, a push, the upgrade from
-# the 0.2.0 package, its autopkgtest, apt-get purge (test/package/deb_package.sh, about 2 minutes).
+# the 0.2.0 package, its autopkgtest, apt-get purge (test/package/deb_package.sh, about 4 minutes).
 # The purge takes the extension's files out of the system directories: this build goes back after.
 echo "== Debian package"
 # Its build-time installcheck is left out (FA_DEB_BUILD_CHECK=0): its autopkgtest runs the same
