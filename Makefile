@@ -36,7 +36,7 @@ MERKLE_OBJS = src/merkle/merkle_integrate.o src/merkle/merkle_proofs.o src/merkl
               src/merkle/merkle_integrator.o
 JSON_OBJS   = src/json/canonical_jsonb.o src/json/canonical_json_text.o src/json/canonical_row.o
 WORKER_OBJS = src/worker/launcher.o src/worker/worker_loop.o src/worker/retention_archive.o src/worker/retention_settings.o
-PG_OBJS     = src/pg/settings.o src/pg/datum_read.o src/pg/sha256.o src/pg/sql_version.o src/pg/spi_plan.o src/pg/progress.o src/pg/key_lookup.o src/pg/lock_wait.o src/pg/worker_tx.o
+PG_OBJS     = src/pg/settings.o src/pg/datum_read.o src/pg/sha256.o src/pg/sql_version.o src/pg/spi_plan.o src/pg/progress.o src/pg/key_lookup.o src/pg/lock_wait.o src/pg/worker_tx.o src/pg/huge_pages.o
 
 OBJS = $(CORE_OBJS) $(PG_OBJS) $(JSON_OBJS) $(MERKLE_OBJS) $(CHAIN_OBJS) $(PUSH_OBJS) $(WORKER_OBJS) $(TOP_OBJS)
 

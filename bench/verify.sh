@@ -44,7 +44,8 @@
 #   BENCH_IMPLS ("base new0 new1 new2 ref base_cp new_cp"), BENCH_BASE (650cea0), BENCH_BASE_SO (a
 #   built base library instead of building BENCH_BASE), BENCH_PREWARM (1: pg_prewarm the log into
 #   shared buffers after the cold calls, before the warm rounds), BENCH_COLD (1: also the cold calls of
-#   BENCH_COLD_IMPLS, "new0 new2 base"), BENCH_COLD_OS_IMPLS (none: as many more cold calls, each
+#   BENCH_COLD_IMPLS, "new0 new2 base"), BENCH_PG_OPTS (more server settings for the cluster, space-separated
+#   NAME=VALUE, e.g. "huge_pages=on": that needs vm.nr_hugepages >= ~560 for 1GB), BENCH_COLD_OS_IMPLS (none: as many more cold calls, each
 #   after a restart and `echo 3 > /proc/sys/vm/drop_caches`, so that the log is read from disk: as
 #   root only, and it empties the whole machine's page cache), PORT (6241).  Development: BENCH_PGENV (a file of a
 #   running cluster's PG* variables) with BENCH_REUSE=1 (keep and reuse the generated database,
@@ -86,8 +87,9 @@ if [ "${1:-}" != inner ]; then
         set -a; . "$BENCH_PGENV"; set +a
         bash "$0" inner
     else
+        extra=(); for o in ${BENCH_PG_OPTS:-}; do extra+=(-o "$o"); done
         pg_virtualenv -t -v 15 -c "--port=$PORT" -o shared_buffers=1GB -o max_wal_size=8GB -o checkpoint_timeout=30min \
-            -o work_mem=16MB -o jit=off bash "$0" inner
+            -o work_mem=16MB -o jit=off "${extra[@]}" bash "$0" inner
     fi
     cp "$OUT/report.md" "$ROOT/bench/out/verify-latest.md"
     rm -rf "$LIBDIR"
@@ -298,7 +300,7 @@ med() { awk -F'\t' -v i="$1" '$1 == i && $2 !~ /^cold/ { print $3 }' "$OUT/round
         [ -n "$(git status --porcelain -- src 2>/dev/null)" ] && echo ' + uncommitted changes in src/')"
     echo "- log: $nrows audit rows ($leaves Merkle leaves) over $CHAINS chains, two writers (runs of one chain in heap order: $interleave per chain); $refrows reference rows; sizes $sizes"
     echo "- warm rounds: $([ "${BENCH_PREWARM:-0}" = 1 ] && echo 'the log prewarmed into shared buffers (pg_prewarm)' || echo 'the heap read through the scan ring, from the OS page cache')"
-    echo "- cluster: shared_buffers=1GB, jit=off, max_parallel_workers_per_gather $(q -c 'SHOW max_parallel_workers_per_gather'), max_parallel_workers $(q -c 'SHOW max_parallel_workers'), server CPUs (the postmaster's affinity) $srvcpus; each call in a fresh backend after one warm-up call of each; $ROUNDS rounds in ABBA order"
+    echo "- cluster: shared_buffers=1GB, jit=off, huge_pages $(q -c 'SHOW huge_pages') (huge pages in use: $(grep -q '^HugePages_Rsvd: *[1-9]' /proc/meminfo || awk '/^HugePages_Total/ { t = $2 } /^HugePages_Free/ { f = $2 } END { exit !(t > f) }' /proc/meminfo && echo yes || echo no))${BENCH_PG_OPTS:+, extra settings: $BENCH_PG_OPTS}, max_parallel_workers_per_gather $(q -c 'SHOW max_parallel_workers_per_gather'), max_parallel_workers $(q -c 'SHOW max_parallel_workers'), server CPUs (the postmaster's affinity) $srvcpus; each call in a fresh backend after one warm-up call of each; $ROUNDS rounds in ABBA order"
     echo
     echo "| verifier | median s | rows/s | VmHWM MiB (max) | RssShmem MiB | private peak MiB (max) | result (last) |"
     echo "|---|---:|---:|---:|---:|---:|---|"
