@@ -300,7 +300,7 @@ med() { awk -F'\t' -v i="$1" '$1 == i && $2 !~ /^cold/ { print $3 }' "$OUT/round
         [ -n "$(git status --porcelain -- src 2>/dev/null)" ] && echo ' + uncommitted changes in src/')"
     echo "- log: $nrows audit rows ($leaves Merkle leaves) over $CHAINS chains, two writers (runs of one chain in heap order: $interleave per chain); $refrows reference rows; sizes $sizes"
     echo "- warm rounds: $([ "${BENCH_PREWARM:-0}" = 1 ] && echo 'the log prewarmed into shared buffers (pg_prewarm)' || echo 'the heap read through the scan ring, from the OS page cache')"
-    echo "- cluster: shared_buffers=1GB, jit=off, huge_pages $(q -c 'SHOW huge_pages') (huge pages in use: $(grep -q '^HugePages_Rsvd: *[1-9]' /proc/meminfo || awk '/^HugePages_Total/ { t = $2 } /^HugePages_Free/ { f = $2 } END { exit !(t > f) }' /proc/meminfo && echo yes || echo no))${BENCH_PG_OPTS:+, extra settings: $BENCH_PG_OPTS}, max_parallel_workers_per_gather $(q -c 'SHOW max_parallel_workers_per_gather'), max_parallel_workers $(q -c 'SHOW max_parallel_workers'), server CPUs (the postmaster's affinity) $srvcpus; each call in a fresh backend after one warm-up call of each; $ROUNDS rounds in ABBA order"
+    echo "- cluster: shared_buffers=1GB, jit=off, huge_pages $(q -c 'SHOW huge_pages')${BENCH_PG_OPTS:+, extra settings: $BENCH_PG_OPTS}, max_parallel_workers_per_gather $(q -c 'SHOW max_parallel_workers_per_gather'), max_parallel_workers $(q -c 'SHOW max_parallel_workers'), server CPUs (the postmaster's affinity) $srvcpus; each call in a fresh backend after one warm-up call of each; $ROUNDS rounds in ABBA order"
     echo
     echo "| verifier | median s | rows/s | VmHWM MiB (max) | RssShmem MiB | private peak MiB (max) | result (last) |"
     echo "|---|---:|---:|---:|---:|---:|---|"
