@@ -52,6 +52,7 @@ extern "C" {
 #include "chain/chain_checkpoint.hpp"
 #include "merkle/merkle_store.hpp"
 #include "core/chain_reorder.hpp"
+#include "core/slab_arena.hpp"
 #include "core/chain_verifier.hpp"
 #include "core/sha256.hpp"
 #include "json/canonical_jsonb.hpp"
@@ -83,50 +84,31 @@ const Oid kColumnTypes[kColumns] = {INT8OID, TEXTOID, INT8OID, BYTEAOID, TIMESTA
                                     TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
                                     JSONBOID, JSONBOID, TEXTOID, INT8OID, BYTEAOID, INT2OID};
 
-// A core::Arena over a memory context (the pass's), which raises on out-of-memory.  The chain
-// table's many small pieces (a chain's state, its id, its queue) are cut from slabs that double
-// from 64 kB to 4 MB; from 2 MB on, a slab starts on a 2 MB boundary and asks for huge pages
-// (pg/huge_pages.hpp), so a large table costs a fault per 2 MB instead of per 4 kB.  Nothing is
-// freed before the context is: the arena never frees one piece.
-class ContextArena final : public forgea::core::Arena {
+// The chain table's slabs (core/slab_arena.hpp) from a memory context (the pass's), which raises
+// on out-of-memory.  A slab of 2 MB or more starts on a 2 MB boundary and asks for huge pages
+// (pg/huge_pages.hpp): kHugePage more is allocated, and the part before the boundary is never
+// touched, so it costs address space, not memory.  Freed with the context.
+class ContextBlocks final : public forgea::core::BlockSource {
 public:
-    explicit ContextArena(MemoryContext cxt) : cxt_(cxt) {}
-    void *allocate(std::size_t bytes) override
+    explicit ContextBlocks(MemoryContext cxt) : cxt_(cxt) {}
+    void *block(std::size_t bytes) override
     {
-        bytes = MAXALIGN(bytes);
-        if (bytes > kMaxSlab / 4)
-            return fa_alloc_in_huge_pages(cxt_, bytes, 0);
-        if (bytes > left_)
-            new_slab();
-        char *p = next_;
-        next_ += bytes;
-        left_ -= bytes;
-        return p;
+        if (bytes < kHugePage)
+            return MemoryContextAlloc(cxt_, bytes);
+        char *raw = static_cast<char *>(fa_alloc_in_huge_pages(cxt_, bytes + kHugePage, 0));
+        return reinterpret_cast<char *>(TYPEALIGN(kHugePage, reinterpret_cast<uintptr_t>(raw)));
     }
 
 private:
-    static constexpr std::size_t kFirstSlab = 64 * 1024;
-    static constexpr std::size_t kMaxSlab = 4 * 1024 * 1024;
     static constexpr std::size_t kHugePage = 2 * 1024 * 1024;
-
-    void new_slab()
-    {
-        slab_ = slab_ == 0 ? kFirstSlab : Min(slab_ * 2, kMaxSlab);
-        if (slab_ < kHugePage) {
-            next_ = static_cast<char *>(MemoryContextAlloc(cxt_, slab_));
-        } else {
-            // kHugePage more than needed, so that a whole slab_ starts on a boundary; the part
-            // before it is never touched, so it costs address space, not memory.
-            char *raw = static_cast<char *>(fa_alloc_in_huge_pages(cxt_, slab_ + kHugePage, 0));
-            next_ = reinterpret_cast<char *>(TYPEALIGN(kHugePage, reinterpret_cast<uintptr_t>(raw)));
-        }
-        left_ = slab_;
-    }
-
     MemoryContext cxt_;
-    std::size_t slab_ = 0;
-    char *next_ = nullptr;
-    std::size_t left_ = 0;
+};
+FA_LIVES_ACROSS_PG_CALLS(ContextBlocks);
+// The pass's arena: its block source and the slabs cut from it, allocated together.
+struct ContextArena {
+    ContextBlocks blocks;
+    forgea::core::SlabArena slabs;
+    explicit ContextArena(MemoryContext cxt) : blocks(cxt), slabs(blocks) {}
 };
 FA_LIVES_ACROSS_PG_CALLS(ContextArena);
 
@@ -380,7 +362,7 @@ void link_row(Pass &p, Bytes chain_id, const forgea::core::RowLink &link)
         int64 s = p.sealed.find(c->chain_id);
         c->walker.start_chain(c->chain_id, s >= 0 ? &p.sealed.heads[s] : nullptr);
     }
-    c->add(link, *p.arena, p.problems);
+    c->add(link, p.arena->slabs, p.problems);
 }
 
 // The pending rows hashed and linked (this process's own rows).
@@ -790,7 +772,7 @@ int64 scan_log_end(LogScan &s, Pass &p, MemoryContext per_row, MemoryContext kee
     if (serial && nworkers > 0) {
         new (&p.problems) forgea::core::FirstProblem();
         MemoryContext old = MemoryContextSwitchTo(keep);
-        p.chains = new (palloc(sizeof(forgea::core::ChainTable))) forgea::core::ChainTable(*p.arena);
+        p.chains = new (palloc(sizeof(forgea::core::ChainTable))) forgea::core::ChainTable(p.arena->slabs);
         MemoryContextSwitchTo(old);
         memset(p.heads.seen, 0, Max(p.heads.count, 1) * sizeof(bool));
         if (p.sealed.seen != nullptr)
@@ -981,7 +963,7 @@ FA_FUNCTION(fa_verify_chain, "forgea_audit.verify_chain")
     new (p) Pass();
     MemoryContextSwitchTo(keep);
     p->arena = new (palloc(sizeof(ContextArena))) ContextArena(keep);
-    p->chains = new (palloc(sizeof(forgea::core::ChainTable))) forgea::core::ChainTable(*p->arena);
+    p->chains = new (palloc(sizeof(forgea::core::ChainTable))) forgea::core::ChainTable(p->arena->slabs);
     initStringInfo(&p->metadata);
     initStringInfo(&p->proof);
     init_pending(*p);

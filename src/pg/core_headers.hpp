@@ -25,6 +25,7 @@
 #include "core/receipt_check.hpp"
 #include "core/redaction.hpp"
 #include "core/sha256.hpp"
+#include "core/slab_arena.hpp"
 #include "core/witness.hpp"
 
 #include "pg/lifetime.hpp"

@@ -23,6 +23,7 @@
 #include "core/canonical_json_bytes.hpp"
 #include "core/chain_record.hpp"
 #include "core/chain_reorder.hpp"
+#include "core/slab_arena.hpp"
 #include "core/chain_verifier.hpp"
 #include "core/hex.hpp"
 #include "core/sha256.hpp"
@@ -1853,4 +1854,72 @@ TEST(CanonicalJson, FirstEscapeAtEveryLengthAndPosition)
                 EXPECT_EQ(core::first_escape(b.data(), b.size()), pos) << "len " << len << " pos " << pos << " byte " << int(c);
             }
     }
+}
+
+// SlabArena (core/slab_arena.hpp): every piece lies inside one block the source gave, pieces never
+// overlap, and each is aligned; a piece larger than the current slab (even the first) gets a slab
+// that holds it; one over kMaxSlab / 4 a block of its own.
+namespace {
+class RecordingBlocks final : public core::BlockSource {
+public:
+    void *block(std::size_t bytes) override
+    {
+        blocks.emplace_back(std::make_unique<char[]>(bytes), bytes);
+        return blocks.back().first.get();
+    }
+    // True if [p, p + n) lies inside one block.
+    bool inside_one(const char *p, std::size_t n) const
+    {
+        for (const auto &b : blocks)
+            if (p >= b.first.get() && p + n <= b.first.get() + b.second)
+                return true;
+        return false;
+    }
+    std::vector<std::pair<std::unique_ptr<char[]>, std::size_t>> blocks;
+};
+
+void expect_pieces_sound(std::vector<std::size_t> sizes)
+{
+    RecordingBlocks src;
+    core::SlabArena arena(src);
+    std::vector<std::pair<char *, std::size_t>> pieces;
+    for (std::size_t n : sizes) {
+        char *p = static_cast<char *>(arena.allocate(n));
+        EXPECT_EQ(reinterpret_cast<std::uintptr_t>(p) % core::SlabArena::kAlign, 0u) << n;
+        EXPECT_TRUE(src.inside_one(p, n)) << "a piece of " << n << " bytes runs past its block";
+        std::memset(p, 0xA5, n);  // ASan: a piece past its block is a heap-buffer-overflow
+        pieces.emplace_back(p, n);
+    }
+    std::sort(pieces.begin(), pieces.end());
+    for (std::size_t i = 1; i < pieces.size(); i++)
+        EXPECT_LE(pieces[i - 1].first + pieces[i - 1].second, pieces[i].first) << "pieces overlap";
+}
+}  // namespace
+
+TEST(SlabArena, AFirstPieceLargerThanTheFirstSlabFitsInItsSlab)
+{
+    expect_pieces_sound({200 * 1024});
+    expect_pieces_sound({core::SlabArena::kMaxSlab / 4});
+    expect_pieces_sound({8, core::SlabArena::kFirstSlab + 1, 24});
+}
+
+TEST(SlabArena, ManySmallAndMediumPiecesStayInsideTheirBlocks)
+{
+    std::mt19937 rng(23);
+    std::vector<std::size_t> sizes;
+    for (int i = 0; i < 3000; i++)
+        sizes.push_back(i % 100 == 0 ? 1 + rng() % (core::SlabArena::kMaxSlab / 4) : 1 + rng() % 300);
+    expect_pieces_sound(sizes);
+}
+
+TEST(SlabArena, ALargePieceGetsABlockOfItsOwnAndSlabsStopGrowingAtTheMaximum)
+{
+    RecordingBlocks src;
+    core::SlabArena arena(src);
+    arena.allocate(core::SlabArena::kMaxSlab / 4 + 1);
+    ASSERT_EQ(src.blocks.size(), 1u);
+    EXPECT_EQ(src.blocks[0].second, core::SlabArena::kMaxSlab / 4 + core::SlabArena::kAlign);
+    for (int i = 0; i < 20000; i++)
+        arena.allocate(1000);
+    EXPECT_EQ(arena.slab_bytes(), core::SlabArena::kMaxSlab);
 }
