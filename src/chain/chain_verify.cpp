@@ -85,22 +85,17 @@ const Oid kColumnTypes[kColumns] = {INT8OID, TEXTOID, INT8OID, BYTEAOID, TIMESTA
                                     JSONBOID, JSONBOID, TEXTOID, INT8OID, BYTEAOID, INT2OID};
 
 // The chain table's slabs (core/slab_arena.hpp) from a memory context (the pass's), which raises
-// on out-of-memory.  A slab of 2 MB or more starts on a 2 MB boundary and asks for huge pages
-// (pg/huge_pages.hpp): kHugePage more is allocated, and the part before the boundary is never
-// touched, so it costs address space, not memory.  Freed with the context.
+// on out-of-memory; those of a huge page or more start on a huge page's boundary, in huge pages
+// (pg/huge_pages.hpp).  Freed with the context.
 class ContextBlocks final : public forgea::core::BlockSource {
 public:
     explicit ContextBlocks(MemoryContext cxt) : cxt_(cxt) {}
     void *block(std::size_t bytes) override
     {
-        if (bytes < kHugePage)
-            return MemoryContextAlloc(cxt_, bytes);
-        char *raw = static_cast<char *>(fa_alloc_in_huge_pages(cxt_, bytes + kHugePage, 0));
-        return reinterpret_cast<char *>(TYPEALIGN(kHugePage, reinterpret_cast<uintptr_t>(raw)));
+        return bytes < kFaHugePageBytes ? MemoryContextAlloc(cxt_, bytes) : fa_alloc_huge_page_aligned(cxt_, bytes);
     }
 
 private:
-    static constexpr std::size_t kHugePage = 2 * 1024 * 1024;
     MemoryContext cxt_;
 };
 FA_LIVES_ACROSS_PG_CALLS(ContextBlocks);

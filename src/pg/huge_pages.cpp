@@ -6,7 +6,6 @@
 #include <cstring>
 
 namespace {
-constexpr Size kHugePageBytes = Size{2} * 1024 * 1024;
 Size advised_bytes = 0;
 }  // namespace
 
@@ -16,9 +15,9 @@ void *fa_alloc_in_huge_pages(MemoryContext cxt, Size bytes, int flags)
     if (p == nullptr)
         return nullptr;
 #ifdef MADV_HUGEPAGE
-    if (bytes >= kHugePageBytes) {
-        std::uintptr_t start = TYPEALIGN(kHugePageBytes, reinterpret_cast<std::uintptr_t>(p));
-        std::uintptr_t end = TYPEALIGN_DOWN(kHugePageBytes, reinterpret_cast<std::uintptr_t>(p) + bytes);
+    if (bytes >= kFaHugePageBytes) {
+        std::uintptr_t start = TYPEALIGN(kFaHugePageBytes, reinterpret_cast<std::uintptr_t>(p));
+        std::uintptr_t end = TYPEALIGN_DOWN(kFaHugePageBytes, reinterpret_cast<std::uintptr_t>(p) + bytes);
         // EINVAL where the kernel has no THP: the memory is then used in small pages, as before.
         if (end > start && madvise(reinterpret_cast<void *>(start), end - start, MADV_HUGEPAGE) == 0)
             advised_bytes += end - start;
@@ -27,6 +26,12 @@ void *fa_alloc_in_huge_pages(MemoryContext cxt, Size bytes, int flags)
     if ((flags & MCXT_ALLOC_ZERO) != 0)
         std::memset(p, 0, bytes);
     return p;
+}
+
+void *fa_alloc_huge_page_aligned(MemoryContext cxt, Size bytes)
+{
+    char *raw = static_cast<char *>(fa_alloc_in_huge_pages(cxt, bytes + kFaHugePageBytes, 0));
+    return reinterpret_cast<void *>(TYPEALIGN(kFaHugePageBytes, reinterpret_cast<std::uintptr_t>(raw)));
 }
 
 Size fa_huge_page_bytes_advised(bool reset)
